@@ -1,0 +1,216 @@
+//! `POST /api/v1/auth/signup`, `POST /api/v1/auth/login`, `GET /api/v1/me`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use store::plans::{self, Plan};
+use store::tenants::{self, Tenant};
+use store::users::{self, Role, User};
+use store::{TenantCtx, audit, bot_settings};
+use uuid::Uuid;
+
+use super::{AuthUser, hash_password, verify_password};
+use crate::extract::{ApiJson, ClientAddr};
+use crate::validate::{self, Check};
+use crate::{AppState, Error, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/signup", post(signup))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/me", get(me))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// The shop's name as customers know it (2 to 120 characters).
+    pub business_name: String,
+    pub email: String,
+    /// At least 8 characters.
+    #[schema(format = Password)]
+    pub password: String,
+    /// `starter`, `pro` or `business`.
+    pub plan: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignupResponse {
+    pub token: String,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    pub tenant_id: Uuid,
+    pub role: Role,
+    pub expires_in: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MeResponse {
+    pub user: User,
+    pub tenant: Tenant,
+    pub plan: Plan,
+}
+
+const MIN_PASSWORD: usize = 8;
+const MAX_PASSWORD: usize = 128;
+
+/// Creates a shop and its owner account, and signs the owner in.
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
+    responses((status = 201, body = SignupResponse), (status = 409, description = "E-mail already used"),
+              (status = 422, description = "Invalid fields"), (status = 429, description = "Rate limited")))]
+async fn signup(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> Result<(StatusCode, Json<SignupResponse>)> {
+    state.auth_limiter.check(client.0)?;
+    let mut check = Check::default();
+    let business_name = check.text("business_name", &req.business_name, 2, 120);
+    let email = validate::email(&mut check, "email", &req.email);
+    check_password(&mut check, &req.password);
+    let plan_code = req.plan.trim().to_lowercase();
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(store::Error::from)?;
+    if plans::get_active(&mut conn, &plan_code).await?.is_none() {
+        check.fail(
+            "plan",
+            "Forfait inconnu : choisissez starter, pro ou business.",
+        );
+    }
+    drop(conn);
+    check.finish()?;
+
+    let password_hash = hash_password(SecretString::from(req.password)).await?;
+    let tenant_id = Uuid::new_v4();
+    let mut tx = state.db.tenant(TenantCtx::new(tenant_id)).await?;
+    tenants::create(&mut tx, &business_name, &plan_code).await?;
+    let user = users::create(&mut tx, &email, &password_hash, Role::Owner)
+        .await
+        .map_err(|e| {
+            if e.constraint() == Some("app_user_email_key") {
+                Error::Conflict {
+                    code: "email_taken",
+                    message: "Cette adresse e-mail est déjà utilisée.".into(),
+                }
+            } else {
+                e.into()
+            }
+        })?;
+    sqlx::query("insert into subscription (tenant_id, plan_code) values ($1, $2)")
+        .bind(tenant_id)
+        .bind(&plan_code)
+        .execute(&mut *tx)
+        .await
+        .map_err(store::Error::from)?;
+    bot_settings::get(&mut tx).await?;
+    audit::record(
+        &mut tx,
+        Some(user.user_id),
+        "tenant.signup",
+        serde_json::json!({ "plan": plan_code }),
+    )
+    .await?;
+    tx.commit().await?;
+
+    let token = state.tokens.issue(user.user_id, tenant_id, Role::Owner)?;
+    tracing::info!(%tenant_id, "new tenant signed up");
+    Ok((
+        StatusCode::CREATED,
+        Json(SignupResponse {
+            token,
+            tenant_id,
+            user_id: user.user_id,
+            expires_in: state.tokens.ttl_secs(),
+        }),
+    ))
+}
+
+fn check_password(check: &mut Check, password: &str) {
+    let len = password.chars().count();
+    if len < MIN_PASSWORD {
+        check.fail(
+            "password",
+            format!("Le mot de passe doit contenir au moins {MIN_PASSWORD} caractères."),
+        );
+    } else if len > MAX_PASSWORD {
+        check.fail(
+            "password",
+            format!("Le mot de passe ne doit pas dépasser {MAX_PASSWORD} caractères."),
+        );
+    }
+}
+
+/// Exchanges an e-mail and password for an access token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, description = "Wrong e-mail or password"),
+              (status = 429, description = "Rate limited")))]
+async fn login(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>> {
+    state.auth_limiter.check(client.0)?;
+    if req.password.chars().count() > MAX_PASSWORD {
+        return Err(Error::InvalidCredentials);
+    }
+    let email = req.email.trim().to_lowercase();
+    // Before login no tenant is known: the one lookup by e-mail goes through the platform path.
+    let mut tx = state.db.platform().await?;
+    let credentials = users::credentials_by_email(&mut tx, &email).await?;
+    tx.commit().await?;
+    let hash = credentials.as_ref().map(|c| c.password_hash.clone());
+    if !verify_password(SecretString::from(req.password), hash).await? {
+        return Err(Error::InvalidCredentials);
+    }
+    let credentials = credentials.ok_or(Error::InvalidCredentials)?;
+    let token = state
+        .tokens
+        .issue(credentials.user_id, credentials.tenant_id, credentials.role)?;
+    Ok(Json(LoginResponse {
+        token,
+        tenant_id: credentials.tenant_id,
+        role: credentials.role,
+        expires_in: state.tokens.ttl_secs(),
+    }))
+}
+
+/// The signed-in user, their shop and its plan.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = MeResponse), (status = 401, description = "Not signed in")))]
+async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<MeResponse>> {
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    // A deleted user keeps a valid token until it expires; answer as if signed out.
+    let me = users::get(&mut tx, user.user_id)
+        .await
+        .map_err(|_| Error::Unauthenticated)?;
+    let tenant = tenants::get(&mut tx).await?;
+    let plan = plans::of_tenant(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(MeResponse {
+        user: me,
+        tenant,
+        plan,
+    }))
+}

@@ -1,0 +1,149 @@
+//! `GET|PUT /api/v1/bot`: the bot's identity — name, tone, language, instructions, business hours.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+use store::audit;
+use store::bot_settings::{self, BotSettings, BotSettingsFields};
+
+use crate::auth::AuthUser;
+use crate::extract::ApiJson;
+use crate::validate::Check;
+use crate::{AppState, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/bot", get(read).put(replace))
+}
+
+const TONES: [&str; 4] = ["friendly", "professional", "casual", "enthusiastic"];
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BotSettingsInput {
+    /// 1 to 60 characters, e.g. "Awa".
+    pub bot_name: String,
+    /// `friendly`, `professional`, `casual` or `enthusiastic`.
+    pub tone: String,
+    /// `fr` or `en`.
+    pub language: String,
+    #[serde(default)]
+    pub instructions: String,
+    /// `[{"day": 0..6 (0 = Monday), "open": "08:00", "close": "20:00"}]`; empty = always open.
+    #[serde(default)]
+    pub business_hours: Vec<OpeningSlot>,
+    #[serde(default)]
+    pub out_of_hours_message: String,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpeningSlot {
+    pub day: u8,
+    pub open: String,
+    pub close: String,
+}
+
+/// The bot's identity.
+#[utoipa::path(get, path = "/api/v1/bot", tag = "bot", security(("bearer" = [])),
+    responses((status = 200, body = BotSettings)))]
+async fn read(State(state): State<AppState>, user: AuthUser) -> Result<Json<BotSettings>> {
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let settings = bot_settings::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(settings))
+}
+
+/// Replaces the bot's identity.
+#[utoipa::path(put, path = "/api/v1/bot", tag = "bot", request_body = BotSettingsInput, security(("bearer" = [])),
+    responses((status = 200, body = BotSettings), (status = 422, description = "Invalid fields")))]
+async fn replace(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(input): ApiJson<BotSettingsInput>,
+) -> Result<Json<BotSettings>> {
+    let fields = validate(input)?;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let settings = bot_settings::put(&mut tx, &fields).await?;
+    audit::record(
+        &mut tx,
+        Some(user.user_id),
+        "bot.updated",
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(settings))
+}
+
+fn validate(input: BotSettingsInput) -> Result<BotSettingsFields> {
+    let mut check = Check::default();
+    let bot_name = check.text("bot_name", &input.bot_name, 1, 60);
+    let tone = input.tone.trim().to_lowercase();
+    if !TONES.contains(&tone.as_str()) {
+        check.fail(
+            "tone",
+            "Ton inconnu : friendly, professional, casual ou enthusiastic.",
+        );
+    }
+    let language = input.language.trim().to_lowercase();
+    if !["fr", "en"].contains(&language.as_str()) {
+        check.fail("language", "Langue inconnue : fr ou en.");
+    }
+    let instructions = check.text("instructions", &input.instructions, 0, 4000);
+    let out_of_hours_message =
+        check.text("out_of_hours_message", &input.out_of_hours_message, 0, 1000);
+    if input.business_hours.len() > 21 {
+        check.fail("business_hours", "Trois créneaux par jour au maximum.");
+    }
+    for (i, slot) in input.business_hours.iter().enumerate() {
+        let field = format!("business_hours[{i}]");
+        if slot.day > 6 {
+            check.fail(&field, "Le jour doit être entre 0 (lundi) et 6 (dimanche).");
+        }
+        match (minutes(&slot.open), minutes(&slot.close)) {
+            (Some(open), Some(close)) if open < close => {}
+            (Some(_), Some(_)) => check.fail(
+                &field,
+                "L'heure de fermeture doit suivre l'heure d'ouverture.",
+            ),
+            _ => check.fail(&field, "Heures au format HH:MM, par exemple 08:00."),
+        }
+    }
+    check.finish()?;
+    let business_hours =
+        serde_json::to_value(&input.business_hours).unwrap_or(Value::Array(Vec::new()));
+    Ok(BotSettingsFields {
+        bot_name,
+        tone,
+        language,
+        instructions,
+        business_hours,
+        out_of_hours_message,
+    })
+}
+
+/// "08:30" → 510; anything else → None.
+fn minutes(hhmm: &str) -> Option<u32> {
+    let (h, m) = hhmm.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::minutes;
+
+    #[test]
+    fn times_are_hh_mm() {
+        assert_eq!(minutes("08:30"), Some(510));
+        assert_eq!(minutes("24:00"), Some(1440));
+        assert_eq!(minutes("8:30"), None);
+        assert_eq!(minutes("24:01"), None);
+        assert_eq!(minutes("12:60"), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! The Tdjaasa HTTP API: shop accounts, catalogue, bot identity, health, metrics and the OpenAPI document.
+//!
+//! Every tenant endpoint authenticates a JWT ([`auth::AuthUser`]) and works inside a
+//! [`store::TenantTx`], so PostgreSQL row-level security scopes each query to the caller's shop.
+
+pub mod auth;
+mod bot;
+pub mod config;
+mod error;
+mod extract;
+mod health;
+pub mod metrics;
+mod openapi;
+mod products;
+mod rate_limit;
+mod startup;
+mod state;
+mod validate;
+
+pub use config::ApiConfig;
+pub use error::{Error, Result};
+pub use openapi::ApiDoc;
+pub use startup::{Application, router};
+pub use state::AppState;

@@ -1,0 +1,49 @@
+//! The OpenAPI document, served at `GET /api/v1/openapi.json`.
+
+use axum::Json;
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tdjaasa API", description = "Assistants de vente WhatsApp pour les boutiques. Errors are \
+        `{\"error\": {\"code\", \"message\", \"fields\"?, \"details\"?}}` with messages in French."),
+    paths(
+        crate::auth::routes::signup, crate::auth::routes::login, crate::auth::routes::me,
+        crate::products::list, crate::products::create, crate::products::read, crate::products::update,
+        crate::products::remove, crate::products::import::import,
+        crate::bot::read, crate::bot::replace,
+        crate::health::healthz, crate::health::readyz, crate::health::metrics,
+    ),
+    components(schemas(crate::error::FieldError, crate::products::import::RowError)),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "products"), (name = "bot"), (name = "ops")),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new().route(
+        "/api/v1/openapi.json",
+        get(|| async { Json(ApiDoc::openapi()) }),
+    )
+}

@@ -1,0 +1,173 @@
+//! Product fields as clients send them, and their validation into `store::products::ProductFields`.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use store::products::ProductFields;
+
+use crate::validate::{self, Check};
+
+pub const MAX_PRICE_XOF: i64 = 1_000_000_000;
+pub const MAX_STOCK: i64 = 10_000_000;
+const MAX_ATTRIBUTES_BYTES: usize = 4096;
+
+/// `POST /api/v1/products`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProduct {
+    pub sku: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub category: String,
+    /// Integer XOF, ≥ 0.
+    pub price_xof: i64,
+    /// Omit or null for unlimited stock.
+    pub stock: Option<i64>,
+    pub image_url: Option<String>,
+    #[schema(value_type = Object)]
+    #[serde(default = "empty_object")]
+    pub attributes: Value,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+/// `PATCH /api/v1/products/{id}`: only the fields present change; `null` clears a nullable field.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub sku: Option<Option<String>>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub price_xof: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub stock: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub image_url: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Value>,
+    pub active: Option<bool>,
+}
+
+/// Distinguishes `"field": null` (Some(None)) from an absent field (None).
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The raw fields of a product, before validation.
+pub struct Draft {
+    pub sku: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price_xof: i64,
+    pub stock: Option<i64>,
+    pub image_url: Option<String>,
+    pub attributes: Value,
+    pub active: bool,
+}
+
+impl From<NewProduct> for Draft {
+    fn from(p: NewProduct) -> Self {
+        Draft {
+            sku: p.sku,
+            name: p.name,
+            description: p.description,
+            category: p.category,
+            price_xof: p.price_xof,
+            stock: p.stock,
+            image_url: p.image_url,
+            attributes: p.attributes,
+            active: p.active,
+        }
+    }
+}
+
+impl Draft {
+    /// The existing product with the patch applied.
+    pub fn patched(current: ProductFields, patch: ProductPatch) -> Self {
+        Draft {
+            sku: patch.sku.unwrap_or(current.sku),
+            name: patch.name.unwrap_or(current.name),
+            description: patch.description.unwrap_or(current.description),
+            category: patch.category.unwrap_or(current.category),
+            price_xof: patch.price_xof.unwrap_or(current.price_xof),
+            stock: patch.stock.unwrap_or(current.stock.map(i64::from)),
+            image_url: patch.image_url.unwrap_or(current.image_url),
+            attributes: patch.attributes.unwrap_or(current.attributes),
+            active: patch.active.unwrap_or(current.active),
+        }
+    }
+
+    /// Validates every field, reporting all problems into `check`.
+    pub fn validate(self, check: &mut Check) -> ProductFields {
+        let sku = check.optional_text("sku", self.sku.as_deref(), 64);
+        if let Some(sku) = &sku
+            && !sku
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        {
+            check.fail("sku", "La référence ne peut contenir que des lettres, chiffres, « - », « _ », « . » et « / ».");
+        }
+        let name = check.text("name", &self.name, 1, 200);
+        let description = check.text("description", &self.description, 0, 2000);
+        let category = check.text("category", &self.category, 0, 100);
+        let price_xof = check.range_i64(
+            "price_xof",
+            self.price_xof,
+            0,
+            MAX_PRICE_XOF,
+            "Le prix doit être un nombre entier de francs CFA, positif ou nul.",
+        );
+        let stock = self.stock.map(|s| {
+            check.range_i64(
+                "stock",
+                s,
+                0,
+                MAX_STOCK,
+                "Le stock doit être un nombre entier positif ou nul (vide = illimité).",
+            )
+        });
+        let image_url = check.optional_text("image_url", self.image_url.as_deref(), 2048);
+        if let Some(url) = &image_url {
+            validate::url(check, "image_url", url);
+        }
+        if !self.attributes.is_object() {
+            check.fail(
+                "attributes",
+                "Les attributs doivent être un objet JSON (par ex. {\"taille\": \"M\"}).",
+            );
+        } else if self.attributes.to_string().len() > MAX_ATTRIBUTES_BYTES {
+            check.fail(
+                "attributes",
+                "Les attributs sont trop volumineux (4 Ko maximum).",
+            );
+        }
+        ProductFields {
+            sku,
+            name,
+            description,
+            category,
+            price_xof,
+            stock: stock.and_then(|s| i32::try_from(s).ok()),
+            image_url,
+            attributes: self.attributes,
+            active: self.active,
+        }
+    }
+}

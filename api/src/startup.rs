@@ -1,0 +1,85 @@
+//! Building the router and serving it until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::{AppState, auth, bot, health, openapi, products};
+
+/// Largest JSON body accepted (the CSV import route allows more).
+const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(auth::routes::router())
+        .merge(products::router())
+        .merge(bot::router())
+        .merge(health::router())
+        .merge(openapi::router())
+        .fallback(|| async { crate::Error::NotFound("Cette adresse n'existe pas.") })
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(middleware::from_fn(crate::error::log_errors))
+        .layer(middleware::from_fn(crate::metrics::track))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let matched_path = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str);
+                tracing::info_span!("http", method = %request.method(), matched_path)
+            }),
+        )
+        .with_state(state)
+}
+
+/// A bound, not yet serving, API server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(state: AppState) -> anyhow::Result<Self> {
+        let addr = state.config.http_addr.clone();
+        let listener = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let limiter = self.state.auth_limiter.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::rate_limit::SHRINK_EVERY);
+            loop {
+                tick.tick().await;
+                limiter.shrink();
+            }
+        });
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        served.context("HTTP server failed")
+    }
+}

@@ -1,0 +1,41 @@
+//! Shared state of the API handlers.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use schemas::Subjects;
+
+use crate::ApiConfig;
+use crate::auth::TokenKeys;
+use crate::rate_limit::AddrLimiter;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: store::Db,
+    pub nats: async_nats::Client,
+    pub subjects: Subjects,
+    pub config: Arc<ApiConfig>,
+    pub tokens: Arc<TokenKeys>,
+    pub auth_limiter: Arc<AddrLimiter>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(
+        db: store::Db,
+        nats: async_nats::Client,
+        subjects: Subjects,
+        config: ApiConfig,
+        tokens: TokenKeys,
+    ) -> Self {
+        Self {
+            auth_limiter: Arc::new(AddrLimiter::per_minute(config.auth_rate_per_minute)),
+            db,
+            nats,
+            subjects,
+            config: Arc::new(config),
+            tokens: Arc::new(tokens),
+            metrics: crate::metrics::handle(),
+        }
+    }
+}

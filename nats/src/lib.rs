@@ -1,0 +1,225 @@
+//! The JetStream topology of Tdjaasa — streams, the workers' durable consumer and the lease bucket — and the
+//! code that applies it idempotently at start-up. Each service calls [`provision`] before serving, so a fresh
+//! NATS server is usable at once and a changed definition is rolled out by restarting.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use schemas::Subjects;
+
+/// NATS settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NatsConfig {
+    /// NATS server URL (JetStream must be enabled).
+    #[arg(
+        long = "nats-url",
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub url: String,
+    /// Namespace for subjects and streams, to share one NATS between environments (lower case, digits, `_`).
+    #[arg(long = "nats-prefix", env = "NATS_PREFIX", default_value = "")]
+    pub prefix: String,
+    /// Replicas of each stream: 1 on a single server, 3 on a production cluster.
+    #[arg(long = "nats-replicas", env = "NATS_REPLICAS", default_value_t = 1)]
+    pub replicas: usize,
+}
+
+impl NatsConfig {
+    pub fn subjects(&self) -> Result<Subjects, Error> {
+        Subjects::with_prefix(&self.prefix).ok_or_else(|| Error::InvalidPrefix(self.prefix.clone()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "cannot reach NATS at {url}: is nats-server running (with JetStream, `-js`)? ({source})"
+    )]
+    Unreachable {
+        url: String,
+        source: async_nats::ConnectError,
+    },
+    #[error("NATS_PREFIX {0:?} is invalid: use lower-case letters, digits and `_` only")]
+    InvalidPrefix(String),
+    #[error("cannot apply JetStream {what}: {message} (is JetStream enabled on the server?)")]
+    Provision { what: String, message: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Connects with a short timeout and a clear error when the server is not there.
+pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client> {
+    async_nats::ConnectOptions::new()
+        .name("tdjaasa")
+        .connection_timeout(Duration::from_secs(5))
+        .connect(config.url.as_str())
+        .await
+        .map_err(|source| Error::Unreachable {
+            url: config.url.clone(),
+            source,
+        })
+}
+
+/// Inbound messages are kept a week for diagnosis; the dedup window absorbs re-published WhatsApp messages.
+pub fn inbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: subjects.inbound_stream(),
+        description: Some("Inbound customer messages, one subject per chat".into()),
+        subjects: vec![subjects.inbound_all()],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        max_age: Duration::from_secs(7 * 24 * 3600),
+        duplicate_window: Duration::from_secs(10 * 60),
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+/// Replies waiting to be sent; a day is long enough for an ingress fail-over.
+pub fn outbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: subjects.outbound_stream(),
+        description: Some("Replies to send on WhatsApp, one subject per tenant".into()),
+        subjects: vec![subjects.outbound_all()],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        max_age: Duration::from_secs(24 * 3600),
+        duplicate_window: Duration::from_secs(10 * 60),
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+/// Domain events, kept 30 days so integrators can replay them.
+pub fn events_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: subjects.events_stream(),
+        description: Some("Domain events per tenant and kind, replayable".into()),
+        subjects: vec![subjects.events_all()],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        max_age: Duration::from_secs(30 * 24 * 3600),
+        duplicate_window: Duration::from_secs(10 * 60),
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+/// The workers' shared durable pull consumer: explicit acks, a bounded number of deliveries (then the
+/// worker dead-letters the message), and an ack wait longer than one LLM turn.
+pub fn workers_consumer(subjects: &Subjects) -> consumer::pull::Config {
+    consumer::pull::Config {
+        durable_name: Some(subjects.workers_consumer()),
+        description: Some("Tdjaasa workers".into()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(90),
+        max_deliver: 8,
+        max_ack_pending: 10_000,
+        ..Default::default()
+    }
+}
+
+/// Per-tenant WhatsApp connection leases: an entry expires unless its owner renews it.
+///
+/// Written as the KV bucket's backing stream because `create_key_value` first queries account info, whose
+/// 2.9 reply async-nats 0.51 cannot parse; the stream below is exactly what that call would create, and
+/// `get_key_value` opens it as a bucket on every server version.
+pub fn lease_bucket_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
+    let bucket = subjects.lease_bucket();
+    let max_age = Duration::from_secs(30);
+    stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some("Which ingress node holds each tenant's WhatsApp connection".into()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        duplicate_window: max_age.min(Duration::from_secs(120)),
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+/// Creates or updates every stream, the workers' consumer and the lease bucket. Safe to run concurrently
+/// from several processes and on every start.
+pub async fn provision(
+    client: &async_nats::Client,
+    subjects: &Subjects,
+    replicas: usize,
+) -> Result<()> {
+    let js = jetstream::new(client.clone());
+    for config in [
+        inbound_stream(subjects, replicas),
+        outbound_stream(subjects, replicas),
+        events_stream(subjects, replicas),
+    ] {
+        apply_stream(&js, config).await?;
+    }
+    let inbound = js
+        .get_stream(subjects.inbound_stream())
+        .await
+        .map_err(|e| provision_error("inbound stream", e))?;
+    let consumer = workers_consumer(subjects);
+    inbound
+        .get_or_create_consumer(&subjects.workers_consumer(), consumer)
+        .await
+        .map_err(|e| provision_error("workers consumer", e))?;
+    apply_stream(&js, lease_bucket_stream(subjects, replicas)).await?;
+    js.get_key_value(subjects.lease_bucket())
+        .await
+        .map_err(|e| provision_error("lease bucket", e))?;
+    tracing::info!(
+        prefix = subjects.prefix(),
+        "JetStream streams, consumer and KV bucket are in place"
+    );
+    Ok(())
+}
+
+async fn apply_stream(js: &jetstream::Context, config: stream::Config) -> Result<()> {
+    let name = config.name.clone();
+    match js.get_stream(&name).await {
+        Ok(mut existing) => {
+            let current = existing
+                .info()
+                .await
+                .map_err(|e| provision_error(&name, e))?
+                .config
+                .clone();
+            if differs(&current, &config) {
+                js.update_stream(&config)
+                    .await
+                    .map_err(|e| provision_error(&name, e))?;
+                tracing::info!(stream = %name, "updated stream definition");
+            }
+        }
+        Err(_) => {
+            // Another process may create it between our look-up and this call: get_or_create absorbs that.
+            js.get_or_create_stream(config)
+                .await
+                .map_err(|e| provision_error(&name, e))?;
+            tracing::info!(stream = %name, "created stream");
+        }
+    }
+    Ok(())
+}
+
+/// The fields this module manages; others (set by an operator) are left alone.
+fn differs(current: &stream::Config, wanted: &stream::Config) -> bool {
+    current.subjects != wanted.subjects
+        || current.max_age != wanted.max_age
+        || current.duplicate_window != wanted.duplicate_window
+        || current.num_replicas != wanted.num_replicas
+        || current.description != wanted.description
+}
+
+fn provision_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Provision {
+        what: what.to_owned(),
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,102 @@
+//! Provisioning against the local NATS server, in a namespace of its own.
+
+use async_nats::jetstream;
+use schemas::Subjects;
+use tdj_nats::{NatsConfig, provision};
+
+fn config(prefix: &str) -> NatsConfig {
+    NatsConfig {
+        url: std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        prefix: prefix.into(),
+        replicas: 1,
+    }
+}
+
+fn unique_prefix() -> String {
+    format!("t{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn provisioning_is_idempotent_and_creates_every_definition() {
+    let prefix = unique_prefix();
+    let config = config(&prefix);
+    let subjects = config.subjects().expect("valid prefix");
+    let client = tdj_nats::connect(&config)
+        .await
+        .expect("local NATS is running");
+
+    provision(&client, &subjects, 1)
+        .await
+        .expect("first provisioning");
+    provision(&client, &subjects, 1)
+        .await
+        .expect("second provisioning changes nothing and succeeds");
+
+    let js = jetstream::new(client.clone());
+    for stream in [
+        subjects.inbound_stream(),
+        subjects.outbound_stream(),
+        subjects.events_stream(),
+    ] {
+        let mut s = js
+            .get_stream(&stream)
+            .await
+            .unwrap_or_else(|e| panic!("{stream} exists: {e}"));
+        assert!(s.info().await.expect("info").config.subjects[0].starts_with(&prefix));
+    }
+    let inbound = js
+        .get_stream(subjects.inbound_stream())
+        .await
+        .expect("inbound");
+    inbound
+        .get_consumer::<jetstream::consumer::pull::Config>(&subjects.workers_consumer())
+        .await
+        .expect("consumer");
+    let kv = js
+        .get_key_value(subjects.lease_bucket())
+        .await
+        .expect("lease bucket opens as KV");
+    let revision = kv
+        .create("tenant-a", "node-1".into())
+        .await
+        .expect("create-if-absent");
+    assert!(
+        kv.create("tenant-a", "node-2".into()).await.is_err(),
+        "a held lease cannot be created twice"
+    );
+    kv.update("tenant-a", "node-1".into(), revision)
+        .await
+        .expect("renew by revision");
+
+    for stream in [
+        subjects.inbound_stream(),
+        subjects.outbound_stream(),
+        subjects.events_stream(),
+        format!("KV_{}", subjects.lease_bucket()),
+    ] {
+        js.delete_stream(&stream).await.expect("cleanup");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_server_gives_a_clear_error() {
+    let mut config = config("x");
+    config.url = "nats://127.0.0.1:1".into();
+    let err = tdj_nats::connect(&config)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(
+        err.to_string()
+            .contains("cannot reach NATS at nats://127.0.0.1:1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_invalid_prefix_is_refused() {
+    assert!(config("Bad.Prefix").subjects().is_err());
+    assert_eq!(
+        config("").subjects().expect("empty is production"),
+        Subjects::new()
+    );
+}

@@ -1,0 +1,177 @@
+//! `tdjaasa`: one binary for every Tdjaasa process. It parses configuration, starts logging and dispatches
+//! to the library crates; nothing else lives here.
+
+mod telemetry;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "tdjaasa",
+    version,
+    about = "Tdjaasa: WhatsApp AI sales assistants for small businesses"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    config: Config,
+}
+
+/// Settings shared by every subcommand; each has an environment variable and a local default.
+#[derive(clap::Args)]
+struct Config {
+    /// `development` (generated dev keys allowed) or `production` (every secret must be given).
+    #[arg(long, env = "TDJ_ENV", value_enum, default_value = "development")]
+    env: Environment,
+    /// `pretty` for people, `json` for log collectors.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    log_format: LogFormat,
+    #[command(flatten)]
+    db: store::DbConfig,
+    #[command(flatten)]
+    nats: tdj_nats::NatsConfig,
+    #[command(flatten)]
+    crypto: store::crypto::CryptoConfig,
+    #[command(flatten)]
+    api: api::ApiConfig,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, provision NATS and run every service in one process: the one-command local start.
+    Up,
+    /// Serve the HTTP API.
+    Api,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Platform administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform administrator (or reset an existing administrator's password).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// The password; may also come from TDJ_ADMIN_PASSWORD to keep it out of the process list.
+        #[arg(long, env = "TDJ_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.config.log_format == LogFormat::Json);
+    match cli.command {
+        Command::Up => up(cli.config, true).await,
+        Command::Api => up(cli.config, false).await,
+        Command::Migrate => {
+            store::db::prepare(&cli.config.db).await?;
+            tracing::info!("database schema is up to date");
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Create { email, password },
+        } => admin_create(&cli.config, &email, SecretString::from(password)).await,
+    }
+}
+
+/// Runs the API (and, with `all`, first migrates the database) until Ctrl-C or SIGTERM.
+async fn up(config: Config, all: bool) -> anyhow::Result<()> {
+    let production = config.env == Environment::Production;
+    if all {
+        store::db::prepare(&config.db)
+            .await
+            .context("database preparation failed")?;
+    }
+    let master = store::crypto::MasterKey::load(&config.crypto, production)?;
+    let db = store::Db::connect(&config.db).await?;
+    let subjects = config.nats.subjects()?;
+    let nats = tdj_nats::connect(&config.nats).await?;
+    tdj_nats::provision(&nats, &subjects, config.nats.replicas).await?;
+
+    let tokens = api::auth::TokenKeys::from_master_key(&master, config.api.jwt_ttl_minutes);
+    let state = api::AppState::new(db, nats, subjects, config.api, tokens);
+    let app = api::Application::build(state).await?;
+    tracing::info!("Tdjaasa API listening on http://{}", app.local_addr()?);
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    let stopped = shutdown.clone();
+    app.run_until_stopped(async move { stopped.cancelled().await })
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn admin_create(config: &Config, email: &str, password: SecretString) -> anyhow::Result<()> {
+    let email = email.trim().to_lowercase();
+    anyhow::ensure!(
+        email.contains('@') && email.len() <= 254,
+        "invalid e-mail address"
+    );
+    anyhow::ensure!(
+        secrecy::ExposeSecret::expose_secret(&password)
+            .chars()
+            .count()
+            >= 12,
+        "an administrator password needs at least 12 characters"
+    );
+    store::db::prepare(&config.db).await?;
+    let db = store::Db::connect(&config.db).await?;
+    let hash = api::auth::hash_password(password).await?;
+    let mut tx = db.platform().await?;
+    let user_id = store::users::upsert_platform_admin(&mut tx, &email, &hash)
+        .await
+        .context("this e-mail already belongs to a shop account")?;
+    tx.commit().await?;
+    println!("platform administrator {email} ready (user {user_id})");
+    Ok(())
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM.
+async fn wait_for_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight work");
+    token.cancel();
+}

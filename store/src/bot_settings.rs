@@ -1,0 +1,77 @@
+//! The bot's identity for one shop: name, tone, language, instructions and business hours.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Result, TenantTx};
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BotSettings {
+    pub bot_name: String,
+    /// `friendly`, `professional`, `casual` or `enthusiastic`.
+    pub tone: String,
+    /// `fr` or `en`: the language the bot answers in.
+    pub language: String,
+    /// The shop's own instructions to the bot (delivery zones, returns policy…).
+    pub instructions: String,
+    /// Opening hours, `[{"day": 0..6 (0 = Monday), "open": "HH:MM", "close": "HH:MM"}]`; empty = always open.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub business_hours: Value,
+    /// What the bot says outside business hours (empty: it answers as usual).
+    pub out_of_hours_message: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The writable fields, already validated by the caller.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BotSettingsFields {
+    pub bot_name: String,
+    pub tone: String,
+    pub language: String,
+    pub instructions: String,
+    pub business_hours: Value,
+    pub out_of_hours_message: String,
+}
+
+macro_rules! bot_columns {
+    () => {
+        "bot_name, tone, language, instructions, business_hours, out_of_hours_message, updated_at"
+    };
+}
+
+/// The settings, created with defaults if the shop has none yet.
+pub async fn get(tx: &mut TenantTx<'_>) -> Result<BotSettings> {
+    sqlx::query("insert into bot_setting (tenant_id) values ($1) on conflict do nothing")
+        .bind(tx.tenant_id())
+        .execute(&mut **tx)
+        .await?;
+    Ok(sqlx::query_as::<_, BotSettings>(concat!(
+        "select ",
+        bot_columns!(),
+        " from bot_setting where tenant_id = $1"
+    ))
+    .bind(tx.tenant_id())
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+pub async fn put(tx: &mut TenantTx<'_>, fields: &BotSettingsFields) -> Result<BotSettings> {
+    Ok(sqlx::query_as::<_, BotSettings>(concat!("insert into bot_setting (tenant_id, bot_name, tone, language, instructions, business_hours, out_of_hours_message)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (tenant_id) do update set
+           bot_name = excluded.bot_name, tone = excluded.tone, language = excluded.language,
+           instructions = excluded.instructions, business_hours = excluded.business_hours,
+           out_of_hours_message = excluded.out_of_hours_message, updated_at = now()
+         returning ", bot_columns!()))
+    .bind(tx.tenant_id())
+    .bind(&fields.bot_name)
+    .bind(&fields.tone)
+    .bind(&fields.language)
+    .bind(&fields.instructions)
+    .bind(&fields.business_hours)
+    .bind(&fields.out_of_hours_message)
+    .fetch_one(&mut **tx)
+    .await?)
+}

@@ -1,0 +1,125 @@
+//! Connecting to PostgreSQL: creating the database, migrating it as the owner, and the app-role pool.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+use crate::scope::{PlatformTx, TenantCtx, TenantTx};
+use crate::{MIGRATOR, Result};
+
+/// The role the services log in as. It owns no table, so every FORCEd row-level-security policy applies.
+pub const APP_ROLE: &str = "tdjaasa_app";
+
+/// PostgreSQL settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbConfig {
+    /// URL of the schema owner: creates the database if missing and runs the migrations.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/tdjaasa", value_parser = parse_secret)]
+    pub database_url: SecretString,
+    /// URL the services use, logging in as the `tdjaasa_app` role. Defaults to DATABASE_URL's host and
+    /// database with that user and no password (enough with local trust authentication).
+    #[arg(long, env = "DATABASE_APP_URL", value_parser = parse_secret)]
+    pub database_app_url: Option<SecretString>,
+    /// Size of each process's connection pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub max_connections: u32,
+}
+
+fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s.to_owned()))
+}
+
+impl DbConfig {
+    fn owner_options(&self) -> anyhow::Result<PgConnectOptions> {
+        self.database_url
+            .expose_secret()
+            .parse()
+            .context("DATABASE_URL is not a valid PostgreSQL URL")
+    }
+
+    /// Connection options of the app role.
+    pub fn app_options(&self) -> anyhow::Result<PgConnectOptions> {
+        if let Some(url) = &self.database_app_url {
+            return url
+                .expose_secret()
+                .parse()
+                .context("DATABASE_APP_URL is not a valid PostgreSQL URL");
+        }
+        let owner = self.owner_options()?;
+        let mut options = PgConnectOptions::new_without_pgpass()
+            .host(owner.get_host())
+            .port(owner.get_port())
+            .username(APP_ROLE);
+        if let Some(database) = owner.get_database() {
+            options = options.database(database);
+        }
+        Ok(options)
+    }
+}
+
+/// Creates the database if it does not exist, then applies the migrations as the schema owner.
+pub async fn prepare(config: &DbConfig) -> Result<()> {
+    let url = config.database_url.expose_secret();
+    if !Postgres::database_exists(url)
+        .await
+        .context("cannot reach PostgreSQL at DATABASE_URL")?
+    {
+        tracing::info!("creating the database");
+        Postgres::create_database(url)
+            .await
+            .context("cannot create the database")?;
+    }
+    let owner = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(config.owner_options()?)
+        .await
+        .context("cannot connect to PostgreSQL with DATABASE_URL")?;
+    MIGRATOR.run(&owner).await?;
+    owner.close().await;
+    Ok(())
+}
+
+/// The app-role connection pool, the only way services reach the data.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    pub async fn connect(config: &DbConfig) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(config.app_options()?)
+            .await
+            .context("cannot connect to PostgreSQL as the tdjaasa_app role (run `tdjaasa migrate` first)")?;
+        Ok(Self { pool })
+    }
+
+    /// Wraps an existing pool; it must log in as the app role for isolation to hold.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn tenant(&self, ctx: TenantCtx) -> Result<TenantTx<'static>> {
+        TenantTx::begin(&self.pool, ctx).await
+    }
+
+    pub async fn platform(&self) -> Result<PlatformTx> {
+        PlatformTx::begin(&self.pool).await
+    }
+
+    /// A round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

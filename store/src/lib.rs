@@ -1,0 +1,21 @@
+//! PostgreSQL access for Tdjaasa. This crate owns every SQL statement, the migrations, the tenant-scoped
+//! transaction that row-level security relies on, and the envelope encryption of stored secrets.
+
+pub mod audit;
+pub mod bot_settings;
+pub mod crypto;
+pub mod db;
+mod error;
+pub mod plans;
+pub mod products;
+pub mod scope;
+pub mod tenants;
+pub mod text;
+pub mod users;
+
+pub use db::{Db, DbConfig};
+pub use error::{Error, Result};
+pub use scope::{PlatformTx, TenantCtx, TenantTx};
+
+/// The schema migrations, embedded. Run with an owner connection (`Db::migrate`), never the app role.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

@@ -1,0 +1,217 @@
+//! The catalogue: one tenant's products, prices (integer XOF) and stock.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::OptionalExt;
+use crate::{Result, TenantTx};
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Product {
+    pub product_id: Uuid,
+    /// The shop's own reference, unique within the shop; used to update rows on CSV re-import.
+    pub sku: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    /// Price in XOF (FCFA), an integer.
+    pub price_xof: i64,
+    /// Units in stock; null means unlimited.
+    pub stock: Option<i32>,
+    pub image_url: Option<String>,
+    /// Free-form attributes (sizes, colours…), a JSON object.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub attributes: Value,
+    /// Inactive products are kept but never offered by the bot.
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A product's writable fields, already validated by the caller.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ProductFields {
+    pub sku: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price_xof: i64,
+    pub stock: Option<i32>,
+    pub image_url: Option<String>,
+    pub attributes: Value,
+    pub active: bool,
+}
+
+impl From<Product> for ProductFields {
+    fn from(p: Product) -> Self {
+        ProductFields {
+            sku: p.sku,
+            name: p.name,
+            description: p.description,
+            category: p.category,
+            price_xof: p.price_xof,
+            stock: p.stock,
+            image_url: p.image_url,
+            attributes: p.attributes,
+            active: p.active,
+        }
+    }
+}
+
+/// Listing filters.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    /// Case- and accent-sensitive substring of the name, SKU or category.
+    pub search: Option<String>,
+    pub category: Option<String>,
+    pub active: Option<bool>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+macro_rules! product_columns {
+    () => {
+        "product_id, sku, name, description, category, price_xof, stock, image_url, attributes, \
+                       active, created_at, updated_at"
+    };
+}
+
+pub async fn list(tx: &mut TenantTx<'_>, filter: &ProductFilter) -> Result<Vec<Product>> {
+    let pattern = filter
+        .search
+        .as_ref()
+        .map(|s| format!("%{}%", escape_like(s)));
+    Ok(sqlx::query_as::<_, Product>(concat!(
+        "select ",
+        product_columns!(),
+        " from product
+         where tenant_id = $1
+           and ($2::text is null or name ilike $2 or sku ilike $2 or category ilike $2)
+           and ($3::text is null or category = $3)
+           and ($4::bool is null or active = $4)
+         order by lower(name), product_id
+         limit $5 offset $6"
+    ))
+    .bind(tx.tenant_id())
+    .bind(pattern)
+    .bind(&filter.category)
+    .bind(filter.active)
+    .bind(filter.limit)
+    .bind(filter.offset)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+pub async fn count(tx: &mut TenantTx<'_>) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("select count(*) from product where tenant_id = $1")
+            .bind(tx.tenant_id())
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}
+
+pub async fn get(tx: &mut TenantTx<'_>, product_id: Uuid) -> Result<Product> {
+    sqlx::query_as::<_, Product>(concat!(
+        "select ",
+        product_columns!(),
+        " from product where tenant_id = $1 and product_id = $2"
+    ))
+    .bind(tx.tenant_id())
+    .bind(product_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
+/// Like `get`, but locks the row until the transaction ends (read-modify-write of a PATCH).
+pub async fn get_for_update(tx: &mut TenantTx<'_>, product_id: Uuid) -> Result<Product> {
+    sqlx::query_as::<_, Product>(concat!(
+        "select ",
+        product_columns!(),
+        " from product where tenant_id = $1 and product_id = $2 for update"
+    ))
+    .bind(tx.tenant_id())
+    .bind(product_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
+pub async fn create(tx: &mut TenantTx<'_>, fields: &ProductFields) -> Result<Product> {
+    Ok(sqlx::query_as::<_, Product>(concat!("insert into product (tenant_id, sku, name, description, category, price_xof, stock, image_url, attributes, active)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         returning ", product_columns!()))
+    .bind(tx.tenant_id())
+    .bind(&fields.sku)
+    .bind(&fields.name)
+    .bind(&fields.description)
+    .bind(&fields.category)
+    .bind(fields.price_xof)
+    .bind(fields.stock)
+    .bind(&fields.image_url)
+    .bind(&fields.attributes)
+    .bind(fields.active)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+pub async fn update(
+    tx: &mut TenantTx<'_>,
+    product_id: Uuid,
+    fields: &ProductFields,
+) -> Result<Product> {
+    sqlx::query_as::<_, Product>(concat!("update product set sku = $3, name = $4, description = $5, category = $6, price_xof = $7, stock = $8,
+                image_url = $9, attributes = $10, active = $11, updated_at = now()
+         where tenant_id = $1 and product_id = $2
+         returning ", product_columns!()))
+    .bind(tx.tenant_id())
+    .bind(product_id)
+    .bind(&fields.sku)
+    .bind(&fields.name)
+    .bind(&fields.description)
+    .bind(&fields.category)
+    .bind(fields.price_xof)
+    .bind(fields.stock)
+    .bind(&fields.image_url)
+    .bind(&fields.attributes)
+    .bind(fields.active)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
+/// The product with this SKU, if the shop has one (CSV re-import updates it instead of duplicating it).
+pub async fn find_by_sku(tx: &mut TenantTx<'_>, sku: &str) -> Result<Option<Product>> {
+    Ok(sqlx::query_as::<_, Product>(concat!(
+        "select ",
+        product_columns!(),
+        " from product where tenant_id = $1 and sku = $2"
+    ))
+    .bind(tx.tenant_id())
+    .bind(sku)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+pub async fn delete(tx: &mut TenantTx<'_>, product_id: Uuid) -> Result<()> {
+    let deleted = sqlx::query("delete from product where tenant_id = $1 and product_id = $2")
+        .bind(tx.tenant_id())
+        .bind(product_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(crate::Error::NotFound);
+    }
+    Ok(())
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

@@ -1,0 +1,159 @@
+//! Users: shop owners, their staff and platform administrators.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::OptionalExt;
+use crate::{PlatformTx, Result, TenantTx};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Staff,
+    PlatformAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Staff => "staff",
+            Role::PlatformAdmin => "platform_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "staff" => Some(Role::Staff),
+            "platform_admin" => Some(Role::PlatformAdmin),
+            _ => None,
+        }
+    }
+}
+
+/// A user as shown to clients: never carries the password hash.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    pub user_id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    user_id: Uuid,
+    tenant_id: Uuid,
+    email: String,
+    role: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = crate::Error;
+    fn try_from(row: UserRow) -> Result<Self> {
+        let role =
+            Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role {:?}", row.role))?;
+        Ok(User {
+            user_id: row.user_id,
+            tenant_id: row.tenant_id,
+            email: row.email,
+            role,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// What login needs; the hash stays in a secret type so it cannot be logged by accident.
+#[derive(Debug)]
+pub struct Credentials {
+    pub user_id: Uuid,
+    pub tenant_id: Uuid,
+    pub role: Role,
+    pub password_hash: SecretString,
+}
+
+macro_rules! user_columns {
+    () => {
+        "user_id, tenant_id, email, role, created_at"
+    };
+}
+
+/// Creates a user of the transaction's tenant. `email` must already be normalised (lower case).
+pub async fn create(
+    tx: &mut TenantTx<'_>,
+    email: &str,
+    password_hash: &str,
+    role: Role,
+) -> Result<User> {
+    sqlx::query_as::<_, UserRow>(concat!("insert into app_user (tenant_id, email, password_hash, role) values ($1, $2, $3, $4) returning ", user_columns!()))
+    .bind(tx.tenant_id())
+    .bind(email)
+    .bind(password_hash)
+    .bind(role.as_str())
+    .fetch_one(&mut **tx)
+    .await?
+    .try_into()
+}
+
+pub async fn get(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<User> {
+    sqlx::query_as::<_, UserRow>(concat!(
+        "select ",
+        user_columns!(),
+        " from app_user where tenant_id = $1 and user_id = $2"
+    ))
+    .bind(tx.tenant_id())
+    .bind(user_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?
+    .try_into()
+}
+
+/// Login looks a user up by e-mail before any tenant is known: a platform-path query.
+pub async fn credentials_by_email(tx: &mut PlatformTx, email: &str) -> Result<Option<Credentials>> {
+    let row: Option<(Uuid, Uuid, String, String)> = sqlx::query_as(
+        "select user_id, tenant_id, role, password_hash from app_user where email = $1",
+    )
+    .bind(email)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|(user_id, tenant_id, role, hash)| {
+        let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role:?}"))?;
+        Ok(Credentials {
+            user_id,
+            tenant_id,
+            role,
+            password_hash: SecretString::from(hash),
+        })
+    })
+    .transpose()
+}
+
+/// Creates a platform administrator in the platform tenant, or resets the password of an existing one.
+pub async fn upsert_platform_admin(
+    tx: &mut PlatformTx,
+    email: &str,
+    password_hash: &str,
+) -> Result<Uuid> {
+    crate::tenants::ensure_platform_tenant(tx).await?;
+    let user_id: Option<Uuid> = sqlx::query_scalar(
+        "insert into app_user (tenant_id, email, password_hash, role) values ($1, $2, $3, 'platform_admin')
+         on conflict (email) do update set password_hash = excluded.password_hash
+           where app_user.role = 'platform_admin'
+         returning user_id",
+    )
+    .bind(crate::tenants::PLATFORM_TENANT_ID)
+    .bind(email)
+    .bind(password_hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    user_id.ok_or_else(|| crate::Error::Constraint("app_user_email_key".into()))
+}
