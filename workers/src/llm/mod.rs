@@ -1,0 +1,111 @@
+//! Language-model providers behind one trait. A provider answers one *turn*: the pending customer messages
+//! of a chat, given the shop's identity, its catalogue and the recent conversation, calling the sales tools
+//! (`search_products`, `get_product`, `create_order`, `order_status`) through a [`ToolExecutor`] until it
+//! has a final text. Providers never touch the database: the executor works on a snapshot taken before the
+//! turn, and the pipeline writes the outcome afterwards in one transaction.
+
+pub mod tools;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Everything a provider may know for one turn: only the active tenant's data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Turn {
+    pub shop: ShopProfile,
+    /// Active products of this shop only.
+    pub catalog: Vec<CatalogItem>,
+    /// The customer's WhatsApp display name (may be empty).
+    pub customer_name: String,
+    /// Earlier messages of this chat, oldest first (the last N).
+    pub history: Vec<ChatMessage>,
+    /// The customer messages to answer now, oldest first (at least one).
+    pub incoming: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShopProfile {
+    pub shop_name: String,
+    pub bot_name: String,
+    /// `friendly`, `professional`, `casual` or `enthusiastic`.
+    pub tone: String,
+    /// `fr` or `en`.
+    pub language: String,
+    /// The shop owner's own instructions (delivery zones, payment, returns…).
+    pub instructions: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CatalogItem {
+    pub product_id: Uuid,
+    pub sku: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    /// Integer XOF.
+    pub price_xof: i64,
+    /// `None` = unlimited.
+    pub stock: Option<i32>,
+    pub attributes: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The customer.
+    Customer,
+    /// The shop's bot (or the shop owner answering by hand).
+    Shop,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub text: String,
+}
+
+/// The provider's final answer for the turn.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Reply {
+    pub text: String,
+    pub usage: Usage,
+}
+
+/// Tokens consumed by the turn (all rounds), recorded per tenant per month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    /// The provider asked us to slow down (HTTP 429); retry after `retry_after` when it said so.
+    #[error("rate limited by the model provider")]
+    RateLimited { retry_after: Option<Duration> },
+    /// Worth retrying with backoff: 5xx, timeout, connection error, malformed answer.
+    #[error("transient model error: {0}")]
+    Transient(String),
+    /// Retrying cannot help (bad request, bad key, unknown model): reported, not retried.
+    #[error("model error: {0}")]
+    Permanent(String),
+}
+
+/// Runs the sales tools for a provider. Results are JSON objects; a tool error is a result too
+/// (`{"error": "…"}`) so the model can explain it to the customer.
+#[async_trait]
+pub trait ToolExecutor: Send {
+    async fn call(&mut self, name: &str, args: serde_json::Value) -> serde_json::Value;
+}
+
+#[async_trait]
+pub trait LlmProvider: Send + Sync {
+    /// Short name for logs and metrics (`gemini`, `offline`).
+    fn name(&self) -> &'static str;
+
+    /// Answers the turn, calling tools as needed.
+    async fn respond(&self, turn: &Turn, tools: &mut dyn ToolExecutor) -> Result<Reply, LlmError>;
+}

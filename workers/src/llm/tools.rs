@@ -1,0 +1,110 @@
+//! The sales tools offered to every provider: their names, JSON argument shapes and declarations
+//! (OpenAPI-subset schemas, as Gemini's `functionDeclarations` expect).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const SEARCH_PRODUCTS: &str = "search_products";
+pub const GET_PRODUCT: &str = "get_product";
+pub const CREATE_ORDER: &str = "create_order";
+pub const ORDER_STATUS: &str = "order_status";
+
+/// Arguments of `search_products`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SearchProducts {
+    /// Words from the customer: product name, category, attribute ("robe wax", "baskets 42").
+    pub query: String,
+    #[serde(default)]
+    pub max_results: Option<u32>,
+}
+
+/// Arguments of `get_product`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GetProduct {
+    pub product_id: Uuid,
+}
+
+/// Arguments of `create_order`. Prices are never taken from the model: the executor prices from the catalogue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CreateOrder {
+    pub items: Vec<OrderLine>,
+    #[serde(default)]
+    pub customer_name: Option<String>,
+    #[serde(default)]
+    pub delivery_address: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OrderLine {
+    pub product_id: Uuid,
+    pub quantity: u32,
+}
+
+/// Arguments of `order_status`: one order, or all of this customer's recent orders.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct OrderStatus {
+    #[serde(default)]
+    pub order_ref: Option<String>,
+}
+
+/// The four function declarations, in Gemini's `functionDeclarations` shape.
+pub fn declarations() -> Value {
+    json!([
+        {
+            "name": SEARCH_PRODUCTS,
+            "description": "Cherche des produits de la boutique par nom, catégorie ou caractéristique. Renvoie prix (FCFA) et disponibilité.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "query": { "type": "string", "description": "Mots du client, ex. « robe wax », « baskets 42 »." },
+                    "max_results": { "type": "integer", "description": "Nombre maximal de résultats (défaut 5)." }
+                },
+                "required": ["query"]
+            }
+        },
+        {
+            "name": GET_PRODUCT,
+            "description": "Détails d'un produit (description, attributs, prix, stock) par son identifiant.",
+            "parameters": {
+                "type": "object",
+                "properties": { "product_id": { "type": "string", "description": "Identifiant renvoyé par search_products." } },
+                "required": ["product_id"]
+            }
+        },
+        {
+            "name": CREATE_ORDER,
+            "description": "Enregistre la commande du client APRÈS qu'il a confirmé les articles et quantités. Les prix viennent du catalogue.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "items": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "product_id": { "type": "string" },
+                                "quantity": { "type": "integer" }
+                            },
+                            "required": ["product_id", "quantity"]
+                        }
+                    },
+                    "customer_name": { "type": "string" },
+                    "delivery_address": { "type": "string", "description": "Adresse ou quartier de livraison." },
+                    "note": { "type": "string" }
+                },
+                "required": ["items"]
+            }
+        },
+        {
+            "name": ORDER_STATUS,
+            "description": "Statut des commandes de ce client (toutes ses commandes récentes, ou une seule par sa référence).",
+            "parameters": {
+                "type": "object",
+                "properties": { "order_ref": { "type": "string", "description": "Référence de commande, ex. CMD-1A2B3C4D." } }
+            }
+        }
+    ])
+}
