@@ -1,1 +1,12 @@
+//! Black-box tests of the whole HTTP API against the real PostgreSQL (a fresh database per test) and NATS
+//! (a fresh subject namespace per test). One binary, as in zero-to-production.
 
+mod auth;
+mod bad_input;
+mod health;
+mod helpers;
+mod import;
+mod isolation;
+mod jwt;
+mod products;
+mod rls;

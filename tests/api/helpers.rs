@@ -1,0 +1,228 @@
+//! `spawn_app`: the API on a random port, over a test database and its own NATS namespace.
+
+use api::auth::TokenKeys;
+use api::{ApiConfig, AppState, Application};
+use async_nats::jetstream;
+use reqwest::{Method, Response};
+use schemas::Subjects;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use store::crypto::MasterKey;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// Superuser pool of the test database: for arranging and asserting, bypasses RLS.
+    pub admin_db: PgPool,
+    /// The app-role pool the API itself uses.
+    pub db: store::Db,
+    pub master_key: MasterKey,
+    pub nats: async_nats::Client,
+    pub subjects: Subjects,
+    shutdown: CancellationToken,
+}
+
+/// A signed-up shop.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    pub token: String,
+    pub tenant_id: Uuid,
+    pub email: String,
+}
+
+pub fn nats_url() -> String {
+    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+pub async fn spawn_app(pool: PgPool) -> TestApp {
+    spawn_app_with(pool, |_| {}).await
+}
+
+/// The app-role pool over the same database as sqlx::test's superuser pool.
+pub async fn app_role_pool(pool: &PgPool) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .username(store::db::APP_ROLE);
+    PgPoolOptions::new()
+        .max_connections(5)
+        .connect_with(options)
+        .await
+        .expect("connect as tdjaasa_app")
+}
+
+pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut ApiConfig)) -> TestApp {
+    let db = store::Db::from_pool(app_role_pool(&pool).await);
+    let subjects = Subjects::with_prefix(&format!("t{}", Uuid::new_v4().simple())).expect("prefix");
+    let nats = async_nats::connect(nats_url())
+        .await
+        .expect("local NATS is running");
+    tdj_nats::provision(&nats, &subjects, 1)
+        .await
+        .expect("provision NATS");
+
+    let mut config = ApiConfig::for_tests();
+    configure(&mut config);
+    let master_key = MasterKey::generate();
+    let tokens = TokenKeys::from_master_key(&master_key, config.jwt_ttl_minutes);
+    let state = AppState::new(db.clone(), nats.clone(), subjects.clone(), config, tokens);
+    let app = Application::build(state).await.expect("bind");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = CancellationToken::new();
+    let stopped = shutdown.clone();
+    tokio::spawn(app.run_until_stopped(async move { stopped.cancelled().await }));
+
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        admin_db: pool,
+        db,
+        master_key,
+        nats,
+        subjects,
+        shutdown,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        // Remove this test's streams. The test's runtime is blocked in this drop, so the cleanup runs on a
+        // runtime and a NATS connection of its own (the test's client could not make progress).
+        let subjects = self.subjects.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                let Ok(nats) = async_nats::connect(nats_url()).await else {
+                    return;
+                };
+                let js = jetstream::new(nats);
+                for stream in [
+                    subjects.inbound_stream(),
+                    subjects.outbound_stream(),
+                    subjects.events_stream(),
+                    format!("KV_{}", subjects.lease_bucket()),
+                ] {
+                    let _ = js.delete_stream(&stream).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub async fn import_csv(&self, token: &str, csv: &str, query: &str) -> Response {
+        self.client
+            .post(format!("{}/api/v1/products/import{query}", self.address))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv.to_owned())
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Signs a shop up on `plan` and returns its owner's token.
+    pub async fn signup_on(&self, business_name: &str, plan: &str) -> Shop {
+        let email = format!("{}@example.ci", Uuid::new_v4().simple());
+        let response = self
+            .request(
+                Method::POST,
+                "/api/v1/auth/signup",
+                None,
+                Some(json!({ "business_name": business_name, "email": email, "password": "motdepasse-solide", "plan": plan })),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "signup of {business_name}");
+        let body: Value = response.json().await.expect("json");
+        Shop {
+            token: body["token"].as_str().expect("token").to_owned(),
+            tenant_id: body["tenant_id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("tenant id"),
+            email,
+        }
+    }
+
+    pub async fn signup(&self, business_name: &str) -> Shop {
+        self.signup_on(business_name, "pro").await
+    }
+
+    /// Creates a product and returns its JSON.
+    pub async fn create_product(&self, shop: &Shop, body: Value) -> Value {
+        let response = self.post("/api/v1/products", &shop.token, body).await;
+        assert_eq!(response.status(), 201, "product creation");
+        response.json().await.expect("json")
+    }
+
+    /// Rows of a tenant table, counted as the superuser (bypassing RLS).
+    pub async fn count(&self, table: &str, tenant_id: Uuid) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from {table} where tenant_id = $1"
+        )))
+        .bind(tenant_id)
+        .fetch_one(&self.admin_db)
+        .await
+        .expect("count")
+    }
+}
+
+/// The `error.code` of a JSON error response.
+pub async fn error_code(response: Response) -> String {
+    let body: Value = response.json().await.expect("json error body");
+    body["error"]["code"]
+        .as_str()
+        .expect("error.code")
+        .to_owned()
+}

@@ -1,0 +1,129 @@
+//! CSV catalogue import: all or nothing, with a per-row report.
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::helpers::spawn_app;
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_good_file_is_imported_and_a_reimport_updates_by_sku(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let csv = "Référence;Nom;Catégorie;Prix (FCFA);Quantité;Couleur\n\
+               RW-1;Robe wax;Robes;15 000 F;3;Rouge\n\
+               PG-1;Pagne;Tissus;7500;;\n\
+               ;Sac à main;Accessoires;12.000;2;\n";
+
+    let response = app.import_csv(&shop.token, csv, "").await;
+    assert_eq!(response.status(), 200);
+    let report: Value = response.json().await.expect("json");
+    assert_eq!(
+        (report["created"].as_u64(), report["updated"].as_u64()),
+        (Some(3), Some(0))
+    );
+
+    let list: Value = app
+        .get("/api/v1/products?q=robe", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let robe = &list["items"][0];
+    assert_eq!(robe["price_xof"], 15000);
+    assert_eq!(robe["stock"], 3);
+    assert_eq!(robe["category"], "Robes");
+    assert_eq!(robe["attributes"]["Couleur"], "Rouge");
+
+    let update = "sku,name,price\nRW-1,Robe wax premium,16000\nNEW-1,Chemise,9000\n";
+    let report: Value = app
+        .import_csv(&shop.token, update, "")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (report["created"].as_u64(), report["updated"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        app.count("product", shop.tenant_id).await,
+        4,
+        "the SKU matched: no duplicate"
+    );
+    let price: i64 = sqlx::query_scalar("select price_xof from product where sku = 'RW-1'")
+        .fetch_one(&app.admin_db)
+        .await
+        .expect("price");
+    assert_eq!(price, 16000);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_file_with_bad_rows_is_rejected_whole_with_a_report(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let csv =
+        "nom,prix,stock\nRobe,15000,2\n,5000,1\nPagne,douze,1\nSac,12000,-1\nChemise,9000,4\n";
+
+    let response = app.import_csv(&shop.token, csv, "").await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "import_rejected");
+    let rows = body["error"]["details"]["rows"].as_array().expect("rows");
+    let reported: Vec<(u64, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap_or(0),
+                r["field"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(reported, [(3, "name"), (4, "price_xof"), (5, "stock")]);
+    assert!(
+        rows.iter()
+            .all(|r| r["message"].as_str().is_some_and(|m| !m.is_empty()))
+    );
+    assert_eq!(
+        app.count("product", shop.tenant_id).await,
+        0,
+        "nothing half-imported"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_dry_run_reports_without_writing(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+
+    let report: Value = app
+        .import_csv(&shop.token, "nom,prix\nRobe,100\n", "?dry_run=true")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(report["created"], 1);
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(app.count("product", shop.tenant_id).await, 0);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn only_csv_bodies_are_accepted(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+
+    let response = app
+        .client
+        .post(format!("{}/api/v1/products/import", app.address))
+        .bearer_auth(&shop.token)
+        .json(&serde_json::json!({"nom": "Robe"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 415);
+    let missing_columns = app
+        .import_csv(&shop.token, "sku,description\nA,b\n", "")
+        .await;
+    assert_eq!(missing_columns.status(), 422);
+    let empty = app.import_csv(&shop.token, "nom,prix\n", "").await;
+    assert_eq!(empty.status(), 400);
+}

@@ -1,0 +1,264 @@
+//! The catalogue as a shop owner uses it.
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{error_code, spawn_app};
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_shop_manages_its_catalogue(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+
+    let robe = app
+        .create_product(
+            &shop,
+            json!({"sku": "RW-1", "name": "Robe wax", "category": "Robes", "price_xof": 15000, "stock": 3,
+                   "attributes": {"taille": "M"}}),
+        )
+        .await;
+    assert_eq!(robe["price_xof"], 15000);
+    assert_eq!(robe["active"], true, "active by default");
+    let pagne = app
+        .create_product(&shop, json!({"name": "Pagne", "price_xof": 7500}))
+        .await;
+    assert_eq!(pagne["stock"], Value::Null, "no stock means unlimited");
+
+    let list: Value = app
+        .get("/api/v1/products", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Pagne", "Robe wax"], "alphabetical");
+    assert_eq!(list["total"], 2);
+
+    let search: Value = app
+        .get("/api/v1/products?q=wax", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(search["items"].as_array().map(Vec::len), Some(1));
+
+    let id = robe["product_id"].as_str().expect("id");
+    let patched = app
+        .patch(
+            &format!("/api/v1/products/{id}"),
+            &shop.token,
+            json!({"price_xof": 14000, "stock": null}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.expect("json");
+    assert_eq!(patched["price_xof"], 14000);
+    assert_eq!(
+        patched["stock"],
+        Value::Null,
+        "null clears the stock (unlimited)"
+    );
+    assert_eq!(patched["name"], "Robe wax", "absent fields are unchanged");
+
+    let read: Value = app
+        .get(&format!("/api/v1/products/{id}"), &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(read, patched);
+
+    assert_eq!(
+        app.delete(&format!("/api/v1/products/{id}"), &shop.token)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/products/{id}"), &shop.token)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.delete(&format!("/api/v1/products/{id}"), &shop.token)
+            .await
+            .status(),
+        404
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_sku_is_unique_within_a_shop(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    app.create_product(
+        &shop,
+        json!({"sku": "RW-1", "name": "Robe wax", "price_xof": 15000}),
+    )
+    .await;
+
+    let response = app
+        .post(
+            "/api/v1/products",
+            &shop.token,
+            json!({"sku": "RW-1", "name": "Autre", "price_xof": 1}),
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(error_code(response).await, "sku_taken");
+    assert_eq!(app.count("product", shop.tenant_id).await, 1);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn invalid_products_are_refused_and_nothing_is_written(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+
+    let cases = [
+        (
+            json!({"name": "Robe", "price_xof": -1}),
+            "price_xof",
+            "negative price",
+        ),
+        (json!({"name": "", "price_xof": 100}), "name", "empty name"),
+        (
+            json!({"name": "x".repeat(201), "price_xof": 100}),
+            "name",
+            "name too long",
+        ),
+        (
+            json!({"name": "Robe", "price_xof": 100, "stock": -3}),
+            "stock",
+            "negative stock",
+        ),
+        (
+            json!({"name": "Robe", "price_xof": 100, "image_url": "javascript:alert(1)"}),
+            "image_url",
+            "not a web address",
+        ),
+        (
+            json!({"name": "Robe", "price_xof": 100, "sku": "a b"}),
+            "sku",
+            "space in SKU",
+        ),
+        (
+            json!({"name": "Robe", "price_xof": 100, "attributes": [1, 2]}),
+            "attributes",
+            "attributes not an object",
+        ),
+    ];
+    for (body, field, case) in cases {
+        let response = app.post("/api/v1/products", &shop.token, body).await;
+        assert_eq!(response.status(), 422, "{case}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["fields"][0]["field"], field, "{case}");
+    }
+    let bad_patch = app
+        .patch(
+            &format!(
+                "/api/v1/products/{}",
+                app.create_product(&shop, json!({"name": "Pagne", "price_xof": 7500}))
+                    .await["product_id"]
+                    .as_str()
+                    .expect("id")
+            ),
+            &shop.token,
+            json!({"price_xof": -5}),
+        )
+        .await;
+    assert_eq!(bad_patch.status(), 422);
+    let price: i64 = sqlx::query_scalar("select price_xof from product")
+        .fetch_one(&app.admin_db)
+        .await
+        .expect("price");
+    assert_eq!(price, 7500, "a refused patch changes nothing");
+    assert_eq!(app.count("product", shop.tenant_id).await, 1);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_plan_caps_the_catalogue_size(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup_on("Petite boutique", "starter").await;
+    let csv: String = std::iter::once("nom,prix".to_owned())
+        .chain((1..=50).map(|i| format!("Article {i},{i}00")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        app.import_csv(&shop.token, &csv, "").await.status(),
+        200,
+        "the Starter plan allows 50 products"
+    );
+
+    let response = app
+        .post(
+            "/api/v1/products",
+            &shop.token,
+            json!({"name": "Un de trop", "price_xof": 100}),
+        )
+        .await;
+    assert_eq!(response.status(), 402);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "plan_limit_reached");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Starter") && m.contains("50"))
+    );
+    assert_eq!(app.count("product", shop.tenant_id).await, 50);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_bot_identity_is_read_and_replaced(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+
+    let defaults: Value = app
+        .get("/api/v1/bot", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(defaults["bot_name"], "Awa");
+    assert_eq!(defaults["language"], "fr");
+
+    let body = json!({
+        "bot_name": "Koffi", "tone": "enthusiastic", "language": "fr",
+        "instructions": "Livraison gratuite à Abobo.",
+        "business_hours": [{"day": 0, "open": "08:00", "close": "20:00"}],
+        "out_of_hours_message": "Nous sommes fermés, on vous répond demain."
+    });
+    let response = app.put("/api/v1/bot", &shop.token, body).await;
+    assert_eq!(response.status(), 200);
+    let saved: Value = app
+        .get("/api/v1/bot", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(saved["bot_name"], "Koffi");
+    assert_eq!(saved["business_hours"][0]["close"], "20:00");
+
+    let invalid = json!({"bot_name": "", "tone": "rude", "language": "de",
+                         "business_hours": [{"day": 9, "open": "20:00", "close": "08:00"}]});
+    let response = app.put("/api/v1/bot", &shop.token, invalid).await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["error"]["fields"].as_array().map(Vec::len),
+        Some(5),
+        "{body}"
+    );
+    let unchanged: Value = app
+        .get("/api/v1/bot", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(unchanged["bot_name"], "Koffi");
+}
