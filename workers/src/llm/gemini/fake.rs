@@ -269,7 +269,7 @@ impl FakeGemini {
     }
 
     /// Starts a fake answering valid requests with `responses` in order, then with a 500 saying the
-    /// script is exhausted.
+    /// script is exhausted. Requests the fake rejects itself (path, key, history) do not consume the script.
     pub async fn scripted(responses: Vec<FakeResponse>) -> io::Result<Self> {
         let queue = Mutex::new(VecDeque::from(responses));
         Self::start(move |_| {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tracing::instrument;
@@ -24,6 +24,9 @@ const PROVIDER: &str = "gemini";
 /// Longest error message copied from a Gemini error body into an [`LlmError`].
 const MAX_ERROR_MESSAGE_CHARS: usize = 300;
 
+const DEFAULT_MODEL: &str = "gemini-3.5-flash";
+const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
+
 /// Gemini settings. With no API key the workers use the offline assistant.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GeminiConfig {
@@ -34,14 +37,14 @@ pub struct GeminiConfig {
     #[arg(
         long = "gemini-model",
         env = "GEMINI_MODEL",
-        default_value = "gemini-3.5-flash"
+        default_value = DEFAULT_MODEL
     )]
     pub model: String,
     /// API root, overridden by tests to point at a local fake.
     #[arg(
         long = "gemini-base-url",
         env = "GEMINI_BASE_URL",
-        default_value = "https://generativelanguage.googleapis.com"
+        default_value = DEFAULT_BASE_URL
     )]
     pub base_url: String,
     /// Whole-request timeout of each `generateContent` call, in seconds.
@@ -68,8 +71,8 @@ impl Default for GeminiConfig {
     fn default() -> Self {
         Self {
             api_key: None,
-            model: "gemini-3.5-flash".to_owned(),
-            base_url: "https://generativelanguage.googleapis.com".to_owned(),
+            model: DEFAULT_MODEL.to_owned(),
+            base_url: DEFAULT_BASE_URL.to_owned(),
             timeout_secs: 30,
             max_tool_rounds: 5,
         }
@@ -158,28 +161,36 @@ impl Gemini {
         &self.model
     }
 
-    /// One `generateContent` call: the parsed 200 body, or the mapped error.
+    /// One `generateContent` round: the model's answer (its token counts added to `usage`), or the mapped error.
     #[instrument(skip_all, fields(round = round))]
-    async fn generate(&self, body: &Value, round: u32) -> Result<Value, LlmError> {
+    async fn generate(
+        &self,
+        body: &Value,
+        round: u32,
+        usage: &mut Usage,
+    ) -> Result<Answer, LlmError> {
         let started = Instant::now();
-        let result = self.send(body).await;
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(LlmError::RateLimited { .. }) => "rate_limited",
-            Err(LlmError::Transient(_)) => "transient",
-            Err(LlmError::Permanent(_)) => "permanent",
+        let sent = self.send(body).await;
+        metrics::histogram!("llm_request_duration_seconds", "provider" => PROVIDER)
+            .record(started.elapsed().as_secs_f64());
+        let (result, outcome) = match sent {
+            Ok(response) => match wire::parse_response(&response, usage) {
+                Ok(answer) => (Ok(answer), "ok"),
+                // A 200 whose answer cannot be used: blocked, empty or a malformed call.
+                Err(e) => (Err(e), "invalid_answer"),
+            },
+            Err(e @ LlmError::RateLimited { .. }) => (Err(e), "rate_limited"),
+            Err(e @ LlmError::Transient(_)) => (Err(e), "transient"),
+            Err(e @ LlmError::Permanent(_)) => (Err(e), "permanent"),
         };
         metrics::counter!("llm_requests_total", "provider" => PROVIDER, "outcome" => outcome)
             .increment(1);
-        metrics::histogram!("llm_request_duration_seconds", "provider" => PROVIDER)
-            .record(started.elapsed().as_secs_f64());
         match &result {
             Ok(_) => tracing::debug!(
-                round,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "Gemini answered"
             ),
-            Err(e) => tracing::warn!(round, error.message = %e, "Gemini request failed"),
+            Err(e) => tracing::warn!(outcome, error.message = %e, "Gemini request failed"),
         }
         result
     }
@@ -188,7 +199,6 @@ impl Gemini {
         let response = self
             .http
             .post(self.endpoint.clone())
-            .header(CONTENT_TYPE, "application/json")
             .json(body)
             .send()
             .await
@@ -278,8 +288,7 @@ impl LlmProvider for Gemini {
                 CallingMode::None
             };
             let body = wire::request_body(&system, &contents, mode);
-            let response = self.generate(&body, round).await?;
-            match wire::parse_response(&response, &mut usage)? {
+            match self.generate(&body, round, &mut usage).await? {
                 Answer::Text(text) => {
                     tracing::debug!(round, ?usage, "Gemini turn answered");
                     return Ok(Reply { text, usage });
@@ -300,5 +309,48 @@ impl LlmProvider for Gemini {
             "Gemini gave no text answer after {} tool rounds",
             self.max_tool_rounds
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        gemini: GeminiConfig,
+    }
+
+    #[test]
+    fn flags_are_prefixed_and_clap_defaults_match_default() {
+        let command = Cli::command();
+        command.clone().debug_assert();
+        let default = |long: &str| -> Option<String> {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))?;
+            arg.get_default_values()
+                .first()
+                .map(|v| v.to_string_lossy().into_owned())
+        };
+        let expected = GeminiConfig::default();
+
+        assert_eq!(default("gemini-model"), Some(expected.model));
+        assert_eq!(default("gemini-base-url"), Some(expected.base_url));
+        assert_eq!(
+            default("gemini-timeout-secs"),
+            Some(expected.timeout_secs.to_string())
+        );
+        assert_eq!(
+            default("gemini-max-tool-rounds"),
+            Some(expected.max_tool_rounds.to_string())
+        );
+        assert!(
+            command
+                .get_arguments()
+                .any(|a| a.get_long() == Some("gemini-api-key"))
+        );
     }
 }
