@@ -47,7 +47,7 @@ pub struct GeminiConfig {
         default_value = DEFAULT_BASE_URL
     )]
     pub base_url: String,
-    /// Whole-request timeout of each `generateContent` call, in seconds.
+    /// Whole-request timeout of each `generateContent` call, in seconds (at least 1).
     #[arg(
         long = "gemini-timeout-secs",
         env = "GEMINI_TIMEOUT_SECS",
@@ -144,6 +144,8 @@ impl Gemini {
             .default_headers(headers)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
+            // The API never redirects, and a redirect would carry the key header to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| LlmError::Permanent(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
@@ -232,7 +234,7 @@ impl Gemini {
             },
             StatusCode::REQUEST_TIMEOUT => LlmError::Transient(message),
             s if s.is_server_error() => LlmError::Transient(message),
-            s if s.is_client_error() => LlmError::Permanent(message),
+            s if s.is_client_error() || s.is_redirection() => LlmError::Permanent(message),
             _ => LlmError::Transient(message),
         })
     }
