@@ -4,6 +4,8 @@
 //! has a final text. Providers never touch the database: the executor works on a snapshot taken before the
 //! turn, and the pipeline writes the outcome afterwards in one transaction.
 
+pub mod gemini;
+pub mod prompt;
 pub mod tools;
 
 use std::time::Duration;
