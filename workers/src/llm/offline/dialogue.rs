@@ -252,13 +252,18 @@ impl<'a> Dialogue<'a> {
             let part = match self.lookup(words, tools).await {
                 Found::Nothing if a.ask == Ask::Mention => continue,
                 Found::Nothing => self.voice.not_found(&words.join(" "), &self.categories()),
-                Found::Products { list, .. } => match list.as_slice() {
-                    [p] if !p.available() => {
+                // "le pagne" means "Pagne" rather than "Pagne hollandais", which is still worth a mention.
+                Found::Products { list, decisive } => match list.as_slice() {
+                    [p, ..] if (decisive || list.len() == 1) && !p.available() => {
                         let alternatives = self.alternatives(p, tools).await;
                         self.voice.sold_out(p, &alternatives)
                     }
-                    [p] if a.ask == Ask::Availability => self.voice.availability(p),
-                    [p] => self.voice.price(p),
+                    [p, ..] if (decisive || list.len() == 1) && a.ask == Ask::Availability => {
+                        self.voice.availability(p)
+                    }
+                    [p, others @ ..] if decisive || others.is_empty() => {
+                        self.voice.price(p, others)
+                    }
                     several => self.voice.several(several),
                 },
             };
@@ -301,11 +306,17 @@ impl<'a> Dialogue<'a> {
                 }
                 Found::Products { list, decisive } => (list, decisive),
             };
-            let Some(p) = list.first() else { continue };
-            if !decisive && list.len() > 1 {
-                problems.push(self.voice.choose(&list));
-                continue;
-            }
+            // Among equally good matches, the only one in stock is the one that can be ordered.
+            let in_stock: Vec<&Product> = list.iter().filter(|p| p.available()).collect();
+            let p: &Product = match (decisive, list.as_slice(), in_stock.as_slice()) {
+                (_, [], _) => continue,
+                (true, [first, ..], _) | (false, [first], _) => first,
+                (false, _, [only]) => only,
+                (false, _, _) => {
+                    problems.push(self.voice.choose(&list));
+                    continue;
+                }
+            };
             // "sel et poivre" names one product twice: no second line without its own quantity.
             let existing = lines.iter().position(|(q, _)| q.product_id == p.product_id);
             if existing.is_some() && item.quantity.is_none() {

@@ -217,14 +217,22 @@ impl Voice {
         )
     }
 
-    pub fn price(&self, p: &Product) -> String {
-        let line = format!("{} : {} ({}).", p.name, money(p.price_xof), self.status(p));
-        let line = if self.fr() {
-            line
-        } else {
-            line.replacen(" :", ":", 1)
-        };
-        format!("{line} {}", self.how_many())
+    /// The price of `p`, then `others` that the customer's words also named, as a short list.
+    pub fn price(&self, p: &Product, others: &[Product]) -> String {
+        let sep = if self.fr() { " :" } else { ":" };
+        let line = format!(
+            "{}{sep} {} ({}).",
+            p.name,
+            money(p.price_xof),
+            self.status(p)
+        );
+        let mut out = format!("{line} {}", self.how_many());
+        if !others.is_empty() {
+            let lines: Vec<String> = others.iter().map(|o| self.product_line(o)).collect();
+            let also = self.pick("Nous avons aussi :".into(), "We also have:".into());
+            out.push_str(&format!("\n{also}\n{}", lines.join("\n")));
+        }
+        out
     }
 
     pub fn availability(&self, p: &Product) -> String {
@@ -299,7 +307,12 @@ impl Voice {
                 out.push_str(&self.catalogue_line(p));
             }
         }
-        let tail = if more > 0 {
+        let tail = if more == 1 {
+            self.pick(
+                "… et 1 autre article. Demandez-moi un article précis.".into(),
+                "… and 1 more item. Ask me about a specific one.".into(),
+            )
+        } else if more > 1 {
             self.pick(
                 format!("… et {more} autres articles. Demandez-moi un article précis."),
                 format!("… and {more} more items. Ask me about a specific one."),
