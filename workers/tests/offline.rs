@@ -179,11 +179,11 @@ fn catalogue() -> Vec<CatalogItem> {
     ]
 }
 
-fn shop(language: &str) -> ShopProfile {
+fn shop(language: &str, tone: &str) -> ShopProfile {
     ShopProfile {
         shop_name: "Chez Fatou".into(),
         bot_name: "Awa".into(),
-        tone: "friendly".into(),
+        tone: tone.into(),
         language: language.into(),
         instructions: "Livraison à Abidjan".into(),
     }
@@ -193,6 +193,7 @@ fn shop(language: &str) -> ShopProfile {
 struct Chat {
     tools: FakeTools,
     language: &'static str,
+    tone: &'static str,
     history: Vec<ChatMessage>,
 }
 
@@ -201,6 +202,7 @@ impl Chat {
         Chat {
             tools: FakeTools::new(),
             language: "fr",
+            tone: "friendly",
             history: Vec::new(),
         }
     }
@@ -231,7 +233,7 @@ impl Chat {
     fn turn(&self, incoming: &[&str]) -> Turn {
         let catalog = self.tools.products.iter().map(|p| p.item.clone()).collect();
         Turn {
-            shop: shop(self.language),
+            shop: shop(self.language, self.tone),
             catalog,
             customer_name: "Koffi Yao".into(),
             history: self.history.clone(),
@@ -909,7 +911,8 @@ async fn odd_inputs_never_panic_and_always_get_an_answer() {
     let noise: String = (0..5_000)
         .map(|i| char::from_u32(0x20 + (i * 7919) % 0x2fff).unwrap_or('?'))
         .collect();
-    let cases: [(&str, &str); 8] = [
+    let noisy_question = format!("combien {}", "zorglub blip ".repeat(400));
+    let cases: [(&str, &str); 9] = [
         ("", "empty"),
         ("😍🙏🏾🔥", "emoji only"),
         (&long, "5 000 characters of a real question"),
@@ -918,15 +921,56 @@ async fn odd_inputs_never_panic_and_always_get_an_answer() {
         ("cmd-", "an order reference without a code"),
         ("je prends 99999999999999999999 pagnes", "a huge quantity"),
         ("0", "zero"),
+        (&noisy_question, "a price question drowned in unknown words"),
     ];
     for (message, why) in cases {
         let mut chat = Chat::ongoing();
         let reply = chat.say(message).await;
         assert!(!reply.trim().is_empty(), "{why}");
+        assert!(
+            reply.chars().count() < 1_000,
+            "{why}: the reply stays short"
+        );
         let mut first = Chat::new();
         assert!(
             !first.say(message).await.is_empty(),
             "{why} as a first message"
         );
+    }
+}
+
+#[tokio::test]
+async fn the_shop_tone_changes_greetings_and_closings_slightly() {
+    let cases = [
+        (
+            "professional",
+            "Bonjour Koffi, bienvenue chez Chez Fatou. Je suis Awa.",
+            "Je vous en prie.",
+        ),
+        (
+            "casual",
+            "Salut Koffi ! Bienvenue chez Chez Fatou, moi c'est Awa.",
+            "De rien !",
+        ),
+        (
+            "enthusiastic",
+            "Bonjour Koffi ! 🎉 Bienvenue chez Chez Fatou",
+            "Avec grand plaisir !",
+        ),
+        (
+            "unknown tone",
+            "Bonjour Koffi ! 😊 Bienvenue chez Chez Fatou",
+            "Avec plaisir",
+        ),
+    ];
+    for (tone, hello, thanks) in cases {
+        let mut chat = Chat {
+            tone,
+            ..Chat::new()
+        };
+        let greeting = chat.say("bonjour").await;
+        let closing = chat.say("merci").await;
+        assert!(greeting.starts_with(hello), "{tone}: {greeting}");
+        assert!(closing.starts_with(thanks), "{tone}: {closing}");
     }
 }

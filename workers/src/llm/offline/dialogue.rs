@@ -25,6 +25,8 @@ const CONTEXT_MESSAGES: usize = 10;
 const CATALOGUE_GROUPS: usize = 4;
 const CATALOGUE_PER_GROUP: usize = 3;
 const CATALOGUE_SHOWN: usize = 8;
+/// Words kept per item: a product is named in a few words, and they are echoed in searches and replies.
+const MAX_ITEM_WORDS: usize = 6;
 /// Results asked from `search_products`.
 const SEARCH_RESULTS: u32 = 10;
 
@@ -485,7 +487,8 @@ impl<'a> Dialogue<'a> {
         a.segments()
             .into_iter()
             .map(|segment| {
-                let split = quantity::split(segment, |digits| self.index.knows_number(digits));
+                let mut split = quantity::split(segment, |digits| self.index.knows_number(digits));
+                split.words.truncate(MAX_ITEM_WORDS);
                 Item {
                     quantity: split.quantity,
                     words: split.words,
