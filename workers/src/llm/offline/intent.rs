@@ -401,9 +401,9 @@ const STOPWORDS: &[&str] = &[
     "ton", "ta", "tes", "votre", "vos", "notre", "nos", "son", "sa", "ses", "leur", "qui", "que",
     "qu", "quoi", "quel", "quelle", "quels", "quelles", "y", "encore", "bien", "tres", "plus",
     "ne", "n", "pas", "si", "s", "ou", "avec", "comme", "juste", "tout", "tous", "toute", "toutes",
-    "alors", "donc", "mais", "aujourd", "hui", "ici", "svp", "the", "an", "of", "for", "do", "you",
-    "is", "it", "i", "my", "some", "any", "to", "can", "your", "are", "what", "how", "please",
-    "with", "this", "that", "these", "those", "me",
+    "alors", "donc", "mais", "aujourd", "hui", "ici", "the", "an", "of", "for", "do", "you", "is",
+    "it", "i", "my", "some", "any", "to", "can", "your", "are", "what", "how", "with", "this",
+    "that", "these", "those",
 ];
 
 pub fn is_stopword(word: &str) -> bool {
