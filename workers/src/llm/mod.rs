@@ -5,6 +5,7 @@
 //! turn, and the pipeline writes the outcome afterwards in one transaction.
 
 pub mod gemini;
+pub mod offline;
 pub mod prompt;
 pub mod tools;
 

@@ -1,0 +1,190 @@
+//! Typed calls to the sales tools through the [`ToolExecutor`], and the result shapes the offline assistant
+//! reads. Every price, stock level and order reference it tells a customer comes through here. Results are
+//! parsed leniently: one malformed product is skipped, a malformed answer reads as "nothing found".
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::llm::ToolExecutor;
+use crate::llm::tools::{
+    CREATE_ORDER, CreateOrder, GET_PRODUCT, GetProduct, ORDER_STATUS, OrderLine, OrderStatus,
+    SEARCH_PRODUCTS, SearchProducts,
+};
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Product {
+    pub product_id: Uuid,
+    #[serde(default)]
+    pub sku: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub category: Option<String>,
+    pub price_xof: i64,
+    /// `None` = unlimited.
+    #[serde(default)]
+    pub stock: Option<i64>,
+    #[serde(default)]
+    pub in_stock: Option<bool>,
+}
+
+impl Product {
+    pub fn available(&self) -> bool {
+        self.in_stock.unwrap_or(true) && self.stock.is_none_or(|s| s > 0)
+    }
+
+    pub fn category(&self) -> &str {
+        self.category.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PlacedItem {
+    pub name: String,
+    pub quantity: i64,
+    #[serde(default)]
+    pub unit_price_xof: i64,
+    pub line_total_xof: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placed {
+    Order {
+        order_ref: String,
+        total_xof: i64,
+        items: Vec<PlacedItem>,
+    },
+    InsufficientStock {
+        product: String,
+        available: i64,
+    },
+    UnknownProduct,
+    /// Any other error or an answer we cannot read: the order may not exist, so a person must look.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrderInfo {
+    pub order_ref: String,
+    pub status: String,
+    #[serde(default)]
+    pub total_xof: i64,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+pub async fn search(tools: &mut dyn ToolExecutor, query: &str, max_results: u32) -> Vec<Product> {
+    let args = to_args(&SearchProducts {
+        query: query.to_owned(),
+        max_results: Some(max_results),
+    });
+    let result = tools.call(SEARCH_PRODUCTS, args).await;
+    list(&result, "products")
+}
+
+pub async fn get(tools: &mut dyn ToolExecutor, product_id: Uuid) -> Option<Product> {
+    let result = tools
+        .call(GET_PRODUCT, to_args(&GetProduct { product_id }))
+        .await;
+    let product = result.get("product").unwrap_or(&result);
+    Product::deserialize(product).ok()
+}
+
+pub async fn create_order(
+    tools: &mut dyn ToolExecutor,
+    items: Vec<OrderLine>,
+    customer_name: &str,
+) -> Placed {
+    let name = customer_name.trim();
+    let args = to_args(&CreateOrder {
+        items,
+        customer_name: (!name.is_empty()).then(|| name.to_owned()),
+        delivery_address: None,
+        note: None,
+    });
+    let result = tools.call(CREATE_ORDER, args).await;
+    match result.get("error").and_then(Value::as_str) {
+        Some("insufficient_stock") => Placed::InsufficientStock {
+            product: result
+                .get("product")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            available: result.get("available").and_then(Value::as_i64).unwrap_or(0),
+        },
+        Some("unknown_product") => Placed::UnknownProduct,
+        Some(_) => Placed::Failed,
+        None => {
+            let order_ref = result.get("order_ref").and_then(Value::as_str);
+            let total = result.get("total_xof").and_then(Value::as_i64);
+            match (order_ref, total) {
+                (Some(order_ref), Some(total_xof)) => Placed::Order {
+                    order_ref: order_ref.to_owned(),
+                    total_xof,
+                    items: list(&result, "items"),
+                },
+                _ => Placed::Failed,
+            }
+        }
+    }
+}
+
+/// The customer's orders, newest first as the tool gives them; `None` when the tool failed.
+pub async fn order_status(
+    tools: &mut dyn ToolExecutor,
+    order_ref: Option<String>,
+) -> Option<Vec<OrderInfo>> {
+    let result = tools
+        .call(ORDER_STATUS, to_args(&OrderStatus { order_ref }))
+        .await;
+    if result.get("error").is_some() || result.get("orders").is_none() {
+        return None;
+    }
+    Some(list(&result, "orders"))
+}
+
+fn to_args(args: &impl serde::Serialize) -> Value {
+    serde_json::to_value(args).unwrap_or_default()
+}
+
+/// The readable elements of `result[key]`, skipping any that do not parse.
+fn list<T: DeserializeOwned>(result: &Value, key: &str) -> Vec<T> {
+    result
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| T::deserialize(v).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn stock_null_means_unlimited_and_zero_means_sold_out() {
+        let product = |stock: Value, in_stock: Value| {
+            Product::deserialize(json!({
+                "product_id": Uuid::nil(), "name": "Pagne", "price_xof": 5000, "stock": stock, "in_stock": in_stock
+            }))
+        };
+        assert!(product(Value::Null, json!(true)).is_ok_and(|p| p.available()));
+        assert!(product(json!(0), json!(false)).is_ok_and(|p| !p.available()));
+        assert!(product(json!(3), Value::Null).is_ok_and(|p| p.available()));
+    }
+
+    #[test]
+    fn malformed_list_items_are_skipped() {
+        let result = json!({"products": [{"name": "no id"}, {"product_id": Uuid::nil(), "name": "Sac", "price_xof": 1}]});
+        let products: Vec<Product> = list(&result, "products");
+        assert_eq!(products.len(), 1);
+        assert!(list::<Product>(&json!("garbage"), "products").is_empty());
+    }
+}

@@ -1,0 +1,532 @@
+//! One turn of the conversation: reads every incoming message, settles a pending order (yes, no, add,
+//! total), answers price, availability, catalogue, order and order-status questions through the tools, and
+//! assembles one reply. Products the customer does not name again ("c dispo ?", "je prends 2") come from
+//! the latest message of the turn or the history that named one.
+
+use uuid::Uuid;
+
+use super::calls::{self, Placed, Product};
+use super::intent::{self, Analysis, Ask, Greeting, YesNo};
+use super::matching::{Index, ProductText};
+use super::quantity;
+use super::recap::{self, Pending};
+use super::replies::Voice;
+use crate::llm::{Role, ToolExecutor, Turn};
+
+/// Incoming messages answered per turn; older ones in a burst are assumed superseded.
+const MAX_INCOMING: usize = 5;
+/// Items per order message ("2 pagnes et 1 sac…").
+const MAX_SEGMENTS: usize = 5;
+/// Products shown for one question.
+const SHOWN: usize = 3;
+/// Earlier customer messages searched for the product being discussed.
+const CONTEXT_MESSAGES: usize = 10;
+/// Catalogue overview bounds: categories, products per category, products in all.
+const CATALOGUE_GROUPS: usize = 4;
+const CATALOGUE_PER_GROUP: usize = 3;
+const CATALOGUE_SHOWN: usize = 8;
+/// Words kept per item: a product is named in a few words, and they are echoed in searches and replies.
+const MAX_ITEM_WORDS: usize = 6;
+/// Results asked from `search_products`.
+const SEARCH_RESULTS: u32 = 10;
+
+/// Answers the turn. Never fails: anything not understood is handed over to the shop's team.
+pub async fn answer(turn: &Turn, tools: &mut dyn ToolExecutor) -> String {
+    Dialogue::new(turn).answer(tools).await
+}
+
+struct Dialogue<'a> {
+    turn: &'a Turn,
+    voice: Voice,
+    index: Index,
+}
+
+/// Products found for the words of one item.
+enum Found {
+    Products {
+        list: Vec<Product>,
+        /// The first product is the one meant, not one of several equally good matches.
+        decisive: bool,
+    },
+    Nothing,
+}
+
+/// What one segment of an order message asks for.
+struct Item {
+    quantity: Option<u32>,
+    words: Vec<String>,
+}
+
+impl<'a> Dialogue<'a> {
+    fn new(turn: &'a Turn) -> Self {
+        let index = Index::new(turn.catalog.iter().map(|c| ProductText {
+            name: &c.name,
+            category: &c.category,
+            sku: c.sku.as_deref(),
+            attributes: Some(&c.attributes),
+        }));
+        Dialogue {
+            turn,
+            voice: Voice::new(turn),
+            index,
+        }
+    }
+
+    async fn answer(&self, tools: &mut dyn ToolExecutor) -> String {
+        let incoming = &self.turn.incoming;
+        let start = incoming.len().saturating_sub(MAX_INCOMING);
+        let messages: Vec<Analysis> = incoming[start..]
+            .iter()
+            .map(|m| intent::analyze(m))
+            .collect();
+        let first_contact = !self.turn.history.iter().any(|m| m.role == Role::Shop);
+        let greeting = messages
+            .iter()
+            .find_map(|a| a.greeting)
+            .or(first_contact.then_some(Greeting::Day));
+
+        let mut parts: Vec<String> = Vec::new();
+        let mut done = vec![false; messages.len()];
+        if let Some(pending) = recap::pending(self.turn)
+            && let Some(part) = self.settle(&pending, &messages, &mut done, tools).await
+        {
+            parts.push(part);
+        }
+        let mut not_understood = false;
+        for (i, a) in messages.iter().enumerate() {
+            if done[i] {
+                continue;
+            }
+            let part = match a.ask {
+                Ask::None => None,
+                Ask::Handover => Some(self.voice.handover()),
+                Ask::Price | Ask::Availability | Ask::Mention => {
+                    self.about_products(&messages, i, tools).await
+                }
+                Ask::Catalogue => Some(self.catalogue(tools).await),
+                Ask::Order => Some(self.order(&messages, i, Vec::new(), tools).await),
+                Ask::OrderStatus => Some(self.order_status(a, tools).await),
+            };
+            match part {
+                Some(p) if !parts.contains(&p) => parts.push(p),
+                Some(_) => {}
+                None => not_understood |= a.ask != Ask::None,
+            }
+        }
+
+        if parts.is_empty() {
+            let last_answer = messages.iter().rev().find_map(|a| a.answer);
+            let social = if let Some(answer) = last_answer {
+                Some(match answer {
+                    YesNo::Yes => self.voice.yes_without_order(),
+                    YesNo::No => self.voice.no_without_order(),
+                })
+            } else if messages.iter().any(|a| a.goodbye) {
+                Some(self.voice.goodbye())
+            } else if messages.iter().any(|a| a.thanks) {
+                Some(self.voice.thanks())
+            } else {
+                None
+            };
+            match (social, greeting) {
+                (Some(s), _) => parts.push(s),
+                (None, Some(g)) if !not_understood && !self.has_unread_words(&messages) => {
+                    return self.voice.greeting(g == Greeting::Evening, true);
+                }
+                (None, _) => parts.push(self.voice.handover()),
+            }
+        }
+        if let Some(g) = greeting {
+            parts.insert(0, self.voice.greeting(g == Greeting::Evening, false));
+        }
+        parts.join("\n\n")
+    }
+
+    /// Whether some message had words we did nothing with ("je suis à Yopougon"): not a bare greeting.
+    fn has_unread_words(&self, messages: &[Analysis]) -> bool {
+        messages
+            .iter()
+            .any(|a| a.ask == Ask::None && a.answer.is_none() && !a.content.is_empty())
+    }
+
+    /// Handles the customer's answer to the recap in the last shop message: confirm, cancel, add to it or
+    /// ask its total. Returns `None` (and marks nothing done) when the turn is about something else.
+    async fn settle(
+        &self,
+        pending: &Pending,
+        messages: &[Analysis],
+        done: &mut [bool],
+        tools: &mut dyn ToolExecutor,
+    ) -> Option<String> {
+        // The latest yes or no wins: "oui… non finalement" cancels.
+        let answer = messages.iter().rev().find_map(|a| a.answer);
+        if let Some(answer) = answer {
+            for (i, a) in messages.iter().enumerate() {
+                done[i] |= a.answer.is_some();
+            }
+            return Some(match answer {
+                YesNo::No => self.voice.cancelled(),
+                YesNo::Yes => self.place(pending, tools).await,
+            });
+        }
+        if !pending.complete {
+            return None;
+        }
+        if let Some(i) = messages.iter().position(|a| a.ask == Ask::Order && a.adds) {
+            done[i] = true;
+            let base = self.pending_products(pending, tools).await;
+            return Some(self.order(messages, i, base, tools).await);
+        }
+        // "ça fait combien ?" right after a recap asks for its total.
+        if let Some(i) = messages
+            .iter()
+            .position(|a| a.ask == Ask::Price && !a.has_words())
+        {
+            done[i] = true;
+            let lines = self.pending_products(pending, tools).await;
+            if lines.len() == pending.lines.len() {
+                return Some(recap::render(self.voice.lang, &lines));
+            }
+            return Some(self.voice.order_unknown_product());
+        }
+        None
+    }
+
+    async fn place(&self, pending: &Pending, tools: &mut dyn ToolExecutor) -> String {
+        if !pending.complete || pending.lines.is_empty() {
+            return self.voice.order_unknown_product();
+        }
+        let lines = pending.lines.clone();
+        match calls::create_order(tools, lines, &self.turn.customer_name).await {
+            Placed::Order {
+                order_ref,
+                total_xof,
+                items,
+            } => self.voice.placed(&order_ref, total_xof, &items),
+            Placed::InsufficientStock { product, available } => {
+                self.voice.stock_changed(&product, available)
+            }
+            Placed::UnknownProduct => self.voice.order_unknown_product(),
+            Placed::Failed => self.voice.order_failed(),
+        }
+    }
+
+    /// The pending order's products as the tools see them now, for re-rendering the recap.
+    async fn pending_products(
+        &self,
+        pending: &Pending,
+        tools: &mut dyn ToolExecutor,
+    ) -> Vec<(Product, u32)> {
+        let mut out = Vec::new();
+        for line in &pending.lines {
+            if let Some(p) = calls::get(tools, line.product_id).await {
+                out.push((p, line.quantity));
+            }
+        }
+        out
+    }
+
+    /// Price, availability or a bare product mention. `None` when a bare mention names nothing we sell,
+    /// so the turn falls back to a handover instead of a "not found".
+    async fn about_products(
+        &self,
+        messages: &[Analysis],
+        i: usize,
+        tools: &mut dyn ToolExecutor,
+    ) -> Option<String> {
+        let a = &messages[i];
+        let mut queries: Vec<Vec<String>> = self
+            .items(a)
+            .into_iter()
+            .map(|item| item.words)
+            .filter(|w| !w.is_empty())
+            .collect();
+        if queries.is_empty() {
+            match self.context_words(messages, i) {
+                Some(words) => queries.push(words),
+                // "c'est combien ?" with nothing discussed yet: the price list answers it.
+                None if a.ask == Ask::Mention => return None,
+                None => return Some(self.catalogue(tools).await),
+            }
+        }
+        let mut parts = Vec::new();
+        for words in queries.iter().take(MAX_SEGMENTS) {
+            let part = match self.lookup(words, tools).await {
+                Found::Nothing if a.ask == Ask::Mention => continue,
+                Found::Nothing => self.voice.not_found(&words.join(" "), &self.categories()),
+                // "le pagne" means "Pagne" rather than "Pagne hollandais", which is still worth a mention.
+                Found::Products { list, decisive } => match list.as_slice() {
+                    [p, ..] if (decisive || list.len() == 1) && !p.available() => {
+                        let alternatives = self.alternatives(p, tools).await;
+                        self.voice.sold_out(p, &alternatives)
+                    }
+                    [p, ..] if (decisive || list.len() == 1) && a.ask == Ask::Availability => {
+                        self.voice.availability(p)
+                    }
+                    [p, others @ ..] if decisive || others.is_empty() => {
+                        self.voice.price(p, others)
+                    }
+                    several => self.voice.several(several),
+                },
+            };
+            parts.push(part);
+        }
+        (!parts.is_empty()).then(|| parts.join("\n\n"))
+    }
+
+    /// Builds the recap for an order message, after `base` (the pending order it adds to), or explains
+    /// what stops it: unknown product, several candidates, sold out, not enough stock.
+    async fn order(
+        &self,
+        messages: &[Analysis],
+        i: usize,
+        base: Vec<(Product, u32)>,
+        tools: &mut dyn ToolExecutor,
+    ) -> String {
+        let mut items = self.items(&messages[i]);
+        if items.iter().all(|item| item.words.is_empty()) {
+            let quantity = items.first().and_then(|item| item.quantity);
+            match self.context_words(messages, i) {
+                Some(words) => items = vec![Item { quantity, words }],
+                None => return self.voice.order_what(),
+            }
+        }
+        let mut lines = base;
+        let mut problems = Vec::new();
+        for item in items
+            .iter()
+            .filter(|item| !item.words.is_empty())
+            .take(MAX_SEGMENTS)
+        {
+            let (list, decisive) = match self.lookup(&item.words, tools).await {
+                Found::Nothing => {
+                    problems.push(
+                        self.voice
+                            .not_found(&item.words.join(" "), &self.categories()),
+                    );
+                    continue;
+                }
+                Found::Products { list, decisive } => (list, decisive),
+            };
+            // Among equally good matches, the only one in stock is the one that can be ordered.
+            let in_stock: Vec<&Product> = list.iter().filter(|p| p.available()).collect();
+            let p: &Product = match (decisive, list.as_slice(), in_stock.as_slice()) {
+                (_, [], _) => continue,
+                (true, [first, ..], _) | (false, [first], _) => first,
+                (false, _, [only]) => only,
+                (false, _, _) => {
+                    problems.push(self.voice.choose(&list));
+                    continue;
+                }
+            };
+            // "sel et poivre" names one product twice: no second line without its own quantity.
+            let existing = lines.iter().position(|(q, _)| q.product_id == p.product_id);
+            if existing.is_some() && item.quantity.is_none() {
+                continue;
+            }
+            let wanted = item.quantity.unwrap_or(1);
+            let total = existing.map_or(0, |e| lines[e].1).saturating_add(wanted);
+            if !p.available() {
+                let alternatives = self.alternatives(p, tools).await;
+                problems.push(self.voice.sold_out(p, &alternatives));
+            } else if let Some(left) = p.stock.filter(|&s| s < i64::from(total)) {
+                problems.push(self.voice.not_enough(p, left, total));
+            } else if let Some(e) = existing {
+                lines[e].1 = total;
+            } else {
+                lines.push((p.clone(), wanted));
+            }
+        }
+        if !problems.is_empty() {
+            return problems.join("\n\n");
+        }
+        if lines.is_empty() {
+            return self.voice.order_what();
+        }
+        recap::render(self.voice.lang, &lines)
+    }
+
+    async fn order_status(&self, a: &Analysis, tools: &mut dyn ToolExecutor) -> String {
+        match calls::order_status(tools, a.order_ref.clone()).await {
+            Some(orders) => self.voice.orders(&orders, a.order_ref.as_deref()),
+            None => self.voice.handover(),
+        }
+    }
+
+    /// A few products per category, priced by `search_products` (or `get_product` when the search on the
+    /// category name misses one).
+    async fn catalogue(&self, tools: &mut dyn ToolExecutor) -> String {
+        let catalog = &self.turn.catalog;
+        if catalog.is_empty() {
+            return self.voice.empty_catalogue();
+        }
+        let mut categories: Vec<&str> = Vec::new();
+        for c in catalog {
+            if !categories.contains(&c.category.as_str()) {
+                categories.push(&c.category);
+            }
+        }
+        let mut groups = Vec::new();
+        let mut shown = 0;
+        for category in categories.into_iter().take(CATALOGUE_GROUPS) {
+            if shown >= CATALOGUE_SHOWN {
+                break;
+            }
+            let take = CATALOGUE_PER_GROUP.min(CATALOGUE_SHOWN - shown);
+            let members: Vec<Uuid> = catalog
+                .iter()
+                .filter(|c| c.category == category)
+                .take(take)
+                .map(|c| c.product_id)
+                .collect();
+            let results = if category.trim().is_empty() {
+                Vec::new()
+            } else {
+                calls::search(tools, category, SEARCH_RESULTS).await
+            };
+            let mut products = Vec::new();
+            for id in members {
+                if let Some(p) = results.iter().find(|p| p.product_id == id) {
+                    products.push(p.clone());
+                } else if let Some(p) = calls::get(tools, id).await {
+                    products.push(p);
+                }
+            }
+            shown += products.len();
+            if !products.is_empty() {
+                groups.push((category.to_owned(), products));
+            }
+        }
+        if groups.is_empty() {
+            return self.voice.handover();
+        }
+        self.voice
+            .catalogue(&groups, catalog.len().saturating_sub(shown))
+    }
+
+    /// Finds the products named by `words`: the catalogue picks the candidates and spells the search, the
+    /// tools give their price and stock. Words the catalogue does not know are searched as typed.
+    async fn lookup(&self, words: &[String], tools: &mut dyn ToolExecutor) -> Found {
+        if words.is_empty() {
+            return Found::Nothing;
+        }
+        let best = self.index.best(words);
+        if !best.is_empty() {
+            let picked: Vec<usize> = best.iter().take(SHOWN).map(|c| c.index).collect();
+            let query = self.index.correct(words, &picked).join(" ");
+            let results = calls::search(tools, &query, SEARCH_RESULTS).await;
+            let mut list = Vec::new();
+            for &i in &picked {
+                let Some(item) = self.turn.catalog.get(i) else {
+                    continue;
+                };
+                if let Some(p) = results.iter().find(|p| p.product_id == item.product_id) {
+                    list.push(p.clone());
+                } else if let Some(p) = calls::get(tools, item.product_id).await {
+                    list.push(p);
+                }
+            }
+            let first_is_best = match (list.first(), best.first()) {
+                (Some(p), Some(c)) => {
+                    self.turn.catalog.get(c.index).map(|i| i.product_id) == Some(p.product_id)
+                }
+                _ => false,
+            };
+            let decisive = first_is_best
+                && best
+                    .get(1)
+                    .is_none_or(|second| best[0].coverage > second.coverage);
+            if !list.is_empty() {
+                return Found::Products { list, decisive };
+            }
+        }
+        let results = calls::search(tools, &words.join(" "), SEARCH_RESULTS).await;
+        if results.is_empty() {
+            return Found::Nothing;
+        }
+        // The tool found something the catalogue matcher did not: rank its results the same way.
+        let index = Index::new(results.iter().map(|p| ProductText {
+            name: &p.name,
+            category: p.category(),
+            sku: p.sku.as_deref(),
+            attributes: None,
+        }));
+        let ranked = index.best(words);
+        if ranked.is_empty() {
+            let list: Vec<Product> = results.into_iter().take(SHOWN).collect();
+            let decisive = list.len() == 1;
+            return Found::Products { list, decisive };
+        }
+        let decisive = ranked
+            .get(1)
+            .is_none_or(|second| ranked[0].coverage > second.coverage);
+        let list = ranked
+            .iter()
+            .take(SHOWN)
+            .filter_map(|c| results.get(c.index).cloned())
+            .collect();
+        Found::Products { list, decisive }
+    }
+
+    /// In-stock products of the same category, to offer instead of a sold-out one.
+    async fn alternatives(&self, sold_out: &Product, tools: &mut dyn ToolExecutor) -> Vec<Product> {
+        let category = sold_out.category().trim();
+        if category.is_empty() {
+            return Vec::new();
+        }
+        calls::search(tools, category, SEARCH_RESULTS)
+            .await
+            .into_iter()
+            .filter(|p| p.available() && p.product_id != sold_out.product_id)
+            .take(SHOWN)
+            .collect()
+    }
+
+    /// The message's items: a quantity and the words naming the product, per segment.
+    fn items(&self, a: &Analysis) -> Vec<Item> {
+        a.segments()
+            .into_iter()
+            .map(|segment| {
+                let mut split = quantity::split(segment, |digits| self.index.knows_number(digits));
+                split.words.truncate(MAX_ITEM_WORDS);
+                Item {
+                    quantity: split.quantity,
+                    words: split.words,
+                }
+            })
+            .collect()
+    }
+
+    /// The words of the latest earlier message (this turn first, then the history) that named a product.
+    fn context_words(&self, messages: &[Analysis], i: usize) -> Option<Vec<String>> {
+        let names_product = |a: &Analysis| {
+            self.items(a)
+                .into_iter()
+                .map(|item| item.words)
+                .find(|words| !self.index.best(words).is_empty())
+        };
+        if let Some(words) = messages[..i].iter().rev().find_map(names_product) {
+            return Some(words);
+        }
+        self.turn
+            .history
+            .iter()
+            .rev()
+            .filter(|m| m.role == Role::Customer)
+            .take(CONTEXT_MESSAGES)
+            .find_map(|m| names_product(&intent::analyze(&m.text)))
+    }
+
+    /// Category names to suggest when a product is not found.
+    fn categories(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in &self.turn.catalog {
+            let name = c.category.trim();
+            if !name.is_empty() && !out.iter().any(|o| o == name) {
+                out.push(name.to_owned());
+            }
+        }
+        out.truncate(5);
+        out
+    }
+}

@@ -1,0 +1,582 @@
+//! Every sentence the offline assistant sends, in French and English, with the shop's tone, and the FCFA
+//! amount format ("15 000 FCFA"). Names, prices and stock passed in come from tool results.
+
+use super::calls::{OrderInfo, PlacedItem, Product};
+use crate::llm::Turn;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Fr,
+    En,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tone {
+    Friendly,
+    Professional,
+    Casual,
+    Enthusiastic,
+}
+
+/// Stock at or under this is shown as a count ("plus que 3"), so customers know to hurry.
+const LOW_STOCK: i64 = 5;
+
+/// How the shop speaks: language, tone, names.
+pub struct Voice {
+    pub lang: Lang,
+    tone: Tone,
+    shop: String,
+    bot: String,
+    /// The customer's first name, or empty when the WhatsApp name is missing or not a name.
+    customer: String,
+}
+
+/// "15000" → "15 000 FCFA".
+pub fn money(xof: i64) -> String {
+    let digits = xof.unsigned_abs().to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(' ');
+        }
+        grouped.push(c);
+    }
+    let sign = if xof < 0 { "-" } else { "" };
+    format!("{sign}{grouped} FCFA")
+}
+
+impl Voice {
+    pub fn new(turn: &Turn) -> Self {
+        let lang = if turn.shop.language.trim().eq_ignore_ascii_case("en") {
+            Lang::En
+        } else {
+            Lang::Fr
+        };
+        let tone = match turn.shop.tone.trim().to_ascii_lowercase().as_str() {
+            "professional" => Tone::Professional,
+            "casual" => Tone::Casual,
+            "enthusiastic" => Tone::Enthusiastic,
+            _ => Tone::Friendly,
+        };
+        let customer = turn
+            .customer_name
+            .split_whitespace()
+            .next()
+            .filter(|w| w.chars().any(char::is_alphabetic))
+            .map(|w| w.chars().take(30).collect())
+            .unwrap_or_default();
+        let or = |s: &str, default: &str| {
+            let s = s.trim();
+            if s.is_empty() {
+                default.to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
+        Voice {
+            lang,
+            tone,
+            shop: or(&turn.shop.shop_name, "la boutique"),
+            bot: or(&turn.shop.bot_name, "l'assistant"),
+            customer,
+        }
+    }
+
+    fn fr(&self) -> bool {
+        self.lang == Lang::Fr
+    }
+
+    fn pick(&self, fr: String, en: String) -> String {
+        if self.fr() { fr } else { en }
+    }
+
+    /// " Awa" or "" to put after a greeting word.
+    fn name(&self) -> String {
+        if self.customer.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.customer)
+        }
+    }
+
+    pub fn greeting(&self, evening: bool, full: bool) -> String {
+        let (shop, bot, name) = (&self.shop, &self.bot, self.name());
+        let hello = match (self.lang, evening, self.tone) {
+            (Lang::Fr, true, _) => "Bonsoir",
+            (Lang::Fr, false, Tone::Casual) => "Salut",
+            (Lang::Fr, false, _) => "Bonjour",
+            (Lang::En, true, _) => "Good evening",
+            (Lang::En, false, Tone::Casual) => "Hi",
+            (Lang::En, false, _) => "Hello",
+        };
+        let mark = match self.tone {
+            Tone::Friendly => " 😊",
+            Tone::Enthusiastic => " 🎉",
+            Tone::Professional | Tone::Casual => "",
+        };
+        let intro = match (self.lang, self.tone) {
+            (Lang::Fr, Tone::Casual) => {
+                format!("{hello}{name} !{mark} Bienvenue chez {shop}, moi c'est {bot}.")
+            }
+            (Lang::Fr, Tone::Professional) => {
+                format!("{hello}{name}, bienvenue chez {shop}. Je suis {bot}.")
+            }
+            (Lang::Fr, _) => format!("{hello}{name} !{mark} Bienvenue chez {shop}, je suis {bot}."),
+            (Lang::En, Tone::Professional) => {
+                format!("{hello}{name}, welcome to {shop}. I am {bot}.")
+            }
+            (Lang::En, _) => format!("{hello}{name}!{mark} Welcome to {shop}, I'm {bot}."),
+        };
+        if !full {
+            return intro;
+        }
+        let offer = self.pick(
+            "Je peux vous donner nos prix, vérifier si un article est disponible et prendre votre commande. \
+             Que puis-je faire pour vous ?"
+                .into(),
+            "I can give you our prices, check if an item is available and take your order. \
+             How can I help you?"
+                .into(),
+        );
+        format!("{intro} {offer}")
+    }
+
+    pub fn thanks(&self) -> String {
+        let shop = &self.shop;
+        match (self.lang, self.tone) {
+            (Lang::Fr, Tone::Professional) => {
+                format!("Je vous en prie. {shop} reste à votre service.")
+            }
+            (Lang::Fr, Tone::Casual) => "De rien ! 👍".into(),
+            (Lang::Fr, Tone::Enthusiastic) => {
+                format!("Avec grand plaisir ! 🙌 À très vite chez {shop} !")
+            }
+            (Lang::Fr, Tone::Friendly) => format!("Avec plaisir 😊 À bientôt chez {shop} !"),
+            (Lang::En, Tone::Professional) => {
+                format!("You are welcome. {shop} remains at your service.")
+            }
+            (Lang::En, _) => format!("You're welcome! See you soon at {shop}!"),
+        }
+    }
+
+    pub fn goodbye(&self) -> String {
+        let (shop, name) = (&self.shop, self.name());
+        self.pick(
+            format!("Au revoir{name}, et à bientôt chez {shop} !"),
+            format!("Goodbye{name}, see you soon at {shop}!"),
+        )
+    }
+
+    pub fn handover(&self) -> String {
+        let shop = &self.shop;
+        self.pick(
+            format!(
+                "Je transmets votre message à l'équipe de {shop}, quelqu'un vous répond très vite."
+            ),
+            format!(
+                "I'm passing your message on to the {shop} team, someone will answer you very soon."
+            ),
+        )
+    }
+
+    fn status(&self, p: &Product) -> String {
+        match (p.available(), p.stock) {
+            (false, _) => self.pick("en rupture de stock".into(), "out of stock".into()),
+            (true, Some(n)) if n <= LOW_STOCK => {
+                self.pick(format!("plus que {n} en stock"), format!("only {n} left"))
+            }
+            (true, Some(_)) => self.pick("en stock".into(), "in stock".into()),
+            (true, None) => self.pick("disponible".into(), "available".into()),
+        }
+    }
+
+    /// "• Robe wax — 15 000 FCFA (disponible)".
+    pub fn product_line(&self, p: &Product) -> String {
+        format!("• {} — {} ({})", p.name, money(p.price_xof), self.status(p))
+    }
+
+    fn how_many(&self) -> String {
+        self.pick(
+            "Je vous en mets combien ?".into(),
+            "How many would you like?".into(),
+        )
+    }
+
+    /// Several products for one question: list them and ask which one.
+    pub fn several(&self, products: &[Product]) -> String {
+        let lines: Vec<String> = products.iter().map(|p| self.product_line(p)).collect();
+        self.pick(
+            format!(
+                "Voici ce que j'ai trouvé :\n{}\nLequel vous intéresse ?",
+                lines.join("\n")
+            ),
+            format!(
+                "Here is what I found:\n{}\nWhich one would you like?",
+                lines.join("\n")
+            ),
+        )
+    }
+
+    /// The price of `p`, then `others` that the customer's words also named, as a short list.
+    pub fn price(&self, p: &Product, others: &[Product]) -> String {
+        let sep = if self.fr() { " :" } else { ":" };
+        let line = format!(
+            "{}{sep} {} ({}).",
+            p.name,
+            money(p.price_xof),
+            self.status(p)
+        );
+        let mut out = format!("{line} {}", self.how_many());
+        if !others.is_empty() {
+            let lines: Vec<String> = others.iter().map(|o| self.product_line(o)).collect();
+            let also = self.pick("Nous avons aussi :".into(), "We also have:".into());
+            out.push_str(&format!("\n{also}\n{}", lines.join("\n")));
+        }
+        out
+    }
+
+    pub fn availability(&self, p: &Product) -> String {
+        let (name, price) = (&p.name, money(p.price_xof));
+        let text = match p.stock {
+            Some(n) => self.pick(
+                format!("Oui, {name} est disponible : il en reste {n}, à {price} l'unité."),
+                format!("Yes, {name} is available: {n} left, at {price} each."),
+            ),
+            None => self.pick(
+                format!("Oui, {name} est disponible, à {price}."),
+                format!("Yes, {name} is available, at {price}."),
+            ),
+        };
+        format!("{text} {}", self.how_many())
+    }
+
+    pub fn sold_out(&self, p: &Product, alternatives: &[Product]) -> String {
+        let (name, shop) = (&p.name, &self.shop);
+        let head = self.pick(
+            format!("Désolé, {name} est en rupture de stock pour le moment."),
+            format!("Sorry, {name} is out of stock at the moment."),
+        );
+        if alternatives.is_empty() {
+            let tail = self.pick(
+                format!("L'équipe de {shop} vous dira quand il revient."),
+                format!("The {shop} team will tell you when it is back."),
+            );
+            return format!("{head} {tail}");
+        }
+        let lines: Vec<String> = alternatives.iter().map(|a| self.product_line(a)).collect();
+        self.pick(
+            format!("{head} Je peux vous proposer :\n{}", lines.join("\n")),
+            format!("{head} I can offer you:\n{}", lines.join("\n")),
+        )
+    }
+
+    pub fn not_found(&self, query: &str, categories: &[String]) -> String {
+        let shop = &self.shop;
+        let head = self.pick(
+            format!("Désolé, je ne trouve pas « {query} » chez {shop}."),
+            format!("Sorry, I can't find \"{query}\" at {shop}."),
+        );
+        let hint = if categories.is_empty() {
+            self.pick(
+                "Écrivez « catalogue » pour voir nos articles et leurs prix.".into(),
+                "Write \"catalogue\" to see our items and prices.".into(),
+            )
+        } else {
+            let list = categories.join(", ");
+            self.pick(
+                format!("Nous avons : {list}. Écrivez « catalogue » pour voir nos articles et leurs prix."),
+                format!("We have: {list}. Write \"catalogue\" to see our items and prices."),
+            )
+        };
+        format!("{head} {hint}")
+    }
+
+    /// The catalogue overview: groups of (category, products), and how many more products were not shown.
+    pub fn catalogue(&self, groups: &[(String, Vec<Product>)], more: usize) -> String {
+        let headed = groups.len() > 1;
+        let mut out = self.pick(
+            format!("Voici nos articles chez {} :", self.shop),
+            format!("Here are our items at {}:", self.shop),
+        );
+        for (category, products) in groups {
+            if headed && !category.is_empty() {
+                out.push_str(&format!("\n*{category}*"));
+            }
+            for p in products {
+                out.push('\n');
+                out.push_str(&self.catalogue_line(p));
+            }
+        }
+        let tail = if more == 1 {
+            self.pick(
+                "… et 1 autre article. Demandez-moi un article précis.".into(),
+                "… and 1 more item. Ask me about a specific one.".into(),
+            )
+        } else if more > 1 {
+            self.pick(
+                format!("… et {more} autres articles. Demandez-moi un article précis."),
+                format!("… and {more} more items. Ask me about a specific one."),
+            )
+        } else {
+            self.pick(
+                "Lequel vous intéresse ?".into(),
+                "Which one would you like?".into(),
+            )
+        };
+        format!("{out}\n{tail}")
+    }
+
+    fn catalogue_line(&self, p: &Product) -> String {
+        let line = format!("• {} — {}", p.name, money(p.price_xof));
+        if p.available() {
+            line
+        } else {
+            format!("{line} ({})", self.status(p))
+        }
+    }
+
+    pub fn empty_catalogue(&self) -> String {
+        let shop = &self.shop;
+        self.pick(
+            format!(
+                "Le catalogue de {shop} est en cours de mise à jour. {}",
+                self.handover()
+            ),
+            format!("The {shop} catalogue is being updated. {}", self.handover()),
+        )
+    }
+
+    pub fn order_what(&self) -> String {
+        self.pick(
+            "Quel article voulez-vous commander, et combien ? Par exemple : « je prends 2 … »."
+                .into(),
+            "Which item would you like to order, and how many? For example: \"I'll take 2 …\"."
+                .into(),
+        )
+    }
+
+    /// An order line names several products equally well.
+    pub fn choose(&self, products: &[Product]) -> String {
+        let lines: Vec<String> = products.iter().map(|p| self.product_line(p)).collect();
+        self.pick(
+            format!(
+                "Lequel voulez-vous ?\n{}\nÉcrivez-moi le nom exact et la quantité.",
+                lines.join("\n")
+            ),
+            format!(
+                "Which one would you like?\n{}\nWrite me the exact name and the quantity.",
+                lines.join("\n")
+            ),
+        )
+    }
+
+    pub fn not_enough(&self, p: &Product, left: i64, wanted: u32) -> String {
+        let name = &p.name;
+        self.pick(
+            format!(
+                "Désolé, il ne reste que {left} × {name} en stock (vous en demandez {wanted}). \
+                 Dites-moi combien vous en voulez, par exemple « je prends {left} »."
+            ),
+            format!(
+                "Sorry, only {left} × {name} left in stock (you asked for {wanted}). \
+                 Tell me how many you want, for example \"I'll take {left}\"."
+            ),
+        )
+    }
+
+    pub fn placed(&self, order_ref: &str, total_xof: i64, items: &[PlacedItem]) -> String {
+        let (shop, name, total) = (&self.shop, self.name(), money(total_xof));
+        let lines: String = items
+            .iter()
+            .map(|i| {
+                format!(
+                    "\n• {} × {} = {}",
+                    i.quantity,
+                    i.name,
+                    money(i.line_total_xof)
+                )
+            })
+            .collect();
+        self.pick(
+            format!(
+                "Merci{name} ! Votre commande *{order_ref}* est enregistrée.{lines}\nTotal : {total}\n\
+                 L'équipe de {shop} vous contacte pour la livraison."
+            ),
+            format!(
+                "Thank you{name}! Your order *{order_ref}* is registered.{lines}\nTotal: {total}\n\
+                 The {shop} team will contact you for delivery."
+            ),
+        )
+    }
+
+    pub fn stock_changed(&self, product: &str, available: i64) -> String {
+        let what = if product.is_empty() {
+            self.pick("un article".into(), "an item".into())
+        } else {
+            product.to_owned()
+        };
+        self.pick(
+            format!(
+                "Désolé, le stock vient de changer : il ne reste que {available} × {what}. Votre commande n'est \
+                 pas enregistrée. Dites-moi la quantité que vous voulez."
+            ),
+            format!(
+                "Sorry, the stock just changed: only {available} × {what} left. Your order is not registered. \
+                 Tell me the quantity you want."
+            ),
+        )
+    }
+
+    pub fn order_unknown_product(&self) -> String {
+        self.pick(
+            "Désolé, un article de votre commande n'est plus proposé. Votre commande n'est pas enregistrée : \
+             redites-moi ce que vous voulez."
+                .into(),
+            "Sorry, an item of your order is no longer offered. Your order is not registered: tell me again \
+             what you want."
+                .into(),
+        )
+    }
+
+    pub fn order_failed(&self) -> String {
+        self.pick(
+            format!(
+                "Désolé, je n'ai pas pu enregistrer la commande. {}",
+                self.handover()
+            ),
+            format!("Sorry, I could not register the order. {}", self.handover()),
+        )
+    }
+
+    pub fn cancelled(&self) -> String {
+        self.pick(
+            "D'accord, j'annule cette commande. Je reste disponible si vous voulez autre chose."
+                .into(),
+            "All right, I've cancelled this order. I'm here if you need anything else.".into(),
+        )
+    }
+
+    pub fn yes_without_order(&self) -> String {
+        self.pick(
+            "Très bien ! Dites-moi quel article vous voulez et combien.".into(),
+            "Great! Tell me which item you want and how many.".into(),
+        )
+    }
+
+    pub fn no_without_order(&self) -> String {
+        self.pick(
+            "D'accord, pas de souci. Je reste disponible si vous avez besoin de quelque chose."
+                .into(),
+            "All right, no problem. I'm here if you need anything.".into(),
+        )
+    }
+
+    /// Order status answer; `asked` is the reference the customer quoted, if any.
+    pub fn orders(&self, orders: &[OrderInfo], asked: Option<&str>) -> String {
+        let shop = &self.shop;
+        if orders.is_empty() {
+            return match asked {
+                Some(r) => self.pick(
+                    format!("Je ne trouve pas la commande {r}. L'équipe de {shop} va vérifier pour vous."),
+                    format!("I can't find order {r}. The {shop} team will check for you."),
+                ),
+                None => self.pick(
+                    format!(
+                        "Je ne trouve pas de commande récente à votre nom. Si vous venez de commander, l'équipe \
+                         de {shop} va vérifier."
+                    ),
+                    format!(
+                        "I can't find a recent order in your name. If you just ordered, the {shop} team will \
+                         check."
+                    ),
+                ),
+            };
+        }
+        if let [o] = orders {
+            let (r, total, status) = (
+                &o.order_ref,
+                money(o.total_xof),
+                self.order_status(&o.status),
+            );
+            return self.pick(
+                format!("Votre commande {r} ({total}) : {status}."),
+                format!("Your order {r} ({total}): {status}."),
+            );
+        }
+        let lines: Vec<String> = orders
+            .iter()
+            .take(3)
+            .map(|o| {
+                let date = o
+                    .created_at
+                    .as_deref()
+                    .and_then(short_date)
+                    .unwrap_or_default();
+                format!(
+                    "• {}{} — {} : {}",
+                    o.order_ref,
+                    date,
+                    money(o.total_xof),
+                    self.order_status(&o.status)
+                )
+            })
+            .collect();
+        self.pick(
+            format!("Voici vos dernières commandes :\n{}", lines.join("\n")),
+            format!("Here are your latest orders:\n{}", lines.join("\n")),
+        )
+    }
+
+    fn order_status(&self, status: &str) -> String {
+        let (fr, en) = match status {
+            "new" => (
+                "reçue, en attente de confirmation",
+                "received, awaiting confirmation",
+            ),
+            "confirmed" => ("confirmée, en préparation", "confirmed, being prepared"),
+            "delivered" => ("livrée", "delivered"),
+            "cancelled" => ("annulée", "cancelled"),
+            other => (other, other),
+        };
+        self.pick(fr.into(), en.into())
+    }
+}
+
+/// " (12/03)" from an RFC 3339 timestamp, or `None` when it does not look like one.
+fn short_date(created_at: &str) -> Option<String> {
+    let date = created_at.get(..10)?;
+    let parts: Vec<&str> = date.split('-').collect();
+    match parts.as_slice() {
+        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => Some(format!(" ({d}/{m})")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_grouped_by_thousands_in_fcfa() {
+        let cases = [
+            (0, "0 FCFA"),
+            (500, "500 FCFA"),
+            (15_000, "15 000 FCFA"),
+            (1_250_000, "1 250 000 FCFA"),
+            (-2_500, "-2 500 FCFA"),
+        ];
+        for (xof, expected) in cases {
+            assert_eq!(money(xof), expected, "{xof}");
+        }
+    }
+
+    #[test]
+    fn dates_are_shortened_only_when_they_look_like_dates() {
+        assert_eq!(
+            short_date("2025-03-12T10:00:00Z").as_deref(),
+            Some(" (12/03)")
+        );
+        assert_eq!(short_date("hier"), None);
+        assert_eq!(short_date("é"), None);
+    }
+}
