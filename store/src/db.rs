@@ -11,6 +11,20 @@ use sqlx::{PgPool, Postgres};
 use crate::scope::{PlatformTx, TenantCtx, TenantTx};
 use crate::{MIGRATOR, Result};
 
+#[cfg(test)]
+mod tests {
+    use super::credentials;
+
+    #[test]
+    fn credentials_are_read_and_percent_decoded() {
+        assert_eq!(
+            credentials("postgres://tdjaasa_app:p%40ss%27w@db:5432/tdjaasa"),
+            Some(("tdjaasa_app".into(), "p@ss'w".into()))
+        );
+        assert_eq!(credentials("postgres://tdjaasa_app@db/tdjaasa"), None);
+    }
+}
+
 /// The role the services log in as. It owns no table, so every FORCEd row-level-security policy applies.
 pub const APP_ROLE: &str = "tdjaasa_app";
 
@@ -79,8 +93,58 @@ pub async fn prepare(config: &DbConfig) -> Result<()> {
         .await
         .context("cannot connect to PostgreSQL with DATABASE_URL")?;
     MIGRATOR.run(&owner).await?;
+    set_app_role_password(config, &owner).await?;
     owner.close().await;
     Ok(())
+}
+
+/// When DATABASE_APP_URL carries a password for the app role, the owner sets it, so a deployment needs no
+/// manual `alter role`. The password is quoted as a SQL literal (it cannot be a bind parameter here).
+async fn set_app_role_password(config: &DbConfig, owner: &PgPool) -> Result<()> {
+    let Some(url) = &config.database_app_url else {
+        return Ok(());
+    };
+    let Some((user, password)) = credentials(url.expose_secret()) else {
+        return Ok(());
+    };
+    if user != APP_ROLE || password.is_empty() {
+        return Ok(());
+    }
+    let literal = password.replace('\'', "''");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "alter role {APP_ROLE} with login password '{literal}'"
+    )))
+    .execute(owner)
+    .await?;
+    Ok(())
+}
+
+/// User and (percent-decoded) password of a `postgres://user:password@host/db` URL.
+fn credentials(url: &str) -> Option<(String, String)> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = rest.split_once('@')?.0;
+    let (user, password) = userinfo.split_once(':')?;
+    Some((percent_decode(user), percent_decode(password)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The app-role connection pool, the only way services reach the data.
