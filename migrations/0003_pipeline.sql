@@ -15,8 +15,10 @@ alter table message
   -- Who wrote an outbound message: the bot, or the shop owner from the phone (human takeover).
   add column author text not null default 'customer' check (author in ('customer', 'bot', 'owner')),
   add column in_reply_to uuid,
-  add column status_detail text not null default '';
-create index message_tenant_chat_pending on message (tenant_id, chat_id, created_at) where status = 'pending';
+  add column status_detail text not null default '',
+  -- When the customer sent it (WhatsApp's timestamp): turns answer messages in this order.
+  add column sent_at timestamptz not null default now();
+create index message_tenant_chat_pending on message (tenant_id, chat_id, sent_at) where status = 'pending';
 
 -- A short reference customers can quote ("CMD-1A2B3C4D").
 alter table customer_order
@@ -51,3 +53,18 @@ create table dead_letter (
 );
 create index dead_letter_tenant_created on dead_letter (tenant_id, created_at desc);
 select tdj_isolate_tenant_table('dead_letter');
+
+-- Transactional outbox: replies to send and domain events are written in the same transaction as the change
+-- they describe, then published to NATS (with their id as Nats-Msg-Id, so a re-publish is deduplicated).
+create table outbox (
+  tenant_id uuid not null references tenant on delete cascade,
+  outbox_id bigint generated always as identity,
+  subject text not null,
+  msg_id text not null,
+  payload jsonb not null,
+  created_at timestamptz not null default now(),
+  published_at timestamptz,
+  primary key (tenant_id, outbox_id)
+);
+create index outbox_unpublished on outbox (tenant_id, outbox_id) where published_at is null;
+select tdj_isolate_tenant_table('outbox');

@@ -1,6 +1,23 @@
-//! The contracts Tdjaasa publishes: NATS subject names and (from the pipeline on) message and event types
-//! with their JSON Schemas, for our own services and for integrators.
+//! The contracts Tdjaasa publishes: NATS subject names, and the message and event types with their JSON
+//! Schemas (`schemas/json/*.schema.json`, generated from these types and checked by a test so they never drift).
 
+pub mod events;
+pub mod messages;
 pub mod subjects;
 
+pub use events::{Event, EventData};
+pub use messages::{Channel, InboundMessage, OutboundReply};
 pub use subjects::Subjects;
+
+/// Every published JSON Schema: file name and schema.
+pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        ("inbound-message.schema.json", schema_value(schemars::schema_for!(InboundMessage))),
+        ("outbound-reply.schema.json", schema_value(schemars::schema_for!(OutboundReply))),
+        ("event.schema.json", schema_value(schemars::schema_for!(Event))),
+    ]
+}
+
+fn schema_value(schema: schemars::Schema) -> serde_json::Value {
+    schema.to_value()
+}

@@ -1,0 +1,107 @@
+//! Messages on `tdj.in.<tenant>.<chat>` (from the ingress or the simulator) and `tdj.out.<tenant>` (to the
+//! ingress).
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Where a conversation happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The shop's linked WhatsApp number.
+    Whatsapp,
+    /// The dashboard's "test your bot" chat: same pipeline, replies stay in Tdjaasa.
+    Simulator,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Simulator => "simulator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "whatsapp" => Some(Channel::Whatsapp),
+            "simulator" => Some(Channel::Simulator),
+            _ => None,
+        }
+    }
+
+    /// The subject token naming a chat: channel and the customer's number, e.g. `wa_2250700000000`.
+    /// Subject tokens cannot hold the dots of a JID, so only its user part (digits) is kept.
+    pub fn chat_key(self, customer_jid: &str) -> String {
+        let user: String =
+            customer_jid.split('@').next().unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).collect();
+        let prefix = match self {
+            Channel::Whatsapp => "wa",
+            Channel::Simulator => "sim",
+        };
+        format!("{prefix}_{user}")
+    }
+}
+
+/// A customer message (or a message the shop owner typed on the linked phone), as published by the ingress
+/// or the simulator. Published with `Nats-Msg-Id: <tenant_id>:<wa_message_id>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboundMessage {
+    pub tenant_id: Uuid,
+    pub channel: Channel,
+    /// The customer's WhatsApp JID (`2250700000000@s.whatsapp.net`) or simulator number.
+    pub customer_jid: String,
+    /// The customer's display name as WhatsApp shows it (may be empty).
+    #[serde(default)]
+    pub customer_name: String,
+    /// WhatsApp's message id (unique per shop); the simulator makes its own.
+    pub wa_message_id: String,
+    pub text: String,
+    /// When the message was sent.
+    pub timestamp: DateTime<Utc>,
+    /// True when the shop owner wrote it by hand from the linked phone: the bot then stays silent in this chat
+    /// for a while (human takeover).
+    #[serde(default)]
+    pub from_owner: bool,
+}
+
+impl InboundMessage {
+    /// The JetStream deduplication id.
+    pub fn msg_id(&self) -> String {
+        format!("{}:{}", self.tenant_id, self.wa_message_id)
+    }
+
+    pub fn chat_key(&self) -> String {
+        self.channel.chat_key(&self.customer_jid)
+    }
+}
+
+/// A reply for the ingress to send on WhatsApp. Published with `Nats-Msg-Id: <outbound_id>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundReply {
+    pub tenant_id: Uuid,
+    pub chat_id: Uuid,
+    pub customer_jid: String,
+    pub text: String,
+    /// Deterministic per turn: a retried turn produces the same id, so the ingress sends it once.
+    pub outbound_id: String,
+    /// WhatsApp ids of the customer messages this answers.
+    pub in_reply_to: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_keys_are_valid_subject_tokens() {
+        assert_eq!(Channel::Whatsapp.chat_key("2250700000000@s.whatsapp.net"), "wa_2250700000000");
+        assert_eq!(Channel::Simulator.chat_key("+225 07 00"), "sim_2250700");
+        assert!(!Channel::Whatsapp.chat_key("a.b*c>@x").contains(['.', '*', '>']));
+    }
+}
