@@ -106,6 +106,9 @@ pub fn events_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
     }
 }
 
+/// Deliveries of one inbound message before the worker dead-letters it.
+pub const WORKER_MAX_DELIVER: i64 = 8;
+
 /// The workers' shared durable pull consumer: explicit acks, a bounded number of deliveries (then the
 /// worker dead-letters the message), and an ack wait longer than one LLM turn.
 pub fn workers_consumer(subjects: &Subjects) -> consumer::pull::Config {
@@ -114,7 +117,7 @@ pub fn workers_consumer(subjects: &Subjects) -> consumer::pull::Config {
         description: Some("Tdjaasa workers".into()),
         ack_policy: consumer::AckPolicy::Explicit,
         ack_wait: Duration::from_secs(90),
-        max_deliver: 8,
+        max_deliver: WORKER_MAX_DELIVER,
         max_ack_pending: 10_000,
         ..Default::default()
     }

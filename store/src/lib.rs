@@ -3,9 +3,14 @@
 
 pub mod audit;
 pub mod bot_settings;
+pub mod chats;
 pub mod crypto;
 pub mod db;
+pub mod dead_letters;
 mod error;
+pub mod messages;
+pub mod orders;
+pub mod outbox;
 pub mod plans;
 pub mod products;
 pub mod scope;

@@ -4,6 +4,7 @@
 //! has a final text. Providers never touch the database: the executor works on a snapshot taken before the
 //! turn, and the pipeline writes the outcome afterwards in one transaction.
 
+pub mod fallback;
 pub mod gemini;
 pub mod offline;
 pub mod prompt;

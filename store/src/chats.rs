@@ -1,0 +1,177 @@
+//! Conversations: one chat per customer and channel, with the bot's pause (human takeover) and the worker
+//! claim that makes a chat's turns strictly sequential.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::OptionalExt;
+use crate::{PlatformTx, Result, TenantTx};
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Chat {
+    pub chat_id: Uuid,
+    /// `whatsapp` or `simulator`.
+    pub channel: String,
+    pub customer_jid: String,
+    pub customer_name: String,
+    /// The bot stays silent in this chat until then (the owner answers by hand).
+    pub bot_paused_until: Option<DateTime<Utc>>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A chat in the conversation list, with its latest message.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChatSummary {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub chat: Chat,
+    pub last_message: Option<String>,
+    /// Customer messages not answered yet.
+    pub pending_count: i64,
+}
+
+macro_rules! chat_columns {
+    () => {
+        "chat_id, channel, customer_jid, customer_name, bot_paused_until, last_message_at, created_at"
+    };
+}
+
+/// The chat of this customer on this channel, created on first contact. A non-empty display name refreshes
+/// the stored one.
+pub async fn upsert(tx: &mut TenantTx<'_>, channel: &str, customer_jid: &str, customer_name: &str) -> Result<Chat> {
+    Ok(sqlx::query_as::<_, Chat>(concat!(
+        "insert into chat (tenant_id, channel, customer_jid, customer_name) values ($1, $2, $3, $4)
+         on conflict (tenant_id, channel, customer_jid) do update
+           set customer_name = case when excluded.customer_name <> '' then excluded.customer_name
+                                    else chat.customer_name end
+         returning ",
+        chat_columns!()
+    ))
+    .bind(tx.tenant_id())
+    .bind(channel)
+    .bind(customer_jid)
+    .bind(customer_name)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+pub async fn get(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<Chat> {
+    sqlx::query_as::<_, Chat>(concat!("select ", chat_columns!(), " from chat where tenant_id = $1 and chat_id = $2"))
+        .bind(tx.tenant_id())
+        .bind(chat_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .or_not_found()
+}
+
+/// Chats, most recent activity first.
+pub async fn list(tx: &mut TenantTx<'_>, limit: i64, offset: i64) -> Result<Vec<ChatSummary>> {
+    Ok(sqlx::query_as::<_, ChatSummary>(
+        "select c.chat_id, c.channel, c.customer_jid, c.customer_name, c.bot_paused_until, c.last_message_at,
+                c.created_at,
+                (select m.body from message m where m.tenant_id = c.tenant_id and m.chat_id = c.chat_id
+                 order by m.sent_at desc, m.created_at desc limit 1) as last_message,
+                (select count(*) from message m where m.tenant_id = c.tenant_id and m.chat_id = c.chat_id
+                   and m.status = 'pending') as pending_count
+         from chat c where c.tenant_id = $1
+         order by c.last_message_at desc nulls last, c.created_at desc
+         limit $2 offset $3",
+    )
+    .bind(tx.tenant_id())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+pub async fn touch(tx: &mut TenantTx<'_>, chat_id: Uuid, at: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "update chat set last_message_at = greatest(coalesce(last_message_at, $3), $3)
+         where tenant_id = $1 and chat_id = $2",
+    )
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Pauses (or with `None` resumes) the bot in a chat.
+pub async fn set_paused_until(tx: &mut TenantTx<'_>, chat_id: Uuid, until: Option<DateTime<Utc>>) -> Result<Chat> {
+    sqlx::query_as::<_, Chat>(concat!(
+        "update chat set bot_paused_until = $3 where tenant_id = $1 and chat_id = $2 returning ",
+        chat_columns!()
+    ))
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .bind(until)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
+/// Claims the chat for `worker` until `ttl` from now, unless another worker holds a live claim.
+pub async fn try_claim(tx: &mut TenantTx<'_>, chat_id: Uuid, worker: &str, ttl: Duration) -> Result<bool> {
+    let claimed = sqlx::query(
+        "update chat set claimed_by = $3, claim_expires_at = now() + make_interval(secs => $4)
+         where tenant_id = $1 and chat_id = $2
+           and (claim_expires_at is null or claim_expires_at < now() or claimed_by = $3)",
+    )
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .bind(worker)
+    .bind(ttl.as_secs_f64())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(claimed == 1)
+}
+
+/// Whether `worker` still holds the claim (it may have expired during a slow turn and been taken over).
+pub async fn holds_claim(tx: &mut TenantTx<'_>, chat_id: Uuid, worker: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from chat where tenant_id = $1 and chat_id = $2 and claimed_by = $3
+                          and claim_expires_at > now())",
+    )
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .bind(worker)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+pub async fn release(tx: &mut TenantTx<'_>, chat_id: Uuid, worker: &str) -> Result<()> {
+    sqlx::query(
+        "update chat set claimed_by = null, claim_expires_at = null
+         where tenant_id = $1 and chat_id = $2 and claimed_by = $3",
+    )
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .bind(worker)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Chats with customer messages waiting longer than `older_than` and no live claim: a worker died mid-turn,
+/// or its turn lost a race. Platform path: the sweeper looks across tenants.
+pub async fn stranded(tx: &mut PlatformTx, older_than: Duration, limit: i64) -> Result<Vec<(Uuid, Uuid)>> {
+    Ok(sqlx::query_as(
+        "select distinct c.tenant_id, c.chat_id from chat c
+         join message m on m.tenant_id = c.tenant_id and m.chat_id = c.chat_id and m.status = 'pending'
+         where (c.claim_expires_at is null or c.claim_expires_at < now())
+           and m.created_at < now() - make_interval(secs => $1)
+         limit $2",
+    )
+    .bind(older_than.as_secs_f64())
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?)
+}

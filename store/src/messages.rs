@@ -1,0 +1,179 @@
+//! Messages of a chat: inbound customer messages (pending until a turn answers them) and outbound replies.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{Result, TenantTx};
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    pub message_id: Uuid,
+    pub chat_id: Uuid,
+    /// `inbound` (from the customer) or `outbound`.
+    pub direction: String,
+    /// `customer`, `bot` or `owner` (typed by hand on the linked phone).
+    pub author: String,
+    pub wa_message_id: String,
+    pub body: String,
+    /// `pending`, `answered`, `skipped` (inbound); `queued`, `sent`, `failed` (outbound).
+    pub status: String,
+    /// Why a message was skipped or failed, in French, for the dashboard.
+    pub status_detail: String,
+    pub in_reply_to: Option<Uuid>,
+    pub sent_at: DateTime<Utc>,
+}
+
+macro_rules! message_columns {
+    () => {
+        "message_id, chat_id, direction, author, wa_message_id, body, status, status_detail, in_reply_to, sent_at"
+    };
+}
+
+/// Stores a customer message once: a second delivery of the same WhatsApp id is a no-op (`None`).
+pub async fn insert_inbound(
+    tx: &mut TenantTx<'_>,
+    chat_id: Uuid,
+    wa_message_id: &str,
+    body: &str,
+    sent_at: DateTime<Utc>,
+) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, sent_at)
+         values ($1, $2, 'inbound', 'customer', $3, $4, 'pending', $5)
+         on conflict (tenant_id, wa_message_id) do nothing
+         returning message_id",
+    )
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .bind(wa_message_id)
+    .bind(body)
+    .bind(sent_at)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// What a new outbound message says and who wrote it.
+pub struct NewOutbound<'a> {
+    pub chat_id: Uuid,
+    /// Deterministic id (the JetStream dedup id): storing the same reply twice is a no-op.
+    pub outbound_id: &'a str,
+    pub body: &'a str,
+    pub author: &'a str,
+    pub status: &'a str,
+    pub in_reply_to: Option<Uuid>,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// Stores an outbound message; returns the stored row (the existing one if this id was stored before).
+pub async fn insert_outbound(tx: &mut TenantTx<'_>, new: &NewOutbound<'_>) -> Result<(Message, bool)> {
+    let inserted = sqlx::query_as::<_, Message>(concat!(
+        "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, in_reply_to, sent_at)
+         values ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8)
+         on conflict (tenant_id, wa_message_id) do nothing
+         returning ",
+        message_columns!()
+    ))
+    .bind(tx.tenant_id())
+    .bind(new.chat_id)
+    .bind(new.author)
+    .bind(new.outbound_id)
+    .bind(new.body)
+    .bind(new.status)
+    .bind(new.in_reply_to)
+    .bind(new.sent_at)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(message) = inserted {
+        return Ok((message, true));
+    }
+    let existing = sqlx::query_as::<_, Message>(concat!(
+        "select ",
+        message_columns!(),
+        " from message where tenant_id = $1 and wa_message_id = $2"
+    ))
+    .bind(tx.tenant_id())
+    .bind(new.outbound_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((existing, false))
+}
+
+/// Customer messages of the chat still waiting for an answer, in the order they were sent.
+pub async fn pending(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<Vec<Message>> {
+    Ok(sqlx::query_as::<_, Message>(concat!(
+        "select ",
+        message_columns!(),
+        " from message where tenant_id = $1 and chat_id = $2 and status = 'pending'
+          order by sent_at, created_at, message_id"
+    ))
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// The last `limit` settled messages of the chat (the conversation memory), oldest first.
+pub async fn history(tx: &mut TenantTx<'_>, chat_id: Uuid, limit: i64) -> Result<Vec<Message>> {
+    let mut messages = sqlx::query_as::<_, Message>(concat!(
+        "select ",
+        message_columns!(),
+        " from message where tenant_id = $1 and chat_id = $2 and status <> 'pending' and status <> 'failed'
+          order by sent_at desc, created_at desc limit $3"
+    ))
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    messages.reverse();
+    Ok(messages)
+}
+
+/// A page of the chat's messages, oldest first.
+pub async fn list(tx: &mut TenantTx<'_>, chat_id: Uuid, limit: i64, offset: i64) -> Result<Vec<Message>> {
+    Ok(sqlx::query_as::<_, Message>(concat!(
+        "select ",
+        message_columns!(),
+        " from message where tenant_id = $1 and chat_id = $2 order by sent_at, created_at, message_id
+          limit $3 offset $4"
+    ))
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// Settles pending messages; returns how many were still pending (fewer means another turn got there first).
+pub async fn settle(tx: &mut TenantTx<'_>, ids: &[Uuid], status: &str, detail: &str) -> Result<u64> {
+    Ok(sqlx::query(
+        "update message set status = $3, status_detail = $4
+         where tenant_id = $1 and message_id = any($2) and status = 'pending'",
+    )
+    .bind(tx.tenant_id())
+    .bind(ids)
+    .bind(status)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+/// Records the delivery outcome of an outbound message (reported by the ingress).
+pub async fn set_delivery(tx: &mut TenantTx<'_>, outbound_id: &str, status: &str, detail: &str) -> Result<bool> {
+    Ok(sqlx::query(
+        "update message set status = $3, status_detail = $4
+         where tenant_id = $1 and wa_message_id = $2 and direction = 'outbound'",
+    )
+    .bind(tx.tenant_id())
+    .bind(outbound_id)
+    .bind(status)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1)
+}

@@ -1,0 +1,59 @@
+//! The transactional outbox: what must reach NATS once a transaction commits (replies, domain events).
+
+use serde_json::Value;
+
+use crate::{PlatformTx, Result, TenantTx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Entry {
+    pub tenant_id: uuid::Uuid,
+    pub outbox_id: i64,
+    pub subject: String,
+    /// The JetStream dedup id (`Nats-Msg-Id`).
+    pub msg_id: String,
+    pub payload: Value,
+}
+
+pub async fn push(tx: &mut TenantTx<'_>, subject: &str, msg_id: &str, payload: &Value) -> Result<()> {
+    sqlx::query("insert into outbox (tenant_id, subject, msg_id, payload) values ($1, $2, $3, $4)")
+        .bind(tx.tenant_id())
+        .bind(subject)
+        .bind(msg_id)
+        .bind(payload)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Unpublished entries of the transaction's tenant, oldest first, locked so two publishers skip each other.
+pub async fn claim_unpublished(tx: &mut TenantTx<'_>, limit: i64) -> Result<Vec<Entry>> {
+    Ok(sqlx::query_as::<_, Entry>(
+        "select tenant_id, outbox_id, subject, msg_id, payload from outbox
+         where tenant_id = $1 and published_at is null
+         order by outbox_id limit $2 for update skip locked",
+    )
+    .bind(tx.tenant_id())
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+pub async fn mark_published(tx: &mut TenantTx<'_>, ids: &[i64]) -> Result<()> {
+    sqlx::query("update outbox set published_at = now() where tenant_id = $1 and outbox_id = any($2)")
+        .bind(tx.tenant_id())
+        .bind(ids)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Tenants with entries left unpublished for a while (a publisher died between commit and publish).
+pub async fn tenants_with_backlog(tx: &mut PlatformTx, older_than_secs: f64) -> Result<Vec<uuid::Uuid>> {
+    Ok(sqlx::query_scalar(
+        "select distinct tenant_id from outbox
+         where published_at is null and created_at < now() - make_interval(secs => $1)",
+    )
+    .bind(older_than_secs)
+    .fetch_all(&mut **tx)
+    .await?)
+}

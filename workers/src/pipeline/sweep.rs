@@ -1,0 +1,57 @@
+//! The safety net: chats whose pending messages nobody is answering (a worker died, a claim was lost, a shop
+//! was throttled) are picked up again, and outbox entries left unpublished are published.
+
+use std::time::Duration;
+
+use store::TenantCtx;
+use tokio_util::sync::CancellationToken;
+
+use super::Pipeline;
+
+/// A pending message younger than this is probably being answered right now.
+const STRANDED_AFTER: Duration = Duration::from_secs(5);
+
+impl Pipeline {
+    pub(crate) async fn sweep_forever(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(self.inner.config.sweep_secs.max(1)));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            self.sweep_once().await;
+        }
+    }
+
+    /// One sweep; exposed for tests.
+    pub async fn sweep_once(&self) {
+        let inner = &self.inner;
+        let found = async {
+            let mut tx = inner.db.platform().await?;
+            let stranded = store::chats::stranded(&mut tx, STRANDED_AFTER, 50).await?;
+            let backlog = store::outbox::tenants_with_backlog(&mut tx, 2.0).await?;
+            tx.commit().await?;
+            Ok::<_, store::Error>((stranded, backlog))
+        }
+        .await;
+        let (stranded, backlog) = match found {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "sweep query failed");
+                return;
+            }
+        };
+        for tenant_id in backlog {
+            super::publish_outbox(&inner.db, &inner.nats, TenantCtx::new(tenant_id)).await;
+        }
+        for (tenant_id, chat_id) in stranded {
+            if inner.tenant_limiter.check_key(&tenant_id).is_err() {
+                continue;
+            }
+            metrics::counter!("pipeline_swept_chats_total").increment(1);
+            if let Err(e) = self.process_chat(TenantCtx::new(tenant_id), chat_id).await {
+                tracing::warn!(%tenant_id, %chat_id, error = ?e, "sweeper could not answer a stranded chat");
+            }
+        }
+    }
+}

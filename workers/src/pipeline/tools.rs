@@ -1,0 +1,232 @@
+//! The sales tools, executed over a snapshot of the shop taken before the model is called: no database
+//! connection is held during a turn. `create_order` only records an intent, checked against the snapshot and
+//! priced from it; the pipeline places it for real (stock decremented atomically) when it commits the turn.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use store::orders::Order;
+use uuid::Uuid;
+
+use crate::llm::offline::search_catalog;
+use crate::llm::tools::{self, CreateOrder, GetProduct, OrderStatus, SearchProducts};
+use crate::llm::{CatalogItem, ToolExecutor};
+
+const DEFAULT_RESULTS: usize = 5;
+const MAX_RESULTS: usize = 20;
+const MAX_QUANTITY: u32 = 1000;
+
+/// An order the model placed during the turn, to write at commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderIntent {
+    pub order_id: Uuid,
+    pub lines: Vec<(Uuid, i32)>,
+    pub customer_name: String,
+    pub delivery_address: String,
+    pub note: String,
+}
+
+pub struct SalesTools<'a> {
+    catalog: &'a [CatalogItem],
+    /// This customer's recent orders.
+    orders: &'a [Order],
+    customer_name: &'a str,
+    /// Units already promised by earlier intents of this turn.
+    reserved: HashMap<Uuid, i64>,
+    pub intents: Vec<OrderIntent>,
+}
+
+impl<'a> SalesTools<'a> {
+    pub fn new(catalog: &'a [CatalogItem], orders: &'a [Order], customer_name: &'a str) -> Self {
+        Self { catalog, orders, customer_name, reserved: HashMap::new(), intents: Vec::new() }
+    }
+
+    fn product(&self, id: Uuid) -> Option<&CatalogItem> {
+        self.catalog.iter().find(|p| p.product_id == id)
+    }
+
+    fn available(&self, p: &CatalogItem) -> Option<i64> {
+        p.stock.map(|s| i64::from(s) - self.reserved.get(&p.product_id).copied().unwrap_or(0))
+    }
+
+    fn summary(&self, p: &CatalogItem) -> Value {
+        let stock = self.available(p);
+        json!({
+            "product_id": p.product_id, "sku": p.sku, "name": p.name, "category": p.category,
+            "price_xof": p.price_xof, "stock": stock, "in_stock": stock.is_none_or(|s| s > 0),
+        })
+    }
+
+    fn search(&self, args: SearchProducts) -> Value {
+        let max = args.max_results.map_or(DEFAULT_RESULTS, |m| (m as usize).clamp(1, MAX_RESULTS));
+        let products: Vec<Value> =
+            search_catalog(self.catalog, &args.query, max).into_iter().map(|i| self.summary(&self.catalog[i])).collect();
+        json!({ "products": products })
+    }
+
+    fn get(&self, args: GetProduct) -> Value {
+        match self.product(args.product_id) {
+            Some(p) => {
+                let mut details = self.summary(p);
+                details["description"] = json!(p.description);
+                details["attributes"] = p.attributes.clone();
+                details
+            }
+            None => json!({ "error": "unknown_product" }),
+        }
+    }
+
+    fn create_order(&mut self, args: CreateOrder) -> Value {
+        if args.items.is_empty() {
+            return json!({ "error": "empty_order" });
+        }
+        // Merge repeated lines of one product so stock is checked on the total.
+        let mut lines: Vec<(Uuid, u32)> = Vec::new();
+        for line in &args.items {
+            if line.quantity == 0 || line.quantity > MAX_QUANTITY {
+                return json!({ "error": "invalid_quantity", "max": MAX_QUANTITY });
+            }
+            match lines.iter_mut().find(|(id, _)| *id == line.product_id) {
+                Some((_, q)) => *q += line.quantity,
+                None => lines.push((line.product_id, line.quantity)),
+            }
+        }
+        let mut items = Vec::new();
+        let mut total = 0i64;
+        for (product_id, quantity) in &lines {
+            let Some(p) = self.product(*product_id) else { return json!({ "error": "unknown_product" }) };
+            if let Some(available) = self.available(p)
+                && available < i64::from(*quantity)
+            {
+                return json!({ "error": "insufficient_stock", "product": p.name, "available": available.max(0) });
+            }
+            let line_total = p.price_xof * i64::from(*quantity);
+            total += line_total;
+            items.push(json!({ "name": p.name, "quantity": quantity, "unit_price_xof": p.price_xof,
+                               "line_total_xof": line_total }));
+        }
+        for (product_id, quantity) in &lines {
+            *self.reserved.entry(*product_id).or_default() += i64::from(*quantity);
+        }
+        let order_id = Uuid::new_v4();
+        let name = args.customer_name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| self.customer_name.to_owned());
+        self.intents.push(OrderIntent {
+            order_id,
+            lines: lines.iter().map(|(id, q)| (*id, i32::try_from(*q).unwrap_or(i32::MAX))).collect(),
+            customer_name: clip(&name, 120),
+            delivery_address: clip(args.delivery_address.as_deref().unwrap_or_default(), 500),
+            note: clip(args.note.as_deref().unwrap_or_default(), 500),
+        });
+        json!({ "order_ref": store::orders::order_ref(order_id), "status": "new", "total_xof": total, "items": items })
+    }
+
+    fn status(&self, args: OrderStatus) -> Value {
+        let wanted = args.order_ref.map(|r| r.trim().to_uppercase());
+        let mut orders: Vec<Value> = self
+            .intents
+            .iter()
+            .map(|i| {
+                let total: i64 = i
+                    .lines
+                    .iter()
+                    .filter_map(|(id, q)| self.product(*id).map(|p| p.price_xof * i64::from(*q)))
+                    .sum();
+                json!({ "order_ref": store::orders::order_ref(i.order_id), "status": "new", "total_xof": total,
+                        "created_at": "maintenant" })
+            })
+            .chain(self.orders.iter().map(|o| {
+                json!({ "order_ref": o.order_ref, "status": o.status, "total_xof": o.total_xof,
+                        "created_at": o.created_at.to_rfc3339() })
+            }))
+            .collect();
+        if let Some(wanted) = wanted {
+            orders.retain(|o| o["order_ref"].as_str().is_some_and(|r| r == wanted || r.ends_with(&wanted)));
+        }
+        json!({ "orders": orders })
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    s.trim().chars().take(max).collect()
+}
+
+fn invalid(name: &str, e: serde_json::Error) -> Value {
+    json!({ "error": "invalid_arguments", "tool": name, "detail": e.to_string() })
+}
+
+#[async_trait]
+impl ToolExecutor for SalesTools<'_> {
+    async fn call(&mut self, name: &str, args: Value) -> Value {
+        metrics::counter!("llm_tool_calls_total", "tool" => name.to_owned()).increment(1);
+        match name {
+            tools::SEARCH_PRODUCTS => serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.search(a)),
+            tools::GET_PRODUCT => serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.get(a)),
+            tools::CREATE_ORDER => {
+                serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.create_order(a))
+            }
+            tools::ORDER_STATUS => serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.status(a)),
+            other => json!({ "error": "unknown_tool", "tool": other }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(name: &str, price: i64, stock: Option<i32>) -> CatalogItem {
+        CatalogItem {
+            product_id: Uuid::new_v4(),
+            sku: None,
+            name: name.into(),
+            description: String::new(),
+            category: String::new(),
+            price_xof: price,
+            stock,
+            attributes: json!({}),
+        }
+    }
+
+    #[tokio::test]
+    async fn orders_are_priced_from_the_catalogue_and_reserve_stock() {
+        let catalog = vec![item("Pagne", 7500, Some(3))];
+        let mut tools = SalesTools::new(&catalog, &[], "Awa");
+        let id = catalog[0].product_id;
+
+        let first = tools.call("create_order", json!({"items": [{"product_id": id, "quantity": 2}]})).await;
+        assert_eq!(first["total_xof"], 15000);
+        let second = tools.call("create_order", json!({"items": [{"product_id": id, "quantity": 2}]})).await;
+        assert_eq!(second["error"], "insufficient_stock", "only one unit left after the first order");
+        assert_eq!(second["available"], 1);
+        assert_eq!(tools.intents.len(), 1);
+        assert_eq!(tools.intents[0].customer_name, "Awa");
+    }
+
+    #[tokio::test]
+    async fn bad_arguments_and_unknown_products_are_tool_errors() {
+        let catalog = vec![item("Pagne", 7500, None)];
+        let mut tools = SalesTools::new(&catalog, &[], "");
+        let cases = [
+            ("create_order", json!({"items": []}), "empty_order"),
+            ("create_order", json!({"items": [{"product_id": Uuid::new_v4(), "quantity": 1}]}), "unknown_product"),
+            ("create_order", json!({"items": [{"product_id": catalog[0].product_id, "quantity": 0}]}), "invalid_quantity"),
+            ("get_product", json!({"product_id": "not-a-uuid"}), "invalid_arguments"),
+            ("drop_tables", json!({}), "unknown_tool"),
+        ];
+        for (tool, args, error) in cases {
+            assert_eq!(tools.call(tool, args).await["error"], error, "{tool}");
+        }
+        assert!(tools.intents.is_empty());
+    }
+
+    #[tokio::test]
+    async fn search_finds_products_despite_accents_and_plurals() {
+        let catalog = vec![item("Robe wax", 15000, Some(2)), item("Pagne", 7500, None)];
+        let mut tools = SalesTools::new(&catalog, &[], "");
+        let found = tools.call("search_products", json!({"query": "les pagnes"})).await;
+        assert_eq!(found["products"][0]["name"], "Pagne");
+        assert_eq!(found["products"][0]["stock"], Value::Null, "unlimited");
+        assert_eq!(found["products"][0]["in_stock"], true);
+    }
+}
