@@ -38,6 +38,11 @@ struct Config {
     crypto: store::crypto::CryptoConfig,
     #[command(flatten)]
     api: api::ApiConfig,
+    #[command(flatten)]
+    worker: workers::WorkerConfig,
+    /// Where `worker` and `ingress` processes expose `/metrics` (the API serves its own).
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9100")]
+    metrics_addr: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,6 +63,8 @@ enum Command {
     Up,
     /// Serve the HTTP API.
     Api,
+    /// Run a pipeline worker (scale by running more).
+    Worker,
     /// Create or update the database schema, then exit.
     Migrate,
     /// Platform administration.
@@ -84,8 +91,39 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.config.log_format == LogFormat::Json);
     match cli.command {
-        Command::Up => up(cli.config, true).await,
-        Command::Api => up(cli.config, false).await,
+        Command::Up => {
+            run(
+                cli.config,
+                Services {
+                    migrate: true,
+                    api: true,
+                    worker: true,
+                },
+            )
+            .await
+        }
+        Command::Api => {
+            run(
+                cli.config,
+                Services {
+                    migrate: false,
+                    api: true,
+                    worker: false,
+                },
+            )
+            .await
+        }
+        Command::Worker => {
+            run(
+                cli.config,
+                Services {
+                    migrate: false,
+                    api: false,
+                    worker: true,
+                },
+            )
+            .await
+        }
         Command::Migrate => {
             store::db::prepare(&cli.config.db).await?;
             tracing::info!("database schema is up to date");
@@ -97,10 +135,17 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Runs the API (and, with `all`, first migrates the database) until Ctrl-C or SIGTERM.
-async fn up(config: Config, all: bool) -> anyhow::Result<()> {
+/// Which services this process runs.
+struct Services {
+    migrate: bool,
+    api: bool,
+    worker: bool,
+}
+
+/// Runs the requested services until Ctrl-C or SIGTERM, then lets in-flight work finish.
+async fn run(config: Config, services: Services) -> anyhow::Result<()> {
     let production = config.env == Environment::Production;
-    if all {
+    if services.migrate {
         store::db::prepare(&config.db)
             .await
             .context("database preparation failed")?;
@@ -111,18 +156,52 @@ async fn up(config: Config, all: bool) -> anyhow::Result<()> {
     let nats = tdj_nats::connect(&config.nats).await?;
     tdj_nats::provision(&nats, &subjects, config.nats.replicas).await?;
 
-    let tokens = api::auth::TokenKeys::from_master_key(&master, config.api.jwt_ttl_minutes);
-    let state = api::AppState::new(db, nats, subjects, config.api, tokens);
-    let app = api::Application::build(state).await?;
-    tracing::info!("Tdjaasa API listening on http://{}", app.local_addr()?);
-
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    let stopped = shutdown.clone();
-    app.run_until_stopped(async move { stopped.cancelled().await })
-        .await?;
+    let mut tasks = tokio::task::JoinSet::new();
+
+    if services.worker {
+        let provider = workers::provider_from_config(&config.worker)?;
+        let pipeline = workers::Pipeline::new(
+            db.clone(),
+            nats.clone(),
+            subjects.clone(),
+            provider,
+            config.worker,
+        );
+        let stop = shutdown.clone();
+        tasks.spawn(async move { pipeline.run(stop).await.context("worker failed") });
+    }
+    if services.api {
+        let tokens = api::auth::TokenKeys::from_master_key(&master, config.api.jwt_ttl_minutes);
+        let state = api::AppState::new(db, nats, subjects, config.api, tokens);
+        let app = api::Application::build(state).await?;
+        tracing::info!("Tdjaasa API listening on http://{}", app.local_addr()?);
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            app.run_until_stopped(async move { stop.cancelled().await })
+                .await
+        });
+    } else {
+        let stop = shutdown.clone();
+        let addr = config.metrics_addr.clone();
+        tasks.spawn(async move {
+            api::metrics::serve(&addr, async move { stop.cancelled().await }).await
+        });
+    }
+
+    // The first service to stop (on a signal or a failure) stops the others.
+    let mut outcome = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.context("service task panicked").and_then(|r| r);
+        if let Err(e) = result {
+            tracing::error!(error = ?e, "service stopped with an error");
+            outcome = Err(e);
+        }
+        shutdown.cancel();
+    }
     tracing::info!("stopped");
-    Ok(())
+    outcome
 }
 
 async fn admin_create(config: &Config, email: &str, password: SecretString) -> anyhow::Result<()> {

@@ -6,13 +6,18 @@
 pub mod auth;
 mod bot;
 pub mod config;
+mod conversations;
+mod dead_letters;
 mod error;
 mod extract;
 mod health;
 pub mod metrics;
 mod openapi;
+mod orders;
+mod pagination;
 mod products;
 mod rate_limit;
+mod simulator;
 mod startup;
 mod state;
 mod validate;

@@ -16,11 +16,14 @@ use crate::AppState;
         crate::products::list, crate::products::create, crate::products::read, crate::products::update,
         crate::products::remove, crate::products::import::import,
         crate::bot::read, crate::bot::replace,
+        crate::simulator::send, crate::conversations::list, crate::conversations::chat_messages,
+        crate::conversations::set_bot, crate::orders::list, crate::orders::read, crate::orders::update,
+        crate::dead_letters::list,
         crate::health::healthz, crate::health::readyz, crate::health::metrics,
     ),
     components(schemas(crate::error::FieldError, crate::products::import::RowError)),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "products"), (name = "bot"), (name = "ops")),
+    tags((name = "auth"), (name = "products"), (name = "bot"), (name = "conversations"), (name = "orders"), (name = "ops")),
 )]
 pub struct ApiDoc;
 

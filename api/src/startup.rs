@@ -10,7 +10,9 @@ use axum::middleware;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{AppState, auth, bot, health, openapi, products};
+use crate::{
+    AppState, auth, bot, conversations, dead_letters, health, openapi, orders, products, simulator,
+};
 
 /// Largest JSON body accepted (the CSV import route allows more).
 const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -21,6 +23,10 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes::router())
         .merge(products::router())
         .merge(bot::router())
+        .merge(simulator::router())
+        .merge(conversations::router())
+        .merge(orders::router())
+        .merge(dead_letters::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { crate::Error::NotFound("Cette adresse n'existe pas.") })

@@ -2,10 +2,14 @@
 //! code that applies it idempotently at start-up. Each service calls [`provision`] before serving, so a fresh
 //! NATS server is usable at once and a changed definition is rolled out by restarting.
 
+pub mod outbox;
+
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
 use schemas::Subjects;
+
+pub use outbox::publish_outbox;
 
 /// NATS settings.
 #[derive(Debug, Clone, clap::Args)]

@@ -24,19 +24,45 @@ pub struct Event {
 pub enum EventData {
     /// A customer message was stored.
     #[serde(rename = "message.received")]
-    MessageReceived { chat_id: Uuid, message_id: Uuid, channel: Channel, customer_jid: String, text: String },
+    MessageReceived {
+        chat_id: Uuid,
+        message_id: Uuid,
+        channel: Channel,
+        customer_jid: String,
+        text: String,
+    },
     /// The bot (or the owner) answered in a chat.
     #[serde(rename = "message.sent")]
-    MessageSent { chat_id: Uuid, message_id: Uuid, channel: Channel, text: String, author: String },
+    MessageSent {
+        chat_id: Uuid,
+        message_id: Uuid,
+        channel: Channel,
+        text: String,
+        author: String,
+    },
     /// An order was taken.
     #[serde(rename = "order.created")]
-    OrderCreated { order_id: Uuid, order_ref: String, chat_id: Option<Uuid>, total_xof: i64, items: Vec<OrderItem> },
+    OrderCreated {
+        order_id: Uuid,
+        order_ref: String,
+        chat_id: Option<Uuid>,
+        total_xof: i64,
+        items: Vec<OrderItem>,
+    },
     /// An order moved to another status (`new`, `confirmed`, `delivered`, `cancelled`).
     #[serde(rename = "order.status_changed")]
-    OrderStatusChanged { order_id: Uuid, order_ref: String, from: String, to: String },
+    OrderStatusChanged {
+        order_id: Uuid,
+        order_ref: String,
+        from: String,
+        to: String,
+    },
     /// A message could not be processed after every retry and was set aside.
     #[serde(rename = "message.dead_lettered")]
-    MessageDeadLettered { wa_message_id: String, reason: String },
+    MessageDeadLettered {
+        wa_message_id: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -80,6 +106,9 @@ mod tests {
         let json = serde_json::to_value(&event).expect("serialize");
         assert_eq!(json["kind"], "order.status_changed");
         assert_eq!(json["data"]["to"], "confirmed");
-        assert_eq!(serde_json::from_value::<Event>(json).expect("round trip"), event);
+        assert_eq!(
+            serde_json::from_value::<Event>(json).expect("round trip"),
+            event
+        );
     }
 }

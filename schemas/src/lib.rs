@@ -12,9 +12,18 @@ pub use subjects::Subjects;
 /// Every published JSON Schema: file name and schema.
 pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
     vec![
-        ("inbound-message.schema.json", schema_value(schemars::schema_for!(InboundMessage))),
-        ("outbound-reply.schema.json", schema_value(schemars::schema_for!(OutboundReply))),
-        ("event.schema.json", schema_value(schemars::schema_for!(Event))),
+        (
+            "inbound-message.schema.json",
+            schema_value(schemars::schema_for!(InboundMessage)),
+        ),
+        (
+            "outbound-reply.schema.json",
+            schema_value(schemars::schema_for!(OutboundReply)),
+        ),
+        (
+            "event.schema.json",
+            schema_value(schemars::schema_for!(Event)),
+        ),
     ]
 }
 

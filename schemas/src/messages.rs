@@ -35,8 +35,13 @@ impl Channel {
     /// The subject token naming a chat: channel and the customer's number, e.g. `wa_2250700000000`.
     /// Subject tokens cannot hold the dots of a JID, so only its user part (digits) is kept.
     pub fn chat_key(self, customer_jid: &str) -> String {
-        let user: String =
-            customer_jid.split('@').next().unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).collect();
+        let user: String = customer_jid
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
         let prefix = match self {
             Channel::Whatsapp => "wa",
             Channel::Simulator => "sim",
@@ -100,8 +105,15 @@ mod tests {
 
     #[test]
     fn chat_keys_are_valid_subject_tokens() {
-        assert_eq!(Channel::Whatsapp.chat_key("2250700000000@s.whatsapp.net"), "wa_2250700000000");
+        assert_eq!(
+            Channel::Whatsapp.chat_key("2250700000000@s.whatsapp.net"),
+            "wa_2250700000000"
+        );
         assert_eq!(Channel::Simulator.chat_key("+225 07 00"), "sim_2250700");
-        assert!(!Channel::Whatsapp.chat_key("a.b*c>@x").contains(['.', '*', '>']));
+        assert!(
+            !Channel::Whatsapp
+                .chat_key("a.b*c>@x")
+                .contains(['.', '*', '>'])
+        );
     }
 }

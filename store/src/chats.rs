@@ -44,7 +44,12 @@ macro_rules! chat_columns {
 
 /// The chat of this customer on this channel, created on first contact. A non-empty display name refreshes
 /// the stored one.
-pub async fn upsert(tx: &mut TenantTx<'_>, channel: &str, customer_jid: &str, customer_name: &str) -> Result<Chat> {
+pub async fn upsert(
+    tx: &mut TenantTx<'_>,
+    channel: &str,
+    customer_jid: &str,
+    customer_name: &str,
+) -> Result<Chat> {
     Ok(sqlx::query_as::<_, Chat>(concat!(
         "insert into chat (tenant_id, channel, customer_jid, customer_name) values ($1, $2, $3, $4)
          on conflict (tenant_id, channel, customer_jid) do update
@@ -62,12 +67,16 @@ pub async fn upsert(tx: &mut TenantTx<'_>, channel: &str, customer_jid: &str, cu
 }
 
 pub async fn get(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<Chat> {
-    sqlx::query_as::<_, Chat>(concat!("select ", chat_columns!(), " from chat where tenant_id = $1 and chat_id = $2"))
-        .bind(tx.tenant_id())
-        .bind(chat_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .or_not_found()
+    sqlx::query_as::<_, Chat>(concat!(
+        "select ",
+        chat_columns!(),
+        " from chat where tenant_id = $1 and chat_id = $2"
+    ))
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
 }
 
 /// Chats, most recent activity first.
@@ -104,7 +113,11 @@ pub async fn touch(tx: &mut TenantTx<'_>, chat_id: Uuid, at: DateTime<Utc>) -> R
 }
 
 /// Pauses (or with `None` resumes) the bot in a chat.
-pub async fn set_paused_until(tx: &mut TenantTx<'_>, chat_id: Uuid, until: Option<DateTime<Utc>>) -> Result<Chat> {
+pub async fn set_paused_until(
+    tx: &mut TenantTx<'_>,
+    chat_id: Uuid,
+    until: Option<DateTime<Utc>>,
+) -> Result<Chat> {
     sqlx::query_as::<_, Chat>(concat!(
         "update chat set bot_paused_until = $3 where tenant_id = $1 and chat_id = $2 returning ",
         chat_columns!()
@@ -118,7 +131,12 @@ pub async fn set_paused_until(tx: &mut TenantTx<'_>, chat_id: Uuid, until: Optio
 }
 
 /// Claims the chat for `worker` until `ttl` from now, unless another worker holds a live claim.
-pub async fn try_claim(tx: &mut TenantTx<'_>, chat_id: Uuid, worker: &str, ttl: Duration) -> Result<bool> {
+pub async fn try_claim(
+    tx: &mut TenantTx<'_>,
+    chat_id: Uuid,
+    worker: &str,
+    ttl: Duration,
+) -> Result<bool> {
     let claimed = sqlx::query(
         "update chat set claimed_by = $3, claim_expires_at = now() + make_interval(secs => $4)
          where tenant_id = $1 and chat_id = $2
@@ -162,7 +180,11 @@ pub async fn release(tx: &mut TenantTx<'_>, chat_id: Uuid, worker: &str) -> Resu
 
 /// Chats with customer messages waiting longer than `older_than` and no live claim: a worker died mid-turn,
 /// or its turn lost a race. Platform path: the sweeper looks across tenants.
-pub async fn stranded(tx: &mut PlatformTx, older_than: Duration, limit: i64) -> Result<Vec<(Uuid, Uuid)>> {
+pub async fn stranded(
+    tx: &mut PlatformTx,
+    older_than: Duration,
+    limit: i64,
+) -> Result<Vec<(Uuid, Uuid)>> {
     Ok(sqlx::query_as(
         "select distinct c.tenant_id, c.chat_id from chat c
          join message m on m.tenant_id = c.tenant_id and m.chat_id = c.chat_id and m.status = 'pending'

@@ -67,7 +67,10 @@ pub struct NewOutbound<'a> {
 }
 
 /// Stores an outbound message; returns the stored row (the existing one if this id was stored before).
-pub async fn insert_outbound(tx: &mut TenantTx<'_>, new: &NewOutbound<'_>) -> Result<(Message, bool)> {
+pub async fn insert_outbound(
+    tx: &mut TenantTx<'_>,
+    new: &NewOutbound<'_>,
+) -> Result<(Message, bool)> {
     let inserted = sqlx::query_as::<_, Message>(concat!(
         "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, in_reply_to, sent_at)
          values ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8)
@@ -132,7 +135,12 @@ pub async fn history(tx: &mut TenantTx<'_>, chat_id: Uuid, limit: i64) -> Result
 }
 
 /// A page of the chat's messages, oldest first.
-pub async fn list(tx: &mut TenantTx<'_>, chat_id: Uuid, limit: i64, offset: i64) -> Result<Vec<Message>> {
+pub async fn list(
+    tx: &mut TenantTx<'_>,
+    chat_id: Uuid,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Message>> {
     Ok(sqlx::query_as::<_, Message>(concat!(
         "select ",
         message_columns!(),
@@ -148,7 +156,12 @@ pub async fn list(tx: &mut TenantTx<'_>, chat_id: Uuid, limit: i64, offset: i64)
 }
 
 /// Settles pending messages; returns how many were still pending (fewer means another turn got there first).
-pub async fn settle(tx: &mut TenantTx<'_>, ids: &[Uuid], status: &str, detail: &str) -> Result<u64> {
+pub async fn settle(
+    tx: &mut TenantTx<'_>,
+    ids: &[Uuid],
+    status: &str,
+    detail: &str,
+) -> Result<u64> {
     Ok(sqlx::query(
         "update message set status = $3, status_detail = $4
          where tenant_id = $1 and message_id = any($2) and status = 'pending'",
@@ -163,7 +176,12 @@ pub async fn settle(tx: &mut TenantTx<'_>, ids: &[Uuid], status: &str, detail: &
 }
 
 /// Records the delivery outcome of an outbound message (reported by the ingress).
-pub async fn set_delivery(tx: &mut TenantTx<'_>, outbound_id: &str, status: &str, detail: &str) -> Result<bool> {
+pub async fn set_delivery(
+    tx: &mut TenantTx<'_>,
+    outbound_id: &str,
+    status: &str,
+    detail: &str,
+) -> Result<bool> {
     Ok(sqlx::query(
         "update message set status = $3, status_detail = $4
          where tenant_id = $1 and wa_message_id = $2 and direction = 'outbound'",

@@ -60,7 +60,11 @@ pub struct NewOrder {
 pub enum Refusal {
     /// The product does not exist (in this shop) or is not for sale.
     UnknownProduct(Uuid),
-    InsufficientStock { product_id: Uuid, name: String, available: i32 },
+    InsufficientStock {
+        product_id: Uuid,
+        name: String,
+        available: i32,
+    },
     Empty,
 }
 
@@ -121,9 +125,11 @@ pub async fn place(tx: &mut TenantTx<'_>, new: &NewOrder) -> Result<Placed> {
                 .await?;
                 sp.rollback().await?;
                 return Ok(Placed::Refused(match current {
-                    Some((name, Some(available), true)) => {
-                        Refusal::InsufficientStock { product_id: *product_id, name, available }
-                    }
+                    Some((name, Some(available), true)) => Refusal::InsufficientStock {
+                        product_id: *product_id,
+                        name,
+                        available,
+                    },
                     _ => Refusal::UnknownProduct(*product_id),
                 }));
             }
@@ -131,7 +137,10 @@ pub async fn place(tx: &mut TenantTx<'_>, new: &NewOrder) -> Result<Placed> {
     }
     // Keep the customer's line order on the order itself.
     priced.sort_by_key(|(id, ..)| new.lines.iter().position(|(l, _)| l == id));
-    let total: i64 = priced.iter().map(|(_, _, price, q)| price * i64::from(*q)).sum();
+    let total: i64 = priced
+        .iter()
+        .map(|(_, _, price, q)| price * i64::from(*q))
+        .sum();
     let order_id = new.order_id;
     let mut order = sqlx::query_as::<_, Order>(concat!(
         "insert into customer_order (tenant_id, order_id, order_ref, chat_id, customer_name, customer_phone,
@@ -253,18 +262,26 @@ pub async fn list(
 
 /// Whether an order may go from `from` to `to`: new → confirmed → delivered, and new|confirmed → cancelled.
 pub fn transition_allowed(from: &str, to: &str) -> bool {
-    matches!((from, to), ("new", "confirmed") | ("confirmed", "delivered") | ("new" | "confirmed", "cancelled"))
+    matches!(
+        (from, to),
+        ("new", "confirmed") | ("confirmed", "delivered") | ("new" | "confirmed", "cancelled")
+    )
 }
 
 /// Moves an order to `to`; cancelling puts its items back in stock. Returns the order and its former status.
-pub async fn set_status(tx: &mut TenantTx<'_>, order_id: Uuid, to: &str) -> Result<(Order, String)> {
-    let from: String =
-        sqlx::query_scalar("select status from customer_order where tenant_id = $1 and order_id = $2 for update")
-            .bind(tx.tenant_id())
-            .bind(order_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .or_not_found()?;
+pub async fn set_status(
+    tx: &mut TenantTx<'_>,
+    order_id: Uuid,
+    to: &str,
+) -> Result<(Order, String)> {
+    let from: String = sqlx::query_scalar(
+        "select status from customer_order where tenant_id = $1 and order_id = $2 for update",
+    )
+    .bind(tx.tenant_id())
+    .bind(order_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?;
     if !transition_allowed(&from, to) {
         return Err(Error::Constraint(format!("order_transition:{from}->{to}")));
     }

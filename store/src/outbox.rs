@@ -1,6 +1,9 @@
 //! The transactional outbox: what must reach NATS once a transaction commits (replies, domain events).
 
+use chrono::Utc;
+use schemas::{Event, EventData, Subjects};
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::{PlatformTx, Result, TenantTx};
 
@@ -14,7 +17,12 @@ pub struct Entry {
     pub payload: Value,
 }
 
-pub async fn push(tx: &mut TenantTx<'_>, subject: &str, msg_id: &str, payload: &Value) -> Result<()> {
+pub async fn push(
+    tx: &mut TenantTx<'_>,
+    subject: &str,
+    msg_id: &str,
+    payload: &Value,
+) -> Result<()> {
     sqlx::query("insert into outbox (tenant_id, subject, msg_id, payload) values ($1, $2, $3, $4)")
         .bind(tx.tenant_id())
         .bind(subject)
@@ -23,6 +31,19 @@ pub async fn push(tx: &mut TenantTx<'_>, subject: &str, msg_id: &str, payload: &
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Writes a domain event of the transaction's tenant to the outbox; it is published after commit.
+pub async fn push_event(tx: &mut TenantTx<'_>, subjects: &Subjects, data: EventData) -> Result<()> {
+    let event = Event {
+        event_id: Uuid::new_v4(),
+        tenant_id: tx.tenant_id(),
+        occurred_at: Utc::now(),
+        data,
+    };
+    let subject = subjects.event(tx.tenant_id(), event.data.kind());
+    let payload = serde_json::to_value(&event).map_err(|e| crate::Error::Internal(e.into()))?;
+    push(tx, &subject, &event.event_id.to_string(), &payload).await
 }
 
 /// Unpublished entries of the transaction's tenant, oldest first, locked so two publishers skip each other.
@@ -39,16 +60,21 @@ pub async fn claim_unpublished(tx: &mut TenantTx<'_>, limit: i64) -> Result<Vec<
 }
 
 pub async fn mark_published(tx: &mut TenantTx<'_>, ids: &[i64]) -> Result<()> {
-    sqlx::query("update outbox set published_at = now() where tenant_id = $1 and outbox_id = any($2)")
-        .bind(tx.tenant_id())
-        .bind(ids)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "update outbox set published_at = now() where tenant_id = $1 and outbox_id = any($2)",
+    )
+    .bind(tx.tenant_id())
+    .bind(ids)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
 /// Tenants with entries left unpublished for a while (a publisher died between commit and publish).
-pub async fn tenants_with_backlog(tx: &mut PlatformTx, older_than_secs: f64) -> Result<Vec<uuid::Uuid>> {
+pub async fn tenants_with_backlog(
+    tx: &mut PlatformTx,
+    older_than_secs: f64,
+) -> Result<Vec<uuid::Uuid>> {
     Ok(sqlx::query_scalar(
         "select distinct tenant_id from outbox
          where published_at is null and created_at < now() - make_interval(secs => $1)",

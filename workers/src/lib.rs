@@ -29,7 +29,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub fn provider_from_config(config: &WorkerConfig) -> Result<Arc<dyn LlmProvider>> {
     match llm::gemini::Gemini::from_config(&config.gemini)? {
         Some(gemini) => {
-            tracing::info!(model = gemini.model(), "answering with Gemini, offline assistant as fallback");
+            tracing::info!(
+                model = gemini.model(),
+                "answering with Gemini, offline assistant as fallback"
+            );
             Ok(Arc::new(llm::fallback::Fallback::new(
                 Box::new(gemini),
                 Box::new(llm::offline::Offline::new()),

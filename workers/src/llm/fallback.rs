@@ -24,8 +24,19 @@ struct Breaker {
 }
 
 impl Fallback {
-    pub fn new(primary: Box<dyn LlmProvider>, secondary: Box<dyn LlmProvider>, threshold: u32, cooldown: Duration) -> Self {
-        Self { primary, secondary, threshold, cooldown, state: Mutex::new(Breaker::default()) }
+    pub fn new(
+        primary: Box<dyn LlmProvider>,
+        secondary: Box<dyn LlmProvider>,
+        threshold: u32,
+        cooldown: Duration,
+    ) -> Self {
+        Self {
+            primary,
+            secondary,
+            threshold,
+            cooldown,
+            state: Mutex::new(Breaker::default()),
+        }
     }
 
     fn is_open(&self) -> bool {
@@ -44,7 +55,10 @@ impl Fallback {
             state.open_until = Some(Instant::now() + self.cooldown);
             state.failures = 0;
             metrics::counter!("llm_fallback_opened_total").increment(1);
-            tracing::warn!(provider = self.primary.name(), "model provider keeps failing: answering offline for a while");
+            tracing::warn!(
+                provider = self.primary.name(),
+                "model provider keeps failing: answering offline for a while"
+            );
             return true;
         }
         false
@@ -79,7 +93,11 @@ impl LlmProvider for Fallback {
                 self.secondary.respond(turn, tools).await
             }
             Err(e) => {
-                if self.failed() { self.secondary.respond(turn, tools).await } else { Err(e) }
+                if self.failed() {
+                    self.secondary.respond(turn, tools).await
+                } else {
+                    Err(e)
+                }
             }
         }
     }

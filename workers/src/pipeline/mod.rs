@@ -4,7 +4,6 @@
 //! and the stock change written in one transaction together with the outbox entries (reply for the ingress,
 //! domain events), which are published after commit. The NATS message is acked last.
 
-mod publish;
 mod sweep;
 pub mod tools;
 mod turn;
@@ -27,7 +26,7 @@ use crate::config::WorkerConfig;
 use crate::llm::{LlmError, LlmProvider};
 use crate::{Error, Result};
 
-pub use publish::publish_outbox;
+pub use tdj_nats::publish_outbox;
 
 /// What to do with a delivered NATS message.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +42,10 @@ pub enum Outcome {
 #[derive(Debug)]
 pub(crate) enum TurnError {
     /// Try again later (model rate limit or outage, stock changed under the turn…).
-    Retry { delay: Option<Duration>, reason: String },
+    Retry {
+        delay: Option<Duration>,
+        reason: String,
+    },
     /// Retrying cannot help.
     Permanent(String),
     Store(store::Error),
@@ -58,10 +60,14 @@ impl From<store::Error> for TurnError {
 impl From<LlmError> for TurnError {
     fn from(e: LlmError) -> Self {
         match e {
-            LlmError::RateLimited { retry_after } => {
-                TurnError::Retry { delay: retry_after, reason: "le fournisseur du modèle limite le débit".into() }
-            }
-            LlmError::Transient(message) => TurnError::Retry { delay: None, reason: message },
+            LlmError::RateLimited { retry_after } => TurnError::Retry {
+                delay: retry_after,
+                reason: "le fournisseur du modèle limite le débit".into(),
+            },
+            LlmError::Transient(message) => TurnError::Retry {
+                delay: None,
+                reason: message,
+            },
             LlmError::Permanent(message) => TurnError::Permanent(message),
         }
     }
@@ -92,7 +98,8 @@ impl Pipeline {
         config: WorkerConfig,
     ) -> Self {
         let rate = NonZeroU32::new(config.tenant_turns_per_second).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(config.tenant_turns_per_second.saturating_mul(2)).unwrap_or(rate);
+        let burst =
+            NonZeroU32::new(config.tenant_turns_per_second.saturating_mul(2)).unwrap_or(rate);
         let worker_id = format!("worker-{}", Uuid::new_v4().simple());
         Self {
             inner: Arc::new(Inner {
@@ -121,7 +128,10 @@ impl Pipeline {
             .get_consumer(&self.inner.subjects.workers_consumer())
             .await
             .map_err(|e| Error::Nats(e.to_string()))?;
-        let mut messages = consumer.messages().await.map_err(|e| Error::Nats(e.to_string()))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| Error::Nats(e.to_string()))?;
         let concurrency = self.inner.config.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let sweeper = tokio::spawn(self.clone().sweep_forever(shutdown.clone()));
@@ -140,7 +150,9 @@ impl Pipeline {
                     continue;
                 }
             };
-            let Ok(slot) = slots.clone().acquire_owned().await else { break };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
             let pipeline = self.clone();
             tokio::spawn(async move {
                 pipeline.deliver(message).await;
@@ -158,7 +170,9 @@ impl Pipeline {
     /// Handles one JetStream message and acknowledges it according to the outcome.
     async fn deliver(&self, message: jetstream::Message) {
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-        let outcome = self.handle(&message.subject, &message.payload, delivered).await;
+        let outcome = self
+            .handle(&message.subject, &message.payload, delivered)
+            .await;
         let ack = match &outcome {
             Outcome::Ack | Outcome::DeadLetter(_) => message.ack().await,
             Outcome::Retry(delay) => message.ack_with(AckKind::Nak(Some(*delay))).await,
@@ -176,7 +190,9 @@ impl Pipeline {
             Err(TurnError::Permanent(reason)) => Outcome::DeadLetter(reason),
             Err(TurnError::Retry { delay, reason }) => {
                 if delivered >= tdj_nats::WORKER_MAX_DELIVER {
-                    Outcome::DeadLetter(format!("abandonné après {delivered} tentatives : {reason}"))
+                    Outcome::DeadLetter(format!(
+                        "abandonné après {delivered} tentatives : {reason}"
+                    ))
                 } else {
                     Outcome::Retry(delay.unwrap_or_else(|| backoff(delivered)))
                 }
@@ -209,7 +225,9 @@ impl Pipeline {
         let inbound: InboundMessage = serde_json::from_slice(payload)
             .map_err(|e| TurnError::Permanent(format!("message illisible : {e}")))?;
         if inbound.tenant_id != tenant_id {
-            return Err(TurnError::Permanent("le message ne correspond pas à la boutique du sujet".into()));
+            return Err(TurnError::Permanent(
+                "le message ne correspond pas à la boutique du sujet".into(),
+            ));
         }
         let ctx = TenantCtx::new(tenant_id);
         let chat_id = self.store_inbound(ctx, &inbound).await?;
@@ -225,10 +243,19 @@ impl Pipeline {
     }
 
     /// Stores the message (a redelivery is a no-op) and returns its chat.
-    async fn store_inbound(&self, ctx: TenantCtx, inbound: &InboundMessage) -> Result<Uuid, TurnError> {
+    async fn store_inbound(
+        &self,
+        ctx: TenantCtx,
+        inbound: &InboundMessage,
+    ) -> Result<Uuid, TurnError> {
         let mut tx = self.inner.db.tenant(ctx).await?;
-        let chat = chats::upsert(&mut tx, inbound.channel.as_str(), &inbound.customer_jid, &inbound.customer_name)
-            .await?;
+        let chat = chats::upsert(
+            &mut tx,
+            inbound.channel.as_str(),
+            &inbound.customer_jid,
+            &inbound.customer_name,
+        )
+        .await?;
         let sent_at: DateTime<Utc> = inbound.timestamp;
         if inbound.from_owner {
             // The owner answered by hand from the phone: keep it in the conversation and let the bot be quiet.
@@ -246,27 +273,42 @@ impl Pipeline {
             )
             .await?;
             if inserted {
-                let until = Utc::now() + chrono::Duration::minutes(self.inner.config.takeover_minutes);
+                let until =
+                    Utc::now() + chrono::Duration::minutes(self.inner.config.takeover_minutes);
                 chats::set_paused_until(&mut tx, chat.chat_id, Some(until)).await?;
-                publish::push_event(&mut tx, &self.inner.subjects, EventData::MessageSent {
-                    chat_id: chat.chat_id,
-                    message_id: message.message_id,
-                    channel: inbound.channel,
-                    text: inbound.text.clone(),
-                    author: "owner".into(),
-                })
+                store::outbox::push_event(
+                    &mut tx,
+                    &self.inner.subjects,
+                    EventData::MessageSent {
+                        chat_id: chat.chat_id,
+                        message_id: message.message_id,
+                        channel: inbound.channel,
+                        text: inbound.text.clone(),
+                        author: "owner".into(),
+                    },
+                )
                 .await?;
             }
-        } else if let Some(message_id) =
-            messages::insert_inbound(&mut tx, chat.chat_id, &inbound.wa_message_id, &inbound.text, sent_at).await?
+        } else if let Some(message_id) = messages::insert_inbound(
+            &mut tx,
+            chat.chat_id,
+            &inbound.wa_message_id,
+            &inbound.text,
+            sent_at,
+        )
+        .await?
         {
-            publish::push_event(&mut tx, &self.inner.subjects, EventData::MessageReceived {
-                chat_id: chat.chat_id,
-                message_id,
-                channel: inbound.channel,
-                customer_jid: inbound.customer_jid.clone(),
-                text: inbound.text.clone(),
-            })
+            store::outbox::push_event(
+                &mut tx,
+                &self.inner.subjects,
+                EventData::MessageReceived {
+                    chat_id: chat.chat_id,
+                    message_id,
+                    channel: inbound.channel,
+                    customer_jid: inbound.customer_jid.clone(),
+                    text: inbound.text.clone(),
+                },
+            )
             .await?;
         }
         chats::touch(&mut tx, chat.chat_id, sent_at).await?;
@@ -277,11 +319,16 @@ impl Pipeline {
 
     /// Answers the chat's pending messages, turn after turn, while this worker can claim it. A chat claimed by
     /// another worker is left to it: it re-checks for pending messages after releasing its claim.
-    pub(crate) async fn process_chat(&self, ctx: TenantCtx, chat_id: Uuid) -> Result<(), TurnError> {
+    pub(crate) async fn process_chat(
+        &self,
+        ctx: TenantCtx,
+        chat_id: Uuid,
+    ) -> Result<(), TurnError> {
         let worker = &self.inner.worker_id;
         loop {
             let mut tx = self.inner.db.tenant(ctx).await?;
-            let claimed = chats::try_claim(&mut tx, chat_id, worker, self.inner.config.claim_ttl()).await?;
+            let claimed =
+                chats::try_claim(&mut tx, chat_id, worker, self.inner.config.claim_ttl()).await?;
             tx.commit().await?;
             if !claimed {
                 return Ok(());
@@ -304,9 +351,13 @@ impl Pipeline {
             tracing::error!(%subject, %reason, "dead letter without a tenant: dropped after logging");
             return;
         };
-        let payload: serde_json::Value = serde_json::from_slice(payload)
-            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(payload).into_owned()));
-        let wa_message_id = payload["wa_message_id"].as_str().unwrap_or_default().to_owned();
+        let payload: serde_json::Value = serde_json::from_slice(payload).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(payload).into_owned())
+        });
+        let wa_message_id = payload["wa_message_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let ctx = TenantCtx::new(tenant_id);
         let result: Result<(), store::Error> = async {
             let mut tx = self.inner.db.tenant(ctx).await?;
@@ -322,7 +373,7 @@ impl Pipeline {
                 .await?;
                 messages::settle(&mut tx, &ids, "skipped", &format!("Non traité : {reason}")).await?;
             }
-            publish::push_event(&mut tx, &self.inner.subjects, EventData::MessageDeadLettered {
+            store::outbox::push_event(&mut tx, &self.inner.subjects, EventData::MessageDeadLettered {
                 wa_message_id,
                 reason: reason.to_owned(),
             })
@@ -336,7 +387,9 @@ impl Pipeline {
                 tracing::warn!(%tenant_id, %reason, "message dead-lettered");
                 publish_outbox(&self.inner.db, &self.inner.nats, ctx).await;
             }
-            Err(e) => tracing::error!(%tenant_id, %reason, error = %e, "could not record a dead letter"),
+            Err(e) => {
+                tracing::error!(%tenant_id, %reason, error = %e, "could not record a dead letter")
+            }
         }
     }
 }
@@ -368,8 +421,15 @@ mod tests {
     fn the_tenant_comes_from_the_subject() {
         let subjects = Subjects::with_prefix("t1").expect("prefix");
         let tenant = Uuid::new_v4();
-        assert_eq!(tenant_of(&subjects, &subjects.inbound(tenant, "wa_225")), Some(tenant));
-        assert_eq!(tenant_of(&subjects, &format!("tdj.in.{tenant}.x")), None, "other namespace");
+        assert_eq!(
+            tenant_of(&subjects, &subjects.inbound(tenant, "wa_225")),
+            Some(tenant)
+        );
+        assert_eq!(
+            tenant_of(&subjects, &format!("tdj.in.{tenant}.x")),
+            None,
+            "other namespace"
+        );
         assert_eq!(tenant_of(&subjects, "t1.tdj.in.nope.x"), None);
     }
 }

@@ -13,7 +13,8 @@ const STRANDED_AFTER: Duration = Duration::from_secs(5);
 
 impl Pipeline {
     pub(crate) async fn sweep_forever(self, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(Duration::from_secs(self.inner.config.sweep_secs.max(1)));
+        let mut tick =
+            tokio::time::interval(Duration::from_secs(self.inner.config.sweep_secs.max(1)));
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,

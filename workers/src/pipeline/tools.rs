@@ -39,7 +39,13 @@ pub struct SalesTools<'a> {
 
 impl<'a> SalesTools<'a> {
     pub fn new(catalog: &'a [CatalogItem], orders: &'a [Order], customer_name: &'a str) -> Self {
-        Self { catalog, orders, customer_name, reserved: HashMap::new(), intents: Vec::new() }
+        Self {
+            catalog,
+            orders,
+            customer_name,
+            reserved: HashMap::new(),
+            intents: Vec::new(),
+        }
     }
 
     fn product(&self, id: Uuid) -> Option<&CatalogItem> {
@@ -47,7 +53,8 @@ impl<'a> SalesTools<'a> {
     }
 
     fn available(&self, p: &CatalogItem) -> Option<i64> {
-        p.stock.map(|s| i64::from(s) - self.reserved.get(&p.product_id).copied().unwrap_or(0))
+        p.stock
+            .map(|s| i64::from(s) - self.reserved.get(&p.product_id).copied().unwrap_or(0))
     }
 
     fn summary(&self, p: &CatalogItem) -> Value {
@@ -59,9 +66,13 @@ impl<'a> SalesTools<'a> {
     }
 
     fn search(&self, args: SearchProducts) -> Value {
-        let max = args.max_results.map_or(DEFAULT_RESULTS, |m| (m as usize).clamp(1, MAX_RESULTS));
-        let products: Vec<Value> =
-            search_catalog(self.catalog, &args.query, max).into_iter().map(|i| self.summary(&self.catalog[i])).collect();
+        let max = args
+            .max_results
+            .map_or(DEFAULT_RESULTS, |m| (m as usize).clamp(1, MAX_RESULTS));
+        let products: Vec<Value> = search_catalog(self.catalog, &args.query, max)
+            .into_iter()
+            .map(|i| self.summary(&self.catalog[i]))
+            .collect();
         json!({ "products": products })
     }
 
@@ -95,7 +106,9 @@ impl<'a> SalesTools<'a> {
         let mut items = Vec::new();
         let mut total = 0i64;
         for (product_id, quantity) in &lines {
-            let Some(p) = self.product(*product_id) else { return json!({ "error": "unknown_product" }) };
+            let Some(p) = self.product(*product_id) else {
+                return json!({ "error": "unknown_product" });
+            };
             if let Some(available) = self.available(p)
                 && available < i64::from(*quantity)
             {
@@ -103,17 +116,25 @@ impl<'a> SalesTools<'a> {
             }
             let line_total = p.price_xof * i64::from(*quantity);
             total += line_total;
-            items.push(json!({ "name": p.name, "quantity": quantity, "unit_price_xof": p.price_xof,
-                               "line_total_xof": line_total }));
+            items.push(
+                json!({ "name": p.name, "quantity": quantity, "unit_price_xof": p.price_xof,
+                               "line_total_xof": line_total }),
+            );
         }
         for (product_id, quantity) in &lines {
             *self.reserved.entry(*product_id).or_default() += i64::from(*quantity);
         }
         let order_id = Uuid::new_v4();
-        let name = args.customer_name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| self.customer_name.to_owned());
+        let name = args
+            .customer_name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| self.customer_name.to_owned());
         self.intents.push(OrderIntent {
             order_id,
-            lines: lines.iter().map(|(id, q)| (*id, i32::try_from(*q).unwrap_or(i32::MAX))).collect(),
+            lines: lines
+                .iter()
+                .map(|(id, q)| (*id, i32::try_from(*q).unwrap_or(i32::MAX)))
+                .collect(),
             customer_name: clip(&name, 120),
             delivery_address: clip(args.delivery_address.as_deref().unwrap_or_default(), 500),
             note: clip(args.note.as_deref().unwrap_or_default(), 500),
@@ -141,7 +162,11 @@ impl<'a> SalesTools<'a> {
             }))
             .collect();
         if let Some(wanted) = wanted {
-            orders.retain(|o| o["order_ref"].as_str().is_some_and(|r| r == wanted || r.ends_with(&wanted)));
+            orders.retain(|o| {
+                o["order_ref"]
+                    .as_str()
+                    .is_some_and(|r| r == wanted || r.ends_with(&wanted))
+            });
         }
         json!({ "orders": orders })
     }
@@ -160,12 +185,17 @@ impl ToolExecutor for SalesTools<'_> {
     async fn call(&mut self, name: &str, args: Value) -> Value {
         metrics::counter!("llm_tool_calls_total", "tool" => name.to_owned()).increment(1);
         match name {
-            tools::SEARCH_PRODUCTS => serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.search(a)),
-            tools::GET_PRODUCT => serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.get(a)),
-            tools::CREATE_ORDER => {
-                serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.create_order(a))
+            tools::SEARCH_PRODUCTS => {
+                serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.search(a))
             }
-            tools::ORDER_STATUS => serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.status(a)),
+            tools::GET_PRODUCT => {
+                serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.get(a))
+            }
+            tools::CREATE_ORDER => serde_json::from_value(args)
+                .map_or_else(|e| invalid(name, e), |a| self.create_order(a)),
+            tools::ORDER_STATUS => {
+                serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.status(a))
+            }
             other => json!({ "error": "unknown_tool", "tool": other }),
         }
     }
@@ -194,10 +224,23 @@ mod tests {
         let mut tools = SalesTools::new(&catalog, &[], "Awa");
         let id = catalog[0].product_id;
 
-        let first = tools.call("create_order", json!({"items": [{"product_id": id, "quantity": 2}]})).await;
+        let first = tools
+            .call(
+                "create_order",
+                json!({"items": [{"product_id": id, "quantity": 2}]}),
+            )
+            .await;
         assert_eq!(first["total_xof"], 15000);
-        let second = tools.call("create_order", json!({"items": [{"product_id": id, "quantity": 2}]})).await;
-        assert_eq!(second["error"], "insufficient_stock", "only one unit left after the first order");
+        let second = tools
+            .call(
+                "create_order",
+                json!({"items": [{"product_id": id, "quantity": 2}]}),
+            )
+            .await;
+        assert_eq!(
+            second["error"], "insufficient_stock",
+            "only one unit left after the first order"
+        );
         assert_eq!(second["available"], 1);
         assert_eq!(tools.intents.len(), 1);
         assert_eq!(tools.intents[0].customer_name, "Awa");
@@ -209,9 +252,21 @@ mod tests {
         let mut tools = SalesTools::new(&catalog, &[], "");
         let cases = [
             ("create_order", json!({"items": []}), "empty_order"),
-            ("create_order", json!({"items": [{"product_id": Uuid::new_v4(), "quantity": 1}]}), "unknown_product"),
-            ("create_order", json!({"items": [{"product_id": catalog[0].product_id, "quantity": 0}]}), "invalid_quantity"),
-            ("get_product", json!({"product_id": "not-a-uuid"}), "invalid_arguments"),
+            (
+                "create_order",
+                json!({"items": [{"product_id": Uuid::new_v4(), "quantity": 1}]}),
+                "unknown_product",
+            ),
+            (
+                "create_order",
+                json!({"items": [{"product_id": catalog[0].product_id, "quantity": 0}]}),
+                "invalid_quantity",
+            ),
+            (
+                "get_product",
+                json!({"product_id": "not-a-uuid"}),
+                "invalid_arguments",
+            ),
             ("drop_tables", json!({}), "unknown_tool"),
         ];
         for (tool, args, error) in cases {
@@ -224,7 +279,9 @@ mod tests {
     async fn search_finds_products_despite_accents_and_plurals() {
         let catalog = vec![item("Robe wax", 15000, Some(2)), item("Pagne", 7500, None)];
         let mut tools = SalesTools::new(&catalog, &[], "");
-        let found = tools.call("search_products", json!({"query": "les pagnes"})).await;
+        let found = tools
+            .call("search_products", json!({"query": "les pagnes"}))
+            .await;
         assert_eq!(found["products"][0]["name"], "Pagne");
         assert_eq!(found["products"][0]["stock"], Value::Null, "unlimited");
         assert_eq!(found["products"][0]["in_stock"], true);

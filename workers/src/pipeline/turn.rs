@@ -8,7 +8,7 @@ use store::{TenantCtx, bot_settings, chats, messages, orders, products, tenants}
 use uuid::Uuid;
 
 use super::tools::SalesTools;
-use super::{Pipeline, TurnError, publish};
+use super::{Pipeline, TurnError};
 use crate::llm::{CatalogItem, ChatMessage, Role, ShopProfile, Turn};
 
 /// Products offered to the model: the whole active catalogue of a shop, up to this many.
@@ -29,16 +29,28 @@ impl Pipeline {
             return Ok(false);
         };
         let pending_ids: Vec<Uuid> = pending.iter().map(|m| m.message_id).collect();
-        if chat.bot_paused_until.is_some_and(|until| until > Utc::now()) {
-            messages::settle(&mut tx, &pending_ids, "skipped", "Bot en pause : la conversation est reprise à la main.")
-                .await?;
+        if chat
+            .bot_paused_until
+            .is_some_and(|until| until > Utc::now())
+        {
+            messages::settle(
+                &mut tx,
+                &pending_ids,
+                "skipped",
+                "Bot en pause : la conversation est reprise à la main.",
+            )
+            .await?;
             tx.commit().await?;
             return Ok(true);
         }
         let channel = Channel::parse(&chat.channel).unwrap_or(Channel::Whatsapp);
         let settings = bot_settings::get(&mut tx).await?;
         let tenant = tenants::get(&mut tx).await?;
-        let filter = ProductFilter { active: Some(true), limit: CATALOG_LIMIT, ..Default::default() };
+        let filter = ProductFilter {
+            active: Some(true),
+            limit: CATALOG_LIMIT,
+            ..Default::default()
+        };
         let catalog: Vec<CatalogItem> = products::list(&mut tx, &filter)
             .await?
             .into_iter()
@@ -70,7 +82,11 @@ impl Pipeline {
             history: history
                 .into_iter()
                 .map(|m| ChatMessage {
-                    role: if m.direction == "inbound" { Role::Customer } else { Role::Shop },
+                    role: if m.direction == "inbound" {
+                        Role::Customer
+                    } else {
+                        Role::Shop
+                    },
                     text: m.body,
                 })
                 .collect(),
@@ -113,22 +129,26 @@ impl Pipeline {
             };
             match orders::place(&mut tx, &new).await? {
                 orders::Placed::Created(order) => {
-                    publish::push_event(&mut tx, &inner.subjects, EventData::OrderCreated {
-                        order_id: order.order_id,
-                        order_ref: order.order_ref.clone(),
-                        chat_id: order.chat_id,
-                        total_xof: order.total_xof,
-                        items: order
-                            .items
-                            .iter()
-                            .map(|i| schemas::events::OrderItem {
-                                product_id: i.product_id,
-                                name: i.product_name.clone(),
-                                quantity: i.quantity,
-                                unit_price_xof: i.unit_price_xof,
-                            })
-                            .collect(),
-                    })
+                    store::outbox::push_event(
+                        &mut tx,
+                        &inner.subjects,
+                        EventData::OrderCreated {
+                            order_id: order.order_id,
+                            order_ref: order.order_ref.clone(),
+                            chat_id: order.chat_id,
+                            total_xof: order.total_xof,
+                            items: order
+                                .items
+                                .iter()
+                                .map(|i| schemas::events::OrderItem {
+                                    product_id: i.product_id,
+                                    name: i.product_name.clone(),
+                                    quantity: i.quantity,
+                                    unit_price_xof: i.unit_price_xof,
+                                })
+                                .collect(),
+                        },
+                    )
                     .await?;
                 }
                 orders::Placed::Existing(_) => {}
@@ -143,7 +163,11 @@ impl Pipeline {
         }
         let outbound_id = format!("out-{}", last.message_id.simple());
         let now = Utc::now();
-        let status = if channel == Channel::Simulator { "sent" } else { "queued" };
+        let status = if channel == Channel::Simulator {
+            "sent"
+        } else {
+            "queued"
+        };
         let (sent, inserted) = messages::insert_outbound(
             &mut tx,
             &messages::NewOutbound {
@@ -168,25 +192,37 @@ impl Pipeline {
                     in_reply_to: pending.iter().map(|m| m.wa_message_id.clone()).collect(),
                     created_at: now,
                 };
-                store::outbox::push(&mut tx, &inner.subjects.outbound(ctx.tenant_id), &outbound_id, &json!(outbound))
-                    .await?;
+                store::outbox::push(
+                    &mut tx,
+                    &inner.subjects.outbound(ctx.tenant_id),
+                    &outbound_id,
+                    &json!(outbound),
+                )
+                .await?;
             }
-            publish::push_event(&mut tx, &inner.subjects, EventData::MessageSent {
-                chat_id,
-                message_id: sent.message_id,
-                channel,
-                text: text.clone(),
-                author: "bot".into(),
-            })
+            store::outbox::push_event(
+                &mut tx,
+                &inner.subjects,
+                EventData::MessageSent {
+                    chat_id,
+                    message_id: sent.message_id,
+                    channel,
+                    text: text.clone(),
+                    author: "bot".into(),
+                },
+            )
             .await?;
         }
         chats::touch(&mut tx, chat_id, now).await?;
         tx.commit().await?;
         super::publish_outbox(&inner.db, &inner.nats, ctx).await;
 
-        metrics::histogram!("pipeline_turn_seconds", "provider" => inner.provider.name()).record(started.elapsed().as_secs_f64());
-        metrics::counter!("llm_tokens_total", "kind" => "prompt").increment(reply.usage.prompt_tokens);
-        metrics::counter!("llm_tokens_total", "kind" => "output").increment(reply.usage.output_tokens);
+        metrics::histogram!("pipeline_turn_seconds", "provider" => inner.provider.name())
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("llm_tokens_total", "kind" => "prompt")
+            .increment(reply.usage.prompt_tokens);
+        metrics::counter!("llm_tokens_total", "kind" => "output")
+            .increment(reply.usage.output_tokens);
         Ok(true)
     }
 }
@@ -195,5 +231,9 @@ impl Pipeline {
 fn phone_of(jid: &str) -> String {
     let user = jid.split('@').next().unwrap_or_default();
     let digits: String = user.chars().filter(char::is_ascii_digit).collect();
-    if digits.is_empty() { String::new() } else { format!("+{digits}") }
+    if digits.is_empty() {
+        String::new()
+    } else {
+        format!("+{digits}")
+    }
 }

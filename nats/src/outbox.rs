@@ -1,21 +1,10 @@
-//! Publishing the outbox to JetStream after commit, with each entry's id as `Nats-Msg-Id` so a re-publish
-//! (after a crash between publish and mark) is dropped by the stream's dedup window.
+//! Publishing the transactional outbox to JetStream after commit, with each entry's id as `Nats-Msg-Id`, so
+//! a re-publish (after a crash between publish and mark) is dropped by the stream's dedup window.
 
 use async_nats::HeaderMap;
-use chrono::Utc;
-use schemas::{Event, EventData, Subjects};
-use store::{Db, TenantCtx, TenantTx, outbox};
-use uuid::Uuid;
+use store::{Db, TenantCtx, outbox};
 
 const BATCH: i64 = 100;
-
-/// Writes a domain event to the outbox of the transaction's tenant.
-pub(crate) async fn push_event(tx: &mut TenantTx<'_>, subjects: &Subjects, data: EventData) -> store::Result<()> {
-    let event = Event { event_id: Uuid::new_v4(), tenant_id: tx.tenant_id(), occurred_at: Utc::now(), data };
-    let subject = subjects.event(tx.tenant_id(), event.data.kind());
-    let payload = serde_json::to_value(&event).map_err(|e| store::Error::Internal(e.into()))?;
-    outbox::push(tx, &subject, &event.event_id.to_string(), &payload).await
-}
 
 /// Publishes the tenant's unpublished outbox entries. Failures are logged: the entries stay and the sweeper
 /// retries them.
@@ -25,7 +14,11 @@ pub async fn publish_outbox(db: &Db, nats: &async_nats::Client, ctx: TenantCtx) 
     }
 }
 
-async fn try_publish(db: &Db, nats: &async_nats::Client, ctx: TenantCtx) -> anyhow::Result<()> {
+async fn try_publish(
+    db: &Db,
+    nats: &async_nats::Client,
+    ctx: TenantCtx,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let js = async_nats::jetstream::new(nats.clone());
     loop {
         let mut tx = db.tenant(ctx).await?;
@@ -38,7 +31,9 @@ async fn try_publish(db: &Db, nats: &async_nats::Client, ctx: TenantCtx) -> anyh
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", entry.msg_id.as_str());
             let payload = serde_json::to_vec(&entry.payload)?;
-            let ack = js.publish_with_headers(entry.subject.clone(), headers, payload.into()).await;
+            let ack = js
+                .publish_with_headers(entry.subject.clone(), headers, payload.into())
+                .await;
             match ack {
                 Ok(future) => match future.await {
                     Ok(_) => published.push(entry.outbox_id),

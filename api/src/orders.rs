@@ -1,0 +1,146 @@
+//! `GET /api/v1/orders`, `GET|PATCH /api/v1/orders/{id}`: the orders the bot took, and their follow-up
+//! (new → confirmed → delivered, or cancelled, which puts the items back in stock).
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use schemas::EventData;
+use serde::Deserialize;
+use store::orders::{self, Order};
+use store::{audit, outbox};
+
+use crate::auth::AuthUser;
+use crate::extract::ApiJson;
+use crate::pagination::{bad_query, parse_id};
+use crate::validate::Check;
+use crate::{AppState, Error, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/orders", get(list))
+        .route("/api/v1/orders/{id}", get(read).patch(update))
+}
+
+const NOT_FOUND: Error = Error::NotFound("Commande introuvable.");
+const STATUSES: [&str; 4] = ["new", "confirmed", "delivered", "cancelled"];
+
+fn not_found(e: store::Error) -> Error {
+    match e {
+        store::Error::NotFound => NOT_FOUND,
+        other => other.into(),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OrderQuery {
+    /// `new`, `confirmed`, `delivered` or `cancelled`.
+    status: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// The shop's orders, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(OrderQuery), security(("bearer" = [])),
+    responses((status = 200, body = Vec<Order>)))]
+async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    query: Result<Query<OrderQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<Order>>> {
+    let Query(query) = query.map_err(bad_query)?;
+    let (limit, offset) = crate::pagination::Page {
+        limit: query.limit,
+        offset: query.offset,
+    }
+    .bounds()?;
+    if let Some(status) = &query.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        let mut check = Check::default();
+        check.fail(
+            "status",
+            "Statut inconnu : new, confirmed, delivered ou cancelled.",
+        );
+        check.finish()?;
+    }
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let list = orders::list(&mut tx, query.status.as_deref(), None, limit, offset).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
+
+/// One order with its items.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", params(("id" = uuid::Uuid, Path)),
+    security(("bearer" = [])), responses((status = 200, body = Order), (status = 404)))]
+async fn read(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Order>> {
+    let order_id = parse_id(&id, NOT_FOUND)?;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let order = orders::get(&mut tx, order_id).await.map_err(not_found)?;
+    tx.commit().await?;
+    Ok(Json(order))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderUpdate {
+    /// `confirmed`, `delivered` or `cancelled`.
+    pub status: String,
+}
+
+/// Moves an order forward (new → confirmed → delivered) or cancels it (items go back in stock).
+#[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = "orders", request_body = OrderUpdate,
+    params(("id" = uuid::Uuid, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Order), (status = 404), (status = 409, description = "Transition not allowed")))]
+async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<OrderUpdate>,
+) -> Result<Json<Order>> {
+    let order_id = parse_id(&id, NOT_FOUND)?;
+    let to = body.status.trim().to_lowercase();
+    if !STATUSES.contains(&to.as_str()) {
+        let mut check = Check::default();
+        check.fail(
+            "status",
+            "Statut inconnu : confirmed, delivered ou cancelled.",
+        );
+        check.finish()?;
+    }
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let (order, from) = orders::set_status(&mut tx, order_id, &to).await.map_err(|e| match e {
+        store::Error::Constraint(c) if c.starts_with("order_transition") => Error::Conflict {
+            code: "invalid_transition",
+            message: "Ce changement de statut n'est pas possible (nouvelle → confirmée → livrée, ou annulée).".into(),
+        },
+        other => not_found(other),
+    })?;
+    outbox::push_event(
+        &mut tx,
+        &state.subjects,
+        EventData::OrderStatusChanged {
+            order_id,
+            order_ref: order.order_ref.clone(),
+            from: from.clone(),
+            to: to.clone(),
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        Some(user.user_id),
+        "order.status_changed",
+        serde_json::json!({
+            "order_id": order_id, "from": from, "to": to
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    tdj_nats::publish_outbox(&state.db, &state.nats, user.ctx()).await;
+    Ok(Json(order))
+}

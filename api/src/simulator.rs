@@ -1,0 +1,117 @@
+//! `POST /api/v1/simulator/messages`: the dashboard's "test your bot" chat. It publishes exactly what the
+//! WhatsApp ingress publishes, on the same subject, so the whole pipeline is exercised; the bot's replies are
+//! stored and read through the conversation endpoints. Simulator chats are always answered (a preview), even
+//! before the shop has paid.
+
+use async_nats::HeaderMap;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Utc;
+use schemas::{Channel, InboundMessage};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::extract::ApiJson;
+use crate::validate::Check;
+use crate::{AppState, Error, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/simulator/messages", post(send))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedMessage {
+    /// The pretend customer's phone number, e.g. "+225 07 00 00 00 00".
+    pub from: String,
+    /// The pretend customer's WhatsApp name.
+    #[serde(default)]
+    pub name: String,
+    pub text: String,
+    /// Optional client id: sending the same id twice delivers the message once.
+    #[serde(default)]
+    pub client_message_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SimulatedAccepted {
+    pub wa_message_id: String,
+    /// The NATS subject token of the chat.
+    pub chat_key: String,
+}
+
+/// Sends a message to the shop's bot as a customer would; the reply arrives in the conversation.
+#[utoipa::path(post, path = "/api/v1/simulator/messages", tag = "conversations", request_body = SimulatedMessage,
+    security(("bearer" = [])),
+    responses((status = 202, body = SimulatedAccepted), (status = 422), (status = 503, description = "NATS unavailable")))]
+async fn send(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(message): ApiJson<SimulatedMessage>,
+) -> Result<(StatusCode, Json<SimulatedAccepted>)> {
+    let mut check = Check::default();
+    let digits: String = message.from.chars().filter(char::is_ascii_digit).collect();
+    if !(6..=20).contains(&digits.len()) || message.from.chars().any(|c| c.is_alphabetic()) {
+        check.fail("from", "Numéro de téléphone invalide (6 à 20 chiffres).");
+    }
+    let name = check.text("name", &message.name, 0, 60);
+    let text = check.text("text", &message.text, 1, 4000);
+    let client_id = check.optional_text(
+        "client_message_id",
+        message.client_message_id.as_deref(),
+        64,
+    );
+    if let Some(id) = &client_id
+        && !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        check.fail(
+            "client_message_id",
+            "Lettres, chiffres, « - » et « _ » uniquement.",
+        );
+    }
+    check.finish()?;
+
+    let wa_message_id = format!(
+        "sim-{}",
+        client_id.unwrap_or_else(|| Uuid::new_v4().simple().to_string())
+    );
+    let inbound = InboundMessage {
+        tenant_id: user.tenant_id,
+        channel: Channel::Simulator,
+        customer_jid: digits,
+        customer_name: name,
+        wa_message_id: wa_message_id.clone(),
+        text,
+        timestamp: Utc::now(),
+        from_owner: false,
+    };
+    let chat_key = inbound.chat_key();
+    let subject = state.subjects.inbound(user.tenant_id, &chat_key);
+    let payload = serde_json::to_vec(&inbound).map_err(anyhow::Error::from)?;
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", inbound.msg_id().as_str());
+    let js = async_nats::jetstream::new(state.nats.clone());
+    let ack = js
+        .publish_with_headers(subject, headers, payload.into())
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "simulator publish failed");
+            Error::Unavailable
+        })?;
+    ack.await.map_err(|e| {
+        tracing::warn!(error = %e, "simulator publish not acknowledged");
+        Error::Unavailable
+    })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SimulatedAccepted {
+            wa_message_id,
+            chat_key,
+        }),
+    ))
+}
