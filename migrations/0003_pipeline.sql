@@ -4,7 +4,10 @@
 -- A worker claims a chat before answering it; the claim expires so a crashed worker's chat is picked up again.
 alter table chat
   add column claimed_by text,
-  add column claim_expires_at timestamptz;
+  add column claim_expires_at timestamptz,
+  -- Highest inbound-stream sequence of this chat known to be stored: a turn first stores any earlier message
+  -- of the chat still in flight, so replies follow the customer's order even with concurrent deliveries.
+  add column ingested_seq bigint not null default 0;
 create index chat_claim_expiry on chat (claim_expires_at) where claim_expires_at is not null;
 
 -- Inbound: pending until answered in a turn (or skipped: bot paused, subscription suspended, limit reached).
@@ -17,7 +20,9 @@ alter table message
   add column in_reply_to uuid,
   add column status_detail text not null default '',
   -- When the customer sent it (WhatsApp's timestamp): turns answer messages in this order.
-  add column sent_at timestamptz not null default now();
+  add column sent_at timestamptz not null default now(),
+  -- Sequence in the inbound stream: a turn answers only messages up to the chat's ingested_seq.
+  add column stream_seq bigint;
 create index message_tenant_chat_pending on message (tenant_id, chat_id, sent_at) where status = 'pending';
 
 -- A short reference customers can quote ("CMD-1A2B3C4D").

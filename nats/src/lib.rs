@@ -73,6 +73,8 @@ pub fn inbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
         subjects: vec![subjects.inbound_all()],
         retention: stream::RetentionPolicy::Limits,
         storage: stream::StorageType::File,
+        // Workers read a chat's earlier messages by subject to answer them in order.
+        allow_direct: true,
         max_age: Duration::from_secs(7 * 24 * 3600),
         duplicate_window: Duration::from_secs(10 * 60),
         num_replicas: replicas,
@@ -222,6 +224,7 @@ fn differs(current: &stream::Config, wanted: &stream::Config) -> bool {
         || current.duplicate_window != wanted.duplicate_window
         || current.num_replicas != wanted.num_replicas
         || current.description != wanted.description
+        || current.allow_direct != wanted.allow_direct
 }
 
 fn provision_error(what: &str, e: impl std::fmt::Display) -> Error {

@@ -112,6 +112,27 @@ pub async fn touch(tx: &mut TenantTx<'_>, chat_id: Uuid, at: DateTime<Utc>) -> R
     Ok(())
 }
 
+/// The chat's ingested stream sequence: every inbound message of the chat up to it is stored.
+pub async fn ingested_seq(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<i64> {
+    sqlx::query_scalar("select ingested_seq from chat where tenant_id = $1 and chat_id = $2")
+        .bind(tx.tenant_id())
+        .bind(chat_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .or_not_found()
+}
+
+/// Raises the ingested stream sequence to `seq`, once every earlier message of the chat is stored.
+pub async fn advance_ingested(tx: &mut TenantTx<'_>, chat_id: Uuid, seq: i64) -> Result<()> {
+    sqlx::query("update chat set ingested_seq = greatest(ingested_seq, $3) where tenant_id = $1 and chat_id = $2")
+        .bind(tx.tenant_id())
+        .bind(chat_id)
+        .bind(seq)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Pauses (or with `None` resumes) the bot in a chat.
 pub async fn set_paused_until(
     tx: &mut TenantTx<'_>,
@@ -188,6 +209,7 @@ pub async fn stranded(
     Ok(sqlx::query_as(
         "select distinct c.tenant_id, c.chat_id from chat c
          join message m on m.tenant_id = c.tenant_id and m.chat_id = c.chat_id and m.status = 'pending'
+           and (m.stream_seq is null or m.stream_seq <= c.ingested_seq)
          where (c.claim_expires_at is null or c.claim_expires_at < now())
            and m.created_at < now() - make_interval(secs => $1)
          limit $2",

@@ -38,10 +38,11 @@ pub async fn insert_inbound(
     wa_message_id: &str,
     body: &str,
     sent_at: DateTime<Utc>,
+    stream_seq: Option<i64>,
 ) -> Result<Option<Uuid>> {
     Ok(sqlx::query_scalar(
-        "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, sent_at)
-         values ($1, $2, 'inbound', 'customer', $3, $4, 'pending', $5)
+        "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, sent_at, stream_seq)
+         values ($1, $2, 'inbound', 'customer', $3, $4, 'pending', $5, $6)
          on conflict (tenant_id, wa_message_id) do nothing
          returning message_id",
     )
@@ -50,6 +51,7 @@ pub async fn insert_inbound(
     .bind(wa_message_id)
     .bind(body)
     .bind(sent_at)
+    .bind(stream_seq)
     .fetch_optional(&mut **tx)
     .await?)
 }
@@ -103,16 +105,19 @@ pub async fn insert_outbound(
     Ok((existing, false))
 }
 
-/// Customer messages of the chat still waiting for an answer, in the order they were sent.
-pub async fn pending(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<Vec<Message>> {
+/// Customer messages of the chat still waiting for an answer, in the order they were sent — only those up to
+/// the stream sequence `up_to` (every earlier message of the chat is stored), so no gap is answered around.
+pub async fn pending(tx: &mut TenantTx<'_>, chat_id: Uuid, up_to: i64) -> Result<Vec<Message>> {
     Ok(sqlx::query_as::<_, Message>(concat!(
         "select ",
         message_columns!(),
         " from message where tenant_id = $1 and chat_id = $2 and status = 'pending'
+            and (stream_seq is null or stream_seq <= $3)
           order by sent_at, created_at, message_id"
     ))
     .bind(tx.tenant_id())
     .bind(chat_id)
+    .bind(up_to)
     .fetch_all(&mut **tx)
     .await?)
 }

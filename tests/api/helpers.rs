@@ -53,7 +53,23 @@ pub async fn app_role_pool(pool: &PgPool) -> PgPool {
         .expect("connect as tdjaasa_app")
 }
 
+/// Logs to the test output when `TEST_LOG` is set (quiet otherwise).
+fn init_test_logging() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
 pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut ApiConfig)) -> TestApp {
+    init_test_logging();
     let db = store::Db::from_pool(app_role_pool(&pool).await);
     let subjects = Subjects::with_prefix(&format!("t{}", Uuid::new_v4().simple())).expect("prefix");
     let nats = async_nats::connect(nats_url())

@@ -3,10 +3,12 @@
 
 mod auth;
 mod bad_input;
+mod bot_support;
 mod health;
 mod helpers;
 mod import;
 mod isolation;
 mod jwt;
+mod pipeline;
 mod products;
 mod rls;

@@ -49,6 +49,13 @@ pub struct WorkerConfig {
         default_value_t = 10
     )]
     pub sweep_secs: u64,
+    /// Seconds a customer message may wait unanswered before the sweeper treats its chat as stranded.
+    #[arg(
+        long = "worker-stranded-after-secs",
+        env = "WORKER_STRANDED_AFTER_SECS",
+        default_value_t = 5
+    )]
+    pub stranded_after_secs: u64,
     /// Consecutive model failures after which the offline assistant answers for a cool-down; 0 never falls back.
     #[arg(
         long = "llm-fallback-after-failures",
@@ -81,6 +88,7 @@ impl WorkerConfig {
             history_messages: 20,
             takeover_minutes: 30,
             sweep_secs: 1,
+            stranded_after_secs: 1,
             fallback_after_failures: 0,
             fallback_cooldown_secs: 60,
             gemini: GeminiConfig::default(),

@@ -169,9 +169,15 @@ impl Pipeline {
 
     /// Handles one JetStream message and acknowledges it according to the outcome.
     async fn deliver(&self, message: jetstream::Message) {
-        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+        let (delivered, stream_seq) = match message.info() {
+            Ok(info) => (info.delivered, Some(info.stream_sequence)),
+            Err(e) => {
+                tracing::warn!(error = %e, "a JetStream message without delivery info");
+                (1, None)
+            }
+        };
         let outcome = self
-            .handle(&message.subject, &message.payload, delivered)
+            .handle_delivery(&message.subject, &message.payload, delivered, stream_seq)
             .await;
         let ack = match &outcome {
             Outcome::Ack | Outcome::DeadLetter(_) => message.ack().await,
@@ -184,8 +190,20 @@ impl Pipeline {
 
     /// One step of the worker, exposed for tests: what a delivery of `payload` on `subject` leads to.
     pub async fn handle(&self, subject: &str, payload: &[u8], delivered: i64) -> Outcome {
+        self.handle_delivery(subject, payload, delivered, None)
+            .await
+    }
+
+    /// `handle`, knowing the message's inbound-stream sequence (lets the turn catch up earlier messages).
+    async fn handle_delivery(
+        &self,
+        subject: &str,
+        payload: &[u8],
+        delivered: i64,
+        stream_seq: Option<u64>,
+    ) -> Outcome {
         let started = std::time::Instant::now();
-        let outcome = match self.try_handle(subject, payload).await {
+        let outcome = match self.try_handle(subject, payload, stream_seq).await {
             Ok(()) => Outcome::Ack,
             Err(TurnError::Permanent(reason)) => Outcome::DeadLetter(reason),
             Err(TurnError::Retry { delay, reason }) => {
@@ -219,7 +237,12 @@ impl Pipeline {
         outcome
     }
 
-    async fn try_handle(&self, subject: &str, payload: &[u8]) -> Result<(), TurnError> {
+    async fn try_handle(
+        &self,
+        subject: &str,
+        payload: &[u8],
+        stream_seq: Option<u64>,
+    ) -> Result<(), TurnError> {
         let tenant_id = tenant_of(&self.inner.subjects, subject)
             .ok_or_else(|| TurnError::Permanent(format!("sujet inattendu : {subject}")))?;
         let inbound: InboundMessage = serde_json::from_slice(payload)
@@ -230,7 +253,11 @@ impl Pipeline {
             ));
         }
         let ctx = TenantCtx::new(tenant_id);
-        let chat_id = self.store_inbound(ctx, &inbound).await?;
+        let seq = stream_seq.and_then(|s| i64::try_from(s).ok());
+        let chat_id = self.store_inbound(ctx, &inbound, seq).await?;
+        if let Some(seq) = stream_seq {
+            self.catch_up(ctx, chat_id, subject, seq).await?;
+        }
         if inbound.from_owner {
             return Ok(());
         }
@@ -247,6 +274,7 @@ impl Pipeline {
         &self,
         ctx: TenantCtx,
         inbound: &InboundMessage,
+        stream_seq: Option<i64>,
     ) -> Result<Uuid, TurnError> {
         let mut tx = self.inner.db.tenant(ctx).await?;
         let chat = chats::upsert(
@@ -295,6 +323,7 @@ impl Pipeline {
             &inbound.wa_message_id,
             &inbound.text,
             sent_at,
+            stream_seq,
         )
         .await?
         {
@@ -317,6 +346,57 @@ impl Pipeline {
         Ok(chat.chat_id)
     }
 
+    /// Stores every earlier message of the chat's subject that is still in flight (delivered to another task or
+    /// worker but not stored yet), so the turn answers a contiguous prefix in the customer's order. Idempotent.
+    async fn catch_up(
+        &self,
+        ctx: TenantCtx,
+        chat_id: Uuid,
+        subject: &str,
+        seq: u64,
+    ) -> Result<(), TurnError> {
+        const MAX_HOPS: usize = 200;
+        let mut tx = self.inner.db.tenant(ctx).await?;
+        let ingested = chats::ingested_seq(&mut tx, chat_id).await?;
+        tx.commit().await?;
+        let mut from = u64::try_from(ingested).unwrap_or(0) + 1;
+        if from < seq {
+            let js = jetstream::new(self.inner.nats.clone());
+            let stream = js
+                .get_stream_no_info(self.inner.subjects.inbound_stream())
+                .await
+                .map_err(|e| TurnError::Retry {
+                    delay: None,
+                    reason: format!("flux entrant indisponible : {e}"),
+                })?;
+            for _ in 0..MAX_HOPS {
+                // An error means nothing more on this subject (or expired): the prefix is complete.
+                let earlier = match stream
+                    .direct_get_next_for_subject(subject, Some(from))
+                    .await
+                {
+                    Ok(earlier) => earlier,
+                    Err(_) => break,
+                };
+                if earlier.sequence >= seq {
+                    break;
+                }
+                if let Ok(message) = serde_json::from_slice::<InboundMessage>(&earlier.payload)
+                    && message.tenant_id == ctx.tenant_id
+                {
+                    self.store_inbound(ctx, &message, i64::try_from(earlier.sequence).ok())
+                        .await?;
+                }
+                from = earlier.sequence + 1;
+            }
+        }
+        // Only now is everything up to `seq` stored.
+        let mut tx = self.inner.db.tenant(ctx).await?;
+        chats::advance_ingested(&mut tx, chat_id, i64::try_from(seq).unwrap_or(i64::MAX)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Answers the chat's pending messages, turn after turn, while this worker can claim it. A chat claimed by
     /// another worker is left to it: it re-checks for pending messages after releasing its claim.
     pub(crate) async fn process_chat(
@@ -324,7 +404,10 @@ impl Pipeline {
         ctx: TenantCtx,
         chat_id: Uuid,
     ) -> Result<(), TurnError> {
-        let worker = &self.inner.worker_id;
+        // One claim token per invocation: a process handles many messages at once, and two of its own tasks
+        // must exclude each other exactly like two processes do.
+        let claim = format!("{}/{}", self.inner.worker_id, Uuid::new_v4().simple());
+        let worker = &claim;
         loop {
             let mut tx = self.inner.db.tenant(ctx).await?;
             let claimed =
@@ -333,7 +416,7 @@ impl Pipeline {
             if !claimed {
                 return Ok(());
             }
-            let result = self.turn(ctx, chat_id).await;
+            let result = self.turn(ctx, chat_id, worker).await;
             let mut tx = self.inner.db.tenant(ctx).await?;
             chats::release(&mut tx, chat_id, worker).await?;
             tx.commit().await?;

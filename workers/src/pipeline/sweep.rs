@@ -8,9 +8,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::Pipeline;
 
-/// A pending message younger than this is probably being answered right now.
-const STRANDED_AFTER: Duration = Duration::from_secs(5);
-
 impl Pipeline {
     pub(crate) async fn sweep_forever(self, shutdown: CancellationToken) {
         let mut tick =
@@ -29,7 +26,12 @@ impl Pipeline {
         let inner = &self.inner;
         let found = async {
             let mut tx = inner.db.platform().await?;
-            let stranded = store::chats::stranded(&mut tx, STRANDED_AFTER, 50).await?;
+            let stranded = store::chats::stranded(
+                &mut tx,
+                Duration::from_secs(inner.config.stranded_after_secs),
+                50,
+            )
+            .await?;
             let backlog = store::outbox::tenants_with_backlog(&mut tx, 2.0).await?;
             tx.commit().await?;
             Ok::<_, store::Error>((stranded, backlog))

@@ -16,14 +16,20 @@ const CATALOG_LIMIT: i64 = 1000;
 
 impl Pipeline {
     /// Answers the pending messages of a claimed chat. `Ok(false)` when there was nothing to answer.
-    pub(crate) async fn turn(&self, ctx: TenantCtx, chat_id: Uuid) -> Result<bool, TurnError> {
+    pub(crate) async fn turn(
+        &self,
+        ctx: TenantCtx,
+        chat_id: Uuid,
+        claim: &str,
+    ) -> Result<bool, TurnError> {
         let inner = &self.inner;
         let started = std::time::Instant::now();
 
         // 1. Snapshot, in one short transaction.
         let mut tx = inner.db.tenant(ctx).await?;
         let chat = chats::get(&mut tx, chat_id).await?;
-        let pending = messages::pending(&mut tx, chat_id).await?;
+        let ingested = chats::ingested_seq(&mut tx, chat_id).await?;
+        let pending = messages::pending(&mut tx, chat_id, ingested).await?;
         let Some(last) = pending.last().cloned() else {
             tx.commit().await?;
             return Ok(false);
@@ -106,7 +112,7 @@ impl Pipeline {
 
         // 3. The outcome, in one transaction.
         let mut tx = inner.db.tenant(ctx).await?;
-        if !chats::holds_claim(&mut tx, chat_id, &inner.worker_id).await? {
+        if !chats::holds_claim(&mut tx, chat_id, claim).await? {
             // The claim expired during a slow turn and another worker may be answering: drop this answer.
             tracing::warn!(%chat_id, "claim lost during the turn; the answer is discarded");
             return Ok(false);

@@ -1,0 +1,161 @@
+//! Running the pipeline in tests: workers over the test app's database and NATS namespace, and helpers that
+//! talk to the bot like a customer through the simulator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use schemas::{Channel, InboundMessage};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use workers::llm::LlmProvider;
+use workers::llm::offline::Offline;
+use workers::{Pipeline, WorkerConfig};
+
+use crate::helpers::{Shop, TestApp};
+
+pub fn pipeline_with(
+    app: &TestApp,
+    provider: Arc<dyn LlmProvider>,
+    config: WorkerConfig,
+) -> Pipeline {
+    Pipeline::new(
+        app.db.clone(),
+        app.nats.clone(),
+        app.subjects.clone(),
+        provider,
+        config,
+    )
+}
+
+pub fn pipeline(app: &TestApp, provider: Arc<dyn LlmProvider>) -> Pipeline {
+    pipeline_with(app, provider, WorkerConfig::for_tests())
+}
+
+/// A worker consuming the app's inbound stream until dropped.
+pub struct RunningWorker {
+    stop: CancellationToken,
+}
+
+impl Drop for RunningWorker {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub fn start_worker(app: &TestApp, provider: Arc<dyn LlmProvider>) -> RunningWorker {
+    let stop = CancellationToken::new();
+    tokio::spawn(pipeline(app, provider).run(stop.clone()));
+    RunningWorker { stop }
+}
+
+pub fn start_offline_worker(app: &TestApp) -> RunningWorker {
+    start_worker(app, Arc::new(Offline::new()))
+}
+
+/// A customer message as the simulator publishes it, and its subject.
+pub fn inbound(app: &TestApp, shop: &Shop, from: &str, text: &str) -> (String, InboundMessage) {
+    let message = InboundMessage {
+        tenant_id: shop.tenant_id,
+        channel: Channel::Simulator,
+        customer_jid: from.to_owned(),
+        customer_name: "Kouassi".into(),
+        wa_message_id: format!("sim-{}", Uuid::new_v4().simple()),
+        text: text.to_owned(),
+        timestamp: Utc::now(),
+        from_owner: false,
+    };
+    (
+        app.subjects.inbound(shop.tenant_id, message.chat_key()),
+        message,
+    )
+}
+
+/// Sends a message through the simulator endpoint.
+pub async fn say(app: &TestApp, shop: &Shop, from: &str, text: &str) {
+    let response = app
+        .post(
+            "/api/v1/simulator/messages",
+            &shop.token,
+            json!({ "from": from, "name": "Kouassi", "text": text }),
+        )
+        .await;
+    assert_eq!(response.status(), 202, "simulator accepted {text:?}");
+}
+
+/// The bot's replies in the customer's chat, oldest first (read as the shop, through the API).
+pub async fn bot_replies(app: &TestApp, shop: &Shop, from: &str) -> Vec<String> {
+    let chats: Value = app
+        .get("/api/v1/conversations", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let Some(chat) = chats
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["customer_jid"] == from))
+    else {
+        return Vec::new();
+    };
+    let path = format!(
+        "/api/v1/conversations/{}/messages?limit=200",
+        chat["chat_id"].as_str().expect("chat id")
+    );
+    let messages: Value = app
+        .get(&path, &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    messages
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["author"] == "bot")
+        .filter_map(|m| m["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Polls until the customer has `count` replies (10 s at most), and returns them.
+pub async fn wait_for_replies(app: &TestApp, shop: &Shop, from: &str, count: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let replies = bot_replies(app, shop, from).await;
+        if replies.len() >= count {
+            return replies;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "expected {count} replies for {from}, got {:?}",
+        bot_replies(app, shop, from).await
+    );
+}
+
+/// Says `text` and waits for the next reply.
+pub async fn ask(app: &TestApp, shop: &Shop, from: &str, text: &str) -> String {
+    let before = bot_replies(app, shop, from).await.len();
+    say(app, shop, from, text).await;
+    wait_for_replies(app, shop, from, before + 1)
+        .await
+        .pop()
+        .expect("a reply")
+}
+
+pub async fn stock_of(app: &TestApp, product_id: &str) -> Option<i32> {
+    sqlx::query_scalar("select stock from product where product_id = $1::uuid")
+        .bind(product_id)
+        .fetch_one(&app.admin_db)
+        .await
+        .expect("stock")
+}
+
+pub async fn orders_of(app: &TestApp, shop: &Shop) -> Vec<Value> {
+    let orders: Value = app
+        .get("/api/v1/orders", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    orders.as_array().cloned().unwrap_or_default()
+}
