@@ -9,6 +9,8 @@ mod helpers;
 mod import;
 mod isolation;
 mod jwt;
+mod orders;
 mod pipeline;
+mod pipeline_failures;
 mod products;
 mod rls;

@@ -1,0 +1,216 @@
+//! When the model fails: nothing is lost, transient failures are retried with a delay, and a message that
+//! keeps failing is dead-lettered with its reason and shown to the shop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use workers::Outcome;
+use workers::llm::gemini::fake::{FAKE_API_KEY, FakeGemini, FakeResponse};
+use workers::llm::gemini::{Gemini, GeminiConfig};
+
+use crate::bot_support::*;
+use crate::helpers::spawn_app;
+
+const CUSTOMER: &str = "2250700000002";
+
+fn gemini(config: &GeminiConfig) -> Arc<Gemini> {
+    Arc::new(Gemini::new(FAKE_API_KEY.into(), config).expect("provider"))
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn transient_model_failures_are_retried_with_a_delay_and_nothing_is_lost(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let fake = FakeGemini::scripted(vec![
+        FakeResponse::rate_limited("12s"),
+        FakeResponse::error(500, "INTERNAL", "boom"),
+        FakeResponse::text("trop tard").delayed(Duration::from_millis(1500)),
+        FakeResponse::malformed_function_call(),
+        FakeResponse::text("Bonjour, bienvenue !"),
+    ])
+    .await
+    .expect("fake");
+    let config = GeminiConfig {
+        timeout_secs: 1,
+        ..fake.config()
+    };
+    let pipeline = pipeline(&app, gemini(&config));
+    let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
+    let payload = serde_json::to_vec(&message).expect("json");
+
+    let outcomes = [
+        (
+            pipeline.handle(&subject, &payload, 1).await,
+            "429 with RetryInfo",
+        ),
+        (pipeline.handle(&subject, &payload, 2).await, "500"),
+        (pipeline.handle(&subject, &payload, 3).await, "timeout"),
+        (
+            pipeline.handle(&subject, &payload, 4).await,
+            "malformed function call",
+        ),
+    ];
+    assert_eq!(
+        outcomes[0].0,
+        Outcome::Retry(Duration::from_secs(12)),
+        "RetryInfo's delay is honoured"
+    );
+    assert_eq!(
+        outcomes[1].0,
+        Outcome::Retry(Duration::from_secs(2)),
+        "exponential backoff"
+    );
+    for (outcome, case) in &outcomes[2..] {
+        assert!(
+            matches!(outcome, Outcome::Retry(d) if *d >= Duration::from_secs(1)),
+            "{case}: {outcome:?}"
+        );
+    }
+    assert!(
+        bot_replies(&app, &shop, CUSTOMER).await.is_empty(),
+        "no reply while failing"
+    );
+
+    assert_eq!(pipeline.handle(&subject, &payload, 5).await, Outcome::Ack);
+    assert_eq!(
+        bot_replies(&app, &shop, CUSTOMER).await,
+        ["Bonjour, bienvenue !"],
+        "answered once it recovered"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_message_failing_on_every_delivery_is_dead_lettered_and_listed(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let fake = FakeGemini::start(|_| FakeResponse::error(503, "UNAVAILABLE", "overloaded"))
+        .await
+        .expect("fake");
+    let pipeline = pipeline(&app, gemini(&fake.config()));
+    let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
+    let payload = serde_json::to_vec(&message).expect("json");
+
+    for delivery in 1..tdj_nats::WORKER_MAX_DELIVER {
+        assert!(
+            matches!(
+                pipeline.handle(&subject, &payload, delivery).await,
+                Outcome::Retry(_)
+            ),
+            "delivery {delivery}"
+        );
+    }
+    let last = pipeline
+        .handle(&subject, &payload, tdj_nats::WORKER_MAX_DELIVER)
+        .await;
+    assert!(
+        matches!(&last, Outcome::DeadLetter(reason) if reason.contains("tentatives")),
+        "{last:?}"
+    );
+
+    let dead: Value = app
+        .get("/api/v1/dead-letters", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(dead.as_array().map(Vec::len), Some(1));
+    assert_eq!(dead[0]["wa_message_id"], message.wa_message_id);
+    assert_eq!(dead[0]["deliveries"], tdj_nats::WORKER_MAX_DELIVER);
+    let status: String = sqlx::query_scalar("select status from message where wa_message_id = $1")
+        .bind(&message.wa_message_id)
+        .fetch_one(&app.admin_db)
+        .await
+        .expect("message kept");
+    assert_eq!(status, "skipped", "kept, marked as not answered");
+    let other = app.signup("Autre boutique").await;
+    let foreign: Value = app
+        .get("/api/v1/dead-letters", &other.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(foreign, json!([]), "another shop sees none of it");
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn bad_requests_to_the_model_are_not_retried(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let fake = FakeGemini::start(|_| FakeResponse::error(400, "INVALID_ARGUMENT", "bad"))
+        .await
+        .expect("fake");
+    let pipeline = pipeline(&app, gemini(&fake.config()));
+    let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
+
+    let outcome = pipeline
+        .handle(&subject, &serde_json::to_vec(&message).expect("json"), 1)
+        .await;
+
+    assert!(matches!(outcome, Outcome::DeadLetter(_)), "{outcome:?}");
+    assert_eq!(fake.requests().len(), 1, "asked once");
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn with_the_fallback_on_customers_are_answered_offline_when_gemini_keeps_failing(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let fake = FakeGemini::start(|_| FakeResponse::error(500, "INTERNAL", "down"))
+        .await
+        .expect("fake");
+    let provider = Arc::new(workers::llm::fallback::Fallback::new(
+        Box::new(Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider")),
+        Box::new(workers::llm::offline::Offline::new()),
+        2,
+        Duration::from_secs(60),
+    ));
+    let pipeline = pipeline(&app, provider);
+    let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
+    let payload = serde_json::to_vec(&message).expect("json");
+
+    assert!(
+        matches!(
+            pipeline.handle(&subject, &payload, 1).await,
+            Outcome::Retry(_)
+        ),
+        "first failure is retried"
+    );
+    assert_eq!(
+        pipeline.handle(&subject, &payload, 2).await,
+        Outcome::Ack,
+        "second failure opens the breaker"
+    );
+
+    let replies = bot_replies(&app, &shop, CUSTOMER).await;
+    assert_eq!(replies.len(), 1);
+    assert!(
+        replies[0].contains("Friperie"),
+        "the offline assistant greeted: {}",
+        replies[0]
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn unreadable_messages_are_dead_lettered_at_once(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let pipeline = pipeline(&app, Arc::new(workers::llm::offline::Offline::new()));
+    let subject = app.subjects.inbound(shop.tenant_id, "sim_1");
+
+    let outcome = pipeline.handle(&subject, b"{not json", 1).await;
+
+    assert!(matches!(outcome, Outcome::DeadLetter(_)), "{outcome:?}");
+    let dead: Value = app
+        .get("/api/v1/dead-letters", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        dead[0]["payload"], "{not json",
+        "the raw payload is kept for diagnosis"
+    );
+}
