@@ -1,0 +1,4 @@
+//! The WhatsApp Web connector. Everything that touches the `whatsapp-rust` crate lives under this module, so
+//! the crate's frequent API changes stay here; the rest of the ingress will only see our own gateway trait.
+
+pub mod store;
