@@ -1,0 +1,160 @@
+//! Pipeline benchmark: messages per second through the whole pipeline (NATS → worker → PostgreSQL →
+//! outbox → NATS) with a zero-latency model, and the latency it adds per message (publish of the inbound
+//! message → reply on `tdj.out`), p50/p99.
+//!
+//! Run on purpose, on an otherwise idle machine, in release mode:
+//! `cargo run --release -p tdjaasa-bench --bin pipeline -- --messages 2000 --chats 200`
+//! It creates a scratch database and NATS namespace and removes them at the end.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use clap::Parser;
+use futures::StreamExt;
+use schemas::{Channel, InboundMessage, OutboundReply, Subjects};
+use sqlx::postgres::PgPoolOptions;
+use store::{TenantCtx, tenants};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use workers::llm::{LlmError, LlmProvider, Reply, ToolExecutor, Turn};
+use workers::{Pipeline, WorkerConfig};
+
+#[derive(Parser)]
+struct Args {
+    /// Inbound messages to push through.
+    #[arg(long, default_value_t = 2000)]
+    messages: usize,
+    /// Distinct customer chats they are spread over.
+    #[arg(long, default_value_t = 200)]
+    chats: usize,
+    /// Shops the chats belong to.
+    #[arg(long, default_value_t = 10)]
+    tenants: usize,
+    /// Worker pipelines (as separate processes would run them).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Concurrency per worker.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    database_url: String,
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+}
+
+/// Answers at once, without tools: the benchmark measures the pipeline, not a model.
+struct Instant0;
+
+#[async_trait]
+impl LlmProvider for Instant0 {
+    fn name(&self) -> &'static str {
+        "zero-latency"
+    }
+
+    async fn respond(&self, turn: &Turn, _tools: &mut dyn ToolExecutor) -> Result<Reply, LlmError> {
+        Ok(Reply { text: format!("Bien reçu ({} message(s)).", turn.incoming.len()), ..Reply::default() })
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let run_id = Uuid::new_v4().simple().to_string();
+    let db_name = format!("tdjaasa_bench_{}", &run_id[..12]);
+    let admin = PgPoolOptions::new().max_connections(2).connect(&args.database_url).await.context("PostgreSQL")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db_name}"))).execute(&admin).await?;
+    let result = run(&args, &db_name, &run_id).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {db_name} with (force)"))).execute(&admin).await?;
+    result
+}
+
+async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
+    let owner_options: sqlx::postgres::PgConnectOptions = args.database_url.parse()?;
+    let owner = PgPoolOptions::new().max_connections(2).connect_with(owner_options.clone().database(db_name)).await?;
+    store::MIGRATOR.run(&owner).await?;
+    let app_options = owner_options.database(db_name).username(store::db::APP_ROLE);
+    let pool_size = u32::try_from(args.workers * args.concurrency + 4).unwrap_or(40);
+    let db = store::Db::from_pool(PgPoolOptions::new().max_connections(pool_size).connect_with(app_options).await?);
+
+    let subjects = Subjects::with_prefix(&format!("bench{}", &run_id[..8])).context("prefix")?;
+    let nats = async_nats::connect(&args.nats_url).await?;
+    tdj_nats::provision(&nats, &subjects, 1).await?;
+
+    let mut tenant_ids = Vec::new();
+    for i in 0..args.tenants {
+        let tenant_id = Uuid::new_v4();
+        let mut tx = db.tenant(TenantCtx::new(tenant_id)).await?;
+        tenants::create(&mut tx, &format!("Boutique {i}"), "business").await?;
+        tx.commit().await?;
+        tenant_ids.push(tenant_id);
+    }
+
+    let stop = CancellationToken::new();
+    for _ in 0..args.workers {
+        let config = WorkerConfig {
+            concurrency: args.concurrency,
+            tenant_turns_per_second: 100_000,
+            ..WorkerConfig::for_tests()
+        };
+        let pipeline = Pipeline::new(db.clone(), nats.clone(), subjects.clone(), Arc::new(Instant0), config);
+        tokio::spawn(pipeline.run(stop.clone()));
+    }
+
+    let mut replies = nats.subscribe(subjects.outbound_all()).await?;
+    let js = async_nats::jetstream::new(nats.clone());
+    let mut sent_at: HashMap<String, Instant> = HashMap::with_capacity(args.messages);
+    let started = Instant::now();
+    for n in 0..args.messages {
+        let chat = n % args.chats;
+        let tenant_id = tenant_ids[chat % tenant_ids.len()];
+        let message = InboundMessage {
+            tenant_id,
+            channel: Channel::Whatsapp,
+            customer_jid: format!("22507{chat:08}@s.whatsapp.net"),
+            customer_name: format!("Client {chat}"),
+            wa_message_id: format!("bench-{n}"),
+            text: format!("message {n}"),
+            timestamp: chrono::Utc::now(),
+            from_owner: false,
+        };
+        let subject = subjects.inbound(tenant_id, message.chat_key());
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", message.msg_id().as_str());
+        sent_at.insert(message.wa_message_id.clone(), Instant::now());
+        js.publish_with_headers(subject, headers, serde_json::to_vec(&message)?.into()).await?.await?;
+    }
+    let published = started.elapsed();
+
+    let mut latencies = Vec::with_capacity(args.messages);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    while latencies.len() < args.messages {
+        let next = tokio::time::timeout_at(deadline, replies.next()).await.context("timed out waiting for replies")?;
+        let Some(reply) = next else { break };
+        let reply: OutboundReply = serde_json::from_slice(&reply.payload)?;
+        let now = Instant::now();
+        for id in &reply.in_reply_to {
+            if let Some(at) = sent_at.remove(id) {
+                latencies.push(now - at);
+            }
+        }
+    }
+    let total = started.elapsed();
+    stop.cancel();
+
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    println!("messages: {}  chats: {}  tenants: {}  workers: {} × {}", args.messages, args.chats, args.tenants, args.workers, args.concurrency);
+    println!("published in {:.2?}; all answered in {:.2?}", published, total);
+    println!("throughput: {:.0} messages/s", args.messages as f64 / total.as_secs_f64());
+    println!("latency publish → reply: p50 {:.1?}  p90 {:.1?}  p99 {:.1?}  max {:.1?}", pct(0.5), pct(0.9), pct(0.99), pct(1.0));
+
+    for stream in [subjects.inbound_stream(), subjects.outbound_stream(), subjects.events_stream(), format!("KV_{}", subjects.lease_bucket())] {
+        let _ = js.delete_stream(&stream).await;
+    }
+    owner.close().await;
+    db.pool().close().await;
+    Ok(())
+}
