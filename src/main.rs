@@ -38,6 +38,8 @@ struct Config {
     crypto: store::crypto::CryptoConfig,
     #[command(flatten)]
     api: api::ApiConfig,
+    #[command(flatten)]
+    billing: api::billing::BillingConfig,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -112,15 +114,25 @@ async fn up(config: Config, all: bool) -> anyhow::Result<()> {
     tdj_nats::provision(&nats, &subjects, config.nats.replicas).await?;
 
     let tokens = api::auth::TokenKeys::from_master_key(&master, config.api.jwt_ttl_minutes);
-    let state = api::AppState::new(db, nats, subjects, config.api, tokens);
+    let billing = api::billing::Billing::from_config(&config.billing, &master, production)?;
+    tracing::info!(providers = ?billing.available(), "payment providers");
+    let state =
+        api::AppState::new(db.clone(), nats, subjects, config.api, tokens).with_billing(billing);
     let app = api::Application::build(state).await?;
     tracing::info!("Tdjaasa API listening on http://{}", app.local_addr()?);
 
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
+    let expiry = api::billing::spawn_expiry_job(
+        db,
+        std::time::Duration::from_secs(config.billing.expiry_interval_secs),
+        config.billing.grace(),
+        shutdown.clone(),
+    );
     let stopped = shutdown.clone();
     app.run_until_stopped(async move { stopped.cancelled().await })
         .await?;
+    expiry.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -17,10 +17,14 @@ use crate::AppState;
         crate::products::remove, crate::products::import::import,
         crate::bot::read, crate::bot::replace,
         crate::health::healthz, crate::health::readyz, crate::health::metrics,
+        crate::billing::routes::overview, crate::billing::routes::checkout, crate::billing::routes::payment,
+        crate::billing::webhooks::wave, crate::billing::webhooks::orange_money, crate::billing::webhooks::stripe,
+        crate::billing::webhooks::sandbox,
+        crate::admin::list, crate::admin::update, crate::admin::stats,
     ),
     components(schemas(crate::error::FieldError, crate::products::import::RowError)),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "products"), (name = "bot"), (name = "ops")),
+    tags((name = "auth"), (name = "products"), (name = "bot"), (name = "ops"), (name = "billing"), (name = "webhooks"), (name = "admin")),
 )]
 pub struct ApiDoc;
 

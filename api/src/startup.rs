@@ -10,7 +10,7 @@ use axum::middleware;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{AppState, auth, bot, health, openapi, products};
+use crate::{AppState, admin, auth, billing, bot, health, openapi, products};
 
 /// Largest JSON body accepted (the CSV import route allows more).
 const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -21,6 +21,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes::router())
         .merge(products::router())
         .merge(bot::router())
+        .merge(billing::router())
+        .merge(admin::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { crate::Error::NotFound("Cette adresse n'existe pas.") })

@@ -184,6 +184,7 @@ pub struct PaymentOwner {
     pub tenant_id: Uuid,
     pub payment_id: Uuid,
     pub provider: String,
+    pub plan_code: String,
     pub amount_xof: i64,
     pub currency: String,
     pub status: String,
@@ -193,7 +194,7 @@ pub struct PaymentOwner {
 
 macro_rules! owner_columns {
     () => {
-        "select tenant_id, payment_id, provider, amount_xof, currency, status, provider_ref, pay_token from payment"
+        "select tenant_id, payment_id, provider, plan_code, amount_xof, currency, status, provider_ref, pay_token from payment"
     };
 }
 
