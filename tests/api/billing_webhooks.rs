@@ -10,6 +10,9 @@ use crate::helpers::{
     Fakes, STRIPE_WEBHOOK_SECRET, Shop, TestApp, WAVE_WEBHOOK_SECRET, spawn_app_with_fake_providers,
 };
 
+/// (why, headers, body, expected status)
+type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a [u8], u16);
+
 fn now() -> i64 {
     Utc::now().timestamp()
 }
@@ -282,7 +285,7 @@ async fn forged_unsigned_stale_and_unknown_webhooks_change_nothing(pool: PgPool)
         "data": { "id": "cos-x", "amount": "10000", "currency": "XOF", "client_reference": uuid::Uuid::new_v4() }
     }))
     .expect("json");
-    let cases: Vec<(&str, Vec<(&str, String)>, &[u8], u16)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("unsigned", vec![], &body, 401),
         (
             "forged with another secret",
