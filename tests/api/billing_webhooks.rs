@@ -300,7 +300,7 @@ async fn forged_unsigned_stale_and_unknown_webhooks_change_nothing(pool: PgPool)
             "stale timestamp",
             vec![(
                 "Wave-Signature",
-                signature::header(secret, Scheme::Concatenated, t - 301, &body),
+                signature::header(secret, Scheme::Concatenated, t - 400, &body),
             )],
             &body,
             401,
@@ -309,7 +309,7 @@ async fn forged_unsigned_stale_and_unknown_webhooks_change_nothing(pool: PgPool)
             "timestamp from the future",
             vec![(
                 "Wave-Signature",
-                signature::header(secret, Scheme::Concatenated, t + 301, &body),
+                signature::header(secret, Scheme::Concatenated, t + 400, &body),
             )],
             &body,
             401,
