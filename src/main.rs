@@ -43,6 +43,8 @@ struct Config {
     /// Where `worker` and `ingress` processes expose `/metrics` (the API serves its own).
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9100")]
     metrics_addr: String,
+    #[command(flatten)]
+    billing: api::billing::BillingConfig,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -174,13 +176,26 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
     }
     if services.api {
         let tokens = api::auth::TokenKeys::from_master_key(&master, config.api.jwt_ttl_minutes);
-        let state = api::AppState::new(db, nats, subjects, config.api, tokens);
+        let billing = api::billing::Billing::from_config(&config.billing, &master, production)?;
+        tracing::info!(providers = ?billing.available(), "payment providers");
+        // The expiry job runs in every API process; it is safe to run on several at once.
+        let expiry = api::billing::spawn_expiry_job(
+            db.clone(),
+            std::time::Duration::from_secs(config.billing.expiry_interval_secs),
+            config.billing.grace(),
+            shutdown.clone(),
+        );
+        let state =
+            api::AppState::new(db, nats, subjects, config.api, tokens).with_billing(billing);
         let app = api::Application::build(state).await?;
         tracing::info!("Tdjaasa API listening on http://{}", app.local_addr()?);
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            app.run_until_stopped(async move { stop.cancelled().await })
-                .await
+            let served = app
+                .run_until_stopped(async move { stop.cancelled().await })
+                .await;
+            expiry.abort();
+            served
         });
     } else {
         let stop = shutdown.clone();

@@ -58,6 +58,12 @@ pub enum Error {
     /// 429: rate limited; retry after the given number of seconds.
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// 401: a webhook without a valid, fresh signature (or Orange Money notif_token).
+    #[error("invalid webhook signature")]
+    InvalidSignature,
+    /// 502: a payment provider failed or timed out; the message (French) says what to do.
+    #[error("payment provider failed")]
+    BadGateway(String),
     /// 503: a dependency (PostgreSQL, NATS) is unavailable.
     #[error("service unavailable")]
     Unavailable,
@@ -109,6 +115,8 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::InvalidSignature => StatusCode::UNAUTHORIZED,
+            Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -127,6 +135,8 @@ impl Error {
             Error::PayloadTooLarge => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::TooManyRequests { .. } => "too_many_requests",
+            Error::InvalidSignature => "invalid_signature",
+            Error::BadGateway(_) => "payment_provider_unavailable",
             Error::Unavailable => "service_unavailable",
             Error::Internal(_) => "internal_error",
         }
@@ -149,6 +159,10 @@ impl Error {
             Error::TooManyRequests { retry_after_secs } => {
                 format!("Trop de tentatives. Réessayez dans {retry_after_secs} secondes.")
             }
+            Error::InvalidSignature => {
+                "Signature de la notification absente, invalide ou expirée.".into()
+            }
+            Error::BadGateway(message) => message.clone(),
             Error::Unavailable => {
                 "Service momentanément indisponible. Réessayez dans un instant.".into()
             }

@@ -3,7 +3,9 @@
 //! Every tenant endpoint authenticates a JWT ([`auth::AuthUser`]) and works inside a
 //! [`store::TenantTx`], so PostgreSQL row-level security scopes each query to the caller's shop.
 
+pub mod admin;
 pub mod auth;
+pub mod billing;
 mod bot;
 pub mod config;
 mod conversations;

@@ -20,10 +20,14 @@ use crate::AppState;
         crate::conversations::set_bot, crate::orders::list, crate::orders::read, crate::orders::update,
         crate::dead_letters::list,
         crate::health::healthz, crate::health::readyz, crate::health::metrics,
+        crate::billing::routes::overview, crate::billing::routes::checkout, crate::billing::routes::payment,
+        crate::billing::webhooks::wave, crate::billing::webhooks::orange_money, crate::billing::webhooks::stripe,
+        crate::billing::webhooks::sandbox,
+        crate::admin::list, crate::admin::update, crate::admin::stats,
     ),
     components(schemas(crate::error::FieldError, crate::products::import::RowError)),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "products"), (name = "bot"), (name = "conversations"), (name = "orders"), (name = "ops")),
+    tags((name = "auth"), (name = "products"), (name = "bot"), (name = "conversations"), (name = "orders"), (name = "ops"), (name = "billing"), (name = "webhooks"), (name = "admin")),
 )]
 pub struct ApiDoc;
 

@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    AppState, auth, bot, conversations, dead_letters, health, openapi, orders, products, simulator,
+    AppState, admin, auth, billing, bot, conversations, dead_letters, health, openapi, orders,
+    products, simulator,
 };
 
 /// Largest JSON body accepted (the CSV import route allows more).
@@ -27,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .merge(orders::router())
         .merge(dead_letters::router())
+        .merge(billing::router())
+        .merge(admin::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { crate::Error::NotFound("Cette adresse n'existe pas.") })

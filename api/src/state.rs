@@ -7,6 +7,7 @@ use schemas::Subjects;
 
 use crate::ApiConfig;
 use crate::auth::TokenKeys;
+use crate::billing::Billing;
 use crate::rate_limit::AddrLimiter;
 
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub auth_limiter: Arc<AddrLimiter>,
     pub metrics: PrometheusHandle,
+    /// Payment providers and billing settings; the sandbox alone unless [`AppState::with_billing`] is used.
+    pub billing: Arc<Billing>,
 }
 
 impl AppState {
@@ -36,6 +39,13 @@ impl AppState {
             config: Arc::new(config),
             tokens: Arc::new(tokens),
             metrics: crate::metrics::handle(),
+            billing: Arc::new(Billing::sandbox_only()),
         }
+    }
+
+    /// Replaces the keyless sandbox default with configured billing ([`Billing::from_config`]).
+    pub fn with_billing(mut self, billing: Billing) -> Self {
+        self.billing = Arc::new(billing);
+        self
     }
 }

@@ -39,7 +39,11 @@ struct Args {
     /// Concurrency per worker.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
     database_url: String,
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
@@ -55,7 +59,10 @@ impl LlmProvider for Instant0 {
     }
 
     async fn respond(&self, turn: &Turn, _tools: &mut dyn ToolExecutor) -> Result<Reply, LlmError> {
-        Ok(Reply { text: format!("Bien reçu ({} message(s)).", turn.incoming.len()), ..Reply::default() })
+        Ok(Reply {
+            text: format!("Bien reçu ({} message(s)).", turn.incoming.len()),
+            ..Reply::default()
+        })
     }
 }
 
@@ -64,20 +71,40 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let run_id = Uuid::new_v4().simple().to_string();
     let db_name = format!("tdjaasa_bench_{}", &run_id[..12]);
-    let admin = PgPoolOptions::new().max_connections(2).connect(&args.database_url).await.context("PostgreSQL")?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db_name}"))).execute(&admin).await?;
+    let admin = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&args.database_url)
+        .await
+        .context("PostgreSQL")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db_name}")))
+        .execute(&admin)
+        .await?;
     let result = run(&args, &db_name, &run_id).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {db_name} with (force)"))).execute(&admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {db_name} with (force)"
+    )))
+    .execute(&admin)
+    .await?;
     result
 }
 
 async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     let owner_options: sqlx::postgres::PgConnectOptions = args.database_url.parse()?;
-    let owner = PgPoolOptions::new().max_connections(2).connect_with(owner_options.clone().database(db_name)).await?;
+    let owner = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(owner_options.clone().database(db_name))
+        .await?;
     store::MIGRATOR.run(&owner).await?;
-    let app_options = owner_options.database(db_name).username(store::db::APP_ROLE);
+    let app_options = owner_options
+        .database(db_name)
+        .username(store::db::APP_ROLE);
     let pool_size = u32::try_from(args.workers * args.concurrency + 4).unwrap_or(40);
-    let db = store::Db::from_pool(PgPoolOptions::new().max_connections(pool_size).connect_with(app_options).await?);
+    let db = store::Db::from_pool(
+        PgPoolOptions::new()
+            .max_connections(pool_size)
+            .connect_with(app_options)
+            .await?,
+    );
 
     let subjects = Subjects::with_prefix(&format!("bench{}", &run_id[..8])).context("prefix")?;
     let nats = async_nats::connect(&args.nats_url).await?;
@@ -88,6 +115,14 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         let tenant_id = Uuid::new_v4();
         let mut tx = db.tenant(TenantCtx::new(tenant_id)).await?;
         tenants::create(&mut tx, &format!("Boutique {i}"), "business").await?;
+        // A paid subscription: the bot answers real (WhatsApp) customers only then.
+        sqlx::query(
+            "insert into subscription (tenant_id, plan_code, status, expires_at)
+             values ($1, 'business', 'active', now() + interval '30 days')",
+        )
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         tenant_ids.push(tenant_id);
     }
@@ -99,7 +134,13 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
             tenant_turns_per_second: 100_000,
             ..WorkerConfig::for_tests()
         };
-        let pipeline = Pipeline::new(db.clone(), nats.clone(), subjects.clone(), Arc::new(Instant0), config);
+        let pipeline = Pipeline::new(
+            db.clone(),
+            nats.clone(),
+            subjects.clone(),
+            Arc::new(Instant0),
+            config,
+        );
         tokio::spawn(pipeline.run(stop.clone()));
     }
 
@@ -124,14 +165,18 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", message.msg_id().as_str());
         sent_at.insert(message.wa_message_id.clone(), Instant::now());
-        js.publish_with_headers(subject, headers, serde_json::to_vec(&message)?.into()).await?.await?;
+        js.publish_with_headers(subject, headers, serde_json::to_vec(&message)?.into())
+            .await?
+            .await?;
     }
     let published = started.elapsed();
 
     let mut latencies = Vec::with_capacity(args.messages);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     while latencies.len() < args.messages {
-        let next = tokio::time::timeout_at(deadline, replies.next()).await.context("timed out waiting for replies")?;
+        let next = tokio::time::timeout_at(deadline, replies.next())
+            .await
+            .context("timed out waiting for replies")?;
         let Some(reply) = next else { break };
         let reply: OutboundReply = serde_json::from_slice(&reply.payload)?;
         let now = Instant::now();
@@ -146,12 +191,32 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
 
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
-    println!("messages: {}  chats: {}  tenants: {}  workers: {} × {}", args.messages, args.chats, args.tenants, args.workers, args.concurrency);
-    println!("published in {:.2?}; all answered in {:.2?}", published, total);
-    println!("throughput: {:.0} messages/s", args.messages as f64 / total.as_secs_f64());
-    println!("latency publish → reply: p50 {:.1?}  p90 {:.1?}  p99 {:.1?}  max {:.1?}", pct(0.5), pct(0.9), pct(0.99), pct(1.0));
+    println!(
+        "messages: {}  chats: {}  tenants: {}  workers: {} × {}",
+        args.messages, args.chats, args.tenants, args.workers, args.concurrency
+    );
+    println!(
+        "published in {:.2?}; all answered in {:.2?}",
+        published, total
+    );
+    println!(
+        "throughput: {:.0} messages/s",
+        args.messages as f64 / total.as_secs_f64()
+    );
+    println!(
+        "latency publish → reply: p50 {:.1?}  p90 {:.1?}  p99 {:.1?}  max {:.1?}",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(1.0)
+    );
 
-    for stream in [subjects.inbound_stream(), subjects.outbound_stream(), subjects.events_stream(), format!("KV_{}", subjects.lease_bucket())] {
+    for stream in [
+        subjects.inbound_stream(),
+        subjects.outbound_stream(),
+        subjects.events_stream(),
+        format!("KV_{}", subjects.lease_bucket()),
+    ] {
         let _ = js.delete_stream(&stream).await;
     }
     owner.close().await;

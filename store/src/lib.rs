@@ -2,6 +2,7 @@
 //! transaction that row-level security relies on, and the envelope encryption of stored secrets.
 
 pub mod audit;
+pub mod billing;
 pub mod bot_settings;
 pub mod chats;
 pub mod crypto;

@@ -242,3 +242,203 @@ pub async fn error_code(response: Response) -> String {
         .expect("error.code")
         .to_owned()
 }
+
+// Billing helpers (appended for the billing and admin tests).
+
+/// Webhook signing secrets the billing tests configure for Wave and Stripe.
+pub const WAVE_WEBHOOK_SECRET: &str = "wave_ci_WHS_test_secret";
+pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_test_secret";
+
+/// The API with billing configured by `configure` (starting from the keyless sandbox default), and a pool
+/// large enough for bursts of concurrent webhooks.
+pub async fn spawn_billing_app(
+    pool: PgPool,
+    configure: impl FnOnce(&mut api::billing::BillingConfig),
+) -> TestApp {
+    let options = (*pool.connect_options())
+        .clone()
+        .username(store::db::APP_ROLE);
+    let app_pool = PgPoolOptions::new()
+        .max_connections(20)
+        .acquire_timeout(std::time::Duration::from_secs(30))
+        .connect_with(options)
+        .await
+        .expect("connect as tdjaasa_app");
+    let db = store::Db::from_pool(app_pool);
+    let subjects = Subjects::with_prefix(&format!("t{}", Uuid::new_v4().simple())).expect("prefix");
+    let nats = async_nats::connect(nats_url())
+        .await
+        .expect("local NATS is running");
+    tdj_nats::provision(&nats, &subjects, 1)
+        .await
+        .expect("provision NATS");
+    let config = ApiConfig::for_tests();
+    let master_key = MasterKey::generate();
+    let tokens = TokenKeys::from_master_key(&master_key, config.jwt_ttl_minutes);
+    let mut billing_config = api::billing::BillingConfig::for_tests();
+    configure(&mut billing_config);
+    let billing = api::billing::Billing::from_config(&billing_config, &master_key, false)
+        .expect("billing config");
+    let state = AppState::new(db.clone(), nats.clone(), subjects.clone(), config, tokens)
+        .with_billing(billing);
+    let app = Application::build(state).await.expect("bind");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = CancellationToken::new();
+    let stopped = shutdown.clone();
+    tokio::spawn(app.run_until_stopped(async move { stopped.cancelled().await }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        admin_db: pool,
+        db,
+        master_key,
+        nats,
+        subjects,
+        shutdown,
+    }
+}
+
+/// Local fake providers, and the API configured to use them (sandbox too).
+pub struct Fakes {
+    pub wave: api::billing::fakes::FakeProvider,
+    pub orange_money: api::billing::fakes::FakeProvider,
+    pub stripe: api::billing::fakes::FakeProvider,
+}
+
+pub async fn spawn_app_with_fake_providers(pool: PgPool) -> (TestApp, Fakes) {
+    use api::billing::fakes::FakeProvider;
+    use secrecy::SecretString;
+    let fakes = Fakes {
+        wave: FakeProvider::wave().await,
+        orange_money: FakeProvider::orange_money().await,
+        stripe: FakeProvider::stripe().await,
+    };
+    let app = spawn_billing_app(pool, |c| {
+        c.wave_api_key = Some(SecretString::from("wave_ci_prod_test_key"));
+        c.wave_webhook_secret = Some(SecretString::from(WAVE_WEBHOOK_SECRET));
+        c.wave_base_url = fakes.wave.base_url.clone();
+        c.orange_money_client_id = Some("om-client".into());
+        c.orange_money_client_secret = Some(SecretString::from("om-client-secret"));
+        c.orange_money_merchant_key = Some(SecretString::from("a86b2087"));
+        c.orange_money_base_url = fakes.orange_money.base_url.clone();
+        c.stripe_secret_key = Some(SecretString::from("sk_test_key"));
+        c.stripe_webhook_secret = Some(SecretString::from(STRIPE_WEBHOOK_SECRET));
+        c.stripe_base_url = fakes.stripe.base_url.clone();
+    })
+    .await;
+    (app, fakes)
+}
+
+impl TestApp {
+    /// `POST /api/v1/billing/checkout`, with an optional `Idempotency-Key`.
+    pub async fn checkout(
+        &self,
+        shop: &Shop,
+        plan: &str,
+        provider: &str,
+        idempotency_key: Option<&str>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(format!("{}/api/v1/billing/checkout", self.address))
+            .bearer_auth(&shop.token)
+            .json(&json!({ "plan": plan, "provider": provider }));
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// A checkout that must succeed; returns its JSON.
+    pub async fn checkout_ok(&self, shop: &Shop, plan: &str, provider: &str) -> Value {
+        let response = self.checkout(shop, plan, provider, None).await;
+        assert!(
+            response.status().is_success(),
+            "checkout {plan}/{provider}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    /// POSTs raw bytes with the given headers (webhooks).
+    pub async fn post_raw(&self, path: &str, headers: &[(&str, String)], body: &[u8]) -> Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// Pays a sandbox checkout through its page's Approve button.
+    pub async fn pay_with_sandbox(&self, shop: &Shop, plan: &str) -> Value {
+        let checkout = self.checkout_ok(shop, plan, "sandbox").await;
+        let id = checkout["payment_id"].as_str().expect("payment id");
+        let response = self
+            .client
+            .post(format!("{}/billing/sandbox/{id}/approve", self.address))
+            .send()
+            .await
+            .expect("approve");
+        assert_eq!(response.status(), 200, "sandbox approval");
+        checkout
+    }
+
+    /// The subscription's status and expiry, read as the superuser.
+    pub async fn subscription_state(
+        &self,
+        tenant_id: Uuid,
+    ) -> (String, Option<chrono::DateTime<chrono::Utc>>) {
+        sqlx::query_as("select status, expires_at from subscription where tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(&self.admin_db)
+            .await
+            .expect("subscription")
+    }
+
+    /// A payment's status, read as the superuser.
+    pub async fn payment_status(&self, payment_id: &str) -> String {
+        sqlx::query_scalar("select status from payment where payment_id = $1::uuid")
+            .bind(payment_id)
+            .fetch_one(&self.admin_db)
+            .await
+            .expect("payment")
+    }
+
+    /// The audit actions of a tenant, oldest first.
+    pub async fn audit_actions(&self, tenant_id: Uuid) -> Vec<String> {
+        sqlx::query_scalar("select action from audit_log where tenant_id = $1 order by audit_id")
+            .bind(tenant_id)
+            .fetch_all(&self.admin_db)
+            .await
+            .expect("audit")
+    }
+
+    /// Creates a platform administrator (as `tdjaasa admin create` does) and logs in.
+    pub async fn platform_admin_token(&self) -> String {
+        let email = format!("admin-{}@tdjaasa.ci", Uuid::new_v4().simple());
+        let password = "mot-de-passe-admin-solide";
+        let hash = api::auth::hash_password(secrecy::SecretString::from(password))
+            .await
+            .expect("hash");
+        let mut tx = self.db.platform().await.expect("platform tx");
+        store::users::upsert_platform_admin(&mut tx, &email, &hash)
+            .await
+            .expect("admin");
+        tx.commit().await.expect("commit");
+        let response = self
+            .request(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "email": email, "password": password })),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "admin login");
+        let body: Value = response.json().await.expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+}

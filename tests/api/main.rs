@@ -1,8 +1,14 @@
 //! Black-box tests of the whole HTTP API against the real PostgreSQL (a fresh database per test) and NATS
 //! (a fresh subject namespace per test). One binary, as in zero-to-production.
 
+mod admin;
 mod auth;
 mod bad_input;
+mod billing;
+mod billing_expiry;
+mod billing_pipeline;
+mod billing_permission;
+mod billing_webhooks;
 mod bot_support;
 mod health;
 mod helpers;

@@ -327,6 +327,9 @@ impl Pipeline {
         )
         .await?
         {
+            if inbound.channel == schemas::Channel::Whatsapp {
+                store::billing::record_inbound(&mut tx, Utc::now()).await?;
+            }
             store::outbox::push_event(
                 &mut tx,
                 &self.inner.subjects,

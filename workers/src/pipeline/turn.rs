@@ -50,6 +50,25 @@ impl Pipeline {
             return Ok(true);
         }
         let channel = Channel::parse(&chat.channel).unwrap_or(Channel::Whatsapp);
+        // Real customers are answered only on a paid, unsuspended subscription within its quota; the simulator
+        // always answers (it is the shop's preview). Messages are kept either way, with the reason shown.
+        if channel == Channel::Whatsapp {
+            let permission = store::billing::answer_permission(&mut tx, Utc::now()).await?;
+            if !permission.is_allowed() {
+                let detail = not_answered_reason(&permission);
+                messages::settle(&mut tx, &pending_ids, "skipped", &detail).await?;
+                store::audit::record(
+                    &mut tx,
+                    None,
+                    "bot.not_answered",
+                    json!({ "permission": permission, "chat_id": chat_id }),
+                )
+                .await?;
+                tx.commit().await?;
+                metrics::counter!("pipeline_not_answered_total").increment(1);
+                return Ok(true);
+            }
+        }
         let settings = bot_settings::get(&mut tx).await?;
         let tenant = tenants::get(&mut tx).await?;
         let filter = ProductFilter {
@@ -219,6 +238,11 @@ impl Pipeline {
             )
             .await?;
         }
+        if inserted && channel == Channel::Whatsapp {
+            let prompt = i64::try_from(reply.usage.prompt_tokens).unwrap_or(i64::MAX);
+            let output = i64::try_from(reply.usage.output_tokens).unwrap_or(i64::MAX);
+            store::billing::record_bot_reply(&mut tx, now, prompt, output).await?;
+        }
         chats::touch(&mut tx, chat_id, now).await?;
         tx.commit().await?;
         super::publish_outbox(&inner.db, &inner.nats, ctx).await;
@@ -241,5 +265,21 @@ fn phone_of(jid: &str) -> String {
         String::new()
     } else {
         format!("+{digits}")
+    }
+}
+
+/// What the shop sees on a customer message the bot did not answer (never sent to the customer).
+fn not_answered_reason(permission: &store::billing::AnswerPermission) -> String {
+    use store::billing::AnswerPermission;
+    match permission {
+        AnswerPermission::Suspended { .. } => {
+            "Non répondu : l'abonnement est suspendu. Réglez votre abonnement pour réactiver le bot.".into()
+        }
+        AnswerPermission::ReplyLimitReached { limit } => format!(
+            "Non répondu : la limite de {limit} réponses de votre forfait est atteinte ce mois-ci. \
+             Passez à un forfait supérieur pour continuer."
+        ),
+        AnswerPermission::NotPaid => "Non répondu : le bot répondra à vos clients dès le paiement de l'abonnement.".into(),
+        AnswerPermission::Allowed | AnswerPermission::GracePeriod { .. } => String::new(),
     }
 }

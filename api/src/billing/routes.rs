@@ -1,0 +1,408 @@
+//! The shop's billing endpoints: `POST /api/v1/billing/checkout`, `GET /api/v1/billing`,
+//! `GET /api/v1/billing/payments/{id}`.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use store::billing::{self, NewPayment, Payment, Subscription};
+use store::plans::{self, Plan};
+use store::users::Role;
+use store::{TenantTx, audit};
+use uuid::Uuid;
+
+use super::providers::{CheckoutRequest, PaymentProvider};
+use crate::auth::AuthUser;
+use crate::extract::ApiJson;
+use crate::validate::Check;
+use crate::{AppState, Error, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/billing", get(overview))
+        .route("/api/v1/billing/checkout", post(checkout))
+        .route("/api/v1/billing/payments/{id}", get(payment))
+}
+
+/// Double clicks without an `Idempotency-Key` header land in the same 10-minute bucket, so they share a
+/// derived key (tenant + plan + provider + bucket) and reuse one payment.
+const AUTO_KEY_BUCKET_SECS: i64 = 600;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutBody {
+    /// `starter`, `pro` or `business`.
+    pub plan: String,
+    /// `wave`, `orange_money`, `stripe` or `sandbox` (see `providers` in `GET /api/v1/billing`).
+    pub provider: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CheckoutResponse {
+    pub payment_id: Uuid,
+    /// Open this in the browser (or the Wave app) to pay.
+    pub checkout_url: String,
+    pub provider: String,
+    pub plan_code: String,
+    pub amount_xof: i64,
+    pub status: String,
+}
+
+impl CheckoutResponse {
+    fn of(payment: &Payment, checkout_url: String) -> Self {
+        Self {
+            payment_id: payment.payment_id,
+            checkout_url,
+            provider: payment.provider.clone(),
+            plan_code: payment.plan_code.clone(),
+            amount_xof: payment.amount_xof,
+            status: payment.status.clone(),
+        }
+    }
+}
+
+/// Starts paying a month of `plan`. The payment is recorded `pending` before the provider is called; the
+/// same `Idempotency-Key` (or, without one, a double click) returns the same payment and checkout.
+#[utoipa::path(post, path = "/api/v1/billing/checkout", tag = "billing", request_body = CheckoutBody,
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Client key: a repeated request returns the same payment")),
+    responses((status = 201, body = CheckoutResponse, description = "Payment created"),
+              (status = 200, body = CheckoutResponse, description = "Same request replayed"),
+              (status = 409, description = "Key reused for another request, or a checkout still being created"),
+              (status = 422), (status = 502, description = "The provider failed; the payment is marked failed")))]
+pub(crate) async fn checkout(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CheckoutBody>,
+) -> Result<(StatusCode, Json<CheckoutResponse>)> {
+    if user.role == Role::PlatformAdmin {
+        return Err(Error::Forbidden);
+    }
+    let mut check = Check::default();
+    let plan_code = body.plan.trim().to_lowercase();
+    let provider_name = body.provider.trim().to_lowercase();
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(store::Error::from)?;
+    let plan = plans::get_active(&mut conn, &plan_code).await?;
+    drop(conn);
+    if plan.is_none() {
+        check.fail(
+            "plan",
+            "Forfait inconnu : choisissez starter, pro ou business.",
+        );
+    }
+    let provider = state.billing.provider(&provider_name);
+    if provider.is_none() {
+        check.fail("provider", "Ce moyen de paiement n'est pas disponible.");
+    }
+    let client_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value.to_str().unwrap_or_default().trim();
+            if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+                check.fail(
+                    "Idempotency-Key",
+                    "Clé d'idempotence invalide (1 à 200 caractères visibles).",
+                );
+            }
+            Some(key.to_owned())
+        }
+    };
+    check.finish()?;
+    let (Some(plan), Some(provider)) = (plan, provider) else {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "validated plan or provider missing"
+        )));
+    };
+    let public_url = public_url(&state, &headers)?;
+
+    let now = Utc::now();
+    let base_key = match &client_key {
+        Some(key) => format!("client:{key}"),
+        None => format!(
+            "auto:{plan_code}:{provider_name}:{}",
+            now.timestamp().div_euclid(AUTO_KEY_BUCKET_SECS)
+        ),
+    };
+    let mut key = base_key.clone();
+    for _ in 0..5 {
+        let mut tx = state.db.tenant(user.ctx()).await?;
+        let new = NewPayment {
+            plan_code: &plan.plan_code,
+            provider: provider.name(),
+            amount_xof: plan.price_xof,
+            idempotency_key: &key,
+        };
+        let (payment, created) = billing::create_pending(&mut tx, &new).await?;
+        if created {
+            audit::record(
+                &mut tx,
+                Some(user.user_id),
+                "payment.checkout_started",
+                json!({ "payment_id": payment.payment_id, "provider": payment.provider,
+                        "plan": payment.plan_code, "amount_xof": payment.amount_xof }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if created {
+            let response =
+                open_checkout(&state, &user, &payment, &plan, provider, &public_url).await?;
+            return Ok((StatusCode::CREATED, Json(response)));
+        }
+        if payment.plan_code != plan.plan_code || payment.provider != provider.name() {
+            return Err(Error::Conflict {
+                code: "idempotency_key_mismatch",
+                message: "Cette clé d'idempotence a déjà servi pour un autre paiement.".into(),
+            });
+        }
+        if payment.status == "pending" {
+            let response = wait_for_checkout(&state, &user, payment.payment_id).await?;
+            return Ok((StatusCode::OK, Json(response)));
+        }
+        if client_key.is_some() {
+            return Err(Error::Conflict {
+                code: "idempotency_key_reused",
+                message: "Ce paiement est déjà terminé : utilisez une nouvelle clé d'idempotence."
+                    .into(),
+            });
+        }
+        // The earlier attempt in this bucket is over (paid, failed or flagged): this is a new one.
+        key = format!("{base_key}:{}", payment.payment_id.simple());
+    }
+    Err(Error::Conflict {
+        code: "too_many_attempts",
+        message: "Trop de tentatives de paiement rapprochées. Réessayez dans quelques minutes."
+            .into(),
+    })
+}
+
+/// Calls the provider (no database connection held), then records the checkout, or marks the payment
+/// failed and answers 502.
+async fn open_checkout(
+    state: &AppState,
+    user: &AuthUser,
+    payment: &Payment,
+    plan: &Plan,
+    provider: &dyn PaymentProvider,
+    public_url: &str,
+) -> Result<CheckoutResponse> {
+    let request = CheckoutRequest {
+        payment_id: payment.payment_id,
+        amount_xof: payment.amount_xof,
+        description: format!("Abonnement Tdjaasa {} (1 mois)", plan.name),
+        success_url: format!(
+            "{public_url}/billing/return?paiement={}&statut=succes",
+            payment.payment_id
+        ),
+        error_url: format!(
+            "{public_url}/billing/return?paiement={}&statut=echec",
+            payment.payment_id
+        ),
+        public_url: public_url.to_owned(),
+    };
+    let outcome = provider.create_checkout(&request).await;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    match outcome {
+        Ok(session) => {
+            let notif_hash = session.notif_token.as_ref().map(|t| {
+                Sha256::digest(secrecy::ExposeSecret::expose_secret(t).as_bytes()).to_vec()
+            });
+            let updated = billing::attach_checkout(
+                &mut tx,
+                payment.payment_id,
+                &session.checkout_url,
+                session.provider_ref.as_deref(),
+                session.pay_token.as_deref(),
+                notif_hash.as_deref(),
+            )
+            .await?;
+            audit::record(
+                &mut tx,
+                Some(user.user_id),
+                "payment.checkout_created",
+                json!({ "payment_id": payment.payment_id, "provider": payment.provider,
+                        "provider_ref": session.provider_ref }),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(CheckoutResponse::of(&updated, session.checkout_url))
+        }
+        Err(e) => {
+            tracing::warn!(provider = provider.name(), payment_id = %payment.payment_id, error.message = %e,
+                "payment provider failed to open a checkout");
+            billing::mark_failed(&mut tx, payment.payment_id, e.kind()).await?;
+            audit::record(
+                &mut tx,
+                Some(user.user_id),
+                "payment.checkout_failed",
+                json!({ "payment_id": payment.payment_id, "provider": payment.provider, "error": e.kind() }),
+            )
+            .await?;
+            tx.commit().await?;
+            Err(provider_unavailable(provider.label()))
+        }
+    }
+}
+
+pub(crate) fn provider_unavailable(label: &str) -> Error {
+    Error::BadGateway(format!(
+        "{label} ne répond pas pour le moment : aucun paiement n'a été effectué. Réessayez dans quelques \
+         minutes ou choisissez un autre moyen de paiement."
+    ))
+}
+
+/// A concurrent twin request is still talking to the provider: wait for its checkout.
+async fn wait_for_checkout(
+    state: &AppState,
+    user: &AuthUser,
+    payment_id: Uuid,
+) -> Result<CheckoutResponse> {
+    let deadline = tokio::time::Instant::now() + state.billing.timeout + Duration::from_secs(1);
+    loop {
+        let mut tx = state.db.tenant(user.ctx()).await?;
+        let payment = billing::get_payment(&mut tx, payment_id).await?;
+        tx.commit().await?;
+        match (&payment.status[..], &payment.checkout_url) {
+            ("pending", Some(url)) => return Ok(CheckoutResponse::of(&payment, url.clone())),
+            ("failed", _) => {
+                let label = state
+                    .billing
+                    .provider(&payment.provider)
+                    .map_or("Le service de paiement", |p| p.label());
+                return Err(provider_unavailable(label));
+            }
+            ("pending", None) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            _ => {
+                return Err(Error::Conflict {
+                    code: "checkout_in_progress",
+                    message: "Ce paiement est en cours de création. Réessayez dans un instant."
+                        .into(),
+                });
+            }
+        }
+    }
+}
+
+/// Our public base URL: `BILLING_PUBLIC_URL`, else the Host the request came to.
+pub(crate) fn public_url(state: &AppState, headers: &HeaderMap) -> Result<String> {
+    if let Some(url) = &state.billing.public_url {
+        return Ok(url.clone());
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
+        .ok_or_else(|| Error::BadRequest("En-tête Host invalide.".into()))?;
+    Ok(format!("http://{host}"))
+}
+
+/// A paid payment, as a receipt.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Receipt {
+    pub payment_id: Uuid,
+    pub plan_code: String,
+    pub amount_xof: i64,
+    pub currency: String,
+    pub provider: String,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The provider's transaction id (or session reference).
+    pub reference: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Overview {
+    pub plan: Plan,
+    pub subscription: Subscription,
+    /// Plans on offer.
+    pub plans: Vec<Plan>,
+    /// Configured payment providers.
+    pub providers: Vec<String>,
+    /// The latest 100 payments, newest first.
+    pub payments: Vec<Payment>,
+    pub receipts: Vec<Receipt>,
+}
+
+/// The shop's plan, subscription status and expiry, payments and receipts.
+#[utoipa::path(get, path = "/api/v1/billing", tag = "billing", security(("bearer" = [])),
+    responses((status = 200, body = Overview)))]
+pub(crate) async fn overview(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<Overview>> {
+    let mut tx: TenantTx<'_> = state.db.tenant(user.ctx()).await?;
+    let plan = plans::of_tenant(&mut tx).await?;
+    let subscription = billing::subscription(&mut tx).await?;
+    let plans = plans::list_active(&mut tx).await?;
+    let payments = billing::list_payments(&mut tx).await?;
+    tx.commit().await?;
+    let receipts = payments
+        .iter()
+        .filter(|p| p.status == "succeeded")
+        .map(|p| Receipt {
+            payment_id: p.payment_id,
+            plan_code: p.plan_code.clone(),
+            amount_xof: p.amount_xof,
+            currency: p.currency.clone(),
+            provider: p.provider.clone(),
+            paid_at: p.paid_at,
+            reference: p
+                .provider_txn_id
+                .clone()
+                .or_else(|| p.provider_ref.clone())
+                .unwrap_or_else(|| p.payment_id.to_string()),
+        })
+        .collect();
+    Ok(Json(Overview {
+        plan,
+        subscription,
+        plans,
+        providers: state
+            .billing
+            .available()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        payments,
+        receipts,
+    }))
+}
+
+/// One payment of the shop (another shop's id answers 404).
+#[utoipa::path(get, path = "/api/v1/billing/payments/{id}", tag = "billing", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = Payment), (status = 404)))]
+pub(crate) async fn payment(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Payment>> {
+    const NOT_FOUND: Error = Error::NotFound("Paiement introuvable.");
+    let id: Uuid = id.parse().map_err(|_| NOT_FOUND)?;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let payment = billing::get_payment(&mut tx, id)
+        .await
+        .map_err(|e| match e {
+            store::Error::NotFound => NOT_FOUND,
+            other => other.into(),
+        })?;
+    tx.commit().await?;
+    Ok(Json(payment))
+}

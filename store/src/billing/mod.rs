@@ -1,0 +1,27 @@
+//! Billing: the subscription's life (paid, past due, suspended), payments and their webhooks' effects, the
+//! expiry job's transitions, the operator's view, and what the worker asks before answering a customer.
+//!
+//! Money is integer XOF everywhere. A paid period is one calendar month, stacked on the later of now and the
+//! current expiry.
+
+mod admin;
+mod expiry;
+mod payments;
+mod permission;
+
+pub use admin::{
+    AdminTenant, PlatformStats, ProviderStats, list_tenants, set_tenant_status, stats,
+};
+pub use expiry::{ExpiryReport, run_expiry};
+pub use payments::{
+    NewPayment, Outcome, OutcomeStatus, Payment, PaymentOwner, Subscription, WebhookDecision,
+    apply_outcome, attach_checkout, create_pending, find_by_key, get_payment, list_payments,
+    mark_failed, owner_by_notif_token_hash, owner_of_payment, subscription,
+};
+pub use permission::{
+    AnswerPermission, SuspendReason, answer_permission, month_start, record_bot_reply,
+    record_inbound,
+};
+
+/// The payment providers, as stored in `payment.provider`.
+pub const PROVIDERS: [&str; 4] = ["wave", "orange_money", "stripe", "sandbox"];

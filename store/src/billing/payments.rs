@@ -1,0 +1,418 @@
+//! Payments: the pending row written before a provider is called, the checkout it leads to, and what a
+//! verified webhook does to it and to the subscription.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::OptionalExt;
+use crate::{PlatformTx, Result, TenantTx, audit};
+
+/// One payment attempt, as the shop sees it (no tokens).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Payment {
+    pub payment_id: Uuid,
+    pub plan_code: String,
+    /// `wave`, `orange_money`, `stripe` or `sandbox`.
+    pub provider: String,
+    pub amount_xof: i64,
+    pub currency: String,
+    /// `pending`, `succeeded`, `failed` or `flagged` (amount or currency mismatch, for the operator).
+    pub status: String,
+    /// Where the payer completes the payment.
+    pub checkout_url: Option<String>,
+    /// The provider's checkout/session reference.
+    pub provider_ref: Option<String>,
+    /// The provider's transaction id, once paid: the receipt reference.
+    pub provider_txn_id: Option<String>,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub idempotency_key: String,
+}
+
+macro_rules! payment_columns {
+    () => {
+        "payment_id, plan_code, provider, amount_xof, currency, status, checkout_url, provider_ref, \
+         provider_txn_id, failure_reason, created_at, paid_at, idempotency_key"
+    };
+}
+
+/// What checkout records before calling the provider.
+#[derive(Debug, Clone)]
+pub struct NewPayment<'a> {
+    pub plan_code: &'a str,
+    pub provider: &'a str,
+    pub amount_xof: i64,
+    pub idempotency_key: &'a str,
+}
+
+/// Inserts a pending payment, or returns the one already recorded under the same idempotency key.
+/// The boolean is true when this call created it.
+pub async fn create_pending(
+    tx: &mut TenantTx<'_>,
+    new: &NewPayment<'_>,
+) -> Result<(Payment, bool)> {
+    let created = sqlx::query_as::<_, Payment>(concat!(
+        "insert into payment (tenant_id, plan_code, provider, amount_xof, currency, idempotency_key)
+         values ($1, $2, $3, $4, 'XOF', $5)
+         on conflict (tenant_id, idempotency_key) do nothing returning ",
+        payment_columns!()
+    ))
+    .bind(tx.tenant_id())
+    .bind(new.plan_code)
+    .bind(new.provider)
+    .bind(new.amount_xof)
+    .bind(new.idempotency_key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(payment) = created {
+        return Ok((payment, true));
+    }
+    let existing = find_by_key(tx, new.idempotency_key).await?.or_not_found()?;
+    Ok((existing, false))
+}
+
+pub async fn find_by_key(tx: &mut TenantTx<'_>, idempotency_key: &str) -> Result<Option<Payment>> {
+    Ok(sqlx::query_as::<_, Payment>(concat!(
+        "select ",
+        payment_columns!(),
+        " from payment where tenant_id = $1 and idempotency_key = $2"
+    ))
+    .bind(tx.tenant_id())
+    .bind(idempotency_key)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+pub async fn get_payment(tx: &mut TenantTx<'_>, payment_id: Uuid) -> Result<Payment> {
+    sqlx::query_as::<_, Payment>(concat!(
+        "select ",
+        payment_columns!(),
+        " from payment where tenant_id = $1 and payment_id = $2"
+    ))
+    .bind(tx.tenant_id())
+    .bind(payment_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
+/// The shop's payments, newest first.
+pub async fn list_payments(tx: &mut TenantTx<'_>) -> Result<Vec<Payment>> {
+    Ok(sqlx::query_as::<_, Payment>(concat!(
+        "select ",
+        payment_columns!(),
+        " from payment where tenant_id = $1 order by created_at desc limit 100"
+    ))
+    .bind(tx.tenant_id())
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// Records the checkout the provider created. Only a still-pending payment is updated.
+pub async fn attach_checkout(
+    tx: &mut TenantTx<'_>,
+    payment_id: Uuid,
+    checkout_url: &str,
+    provider_ref: Option<&str>,
+    pay_token: Option<&str>,
+    notif_token_hash: Option<&[u8]>,
+) -> Result<Payment> {
+    sqlx::query_as::<_, Payment>(concat!(
+        "update payment set checkout_url = $3, provider_ref = $4, pay_token = $5, notif_token_hash = $6,
+                updated_at = now()
+         where tenant_id = $1 and payment_id = $2 and status = 'pending' returning ",
+        payment_columns!()
+    ))
+    .bind(tx.tenant_id())
+    .bind(payment_id)
+    .bind(checkout_url)
+    .bind(provider_ref)
+    .bind(pay_token)
+    .bind(notif_token_hash)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
+/// Marks a pending payment failed (the provider refused or did not answer).
+pub async fn mark_failed(tx: &mut TenantTx<'_>, payment_id: Uuid, reason: &str) -> Result<()> {
+    sqlx::query(
+        "update payment set status = 'failed', failure_reason = $3, updated_at = now()
+         where tenant_id = $1 and payment_id = $2 and status = 'pending'",
+    )
+    .bind(tx.tenant_id())
+    .bind(payment_id)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The subscription of the transaction's tenant.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Subscription {
+    pub plan_code: String,
+    /// `pending` (never paid), `active`, `past_due` (expired, within the grace period) or `suspended`.
+    pub status: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// While `past_due`: the bot keeps answering until then.
+    pub grace_until: Option<DateTime<Utc>>,
+    pub past_due_since: Option<DateTime<Utc>>,
+    pub suspended_at: Option<DateTime<Utc>>,
+}
+
+pub async fn subscription(tx: &mut TenantTx<'_>) -> Result<Subscription> {
+    sqlx::query_as::<_, Subscription>(
+        "select plan_code, status, expires_at, grace_until, past_due_since, suspended_at
+         from subscription where tenant_id = $1",
+    )
+    .bind(tx.tenant_id())
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
+/// Who a payment belongs to, found on the platform path before the tenant is known (webhooks).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PaymentOwner {
+    pub tenant_id: Uuid,
+    pub payment_id: Uuid,
+    pub provider: String,
+    pub plan_code: String,
+    pub amount_xof: i64,
+    pub currency: String,
+    pub status: String,
+    pub provider_ref: Option<String>,
+    pub pay_token: Option<String>,
+}
+
+macro_rules! owner_columns {
+    () => {
+        "select tenant_id, payment_id, provider, plan_code, amount_xof, currency, status, provider_ref, pay_token from payment"
+    };
+}
+
+pub async fn owner_of_payment(
+    tx: &mut PlatformTx,
+    payment_id: Uuid,
+) -> Result<Option<PaymentOwner>> {
+    Ok(
+        sqlx::query_as::<_, PaymentOwner>(concat!(owner_columns!(), " where payment_id = $1"))
+            .bind(payment_id)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
+/// Orange Money notifications carry only the notif_token: the payment is found by its hash.
+pub async fn owner_by_notif_token_hash(
+    tx: &mut PlatformTx,
+    hash: &[u8],
+) -> Result<Option<PaymentOwner>> {
+    Ok(sqlx::query_as::<_, PaymentOwner>(concat!(
+        owner_columns!(),
+        " where notif_token_hash = $1 and provider = 'orange_money'"
+    ))
+    .bind(hash)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// What a verified provider message says happened to a payment.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub provider: String,
+    /// The provider's event (or transaction) id: processing is idempotent on it.
+    pub event_id: String,
+    pub status: OutcomeStatus,
+    /// The amount and currency the provider reports, checked against the recorded payment.
+    pub amount_xof: Option<i64>,
+    pub currency: Option<String>,
+    pub provider_txn_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeStatus {
+    Succeeded,
+    Failed,
+}
+
+/// What processing a verified webhook did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum WebhookDecision {
+    /// The payment succeeded; the subscription now runs until `expires_at`.
+    Activated { expires_at: DateTime<Utc> },
+    /// The provider reports a failed payment.
+    Failed,
+    /// Amount or currency differ from the recorded payment: nothing activated, the operator must look.
+    Flagged,
+    /// This event id was already processed.
+    Duplicate,
+    /// The payment was already settled (`status`) by another event.
+    AlreadySettled { status: String },
+}
+
+impl WebhookDecision {
+    fn outcome(&self) -> &'static str {
+        match self {
+            WebhookDecision::Activated { .. } => "activated",
+            WebhookDecision::Failed => "failed",
+            WebhookDecision::Flagged => "flagged",
+            WebhookDecision::Duplicate => "duplicate",
+            WebhookDecision::AlreadySettled { .. } => "already_settled",
+        }
+    }
+}
+
+/// Applies a verified provider outcome to a payment of the transaction's tenant, exactly once per event id
+/// and at most one activation per payment: the payment row is locked first, so concurrent deliveries run
+/// one after the other and all but the first see a settled payment or a known event id. Every decision is
+/// written to the audit log.
+#[tracing::instrument(skip_all, fields(tenant_id = %tx.tenant_id(), %payment_id))]
+pub async fn apply_outcome(
+    tx: &mut TenantTx<'_>,
+    payment_id: Uuid,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Result<WebhookDecision> {
+    let payment = sqlx::query_as::<_, Payment>(concat!(
+        "select ",
+        payment_columns!(),
+        " from payment where tenant_id = $1 and payment_id = $2 for update"
+    ))
+    .bind(tx.tenant_id())
+    .bind(payment_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?;
+
+    let fresh: Option<i32> = sqlx::query_scalar(
+        "insert into billing_event (tenant_id, provider, event_id, payment_id, outcome)
+         values ($1, $2, $3, $4, 'processing') on conflict do nothing returning 1",
+    )
+    .bind(tx.tenant_id())
+    .bind(&outcome.provider)
+    .bind(&outcome.event_id)
+    .bind(payment_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let mut detail = json!({
+        "payment_id": payment_id,
+        "provider": outcome.provider,
+        "event_id": outcome.event_id,
+    });
+    if fresh.is_none() {
+        audit::record(tx, None, "payment.webhook_duplicate", detail).await?;
+        return Ok(WebhookDecision::Duplicate);
+    }
+
+    let decision = if payment.status != "pending" {
+        detail["status"] = json!(payment.status);
+        audit::record(tx, None, "payment.webhook_ignored", detail).await?;
+        WebhookDecision::AlreadySettled {
+            status: payment.status.clone(),
+        }
+    } else if outcome.status == OutcomeStatus::Failed {
+        sqlx::query(
+            "update payment set status = 'failed', failure_reason = 'refusé par le fournisseur',
+                    provider_txn_id = coalesce($3, provider_txn_id), updated_at = now()
+             where tenant_id = $1 and payment_id = $2",
+        )
+        .bind(tx.tenant_id())
+        .bind(payment_id)
+        .bind(&outcome.provider_txn_id)
+        .execute(&mut **tx)
+        .await?;
+        audit::record(tx, None, "payment.failed", detail).await?;
+        WebhookDecision::Failed
+    } else if outcome.amount_xof != Some(payment.amount_xof)
+        || outcome.currency.as_deref().map(str::to_ascii_uppercase)
+            != Some(payment.currency.clone())
+    {
+        sqlx::query(
+            "update payment set status = 'flagged', failure_reason = 'montant ou devise inattendus',
+                    provider_txn_id = coalesce($3, provider_txn_id), updated_at = now()
+             where tenant_id = $1 and payment_id = $2",
+        )
+        .bind(tx.tenant_id())
+        .bind(payment_id)
+        .bind(&outcome.provider_txn_id)
+        .execute(&mut **tx)
+        .await?;
+        detail["expected"] =
+            json!({ "amount_xof": payment.amount_xof, "currency": payment.currency });
+        detail["received"] =
+            json!({ "amount_xof": outcome.amount_xof, "currency": outcome.currency });
+        audit::record(tx, None, "payment.flagged", detail).await?;
+        tracing::warn!(%payment_id, "payment flagged: amount or currency mismatch");
+        WebhookDecision::Flagged
+    } else {
+        let expires_at = activate(tx, &payment, outcome, now).await?;
+        detail["plan"] = json!(payment.plan_code);
+        detail["amount_xof"] = json!(payment.amount_xof);
+        detail["expires_at"] = json!(expires_at);
+        audit::record(tx, None, "payment.succeeded", detail).await?;
+        WebhookDecision::Activated { expires_at }
+    };
+
+    sqlx::query(
+        "update billing_event set outcome = $4 where tenant_id = $1 and provider = $2 and event_id = $3",
+    )
+    .bind(tx.tenant_id())
+    .bind(&outcome.provider)
+    .bind(&outcome.event_id)
+    .bind(decision.outcome())
+    .execute(&mut **tx)
+    .await?;
+    Ok(decision)
+}
+
+/// Marks the payment paid and extends the subscription by one month from the later of now and the current
+/// expiry (renewals stack), on the paid plan. The month is added in UTC.
+async fn activate(
+    tx: &mut TenantTx<'_>,
+    payment: &Payment,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>> {
+    sqlx::query(
+        "update payment set status = 'succeeded', paid_at = $3, provider_txn_id = coalesce($4, provider_txn_id),
+                updated_at = now()
+         where tenant_id = $1 and payment_id = $2",
+    )
+    .bind(tx.tenant_id())
+    .bind(payment.payment_id)
+    .bind(now)
+    .bind(&outcome.provider_txn_id)
+    .execute(&mut **tx)
+    .await?;
+    let expires_at: DateTime<Utc> = sqlx::query_scalar(
+        "insert into subscription (tenant_id, plan_code, status, expires_at)
+         values ($1, $2, 'active', (($3::timestamptz at time zone 'UTC') + interval '1 month') at time zone 'UTC')
+         on conflict (tenant_id) do update set
+           plan_code = excluded.plan_code,
+           status = 'active',
+           expires_at = ((greatest(subscription.expires_at, $3::timestamptz) at time zone 'UTC')
+                         + interval '1 month') at time zone 'UTC',
+           past_due_since = null, grace_until = null, suspended_at = null, updated_at = now()
+         returning expires_at",
+    )
+    .bind(tx.tenant_id())
+    .bind(&payment.plan_code)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("update tenant set plan_code = $2 where tenant_id = $1")
+        .bind(tx.tenant_id())
+        .bind(&payment.plan_code)
+        .execute(&mut **tx)
+        .await?;
+    Ok(expires_at)
+}

@@ -1,0 +1,179 @@
+//! May the bot answer this shop's customers right now? And the usage counters that feed the reply limit.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::error::OptionalExt;
+use crate::{Result, TenantTx};
+
+/// Why a shop's bot is silenced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspendReason {
+    /// The platform operator suspended the shop (`tenant.status = 'suspended'`), whatever its subscription.
+    ByOperator,
+    /// The subscription expired and its grace period is over (or the expiry job already suspended it).
+    Unpaid,
+}
+
+/// The worker's answer to "may the bot reply to a customer of this shop now?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AnswerPermission {
+    /// The subscription is paid and the month's reply quota is not used up: answer.
+    Allowed,
+    /// The subscription expired but is within its grace period: answer, and the shop should be reminded to
+    /// pay before `until`.
+    GracePeriod { until: DateTime<Utc> },
+    /// Do not answer: the shop is suspended (by the operator, or for non-payment). Data and dashboard stay.
+    Suspended { reason: SuspendReason },
+    /// Do not answer: this UTC month's bot replies reached the plan's `max_replies_per_month`.
+    ReplyLimitReached { limit: i32 },
+    /// Do not answer: the shop signed up but never paid (subscription `pending`).
+    NotPaid,
+}
+
+impl AnswerPermission {
+    /// Whether the bot may send a reply.
+    pub fn is_allowed(&self) -> bool {
+        matches!(
+            self,
+            AnswerPermission::Allowed | AnswerPermission::GracePeriod { .. }
+        )
+    }
+}
+
+/// First day of `now`'s UTC month: the key of `tenant_usage`.
+pub fn month_start(now: DateTime<Utc>) -> NaiveDate {
+    NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or(now.date_naive())
+}
+
+#[derive(sqlx::FromRow)]
+struct State {
+    tenant_status: String,
+    sub_status: Option<String>,
+    grace_until: Option<DateTime<Utc>>,
+    max_replies_per_month: Option<i32>,
+    bot_replies: Option<i32>,
+}
+
+/// Decides whether the transaction's tenant may get a bot reply at `now`. Checks, in order: operator
+/// suspension, never paid, suspended or past the grace period, the monthly reply limit, then the grace period.
+///
+/// The expiry job is the one authority that moves an expired subscription to `past_due` (it writes
+/// `grace_until`) and then `suspended`; between its runs (a few minutes) an `active` subscription whose
+/// `expires_at` just passed is still answered.
+#[tracing::instrument(skip_all, fields(tenant_id = %tx.tenant_id()))]
+pub async fn answer_permission(
+    tx: &mut TenantTx<'_>,
+    now: DateTime<Utc>,
+) -> Result<AnswerPermission> {
+    let state = sqlx::query_as::<_, State>(
+        "select t.status as tenant_status, s.status as sub_status, s.grace_until,
+                p.max_replies_per_month, u.bot_replies
+         from tenant t
+         join plan p on p.plan_code = t.plan_code
+         left join subscription s on s.tenant_id = t.tenant_id
+         left join tenant_usage u on u.tenant_id = t.tenant_id and u.month = $2
+         where t.tenant_id = $1",
+    )
+    .bind(tx.tenant_id())
+    .bind(month_start(now))
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?;
+
+    if state.tenant_status == "suspended" {
+        return Ok(AnswerPermission::Suspended {
+            reason: SuspendReason::ByOperator,
+        });
+    }
+    let grace_until = match state.sub_status.as_deref() {
+        None | Some("pending") => return Ok(AnswerPermission::NotPaid),
+        Some("suspended") => {
+            return Ok(AnswerPermission::Suspended {
+                reason: SuspendReason::Unpaid,
+            });
+        }
+        Some("past_due") => match state.grace_until {
+            Some(until) if now < until => Some(until),
+            _ => {
+                return Ok(AnswerPermission::Suspended {
+                    reason: SuspendReason::Unpaid,
+                });
+            }
+        },
+        _ => None,
+    };
+    if let Some(limit) = state.max_replies_per_month
+        && state.bot_replies.unwrap_or(0) >= limit
+    {
+        return Ok(AnswerPermission::ReplyLimitReached { limit });
+    }
+    Ok(match grace_until {
+        Some(until) => AnswerPermission::GracePeriod { until },
+        None => AnswerPermission::Allowed,
+    })
+}
+
+/// Counts one bot reply and its language-model tokens in `now`'s UTC month (in the worker's transaction
+/// that stores the reply, so a rolled-back turn is not counted).
+pub async fn record_bot_reply(
+    tx: &mut TenantTx<'_>,
+    now: DateTime<Utc>,
+    prompt_tokens: i64,
+    output_tokens: i64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into tenant_usage (tenant_id, month, bot_replies, llm_prompt_tokens, llm_output_tokens)
+         values ($1, $2, 1, $3, $4)
+         on conflict (tenant_id, month) do update set
+           bot_replies = tenant_usage.bot_replies + 1,
+           llm_prompt_tokens = tenant_usage.llm_prompt_tokens + excluded.llm_prompt_tokens,
+           llm_output_tokens = tenant_usage.llm_output_tokens + excluded.llm_output_tokens",
+    )
+    .bind(tx.tenant_id())
+    .bind(month_start(now))
+    .bind(prompt_tokens.max(0))
+    .bind(output_tokens.max(0))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Counts one inbound customer message in `now`'s UTC month.
+pub async fn record_inbound(tx: &mut TenantTx<'_>, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "insert into tenant_usage (tenant_id, month, inbound_messages) values ($1, $2, 1)
+         on conflict (tenant_id, month) do update set inbound_messages = tenant_usage.inbound_messages + 1",
+    )
+    .bind(tx.tenant_id())
+    .bind(month_start(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn usage_month_is_the_first_day_of_the_utc_month() {
+        for (now, expected) in [
+            (Utc.with_ymd_and_hms(2026, 3, 31, 23, 59, 59), (2026, 3, 1)),
+            (Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0), (2026, 4, 1)),
+            (Utc.with_ymd_and_hms(2026, 12, 15, 12, 0, 0), (2026, 12, 1)),
+        ] {
+            let now = now.single().expect("valid date");
+            let (y, m, d) = expected;
+            assert_eq!(
+                month_start(now),
+                NaiveDate::from_ymd_opt(y, m, d).expect("date"),
+                "month of {now}"
+            );
+        }
+    }
+}

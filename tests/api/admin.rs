@@ -1,0 +1,206 @@
+//! The platform operator's endpoints: admins only, tenant listing, suspension with an audited reason, stats.
+
+use chrono::Utc;
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use store::TenantCtx;
+use store::billing::{AnswerPermission, SuspendReason, answer_permission};
+
+use crate::helpers::{error_code, spawn_app};
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn tenant_tokens_get_403_on_every_admin_route(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie Abobo").await;
+    let own = format!("/api/v1/admin/tenants/{}", shop.tenant_id);
+    let cases = [
+        (Method::GET, "/api/v1/admin/tenants", None),
+        (Method::GET, "/api/v1/admin/stats", None),
+        (
+            Method::PATCH,
+            own.as_str(),
+            Some(json!({"status": "active", "reason": "je me réactive"})),
+        ),
+    ];
+
+    for (method, path, body) in cases {
+        // Act
+        let response = app
+            .request(method.clone(), path, Some(&shop.token), body)
+            .await;
+        // Assert
+        assert_eq!(response.status(), 403, "{method} {path}");
+        assert_eq!(error_code(response).await, "forbidden");
+    }
+    let anonymous = app
+        .request(Method::GET, "/api/v1/admin/stats", None, None)
+        .await;
+    assert_eq!(anonymous.status(), 401);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_admin_lists_tenants_with_subscription_and_usage(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let admin = app.platform_admin_token().await;
+    let paid = app.signup("Friperie Abobo").await;
+    app.pay_with_sandbox(&paid, "business").await;
+    let unpaid = app.signup("Boutique Marcory").await;
+    sqlx::query("insert into tenant_usage (tenant_id, month, inbound_messages, bot_replies) values ($1, $2, 42, 40)")
+        .bind(paid.tenant_id)
+        .bind(store::billing::month_start(Utc::now()))
+        .execute(&app.admin_db)
+        .await
+        .expect("usage");
+
+    // Act
+    let response = app.get("/api/v1/admin/tenants", &admin).await;
+
+    // Assert
+    assert_eq!(response.status(), 200);
+    let tenants: Vec<Value> = response.json().await.expect("json");
+    assert_eq!(tenants.len(), 2, "the platform's own tenant is not listed");
+    let find = |id: uuid::Uuid| {
+        tenants
+            .iter()
+            .find(|t| t["tenant_id"] == id.to_string())
+            .expect("listed")
+            .clone()
+    };
+    let abobo = find(paid.tenant_id);
+    assert_eq!(abobo["status"], "active");
+    assert_eq!(abobo["plan_code"], "business");
+    assert_eq!(abobo["subscription_status"], "active");
+    assert!(abobo["expires_at"].is_string());
+    assert_eq!(abobo["inbound_messages_this_month"], 42);
+    assert_eq!(abobo["bot_replies_this_month"], 40);
+    let marcory = find(unpaid.tenant_id);
+    assert_eq!(marcory["subscription_status"], "pending");
+    assert_eq!(marcory["inbound_messages_this_month"], 0);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_admin_suspends_a_tenant_with_a_reason_that_is_audited(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let admin = app.platform_admin_token().await;
+    let shop = app.signup("Friperie Abobo").await;
+    app.pay_with_sandbox(&shop, "pro").await;
+    let path = format!("/api/v1/admin/tenants/{}", shop.tenant_id);
+
+    // Act
+    let no_reason = app
+        .patch(&path, &admin, json!({"status": "suspended", "reason": " "}))
+        .await;
+    let bad_status = app
+        .patch(
+            &path,
+            &admin,
+            json!({"status": "banned", "reason": "fraude"}),
+        )
+        .await;
+    let unknown = app
+        .patch(
+            &format!("/api/v1/admin/tenants/{}", uuid::Uuid::new_v4()),
+            &admin,
+            json!({"status": "suspended", "reason": "fraude"}),
+        )
+        .await;
+    let suspended = app
+        .patch(
+            &path,
+            &admin,
+            json!({"status": "suspended", "reason": "Fraude signalée"}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(no_reason.status(), 422, "a reason is required");
+    assert_eq!(bad_status.status(), 422);
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(suspended.status(), 200);
+    let body: Value = suspended.json().await.expect("json");
+    assert_eq!(body["status"], "suspended");
+    let (action, actor, detail): (String, Option<uuid::Uuid>, Value) = sqlx::query_as(
+        "select action, actor_user_id, detail from audit_log where tenant_id = $1 and action = 'tenant.status_changed'",
+    )
+    .bind(shop.tenant_id)
+    .fetch_one(&app.admin_db)
+    .await
+    .expect("audit row");
+    assert_eq!(action, "tenant.status_changed");
+    assert!(actor.is_some(), "the operator is named");
+    assert_eq!(
+        detail,
+        json!({"from": "active", "to": "suspended", "reason": "Fraude signalée"})
+    );
+    let mut tx = app
+        .db
+        .tenant(TenantCtx::new(shop.tenant_id))
+        .await
+        .expect("tx");
+    assert_eq!(
+        answer_permission(&mut tx, Utc::now())
+            .await
+            .expect("permission"),
+        AnswerPermission::Suspended {
+            reason: SuspendReason::ByOperator
+        },
+        "the bot stops although the subscription is paid"
+    );
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        app.get("/api/v1/products", &shop.token).await.status(),
+        200,
+        "the dashboard stays"
+    );
+
+    let reactivated = app
+        .patch(
+            &path,
+            &admin,
+            json!({"status": "active", "reason": "Vérifié"}),
+        )
+        .await;
+    assert_eq!(reactivated.status(), 200);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn admin_stats_count_active_tenants_revenue_payments_and_churn(pool: PgPool) {
+    // Arrange: Pro and Starter paid, a Business shop that lapsed last week, a shop that never paid
+    let app = spawn_app(pool).await;
+    let admin = app.platform_admin_token().await;
+    let pro = app.signup("Boutique Pro").await;
+    app.pay_with_sandbox(&pro, "pro").await;
+    let starter = app.signup("Boutique Starter").await;
+    app.pay_with_sandbox(&starter, "starter").await;
+    let lapsed = app.signup("Boutique Business").await;
+    app.pay_with_sandbox(&lapsed, "business").await;
+    sqlx::query(
+        "update subscription set status = 'suspended', past_due_since = now() - interval '7 days',
+                suspended_at = now() - interval '4 days' where tenant_id = $1",
+    )
+    .bind(lapsed.tenant_id)
+    .execute(&app.admin_db)
+    .await
+    .expect("lapse");
+    app.signup("Boutique Gratuite").await;
+
+    // Act
+    let response = app.get("/api/v1/admin/stats", &admin).await;
+
+    // Assert
+    assert_eq!(response.status(), 200);
+    let stats: Value = response.json().await.expect("json");
+    assert_eq!(stats["active_tenants"], 2);
+    assert_eq!(stats["mrr_xof"], 15000, "10 000 (Pro) + 5 000 (Starter)");
+    assert_eq!(
+        stats["payments_by_provider"],
+        json!([{"provider": "sandbox", "payments": 3, "amount_xof": 30000}])
+    );
+    assert_eq!(stats["churned_last_30_days"], 1);
+    let rate = stats["churn_rate_30_days"].as_f64().expect("rate");
+    assert!((rate - 1.0 / 3.0).abs() < 1e-9, "1 lapsed of 3: {rate}");
+}
