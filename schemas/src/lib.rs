@@ -4,6 +4,7 @@
 pub mod events;
 pub mod messages;
 pub mod subjects;
+pub mod whatsapp;
 
 pub use events::{Event, EventData};
 pub use messages::{Channel, InboundMessage, OutboundReply};

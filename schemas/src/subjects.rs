@@ -37,6 +37,11 @@ impl Subjects {
         &self.prefix
     }
 
+    /// A subject under this namespace's `tdj.` root.
+    pub(crate) fn namespaced(&self, tail: impl Display) -> String {
+        self.subject(tail)
+    }
+
     fn subject(&self, tail: impl Display) -> String {
         if self.prefix.is_empty() {
             format!("tdj.{tail}")

@@ -29,14 +29,33 @@ async fn whatsapp_message(app: &TestApp, shop: &Shop, text: &str) -> Outcome {
     let (_, mut message) = inbound(app, shop, CUSTOMER, text);
     message.channel = Channel::Whatsapp;
     let subject = app.subjects.inbound(shop.tenant_id, message.chat_key());
-    pipeline(app, Arc::new(Offline::new())).handle(&subject, &serde_json::to_vec(&message).expect("json"), 1).await
+    pipeline(app, Arc::new(Offline::new()))
+        .handle(&subject, &serde_json::to_vec(&message).expect("json"), 1)
+        .await
 }
 
 async fn whatsapp_chat(app: &TestApp, shop: &Shop) -> (Vec<Value>, usize) {
-    let chats: Value = app.get("/api/v1/conversations", &shop.token).await.json().await.expect("json");
-    let chat = chats.as_array().and_then(|c| c.iter().find(|c| c["channel"] == "whatsapp")).expect("chat").clone();
-    let path = format!("/api/v1/conversations/{}/messages", chat["chat_id"].as_str().expect("id"));
-    let messages: Value = app.get(&path, &shop.token).await.json().await.expect("json");
+    let chats: Value = app
+        .get("/api/v1/conversations", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let chat = chats
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["channel"] == "whatsapp"))
+        .expect("chat")
+        .clone();
+    let path = format!(
+        "/api/v1/conversations/{}/messages",
+        chat["chat_id"].as_str().expect("id")
+    );
+    let messages: Value = app
+        .get(&path, &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
     let messages = messages.as_array().cloned().unwrap_or_default();
     let replies = messages.iter().filter(|m| m["author"] == "bot").count();
     (messages, replies)
@@ -46,32 +65,54 @@ async fn whatsapp_chat(app: &TestApp, shop: &Shop) -> (Vec<Value>, usize) {
 async fn a_suspended_shop_is_silent_to_customers_keeps_its_data_and_still_previews(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
-    app.create_product(&shop, json!({"name": "Pagne", "price_xof": 7500})).await;
+    app.create_product(&shop, json!({"name": "Pagne", "price_xof": 7500}))
+        .await;
     set_subscription(&app, &shop, "suspended").await;
 
     assert_eq!(whatsapp_message(&app, &shop, "bonjour").await, Outcome::Ack);
     let (messages, replies) = whatsapp_chat(&app, &shop).await;
     assert_eq!(replies, 0, "the customer gets no reply");
     assert_eq!(messages[0]["status"], "skipped");
-    assert!(messages[0]["status_detail"].as_str().is_some_and(|d| d.contains("suspendu")), "the shop sees why");
-    let outbound: i64 = sqlx::query_scalar("select count(*) from outbox where subject like '%.out.%'")
-        .fetch_one(&app.admin_db)
-        .await
-        .expect("count");
+    assert!(
+        messages[0]["status_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("suspendu")),
+        "the shop sees why"
+    );
+    let outbound: i64 =
+        sqlx::query_scalar("select count(*) from outbox where subject like '%.out.%'")
+            .fetch_one(&app.admin_db)
+            .await
+            .expect("count");
     assert_eq!(outbound, 0, "nothing queued for WhatsApp");
-    assert_eq!(app.count("product", shop.tenant_id).await, 1, "data untouched");
+    assert_eq!(
+        app.count("product", shop.tenant_id).await,
+        1,
+        "data untouched"
+    );
 
     let _worker = start_offline_worker(&app);
     let preview = ask(&app, &shop, "2250700000099", "bonjour").await;
-    assert!(preview.contains("Friperie"), "the simulator still answers: {preview}");
+    assert!(
+        preview.contains("Friperie"),
+        "the simulator still answers: {preview}"
+    );
 
     set_subscription(&app, &shop, "active").await;
-    assert_eq!(whatsapp_message(&app, &shop, "vous êtes là ?").await, Outcome::Ack);
-    assert_eq!(whatsapp_chat(&app, &shop).await.1, 1, "paying reactivates the bot at once");
-    let queued: i64 = sqlx::query_scalar("select count(*) from outbox where subject like '%.out.%'")
-        .fetch_one(&app.admin_db)
-        .await
-        .expect("count");
+    assert_eq!(
+        whatsapp_message(&app, &shop, "vous êtes là ?").await,
+        Outcome::Ack
+    );
+    assert_eq!(
+        whatsapp_chat(&app, &shop).await.1,
+        1,
+        "paying reactivates the bot at once"
+    );
+    let queued: i64 =
+        sqlx::query_scalar("select count(*) from outbox where subject like '%.out.%'")
+            .fetch_one(&app.admin_db)
+            .await
+            .expect("count");
     assert_eq!(queued, 1, "the reply is queued for the ingress");
 }
 
@@ -84,7 +125,11 @@ async fn a_shop_that_never_paid_gets_no_customer_replies(pool: PgPool) {
 
     let (messages, replies) = whatsapp_chat(&app, &shop).await;
     assert_eq!(replies, 0);
-    assert!(messages[0]["status_detail"].as_str().is_some_and(|d| d.contains("paiement")));
+    assert!(
+        messages[0]["status_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("paiement"))
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
@@ -102,14 +147,23 @@ async fn replies_to_customers_count_toward_the_monthly_limit(pool: PgPool) {
     whatsapp_message(&app, &shop, "allô ?").await;
 
     let (messages, replies) = whatsapp_chat(&app, &shop).await;
-    assert_eq!(replies, 1, "the 1000th reply of the Starter plan is sent, the next is not");
+    assert_eq!(
+        replies, 1,
+        "the 1000th reply of the Starter plan is sent, the next is not"
+    );
     let last = messages.last().expect("message");
-    assert!(last["status_detail"].as_str().is_some_and(|d| d.contains("1000")), "{last}");
-    let (replies_count, inbound): (i32, i32) =
-        sqlx::query_as("select bot_replies, inbound_messages from tenant_usage where tenant_id = $1")
-            .bind(shop.tenant_id)
-            .fetch_one(&app.admin_db)
-            .await
-            .expect("usage");
+    assert!(
+        last["status_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("1000")),
+        "{last}"
+    );
+    let (replies_count, inbound): (i32, i32) = sqlx::query_as(
+        "select bot_replies, inbound_messages from tenant_usage where tenant_id = $1",
+    )
+    .bind(shop.tenant_id)
+    .fetch_one(&app.admin_db)
+    .await
+    .expect("usage");
     assert_eq!((replies_count, inbound), (1000, 2));
 }

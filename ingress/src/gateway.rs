@@ -1,0 +1,120 @@
+//! `WhatsAppGateway`: what the ingress needs from a WhatsApp connection library, and nothing more. The
+//! whatsapp-rust implementation lives in [`crate::whatsapp`]; tests and the sandbox mode use a fake that speaks
+//! the same events. Keeping the crate behind this trait confines its API churn to one module.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// How a tenant links its number the first time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StartOptions {
+    /// Link with an 8-character pairing code typed on the phone, instead of scanning a QR code.
+    pub pairing_phone: Option<String>,
+}
+
+/// What kind of chat a message belongs to; the sales bot only answers `Direct` chats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatKind {
+    Direct,
+    Group,
+    /// Status updates (`status@broadcast`).
+    Status,
+    Newsletter,
+    Broadcast,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingMessage {
+    /// WhatsApp's message id.
+    pub id: String,
+    pub chat_jid: String,
+    pub kind: ChatKind,
+    /// The customer's display name.
+    pub push_name: String,
+    /// The text, or an image's caption; `None` for media without caption, reactions, etc.
+    pub text: Option<String>,
+    /// Sent from the shop's own phone (the owner answering by hand).
+    pub from_me: bool,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Lifecycle and traffic of one tenant's connection, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GatewayEvent {
+    /// A QR code to show (the string to encode; a credential while valid: never log it).
+    Qr {
+        code: String,
+        valid_for: Duration,
+    },
+    /// A pairing code to type on the phone.
+    PairingCode {
+        code: String,
+        valid_for: Duration,
+    },
+    /// Every QR code expired unscanned; the connection stopped. A new `start` shows new codes.
+    QrExhausted,
+    Connecting,
+    Connected {
+        phone_number: String,
+    },
+    /// Transient: the library reconnects by itself.
+    Disconnected {
+        reason: String,
+    },
+    /// Terminal: unlinked from the phone (or the account is locked). The stored session is useless.
+    LoggedOut {
+        reason: String,
+    },
+    /// Terminal: another device or node took the session over. Never fight it.
+    Replaced,
+    /// Terminal until `until`: WhatsApp temporarily banned the number.
+    TemporaryBan {
+        until: Option<DateTime<Utc>>,
+        reason: String,
+    },
+    Message(IncomingMessage),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The connection is not (or no longer) usable; the caller may restart it.
+    #[error("not connected: {0}")]
+    NotConnected(String),
+    /// The send failed but may succeed if retried.
+    #[error("transient gateway error: {0}")]
+    Transient(String),
+    /// Retrying cannot help (invalid recipient, logged out…).
+    #[error("gateway error: {0}")]
+    Permanent(String),
+}
+
+/// A running connection. Dropping it without `shutdown` must still stop it.
+#[async_trait]
+pub trait Connection: Send + Sync {
+    /// Sends a text; returns WhatsApp's id of the sent message.
+    async fn send_text(&self, to_jid: &str, text: &str) -> Result<String, GatewayError>;
+    /// Shows (or clears) "typing…" in the chat.
+    async fn typing(&self, to_jid: &str, on: bool) -> Result<(), GatewayError>;
+    /// Unlinks the device from the phone and deletes the stored session.
+    async fn logout(&self) -> Result<(), GatewayError>;
+    /// Stops the connection, flushing state; no event follows.
+    async fn shutdown(&self);
+}
+
+#[async_trait]
+pub trait WhatsAppGateway: Send + Sync {
+    /// Starts (or resumes from the stored session) the tenant's connection. Events arrive on the receiver,
+    /// which closes when the connection ends.
+    async fn start(
+        &self,
+        tenant_id: Uuid,
+        options: StartOptions,
+    ) -> Result<(Box<dyn Connection>, mpsc::Receiver<GatewayEvent>), GatewayError>;
+
+    /// Short name for logs and metrics.
+    fn name(&self) -> &'static str;
+}
