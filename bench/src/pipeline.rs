@@ -36,6 +36,10 @@ struct Args {
     /// Worker pipelines (as separate processes would run them).
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Publish at this many messages per second (0: as fast as possible, which measures saturation; a rate
+    /// below it measures the latency the pipeline adds rather than queueing).
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
     /// Concurrency per worker.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -148,7 +152,12 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     let js = async_nats::jetstream::new(nats.clone());
     let mut sent_at: HashMap<String, Instant> = HashMap::with_capacity(args.messages);
     let started = Instant::now();
+    let mut pace = (args.rate > 0)
+        .then(|| tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate))));
     for n in 0..args.messages {
+        if let Some(pace) = pace.as_mut() {
+            pace.tick().await;
+        }
         let chat = n % args.chats;
         let tenant_id = tenant_ids[chat % tenant_ids.len()];
         let message = InboundMessage {
@@ -192,8 +201,17 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "messages: {}  chats: {}  tenants: {}  workers: {} × {}",
-        args.messages, args.chats, args.tenants, args.workers, args.concurrency
+        "messages: {}  chats: {}  tenants: {}  workers: {} × {}  rate: {}",
+        args.messages,
+        args.chats,
+        args.tenants,
+        args.workers,
+        args.concurrency,
+        if args.rate == 0 {
+            "max".to_owned()
+        } else {
+            format!("{}/s", args.rate)
+        }
     );
     println!(
         "published in {:.2?}; all answered in {:.2?}",
