@@ -23,6 +23,7 @@ mod simulator;
 mod startup;
 mod state;
 mod validate;
+mod whatsapp;
 
 pub use config::ApiConfig;
 pub use error::{Error, Result};

@@ -19,6 +19,7 @@ use crate::AppState;
         crate::simulator::send, crate::conversations::list, crate::conversations::chat_messages,
         crate::conversations::set_bot, crate::orders::list, crate::orders::read, crate::orders::update,
         crate::dead_letters::list,
+        crate::whatsapp::status, crate::whatsapp::connect, crate::whatsapp::logout, crate::whatsapp::events,
         crate::health::healthz, crate::health::readyz, crate::health::metrics,
         crate::billing::routes::overview, crate::billing::routes::checkout, crate::billing::routes::payment,
         crate::billing::webhooks::wave, crate::billing::webhooks::orange_money, crate::billing::webhooks::stripe,
@@ -27,7 +28,7 @@ use crate::AppState;
     ),
     components(schemas(crate::error::FieldError, crate::products::import::RowError)),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "products"), (name = "bot"), (name = "conversations"), (name = "orders"), (name = "ops"), (name = "billing"), (name = "webhooks"), (name = "admin")),
+    tags((name = "auth"), (name = "products"), (name = "bot"), (name = "conversations"), (name = "orders"), (name = "ops"), (name = "billing"), (name = "webhooks"), (name = "admin"), (name = "whatsapp")),
 )]
 pub struct ApiDoc;
 

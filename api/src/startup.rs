@@ -12,7 +12,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::{
     AppState, admin, auth, billing, bot, conversations, dead_letters, health, openapi, orders,
-    products, simulator,
+    products, simulator, whatsapp,
 };
 
 /// Largest JSON body accepted (the CSV import route allows more).
@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .merge(orders::router())
         .merge(dead_letters::router())
+        .merge(whatsapp::router())
         .merge(billing::router())
         .merge(admin::router())
         .merge(health::router())

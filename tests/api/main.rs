@@ -20,3 +20,4 @@ mod pipeline;
 mod pipeline_failures;
 mod products;
 mod rls;
+mod whatsapp_api;

@@ -1,0 +1,244 @@
+//! Linking the shop's WhatsApp number: `POST /api/v1/whatsapp/connect`, `GET /api/v1/whatsapp`,
+//! `GET /api/v1/whatsapp/events` (Server-Sent Events: status changes and QR codes as they rotate) and
+//! `POST /api/v1/whatsapp/logout`. Commands go to the ingress node that owns the tenant over NATS
+//! request/reply; live events come back on a core NATS subject (never stored: a QR code is a credential).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::{Stream, StreamExt, stream};
+use schemas::whatsapp::{WaCommand, WaCommandReply, WaEvent};
+use serde::{Deserialize, Serialize};
+use store::audit;
+use store::users::Role;
+use store::wa_status::{self, WaConnection};
+
+use crate::auth::AuthUser;
+use crate::extract::ApiJson;
+use crate::validate::Check;
+use crate::{AppState, Error, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/whatsapp", get(status))
+        .route("/api/v1/whatsapp/connect", post(connect))
+        .route("/api/v1/whatsapp/logout", post(logout))
+        .route("/api/v1/whatsapp/events", get(events))
+}
+
+/// How long the api waits for an ingress node to take a command.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectRequest {
+    /// `qr` (scan a QR code, the default) or `pairing_code` (type a code on the phone).
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// The shop's number in international format, for `pairing_code`, e.g. "2250700000000".
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommandAccepted {
+    pub message: String,
+}
+
+/// The shop's WhatsApp connection status.
+#[utoipa::path(get, path = "/api/v1/whatsapp", tag = "whatsapp", security(("bearer" = [])),
+    responses((status = 200, body = WaConnection)))]
+async fn status(State(state): State<AppState>, user: AuthUser) -> Result<Json<WaConnection>> {
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let connection = wa_status::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(connection))
+}
+
+/// Starts linking the shop's number; QR or pairing codes then arrive on `/api/v1/whatsapp/events`.
+#[utoipa::path(post, path = "/api/v1/whatsapp/connect", tag = "whatsapp", request_body = ConnectRequest,
+    security(("bearer" = [])),
+    responses((status = 202, body = CommandAccepted), (status = 403), (status = 409), (status = 422),
+              (status = 503, description = "No ingress node available")))]
+async fn connect(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<ConnectRequest>,
+) -> Result<(StatusCode, Json<CommandAccepted>)> {
+    require_owner(&user)?;
+    let mut check = Check::default();
+    let pairing_phone = match req.mode.as_deref().unwrap_or("qr") {
+        "qr" => None,
+        "pairing_code" => {
+            let digits: String = req
+                .phone
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
+            if !(8..=15).contains(&digits.len()) {
+                check.fail(
+                    "phone",
+                    "Numéro invalide : indiquez-le au format international, ex. 2250700000000.",
+                );
+            }
+            Some(digits)
+        }
+        _ => {
+            check.fail("mode", "Mode inconnu : qr ou pairing_code.");
+            None
+        }
+    };
+    check.finish()?;
+    let reply = command(&state, &user, &WaCommand::Connect { pairing_phone }).await?;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    audit::record(
+        &mut tx,
+        Some(user.user_id),
+        "whatsapp.connect",
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CommandAccepted {
+            message: reply.message,
+        }),
+    ))
+}
+
+/// Unlinks the shop's number and forgets the session.
+#[utoipa::path(post, path = "/api/v1/whatsapp/logout", tag = "whatsapp", security(("bearer" = [])),
+    responses((status = 202, body = CommandAccepted), (status = 403), (status = 409), (status = 503)))]
+async fn logout(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<(StatusCode, Json<CommandAccepted>)> {
+    require_owner(&user)?;
+    let reply = command(&state, &user, &WaCommand::Logout).await?;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    audit::record(
+        &mut tx,
+        Some(user.user_id),
+        "whatsapp.logout",
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CommandAccepted {
+            message: reply.message,
+        }),
+    ))
+}
+
+/// Live connection events as Server-Sent Events: `status` first (the stored state), then `status`, `qr` and
+/// `pairing_code` events as they happen. QR events carry the string to encode and a ready-to-show SVG.
+#[utoipa::path(get, path = "/api/v1/whatsapp/events", tag = "whatsapp", security(("bearer" = [])),
+    responses((status = 200, content_type = "text/event-stream")))]
+async fn events(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // Subscribe before reading the stored status, so no change falls between the two.
+    let subscription = state
+        .nats
+        .subscribe(state.subjects.wa_events(user.tenant_id))
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "cannot subscribe to WhatsApp events");
+            Error::Unavailable
+        })?;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let current = wa_status::get(&mut tx).await?;
+    tx.commit().await?;
+    let first = Event::default()
+        .event("status")
+        .json_data(&current)
+        .unwrap_or_default();
+    let live = subscription.filter_map(|message| async move {
+        let event: WaEvent = serde_json::from_slice(&message.payload).ok()?;
+        Some(Ok(sse_event(event)))
+    });
+    Ok(Sse::new(stream::once(async move { Ok(first) }).chain(live))
+        .keep_alive(KeepAlive::default()))
+}
+
+fn sse_event(event: WaEvent) -> Event {
+    match &event {
+        WaEvent::Status { .. } => Event::default().event("status"),
+        WaEvent::Qr { code, expires_in_secs } => {
+            let data = serde_json::json!({ "code": code, "expires_in_secs": expires_in_secs, "svg": qr_svg(code) });
+            return Event::default().event("qr").data(data.to_string());
+        }
+        WaEvent::PairingCode { .. } => Event::default().event("pairing_code"),
+    }
+    .json_data(&event)
+    .unwrap_or_default()
+}
+
+/// The QR code as an SVG image the dashboard shows as is.
+pub fn qr_svg(code: &str) -> Option<String> {
+    let qr = qrcode::QrCode::new(code.as_bytes()).ok()?;
+    Some(
+        qr.render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(256, 256)
+            .build(),
+    )
+}
+
+fn require_owner(user: &AuthUser) -> Result<()> {
+    if user.role == Role::Owner {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// Sends a command to the ingress node that owns (or takes) the tenant, and returns its answer.
+async fn command(state: &AppState, user: &AuthUser, command: &WaCommand) -> Result<WaCommandReply> {
+    let payload = serde_json::to_vec(command).map_err(anyhow::Error::from)?;
+    let subject = state.subjects.wa_command(user.tenant_id);
+    let request = state.nats.request(subject, payload.into());
+    let response = match tokio::time::timeout(COMMAND_TIMEOUT, request).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no ingress node answered a WhatsApp command");
+            return Err(Error::Unavailable);
+        }
+        Err(_) => return Err(Error::Unavailable),
+    };
+    let reply: WaCommandReply =
+        serde_json::from_slice(&response.payload).map_err(anyhow::Error::from)?;
+    if reply.accepted {
+        Ok(reply)
+    } else {
+        Err(Error::Conflict {
+            code: "whatsapp_refused",
+            message: reply.message,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qr_svg;
+
+    #[test]
+    fn qr_codes_render_as_svg() {
+        let svg = qr_svg("2@abc,def,ghi,1").expect("renders");
+        assert!(
+            svg.starts_with("<?xml") && svg.contains("<svg"),
+            "{}",
+            &svg[..80]
+        );
+    }
+}
