@@ -69,10 +69,7 @@ pub(crate) async fn update(
     let tenant =
         billing::set_tenant_status(&mut tx, id, &status, &reason, user.user_id, Utc::now())
             .await
-            .map_err(|e| match e {
-                store::Error::NotFound => NOT_FOUND,
-                other => other.into(),
-            })?;
+            .map_err(Error::not_found_as("Boutique introuvable."))?;
     tx.commit().await?;
     tracing::info!(tenant_id = %id, %status, "tenant status changed by the operator");
     Ok(Json(tenant))

@@ -26,10 +26,7 @@ pub fn router() -> Router<AppState> {
 const NOT_FOUND: Error = Error::NotFound("Conversation introuvable.");
 
 fn not_found(e: store::Error) -> Error {
-    match e {
-        store::Error::NotFound => NOT_FOUND,
-        other => other.into(),
-    }
+    Error::not_found_as("Conversation introuvable.")(e)
 }
 
 /// The shop's conversations, most recent first, with their last message and unanswered count.

@@ -83,6 +83,16 @@ impl From<store::Error> for Error {
     }
 }
 
+impl Error {
+    /// Maps a store error to this resource's 404 (`message`) when the row does not exist for the tenant.
+    pub(crate) fn not_found_as(message: &'static str) -> impl Fn(store::Error) -> Error {
+        move |e| match e {
+            store::Error::NotFound => Error::NotFound(message),
+            other => other.into(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: ErrorBody<'a>,

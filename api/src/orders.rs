@@ -25,10 +25,7 @@ const NOT_FOUND: Error = Error::NotFound("Commande introuvable.");
 const STATUSES: [&str; 4] = ["new", "confirmed", "delivered", "cancelled"];
 
 fn not_found(e: store::Error) -> Error {
-    match e {
-        store::Error::NotFound => NOT_FOUND,
-        other => other.into(),
-    }
+    Error::not_found_as("Commande introuvable.")(e)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -96,22 +96,13 @@ async fn connect(
         }
     };
     check.finish()?;
-    let reply = command(&state, &user, &WaCommand::Connect { pairing_phone }).await?;
-    let mut tx = state.db.tenant(user.ctx()).await?;
-    audit::record(
-        &mut tx,
-        Some(user.user_id),
+    audited_command(
+        &state,
+        &user,
+        &WaCommand::Connect { pairing_phone },
         "whatsapp.connect",
-        serde_json::json!({}),
     )
-    .await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(CommandAccepted {
-            message: reply.message,
-        }),
-    ))
+    .await
 }
 
 /// Unlinks the shop's number and forgets the session.
@@ -122,22 +113,7 @@ async fn logout(
     user: AuthUser,
 ) -> Result<(StatusCode, Json<CommandAccepted>)> {
     require_owner(&user)?;
-    let reply = command(&state, &user, &WaCommand::Logout).await?;
-    let mut tx = state.db.tenant(user.ctx()).await?;
-    audit::record(
-        &mut tx,
-        Some(user.user_id),
-        "whatsapp.logout",
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(CommandAccepted {
-            message: reply.message,
-        }),
-    ))
+    audited_command(&state, &user, &WaCommand::Logout, "whatsapp.logout").await
 }
 
 /// Live connection events as Server-Sent Events: `status` first (the stored state), then `status`, `qr` and
@@ -203,8 +179,31 @@ fn require_owner(user: &AuthUser) -> Result<()> {
     }
 }
 
+/// Sends a command, then records it in the audit log once an ingress node accepted it.
+async fn audited_command(
+    state: &AppState,
+    user: &AuthUser,
+    command: &WaCommand,
+    action: &str,
+) -> Result<(StatusCode, Json<CommandAccepted>)> {
+    let reply = send_command(state, user, command).await?;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    audit::record(&mut tx, Some(user.user_id), action, serde_json::json!({})).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CommandAccepted {
+            message: reply.message,
+        }),
+    ))
+}
+
 /// Sends a command to the ingress node that owns (or takes) the tenant, and returns its answer.
-async fn command(state: &AppState, user: &AuthUser, command: &WaCommand) -> Result<WaCommandReply> {
+async fn send_command(
+    state: &AppState,
+    user: &AuthUser,
+    command: &WaCommand,
+) -> Result<WaCommandReply> {
     let payload = serde_json::to_vec(command).map_err(anyhow::Error::from)?;
     let subject = state.subjects.wa_command(user.tenant_id);
     let request = state.nats.request(subject, payload.into());

@@ -69,8 +69,29 @@ fn init_test_logging() {
 }
 
 pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut ApiConfig)) -> TestApp {
+    let mut config = ApiConfig::for_tests();
+    configure(&mut config);
+    spawn(pool, config, api::billing::BillingConfig::for_tests()).await
+}
+
+/// The API over the test database (app role, a larger pool for concurrent webhook tests) and a fresh NATS
+/// namespace, with the given settings.
+async fn spawn(
+    pool: PgPool,
+    config: ApiConfig,
+    billing_config: api::billing::BillingConfig,
+) -> TestApp {
     init_test_logging();
-    let db = store::Db::from_pool(app_role_pool(&pool).await);
+    let options = (*pool.connect_options())
+        .clone()
+        .username(store::db::APP_ROLE);
+    let app_pool = PgPoolOptions::new()
+        .max_connections(20)
+        .acquire_timeout(std::time::Duration::from_secs(30))
+        .connect_with(options)
+        .await
+        .expect("connect as tdjaasa_app");
+    let db = store::Db::from_pool(app_pool);
     let subjects = Subjects::with_prefix(&format!("t{}", Uuid::new_v4().simple())).expect("prefix");
     let nats = async_nats::connect(nats_url())
         .await
@@ -79,11 +100,12 @@ pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut ApiConfig)
         .await
         .expect("provision NATS");
 
-    let mut config = ApiConfig::for_tests();
-    configure(&mut config);
     let master_key = MasterKey::generate();
     let tokens = TokenKeys::from_master_key(&master_key, config.jwt_ttl_minutes);
-    let state = AppState::new(db.clone(), nats.clone(), subjects.clone(), config, tokens);
+    let billing = api::billing::Billing::from_config(&billing_config, &master_key, false)
+        .expect("billing config");
+    let state = AppState::new(db.clone(), nats.clone(), subjects.clone(), config, tokens)
+        .with_billing(billing);
     let app = Application::build(state).await.expect("bind");
     let address = format!("http://127.0.0.1:{}", app.port());
     let shutdown = CancellationToken::new();
@@ -255,47 +277,9 @@ pub async fn spawn_billing_app(
     pool: PgPool,
     configure: impl FnOnce(&mut api::billing::BillingConfig),
 ) -> TestApp {
-    let options = (*pool.connect_options())
-        .clone()
-        .username(store::db::APP_ROLE);
-    let app_pool = PgPoolOptions::new()
-        .max_connections(20)
-        .acquire_timeout(std::time::Duration::from_secs(30))
-        .connect_with(options)
-        .await
-        .expect("connect as tdjaasa_app");
-    let db = store::Db::from_pool(app_pool);
-    let subjects = Subjects::with_prefix(&format!("t{}", Uuid::new_v4().simple())).expect("prefix");
-    let nats = async_nats::connect(nats_url())
-        .await
-        .expect("local NATS is running");
-    tdj_nats::provision(&nats, &subjects, 1)
-        .await
-        .expect("provision NATS");
-    let config = ApiConfig::for_tests();
-    let master_key = MasterKey::generate();
-    let tokens = TokenKeys::from_master_key(&master_key, config.jwt_ttl_minutes);
     let mut billing_config = api::billing::BillingConfig::for_tests();
     configure(&mut billing_config);
-    let billing = api::billing::Billing::from_config(&billing_config, &master_key, false)
-        .expect("billing config");
-    let state = AppState::new(db.clone(), nats.clone(), subjects.clone(), config, tokens)
-        .with_billing(billing);
-    let app = Application::build(state).await.expect("bind");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let shutdown = CancellationToken::new();
-    let stopped = shutdown.clone();
-    tokio::spawn(app.run_until_stopped(async move { stopped.cancelled().await }));
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        admin_db: pool,
-        db,
-        master_key,
-        nats,
-        subjects,
-        shutdown,
-    }
+    spawn(pool, ApiConfig::for_tests(), billing_config).await
 }
 
 /// Local fake providers, and the API configured to use them (sandbox too).

@@ -399,10 +399,7 @@ pub(crate) async fn payment(
     let mut tx = state.db.tenant(user.ctx()).await?;
     let payment = billing::get_payment(&mut tx, id)
         .await
-        .map_err(|e| match e {
-            store::Error::NotFound => NOT_FOUND,
-            other => other.into(),
-        })?;
+        .map_err(Error::not_found_as("Paiement introuvable."))?;
     tx.commit().await?;
     Ok(Json(payment))
 }

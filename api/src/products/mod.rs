@@ -193,10 +193,7 @@ fn parse_id(id: &str) -> Result<Uuid> {
 }
 
 fn not_found(e: store::Error) -> Error {
-    match e {
-        store::Error::NotFound => NOT_FOUND,
-        other => other.into(),
-    }
+    Error::not_found_as("Produit introuvable.")(e)
 }
 
 fn sku_conflict(fields: &ProductFields) -> impl FnOnce(store::Error) -> Error + '_ {
