@@ -75,25 +75,26 @@ async fn gemini_function_calls_take_an_order_priced_from_the_database(pool: PgPo
     let app = spawn_app(pool).await;
     let (shop, robe, _) = friperie(&app).await;
     let robe_id = robe["product_id"].as_str().expect("id");
-    let fake = FakeGemini::scripted(vec![
+    let fake =
+        FakeGemini::scripted(vec![
         FakeResponse::function_call(
             Some("c1"),
             "search_products",
             json!({"query": "robe wax"}),
             Some("sig-1"),
-        ),
-        FakeResponse::text("La robe wax est à 15 000 FCFA, il en reste 3."),
+        ).with_usage(100, 10, 0),
+        FakeResponse::text("La robe wax est à 15 000 FCFA, il en reste 3.").with_usage(100, 10, 0),
         FakeResponse::function_call(
             Some("c2"),
             "create_order",
             json!({"items": [{"product_id": robe_id, "quantity": 2}], "customer_name": "Kouassi",
                    "delivery_address": "Abobo, près de la gare"}),
             Some("sig-2"),
-        ),
-        FakeResponse::text("C'est noté ! Votre commande est enregistrée."),
+        ).with_usage(100, 10, 0),
+        FakeResponse::text("C'est noté ! Votre commande est enregistrée.").with_usage(100, 10, 0),
     ])
-    .await
-    .expect("fake gemini");
+        .await
+        .expect("fake gemini");
     let gemini = Gemini::new(
         workers::llm::gemini::fake::FAKE_API_KEY.into(),
         &fake.config(),
@@ -118,6 +119,20 @@ async fn gemini_function_calls_take_an_order_priced_from_the_database(pool: PgPo
     );
     assert_eq!(orders[0]["delivery_address"], "Abobo, près de la gare");
     assert_eq!(stock_of(&app, robe_id).await, Some(1));
+    let tokens: (i64, i32) = sqlx::query_as(
+        "select llm_prompt_tokens + llm_output_tokens, bot_replies from tenant_usage",
+    )
+    .fetch_one(&app.admin_db)
+    .await
+    .expect("usage");
+    assert_eq!(
+        tokens.1, 0,
+        "simulator previews do not use the plan's replies"
+    );
+    assert_eq!(
+        tokens.0, 440,
+        "4 model calls × (100 prompt + 10 output) tokens recorded for the month"
+    );
     let system = fake.requests()[0]["systemInstruction"].to_string();
     assert!(
         system.contains("Friperie Abobo") && system.contains("Robe wax"),

@@ -20,7 +20,7 @@ pub use payments::{
 };
 pub use permission::{
     AnswerPermission, SuspendReason, answer_permission, month_start, record_bot_reply,
-    record_inbound,
+    record_inbound, record_llm_tokens,
 };
 
 /// The payment providers, as stored in `payment.provider`.

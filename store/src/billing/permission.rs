@@ -124,16 +124,37 @@ pub async fn record_bot_reply(
     prompt_tokens: i64,
     output_tokens: i64,
 ) -> Result<()> {
+    record_usage(tx, now, 1, prompt_tokens, output_tokens).await
+}
+
+/// Counts language-model tokens of a turn that is not a customer reply (a simulator preview).
+pub async fn record_llm_tokens(
+    tx: &mut TenantTx<'_>,
+    now: DateTime<Utc>,
+    prompt_tokens: i64,
+    output_tokens: i64,
+) -> Result<()> {
+    record_usage(tx, now, 0, prompt_tokens, output_tokens).await
+}
+
+async fn record_usage(
+    tx: &mut TenantTx<'_>,
+    now: DateTime<Utc>,
+    replies: i32,
+    prompt_tokens: i64,
+    output_tokens: i64,
+) -> Result<()> {
     sqlx::query(
         "insert into tenant_usage (tenant_id, month, bot_replies, llm_prompt_tokens, llm_output_tokens)
-         values ($1, $2, 1, $3, $4)
+         values ($1, $2, $3, $4, $5)
          on conflict (tenant_id, month) do update set
-           bot_replies = tenant_usage.bot_replies + 1,
+           bot_replies = tenant_usage.bot_replies + excluded.bot_replies,
            llm_prompt_tokens = tenant_usage.llm_prompt_tokens + excluded.llm_prompt_tokens,
            llm_output_tokens = tenant_usage.llm_output_tokens + excluded.llm_output_tokens",
     )
     .bind(tx.tenant_id())
     .bind(month_start(now))
+    .bind(replies)
     .bind(prompt_tokens.max(0))
     .bind(output_tokens.max(0))
     .execute(&mut **tx)

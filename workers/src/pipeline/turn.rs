@@ -238,10 +238,15 @@ impl Pipeline {
             )
             .await?;
         }
-        if inserted && channel == Channel::Whatsapp {
+        if inserted {
+            // Tokens are counted for every turn; only replies to real customers count toward the plan.
             let prompt = i64::try_from(reply.usage.prompt_tokens).unwrap_or(i64::MAX);
             let output = i64::try_from(reply.usage.output_tokens).unwrap_or(i64::MAX);
-            store::billing::record_bot_reply(&mut tx, now, prompt, output).await?;
+            if channel == Channel::Whatsapp {
+                store::billing::record_bot_reply(&mut tx, now, prompt, output).await?;
+            } else {
+                store::billing::record_llm_tokens(&mut tx, now, prompt, output).await?;
+            }
         }
         chats::touch(&mut tx, chat_id, now).await?;
         tx.commit().await?;
