@@ -93,9 +93,11 @@ pub enum SessionBackend {
 }
 
 impl SessionBackend {
-    fn backend(&self) -> Arc<dyn Backend> {
+    /// The backend handed to the client. For Postgres it is an allocation of its own, so that once every
+    /// clone is gone we know the client can no longer write (see [`released`]).
+    fn for_client(&self) -> Arc<dyn Backend> {
         match self {
-            Self::Postgres(store) => store.clone(),
+            Self::Postgres(store) => Arc::new(PgSessionStore::clone(store)),
             Self::Other(backend) => backend.clone(),
         }
     }
@@ -119,9 +121,11 @@ pub async fn start_session(
     session: SessionBackend,
 ) -> Result<(WaConnection, mpsc::Receiver<GatewayEvent>), GatewayError> {
     let (signal_tx, signal_rx) = mpsc::unbounded_channel();
+    let client_backend = session.for_client();
+    let client_store = Arc::downgrade(&client_backend);
 
     let mut builder = Bot::builder()
-        .with_backend_arc(session.backend())
+        .with_backend_arc(client_backend)
         .with_transport_factory(ObservedTransport {
             inner: network.transport.clone(),
             signals: signal_tx.clone(),
@@ -164,6 +168,7 @@ pub async fn start_session(
         events: events_tx,
         stop: stop.clone(),
         session: session.clone(),
+        client_store,
         shutdown_timeout: config.shutdown_timeout,
     }));
     tracing::info!(
@@ -174,7 +179,7 @@ pub async fn start_session(
     Ok((
         WaConnection {
             tenant_id,
-            client,
+            client: Arc::downgrade(&client),
             session,
             stop,
             supervisor: Mutex::new(Some(supervisor)),
@@ -195,7 +200,9 @@ fn build_error(error: BotBuilderError) -> GatewayError {
 /// A running client. Dropping it aborts the client (no flush); prefer [`Connection::shutdown`].
 pub struct WaConnection {
     tenant_id: Uuid,
-    client: Arc<Client>,
+    /// Weak, so that a stopped client is freed even while the connection object lives on: the logout wipe
+    /// waits for exactly that.
+    client: Weak<Client>,
     session: SessionBackend,
     stop: CancellationToken,
     supervisor: Mutex<Option<JoinHandle<Exit>>>,
@@ -211,9 +218,18 @@ impl std::fmt::Debug for WaConnection {
 }
 
 impl WaConnection {
-    /// The crate's client, for diagnostics (`stats()`, `memory_report()`).
-    pub fn client(&self) -> &Arc<Client> {
-        &self.client
+    /// The crate's client while it exists, for diagnostics (`stats()`, `memory_report()`).
+    pub fn client(&self) -> Option<Arc<Client>> {
+        self.client.upgrade()
+    }
+
+    /// The client, if it is connected to WhatsApp right now.
+    fn connected_client(&self) -> Result<Arc<Client>, GatewayError> {
+        // Fail fast while reconnecting, instead of queueing a send on a socket that is not there.
+        self.client
+            .upgrade()
+            .filter(|client| client.is_connected())
+            .ok_or_else(|| GatewayError::NotConnected("not connected to WhatsApp".into()))
     }
 
     /// Waits for the supervisor to end, aborting it (and with it the client) if it overruns the stop bound.
@@ -261,24 +277,15 @@ impl Drop for WaConnection {
 impl Connection for WaConnection {
     async fn send_text(&self, to_jid: &str, text: &str) -> Result<String, GatewayError> {
         let to = parse_recipient(to_jid).map_err(GatewayError::Permanent)?;
-        // Fail fast while reconnecting, instead of queueing a send on a socket that is not there.
-        if !self.client.is_connected() {
-            return Err(GatewayError::NotConnected(
-                "not connected to WhatsApp".into(),
-            ));
-        }
-        let sent = self.client.send_text(to, text).await.map_err(send_error)?;
+        let client = self.connected_client()?;
+        let sent = client.send_text(to, text).await.map_err(send_error)?;
         Ok(sent.message_id)
     }
 
     async fn typing(&self, to_jid: &str, on: bool) -> Result<(), GatewayError> {
         let to = parse_recipient(to_jid).map_err(GatewayError::Permanent)?;
-        if !self.client.is_connected() {
-            return Err(GatewayError::NotConnected(
-                "not connected to WhatsApp".into(),
-            ));
-        }
-        let chatstate = self.client.chatstate();
+        let client = self.connected_client()?;
+        let chatstate = client.chatstate();
         let sent = if on {
             chatstate.send_composing(&to).await
         } else {
@@ -293,7 +300,9 @@ impl Connection for WaConnection {
     async fn logout(&self) -> Result<(), GatewayError> {
         // Sends the unlink IQ when connected, dispatches `LoggedOut` (the supervisor stops the client,
         // wipes the session, then emits it) and disconnects.
-        self.client.logout().await;
+        if let Some(client) = self.client.upgrade() {
+            client.logout().await;
+        }
         self.stop_after_logout().await
     }
 
@@ -309,8 +318,8 @@ impl WaConnection {
         if exit.wiped {
             return Ok(());
         }
-        // The supervisor was gone already, overran, or its wipe failed: the client has stopped either way,
-        // so wiping here cannot race it.
+        // The supervisor was gone already, overran, or its wipe failed: the client has been stopped or
+        // aborted either way.
         self.stop.cancel();
         self.session.wipe().await.map_err(|e| {
             tracing::error!(tenant_id = %self.tenant_id, error.message = %e, "wiping the WhatsApp session failed");
@@ -371,6 +380,8 @@ struct Supervisor {
     events: mpsc::Sender<GatewayEvent>,
     stop: CancellationToken,
     session: SessionBackend,
+    /// The client's own handle on the store; dead once the client and all its tasks are gone.
+    client_store: Weak<dyn Backend>,
     shutdown_timeout: Duration,
 }
 
@@ -384,6 +395,7 @@ async fn supervise(s: Supervisor) -> Exit {
         events,
         stop,
         session,
+        client_store,
         shutdown_timeout,
     } = s;
     let terminal = loop {
@@ -443,6 +455,12 @@ async fn supervise(s: Supervisor) -> Exit {
 
     let mut exit = Exit::default();
     if wipe_session {
+        // The run loop has ended, but its tasks may still be saving (the device saver's final flush, the
+        // crate's own `logout` flushing in the caller's task): a write after the wipe would bring the dead
+        // session back.
+        if !released(&client_store, shutdown_timeout).await {
+            tracing::warn!(%tenant_id, "whatsapp client still holds its store; wiping anyway");
+        }
         match session.wipe().await {
             Ok(()) => exit.wiped = true,
             // The next start finds a dead device, the server logs it out again, and the wipe is retried.
@@ -473,6 +491,18 @@ async fn deliver(
             true
         }
     }
+}
+
+/// Waits until nothing but us holds the session store, i.e. the client and its tasks are gone.
+async fn released(client_store: &Weak<dyn Backend>, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while client_store.strong_count() > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
 }
 
 /// Graceful stop (disconnect, flush device state, wait for the run loop) within `timeout`; past it, the
