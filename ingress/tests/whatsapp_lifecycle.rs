@@ -469,3 +469,63 @@ async fn a_real_start_without_network_retries_with_backoff_and_stops_promptly(po
     );
     assert_closes(&mut events, Duration::from_secs(1)).await;
 }
+
+/// Manual smoke test against the real WhatsApp servers (needs network, a phone and a human):
+///
+/// `WA_SMOKE_PAIR_PHONE=2250700000001 WA_SMOKE_TO=2250700000002 cargo test -p tdjaasa-ingress --test
+/// whatsapp_lifecycle -- --ignored --nocapture real_whatsapp_smoke`
+///
+/// With `WA_SMOKE_PAIR_PHONE` it prints an 8-character code to type in WhatsApp > Linked devices > Link with
+/// phone number; without it, it prints the QR payload (render it with `qrencode -t ansiutf8 '<payload>'`).
+/// Once connected it sends one text to `WA_SMOKE_TO` (if set), waits up to two minutes for an incoming
+/// message, then logs out, which unlinks the device and wipes the throwaway session.
+#[sqlx::test(migrator = "store::MIGRATOR")]
+#[ignore = "needs network, a real WhatsApp account and a human to link it"]
+async fn real_whatsapp_smoke(pool: PgPool) {
+    let tenant_id = create_tenant(&pool).await;
+    let gateway = WhatsAppRustGateway::new(
+        app_role_db(&pool).await,
+        MasterKey::generate(),
+        WaConfig::default(),
+    );
+    let options = StartOptions {
+        pairing_phone: std::env::var("WA_SMOKE_PAIR_PHONE").ok(),
+    };
+    let (connection, mut events) = gateway.start(tenant_id, options).await.expect("start");
+
+    let phone = loop {
+        let event = tokio::time::timeout(Duration::from_secs(300), events.recv())
+            .await
+            .expect("linked within 5 minutes")
+            .expect("connection ended before linking");
+        match event {
+            // Printed on purpose: a human has to scan or type it. Never do this outside a manual test.
+            GatewayEvent::Qr { code, .. } => println!("QR payload: {code}"),
+            GatewayEvent::PairingCode { code, .. } => println!("Pairing code: {code}"),
+            GatewayEvent::Connected { phone_number } => break phone_number,
+            other => println!("event: {other:?}"),
+        }
+    };
+    println!("connected as {phone}");
+
+    if let Ok(to) = std::env::var("WA_SMOKE_TO") {
+        let id = connection
+            .send_text(&to, "Tdjaasa smoke test")
+            .await
+            .expect("send");
+        println!("sent message {id}");
+    }
+    println!("send a message to {phone} within two minutes");
+    let received = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(event) = events.recv().await {
+            if let GatewayEvent::Message(message) = event {
+                return Some(message);
+            }
+        }
+        None
+    })
+    .await;
+    println!("received: {received:?}");
+
+    connection.logout().await.expect("logout");
+}
