@@ -18,6 +18,7 @@ pub mod scope;
 pub mod tenants;
 pub mod text;
 pub mod users;
+pub mod whatsapp_sessions;
 
 pub use db::{Db, DbConfig};
 pub use error::{Error, Result};
