@@ -40,6 +40,8 @@ struct Config {
     api: api::ApiConfig,
     #[command(flatten)]
     worker: workers::WorkerConfig,
+    #[command(flatten)]
+    ingress: ingress::IngressConfig,
     /// Where `worker` and `ingress` processes expose `/metrics` (the API serves its own).
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9100")]
     metrics_addr: String,
@@ -67,6 +69,8 @@ enum Command {
     Api,
     /// Run a pipeline worker (scale by running more).
     Worker,
+    /// Hold the shops' WhatsApp connections (scale by running more; leases spread the shops).
+    Ingress,
     /// Create or update the database schema, then exit.
     Migrate,
     /// Platform administration.
@@ -93,24 +97,13 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.config.log_format == LogFormat::Json);
     match cli.command {
-        Command::Up => {
-            run(
-                cli.config,
-                Services {
-                    migrate: true,
-                    api: true,
-                    worker: true,
-                },
-            )
-            .await
-        }
+        Command::Up => run(cli.config, Services::ALL).await,
         Command::Api => {
             run(
                 cli.config,
                 Services {
-                    migrate: false,
                     api: true,
-                    worker: false,
+                    ..Services::NONE
                 },
             )
             .await
@@ -119,9 +112,18 @@ async fn main() -> anyhow::Result<()> {
             run(
                 cli.config,
                 Services {
-                    migrate: false,
-                    api: false,
                     worker: true,
+                    ..Services::NONE
+                },
+            )
+            .await
+        }
+        Command::Ingress => {
+            run(
+                cli.config,
+                Services {
+                    ingress: true,
+                    ..Services::NONE
                 },
             )
             .await
@@ -142,6 +144,22 @@ struct Services {
     migrate: bool,
     api: bool,
     worker: bool,
+    ingress: bool,
+}
+
+impl Services {
+    const NONE: Services = Services {
+        migrate: false,
+        api: false,
+        worker: false,
+        ingress: false,
+    };
+    const ALL: Services = Services {
+        migrate: true,
+        api: true,
+        worker: true,
+        ingress: true,
+    };
 }
 
 /// Runs the requested services until Ctrl-C or SIGTERM, then lets in-flight work finish.
@@ -173,6 +191,37 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
         );
         let stop = shutdown.clone();
         tasks.spawn(async move { pipeline.run(stop).await.context("worker failed") });
+    }
+    if services.ingress {
+        let gateway: std::sync::Arc<dyn ingress::WhatsAppGateway> = match config.ingress.gateway {
+            ingress::GatewayKind::Whatsapp => {
+                std::sync::Arc::new(ingress::whatsapp::WhatsAppRustGateway::new(
+                    db.clone(),
+                    master.clone(),
+                    ingress::whatsapp::WaConfig::default(),
+                ))
+            }
+            ingress::GatewayKind::Sandbox => {
+                tracing::warn!(
+                    "WHATSAPP_GATEWAY=sandbox: simulated WhatsApp connections, no real number is linked"
+                );
+                std::sync::Arc::new(ingress::SandboxGateway::new(
+                    db.clone(),
+                    nats.clone(),
+                    subjects.clone(),
+                    config.ingress.sandbox_qr_interval,
+                    config.ingress.sandbox_qr_count,
+                ))
+            }
+        };
+        let (db, nats, subjects, stop) =
+            (db.clone(), nats.clone(), subjects.clone(), shutdown.clone());
+        let ingress_config = config.ingress.clone();
+        tasks.spawn(async move {
+            ingress::run_node(db, nats, subjects, gateway, ingress_config, stop)
+                .await
+                .context("ingress failed")
+        });
     }
     if services.api {
         let tokens = api::auth::TokenKeys::from_master_key(&master, config.api.jwt_ttl_minutes);

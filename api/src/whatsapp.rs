@@ -16,7 +16,7 @@ use schemas::whatsapp::{WaCommand, WaCommandReply, WaEvent};
 use serde::{Deserialize, Serialize};
 use store::audit;
 use store::users::Role;
-use store::wa_status::{self, WaConnection};
+use store::whatsapp_sessions;
 
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
@@ -45,6 +45,40 @@ pub struct ConnectRequest {
     pub phone: Option<String>,
 }
 
+/// The shop's WhatsApp connection as the dashboard shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WaConnection {
+    /// `disconnected`, `waiting_for_scan`, `connecting`, `connected`, `logged_out` or `banned`.
+    pub status: String,
+    /// Why, in French (e.g. "QR code expiré, relancez la connexion").
+    pub detail: String,
+    /// The linked number, once connected.
+    pub phone_number: Option<String>,
+    pub last_seen_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl WaConnection {
+    async fn load(state: &AppState, user: &AuthUser) -> Result<Self> {
+        let mut tx = state.db.tenant(user.ctx()).await?;
+        let session = whatsapp_sessions::get(&mut tx).await?;
+        tx.commit().await?;
+        Ok(match session {
+            Some(s) => WaConnection {
+                status: s.status,
+                detail: s.status_detail,
+                phone_number: s.phone_number,
+                last_seen_at: s.last_seen_at,
+            },
+            None => WaConnection {
+                status: "disconnected".into(),
+                detail: String::new(),
+                phone_number: None,
+                last_seen_at: None,
+            },
+        })
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CommandAccepted {
     pub message: String,
@@ -54,10 +88,7 @@ pub struct CommandAccepted {
 #[utoipa::path(get, path = "/api/v1/whatsapp", tag = "whatsapp", security(("bearer" = [])),
     responses((status = 200, body = WaConnection)))]
 async fn status(State(state): State<AppState>, user: AuthUser) -> Result<Json<WaConnection>> {
-    let mut tx = state.db.tenant(user.ctx()).await?;
-    let connection = wa_status::get(&mut tx).await?;
-    tx.commit().await?;
-    Ok(Json(connection))
+    Ok(Json(WaConnection::load(&state, &user).await?))
 }
 
 /// Starts linking the shop's number; QR or pairing codes then arrive on `/api/v1/whatsapp/events`.
@@ -133,9 +164,7 @@ async fn events(
             tracing::warn!(error = %e, "cannot subscribe to WhatsApp events");
             Error::Unavailable
         })?;
-    let mut tx = state.db.tenant(user.ctx()).await?;
-    let current = wa_status::get(&mut tx).await?;
-    tx.commit().await?;
+    let current = WaConnection::load(&state, &user).await?;
     let first = Event::default()
         .event("status")
         .json_data(&current)

@@ -18,7 +18,7 @@ pub mod scope;
 pub mod tenants;
 pub mod text;
 pub mod users;
-pub mod wa_status;
+pub mod whatsapp_sessions;
 
 pub use db::{Db, DbConfig};
 pub use error::{Error, Result};

@@ -1,0 +1,526 @@
+//! `IngressNode`: one ingress process. It heartbeats in the lease bucket, takes the leases of tenants that
+//! want a connection (a fair share of them, so new tenants spread over live nodes), runs one session task
+//! per leased tenant, and answers the api's `WaCommand`s — forwarding them to the lease holder when that is
+//! another node.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use futures::StreamExt;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use rand::seq::SliceRandom;
+use schemas::Subjects;
+use schemas::whatsapp::{WaCommand, WaCommandReply};
+use serde::{Deserialize, Serialize};
+use store::{Db, whatsapp_sessions};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::config::IngressConfig;
+use crate::gateway::{StartOptions, WhatsAppGateway};
+use crate::lease::{Holder, Lease, LeaseStore};
+use crate::outbound::{self, ConnectionWatch, OutboundOutcome, RecentIds};
+use crate::session::{self, Initial, SessionCtl};
+use crate::status::{self, StateGauge};
+use crate::{Error, Result, names};
+
+/// How long a forwarded or local command may take before the api hears "unavailable".
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a clean stop waits for sessions to flush and release their leases.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// A command relayed to the node holding the tenant's lease.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForwardedCommand {
+    pub tenant_id: Uuid,
+    pub command: WaCommand,
+}
+
+/// A tenant this node runs.
+pub(crate) struct Slot {
+    pub lease: Arc<Lease>,
+    pub ctl: mpsc::Sender<SessionCtl>,
+    pub stop: CancellationToken,
+    /// The live connection, when connected (what outbound sends through).
+    pub connection: ConnectionWatch,
+    pub recent: Arc<RecentIds>,
+}
+
+/// State shared by the node's tasks.
+pub(crate) struct Shared {
+    pub db: Db,
+    pub nats: async_nats::Client,
+    pub js: jetstream::Context,
+    pub subjects: Subjects,
+    pub gateway: Arc<dyn WhatsAppGateway>,
+    pub config: IngressConfig,
+    pub leases: LeaseStore,
+    pub limiter: DefaultKeyedRateLimiter<Uuid>,
+    pub tenants: Mutex<HashMap<Uuid, Slot>>,
+    pub gauge: StateGauge,
+    /// Serialises lease acquisitions on this node, so two paths never start the same tenant twice.
+    acquiring: tokio::sync::Mutex<()>,
+    /// Cancelled when the node stops; everything spawned dies with it (a crash leaves leases to expire).
+    pub root: CancellationToken,
+    /// Test hook: renewals are skipped while set, as if the renew loop were stalled.
+    pub hold_renewals: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    /// Spawns a task that stops as soon as the node does, wherever it is waiting.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let root = self.root.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                biased;
+                () = root.cancelled() => {}
+                () = task => {}
+            }
+        });
+    }
+
+    /// Lease, connection and recent ids of a tenant this node runs.
+    pub fn slot(&self, tenant_id: Uuid) -> Option<(Arc<Lease>, ConnectionWatch, Arc<RecentIds>)> {
+        self.tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&tenant_id)
+            .map(|slot| {
+                (
+                    slot.lease.clone(),
+                    slot.connection.clone(),
+                    slot.recent.clone(),
+                )
+            })
+    }
+
+    pub fn slot_lease(&self, tenant_id: Uuid) -> Option<Arc<Lease>> {
+        self.tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&tenant_id)
+            .map(|slot| slot.lease.clone())
+    }
+
+    /// Forgets the tenant if its slot still belongs to `lease` (a newer session may have replaced it).
+    pub fn remove_slot(&self, lease: &Lease) {
+        let mut tenants = self
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tenants
+            .get(&lease.tenant_id)
+            .is_some_and(|slot| slot.lease.epoch == lease.epoch)
+        {
+            tenants.remove(&lease.tenant_id);
+        }
+    }
+
+    fn slot_ctl(&self, tenant_id: Uuid) -> Option<mpsc::Sender<SessionCtl>> {
+        self.tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&tenant_id)
+            .map(|slot| slot.ctl.clone())
+    }
+
+    fn running(&self) -> usize {
+        self.tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// What an attempt to run a tenant here led to.
+enum Acquired {
+    Started,
+    AlreadyRunning,
+    HeldBy(Holder),
+}
+
+#[derive(Clone)]
+pub struct IngressNode {
+    shared: Arc<Shared>,
+}
+
+impl IngressNode {
+    pub async fn new(
+        db: Db,
+        nats: async_nats::Client,
+        subjects: Subjects,
+        gateway: Arc<dyn WhatsAppGateway>,
+        config: IngressConfig,
+    ) -> Result<Self> {
+        config.validate()?;
+        let node_id = config.node_id();
+        let leases = LeaseStore::open(
+            &nats,
+            &subjects.lease_bucket(),
+            node_id,
+            config.lease_ttl,
+            config.lease_margin,
+        )
+        .await?;
+        let per_minute = NonZeroU32::new(config.send_rate_per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.send_burst).unwrap_or(NonZeroU32::MIN);
+        let limiter = RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst));
+        Ok(Self {
+            shared: Arc::new(Shared {
+                js: jetstream::new(nats.clone()),
+                db,
+                nats,
+                subjects,
+                gateway,
+                config,
+                leases,
+                limiter,
+                tenants: Mutex::new(HashMap::new()),
+                gauge: StateGauge::default(),
+                acquiring: tokio::sync::Mutex::new(()),
+                root: CancellationToken::new(),
+                hold_renewals: std::sync::atomic::AtomicBool::new(false),
+            }),
+        })
+    }
+
+    pub fn node_id(&self) -> &str {
+        self.shared.leases.node_id()
+    }
+
+    /// Tenants whose lease this node holds and still considers valid.
+    pub fn owned_tenants(&self) -> Vec<Uuid> {
+        self.shared
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|slot| slot.lease.is_valid())
+            .map(|slot| slot.lease.tenant_id)
+            .collect()
+    }
+
+    /// The epoch (revision at acquisition) of the tenant's lease, when this node runs it.
+    pub fn lease_epoch(&self, tenant_id: Uuid) -> Option<u64> {
+        self.shared.slot_lease(tenant_id).map(|lease| lease.epoch)
+    }
+
+    /// Test hook: stop (or resume) renewing leases, as a stalled renew loop would; the node must self-fence.
+    #[doc(hidden)]
+    pub fn hold_renewals(&self, hold: bool) {
+        self.shared
+            .hold_renewals
+            .store(hold, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// One outbound delivery, as the tenant's consumer does it, stamped with lease epoch `epoch`. Exposed so
+    /// tests can check that work stamped with an older lease is dropped; not acked/nacked here.
+    pub async fn handle_outbound(
+        &self,
+        tenant_id: Uuid,
+        payload: &[u8],
+        epoch: u64,
+    ) -> OutboundOutcome {
+        outbound::handle_for(&self.shared, tenant_id, payload, epoch).await
+    }
+
+    /// Runs until `shutdown`, then stops every session, releasing its lease. If this future is dropped
+    /// instead (task aborted), everything stops at once like a crash: leases are left to expire.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
+        let shared = self.shared.clone();
+        let _crash = shared.root.clone().drop_guard();
+        let mut commands = shared
+            .nats
+            .queue_subscribe(shared.subjects.wa_commands_all(), "ingress".into())
+            .await
+            .map_err(Error::nats)?;
+        let mut forwarded = shared
+            .nats
+            .subscribe(names::node_control(&shared.subjects, self.node_id()))
+            .await
+            .map_err(Error::nats)?;
+        tracing::info!(node = %self.node_id(), gateway = shared.gateway.name(), "ingress node started");
+        let mut scan = tokio::time::interval(shared.config.scan_interval);
+        scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = scan.tick() => {
+                    if let Err(e) = self.scan().await {
+                        tracing::warn!(error.cause_chain = ?e, error.message = %e, "tenant scan failed");
+                    }
+                }
+                Some(message) = commands.next() => {
+                    let node = self.clone();
+                    shared.spawn(async move { node.answer(message, false).await });
+                }
+                Some(message) = forwarded.next() => {
+                    let node = self.clone();
+                    shared.spawn(async move { node.answer(message, true).await });
+                }
+            }
+        }
+        drop(commands);
+        drop(forwarded);
+        self.stop_sessions().await;
+        shared.leases.remove_heartbeat().await;
+        tracing::info!(node = %self.node_id(), "ingress node stopped");
+        Ok(())
+    }
+
+    async fn stop_sessions(&self) {
+        let stops: Vec<CancellationToken> = self
+            .shared
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(|slot| slot.stop.clone())
+            .collect();
+        for stop in stops {
+            stop.cancel();
+        }
+        let deadline = tokio::time::Instant::now() + STOP_GRACE;
+        while self.shared.running() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Heartbeat, then take unowned tenants that want a connection, up to this node's fair share.
+    async fn scan(&self) -> Result<()> {
+        let shared = &self.shared;
+        shared.leases.heartbeat().await?;
+        let live = shared.leases.live_nodes().await?;
+        let wanting = {
+            let mut tx = shared.db.platform().await?;
+            let wanting = whatsapp_sessions::wanting(&mut tx).await?;
+            tx.commit().await?;
+            wanting
+        };
+        let share = wanting.len().div_ceil(live);
+        let mut candidates: Vec<Uuid> = {
+            let tenants = shared
+                .tenants
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            wanting
+                .into_iter()
+                .filter(|t| !tenants.contains_key(t))
+                .collect()
+        };
+        // Nodes scanning at the same moment then mostly try different tenants first.
+        candidates.shuffle(&mut rand::thread_rng());
+        for tenant_id in candidates {
+            if shared.running() >= share {
+                break;
+            }
+            match self.acquire_and_start(tenant_id, Initial::Resume).await {
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(%tenant_id, error.cause_chain = ?e, error.message = %e, "cannot take a tenant");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the tenant's lease and starts its session, unless it already runs here or a live node holds it.
+    async fn acquire_and_start(&self, tenant_id: Uuid, initial: Initial) -> Result<Acquired> {
+        let shared = &self.shared;
+        let _one_at_a_time = shared.acquiring.lock().await;
+        if shared.slot_lease(tenant_id).is_some() {
+            return Ok(Acquired::AlreadyRunning);
+        }
+        let lease = match shared.leases.try_acquire(tenant_id).await? {
+            Ok(lease) => Arc::new(lease),
+            Err(holder) => return Ok(Acquired::HeldBy(holder)),
+        };
+        tracing::info!(%tenant_id, epoch = lease.epoch, node = %self.node_id(), "lease acquired");
+        let (ctl, ctl_rx) = mpsc::channel(8);
+        let stop = CancellationToken::new();
+        let (connection_tx, connection) = watch::channel(None);
+        let recent = Arc::new(RecentIds::default());
+        shared
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                tenant_id,
+                Slot {
+                    lease: lease.clone(),
+                    ctl,
+                    stop: stop.clone(),
+                    connection: connection.clone(),
+                    recent: recent.clone(),
+                },
+            );
+        shared.spawn(session::run(
+            self.shared.clone(),
+            session::Parts {
+                lease,
+                initial,
+                ctl: ctl_rx,
+                stop,
+                connection_tx,
+                connection,
+                recent,
+            },
+        ));
+        Ok(Acquired::Started)
+    }
+
+    /// Answers one command request (from the api, or forwarded by another node).
+    async fn answer(&self, message: async_nats::Message, forwarded: bool) {
+        let Some(reply_to) = message.reply.clone() else {
+            return;
+        };
+        let parsed = if forwarded {
+            serde_json::from_slice::<ForwardedCommand>(&message.payload)
+                .ok()
+                .map(|f| (f.tenant_id, f.command))
+        } else {
+            let tenant = message
+                .subject
+                .rsplit('.')
+                .next()
+                .and_then(|t| t.parse::<Uuid>().ok());
+            tenant.zip(serde_json::from_slice::<WaCommand>(&message.payload).ok())
+        };
+        let reply = match parsed {
+            Some((tenant_id, command)) => self.command(tenant_id, command, forwarded).await,
+            None => WaCommandReply {
+                accepted: false,
+                message: "Commande WhatsApp illisible.".into(),
+            },
+        };
+        match serde_json::to_vec(&reply) {
+            Ok(payload) => {
+                if let Err(e) = self.shared.nats.publish(reply_to, payload.into()).await {
+                    tracing::warn!(error = %e, "cannot answer a WhatsApp command");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot encode a WhatsApp command reply"),
+        }
+    }
+
+    async fn command(
+        &self,
+        tenant_id: Uuid,
+        command: WaCommand,
+        forwarded: bool,
+    ) -> WaCommandReply {
+        match self.try_command(tenant_id, command, forwarded).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::warn!(%tenant_id, error.cause_chain = ?e, error.message = %e, "WhatsApp command failed");
+                unavailable()
+            }
+        }
+    }
+
+    async fn try_command(
+        &self,
+        tenant_id: Uuid,
+        command: WaCommand,
+        forwarded: bool,
+    ) -> Result<WaCommandReply> {
+        // A session that ends between the look-up and the send drops the request: then try to take over.
+        for _ in 0..2 {
+            if let Some(ctl) = self.shared.slot_ctl(tenant_id) {
+                let (reply, answer) = oneshot::channel();
+                let request = match &command {
+                    WaCommand::Connect { pairing_phone } => SessionCtl::Connect {
+                        options: StartOptions {
+                            pairing_phone: pairing_phone.clone(),
+                        },
+                        reply,
+                    },
+                    WaCommand::Logout => SessionCtl::Logout { reply },
+                };
+                if ctl.send(request).await.is_ok() {
+                    return Ok(tokio::time::timeout(COMMAND_TIMEOUT, answer)
+                        .await
+                        .ok()
+                        .and_then(|r| r.ok())
+                        .unwrap_or_else(unavailable));
+                }
+            }
+            let initial = match &command {
+                WaCommand::Connect { pairing_phone } => Initial::Connect(StartOptions {
+                    pairing_phone: pairing_phone.clone(),
+                }),
+                WaCommand::Logout => Initial::Logout,
+            };
+            match self.acquire_and_start(tenant_id, initial).await? {
+                Acquired::Started => return Ok(accepted(&command)),
+                Acquired::AlreadyRunning => continue,
+                Acquired::HeldBy(Holder::Node(node)) => {
+                    if forwarded || node.is_empty() || node == self.node_id() {
+                        return Ok(unavailable());
+                    }
+                    return Ok(self.forward(&node, tenant_id, command).await);
+                }
+            }
+        }
+        Ok(unavailable())
+    }
+
+    async fn forward(&self, node: &str, tenant_id: Uuid, command: WaCommand) -> WaCommandReply {
+        let Ok(payload) = serde_json::to_vec(&ForwardedCommand { tenant_id, command }) else {
+            return unavailable();
+        };
+        let request = self.shared.nats.request(
+            names::node_control(&self.shared.subjects, node),
+            payload.into(),
+        );
+        match tokio::time::timeout(COMMAND_TIMEOUT, request).await {
+            Ok(Ok(reply)) => {
+                serde_json::from_slice(&reply.payload).unwrap_or_else(|_| unavailable())
+            }
+            _ => {
+                tracing::warn!(%tenant_id, holder = node, "the lease holder did not answer a forwarded command");
+                unavailable()
+            }
+        }
+    }
+}
+
+fn accepted(command: &WaCommand) -> WaCommandReply {
+    WaCommandReply {
+        accepted: true,
+        message: match command {
+            WaCommand::Connect { .. } => status::CONNECTING.into(),
+            WaCommand::Logout => status::LOGGED_OUT_ON_REQUEST.into(),
+        },
+    }
+}
+
+fn unavailable() -> WaCommandReply {
+    WaCommandReply {
+        accepted: false,
+        message: status::UNAVAILABLE.into(),
+    }
+}
+
+/// Runs an ingress node until `shutdown` (the `tdjaasa ingress` subcommand). The caller connects to
+/// PostgreSQL and NATS, provisions NATS, and builds the gateway (see [`crate::build_gateway`]).
+pub async fn run_node(
+    db: Db,
+    nats: async_nats::Client,
+    subjects: Subjects,
+    gateway: Arc<dyn WhatsAppGateway>,
+    config: IngressConfig,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    IngressNode::new(db, nats, subjects, gateway, config)
+        .await?
+        .run(shutdown)
+        .await
+}

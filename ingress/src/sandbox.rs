@@ -1,0 +1,359 @@
+//! `SandboxGateway`: a WhatsApp stand-in for local demos without a phone (`WHATSAPP_GATEWAY=sandbox`, never a
+//! default) and the fake the tests drive. It speaks the same [`GatewayEvent`]s as the real connector:
+//!
+//! - on start it shows rotating QR codes (`Qr`), then `QrExhausted` if none is "scanned";
+//! - a core NATS message on `…wa.sandbox.<tenant>.scan` scans it: `Connecting`, then `Connected`;
+//! - a tenant linked before (its `whatsapp_session` row keeps a phone number) resumes connected at once, on
+//!   any node — the number is the sandbox's whole "stored session", forgotten on logout;
+//! - JSON [`SandboxInbound`] messages on `…wa.sandbox.<tenant>.inbound` arrive as customer messages;
+//! - every text sent is published as a [`SandboxSent`] on `…wa.sandbox.<tenant>.sent`, so a demo or a test in
+//!   another process sees exactly what went out;
+//! - a new connection of a tenant ends the older ones with `Replaced`, as WhatsApp does.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use futures::StreamExt;
+use schemas::Subjects;
+use serde::{Deserialize, Serialize};
+use store::{Db, TenantCtx, whatsapp_sessions};
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use uuid::Uuid;
+
+use crate::gateway::{
+    ChatKind, Connection, GatewayError, GatewayEvent, IncomingMessage, StartOptions,
+    WhatsAppGateway,
+};
+use crate::names;
+
+/// The number a scan links when the scan message names none.
+pub const DEFAULT_PHONE: &str = "2250700000000";
+
+/// Payload of a scan (empty payload: [`DEFAULT_PHONE`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SandboxScan {
+    pub phone_number: Option<String>,
+}
+
+/// A message to inject as if a customer (or the owner, `from_me`) wrote it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxInbound {
+    /// WhatsApp message id; a random one when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Customer JID, e.g. `2250701020304@s.whatsapp.net`.
+    pub from: String,
+    #[serde(default)]
+    pub name: String,
+    /// `None`: media without caption.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// `direct` (default), `group`, `status`, `newsletter` or `broadcast`.
+    #[serde(default = "direct")]
+    pub kind: String,
+    #[serde(default)]
+    pub from_me: bool,
+}
+
+fn direct() -> String {
+    "direct".into()
+}
+
+/// A text the sandbox "sent on WhatsApp".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxSent {
+    pub id: String,
+    pub to: String,
+    pub text: String,
+    /// Which connection sent it (tells nodes apart in fail-over tests).
+    pub connection: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claim {
+    connection: String,
+}
+
+pub struct SandboxGateway {
+    db: Db,
+    nats: async_nats::Client,
+    subjects: Subjects,
+    qr_interval: Duration,
+    qr_count: u32,
+}
+
+impl SandboxGateway {
+    pub fn new(
+        db: Db,
+        nats: async_nats::Client,
+        subjects: Subjects,
+        qr_interval: Duration,
+        qr_count: u32,
+    ) -> Self {
+        Self {
+            db,
+            nats,
+            subjects,
+            qr_interval,
+            qr_count,
+        }
+    }
+
+    async fn linked_number(&self, tenant_id: Uuid) -> Result<Option<String>, GatewayError> {
+        let session = async {
+            let mut tx = self.db.tenant(TenantCtx::new(tenant_id)).await?;
+            let session = whatsapp_sessions::get(&mut tx).await?;
+            tx.commit().await?;
+            Ok::<_, store::Error>(session)
+        }
+        .await
+        .map_err(|e| GatewayError::Transient(e.to_string()))?;
+        Ok(session
+            .filter(|s| s.status != "logged_out")
+            .and_then(|s| s.phone_number))
+    }
+}
+
+fn transient(e: impl std::fmt::Display) -> GatewayError {
+    GatewayError::Transient(e.to_string())
+}
+
+#[async_trait]
+impl WhatsAppGateway for SandboxGateway {
+    async fn start(
+        &self,
+        tenant_id: Uuid,
+        options: StartOptions,
+    ) -> Result<(Box<dyn Connection>, mpsc::Receiver<GatewayEvent>), GatewayError> {
+        let linked = self.linked_number(tenant_id).await?;
+        let connection_id = format!("sandbox-{}", Uuid::new_v4().simple());
+        // Subscribe before announcing, so nothing sent right after `start` is missed.
+        let scans = self
+            .nats
+            .subscribe(names::sandbox_scan(&self.subjects, tenant_id))
+            .await
+            .map_err(transient)?;
+        let inbound = self
+            .nats
+            .subscribe(names::sandbox_inbound(&self.subjects, tenant_id))
+            .await
+            .map_err(transient)?;
+        let claims = self
+            .nats
+            .subscribe(names::sandbox_claim(&self.subjects, tenant_id))
+            .await
+            .map_err(transient)?;
+        let claim = serde_json::to_vec(&Claim {
+            connection: connection_id.clone(),
+        })
+        .map_err(transient)?;
+        self.nats
+            .publish(
+                names::sandbox_claim(&self.subjects, tenant_id),
+                claim.into(),
+            )
+            .await
+            .map_err(transient)?;
+
+        let (events, receiver) = mpsc::channel(64);
+        let stop = CancellationToken::new();
+        let connected = Arc::new(AtomicBool::new(false));
+        let run = Run {
+            connection_id: connection_id.clone(),
+            linked,
+            pairing_phone: options.pairing_phone,
+            qr_interval: self.qr_interval,
+            qr_count: self.qr_count,
+            events,
+            connected: connected.clone(),
+            stop: stop.clone(),
+        };
+        tokio::spawn(run.run(scans, inbound, claims));
+        let connection = SandboxConnection {
+            nats: self.nats.clone(),
+            sent_subject: names::sandbox_sent(&self.subjects, tenant_id),
+            connection_id,
+            connected,
+            stop: stop.clone(),
+            _guard: stop.drop_guard(),
+        };
+        Ok((Box::new(connection), receiver))
+    }
+
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+}
+
+/// The simulated connection's event loop.
+struct Run {
+    connection_id: String,
+    linked: Option<String>,
+    pairing_phone: Option<String>,
+    qr_interval: Duration,
+    qr_count: u32,
+    events: mpsc::Sender<GatewayEvent>,
+    connected: Arc<AtomicBool>,
+    stop: CancellationToken,
+}
+
+impl Run {
+    async fn emit(&self, event: GatewayEvent) -> bool {
+        self.events.send(event).await.is_ok()
+    }
+
+    async fn connect(&self, phone_number: String) -> bool {
+        if !self.emit(GatewayEvent::Connecting).await {
+            return false;
+        }
+        self.connected.store(true, Ordering::SeqCst);
+        self.emit(GatewayEvent::Connected { phone_number }).await
+    }
+
+    async fn run(
+        self,
+        mut scans: async_nats::Subscriber,
+        mut inbound: async_nats::Subscriber,
+        mut claims: async_nats::Subscriber,
+    ) {
+        let mut shown = 0u32;
+        let mut next_qr = tokio::time::Instant::now();
+        if let Some(phone) = self.linked.clone() {
+            if !self.connect(phone).await {
+                return;
+            }
+        } else if let Some(phone) = &self.pairing_phone {
+            let code = format!("{:08}", phone.len() * 1_000_003 % 100_000_000);
+            let event = GatewayEvent::PairingCode {
+                code,
+                valid_for: self.qr_interval * self.qr_count.max(1),
+            };
+            if !self.emit(event).await {
+                return;
+            }
+        }
+        loop {
+            let waiting = !self.connected.load(Ordering::SeqCst) && self.pairing_phone.is_none();
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep_until(next_qr), if waiting => {
+                    if shown == self.qr_count {
+                        let _ = self.emit(GatewayEvent::QrExhausted).await;
+                        return;
+                    }
+                    shown += 1;
+                    let code = format!("sandbox-qr-{}", Uuid::new_v4().simple());
+                    if !self.emit(GatewayEvent::Qr { code, valid_for: self.qr_interval }).await {
+                        return;
+                    }
+                    next_qr += self.qr_interval;
+                }
+                Some(scan) = scans.next() => {
+                    if self.connected.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let scan: SandboxScan = serde_json::from_slice(&scan.payload).unwrap_or_default();
+                    let phone = scan.phone_number.unwrap_or_else(|| DEFAULT_PHONE.to_owned());
+                    if !self.connect(phone).await {
+                        return;
+                    }
+                }
+                Some(message) = inbound.next() => {
+                    if !self.connected.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let Ok(message) = serde_json::from_slice::<SandboxInbound>(&message.payload) else {
+                        tracing::warn!("sandbox: ignoring an unreadable inbound message");
+                        continue;
+                    };
+                    if !self.emit(GatewayEvent::Message(incoming(message))).await {
+                        return;
+                    }
+                }
+                Some(claim) = claims.next() => {
+                    let Ok(claim) = serde_json::from_slice::<Claim>(&claim.payload) else { continue };
+                    if claim.connection != self.connection_id {
+                        self.connected.store(false, Ordering::SeqCst);
+                        let _ = self.emit(GatewayEvent::Replaced).await;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn incoming(message: SandboxInbound) -> IncomingMessage {
+    let kind = match message.kind.as_str() {
+        "group" => ChatKind::Group,
+        "status" => ChatKind::Status,
+        "newsletter" => ChatKind::Newsletter,
+        "broadcast" => ChatKind::Broadcast,
+        _ => ChatKind::Direct,
+    };
+    IncomingMessage {
+        id: message
+            .id
+            .unwrap_or_else(|| format!("SBX{}", Uuid::new_v4().simple()).to_uppercase()),
+        chat_jid: message.from,
+        kind,
+        push_name: message.name,
+        text: message.text,
+        from_me: message.from_me,
+        timestamp: Utc::now(),
+    }
+}
+
+struct SandboxConnection {
+    nats: async_nats::Client,
+    sent_subject: String,
+    connection_id: String,
+    connected: Arc<AtomicBool>,
+    stop: CancellationToken,
+    /// Dropping the connection without `shutdown` still stops its task.
+    _guard: DropGuard,
+}
+
+#[async_trait]
+impl Connection for SandboxConnection {
+    async fn send_text(&self, to_jid: &str, text: &str) -> Result<String, GatewayError> {
+        if self.stop.is_cancelled() || !self.connected.load(Ordering::SeqCst) {
+            return Err(GatewayError::NotConnected(
+                "sandbox connection not linked".into(),
+            ));
+        }
+        let sent = SandboxSent {
+            id: format!("SBX{}", Uuid::new_v4().simple()).to_uppercase(),
+            to: to_jid.to_owned(),
+            text: text.to_owned(),
+            connection: self.connection_id.clone(),
+        };
+        let payload = serde_json::to_vec(&sent).map_err(transient)?;
+        self.nats
+            .publish(self.sent_subject.clone(), payload.into())
+            .await
+            .map_err(transient)?;
+        self.nats.flush().await.map_err(transient)?;
+        Ok(sent.id)
+    }
+
+    async fn typing(&self, _to_jid: &str, _on: bool) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    async fn logout(&self) -> Result<(), GatewayError> {
+        // The "stored session" is the number in `whatsapp_session`, which the node clears on logout.
+        self.connected.store(false, Ordering::SeqCst);
+        self.stop.cancel();
+        Ok(())
+    }
+
+    async fn shutdown(&self) {
+        self.connected.store(false, Ordering::SeqCst);
+        self.stop.cancel();
+    }
+}

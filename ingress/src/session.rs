@@ -1,0 +1,457 @@
+//! One tenant's session on the node holding its lease: starts the gateway connection, turns its events into
+//! the stored status and live `WaEvent`s, publishes customer messages, restarts our side with backoff when
+//! the connection ends unexpectedly, rebuilds a connection stuck in "connecting" (watchdog), and stops for
+//! good on terminal states (logged out, replaced, banned, QR expired), which the shop must act on.
+//!
+//! Fencing comes first: when the lease is lost or its renewal is late, the connection is dropped from the
+//! outbound path and shut down before anything else, and nothing more is written or published.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use schemas::whatsapp::{WaCommandReply, WaEvent, WaStatus};
+use store::{TenantCtx, whatsapp_sessions};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::gateway::{Connection, GatewayEvent, StartOptions};
+use crate::lease::Lease;
+use crate::node::Shared;
+use crate::outbound::{self, ConnectionWatch, RecentIds};
+use crate::{inbound, status};
+
+/// How a session begins.
+#[derive(Debug, Clone)]
+pub(crate) enum Initial {
+    /// Picked up by a scan (a restart, a fail-over): resume from the stored session.
+    Resume,
+    /// The shop asked to connect.
+    Connect(StartOptions),
+    /// The shop asked to unlink: open the stored session only to log it out.
+    Logout,
+}
+
+/// Commands the node relays to a running session.
+pub(crate) enum SessionCtl {
+    Connect {
+        options: StartOptions,
+        reply: oneshot::Sender<WaCommandReply>,
+    },
+    Logout {
+        reply: oneshot::Sender<WaCommandReply>,
+    },
+}
+
+pub(crate) struct Parts {
+    pub lease: Arc<Lease>,
+    pub initial: Initial,
+    pub ctl: mpsc::Receiver<SessionCtl>,
+    pub stop: CancellationToken,
+    pub connection_tx: watch::Sender<Option<Arc<dyn Connection>>>,
+    pub connection: ConnectionWatch,
+    pub recent: Arc<RecentIds>,
+}
+
+/// Why a session ended.
+enum End {
+    /// The node is stopping: release the lease, keep the status (another node resumes the tenant).
+    Stop,
+    /// The lease is lost: touch nothing.
+    Fenced,
+    /// A terminal state was recorded and the lease released.
+    Terminal,
+}
+
+/// Time allowed to a gateway call made while stopping.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) async fn run(shared: Arc<Shared>, parts: Parts) {
+    let lease = parts.lease.clone();
+    let tenant_id = lease.tenant_id;
+    let children = parts.stop.child_token();
+    {
+        let shared2 = shared.clone();
+        let lease = lease.clone();
+        let stop = children.clone();
+        shared.spawn(async move { renew(&shared2, &lease, &stop).await });
+    }
+    shared.spawn(outbound::run(
+        shared.clone(),
+        lease.clone(),
+        parts.connection.clone(),
+        parts.recent.clone(),
+        children.clone(),
+    ));
+    let mut session = Session {
+        shared: shared.clone(),
+        lease: lease.clone(),
+        tenant_id,
+        last: None,
+        connection_tx: parts.connection_tx,
+        recent: parts.recent,
+        stop: parts.stop,
+    };
+    let end = session.drive(parts.initial, parts.ctl).await;
+    children.cancel();
+    session.connection_tx.send_replace(None);
+    match end {
+        End::Stop | End::Fenced => shared.leases.release(&lease).await,
+        End::Terminal => {}
+    }
+    shared.remove_slot(&lease);
+    shared.gauge.set(tenant_id, None);
+    tracing::info!(%tenant_id, "session ended");
+}
+
+/// Renews the lease every TTL/3 (the test hook `hold_renewals` skips renewals, like a stalled loop).
+async fn renew(shared: &Shared, lease: &Lease, stop: &CancellationToken) {
+    let every = shared.leases.ttl() / 3;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = lease.fenced() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        if shared
+            .hold_renewals
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            continue;
+        }
+        if !shared.leases.renew(lease).await {
+            return;
+        }
+    }
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    lease: Arc<Lease>,
+    tenant_id: Uuid,
+    /// Last persisted (status, detail, phone): unchanged states are not rewritten.
+    last: Option<(WaStatus, String, Option<String>)>,
+    connection_tx: watch::Sender<Option<Arc<dyn Connection>>>,
+    recent: Arc<RecentIds>,
+    stop: CancellationToken,
+}
+
+impl Session {
+    async fn drive(&mut self, initial: Initial, mut ctl: mpsc::Receiver<SessionCtl>) -> End {
+        let config = self.shared.config.clone();
+        let logout_only = matches!(initial, Initial::Logout);
+        let mut options = match initial {
+            Initial::Connect(options) => options,
+            Initial::Resume | Initial::Logout => StartOptions::default(),
+        };
+        let mut backoff = config.reconnect_backoff_min;
+        if !logout_only {
+            self.set_status(WaStatus::Connecting, status::CONNECTING, None)
+                .await;
+        }
+        'connection: loop {
+            let started = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return End::Stop,
+                () = self.lease.fenced() => return End::Fenced,
+                started = self.shared.gateway.start(self.tenant_id, options.clone()) => started,
+            };
+            let (connection, mut events) = match started {
+                Ok(started) => started,
+                Err(e) => {
+                    tracing::warn!(tenant_id = %self.tenant_id, error = %e, "cannot start the WhatsApp connection");
+                    if let Some(end) = self.pause(backoff).await {
+                        return end;
+                    }
+                    backoff = (backoff * 2).min(config.reconnect_backoff_max);
+                    continue 'connection;
+                }
+            };
+            let connection: Arc<dyn Connection> = Arc::from(connection);
+            if logout_only {
+                return self.logout(&connection).await;
+            }
+            let mut connecting_since = Some(Instant::now());
+            loop {
+                let watchdog = async {
+                    match connecting_since {
+                        Some(since) => {
+                            tokio::time::sleep_until(since + config.connecting_timeout).await
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    () = self.stop.cancelled() => {
+                        self.connection_tx.send_replace(None);
+                        let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.shutdown()).await;
+                        return End::Stop;
+                    }
+                    () = self.lease.fenced() => {
+                        self.fence(&connection).await;
+                        return End::Fenced;
+                    }
+                    () = tokio::time::sleep_until(self.lease.deadline().into()) => {
+                        if !self.lease.is_valid() {
+                            self.lease.fence("lease renewal is late (process paused or overloaded)");
+                        }
+                    }
+                    Some(request) = ctl.recv() => match request {
+                        SessionCtl::Logout { reply } => {
+                            let end = self.logout(&connection).await;
+                            let _ = reply.send(WaCommandReply {
+                                accepted: true,
+                                message: status::LOGGED_OUT_ON_REQUEST.into(),
+                            });
+                            return end;
+                        }
+                        SessionCtl::Connect { options: wanted, reply } => {
+                            let connected = matches!(self.last, Some((WaStatus::Connected, ..)));
+                            let restart = !connected && wanted != options;
+                            let _ = reply.send(WaCommandReply {
+                                accepted: true,
+                                message: if connected { status::CONNECTED } else { status::CONNECTING }.into(),
+                            });
+                            if restart {
+                                options = wanted;
+                                self.connection_tx.send_replace(None);
+                                connection.shutdown().await;
+                                continue 'connection;
+                            }
+                        }
+                    },
+                    () = watchdog => {
+                        tracing::warn!(tenant_id = %self.tenant_id, "connection stuck in connecting: rebuilding it");
+                        metrics::counter!("whatsapp_watchdog_rebuilds_total").increment(1);
+                        self.connection_tx.send_replace(None);
+                        let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.shutdown()).await;
+                        continue 'connection;
+                    }
+                    event = events.recv() => match event {
+                        None => {
+                            // The connection ended without a terminal event: restart it on our side.
+                            tracing::warn!(tenant_id = %self.tenant_id, "WhatsApp connection closed unexpectedly");
+                            self.connection_tx.send_replace(None);
+                            connection.shutdown().await;
+                            self.set_status(WaStatus::Connecting, status::RECONNECTING, None).await;
+                            if let Some(end) = self.pause(backoff).await {
+                                return end;
+                            }
+                            backoff = (backoff * 2).min(config.reconnect_backoff_max);
+                            continue 'connection;
+                        }
+                        Some(event) => {
+                            if let Some(end) = self
+                                .on_event(event, &connection, &mut connecting_since, &mut backoff)
+                                .await
+                            {
+                                return end;
+                            }
+                        }
+                    },
+                }
+            }
+        }
+    }
+
+    async fn on_event(
+        &mut self,
+        event: GatewayEvent,
+        connection: &Arc<dyn Connection>,
+        connecting_since: &mut Option<Instant>,
+        backoff: &mut Duration,
+    ) -> Option<End> {
+        match event {
+            GatewayEvent::Qr { code, valid_for } => {
+                *connecting_since = None;
+                self.set_status(WaStatus::WaitingForScan, status::WAITING_FOR_SCAN, None)
+                    .await;
+                self.publish(&WaEvent::Qr {
+                    code,
+                    expires_in_secs: valid_for.as_secs(),
+                })
+                .await;
+            }
+            GatewayEvent::PairingCode { code, valid_for } => {
+                *connecting_since = None;
+                self.set_status(WaStatus::WaitingForScan, status::WAITING_FOR_CODE, None)
+                    .await;
+                self.publish(&WaEvent::PairingCode {
+                    code,
+                    expires_in_secs: valid_for.as_secs(),
+                })
+                .await;
+            }
+            GatewayEvent::Connecting => {
+                connecting_since.get_or_insert_with(Instant::now);
+                self.set_status(WaStatus::Connecting, status::CONNECTING, None)
+                    .await;
+            }
+            GatewayEvent::Connected { phone_number } => {
+                *connecting_since = None;
+                *backoff = self.shared.config.reconnect_backoff_min;
+                if self.lease.is_valid() {
+                    self.connection_tx.send_replace(Some(connection.clone()));
+                }
+                self.set_status(WaStatus::Connected, status::CONNECTED, Some(&phone_number))
+                    .await;
+            }
+            GatewayEvent::Disconnected { reason } => {
+                // Transient: the library reconnects by itself; the watchdog bounds how long that may take.
+                tracing::info!(tenant_id = %self.tenant_id, reason, "WhatsApp connection dropped");
+                self.connection_tx.send_replace(None);
+                connecting_since.get_or_insert_with(Instant::now);
+                self.set_status(WaStatus::Connecting, status::RECONNECTING, None)
+                    .await;
+            }
+            GatewayEvent::QrExhausted => {
+                return Some(
+                    self.terminal(connection, WaStatus::Disconnected, status::QR_EXPIRED)
+                        .await,
+                );
+            }
+            GatewayEvent::LoggedOut { reason } => {
+                tracing::info!(tenant_id = %self.tenant_id, reason, "WhatsApp session logged out");
+                self.connection_tx.send_replace(None);
+                // The stored session is useless now: have the gateway forget it.
+                let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.logout()).await;
+                let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.shutdown()).await;
+                self.logged_out(status::LOGGED_OUT).await;
+                self.shared.leases.release(&self.lease).await;
+                return Some(End::Terminal);
+            }
+            GatewayEvent::Replaced => {
+                tracing::warn!(tenant_id = %self.tenant_id, "WhatsApp session replaced by another client");
+                return Some(
+                    self.terminal(connection, WaStatus::Disconnected, status::REPLACED)
+                        .await,
+                );
+            }
+            GatewayEvent::TemporaryBan { until, reason } => {
+                tracing::warn!(tenant_id = %self.tenant_id, reason, ?until, "WhatsApp number temporarily banned");
+                let detail = status::banned(until);
+                return Some(self.terminal(connection, WaStatus::Banned, &detail).await);
+            }
+            GatewayEvent::Message(message) => {
+                inbound::handle(&self.shared, &self.lease, &self.recent, message).await;
+            }
+        }
+        None
+    }
+
+    /// A state the shop must act on: record it, stop, release the lease, and do not restart.
+    async fn terminal(
+        &mut self,
+        connection: &Arc<dyn Connection>,
+        state: WaStatus,
+        detail: &str,
+    ) -> End {
+        self.connection_tx.send_replace(None);
+        let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.shutdown()).await;
+        self.set_status(state, detail, None).await;
+        self.shared.leases.release(&self.lease).await;
+        End::Terminal
+    }
+
+    async fn logout(&mut self, connection: &Arc<dyn Connection>) -> End {
+        self.connection_tx.send_replace(None);
+        match tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.logout()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(tenant_id = %self.tenant_id, error = %e, "logout failed"),
+            Err(_) => tracing::warn!(tenant_id = %self.tenant_id, "logout timed out"),
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.shutdown()).await;
+        self.logged_out(status::LOGGED_OUT_ON_REQUEST).await;
+        self.shared.leases.release(&self.lease).await;
+        End::Terminal
+    }
+
+    /// Lease lost: stop sending first, then drop the connection; write nothing.
+    async fn fence(&mut self, connection: &Arc<dyn Connection>) {
+        self.connection_tx.send_replace(None);
+        let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.shutdown()).await;
+        self.shared.gauge.set(self.tenant_id, None);
+    }
+
+    /// Waits before a restart; `Some` when the session must end instead.
+    async fn pause(&self, wait: Duration) -> Option<End> {
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => Some(End::Stop),
+            () = self.lease.fenced() => Some(End::Fenced),
+            () = tokio::time::sleep(wait) => None,
+        }
+    }
+
+    /// Persists and announces a state change, only while the lease is ours.
+    async fn set_status(&mut self, state: WaStatus, detail: &str, phone: Option<&str>) {
+        let current = (state, detail.to_owned(), phone.map(str::to_owned));
+        if self.last.as_ref() == Some(&current) || !self.lease.is_valid() {
+            return;
+        }
+        let written = async {
+            let mut tx = self
+                .shared
+                .db
+                .tenant(TenantCtx::new(self.tenant_id))
+                .await?;
+            whatsapp_sessions::set_status(&mut tx, state.as_str(), detail, phone).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(tenant_id = %self.tenant_id, error.cause_chain = ?e, error.message = %e, "cannot store the WhatsApp status");
+        }
+        self.shared.gauge.set(self.tenant_id, Some(state));
+        self.publish(&WaEvent::Status {
+            status: state,
+            phone_number: phone.map(str::to_owned),
+            detail: detail.to_owned(),
+        })
+        .await;
+        self.last = Some(current);
+    }
+
+    async fn logged_out(&mut self, detail: &str) {
+        if !self.lease.is_valid() {
+            return;
+        }
+        let written = async {
+            let mut tx = self
+                .shared
+                .db
+                .tenant(TenantCtx::new(self.tenant_id))
+                .await?;
+            whatsapp_sessions::set_logged_out(&mut tx, detail).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(tenant_id = %self.tenant_id, error.cause_chain = ?e, error.message = %e, "cannot store the logout");
+        }
+        self.publish(&WaEvent::Status {
+            status: WaStatus::LoggedOut,
+            phone_number: None,
+            detail: detail.to_owned(),
+        })
+        .await;
+        self.last = Some((WaStatus::LoggedOut, detail.to_owned(), None));
+    }
+
+    /// Publishes a live event for the dashboard (core NATS: QR codes are credentials, never persisted or
+    /// logged).
+    async fn publish(&self, event: &WaEvent) {
+        if !self.lease.is_valid() {
+            return;
+        }
+        let Ok(payload) = serde_json::to_vec(event) else {
+            return;
+        };
+        let subject = self.shared.subjects.wa_events(self.tenant_id);
+        if let Err(e) = self.shared.nats.publish(subject, payload.into()).await {
+            tracing::warn!(tenant_id = %self.tenant_id, error = %e, "cannot publish a WhatsApp event");
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Leases between ingress nodes in one process: a crashed node's tenant moves to another node within about a
+//! TTL, a node whose renewals stall fences itself before anyone takes over, work stamped with an older lease
+//! is dropped, and no reply is ever sent twice.
+
+use std::time::Duration;
+
+use ingress::{IngressConfig, OutboundOutcome};
+use sqlx::PgPool;
+
+use crate::helpers::spawn_app;
+use crate::ingress_support::*;
+
+const CUSTOMER: &str = "2250705060708@s.whatsapp.net";
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_crashed_node_s_tenant_is_taken_over_within_the_ttl(pool: PgPool) {
+    // Arrange: A runs the linked tenant, B is idle next to it.
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Boutique Awa").await;
+    set_linked(&app, shop.tenant_id).await;
+    let a = start_node(&app).await;
+    eventually(Duration::from_secs(5), "A owns the tenant", || async {
+        a.node.owned_tenants() == vec![shop.tenant_id]
+    })
+    .await;
+    let b = start_node(&app).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        b.node.owned_tenants().is_empty(),
+        "B leaves A's live tenant alone"
+    );
+    let mut sent = sent_box(&app, shop.tenant_id).await;
+
+    // Act: A dies without releasing anything.
+    a.crash();
+    let ttl = IngressConfig::for_tests().lease_ttl;
+    let took = eventually(ttl * 3, "B takes the tenant over", || async {
+        b.node.owned_tenants() == vec![shop.tenant_id]
+    })
+    .await;
+
+    // Assert: within the TTL plus a scan or two, and B sends the next reply, once.
+    assert!(
+        took <= ttl + Duration::from_millis(1500),
+        "takeover took {took:?} (TTL {ttl:?})"
+    );
+    let reply = reply(shop.tenant_id, CUSTOMER, "Oui, nous avons des robes.");
+    publish_reply(&app, &reply).await;
+    let out = sent_within(&mut sent, Duration::from_secs(4)).await;
+    assert_eq!(out.len(), 1, "sent exactly once: {out:?}");
+    assert_eq!(out[0].text, reply.text);
+    b.stop().await;
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_node_whose_renewals_stall_fences_itself_and_stops_sending(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Boutique Awa").await;
+    set_linked(&app, shop.tenant_id).await;
+    let a = start_node(&app).await;
+    eventually(Duration::from_secs(5), "A owns the tenant", || async {
+        a.node.owned_tenants() == vec![shop.tenant_id]
+    })
+    .await;
+    let epoch = a.node.lease_epoch(shop.tenant_id).expect("epoch");
+    let mut sent = sent_box(&app, shop.tenant_id).await;
+    let config = IngressConfig::for_tests();
+
+    // Act: A's renew loop stalls.
+    a.node.hold_renewals(true);
+
+    // Assert: A fences before the TTL (so before anyone may take over) and refuses to send.
+    let fenced = eventually(config.lease_ttl, "A fences itself", || async {
+        a.node.owned_tenants().is_empty()
+    })
+    .await;
+    assert!(fenced < config.lease_ttl, "fenced after {fenced:?}");
+    let late = reply(shop.tenant_id, CUSTOMER, "Réponse tardive");
+    let payload = serde_json::to_vec(&late).expect("json");
+    let outcome = a
+        .node
+        .handle_outbound(shop.tenant_id, &payload, epoch)
+        .await;
+    assert!(
+        matches!(outcome, OutboundOutcome::Dropped(_)),
+        "a fenced node does not send: {outcome:?}"
+    );
+
+    // A second node takes over and sends the queued reply exactly once.
+    let b = start_node(&app).await;
+    eventually(config.lease_ttl * 3, "B takes over", || async {
+        b.node.owned_tenants() == vec![shop.tenant_id]
+    })
+    .await;
+    publish_reply(&app, &late).await;
+    let out = sent_within(&mut sent, Duration::from_secs(4)).await;
+    assert_eq!(out.len(), 1, "sent once, by B: {out:?}");
+    a.node.hold_renewals(false);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        a.node.owned_tenants().is_empty(),
+        "A does not come back on its own"
+    );
+    b.stop().await;
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn outbound_work_stamped_with_an_older_lease_is_dropped(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Boutique Awa").await;
+    set_linked(&app, shop.tenant_id).await;
+    let node = start_node(&app).await;
+    eventually(Duration::from_secs(5), "node owns the tenant", || async {
+        node.node.owned_tenants() == vec![shop.tenant_id]
+    })
+    .await;
+    let epoch = node.node.lease_epoch(shop.tenant_id).expect("epoch");
+    let mut sent = sent_box(&app, shop.tenant_id).await;
+    let reply = reply(shop.tenant_id, CUSTOMER, "Bonjour !");
+    let payload = serde_json::to_vec(&reply).expect("json");
+
+    // Act / Assert
+    let stale = node
+        .node
+        .handle_outbound(shop.tenant_id, &payload, epoch - 1)
+        .await;
+    assert!(
+        matches!(stale, OutboundOutcome::Dropped(_)),
+        "older epoch: {stale:?}"
+    );
+    let current = node
+        .node
+        .handle_outbound(shop.tenant_id, &payload, epoch)
+        .await;
+    assert_eq!(current, OutboundOutcome::Sent);
+    let again = node
+        .node
+        .handle_outbound(shop.tenant_id, &payload, epoch)
+        .await;
+    assert_eq!(
+        again,
+        OutboundOutcome::AlreadySent,
+        "a redelivery is not resent"
+    );
+    let out = sent_within(&mut sent, Duration::from_secs(1)).await;
+    assert_eq!(out.len(), 1, "sent exactly once: {out:?}");
+    node.stop().await;
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn new_tenants_spread_over_live_nodes(pool: PgPool) {
+    // Arrange: two nodes, then four linked tenants.
+    let app = spawn_app(pool).await;
+    let a = start_node(&app).await;
+    let b = start_node(&app).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut tenants = Vec::new();
+    for i in 0..4 {
+        let shop = app.signup(&format!("Boutique {i}")).await;
+        set_linked(&app, shop.tenant_id).await;
+        tenants.push(shop.tenant_id);
+    }
+
+    // Assert: all are run, two per node.
+    eventually(
+        Duration::from_secs(8),
+        "every tenant runs somewhere",
+        || async { a.node.owned_tenants().len() + b.node.owned_tenants().len() == 4 },
+    )
+    .await;
+    assert_eq!(a.node.owned_tenants().len(), 2, "fair share for A");
+    assert_eq!(b.node.owned_tenants().len(), 2, "fair share for B");
+    a.stop().await;
+    b.stop().await;
+}

@@ -1,0 +1,224 @@
+//! Running ingress nodes with the sandbox gateway over the test app's database and NATS namespace, and
+//! talking to the sandbox like a phone and a customer would.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use ingress::sandbox::{SandboxInbound, SandboxSent};
+use ingress::{IngressConfig, IngressNode, SandboxGateway, WhatsAppGateway, names};
+use schemas::whatsapp::{WaCommand, WaCommandReply};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+pub fn sandbox(app: &TestApp, config: &IngressConfig) -> Arc<dyn WhatsAppGateway> {
+    Arc::new(SandboxGateway::new(
+        app.db.clone(),
+        app.nats.clone(),
+        app.subjects.clone(),
+        config.sandbox_qr_interval,
+        config.sandbox_qr_count,
+    ))
+}
+
+/// A node running in the test process.
+pub struct RunningNode {
+    pub node: IngressNode,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl RunningNode {
+    /// Kills the node like a crash: no lease released, nothing written.
+    pub fn crash(&self) {
+        self.task.abort();
+    }
+
+    /// Stops the node cleanly (leases released).
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(15), &mut self.task).await;
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn start_node_with(
+    app: &TestApp,
+    gateway: Arc<dyn WhatsAppGateway>,
+    config: IngressConfig,
+) -> RunningNode {
+    let node = IngressNode::new(
+        app.db.clone(),
+        app.nats.clone(),
+        app.subjects.clone(),
+        gateway,
+        config,
+    )
+    .await
+    .expect("ingress node");
+    let stop = CancellationToken::new();
+    let running = node.clone();
+    let stopped = stop.clone();
+    let task = tokio::spawn(async move {
+        if let Err(e) = running.run(stopped).await {
+            panic!("ingress node failed: {e}");
+        }
+    });
+    RunningNode { node, stop, task }
+}
+
+pub async fn start_node(app: &TestApp) -> RunningNode {
+    let config = IngressConfig::for_tests();
+    start_node_with(app, sandbox(app, &config), config).await
+}
+
+/// Sends a `WaCommand` as the api does.
+pub async fn command(app: &TestApp, tenant_id: Uuid, command: &WaCommand) -> WaCommandReply {
+    let reply = tokio::time::timeout(
+        Duration::from_secs(15),
+        app.nats.request(
+            app.subjects.wa_command(tenant_id),
+            serde_json::to_vec(command).expect("json").into(),
+        ),
+    )
+    .await
+    .expect("command answered in time")
+    .expect("command request");
+    serde_json::from_slice(&reply.payload).expect("command reply")
+}
+
+pub async fn scan_qr(app: &TestApp, tenant_id: Uuid) {
+    app.nats
+        .publish(names::sandbox_scan(&app.subjects, tenant_id), "".into())
+        .await
+        .expect("scan");
+    app.nats.flush().await.expect("flush");
+}
+
+pub async fn customer_writes(app: &TestApp, tenant_id: Uuid, from: &str, id: &str, text: &str) {
+    let message = SandboxInbound {
+        id: Some(id.to_owned()),
+        from: from.to_owned(),
+        name: "Awa".into(),
+        text: Some(text.to_owned()),
+        kind: "direct".into(),
+        from_me: false,
+    };
+    app.nats
+        .publish(
+            names::sandbox_inbound(&app.subjects, tenant_id),
+            serde_json::to_vec(&message).expect("json").into(),
+        )
+        .await
+        .expect("inject");
+    app.nats.flush().await.expect("flush");
+}
+
+/// Everything the sandbox sends for the tenant, from now on.
+pub async fn sent_box(app: &TestApp, tenant_id: Uuid) -> async_nats::Subscriber {
+    let sub = app
+        .nats
+        .subscribe(names::sandbox_sent(&app.subjects, tenant_id))
+        .await
+        .expect("subscribe to sent");
+    app.nats.flush().await.expect("flush");
+    sub
+}
+
+/// Sent texts received within `wait`.
+pub async fn sent_within(sub: &mut async_nats::Subscriber, wait: Duration) -> Vec<SandboxSent> {
+    let mut sent = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, sub.next()).await {
+        sent.push(serde_json::from_slice(&message.payload).expect("sent json"));
+    }
+    sent
+}
+
+/// `(status, detail, phone)` of the tenant's session row, read as the superuser.
+pub async fn session_row(
+    app: &TestApp,
+    tenant_id: Uuid,
+) -> Option<(String, String, Option<String>)> {
+    sqlx::query_as(
+        "select status, status_detail, phone_number from whatsapp_session where tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_optional(&app.admin_db)
+    .await
+    .expect("session row")
+}
+
+/// Marks the tenant as linked and wanting a connection, as after an earlier successful scan.
+pub async fn set_linked(app: &TestApp, tenant_id: Uuid) {
+    sqlx::query(
+        "insert into whatsapp_session (tenant_id, status, phone_number) values ($1, 'connected', '2250700000000')
+         on conflict (tenant_id) do update set status = 'connected', phone_number = '2250700000000'",
+    )
+    .bind(tenant_id)
+    .execute(&app.admin_db)
+    .await
+    .expect("linked session");
+}
+
+pub async fn activate_subscription(app: &TestApp, tenant_id: Uuid) {
+    sqlx::query(
+        "update subscription set status = 'active', expires_at = now() + interval '20 days' where tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .execute(&app.admin_db)
+    .await
+    .expect("subscription");
+}
+
+/// Polls `check` every 50 ms until it holds; returns how long it took, or panics after `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+/// A reply as the pipeline publishes it on `tdj.out.<tenant>` (through the outbox, with its dedup id).
+pub fn reply(tenant_id: Uuid, to: &str, text: &str) -> schemas::OutboundReply {
+    schemas::OutboundReply {
+        tenant_id,
+        chat_id: Uuid::new_v4(),
+        customer_jid: to.to_owned(),
+        text: text.to_owned(),
+        outbound_id: format!("out-{}", Uuid::new_v4().simple()),
+        in_reply_to: Vec::new(),
+        created_at: chrono::Utc::now(),
+    }
+}
+
+pub async fn publish_reply(app: &TestApp, reply: &schemas::OutboundReply) {
+    let js = async_nats::jetstream::new(app.nats.clone());
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", reply.outbound_id.as_str());
+    js.publish_with_headers(
+        app.subjects.outbound(reply.tenant_id),
+        headers,
+        serde_json::to_vec(reply).expect("json").into(),
+    )
+    .await
+    .expect("publish reply")
+    .await
+    .expect("reply stored");
+}
