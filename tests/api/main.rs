@@ -24,3 +24,4 @@ mod pipeline_failures;
 mod products;
 mod rls;
 mod whatsapp_api;
+mod whatsapp_e2e;
