@@ -148,7 +148,24 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         tokio::spawn(pipeline.run(stop.clone()));
     }
 
+    // Replies are timestamped as they arrive, concurrently with publishing, so latency is not inflated by
+    // the publish loop.
     let mut replies = nats.subscribe(subjects.outbound_all()).await?;
+    let expected = args.messages;
+    let receiver = tokio::spawn(async move {
+        let mut received: Vec<(String, Instant)> = Vec::with_capacity(expected);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        while received.len() < expected {
+            let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await else {
+                break;
+            };
+            let now = Instant::now();
+            if let Ok(reply) = serde_json::from_slice::<OutboundReply>(&reply.payload) {
+                received.extend(reply.in_reply_to.into_iter().map(|id| (id, now)));
+            }
+        }
+        received
+    });
     let js = async_nats::jetstream::new(nats.clone());
     let mut sent_at: HashMap<String, Instant> = HashMap::with_capacity(args.messages);
     let started = Instant::now();
@@ -180,21 +197,17 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     }
     let published = started.elapsed();
 
-    let mut latencies = Vec::with_capacity(args.messages);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-    while latencies.len() < args.messages {
-        let next = tokio::time::timeout_at(deadline, replies.next())
-            .await
-            .context("timed out waiting for replies")?;
-        let Some(reply) = next else { break };
-        let reply: OutboundReply = serde_json::from_slice(&reply.payload)?;
-        let now = Instant::now();
-        for id in &reply.in_reply_to {
-            if let Some(at) = sent_at.remove(id) {
-                latencies.push(now - at);
-            }
-        }
-    }
+    let received = receiver.await.context("reply receiver")?;
+    let mut latencies: Vec<Duration> = received
+        .iter()
+        .filter_map(|(id, at)| sent_at.get(id).map(|sent| *at - *sent))
+        .collect();
+    anyhow::ensure!(
+        latencies.len() == args.messages,
+        "only {} of {} answered",
+        latencies.len(),
+        args.messages
+    );
     let total = started.elapsed();
     stop.cancel();
 
