@@ -151,17 +151,28 @@ async fn outbound_work_stamped_with_an_older_lease_is_dropped(pool: PgPool) {
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn new_tenants_spread_over_live_nodes(pool: PgPool) {
-    // Arrange: two nodes, then four linked tenants.
+    // Arrange: two nodes that see each other alive, then four linked tenants at once. A longer lease keeps a
+    // node's liveness from lapsing when a loaded CI machine delays its heartbeat loop.
     let app = spawn_app(pool).await;
-    let a = start_node(&app).await;
-    let b = start_node(&app).await;
+    let config = IngressConfig {
+        lease_ttl: Duration::from_secs(10),
+        ..IngressConfig::for_tests()
+    };
+    let a = start_node_with(&app, sandbox(&app, &config), config.clone()).await;
+    let b = start_node_with(&app, sandbox(&app, &config), config).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut tenants = Vec::new();
     for i in 0..4 {
-        let shop = app.signup(&format!("Boutique {i}")).await;
-        set_linked(&app, shop.tenant_id).await;
-        tenants.push(shop.tenant_id);
+        tenants.push(app.signup(&format!("Boutique {i}")).await.tenant_id);
     }
+    sqlx::query(
+        "insert into whatsapp_session (tenant_id, status, phone_number)
+         select unnest($1::uuid[]), 'connected', '2250700000000'",
+    )
+    .bind(&tenants)
+    .execute(&app.admin_db)
+    .await
+    .expect("four linked sessions");
 
     // Assert: all are run, two per node.
     eventually(
