@@ -309,12 +309,22 @@ impl LeaseStore {
     /// Nodes whose heartbeat changed within the last TTL as this node observed it (at least 1: this node).
     /// Judged on our monotonic clock like lease expiry, so no wall-clock agreement is needed.
     pub async fn live_nodes(&self) -> Result<usize> {
-        let mut keys = self.kv.keys().await.map_err(Error::nats)?;
+        // The node keys come from the stream's own per-subject state: exact. A `keys()` listing relies on an
+        // ordered consumer's pending count, which on nats-server 2.9 can end the listing early under load.
+        let prefix = self.kv.prefix.clone();
+        let mut subjects = self
+            .kv
+            .stream
+            .info_with_subjects(format!("{prefix}node.>"))
+            .await
+            .map_err(Error::nats)?;
         let mut node_keys = Vec::new();
-        while let Some(key) = keys.next().await {
-            let key = key.map_err(Error::nats)?;
-            if key.starts_with("node.") && key != node_key(&self.node_id) {
-                node_keys.push(key);
+        while let Some(subject) = subjects.next().await {
+            let (subject, _) = subject.map_err(Error::nats)?;
+            if let Some(key) = subject.strip_prefix(prefix.as_str())
+                && key != node_key(&self.node_id)
+            {
+                node_keys.push(key.to_owned());
             }
         }
         let mut live = 1usize;
