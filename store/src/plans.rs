@@ -1,7 +1,7 @@
 //! The plan catalogue (seeded by migration) and the limits a tenant's plan sets.
 
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::PgExecutor;
 
 use crate::error::OptionalExt;
 use crate::{Result, TenantTx};
@@ -26,7 +26,8 @@ macro_rules! plan_columns {
     };
 }
 
-pub async fn list_active(conn: &mut PgConnection) -> Result<Vec<Plan>> {
+/// Plans on sale, cheapest first. The catalogue is not tenant data: any executor (pool or transaction) will do.
+pub async fn list_active<'c>(conn: impl PgExecutor<'c>) -> Result<Vec<Plan>> {
     Ok(sqlx::query_as::<_, Plan>(concat!(
         "select ",
         plan_columns!(),
@@ -36,7 +37,7 @@ pub async fn list_active(conn: &mut PgConnection) -> Result<Vec<Plan>> {
     .await?)
 }
 
-pub async fn get_active(conn: &mut PgConnection, plan_code: &str) -> Result<Option<Plan>> {
+pub async fn get_active<'c>(conn: impl PgExecutor<'c>, plan_code: &str) -> Result<Option<Plan>> {
     Ok(sqlx::query_as::<_, Plan>(concat!(
         "select ",
         plan_columns!(),

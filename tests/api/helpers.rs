@@ -43,11 +43,16 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 
 /// The app-role pool over the same database as sqlx::test's superuser pool.
 pub async fn app_role_pool(pool: &PgPool) -> PgPool {
+    app_role_pool_sized(pool, 5).await
+}
+
+async fn app_role_pool_sized(pool: &PgPool, size: u32) -> PgPool {
     let options = (*pool.connect_options())
         .clone()
         .username(store::db::APP_ROLE);
     PgPoolOptions::new()
-        .max_connections(5)
+        .max_connections(size)
+        .acquire_timeout(std::time::Duration::from_secs(30))
         .connect_with(options)
         .await
         .expect("connect as tdjaasa_app")
@@ -82,16 +87,7 @@ async fn spawn(
     billing_config: api::billing::BillingConfig,
 ) -> TestApp {
     init_test_logging();
-    let options = (*pool.connect_options())
-        .clone()
-        .username(store::db::APP_ROLE);
-    let app_pool = PgPoolOptions::new()
-        .max_connections(20)
-        .acquire_timeout(std::time::Duration::from_secs(30))
-        .connect_with(options)
-        .await
-        .expect("connect as tdjaasa_app");
-    let db = store::Db::from_pool(app_pool);
+    let db = store::Db::from_pool(app_role_pool_sized(&pool, 20).await);
     let subjects = Subjects::with_prefix(&format!("t{}", Uuid::new_v4().simple())).expect("prefix");
     let nats = async_nats::connect(nats_url())
         .await

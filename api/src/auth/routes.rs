@@ -87,19 +87,15 @@ async fn signup(
     let email = validate::email(&mut check, "email", &req.email);
     check_password(&mut check, &req.password);
     let plan_code = req.plan.trim().to_lowercase();
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(store::Error::from)?;
-    if plans::get_active(&mut conn, &plan_code).await?.is_none() {
+    if plans::get_active(state.db.pool(), &plan_code)
+        .await?
+        .is_none()
+    {
         check.fail(
             "plan",
             "Forfait inconnu : choisissez starter, pro ou business.",
         );
     }
-    drop(conn);
     check.finish()?;
 
     let password_hash = hash_password(SecretString::from(req.password)).await?;

@@ -88,14 +88,7 @@ pub(crate) async fn checkout(
     let mut check = Check::default();
     let plan_code = body.plan.trim().to_lowercase();
     let provider_name = body.provider.trim().to_lowercase();
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(store::Error::from)?;
-    let plan = plans::get_active(&mut conn, &plan_code).await?;
-    drop(conn);
+    let plan = plans::get_active(state.db.pool(), &plan_code).await?;
     if plan.is_none() {
         check.fail(
             "plan",
@@ -351,7 +344,7 @@ pub(crate) async fn overview(
     let mut tx: TenantTx<'_> = state.db.tenant(user.ctx()).await?;
     let plan = plans::of_tenant(&mut tx).await?;
     let subscription = billing::subscription(&mut tx).await?;
-    let plans = plans::list_active(&mut tx).await?;
+    let plans = plans::list_active(&mut *tx).await?;
     let payments = billing::list_payments(&mut tx).await?;
     tx.commit().await?;
     let receipts = payments
