@@ -234,8 +234,11 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
             config.billing.grace(),
             shutdown.clone(),
         );
+        let mut api_config = config.api;
+        api_config.secure_cookies = production;
+        api_config.whatsapp_sandbox = config.ingress.gateway == ingress::GatewayKind::Sandbox;
         let state =
-            api::AppState::new(db, nats, subjects, config.api, tokens).with_billing(billing);
+            api::AppState::new(db, nats, subjects, api_config, tokens).with_billing(billing);
         let app = api::Application::build(state).await?;
         tracing::info!("Tdjaasa API listening on http://{}", app.local_addr()?);
         let stop = shutdown.clone();

@@ -17,7 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/bot", get(read).put(replace))
 }
 
-const TONES: [&str; 4] = ["friendly", "professional", "casual", "enthusiastic"];
+pub(crate) const TONES: [&str; 4] = ["friendly", "professional", "casual", "enthusiastic"];
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -49,10 +49,7 @@ pub struct OpeningSlot {
 #[utoipa::path(get, path = "/api/v1/bot", tag = "bot", security(("bearer" = [])),
     responses((status = 200, body = BotSettings)))]
 async fn read(State(state): State<AppState>, user: AuthUser) -> Result<Json<BotSettings>> {
-    let mut tx = state.db.tenant(user.ctx()).await?;
-    let settings = bot_settings::get(&mut tx).await?;
-    tx.commit().await?;
-    Ok(Json(settings))
+    Ok(Json(load(&state, &user).await?))
 }
 
 /// Replaces the bot's identity.
@@ -63,6 +60,15 @@ async fn replace(
     user: AuthUser,
     ApiJson(input): ApiJson<BotSettingsInput>,
 ) -> Result<Json<BotSettings>> {
+    Ok(Json(save(&state, &user, input).await?))
+}
+
+/// Validates and stores the bot's identity (shared by the REST endpoint and the dashboard).
+pub(crate) async fn save(
+    state: &AppState,
+    user: &AuthUser,
+    input: BotSettingsInput,
+) -> Result<BotSettings> {
     let fields = validate(input)?;
     let mut tx = state.db.tenant(user.ctx()).await?;
     let settings = bot_settings::put(&mut tx, &fields).await?;
@@ -74,7 +80,15 @@ async fn replace(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(settings))
+    Ok(settings)
+}
+
+/// The bot's identity.
+pub(crate) async fn load(state: &AppState, user: &AuthUser) -> Result<BotSettings> {
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let settings = bot_settings::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(settings)
 }
 
 fn validate(input: BotSettingsInput) -> Result<BotSettingsFields> {

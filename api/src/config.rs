@@ -15,6 +15,15 @@ pub struct ApiConfig {
     /// Take the client address from the last X-Forwarded-For entry (set only behind a reverse proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+    /// Lifetime of a dashboard sign-in without activity, in hours (each visit slides it forward).
+    #[arg(long, env = "SESSION_TTL_HOURS", default_value_t = 24 * 14)]
+    pub session_ttl_hours: u64,
+    /// Mark cookies `Secure` (HTTPS only); set from `TDJ_ENV=production`.
+    #[arg(skip)]
+    pub secure_cookies: bool,
+    /// The WhatsApp gateway is the local sandbox: the dashboard offers "simulate a scan / a customer".
+    #[arg(skip)]
+    pub whatsapp_sandbox: bool,
 }
 
 impl ApiConfig {
@@ -25,6 +34,9 @@ impl ApiConfig {
             jwt_ttl_minutes: 60,
             auth_rate_per_minute: 10,
             trust_forwarded_for: false,
+            session_ttl_hours: 24 * 14,
+            secure_cookies: false,
+            whatsapp_sandbox: false,
         }
     }
 }

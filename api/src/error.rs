@@ -152,6 +152,11 @@ impl Error {
         }
     }
 
+    /// The French message the client is shown.
+    pub(crate) fn user_message(&self) -> String {
+        self.message()
+    }
+
     fn message(&self) -> String {
         match self {
             Error::BadRequest(message) => message.clone(),

@@ -23,7 +23,10 @@ mod simulator;
 mod startup;
 mod state;
 mod validate;
+pub mod web;
 mod whatsapp;
+
+rust_i18n::i18n!("locales", fallback = "fr");
 
 pub use config::ApiConfig;
 pub use error::{Error, Result};

@@ -8,11 +8,12 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware;
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::{
     AppState, admin, auth, billing, bot, conversations, dead_letters, health, openapi, orders,
-    products, simulator, whatsapp,
+    products, simulator, web, whatsapp,
 };
 
 /// Largest JSON body accepted (the CSV import route allows more).
@@ -33,8 +34,10 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(health::router())
         .merge(openapi::router())
+        .merge(web::router())
         .fallback(|| async { crate::Error::NotFound("Cette adresse n'existe pas.") })
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(CompressionLayer::new())
         .layer(middleware::from_fn(crate::error::log_errors))
         .layer(middleware::from_fn(crate::metrics::track))
         .layer(

@@ -58,7 +58,7 @@ pub struct WaConnection {
 }
 
 impl WaConnection {
-    async fn load(state: &AppState, user: &AuthUser) -> Result<Self> {
+    pub(crate) async fn load(state: &AppState, user: &AuthUser) -> Result<Self> {
         let mut tx = state.db.tenant(user.ctx()).await?;
         let session = whatsapp_sessions::get(&mut tx).await?;
         tx.commit().await?;
@@ -101,7 +101,16 @@ async fn connect(
     user: AuthUser,
     ApiJson(req): ApiJson<ConnectRequest>,
 ) -> Result<(StatusCode, Json<CommandAccepted>)> {
-    require_owner(&user)?;
+    start_connect(&state, &user, req).await
+}
+
+/// Validates a connect request and sends it to the ingress (shared by the REST endpoint and the dashboard).
+pub(crate) async fn start_connect(
+    state: &AppState,
+    user: &AuthUser,
+    req: ConnectRequest,
+) -> Result<(StatusCode, Json<CommandAccepted>)> {
+    require_owner(user)?;
     let mut check = Check::default();
     let pairing_phone = match req.mode.as_deref().unwrap_or("qr") {
         "qr" => None,
@@ -128,8 +137,8 @@ async fn connect(
     };
     check.finish()?;
     audited_command(
-        &state,
-        &user,
+        state,
+        user,
         &WaCommand::Connect { pairing_phone },
         "whatsapp.connect",
     )
@@ -155,6 +164,14 @@ async fn events(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    Ok(Sse::new(live_events(&state, &user).await?).keep_alive(KeepAlive::default()))
+}
+
+/// The stored status, then live events (shared by the REST endpoint and the dashboard).
+pub(crate) async fn live_events(
+    state: &AppState,
+    user: &AuthUser,
+) -> Result<impl Stream<Item = Result<Event, Infallible>> + Send + use<>> {
     // Subscribe before reading the stored status, so no change falls between the two.
     let subscription = state
         .nats
@@ -164,7 +181,7 @@ async fn events(
             tracing::warn!(error = %e, "cannot subscribe to WhatsApp events");
             Error::Unavailable
         })?;
-    let current = WaConnection::load(&state, &user).await?;
+    let current = WaConnection::load(state, user).await?;
     let first = Event::default()
         .event("status")
         .json_data(&current)
@@ -173,8 +190,7 @@ async fn events(
         let event: WaEvent = serde_json::from_slice(&message.payload).ok()?;
         Some(Ok(sse_event(event)))
     });
-    Ok(Sse::new(stream::once(async move { Ok(first) }).chain(live))
-        .keep_alive(KeepAlive::default()))
+    Ok(stream::once(async move { Ok(first) }).chain(live))
 }
 
 fn sse_event(event: WaEvent) -> Event {
@@ -209,7 +225,7 @@ fn require_owner(user: &AuthUser) -> Result<()> {
 }
 
 /// Sends a command, then records it in the audit log once an ingress node accepted it.
-async fn audited_command(
+pub(crate) async fn audited_command(
     state: &AppState,
     user: &AuthUser,
     command: &WaCommand,

@@ -6,6 +6,7 @@ pub mod billing;
 pub mod bot_settings;
 pub mod chats;
 pub mod crypto;
+pub mod dashboard;
 pub mod db;
 pub mod dead_letters;
 mod error;
@@ -18,6 +19,7 @@ pub mod scope;
 pub mod tenants;
 pub mod text;
 pub mod users;
+pub mod web_sessions;
 pub mod whatsapp_sessions;
 
 pub use db::{Db, DbConfig};

@@ -99,3 +99,53 @@ mod tests {
         }
     }
 }
+
+/// Where the shop stands in the dashboard's onboarding.
+pub async fn onboarding_step(tx: &mut TenantTx<'_>) -> Result<String> {
+    sqlx::query_scalar("select onboarding_step from tenant where tenant_id = $1")
+        .bind(tx.tenant_id())
+        .fetch_optional(&mut **tx)
+        .await?
+        .or_not_found()
+}
+
+/// Moves the onboarding to `step` (the caller decides the order; steps are `plan`, `pay`, `whatsapp`,
+/// `products`, `bot` and `done`).
+pub async fn set_onboarding_step(tx: &mut TenantTx<'_>, step: &str) -> Result<()> {
+    sqlx::query("update tenant set onboarding_step = $2 where tenant_id = $1")
+        .bind(tx.tenant_id())
+        .bind(step)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Renames the shop (2 to 120 characters, validated by the caller). The slug stays: links keep working.
+pub async fn rename(tx: &mut TenantTx<'_>, name: &str) -> Result<Tenant> {
+    sqlx::query_as::<_, Tenant>(
+        "update tenant set name = $2 where tenant_id = $1
+         returning tenant_id, name, slug, status, plan_code, created_at",
+    )
+    .bind(tx.tenant_id())
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
+/// Changes the plan of a shop that has not paid yet (its first payment will be for that plan). Once a
+/// payment went through, plans change by paying for the new one.
+pub async fn choose_plan_before_payment(tx: &mut TenantTx<'_>, plan_code: &str) -> Result<bool> {
+    let changed = sqlx::query(
+        "with s as (
+           update subscription set plan_code = $2, updated_at = now()
+           where tenant_id = $1 and status = 'pending' returning tenant_id)
+         update tenant t set plan_code = $2 from s where t.tenant_id = s.tenant_id",
+    )
+    .bind(tx.tenant_id())
+    .bind(plan_code)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}

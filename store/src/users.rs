@@ -157,3 +157,28 @@ pub async fn upsert_platform_admin(
     .await?;
     user_id.ok_or_else(|| crate::Error::Constraint("app_user_email_key".into()))
 }
+
+/// Sets the user's dashboard language (`fr` or `en`).
+pub async fn set_language(tx: &mut TenantTx<'_>, user_id: Uuid, language: &str) -> Result<()> {
+    let updated = sqlx::query("update app_user set language = $3 where tenant_id = $1 and user_id = $2")
+        .bind(tx.tenant_id())
+        .bind(user_id)
+        .bind(language)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        return Err(crate::Error::NotFound);
+    }
+    Ok(())
+}
+
+/// The user's dashboard language.
+pub async fn get_language(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<String> {
+    sqlx::query_scalar("select language from app_user where tenant_id = $1 and user_id = $2")
+        .bind(tx.tenant_id())
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .or_not_found()
+}

@@ -82,6 +82,24 @@ async fn signup(
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<SignupResponse>)> {
     state.auth_limiter.check(client.0)?;
+    let owner = create_shop(&state, req).await?;
+    let token = state
+        .tokens
+        .issue(owner.user_id, owner.tenant_id, Role::Owner)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SignupResponse {
+            token,
+            tenant_id: owner.tenant_id,
+            user_id: owner.user_id,
+            expires_in: state.tokens.ttl_secs(),
+        }),
+    ))
+}
+
+/// Creates a shop, its pending subscription, its default bot and its owner account, in one transaction.
+/// Shared by the REST signup and the dashboard's sign-up page (the caller applies the rate limit).
+pub(crate) async fn create_shop(state: &AppState, req: SignupRequest) -> Result<AuthUser> {
     let mut check = Check::default();
     let business_name = check.text("business_name", &req.business_name, 2, 120);
     let email = validate::email(&mut check, "email", &req.email);
@@ -114,12 +132,7 @@ async fn signup(
                 e.into()
             }
         })?;
-    sqlx::query("insert into subscription (tenant_id, plan_code) values ($1, $2)")
-        .bind(tenant_id)
-        .bind(&plan_code)
-        .execute(&mut *tx)
-        .await
-        .map_err(store::Error::from)?;
+    store::billing::open_subscription(&mut tx, &plan_code).await?;
     bot_settings::get(&mut tx).await?;
     audit::record(
         &mut tx,
@@ -129,18 +142,12 @@ async fn signup(
     )
     .await?;
     tx.commit().await?;
-
-    let token = state.tokens.issue(user.user_id, tenant_id, Role::Owner)?;
     tracing::info!(%tenant_id, "new tenant signed up");
-    Ok((
-        StatusCode::CREATED,
-        Json(SignupResponse {
-            token,
-            tenant_id,
-            user_id: user.user_id,
-            expires_in: state.tokens.ttl_secs(),
-        }),
-    ))
+    Ok(AuthUser {
+        user_id: user.user_id,
+        tenant_id,
+        role: Role::Owner,
+    })
 }
 
 fn check_password(check: &mut Check, password: &str) {
@@ -168,28 +175,41 @@ async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>> {
     state.auth_limiter.check(client.0)?;
-    if req.password.chars().count() > MAX_PASSWORD {
+    let user = authenticate(&state, &req.email, req.password).await?;
+    let token = state.tokens.issue(user.user_id, user.tenant_id, user.role)?;
+    Ok(Json(LoginResponse {
+        token,
+        tenant_id: user.tenant_id,
+        role: user.role,
+        expires_in: state.tokens.ttl_secs(),
+    }))
+}
+
+/// Checks an e-mail and password; the same work (one hash verification) whether or not the e-mail exists.
+/// Shared by the REST login and the dashboard's login page (the caller applies the rate limit).
+pub(crate) async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: String,
+) -> Result<AuthUser> {
+    if password.chars().count() > MAX_PASSWORD {
         return Err(Error::InvalidCredentials);
     }
-    let email = req.email.trim().to_lowercase();
+    let email = email.trim().to_lowercase();
     // Before login no tenant is known: the one lookup by e-mail goes through the platform path.
     let mut tx = state.db.platform().await?;
     let credentials = users::credentials_by_email(&mut tx, &email).await?;
     tx.commit().await?;
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());
-    if !verify_password(SecretString::from(req.password), hash).await? {
+    if !verify_password(SecretString::from(password), hash).await? {
         return Err(Error::InvalidCredentials);
     }
     let credentials = credentials.ok_or(Error::InvalidCredentials)?;
-    let token = state
-        .tokens
-        .issue(credentials.user_id, credentials.tenant_id, credentials.role)?;
-    Ok(Json(LoginResponse {
-        token,
+    Ok(AuthUser {
+        user_id: credentials.user_id,
         tenant_id: credentials.tenant_id,
         role: credentials.role,
-        expires_in: state.tokens.ttl_secs(),
-    }))
+    })
 }
 
 /// The signed-in user, their shop and its plan.

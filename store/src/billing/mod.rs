@@ -16,7 +16,7 @@ pub use expiry::{ExpiryReport, run_expiry};
 pub use payments::{
     NewPayment, Outcome, OutcomeStatus, Payment, PaymentOwner, Subscription, WebhookDecision,
     apply_outcome, attach_checkout, create_pending, find_by_key, get_payment, list_payments,
-    mark_failed, owner_by_notif_token_hash, owner_of_payment, subscription,
+    mark_failed, open_subscription, owner_by_notif_token_hash, owner_of_payment, subscription,
 };
 pub use permission::{
     AnswerPermission, SuspendReason, answer_permission, month_start, record_bot_reply,

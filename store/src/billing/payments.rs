@@ -416,3 +416,13 @@ async fn activate(
         .await?;
     Ok(expires_at)
 }
+
+/// Opens the subscription of a new shop on `plan_code`, pending its first payment.
+pub async fn open_subscription(tx: &mut TenantTx<'_>, plan_code: &str) -> Result<()> {
+    sqlx::query("insert into subscription (tenant_id, plan_code) values ($1, $2)")
+        .bind(tx.tenant_id())
+        .bind(plan_code)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

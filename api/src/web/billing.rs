@@ -1,0 +1,275 @@
+//! Billing screens: plan, status and expiry, change plan, pay or renew, payment history and printable
+//! receipts. Paying goes through the same checkout as `POST /api/v1/billing/checkout`.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use store::billing::{Payment, Subscription};
+use store::plans::Plan;
+use store::tenants;
+
+use super::error::WebResult;
+use super::form::Posted;
+use super::i18n::Lang;
+use super::session::Session;
+use super::view::{Chrome, Flash, render};
+use crate::AppState;
+use crate::billing::routes::{CheckoutBody, Overview};
+use crate::extract::ApiJson;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app/billing", get(page))
+        .route("/app/billing/checkout", post(checkout))
+        .route("/app/billing/return", get(returned))
+        .route("/app/billing/payments/{id}", get(receipt))
+}
+
+/// A plan as the pages show it.
+#[derive(Debug, Clone)]
+pub struct PlanView {
+    pub code: String,
+    pub name: String,
+    pub price: String,
+    pub limits: String,
+}
+
+pub fn plan_views(lang: Lang, plans: &[Plan]) -> Vec<PlanView> {
+    plans
+        .iter()
+        .map(|p| {
+            let count = |n: Option<i32>, key: &str| match n {
+                Some(n) => lang.tf(key, &[("n", &super::i18n::group_thousands(i64::from(n)))]),
+                None => lang.tf(key, &[("n", &lang.t("plan.unlimited"))]),
+            };
+            PlanView {
+                code: p.plan_code.clone(),
+                name: p.name.clone(),
+                price: lang.money(p.price_xof),
+                limits: format!(
+                    "{} · {} · {}",
+                    count(p.max_products, "plan.products"),
+                    count(p.max_replies_per_month, "plan.replies"),
+                    count(p.max_staff_users, "plan.users"),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// A payment method as the pages show it: offered, or known but not configured on this platform.
+#[derive(Debug, Clone)]
+pub struct ProviderView {
+    pub code: &'static str,
+    pub label: String,
+    pub configured: bool,
+}
+
+pub fn provider_views(state: &AppState, lang: Lang) -> Vec<ProviderView> {
+    let configured = state.billing.available();
+    let mut known = vec!["wave", "orange_money", "stripe"];
+    if configured.contains(&"sandbox") {
+        known.push("sandbox");
+    }
+    known
+        .into_iter()
+        .map(|code| ProviderView {
+            code,
+            label: lang.t(&format!("provider.{code}")).into_owned(),
+            configured: configured.contains(&code),
+        })
+        .collect()
+}
+
+/// The subscription's state in words.
+pub fn subscription_words(lang: Lang, sub: &Subscription) -> (String, String) {
+    let status = lang.t(&format!("subscription.{}", sub.status)).into_owned();
+    let detail = match sub.status.as_str() {
+        "active" => sub
+            .expires_at
+            .map(|at| lang.tf("subscription.until", &[("date", &lang.date(at))]))
+            .unwrap_or_default(),
+        "past_due" => sub
+            .grace_until
+            .map(|at| lang.tf("subscription.grace", &[("date", &lang.date(at))]))
+            .unwrap_or_default(),
+        "pending" => lang.t("subscription.pending.detail").into_owned(),
+        "suspended" => lang.t("subscription.suspended.detail").into_owned(),
+        _ => String::new(),
+    };
+    (status, detail)
+}
+
+struct PaymentRow {
+    id: String,
+    date: String,
+    plan: String,
+    amount: String,
+    provider: String,
+    status: String,
+    status_label: String,
+    receipt: bool,
+}
+
+fn payment_row(lang: Lang, p: &Payment) -> PaymentRow {
+    PaymentRow {
+        id: p.payment_id.to_string(),
+        date: lang.date(p.paid_at.unwrap_or(p.created_at)),
+        plan: p.plan_code.clone(),
+        amount: lang.money(p.amount_xof),
+        provider: lang.t(&format!("provider.{}", p.provider)).into_owned(),
+        status: p.status.clone(),
+        status_label: lang.t(&format!("payment.{}", p.status)).into_owned(),
+        receipt: p.status == "succeeded",
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "billing.html")]
+struct BillingTemplate {
+    chrome: Chrome,
+    plan_name: String,
+    status: String,
+    status_label: String,
+    status_detail: String,
+    current_plan: String,
+    plans: Vec<PlanView>,
+    providers: Vec<ProviderView>,
+    payments: Vec<PaymentRow>,
+}
+
+async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+    require_owner(&session)?;
+    let chrome = Chrome::load(&state, &session, "billing", "billing.title", flash).await?;
+    let overview = load_overview(&state, &session).await?;
+    let lang = chrome.lang;
+    let (status_label, status_detail) = subscription_words(lang, &overview.subscription);
+    render(&BillingTemplate {
+        plan_name: overview.plan.name.clone(),
+        status: overview.subscription.status.clone(),
+        status_label,
+        status_detail,
+        current_plan: overview.plan.plan_code.clone(),
+        plans: plan_views(lang, &overview.plans),
+        providers: provider_views(&state, lang),
+        payments: overview.payments.iter().map(|p| payment_row(lang, p)).collect(),
+        chrome,
+    })
+}
+
+pub(super) async fn load_overview(state: &AppState, session: &Session) -> WebResult<Overview> {
+    let axum::Json(overview) =
+        crate::billing::routes::overview(State(state.clone()), session.user).await?;
+    Ok(overview)
+}
+
+pub(super) fn require_owner(session: &Session) -> WebResult<()> {
+    if session.is_owner() {
+        Ok(())
+    } else {
+        Err(crate::Error::Forbidden.into())
+    }
+}
+
+#[derive(Deserialize)]
+struct CheckoutForm {
+    plan: String,
+    provider: String,
+}
+
+/// Starts a payment and sends the browser to the provider's page (the sandbox's page in development).
+async fn checkout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    posted: Posted<CheckoutForm>,
+) -> WebResult<Response> {
+    require_owner(&posted.session)?;
+    let body = CheckoutBody {
+        plan: posted.form.plan,
+        provider: posted.form.provider,
+    };
+    let (_, axum::Json(started)) =
+        crate::billing::routes::checkout(State(state), posted.session.user, headers, ApiJson(body))
+            .await?;
+    Ok(Redirect::to(&started.checkout_url).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReturnQuery {
+    payment: Option<String>,
+}
+
+/// Where the payment pages send the payer back: onboarding goes on after a successful first payment.
+async fn returned(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<ReturnQuery>,
+) -> WebResult<Response> {
+    let Some(id) = query.payment.as_deref() else {
+        return Ok(Redirect::to("/app/billing").into_response());
+    };
+    let axum::Json(payment) =
+        crate::billing::routes::payment(State(state.clone()), session.user, Path(id.to_owned()))
+            .await?;
+    let flash = match payment.status.as_str() {
+        "succeeded" => "paid",
+        "failed" => "payment_failed",
+        _ => "payment_pending",
+    };
+    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    let step = tenants::onboarding_step(&mut tx).await?;
+    if step == "pay" && payment.status == "succeeded" {
+        tenants::set_onboarding_step(&mut tx, "whatsapp").await?;
+    }
+    tx.commit().await?;
+    let to = if step == "pay" || step == "plan" {
+        format!("/app/onboarding?done={flash}")
+    } else {
+        format!("/app/billing?done={flash}")
+    };
+    Ok(Redirect::to(&to).into_response())
+}
+
+#[derive(askama::Template)]
+#[template(path = "receipt.html")]
+struct ReceiptTemplate {
+    chrome: Chrome,
+    row: PaymentRow,
+    reference: String,
+    plan_name: String,
+    paid_at: String,
+}
+
+/// A printable receipt of a paid payment (another shop's id answers the same 404 as an unknown one).
+async fn receipt(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    flash: Flash,
+) -> WebResult<Response> {
+    require_owner(&session)?;
+    let axum::Json(payment) =
+        crate::billing::routes::payment(State(state.clone()), session.user, Path(id)).await?;
+    if payment.status != "succeeded" {
+        return Err(crate::Error::NotFound("Reçu introuvable.").into());
+    }
+    let chrome = Chrome::load(&state, &session, "billing", "receipt.title", flash).await?;
+    let lang = chrome.lang;
+    let plan_name = store::plans::get_active(state.db.pool(), &payment.plan_code)
+        .await?
+        .map_or_else(|| payment.plan_code.clone(), |p| p.name);
+    render(&ReceiptTemplate {
+        row: payment_row(lang, &payment),
+        reference: payment
+            .provider_txn_id
+            .clone()
+            .or_else(|| payment.provider_ref.clone())
+            .unwrap_or_else(|| payment.payment_id.to_string()),
+        plan_name,
+        paid_at: payment.paid_at.map(|at| lang.datetime(at)).unwrap_or_default(),
+        chrome,
+    })
+}

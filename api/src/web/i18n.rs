@@ -1,0 +1,123 @@
+//! The dashboard's languages and the formats shops expect: French by default, English on request; amounts as
+//! shops write them ("15 000 F"), dates in Abidjan time (UTC, no daylight saving).
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+
+/// A language of the dashboard. Strings live in `api/locales/app.yml` (rust-i18n catalogue).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Lang {
+    #[default]
+    Fr,
+    En,
+}
+
+impl Lang {
+    pub fn parse(code: &str) -> Option<Self> {
+        match code.trim() {
+            "fr" => Some(Lang::Fr),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+
+    /// The catalogue string for `key` (the key itself when missing, which a test forbids).
+    pub fn t(self, key: &str) -> Cow<'static, str> {
+        Cow::Owned(rust_i18n::t!(key, locale = self.code()).into_owned())
+    }
+
+    /// The string for `key` with `%{name}` placeholders replaced.
+    pub fn tf(self, key: &str, args: &[(&str, &str)]) -> String {
+        let mut text = self.t(key).into_owned();
+        for (name, value) in args {
+            text = text.replace(&format!("%{{{name}}}"), value);
+        }
+        text
+    }
+
+    /// The first supported language in an `Accept-Language` header, French otherwise.
+    pub fn from_accept_language(header: Option<&str>) -> Self {
+        header
+            .into_iter()
+            .flat_map(|h| h.split(','))
+            .filter_map(|part| part.split(';').next())
+            .filter_map(|tag| Lang::parse(tag.trim().get(..2).unwrap_or_default()))
+            .next()
+            .unwrap_or_default()
+    }
+
+    /// "15 000 F" (no-break spaces, so an amount never wraps).
+    pub fn money(self, xof: i64) -> String {
+        format!("{}\u{a0}F", group_thousands(xof))
+    }
+
+    /// "4 déc. 2026" / "4 Dec 2026".
+    pub fn date(self, at: DateTime<Utc>) -> String {
+        let month = self.t(&format!("month.{}", at.format("%m")));
+        format!("{} {} {}", at.format("%-d"), month, at.format("%Y"))
+    }
+
+    /// "4 déc. 2026, 18:55".
+    pub fn datetime(self, at: DateTime<Utc>) -> String {
+        format!("{}, {}", self.date(at), at.format("%H:%M"))
+    }
+}
+
+/// 1500000 → "1 500 000" with no-break spaces.
+pub fn group_thousands(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 2);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{a0}');
+        }
+        out.push(c);
+    }
+    if amount < 0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn amounts_are_written_the_way_shops_write_them() {
+        assert_eq!(Lang::Fr.money(15_000), "15\u{a0}000\u{a0}F");
+        assert_eq!(Lang::Fr.money(500), "500\u{a0}F");
+        assert_eq!(Lang::Fr.money(1_250_000), "1\u{a0}250\u{a0}000\u{a0}F");
+        assert_eq!(Lang::Fr.money(0), "0\u{a0}F");
+    }
+
+    #[test]
+    fn dates_are_spelled_in_the_users_language() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 4, 18, 55, 0).single().expect("date");
+        assert_eq!(Lang::Fr.datetime(at), "4 déc. 2026, 18:55");
+        assert_eq!(Lang::En.date(at), "4 Dec 2026");
+    }
+
+    #[test]
+    fn the_browser_language_picks_english_only_when_asked() {
+        assert_eq!(Lang::from_accept_language(Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("fr-CI,fr;q=0.9,en;q=0.8")), Lang::Fr);
+        assert_eq!(Lang::from_accept_language(Some("de-DE")), Lang::Fr);
+        assert_eq!(Lang::from_accept_language(None), Lang::Fr);
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        assert_eq!(
+            Lang::Fr.tf("test.placeholder", &[("name", "Awa")]),
+            "Bonjour Awa"
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! The shop's web dashboard: server-rendered pages (askama templates, plain CSS, one small script, all
+//! embedded in the binary) served by the API process on the same port. Page handlers call the same service
+//! functions as the REST endpoints; sign-in is a server-side session ([`session`]) and every state-changing
+//! form carries a CSRF token ([`form`]).
+
+pub(crate) mod assets;
+mod auth;
+mod billing;
+mod error;
+mod form;
+mod home;
+mod onboarding;
+pub mod i18n;
+mod session;
+mod settings;
+mod view;
+mod whatsapp;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::middleware;
+use axum_extra::extract::CookieJar;
+
+pub use error::{WebError, WebResult};
+pub use session::COOKIE as SESSION_COOKIE;
+
+use crate::AppState;
+use i18n::Lang;
+
+/// Cookie remembering the interface language (not a secret; read by pages shown before sign-in and by error
+/// pages).
+pub const LANG_COOKIE: &str = "tdj_lang";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(assets::router())
+        .merge(auth::router())
+        .merge(home::router())
+        .merge(billing::router())
+        .merge(onboarding::router())
+        .merge(settings::router())
+        .merge(whatsapp::router())
+        .layer(middleware::from_fn(error::render_error_pages))
+}
+
+/// The language of a request before (or without) a session: the language cookie, then the browser's.
+pub(crate) fn lang_of_request(headers: &HeaderMap) -> Lang {
+    CookieJar::from_headers(headers)
+        .get(LANG_COOKIE)
+        .and_then(|c| Lang::parse(c.value()))
+        .unwrap_or_else(|| {
+            Lang::from_accept_language(
+                headers
+                    .get(axum::http::header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            )
+        })
+}

@@ -1,0 +1,198 @@
+//! Onboarding, resumable at any step, in the brief's order: choose a plan → pay → link WhatsApp → add
+//! products → name the bot → "your bot is live". The step is stored on the tenant; each step's own form
+//! (or "skip") moves it forward, never back.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use store::{plans, products, tenants};
+
+use super::billing::{PlanView, ProviderView, plan_views, provider_views, require_owner};
+use super::error::WebResult;
+use super::form::Posted;
+use super::session::Session;
+use super::settings::BotForm;
+use super::view::{Chrome, Flash, render};
+use super::whatsapp::WaPanel;
+use crate::AppState;
+
+/// The steps, in order.
+pub const STEPS: [&str; 6] = ["plan", "pay", "whatsapp", "products", "bot", "done"];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app/onboarding", get(resume))
+        .route("/app/onboarding/plan", get(plan_step).post(choose_plan))
+        .route("/app/onboarding/{step}", get(step_page))
+        .route("/app/onboarding/{step}/next", post(skip))
+}
+
+fn index(step: &str) -> usize {
+    STEPS.iter().position(|s| *s == step).unwrap_or(0)
+}
+
+/// Moves the onboarding past `finished` (no-op if it is already further).
+pub async fn advance(state: &AppState, session: &Session, finished: &str) -> WebResult<()> {
+    let next = STEPS[(index(finished) + 1).min(STEPS.len() - 1)];
+    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    let current = tenants::onboarding_step(&mut tx).await?;
+    if index(&current) < index(next) {
+        tenants::set_onboarding_step(&mut tx, next).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn current_step(state: &AppState, session: &Session) -> WebResult<String> {
+    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    let step = tenants::onboarding_step(&mut tx).await?;
+    tx.commit().await?;
+    Ok(step)
+}
+
+async fn resume(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Redirect> {
+    require_owner(&session)?;
+    let step = current_step(&state, &session).await?;
+    let done = flash.0.map(|f| format!("?done={f}")).unwrap_or_default();
+    Ok(Redirect::to(&format!("/app/onboarding/{step}{done}")))
+}
+
+/// Progress dots.
+pub struct Progress {
+    pub dots: Vec<bool>,
+    pub step: &'static str,
+}
+
+fn progress(step: &'static str) -> Progress {
+    let at = index(step);
+    Progress {
+        dots: (0..STEPS.len() - 1).map(|i| i < at).collect(),
+        step,
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "onboarding.html")]
+struct OnboardingTemplate {
+    chrome: Chrome,
+    progress: Progress,
+    plans: Vec<PlanView>,
+    current_plan: String,
+    providers: Vec<ProviderView>,
+    paid: bool,
+    wa: Option<WaPanel>,
+    product_count: i64,
+    bot: Option<BotForm>,
+    sandbox_whatsapp: bool,
+}
+
+async fn page_for(
+    state: &AppState,
+    session: &Session,
+    step: &'static str,
+    flash: Flash,
+    bot: Option<BotForm>,
+) -> WebResult<Response> {
+    let title = format!("onboarding.{step}.title");
+    let mut chrome = Chrome::load(state, session, "onboarding", &title, flash).await?;
+    chrome.nav = "onboarding";
+    let lang = chrome.lang;
+    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    let plan = plans::of_tenant(&mut tx).await?;
+    let subscription = store::billing::subscription(&mut tx).await?;
+    let product_count = products::count(&mut tx).await?;
+    tx.commit().await?;
+    let all_plans = plans::list_active(state.db.pool()).await?;
+    let wa = if step == "whatsapp" {
+        Some(WaPanel::load(state, session).await?)
+    } else {
+        None
+    };
+    let bot = match (step, bot) {
+        ("bot", None) => Some(BotForm::of(
+            lang,
+            &crate::bot::load(state, &session.user).await?,
+            "onboarding",
+        )),
+        (_, bot) => bot,
+    };
+    if step == "done" {
+        // Seeing the last page completes the onboarding.
+        advance(state, session, "bot").await?;
+    }
+    render(&OnboardingTemplate {
+        progress: progress(step),
+        plans: plan_views(lang, &all_plans),
+        current_plan: plan.plan_code,
+        providers: provider_views(state, lang),
+        paid: subscription.status != "pending",
+        wa,
+        product_count,
+        bot,
+        sandbox_whatsapp: state.config.whatsapp_sandbox,
+        chrome,
+    })
+}
+
+async fn plan_step(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+    require_owner(&session)?;
+    page_for(&state, &session, "plan", flash, None).await
+}
+
+async fn step_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(step): Path<String>,
+    flash: Flash,
+) -> WebResult<Response> {
+    require_owner(&session)?;
+    let Some(step) = STEPS.iter().copied().find(|s| *s == step) else {
+        return Err(crate::Error::NotFound("Étape inconnue.").into());
+    };
+    page_for(&state, &session, step, flash, None).await
+}
+
+/// The bot step again, with the posted values and their errors.
+pub async fn bot_step_with(state: &AppState, session: &Session, bot: BotForm) -> WebResult<Response> {
+    let page = page_for(state, session, "bot", Flash::default(), Some(bot)).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+#[derive(Deserialize)]
+struct PlanForm {
+    #[serde(default)]
+    plan: String,
+}
+
+async fn choose_plan(State(state): State<AppState>, posted: Posted<PlanForm>) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    require_owner(&session)?;
+    let plan = plans::get_active(state.db.pool(), form.plan.trim())
+        .await?
+        .ok_or_else(|| crate::Error::BadRequest("Forfait inconnu : choisissez starter, pro ou business.".into()))?;
+    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    tenants::choose_plan_before_payment(&mut tx, &plan.plan_code).await?;
+    tx.commit().await?;
+    advance(&state, &session, "plan").await?;
+    Ok(Redirect::to("/app/onboarding").into_response())
+}
+
+#[derive(Deserialize)]
+struct Nothing {}
+
+async fn skip(
+    State(state): State<AppState>,
+    Path(step): Path<String>,
+    posted: Posted<Nothing>,
+) -> WebResult<Response> {
+    let session = posted.session;
+    require_owner(&session)?;
+    let Some(step) = STEPS.iter().copied().find(|s| *s == step) else {
+        return Err(crate::Error::NotFound("Étape inconnue.").into());
+    };
+    advance(&state, &session, step).await?;
+    Ok(Redirect::to("/app/onboarding").into_response())
+}

@@ -1,0 +1,255 @@
+//! Settings: the bot's identity (name, tone, language, instructions, opening hours, out-of-hours message),
+//! the shop's details and the user's language. The bot form is also the onboarding's last step.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use store::bot_settings::BotSettings;
+use store::{audit, tenants, users};
+
+use super::auth::lang_cookie;
+use super::billing::require_owner;
+use super::error::WebResult;
+use super::form::Posted;
+use super::i18n::Lang;
+use super::session::Session;
+use super::view::{Chrome, FieldErrors, Flash, field_errors, render};
+use crate::AppState;
+use crate::bot::{BotSettingsInput, OpeningSlot, TONES};
+use crate::validate::Check;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app/settings", get(page))
+        .route("/app/settings/bot", post(save_bot))
+        .route("/app/settings/business", post(save_business))
+        .route("/app/settings/language", post(save_language))
+}
+
+/// One day of the opening-hours grid (one slot a day; both empty = closed that day).
+pub struct DayRow {
+    pub day: u8,
+    pub label: String,
+    pub open: String,
+    pub close: String,
+}
+
+/// The bot form's values and errors.
+pub struct BotForm {
+    pub bot_name: String,
+    pub tone: String,
+    pub language: String,
+    pub instructions: String,
+    pub out_of_hours_message: String,
+    pub days: Vec<DayRow>,
+    pub tones: Vec<(&'static str, String)>,
+    pub errors: FieldErrors,
+    /// Where the form returns to (`settings` or `onboarding`).
+    pub from: &'static str,
+}
+
+impl BotForm {
+    pub fn of(lang: Lang, settings: &BotSettings, from: &'static str) -> Self {
+        let slots: Vec<OpeningSlot> =
+            serde_json::from_value(settings.business_hours.clone()).unwrap_or_default();
+        let days = (0..7u8)
+            .map(|day| {
+                let slot = slots.iter().find(|s| s.day == day);
+                DayRow {
+                    day,
+                    label: lang.t(&format!("day.{day}")).into_owned(),
+                    open: slot.map(|s| s.open.clone()).unwrap_or_default(),
+                    close: slot.map(|s| s.close.clone()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        BotForm {
+            bot_name: settings.bot_name.clone(),
+            tone: settings.tone.clone(),
+            language: settings.language.clone(),
+            instructions: settings.instructions.clone(),
+            out_of_hours_message: settings.out_of_hours_message.clone(),
+            days,
+            tones: tones(lang),
+            errors: FieldErrors::default(),
+            from,
+        }
+    }
+
+    /// The posted values, kept to re-render the form with its errors.
+    fn posted(lang: Lang, fields: &HashMap<String, String>, from: &'static str) -> Self {
+        let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+        BotForm {
+            bot_name: get("bot_name"),
+            tone: get("tone"),
+            language: get("language"),
+            instructions: get("instructions"),
+            out_of_hours_message: get("out_of_hours_message"),
+            days: (0..7u8)
+                .map(|day| DayRow {
+                    day,
+                    label: lang.t(&format!("day.{day}")).into_owned(),
+                    open: get(&format!("open_{day}")),
+                    close: get(&format!("close_{day}")),
+                })
+                .collect(),
+            tones: tones(lang),
+            errors: FieldErrors::default(),
+            from,
+        }
+    }
+
+    fn input(&self) -> BotSettingsInput {
+        BotSettingsInput {
+            bot_name: self.bot_name.clone(),
+            tone: self.tone.clone(),
+            language: self.language.clone(),
+            instructions: self.instructions.clone(),
+            business_hours: self
+                .days
+                .iter()
+                .filter(|d| !d.open.trim().is_empty() || !d.close.trim().is_empty())
+                .map(|d| OpeningSlot {
+                    day: d.day,
+                    open: d.open.trim().to_owned(),
+                    close: d.close.trim().to_owned(),
+                })
+                .collect(),
+            out_of_hours_message: self.out_of_hours_message.clone(),
+        }
+    }
+
+    /// The day rows' errors, by day, for the grid.
+    pub fn hours_error(&self) -> String {
+        self.errors
+            .0
+            .iter()
+            .filter(|e| e.field.starts_with("business_hours"))
+            .map(|e| e.message.clone())
+            .next()
+            .unwrap_or_default()
+    }
+}
+
+fn tones(lang: Lang) -> Vec<(&'static str, String)> {
+    TONES
+        .iter()
+        .map(|t| (*t, lang.t(&format!("tone.{t}")).into_owned()))
+        .collect()
+}
+
+#[derive(askama::Template)]
+#[template(path = "settings.html")]
+struct SettingsTemplate {
+    chrome: Chrome,
+    bot: BotForm,
+    business_name: String,
+    business_error: String,
+}
+
+async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+    let chrome = Chrome::load(&state, &session, "settings", "settings.title", flash).await?;
+    let settings = crate::bot::load(&state, &session.user).await?;
+    render(&SettingsTemplate {
+        bot: BotForm::of(chrome.lang, &settings, "settings"),
+        business_name: chrome.shop_name.clone(),
+        business_error: String::new(),
+        chrome,
+    })
+}
+
+async fn save_bot(
+    State(state): State<AppState>,
+    posted: Posted<HashMap<String, String>>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    require_owner(&session)?;
+    let from = match form.get("from").map(String::as_str) {
+        Some("onboarding") => "onboarding",
+        _ => "settings",
+    };
+    let mut bot = BotForm::posted(session.lang, &form, from);
+    match crate::bot::save(&state, &session.user, bot.input()).await {
+        Ok(_) if from == "onboarding" => {
+            super::onboarding::advance(&state, &session, "bot").await?;
+            Ok(Redirect::to("/app/onboarding").into_response())
+        }
+        Ok(_) => Ok(Redirect::to("/app/settings?done=saved").into_response()),
+        Err(e) => {
+            bot.errors = field_errors(e)?;
+            if from == "onboarding" {
+                return super::onboarding::bot_step_with(&state, &session, bot).await;
+            }
+            let chrome =
+                Chrome::load(&state, &session, "settings", "settings.title", Flash::default())
+                    .await?;
+            let page = render(&SettingsTemplate {
+                bot,
+                business_name: chrome.shop_name.clone(),
+                business_error: String::new(),
+                chrome,
+            })?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+async fn save_business(
+    State(state): State<AppState>,
+    posted: Posted<HashMap<String, String>>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    require_owner(&session)?;
+    let mut check = Check::default();
+    let name = check.text(
+        "business_name",
+        form.get("business_name").map_or("", String::as_str),
+        2,
+        120,
+    );
+    if let Err(e) = check.finish() {
+        let errors = field_errors(e)?;
+        let chrome =
+            Chrome::load(&state, &session, "settings", "settings.title", Flash::default()).await?;
+        let settings = crate::bot::load(&state, &session.user).await?;
+        let page = render(&SettingsTemplate {
+            bot: BotForm::of(chrome.lang, &settings, "settings"),
+            business_name: name,
+            business_error: errors.of("business_name").to_owned(),
+            chrome,
+        })?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    tenants::rename(&mut tx, &name).await?;
+    audit::record(
+        &mut tx,
+        Some(session.user.user_id),
+        "tenant.renamed",
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/app/settings?done=saved").into_response())
+}
+
+async fn save_language(
+    State(state): State<AppState>,
+    posted: Posted<HashMap<String, String>>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    let lang = form
+        .get("lang")
+        .and_then(|l| Lang::parse(l))
+        .ok_or_else(|| crate::Error::BadRequest("Langue inconnue : fr ou en.".into()))?;
+    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    users::set_language(&mut tx, session.user.user_id, lang.code()).await?;
+    tx.commit().await?;
+    let jar = CookieJar::new().add(lang_cookie(&state, lang));
+    Ok((jar, Redirect::to("/app/settings?done=language")).into_response())
+}

@@ -1,0 +1,129 @@
+//! Linking the shop's WhatsApp number from the dashboard: status, a QR code that refreshes by itself (or a
+//! pairing code for an owner with one phone), logout, and in sandbox mode buttons that simulate the scan and a
+//! customer. Commands go through the same functions as `/api/v1/whatsapp/*`.
+
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use futures::Stream;
+use serde::Deserialize;
+
+use super::billing::require_owner;
+use super::error::WebResult;
+use super::form::Posted;
+use super::session::Session;
+use super::view::{Chrome, Flash, render};
+use crate::AppState;
+use crate::whatsapp::{ConnectRequest, WaConnection};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app/whatsapp", get(page))
+        .route("/app/whatsapp/connect", post(connect))
+        .route("/app/whatsapp/logout", post(logout))
+        .route("/app/whatsapp/events", get(events))
+}
+
+/// The linking panel, shown on its own page and in the onboarding.
+pub struct WaPanel {
+    pub status: String,
+    pub label: String,
+    pub detail: String,
+    pub phone: String,
+    pub connected: bool,
+}
+
+impl WaPanel {
+    pub async fn load(state: &AppState, session: &Session) -> WebResult<Self> {
+        let connection = WaConnection::load(state, &session.user).await?;
+        let lang = session.lang;
+        Ok(WaPanel {
+            label: lang.t(&format!("wa.status.{}", connection.status)).into_owned(),
+            connected: connection.status == "connected",
+            detail: connection.detail,
+            phone: connection.phone_number.unwrap_or_default(),
+            status: connection.status,
+        })
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "whatsapp.html")]
+struct WhatsappTemplate {
+    chrome: Chrome,
+    wa: WaPanel,
+    sandbox_whatsapp: bool,
+    from: &'static str,
+}
+
+async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+    let chrome = Chrome::load(&state, &session, "whatsapp", "whatsapp.title", flash).await?;
+    render(&WhatsappTemplate {
+        wa: WaPanel::load(&state, &session).await?,
+        sandbox_whatsapp: state.config.whatsapp_sandbox,
+        from: "whatsapp",
+        chrome,
+    })
+}
+
+#[derive(Deserialize)]
+struct ConnectForm {
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    from: String,
+}
+
+fn back_to(from: &str) -> &'static str {
+    if from == "onboarding" {
+        "/app/onboarding/whatsapp"
+    } else {
+        "/app/whatsapp"
+    }
+}
+
+async fn connect(State(state): State<AppState>, posted: Posted<ConnectForm>) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    require_owner(&session)?;
+    let request = ConnectRequest {
+        mode: Some(if form.mode == "pairing_code" { "pairing_code" } else { "qr" }.to_owned()),
+        phone: (!form.phone.trim().is_empty()).then(|| form.phone.clone()),
+    };
+    let _accepted = crate::whatsapp::start_connect(&state, &session.user, request).await?;
+    Ok(Redirect::to(back_to(&form.from)).into_response())
+}
+
+#[derive(Deserialize)]
+struct FromForm {
+    #[serde(default)]
+    from: String,
+}
+
+async fn logout(State(state): State<AppState>, posted: Posted<FromForm>) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    require_owner(&session)?;
+    let _accepted = crate::whatsapp::audited_command(
+        &state,
+        &session.user,
+        &schemas::whatsapp::WaCommand::Logout,
+        "whatsapp.logout",
+    )
+    .await?;
+    Ok(Redirect::to(back_to(&form.from)).into_response())
+}
+
+/// The connection's live events (status, QR codes, pairing code) for the signed-in shop.
+async fn events(
+    State(state): State<AppState>,
+    session: Session,
+) -> WebResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    require_owner(&session)?;
+    let stream = crate::whatsapp::live_events(&state, &session.user).await?;
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

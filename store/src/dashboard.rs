@@ -1,0 +1,62 @@
+//! The figures of the shop's home page: activity today and this month, and what needs the owner's attention.
+
+use chrono::{DateTime, Utc};
+
+use crate::{Result, TenantTx};
+
+/// Activity since a point in time.
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+pub struct Activity {
+    /// Conversations with at least one customer message in the period (simulator chats excluded).
+    pub conversations: i64,
+    /// Orders taken in the period, cancelled ones excluded.
+    pub orders: i64,
+    /// Their value in XOF.
+    pub revenue_xof: i64,
+}
+
+/// Activity of the transaction's tenant since `since`.
+pub async fn activity_since(tx: &mut TenantTx<'_>, since: DateTime<Utc>) -> Result<Activity> {
+    Ok(sqlx::query_as::<_, Activity>(
+        "select
+           (select count(distinct m.chat_id) from message m join chat c
+              on c.tenant_id = m.tenant_id and c.chat_id = m.chat_id
+            where m.tenant_id = $1 and m.direction = 'inbound' and m.sent_at >= $2
+              and c.channel = 'whatsapp') as conversations,
+           (select count(*) from customer_order
+            where tenant_id = $1 and created_at >= $2 and status <> 'cancelled') as orders,
+           (select coalesce(sum(total_xof), 0)::bigint from customer_order
+            where tenant_id = $1 and created_at >= $2 and status <> 'cancelled') as revenue_xof",
+    )
+    .bind(tx.tenant_id())
+    .bind(since)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// What the home page warns about.
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+pub struct Attention {
+    /// Messages that could not be processed after every retry.
+    pub dead_letters: i64,
+    /// Orders waiting for the shop's confirmation.
+    pub new_orders: i64,
+    pub products: i64,
+    /// Bot replies to WhatsApp customers this month (the plan's limit counts these).
+    pub replies_this_month: i64,
+}
+
+pub async fn attention(tx: &mut TenantTx<'_>, month: chrono::NaiveDate) -> Result<Attention> {
+    Ok(sqlx::query_as::<_, Attention>(
+        "select
+           (select count(*) from dead_letter where tenant_id = $1) as dead_letters,
+           (select count(*) from customer_order where tenant_id = $1 and status = 'new') as new_orders,
+           (select count(*) from product where tenant_id = $1) as products,
+           coalesce((select bot_replies from tenant_usage where tenant_id = $1 and month = $2), 0)::bigint
+             as replies_this_month",
+    )
+    .bind(tx.tenant_id())
+    .bind(month)
+    .fetch_one(&mut **tx)
+    .await?)
+}
