@@ -296,7 +296,8 @@ impl Browser {
                 panic!(
                     "{}",
                     self.failure(&format!(
-                        "submitting with `{css}` loaded no new page within {PAGE_LOAD_TIMEOUT:?}"
+                        "submitting with `{css}` loaded no new page within {PAGE_LOAD_TIMEOUT:?} (an empty \
+                     `required` field or an invalid value stops the browser from sending the form)"
                     ))
                     .await
                 )
@@ -561,7 +562,7 @@ impl Browser {
         };
         let shown: String = text.chars().take(3000).collect();
         format!(
-            "[{} browser] {what}\n  at {url}\n  the page shows:\n{shown}",
+            "[{} browser] {what}\n  URL: {url}\n  the page shows:\n{shown}",
             self.viewport.name()
         )
     }
