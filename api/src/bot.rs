@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 
 const TONES: [&str; 4] = ["friendly", "professional", "casual", "enthusiastic"];
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BotSettingsInput {
     /// 1 to 60 characters, e.g. "Awa".
@@ -49,10 +49,15 @@ pub struct OpeningSlot {
 #[utoipa::path(get, path = "/api/v1/bot", tag = "bot", security(("bearer" = [])),
     responses((status = 200, body = BotSettings)))]
 async fn read(State(state): State<AppState>, user: AuthUser) -> Result<Json<BotSettings>> {
+    Ok(Json(get_bot_settings(&state, &user).await?))
+}
+
+/// The shop's bot settings (the defaults until the owner changes them).
+pub(crate) async fn get_bot_settings(state: &AppState, user: &AuthUser) -> Result<BotSettings> {
     let mut tx = state.db.tenant(user.ctx()).await?;
     let settings = bot_settings::get(&mut tx).await?;
     tx.commit().await?;
-    Ok(Json(settings))
+    Ok(settings)
 }
 
 /// Replaces the bot's identity.
@@ -63,6 +68,15 @@ async fn replace(
     user: AuthUser,
     ApiJson(input): ApiJson<BotSettingsInput>,
 ) -> Result<Json<BotSettings>> {
+    Ok(Json(replace_bot_settings(&state, &user, input).await?))
+}
+
+/// Validates and stores every field of the bot's identity.
+pub(crate) async fn replace_bot_settings(
+    state: &AppState,
+    user: &AuthUser,
+    input: BotSettingsInput,
+) -> Result<BotSettings> {
     let fields = validate(input)?;
     let mut tx = state.db.tenant(user.ctx()).await?;
     let settings = bot_settings::put(&mut tx, &fields).await?;
@@ -74,7 +88,7 @@ async fn replace(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(settings))
+    Ok(settings)
 }
 
 fn validate(input: BotSettingsInput) -> Result<BotSettingsFields> {
