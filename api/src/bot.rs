@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 
 pub(crate) const TONES: [&str; 4] = ["friendly", "professional", "casual", "enthusiastic"];
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BotSettingsInput {
     /// 1 to 60 characters, e.g. "Awa".
@@ -49,7 +49,15 @@ pub struct OpeningSlot {
 #[utoipa::path(get, path = "/api/v1/bot", tag = "bot", security(("bearer" = [])),
     responses((status = 200, body = BotSettings)))]
 async fn read(State(state): State<AppState>, user: AuthUser) -> Result<Json<BotSettings>> {
-    Ok(Json(load(&state, &user).await?))
+    Ok(Json(get_bot_settings(&state, &user).await?))
+}
+
+/// The shop's bot settings (the defaults until the owner changes them).
+pub(crate) async fn get_bot_settings(state: &AppState, user: &AuthUser) -> Result<BotSettings> {
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let settings = bot_settings::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(settings)
 }
 
 /// Replaces the bot's identity.
@@ -60,11 +68,11 @@ async fn replace(
     user: AuthUser,
     ApiJson(input): ApiJson<BotSettingsInput>,
 ) -> Result<Json<BotSettings>> {
-    Ok(Json(save(&state, &user, input).await?))
+    Ok(Json(replace_bot_settings(&state, &user, input).await?))
 }
 
-/// Validates and stores the bot's identity (shared by the REST endpoint and the dashboard).
-pub(crate) async fn save(
+/// Validates and stores every field of the bot's identity.
+pub(crate) async fn replace_bot_settings(
     state: &AppState,
     user: &AuthUser,
     input: BotSettingsInput,
@@ -79,14 +87,6 @@ pub(crate) async fn save(
         serde_json::json!({}),
     )
     .await?;
-    tx.commit().await?;
-    Ok(settings)
-}
-
-/// The bot's identity.
-pub(crate) async fn load(state: &AppState, user: &AuthUser) -> Result<BotSettings> {
-    let mut tx = state.db.tenant(user.ctx()).await?;
-    let settings = bot_settings::get(&mut tx).await?;
     tx.commit().await?;
     Ok(settings)
 }

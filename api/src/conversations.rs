@@ -5,10 +5,11 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use store::audit;
 use store::chats::{self, Chat, ChatSummary};
 use store::messages::{self, Message};
+use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
@@ -37,11 +38,28 @@ async fn list(
     user: AuthUser,
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<ChatSummary>>> {
-    let (limit, offset) = page.map_err(bad_query)?.0.bounds()?;
+    let Query(page) = page.map_err(bad_query)?;
+    Ok(Json(list_chats(&state, &user, page).await?))
+}
+
+/// A page of the shop's conversations, most recent activity first.
+pub(crate) async fn list_chats(
+    state: &AppState,
+    user: &AuthUser,
+    page: Page,
+) -> Result<Vec<ChatSummary>> {
+    let (limit, offset) = page.bounds()?;
     let mut tx = state.db.tenant(user.ctx()).await?;
     let chats = chats::list(&mut tx, limit, offset).await?;
     tx.commit().await?;
-    Ok(Json(chats))
+    Ok(chats)
+}
+
+/// A conversation and a page of its messages, oldest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatThread {
+    pub chat: Chat,
+    pub messages: Vec<Message>,
 }
 
 /// A conversation's messages, oldest first.
@@ -54,15 +72,28 @@ async fn chat_messages(
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Message>>> {
     let chat_id = parse_id(&chat, NOT_FOUND)?;
-    let (limit, offset) = page.map_err(bad_query)?.0.bounds()?;
-    let mut tx = state.db.tenant(user.ctx()).await?;
-    chats::get(&mut tx, chat_id).await.map_err(not_found)?;
-    let list = messages::list(&mut tx, chat_id, limit, offset).await?;
-    tx.commit().await?;
-    Ok(Json(list))
+    let Query(page) = page.map_err(bad_query)?;
+    Ok(Json(
+        chat_thread(&state, &user, chat_id, page).await?.messages,
+    ))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// One conversation of the shop and a page of its messages (another shop's chat answers 404).
+pub(crate) async fn chat_thread(
+    state: &AppState,
+    user: &AuthUser,
+    chat_id: Uuid,
+    page: Page,
+) -> Result<ChatThread> {
+    let (limit, offset) = page.bounds()?;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let chat = chats::get(&mut tx, chat_id).await.map_err(not_found)?;
+    let messages = messages::list(&mut tx, chat_id, limit, offset).await?;
+    tx.commit().await?;
+    Ok(ChatThread { chat, messages })
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BotPause {
     /// The bot stays silent in this conversation until then; null gives it back the conversation now.
@@ -80,7 +111,18 @@ async fn set_bot(
     ApiJson(body): ApiJson<BotPause>,
 ) -> Result<Json<Chat>> {
     let chat_id = parse_id(&chat, NOT_FOUND)?;
-    if let Some(until) = body.paused_until
+    Ok(Json(set_bot_pause(&state, &user, chat_id, body).await?))
+}
+
+/// Pauses the bot in a conversation until `paused_until` (at most 30 days ahead), or with `None` gives the
+/// conversation back to the bot now.
+pub(crate) async fn set_bot_pause(
+    state: &AppState,
+    user: &AuthUser,
+    chat_id: Uuid,
+    pause: BotPause,
+) -> Result<Chat> {
+    if let Some(until) = pause.paused_until
         && until > Utc::now() + chrono::Duration::days(30)
     {
         let mut check = Check::default();
@@ -88,16 +130,16 @@ async fn set_bot(
         check.finish()?;
     }
     let mut tx = state.db.tenant(user.ctx()).await?;
-    let chat = chats::set_paused_until(&mut tx, chat_id, body.paused_until)
+    let chat = chats::set_paused_until(&mut tx, chat_id, pause.paused_until)
         .await
         .map_err(not_found)?;
     audit::record(
         &mut tx,
         Some(user.user_id),
         "conversation.bot_paused",
-        serde_json::json!({ "chat_id": chat_id, "paused_until": body.paused_until }),
+        serde_json::json!({ "chat_id": chat_id, "paused_until": pause.paused_until }),
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(chat))
+    Ok(chat)
 }

@@ -8,6 +8,7 @@ use schemas::EventData;
 use serde::Deserialize;
 use store::orders::{self, Order};
 use store::{audit, outbox};
+use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
@@ -28,13 +29,15 @@ fn not_found(e: store::Error) -> Error {
     Error::not_found_as("Commande introuvable.")(e)
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// Filter and page of the order list (`GET /api/v1/orders?status=&limit=&offset=`).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct OrderQuery {
     /// `new`, `confirmed`, `delivered` or `cancelled`.
-    status: Option<String>,
-    limit: Option<i64>,
-    offset: Option<i64>,
+    pub status: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
 }
 
 /// The shop's orders, newest first.
@@ -46,6 +49,15 @@ async fn list(
     query: Result<Query<OrderQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Order>>> {
     let Query(query) = query.map_err(bad_query)?;
+    Ok(Json(list_orders(&state, &user, query).await?))
+}
+
+/// A page of the shop's orders, newest first, optionally of one status.
+pub(crate) async fn list_orders(
+    state: &AppState,
+    user: &AuthUser,
+    query: OrderQuery,
+) -> Result<Vec<Order>> {
     let (limit, offset) = crate::pagination::Page {
         limit: query.limit,
         offset: query.offset,
@@ -64,7 +76,7 @@ async fn list(
     let mut tx = state.db.tenant(user.ctx()).await?;
     let list = orders::list(&mut tx, query.status.as_deref(), None, limit, offset).await?;
     tx.commit().await?;
-    Ok(Json(list))
+    Ok(list)
 }
 
 /// One order with its items.
@@ -76,13 +88,18 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Order>> {
     let order_id = parse_id(&id, NOT_FOUND)?;
+    Ok(Json(get_order(&state, &user, order_id).await?))
+}
+
+/// One order of the shop with its items (another shop's id answers the same 404 as an unknown one).
+pub(crate) async fn get_order(state: &AppState, user: &AuthUser, order_id: Uuid) -> Result<Order> {
     let mut tx = state.db.tenant(user.ctx()).await?;
     let order = orders::get(&mut tx, order_id).await.map_err(not_found)?;
     tx.commit().await?;
-    Ok(Json(order))
+    Ok(order)
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderUpdate {
     /// `confirmed`, `delivered` or `cancelled`.
@@ -100,7 +117,20 @@ async fn update(
     ApiJson(body): ApiJson<OrderUpdate>,
 ) -> Result<Json<Order>> {
     let order_id = parse_id(&id, NOT_FOUND)?;
-    let to = body.status.trim().to_lowercase();
+    Ok(Json(
+        change_order_status(&state, &user, order_id, body).await?,
+    ))
+}
+
+/// Moves an order to `update.status` (cancelling puts its items back in stock), records an
+/// `order.status_changed` event in the same transaction and publishes it after commit.
+pub(crate) async fn change_order_status(
+    state: &AppState,
+    user: &AuthUser,
+    order_id: Uuid,
+    update: OrderUpdate,
+) -> Result<Order> {
+    let to = update.status.trim().to_lowercase();
     if !STATUSES.contains(&to.as_str()) {
         let mut check = Check::default();
         check.fail(
@@ -139,5 +169,5 @@ async fn update(
     .await?;
     tx.commit().await?;
     tdj_nats::publish_outbox(&state.db, &state.nats, user.ctx()).await;
-    Ok(Json(order))
+    Ok(order)
 }

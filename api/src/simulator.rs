@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/simulator/messages", post(send))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimulatedMessage {
     /// The pretend customer's phone number, e.g. "+225 07 00 00 00 00".
@@ -52,6 +52,17 @@ async fn send(
     user: AuthUser,
     ApiJson(message): ApiJson<SimulatedMessage>,
 ) -> Result<(StatusCode, Json<SimulatedAccepted>)> {
+    let accepted = send_simulated(&state, &user, message).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// Publishes `message` as a customer's inbound message of the shop, on the subject the WhatsApp ingress
+/// uses; the bot's reply arrives in the conversation (`chat_key` or its chat id).
+pub(crate) async fn send_simulated(
+    state: &AppState,
+    user: &AuthUser,
+    message: SimulatedMessage,
+) -> Result<SimulatedAccepted> {
     let mut check = Check::default();
     let digits: String = message.from.chars().filter(char::is_ascii_digit).collect();
     if !(6..=20).contains(&digits.len()) || message.from.chars().any(|c| c.is_alphabetic()) {
@@ -107,11 +118,8 @@ async fn send(
         tracing::warn!(error = %e, "simulator publish not acknowledged");
         Error::Unavailable
     })?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(SimulatedAccepted {
-            wa_message_id,
-            chat_key,
-        }),
-    ))
+    Ok(SimulatedAccepted {
+        wa_message_id,
+        chat_key,
+    })
 }

@@ -50,6 +50,48 @@ impl Check {
         value
     }
 
+    // The form helpers below serve the dashboard (`api::web`), merged separately.
+
+    /// An amount of francs CFA typed in a form ("5000", "5 000", "5 000 F"…): see [`parse_xof`]. A wrong
+    /// value is reported and read as 0.
+    #[allow(dead_code, reason = "used by the dashboard forms")]
+    pub fn xof(&mut self, field: &str, raw: &str) -> i64 {
+        parse_xof(raw).unwrap_or_else(|message| {
+            self.fail(field, message);
+            0
+        })
+    }
+
+    /// A whole number typed in a form, spaces allowed ("1 200"); empty is `None`.
+    #[allow(dead_code, reason = "used by the dashboard forms")]
+    pub fn optional_integer(&mut self, field: &str, raw: &str) -> Option<i64> {
+        let digits: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '\u{202F}')
+            .collect();
+        if digits.is_empty() {
+            return None;
+        }
+        match digits.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.fail(field, "Doit être un nombre entier (ex. 5000).");
+                None
+            }
+        }
+    }
+
+    /// Adds errors found elsewhere (e.g. a service's `Error::Validation`), so a form shows them all.
+    #[allow(dead_code, reason = "used by the dashboard forms")]
+    pub fn extend(&mut self, errors: impl IntoIterator<Item = FieldError>) {
+        self.errors.extend(errors);
+    }
+
+    #[allow(dead_code, reason = "used by the dashboard forms")]
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
     pub fn finish(self) -> Result<()> {
         if self.errors.is_empty() {
             Ok(())
@@ -61,6 +103,43 @@ impl Check {
     pub fn into_errors(self) -> Vec<FieldError> {
         self.errors
     }
+}
+
+/// "5000", "5 000", "5.000", "5 000 F", "5000 FCFA", "5000,00" → 5000. Decimals other than zero are refused:
+/// the franc CFA has no cents. The error is the French message to show.
+pub fn parse_xof(raw: &str) -> Result<i64, &'static str> {
+    const MESSAGE: &str =
+        "Prix invalide : écrivez un nombre entier de francs CFA (ex. 5000 ou 5 000 F).";
+    let lower = raw.to_lowercase();
+    let mut s: String = lower
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{202F}')
+        .collect();
+    for suffix in ["fcfa", "xof", "cfa", "f"] {
+        if let Some(stripped) = s.strip_suffix(suffix) {
+            s = stripped.to_owned();
+            break;
+        }
+    }
+    if s.is_empty() {
+        return Err("Le prix est obligatoire.");
+    }
+    let thousands = s.split('.').skip(1).all(|g| g.len() == 3) && s.contains('.');
+    let integer = if thousands {
+        s.replace('.', "")
+    } else if let Some((int, dec)) = s.split_once([',', '.']) {
+        if dec.chars().all(|c| c == '0') {
+            int.to_owned()
+        } else {
+            return Err(MESSAGE);
+        }
+    } else {
+        s
+    };
+    if integer.starts_with('-') {
+        return Err("Le prix ne peut pas être négatif.");
+    }
+    integer.parse::<i64>().map_err(|_| MESSAGE)
 }
 
 /// Normalises and checks an e-mail address: lower case, one `@`, a dotted domain, no spaces.
@@ -118,6 +197,19 @@ mod tests {
                 assert_eq!(email, input.trim().to_lowercase());
             }
         }
+    }
+
+    #[test]
+    fn form_numbers_are_read_as_shop_owners_type_them() {
+        let mut check = Check::default();
+        assert_eq!(check.xof("price_xof", "5 000 F"), 5000);
+        assert_eq!(check.optional_integer("stock", " 1 200 "), Some(1200));
+        assert_eq!(check.optional_integer("stock", ""), None);
+        assert!(check.is_empty());
+        assert_eq!(check.xof("price_xof", "cinq mille"), 0);
+        assert_eq!(check.optional_integer("stock", "beaucoup"), None);
+        let fields: Vec<String> = check.into_errors().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["price_xof", "stock"]);
     }
 
     #[test]

@@ -105,6 +105,18 @@ pub async fn list(tx: &mut TenantTx<'_>, filter: &ProductFilter) -> Result<Vec<P
     .await?)
 }
 
+/// Every product of the shop, alphabetically (the CSV export).
+pub async fn all(tx: &mut TenantTx<'_>) -> Result<Vec<Product>> {
+    Ok(sqlx::query_as::<_, Product>(concat!(
+        "select ",
+        product_columns!(),
+        " from product where tenant_id = $1 order by lower(name), product_id"
+    ))
+    .bind(tx.tenant_id())
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
 pub async fn count(tx: &mut TenantTx<'_>) -> Result<i64> {
     Ok(
         sqlx::query_scalar("select count(*) from product where tenant_id = $1")

@@ -63,6 +63,7 @@ async fn the_openapi_document_lists_every_endpoint(pool: PgPool) {
         "/api/v1/products",
         "/api/v1/products/{id}",
         "/api/v1/products/import",
+        "/api/v1/products/export.csv",
         "/api/v1/bot",
         "/readyz",
     ] {

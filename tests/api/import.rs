@@ -127,3 +127,80 @@ async fn only_csv_bodies_are_accepted(pool: PgPool) {
     let empty = app.import_csv(&shop.token, "nom,prix\n", "").await;
     assert_eq!(empty.status(), 400);
 }
+
+/// A product's fields as the catalogue shows them, without ids and dates.
+fn fields(product: &Value) -> Value {
+    let mut product = product.clone();
+    for key in ["product_id", "created_at", "updated_at"] {
+        product.as_object_mut().expect("object").remove(key);
+    }
+    product
+}
+
+async fn catalogue(app: &crate::helpers::TestApp, shop: &crate::helpers::Shop) -> Vec<Value> {
+    let list: Value = app
+        .get("/api/v1/products?limit=200", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(fields)
+        .collect()
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn an_exported_catalogue_imports_back_unchanged(pool: PgPool) {
+    // Arrange: a catalogue with accents, separators and quotes in the text, attributes, an inactive product
+    let app = spawn_app(pool).await;
+    let abobo = app.signup("Friperie Abobo").await;
+    let marcory = app.signup("Boutique Marcory").await;
+    for product in [
+        serde_json::json!({"sku": "SD-38", "name": "Sandales dorées", "category": "Chaussures",
+            "description": "Cuir; semelle \"confort\"\nTaille normale", "price_xof": 12500, "stock": 4,
+            "attributes": {"taille": "38", "couleur": "Or"}}),
+        serde_json::json!({"sku": "PG-1", "name": "Pagne wax", "price_xof": 7500,
+            "image_url": "https://exemple.ci/pagne.jpg", "active": false}),
+        serde_json::json!({"sku": "CH-1", "name": "Chemise lin", "price_xof": 9000, "stock": 0,
+            "attributes": {"taille": "L"}}),
+    ] {
+        app.create_product(&abobo, product).await;
+    }
+
+    // Act: export from one shop, import into another
+    let response = app.get("/api/v1/products/export.csv", &abobo.token).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let bytes = response.bytes().await.expect("body");
+    let text = String::from_utf8(bytes.to_vec()).expect("UTF-8");
+    assert!(
+        text.starts_with("\u{FEFF}Référence;Nom;"),
+        "BOM and semicolons for French spreadsheets: {text}"
+    );
+    let imported = app.import_csv(&marcory.token, &text, "").await;
+    assert_eq!(imported.status(), 200, "{:?}", imported.text().await);
+
+    // Assert
+    assert_eq!(
+        catalogue(&app, &marcory).await,
+        catalogue(&app, &abobo).await
+    );
+    let foreign: Value = app
+        .get("/api/v1/products/export.csv", &marcory.token)
+        .await
+        .text()
+        .await
+        .map(Value::from)
+        .expect("text");
+    assert_eq!(
+        foreign.as_str().map(|t| t.matches("\r\n").count()),
+        Some(4),
+        "each shop exports its own products only: a header and 3 records"
+    );
+}

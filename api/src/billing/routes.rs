@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
 /// derived key (tenant + plan + provider + bucket) and reuse one payment.
 const AUTO_KEY_BUCKET_SECS: i64 = 600;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
     /// `starter`, `pro` or `business`.
@@ -67,6 +67,26 @@ impl CheckoutResponse {
     }
 }
 
+/// A checkout to start: the body of `POST /api/v1/billing/checkout` and its `Idempotency-Key` header.
+#[derive(Debug, Clone, Default)]
+pub struct CheckoutInput {
+    /// `starter`, `pro` or `business`.
+    pub plan: String,
+    /// `wave`, `orange_money`, `stripe` or `sandbox`.
+    pub provider: String,
+    /// The client's key: a repeated request returns the same payment. Without one, a double click within
+    /// 10 minutes does.
+    pub idempotency_key: Option<String>,
+}
+
+/// A started (or replayed) checkout.
+#[derive(Debug)]
+pub struct StartedCheckout {
+    pub checkout: CheckoutResponse,
+    /// A new payment was recorded (false: an earlier identical request is replayed).
+    pub created: bool,
+}
+
 /// Starts paying a month of `plan`. The payment is recorded `pending` before the provider is called; the
 /// same `Idempotency-Key` (or, without one, a double click) returns the same payment and checkout.
 #[utoipa::path(post, path = "/api/v1/billing/checkout", tag = "billing", request_body = CheckoutBody,
@@ -82,12 +102,38 @@ pub(crate) async fn checkout(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<CheckoutResponse>)> {
+    let input = CheckoutInput {
+        plan: body.plan,
+        provider: body.provider,
+        idempotency_key: headers
+            .get("idempotency-key")
+            .map(|value| value.to_str().unwrap_or_default().to_owned()),
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let started = start_checkout(&state, &user, input, host).await?;
+    let status = if started.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(started.checkout)))
+}
+
+/// Starts paying a month of `input.plan` with `input.provider`: records the payment `pending` (idempotent),
+/// then opens the provider's checkout. `request_host` is the Host the request came to, for the return URLs
+/// when `BILLING_PUBLIC_URL` is not set. Platform administrators have no shop to pay for (403).
+pub(crate) async fn start_checkout(
+    state: &AppState,
+    user: &AuthUser,
+    input: CheckoutInput,
+    request_host: Option<&str>,
+) -> Result<StartedCheckout> {
     if user.role == Role::PlatformAdmin {
         return Err(Error::Forbidden);
     }
     let mut check = Check::default();
-    let plan_code = body.plan.trim().to_lowercase();
-    let provider_name = body.provider.trim().to_lowercase();
+    let plan_code = input.plan.trim().to_lowercase();
+    let provider_name = input.provider.trim().to_lowercase();
     let plan = plans::get_active(state.db.pool(), &plan_code).await?;
     if plan.is_none() {
         check.fail(
@@ -99,10 +145,10 @@ pub(crate) async fn checkout(
     if provider.is_none() {
         check.fail("provider", "Ce moyen de paiement n'est pas disponible.");
     }
-    let client_key = match headers.get("idempotency-key") {
+    let client_key = match input.idempotency_key {
         None => None,
-        Some(value) => {
-            let key = value.to_str().unwrap_or_default().trim();
+        Some(key) => {
+            let key = key.trim();
             if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
                 check.fail(
                     "Idempotency-Key",
@@ -118,7 +164,7 @@ pub(crate) async fn checkout(
             "validated plan or provider missing"
         )));
     };
-    let public_url = public_url(&state, &headers)?;
+    let public_url = public_url_for_host(state, request_host)?;
 
     let now = Utc::now();
     let base_key = match &client_key {
@@ -150,9 +196,12 @@ pub(crate) async fn checkout(
         }
         tx.commit().await?;
         if created {
-            let response =
-                open_checkout(&state, &user, &payment, &plan, provider, &public_url).await?;
-            return Ok((StatusCode::CREATED, Json(response)));
+            let checkout =
+                open_checkout(state, user, &payment, &plan, provider, &public_url).await?;
+            return Ok(StartedCheckout {
+                checkout,
+                created: true,
+            });
         }
         if payment.plan_code != plan.plan_code || payment.provider != provider.name() {
             return Err(Error::Conflict {
@@ -161,8 +210,11 @@ pub(crate) async fn checkout(
             });
         }
         if payment.status == "pending" {
-            let response = wait_for_checkout(&state, &user, payment.payment_id).await?;
-            return Ok((StatusCode::OK, Json(response)));
+            let checkout = wait_for_checkout(state, user, payment.payment_id).await?;
+            return Ok(StartedCheckout {
+                checkout,
+                created: false,
+            });
         }
         if client_key.is_some() {
             return Err(Error::Conflict {
@@ -292,12 +344,18 @@ async fn wait_for_checkout(
 
 /// Our public base URL: `BILLING_PUBLIC_URL`, else the Host the request came to.
 pub(crate) fn public_url(state: &AppState, headers: &HeaderMap) -> Result<String> {
+    public_url_for_host(
+        state,
+        headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+    )
+}
+
+/// Our public base URL: `BILLING_PUBLIC_URL`, else `http://` and the request's Host (checked).
+pub(crate) fn public_url_for_host(state: &AppState, host: Option<&str>) -> Result<String> {
     if let Some(url) = &state.billing.public_url {
         return Ok(url.clone());
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
+    let host = host
         .filter(|h| {
             !h.is_empty()
                 && h.len() <= 255
@@ -341,6 +399,11 @@ pub(crate) async fn overview(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Json<Overview>> {
+    Ok(Json(billing_overview(&state, &user).await?))
+}
+
+/// The shop's plan, subscription, the plans and providers on offer, its payments and receipts.
+pub(crate) async fn billing_overview(state: &AppState, user: &AuthUser) -> Result<Overview> {
     let mut tx: TenantTx<'_> = state.db.tenant(user.ctx()).await?;
     let plan = plans::of_tenant(&mut tx).await?;
     let subscription = billing::subscription(&mut tx).await?;
@@ -364,7 +427,7 @@ pub(crate) async fn overview(
                 .unwrap_or_else(|| p.payment_id.to_string()),
         })
         .collect();
-    Ok(Json(Overview {
+    Ok(Overview {
         plan,
         subscription,
         plans,
@@ -376,7 +439,7 @@ pub(crate) async fn overview(
             .collect(),
         payments,
         receipts,
-    }))
+    })
 }
 
 /// One payment of the shop (another shop's id answers 404).
@@ -387,12 +450,18 @@ pub(crate) async fn payment(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Payment>> {
-    const NOT_FOUND: Error = Error::NotFound("Paiement introuvable.");
-    let id: Uuid = id.parse().map_err(|_| NOT_FOUND)?;
+    let id: Uuid = id.parse().map_err(|_| PAYMENT_NOT_FOUND)?;
+    Ok(Json(get_payment(&state, &user, id).await?))
+}
+
+const PAYMENT_NOT_FOUND: Error = Error::NotFound("Paiement introuvable.");
+
+/// One payment of the shop (another shop's id answers the same 404 as an unknown one).
+pub(crate) async fn get_payment(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Payment> {
     let mut tx = state.db.tenant(user.ctx()).await?;
     let payment = billing::get_payment(&mut tx, id)
         .await
         .map_err(Error::not_found_as("Paiement introuvable."))?;
     tx.commit().await?;
-    Ok(Json(payment))
+    Ok(payment)
 }

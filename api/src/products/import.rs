@@ -29,7 +29,7 @@ const MAX_ROWS: usize = 5000;
 pub struct ImportQuery {
     /// Validate and report without writing anything.
     #[serde(default)]
-    dry_run: bool,
+    pub dry_run: bool,
 }
 
 /// One problem in the file.
@@ -81,7 +81,18 @@ pub async fn import(
     {
         return Err(Error::UnsupportedMediaType("text/csv"));
     }
-    let rows = parse(&decode(&body))?;
+    Ok(Json(import_csv(&state, &user, &body, query.dry_run).await?))
+}
+
+/// Imports a CSV catalogue (bytes as uploaded, any encoding [`decode`] reads): every row is validated
+/// first, then all are written or none. With `dry_run`, validates and reports without writing.
+pub(crate) async fn import_csv(
+    state: &AppState,
+    user: &AuthUser,
+    bytes: &[u8],
+    dry_run: bool,
+) -> Result<ImportReport> {
+    let rows = parse(&decode(bytes))?;
 
     let mut tx = state.db.tenant(user.ctx()).await?;
     let mut plan = Vec::with_capacity(rows.len());
@@ -100,12 +111,12 @@ pub async fn import(
         .count();
     let updated = plan.len() - created;
     super::ensure_room_for(&mut tx, i64::try_from(created).unwrap_or(i64::MAX)).await?;
-    if query.dry_run {
-        return Ok(Json(ImportReport {
+    if dry_run {
+        return Ok(ImportReport {
             created,
             updated,
             dry_run: true,
-        }));
+        });
     }
     for (_, existing, fields) in &plan {
         match existing {
@@ -121,15 +132,15 @@ pub async fn import(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(ImportReport {
+    Ok(ImportReport {
         created,
         updated,
         dry_run: false,
-    }))
+    })
 }
 
 /// Text of the upload: UTF-8 (with or without BOM), else Windows-1252 as Excel writes it on Windows.
-fn decode(bytes: &[u8]) -> String {
+pub(super) fn decode(bytes: &[u8]) -> String {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(text) => text.to_owned(),
@@ -150,7 +161,7 @@ fn windows_1252(b: u8) -> char {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Column {
+pub(crate) enum Column {
     Sku,
     Name,
     Description,
@@ -175,7 +186,7 @@ impl Column {
         }
     }
 
-    fn from_header(header: &str) -> Option<Self> {
+    pub(crate) fn from_header(header: &str) -> Option<Self> {
         let h = fold(header);
         let h = h.trim_matches(|c: char| !c.is_ascii_alphanumeric());
         Some(match h {
@@ -207,7 +218,7 @@ fn delimiter(text: &str) -> u8 {
 }
 
 /// Parses and validates every row; returns them with their line numbers, or every error found.
-fn parse(text: &str) -> Result<Vec<(u64, ProductFields)>> {
+pub(super) fn parse(text: &str) -> Result<Vec<(u64, ProductFields)>> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter(text))
         .flexible(true)
@@ -372,41 +383,9 @@ fn rejected(rows: Vec<RowError>) -> Error {
     }
 }
 
-/// "5000", "5 000", "5.000", "5 000 F", "5000 FCFA", "5000,00" → 5000. Decimals other than zero are refused:
-/// the franc CFA has no cents.
+/// Prices as shop owners write them: [`crate::validate::parse_xof`].
 fn parse_price(raw: &str) -> Result<i64, &'static str> {
-    const MESSAGE: &str =
-        "Prix invalide : écrivez un nombre entier de francs CFA (ex. 5000 ou 5 000 F).";
-    let lower = raw.to_lowercase();
-    let mut s: String = lower
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '\u{202F}')
-        .collect();
-    for suffix in ["fcfa", "xof", "cfa", "f"] {
-        if let Some(stripped) = s.strip_suffix(suffix) {
-            s = stripped.to_owned();
-            break;
-        }
-    }
-    if s.is_empty() {
-        return Err("Le prix est obligatoire.");
-    }
-    let thousands = s.split('.').skip(1).all(|g| g.len() == 3) && s.contains('.');
-    let integer = if thousands {
-        s.replace('.', "")
-    } else if let Some((int, dec)) = s.split_once([',', '.']) {
-        if dec.chars().all(|c| c == '0') {
-            int.to_owned()
-        } else {
-            return Err(MESSAGE);
-        }
-    } else {
-        s
-    };
-    if integer.starts_with('-') {
-        return Err("Le prix ne peut pas être négatif.");
-    }
-    integer.parse::<i64>().map_err(|_| MESSAGE)
+    crate::validate::parse_xof(raw)
 }
 
 fn parse_stock(raw: &str) -> Result<Option<i64>, &'static str> {

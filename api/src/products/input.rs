@@ -32,6 +32,23 @@ pub struct NewProduct {
     pub active: bool,
 }
 
+impl Default for NewProduct {
+    /// An empty, active product with unlimited stock: the dashboard fills in what the form posted.
+    fn default() -> Self {
+        NewProduct {
+            sku: None,
+            name: String::new(),
+            description: String::new(),
+            category: String::new(),
+            price_xof: 0,
+            stock: None,
+            image_url: None,
+            attributes: empty_object(),
+            active: true,
+        }
+    }
+}
+
 /// `PATCH /api/v1/products/{id}`: only the fields present change; `null` clears a nullable field.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

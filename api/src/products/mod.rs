@@ -1,6 +1,11 @@
 //! The catalogue endpoints: `/api/v1/products` (list, create), `/api/v1/products/{id}` (read, patch,
-//! delete) and `/api/v1/products/import` (CSV).
+//! delete), `/api/v1/products/import` (CSV in) and `/api/v1/products/export.csv` (CSV out).
+//!
+//! Each endpoint is a thin wrapper over a service function of this module (`list_products`,
+//! `get_product`, `create_product`, `update_product`, `delete_product`, [`import::import_csv`],
+//! [`export::export_csv`]): the dashboard calls the same functions with the same typed inputs.
 
+pub(crate) mod export;
 pub(crate) mod import;
 pub(crate) mod input;
 
@@ -22,6 +27,7 @@ use crate::{AppState, Error, Result};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/products", get(list).post(create))
+        .route("/api/v1/products/export.csv", get(export::export))
         .route(
             "/api/v1/products/{id}",
             get(read).patch(update).delete(remove),
@@ -34,25 +40,26 @@ pub fn router() -> Router<AppState> {
 
 const NOT_FOUND: Error = Error::NotFound("Produit introuvable.");
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// Filters and page of the product list (`GET /api/v1/products?q=&category=&active=&limit=&offset=`).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Part of the name, SKU or category.
-    q: Option<String>,
-    category: Option<String>,
-    active: Option<bool>,
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub active: Option<bool>,
     /// 1 to 200, default 50.
-    limit: Option<i64>,
-    offset: Option<i64>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProductList {
-    items: Vec<Product>,
+    pub items: Vec<Product>,
     /// Number of products in the shop (all filters off).
-    total: i64,
-    limit: i64,
-    offset: i64,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
 }
 
 /// Lists the shop's products, alphabetically.
@@ -65,12 +72,20 @@ async fn list(
 ) -> Result<Json<ProductList>> {
     let Query(query) =
         query.map_err(|_| Error::BadRequest("Paramètres de recherche invalides.".into()))?;
-    let limit = query.limit.unwrap_or(50);
-    let offset = query.offset.unwrap_or(0);
-    let mut check = Check::default();
-    check.range_i64("limit", limit, 1, 200, "limit doit être entre 1 et 200.");
-    check.range_i64("offset", offset, 0, i64::MAX, "offset doit être positif.");
-    check.finish()?;
+    Ok(Json(list_products(&state, &user, query).await?))
+}
+
+/// The page of the shop's products matching `query`, alphabetically.
+pub(crate) async fn list_products(
+    state: &AppState,
+    user: &AuthUser,
+    query: ListQuery,
+) -> Result<ProductList> {
+    let (limit, offset) = crate::pagination::Page {
+        limit: query.limit,
+        offset: query.offset,
+    }
+    .bounds()?;
     let filter = ProductFilter {
         search: query.q.filter(|q| !q.trim().is_empty()),
         category: query.category.filter(|c| !c.trim().is_empty()),
@@ -82,12 +97,12 @@ async fn list(
     let items = products::list(&mut tx, &filter).await?;
     let total = products::count(&mut tx).await?;
     tx.commit().await?;
-    Ok(Json(ProductList {
+    Ok(ProductList {
         items,
         total,
         limit,
         offset,
-    }))
+    })
 }
 
 /// Adds a product to the catalogue.
@@ -99,6 +114,16 @@ async fn create(
     user: AuthUser,
     ApiJson(new): ApiJson<NewProduct>,
 ) -> Result<(StatusCode, Json<Product>)> {
+    let product = create_product(&state, &user, new).await?;
+    Ok((StatusCode::CREATED, Json(product)))
+}
+
+/// Validates and adds a product, within the plan's product limit.
+pub(crate) async fn create_product(
+    state: &AppState,
+    user: &AuthUser,
+    new: NewProduct,
+) -> Result<Product> {
     let mut check = Check::default();
     let fields = Draft::from(new).validate(&mut check);
     check.finish()?;
@@ -115,7 +140,7 @@ async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(product)))
+    Ok(product)
 }
 
 /// One product.
@@ -126,11 +151,15 @@ async fn read(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Product>> {
-    let id = parse_id(&id)?;
+    Ok(Json(get_product(&state, &user, parse_id(&id)?).await?))
+}
+
+/// One product of the shop (another shop's id answers the same 404 as an unknown one).
+pub(crate) async fn get_product(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Product> {
     let mut tx = state.db.tenant(user.ctx()).await?;
     let product = products::get(&mut tx, id).await.map_err(not_found)?;
     tx.commit().await?;
-    Ok(Json(product))
+    Ok(product)
 }
 
 /// Changes some fields of a product.
@@ -143,7 +172,18 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<ProductPatch>,
 ) -> Result<Json<Product>> {
-    let id = parse_id(&id)?;
+    Ok(Json(
+        update_product(&state, &user, parse_id(&id)?, patch).await?,
+    ))
+}
+
+/// Applies `patch` to the product (only the fields present change) and validates the result.
+pub(crate) async fn update_product(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    patch: ProductPatch,
+) -> Result<Product> {
     let mut tx = state.db.tenant(user.ctx()).await?;
     let current = products::get_for_update(&mut tx, id)
         .await
@@ -162,7 +202,7 @@ async fn update(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(product))
+    Ok(product)
 }
 
 /// Deletes a product. Past orders keep its name and price.
@@ -173,7 +213,12 @@ async fn remove(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    let id = parse_id(&id)?;
+    delete_product(&state, &user, parse_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a product of the shop; past orders keep its name and price.
+pub(crate) async fn delete_product(state: &AppState, user: &AuthUser, id: Uuid) -> Result<()> {
     let mut tx = state.db.tenant(user.ctx()).await?;
     products::delete(&mut tx, id).await.map_err(not_found)?;
     audit::record(
@@ -184,11 +229,11 @@ async fn remove(
     )
     .await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// A malformed id cannot name any product: the same 404 as an unknown one.
-fn parse_id(id: &str) -> Result<Uuid> {
+pub(crate) fn parse_id(id: &str) -> Result<Uuid> {
     Uuid::parse_str(id).map_err(|_| NOT_FOUND)
 }
 
