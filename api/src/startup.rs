@@ -35,7 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(openapi::router())
         .merge(web::router())
-        .fallback(|| async { crate::Error::NotFound("Cette adresse n'existe pas.") })
+        .fallback(web::not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(crate::error::log_errors))

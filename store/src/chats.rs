@@ -219,3 +219,17 @@ pub async fn stranded(
     .fetch_all(&mut **tx)
     .await?)
 }
+
+/// The chat of this customer on this channel, if they ever wrote.
+pub async fn find(tx: &mut TenantTx<'_>, channel: &str, customer_jid: &str) -> Result<Option<Chat>> {
+    Ok(sqlx::query_as::<_, Chat>(concat!(
+        "select ",
+        chat_columns!(),
+        " from chat where tenant_id = $1 and channel = $2 and customer_jid = $3"
+    ))
+    .bind(tx.tenant_id())
+    .bind(channel)
+    .bind(customer_jid)
+    .fetch_optional(&mut **tx)
+    .await?)
+}

@@ -200,3 +200,20 @@ pub async fn set_delivery(
     .rows_affected()
         == 1)
 }
+
+/// The chat's last `limit` messages, oldest first (a transcript's latest page).
+pub async fn latest(tx: &mut TenantTx<'_>, chat_id: Uuid, limit: i64) -> Result<Vec<Message>> {
+    let mut messages = sqlx::query_as::<_, Message>(concat!(
+        "select ",
+        message_columns!(),
+        " from message where tenant_id = $1 and chat_id = $2
+          order by sent_at desc, created_at desc, message_id desc limit $3"
+    ))
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    messages.reverse();
+    Ok(messages)
+}

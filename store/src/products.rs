@@ -227,3 +227,13 @@ fn escape_like(s: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
+
+/// The shop's product categories, for the list's filter.
+pub async fn categories(tx: &mut TenantTx<'_>) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "select distinct category from product where tenant_id = $1 and category <> '' order by 1",
+    )
+    .bind(tx.tenant_id())
+    .fetch_all(&mut **tx)
+    .await?)
+}

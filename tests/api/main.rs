@@ -24,5 +24,7 @@ mod pipeline;
 mod pipeline_failures;
 mod products;
 mod rls;
+mod web_pages;
+mod web_support;
 mod whatsapp_api;
 mod whatsapp_e2e;

@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -17,8 +17,9 @@ use super::i18n::Lang;
 use super::session::Session;
 use super::view::{Chrome, Flash, render};
 use crate::AppState;
-use crate::billing::routes::{CheckoutBody, Overview};
-use crate::extract::ApiJson;
+use crate::billing::routes::{CheckoutInput, Overview};
+
+const PAYMENT_NOT_FOUND: crate::Error = crate::Error::NotFound("Paiement introuvable.");
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -161,9 +162,7 @@ async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> 
 }
 
 pub(super) async fn load_overview(state: &AppState, session: &Session) -> WebResult<Overview> {
-    let axum::Json(overview) =
-        crate::billing::routes::overview(State(state.clone()), session.user).await?;
-    Ok(overview)
+    Ok(crate::billing::routes::billing_overview(state, &session.user).await?)
 }
 
 pub(super) fn require_owner(session: &Session) -> WebResult<()> {
@@ -187,14 +186,15 @@ async fn checkout(
     posted: Posted<CheckoutForm>,
 ) -> WebResult<Response> {
     require_owner(&posted.session)?;
-    let body = CheckoutBody {
+    let input = CheckoutInput {
         plan: posted.form.plan,
         provider: posted.form.provider,
+        idempotency_key: None,
     };
-    let (_, axum::Json(started)) =
-        crate::billing::routes::checkout(State(state), posted.session.user, headers, ApiJson(body))
-            .await?;
-    Ok(Redirect::to(&started.checkout_url).into_response())
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let started =
+        crate::billing::routes::start_checkout(&state, &posted.session.user, input, host).await?;
+    Ok(Redirect::to(&started.checkout.checkout_url).into_response())
 }
 
 #[derive(Deserialize)]
@@ -211,9 +211,8 @@ async fn returned(
     let Some(id) = query.payment.as_deref() else {
         return Ok(Redirect::to("/app/billing").into_response());
     };
-    let axum::Json(payment) =
-        crate::billing::routes::payment(State(state.clone()), session.user, Path(id.to_owned()))
-            .await?;
+    let id = crate::pagination::parse_id(id, PAYMENT_NOT_FOUND)?;
+    let payment = crate::billing::routes::get_payment(&state, &session.user, id).await?;
     let flash = match payment.status.as_str() {
         "succeeded" => "paid",
         "failed" => "payment_failed",
@@ -251,8 +250,8 @@ async fn receipt(
     flash: Flash,
 ) -> WebResult<Response> {
     require_owner(&session)?;
-    let axum::Json(payment) =
-        crate::billing::routes::payment(State(state.clone()), session.user, Path(id)).await?;
+    let id = crate::pagination::parse_id(&id, PAYMENT_NOT_FOUND)?;
+    let payment = crate::billing::routes::get_payment(&state, &session.user, id).await?;
     if payment.status != "succeeded" {
         return Err(crate::Error::NotFound("Reçu introuvable.").into());
     }

@@ -69,6 +69,30 @@ impl IntoResponse for WebError {
     }
 }
 
+/// The fallback of every unknown address: JSON under `/api/`, a page in the visitor's language elsewhere.
+pub async fn not_found(request: Request) -> Response {
+    if request.uri().path().starts_with("/api/") {
+        return crate::Error::NotFound("Cette adresse n'existe pas.").into_response();
+    }
+    let lang = lang_of_request(request.headers());
+    page(
+        StatusCode::NOT_FOUND,
+        lang,
+        lang.t("error.not_found.title").into_owned(),
+        lang.t("error.not_found.body").into_owned(),
+    )
+}
+
+fn page(status: StatusCode, lang: Lang, title: String, message: String) -> Response {
+    let page = ErrorTemplate {
+        lang,
+        title,
+        message,
+    };
+    let body = askama::Template::render(&page).unwrap_or_else(|_| page.message.clone());
+    (status, Html(body)).into_response()
+}
+
 /// Writes the localized error page for responses marked with [`ErrorPage`].
 pub async fn render_error_pages(request: Request, next: Next) -> Response {
     let lang = lang_of_request(request.headers());

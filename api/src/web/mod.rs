@@ -6,13 +6,18 @@
 pub(crate) mod assets;
 mod auth;
 mod billing;
+mod conversations;
 mod error;
 mod form;
 mod home;
 mod onboarding;
+mod orders;
+mod products;
 pub mod i18n;
+mod live;
 mod session;
 mod settings;
+mod test_chat;
 mod view;
 mod whatsapp;
 
@@ -21,7 +26,7 @@ use axum::http::HeaderMap;
 use axum::middleware;
 use axum_extra::extract::CookieJar;
 
-pub use error::{WebError, WebResult};
+pub use error::{WebError, WebResult, not_found};
 pub use session::COOKIE as SESSION_COOKIE;
 
 use crate::AppState;
@@ -40,6 +45,11 @@ pub fn router() -> Router<AppState> {
         .merge(onboarding::router())
         .merge(settings::router())
         .merge(whatsapp::router())
+        .merge(products::router())
+        .merge(orders::router())
+        .merge(conversations::router())
+        .merge(test_chat::router())
+        .merge(live::router())
         .layer(middleware::from_fn(error::render_error_pages))
 }
 

@@ -114,7 +114,7 @@ async fn page_for(
     let bot = match (step, bot) {
         ("bot", None) => Some(BotForm::of(
             lang,
-            &crate::bot::load(state, &session.user).await?,
+            &crate::bot::get_bot_settings(state, &session.user).await?,
             "onboarding",
         )),
         (_, bot) => bot,

@@ -154,7 +154,7 @@ struct SettingsTemplate {
 
 async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
     let chrome = Chrome::load(&state, &session, "settings", "settings.title", flash).await?;
-    let settings = crate::bot::load(&state, &session.user).await?;
+    let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
     render(&SettingsTemplate {
         bot: BotForm::of(chrome.lang, &settings, "settings"),
         business_name: chrome.shop_name.clone(),
@@ -174,7 +174,7 @@ async fn save_bot(
         _ => "settings",
     };
     let mut bot = BotForm::posted(session.lang, &form, from);
-    match crate::bot::save(&state, &session.user, bot.input()).await {
+    match crate::bot::replace_bot_settings(&state, &session.user, bot.input()).await {
         Ok(_) if from == "onboarding" => {
             super::onboarding::advance(&state, &session, "bot").await?;
             Ok(Redirect::to("/app/onboarding").into_response())
@@ -216,7 +216,7 @@ async fn save_business(
         let errors = field_errors(e)?;
         let chrome =
             Chrome::load(&state, &session, "settings", "settings.title", Flash::default()).await?;
-        let settings = crate::bot::load(&state, &session.user).await?;
+        let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
         let page = render(&SettingsTemplate {
             bot: BotForm::of(chrome.lang, &settings, "settings"),
             business_name: name,

@@ -1,0 +1,223 @@
+//! Conversations: the chat list with unanswered counts and last message, a transcript that updates by itself,
+//! "take over" (the bot stays silent in this chat) and "give back", and replying by hand — the owner's message
+//! goes to the customer through the same outbound path as the bot's.
+
+use axum::Router;
+use axum::extract::{Path, State};
+
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use store::messages::Message;
+use store::{chats, dead_letters, messages};
+
+use super::error::WebResult;
+use super::form::Posted;
+use super::i18n::Lang;
+use super::session::Session;
+use super::view::{Chrome, Flash, render};
+use crate::AppState;
+use crate::conversations::BotPause;
+use crate::pagination::Page;
+
+const CHAT_NOT_FOUND: crate::Error = crate::Error::NotFound("Conversation introuvable.");
+
+/// Messages shown in a transcript (the latest ones).
+const SHOWN: i64 = 100;
+
+/// How long "take over" silences the bot in a chat (the owner can give it back sooner).
+const TAKEOVER_HOURS: i64 = 12;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app/conversations", get(list))
+        .route("/app/conversations/{chat}", get(transcript))
+        .route("/app/conversations/{chat}/pause", post(pause))
+}
+
+/// A message as the transcript shows it.
+pub struct MessageView {
+    pub id: String,
+    /// `customer`, `bot` or `owner`: the bubble's side and colour.
+    pub author: String,
+    pub body: String,
+    pub who: String,
+    pub at: String,
+    /// Why it was not answered, or its delivery state.
+    pub note: String,
+    pub failed: bool,
+}
+
+pub fn message_views(lang: Lang, list: &[Message]) -> Vec<MessageView> {
+    list.iter()
+        .map(|m| MessageView {
+            id: m.message_id.to_string(),
+            author: m.author.clone(),
+            body: m.body.clone(),
+            who: lang.t(&format!("chat.author.{}", m.author)).into_owned(),
+            at: lang.datetime(m.sent_at),
+            note: match m.status.as_str() {
+                "skipped" | "failed" => m.status_detail.clone(),
+                "queued" => lang.t("chat.queued").into_owned(),
+                "pending" => lang.t("chat.pending").into_owned(),
+                _ => String::new(),
+            },
+            failed: m.status == "failed",
+        })
+        .collect()
+}
+
+struct ChatRow {
+    id: String,
+    name: String,
+    last: String,
+    at: String,
+    pending: i64,
+    test: bool,
+    paused: bool,
+}
+
+struct DeadRow {
+    at: String,
+    reason: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "conversations.html")]
+struct ListTemplate {
+    chrome: Chrome,
+    chats: Vec<ChatRow>,
+    dead: Vec<DeadRow>,
+}
+
+/// "Awa (+225 07 01 02 03 04)", or the number alone.
+fn display_name(chat: &store::chats::Chat) -> String {
+    let digits: String = chat
+        .customer_jid
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let phone = if digits.is_empty() { String::new() } else { format!("+{digits}") };
+    match (chat.customer_name.trim(), phone.is_empty()) {
+        ("", _) => phone,
+        (name, true) => name.to_owned(),
+        (name, false) => format!("{name} ({phone})"),
+    }
+}
+
+async fn list(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+    let chrome =
+        Chrome::load(&state, &session, "conversations", "conversations.title", flash).await?;
+    let lang = chrome.lang;
+    let summaries = crate::conversations::list_chats(
+        &state,
+        &session.user,
+        Page {
+            limit: Some(100),
+            offset: Some(0),
+        },
+    )
+    .await?;
+    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    let dead = dead_letters::list(&mut tx, 20, 0).await?;
+    tx.commit().await?;
+    let now = Utc::now();
+    render(&ListTemplate {
+        chats: summaries
+            .iter()
+            .map(|s| ChatRow {
+                id: s.chat.chat_id.to_string(),
+                name: display_name(&s.chat),
+                last: s.last_message.clone().unwrap_or_default(),
+                at: s.chat.last_message_at.map(|at| lang.datetime(at)).unwrap_or_default(),
+                pending: s.pending_count,
+                test: s.chat.channel == "simulator",
+                paused: s.chat.bot_paused_until.is_some_and(|u| u > now),
+            })
+            .collect(),
+        dead: dead
+            .iter()
+            .map(|d| DeadRow {
+                at: lang.datetime(d.created_at),
+                reason: d.reason.clone(),
+            })
+            .collect(),
+        chrome,
+    })
+}
+
+#[derive(askama::Template)]
+#[template(path = "conversation.html")]
+struct TranscriptTemplate {
+    chrome: Chrome,
+    chat_id: String,
+    messages: Vec<MessageView>,
+    paused_until: String,
+    error: String,
+    text: String,
+}
+
+async fn transcript_page(
+    state: &AppState,
+    session: &Session,
+    chat: &str,
+    flash: Flash,
+    error: String,
+    text: String,
+) -> WebResult<Response> {
+    let chat_id = crate::pagination::parse_id(chat, CHAT_NOT_FOUND)?;
+    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    let chat = chats::get(&mut tx, chat_id).await?;
+    let list = messages::latest(&mut tx, chat_id, SHOWN).await?;
+    tx.commit().await?;
+    let mut chrome =
+        Chrome::load(state, session, "conversations", "conversations.title", flash).await?;
+    let lang = chrome.lang;
+    chrome.title = display_name(&chat);
+    render(&TranscriptTemplate {
+        chat_id: chat.chat_id.to_string(),
+        messages: message_views(lang, &list),
+        paused_until: chat
+            .bot_paused_until
+            .filter(|u| *u > Utc::now())
+            .map(|u| lang.datetime(u))
+            .unwrap_or_default(),
+        error,
+        text,
+        chrome,
+    })
+}
+
+async fn transcript(
+    State(state): State<AppState>,
+    session: Session,
+    Path(chat): Path<String>,
+    flash: Flash,
+) -> WebResult<Response> {
+    transcript_page(&state, &session, &chat, flash, String::new(), String::new()).await
+}
+
+#[derive(Deserialize)]
+struct PauseForm {
+    /// `1` takes the conversation over, `0` gives it back to the bot.
+    pause: String,
+}
+
+async fn pause(
+    State(state): State<AppState>,
+    Path(chat): Path<String>,
+    posted: Posted<PauseForm>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    let chat_id = crate::pagination::parse_id(&chat, CHAT_NOT_FOUND)?;
+    let take_over = form.pause == "1";
+    let paused_until = take_over.then(|| Utc::now() + Duration::hours(TAKEOVER_HOURS));
+    crate::conversations::set_bot_pause(&state, &session.user, chat_id, BotPause { paused_until })
+        .await?;
+    let done = if take_over { "paused" } else { "resumed" };
+    Ok(Redirect::to(&format!("/app/conversations/{chat_id}?done={done}")).into_response())
+}

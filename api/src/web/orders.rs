@@ -1,0 +1,205 @@
+//! Orders: the list by status, an order's detail (items, customer, link to the conversation), and confirm /
+//! deliver / cancel with the stock effects of `PATCH /api/v1/orders/{id}` (cancelling puts items back).
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use store::orders::Order;
+
+use super::error::WebResult;
+use super::form::Posted;
+use super::i18n::Lang;
+use super::session::Session;
+use super::view::{Chrome, Flash, render};
+use crate::AppState;
+use crate::orders::{OrderQuery, OrderUpdate};
+
+const ORDER_NOT_FOUND: crate::Error = crate::Error::NotFound("Commande introuvable.");
+
+/// Orders per page.
+const PAGE: i64 = 50;
+
+/// The statuses, in the order a shop works through them.
+const STATUSES: [&str; 4] = ["new", "confirmed", "delivered", "cancelled"];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/app/orders", get(list))
+        .route("/app/orders/{id}", get(detail))
+        .route("/app/orders/{id}/status", post(set_status))
+}
+
+struct OrderRow {
+    id: String,
+    reference: String,
+    customer: String,
+    total: String,
+    status: String,
+    status_label: String,
+    at: String,
+    items: String,
+}
+
+fn order_row(lang: Lang, o: &Order) -> OrderRow {
+    OrderRow {
+        id: o.order_id.to_string(),
+        reference: o.order_ref.clone(),
+        customer: if o.customer_name.trim().is_empty() {
+            o.customer_phone.clone()
+        } else {
+            o.customer_name.clone()
+        },
+        total: lang.money(o.total_xof),
+        status: o.status.clone(),
+        status_label: lang.t(&format!("order.status.{}", o.status)).into_owned(),
+        at: lang.datetime(o.created_at),
+        items: o
+            .items
+            .iter()
+            .map(|i| format!("{} × {}", i.quantity, i.product_name))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ListParams {
+    status: Option<String>,
+    page: Option<i64>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "orders.html")]
+struct ListTemplate {
+    chrome: Chrome,
+    status: String,
+    tabs: Vec<(&'static str, String)>,
+    rows: Vec<OrderRow>,
+    page: i64,
+    has_more: bool,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    flash: Flash,
+    Query(params): Query<ListParams>,
+) -> WebResult<Response> {
+    let chrome = Chrome::load(&state, &session, "orders", "orders.title", flash).await?;
+    let lang = chrome.lang;
+    let status = params
+        .status
+        .filter(|s| STATUSES.contains(&s.as_str()))
+        .unwrap_or_default();
+    let page = params.page.unwrap_or(1).max(1);
+    let mut orders = crate::orders::list_orders(
+        &state,
+        &session.user,
+        OrderQuery {
+            status: Some(status.clone()).filter(|s| !s.is_empty()),
+            limit: Some(PAGE + 1),
+            offset: Some((page - 1) * PAGE),
+        },
+    )
+    .await?;
+    let has_more = orders.len() as i64 > PAGE;
+    orders.truncate(PAGE as usize);
+    render(&ListTemplate {
+        tabs: STATUSES
+            .iter()
+            .map(|s| (*s, lang.t(&format!("order.tab.{s}")).into_owned()))
+            .collect(),
+        rows: orders.iter().map(|o| order_row(lang, o)).collect(),
+        status,
+        page,
+        has_more,
+        chrome,
+    })
+}
+
+struct ItemRow {
+    name: String,
+    quantity: i32,
+    unit: String,
+    line: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "order.html")]
+struct DetailTemplate {
+    chrome: Chrome,
+    order: OrderRow,
+    items: Vec<ItemRow>,
+    phone: String,
+    address: String,
+    note: String,
+    chat_id: Option<String>,
+    /// Transitions allowed from here, with their button labels.
+    actions: Vec<(&'static str, String)>,
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    flash: Flash,
+) -> WebResult<Response> {
+    let id = crate::pagination::parse_id(&id, ORDER_NOT_FOUND)?;
+    let order = crate::orders::get_order(&state, &session.user, id).await?;
+    let mut chrome = Chrome::load(&state, &session, "orders", "orders.title", flash).await?;
+    let lang = chrome.lang;
+    chrome.title = lang.tf("order.title", &[("ref", &order.order_ref)]);
+    let actions: &[&'static str] = match order.status.as_str() {
+        "new" => &["confirmed", "cancelled"],
+        "confirmed" => &["delivered", "cancelled"],
+        _ => &[],
+    };
+    render(&DetailTemplate {
+        items: order
+            .items
+            .iter()
+            .map(|i| ItemRow {
+                name: i.product_name.clone(),
+                quantity: i.quantity,
+                unit: lang.money(i.unit_price_xof),
+                line: lang.money(i.unit_price_xof.saturating_mul(i64::from(i.quantity))),
+            })
+            .collect(),
+        phone: order.customer_phone.clone(),
+        address: order.delivery_address.clone(),
+        note: order.note.clone(),
+        chat_id: order.chat_id.map(|c| c.to_string()),
+        actions: actions
+            .iter()
+            .map(|a| (*a, lang.t(&format!("order.action.{a}")).into_owned()))
+            .collect(),
+        order: order_row(lang, &order),
+        chrome,
+    })
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    status: String,
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<StatusForm>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    let id = crate::pagination::parse_id(&id, ORDER_NOT_FOUND)?;
+    crate::orders::change_order_status(
+        &state,
+        &session.user,
+        id,
+        OrderUpdate {
+            status: form.status,
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/app/orders/{id}?done=order_status")).into_response())
+}
