@@ -36,6 +36,7 @@ main{{max-width:26rem;margin:0 auto;background:#fff;border-radius:12px;padding:1
 h1{{font-size:1.3rem}} .amount{{font-size:2rem;font-weight:700;margin:.5rem 0}} .note{{color:#666;font-size:.9rem}}
 form{{margin:.75rem 0}} button{{width:100%;padding:1rem;font-size:1.1rem;border:0;border-radius:8px;color:#fff}}
 .ok{{background:#1a7f37}} .ko{{background:#b42318}}
+.btn{{display:block;text-align:center;padding:1rem;border-radius:8px;background:#0b6b4f;color:#fff;text-decoration:none;font-weight:600}}
 </style></head><body><main>{body}</main></body></html>"#
     );
     (status, Html(page)).into_response()
@@ -80,7 +81,10 @@ fn settled_page(owner: &PaymentOwner) -> Response {
     html(
         StatusCode::OK,
         "Paiement",
-        &format!("<h1>Paiement</h1><p>{text}</p>"),
+        &format!(
+            "<h1>Paiement</h1><p>{text}</p>{}",
+            back_to_dashboard(Some(owner.payment_id))
+        ),
     )
 }
 
@@ -180,7 +184,10 @@ async fn decide(
             html(
                 StatusCode::OK,
                 title,
-                &format!("<h1>{title}</h1><p>{text}</p>"),
+                &format!(
+                    "<h1>{title}</h1><p>{text}</p>{}",
+                    back_to_dashboard(Some(owner.payment_id))
+                ),
             )
         }
         other => {
@@ -198,6 +205,16 @@ async fn decide(
 #[derive(Deserialize)]
 struct ReturnQuery {
     statut: Option<String>,
+    paiement: Option<String>,
+}
+
+/// The way back into the dashboard, which tells where the payment stands and resumes the onboarding.
+fn back_to_dashboard(payment_id: Option<Uuid>) -> String {
+    let href = match payment_id {
+        Some(id) => format!("/app/billing/return?payment={id}"),
+        None => "/app/billing".into(),
+    };
+    format!(r#"<p><a id="back-to-dashboard" class="btn" href="{href}">Retour au tableau de bord</a></p>"#)
 }
 
 /// Where providers send the payer back.
@@ -207,10 +224,11 @@ async fn return_page(Query(query): Query<ReturnQuery>) -> Response {
     } else {
         "Le paiement n'a pas abouti. Aucun montant n'a été débité : vous pouvez réessayer depuis votre tableau de bord."
     };
+    let payment_id = query.paiement.as_deref().and_then(|id| id.parse().ok());
     html(
         StatusCode::OK,
         "Paiement",
-        &format!("<h1>Paiement</h1><p>{text}</p>"),
+        &format!("<h1>Paiement</h1><p>{text}</p>{}", back_to_dashboard(payment_id)),
     )
 }
 

@@ -55,9 +55,21 @@ async fn current_step(state: &AppState, session: &Session) -> WebResult<String> 
 
 async fn resume(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Redirect> {
     require_owner(&session)?;
-    let step = current_step(&state, &session).await?;
+    let mut step = current_step(&state, &session).await?;
+    if step == "pay" && paid(&state, &session).await? {
+        // Paid in another tab, or the payer never came back through the return page.
+        advance(&state, &session, "pay").await?;
+        step = current_step(&state, &session).await?;
+    }
     let done = flash.0.map(|f| format!("?done={f}")).unwrap_or_default();
     Ok(Redirect::to(&format!("/app/onboarding/{step}{done}")))
+}
+
+async fn paid(state: &AppState, session: &Session) -> WebResult<bool> {
+    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    let subscription = store::billing::subscription(&mut tx).await?;
+    tx.commit().await?;
+    Ok(subscription.status != "pending")
 }
 
 /// Progress dots.
