@@ -221,7 +221,11 @@ pub async fn stranded(
 }
 
 /// The chat of this customer on this channel, if they ever wrote.
-pub async fn find(tx: &mut TenantTx<'_>, channel: &str, customer_jid: &str) -> Result<Option<Chat>> {
+pub async fn find(
+    tx: &mut TenantTx<'_>,
+    channel: &str,
+    customer_jid: &str,
+) -> Result<Option<Chat>> {
     Ok(sqlx::query_as::<_, Chat>(concat!(
         "select ",
         chat_columns!(),

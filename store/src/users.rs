@@ -160,13 +160,14 @@ pub async fn upsert_platform_admin(
 
 /// Sets the user's dashboard language (`fr` or `en`).
 pub async fn set_language(tx: &mut TenantTx<'_>, user_id: Uuid, language: &str) -> Result<()> {
-    let updated = sqlx::query("update app_user set language = $3 where tenant_id = $1 and user_id = $2")
-        .bind(tx.tenant_id())
-        .bind(user_id)
-        .bind(language)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let updated =
+        sqlx::query("update app_user set language = $3 where tenant_id = $1 and user_id = $2")
+            .bind(tx.tenant_id())
+            .bind(user_id)
+            .bind(language)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
     if updated == 0 {
         return Err(crate::Error::NotFound);
     }

@@ -100,8 +100,8 @@ pub async fn find_live(
         }
     };
     row.map(|row| {
-        let role = Role::parse(&row.role)
-            .ok_or_else(|| anyhow::anyhow!("unknown role {:?}", row.role))?;
+        let role =
+            Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role {:?}", row.role))?;
         Ok(WebSession {
             session_id: row.session_id,
             tenant_id: row.tenant_id,
@@ -140,8 +140,10 @@ pub async fn delete_for_user(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<u64
 
 /// Forgets expired sessions. Platform path: a periodic job across tenants.
 pub async fn purge_expired(tx: &mut PlatformTx) -> Result<u64> {
-    Ok(sqlx::query("delete from web_session where expires_at < now()")
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("delete from web_session where expires_at < now()")
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -36,8 +36,14 @@ async fn a_new_shop_signs_up_on_the_web_and_lands_in_onboarding(pool: PgPool) {
     let onboarding = browser.get("/app/onboarding").await;
     assert_eq!(location(&onboarding), "/app/onboarding/plan");
     let plan = browser.page("/app/onboarding/plan").await;
-    assert!(plan.contains("Maquis Chez Tantie"), "the layout names the shop");
-    assert!(plan.contains(r#"value="pro" checked"#), "the plan chosen at sign-up is preselected");
+    assert!(
+        plan.contains("Maquis Chez Tantie"),
+        "the layout names the shop"
+    );
+    assert!(
+        plan.contains(r#"value="pro" checked"#),
+        "the plan chosen at sign-up is preselected"
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
@@ -61,11 +67,24 @@ async fn sign_up_shows_every_mistake_next_to_its_field_and_keeps_what_was_typed(
 
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.expect("body");
-    for expected in ["au moins 2 caractères", "au moins 8 caractères", "Forfait inconnu"] {
-        assert!(html.contains(expected), "error {expected:?} shown in {html}");
+    for expected in [
+        "au moins 2 caractères",
+        "au moins 8 caractères",
+        "Forfait inconnu",
+    ] {
+        assert!(
+            html.contains(expected),
+            "error {expected:?} shown in {html}"
+        );
     }
-    assert!(html.contains(r#"value="pas-un-email""#), "typed e-mail kept");
-    assert!(!html.contains("court\""), "the password is never echoed back");
+    assert!(
+        html.contains(r#"value="pas-un-email""#),
+        "typed e-mail kept"
+    );
+    assert!(
+        !html.contains("court\""),
+        "the password is never echoed back"
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
@@ -87,7 +106,13 @@ async fn the_login_form_refuses_a_wrong_password_without_saying_which_part_is_wr
         .await;
 
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(response.text().await.expect("body").contains("E-mail ou mot de passe incorrect."));
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("E-mail ou mot de passe incorrect.")
+    );
     assert!(!browser.cookies.contains_key("tdj_session"));
 }
 
@@ -103,19 +128,39 @@ async fn a_form_posted_without_a_valid_csrf_token_is_refused_and_changes_nothing
     forged.extend_from_slice(&product);
     let wrong = browser.post("/app/products/new", &forged).await;
     let login_without = browser
-        .post("/login", &[("email", shop.email.as_str()), ("password", "motdepasse-solide")])
+        .post(
+            "/login",
+            &[
+                ("email", shop.email.as_str()),
+                ("password", "motdepasse-solide"),
+            ],
+        )
         .await;
 
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    assert!(wrong.text().await.expect("body").contains("Formulaire expiré"));
+    assert!(
+        wrong
+            .text()
+            .await
+            .expect("body")
+            .contains("Formulaire expiré")
+    );
     assert_eq!(login_without.status(), StatusCode::FORBIDDEN);
-    assert_eq!(app.count("product", shop.tenant_id).await, 0, "nothing was created");
+    assert_eq!(
+        app.count("product", shop.tenant_id).await,
+        0,
+        "nothing was created"
+    );
 
     let accepted = browser
         .submit("/app/products/new", "/app/products/new", &product)
         .await;
-    assert_eq!(accepted.status(), StatusCode::SEE_OTHER, "the page's own token works");
+    assert_eq!(
+        accepted.status(),
+        StatusCode::SEE_OTHER,
+        "the page's own token works"
+    );
     assert_eq!(app.count("product", shop.tenant_id).await, 1);
 }
 
@@ -135,7 +180,10 @@ async fn a_logged_out_session_cookie_no_longer_works(pool: PgPool) {
     let replay = thief.get("/app").await;
     assert_eq!(replay.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&replay), "/login");
-    assert_eq!(browser.get("/app/products").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.get("/app/products").await.status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
@@ -143,7 +191,10 @@ async fn another_shops_pages_answer_exactly_like_unknown_ids(pool: PgPool) {
     let app = spawn_app(pool).await;
     let victim = app.signup("Boutique A").await;
     let product = app
-        .create_product(&victim, json!({"name": "Sac", "price_xof": 9000, "stock": 5}))
+        .create_product(
+            &victim,
+            json!({"name": "Sac", "price_xof": 9000, "stock": 5}),
+        )
         .await;
     let _worker = start_offline_worker(&app);
     ask(&app, &victim, "2250700000009", "je prends 1 sac").await;
@@ -172,16 +223,33 @@ async fn another_shops_pages_answer_exactly_like_unknown_ids(pool: PgPool) {
         );
     }
     for (action, fields) in [
-        (format!("/app/products/{product_id}"), vec![("name", "Volé"), ("price_xof", "1")]),
-        (format!("/app/products/{product_id}/active"), vec![("active", "0")]),
-        (format!("/app/orders/{order_id}/status"), vec![("status", "cancelled")]),
-        (format!("/app/conversations/{chat_id}/pause"), vec![("pause", "1")]),
-        (format!("/app/conversations/{chat_id}/reply"), vec![("text", "coucou")]),
+        (
+            format!("/app/products/{product_id}"),
+            vec![("name", "Volé"), ("price_xof", "1")],
+        ),
+        (
+            format!("/app/products/{product_id}/active"),
+            vec![("active", "0")],
+        ),
+        (
+            format!("/app/orders/{order_id}/status"),
+            vec![("status", "cancelled")],
+        ),
+        (
+            format!("/app/conversations/{chat_id}/pause"),
+            vec![("pause", "1")],
+        ),
+        (
+            format!("/app/conversations/{chat_id}/reply"),
+            vec![("text", "coucou")],
+        ),
     ] {
         let response = browser.submit("/app", &action, &fields).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST {action}");
     }
-    let still = app.get(&format!("/api/v1/products/{product_id}"), &victim.token).await;
+    let still = app
+        .get(&format!("/api/v1/products/{product_id}"), &victim.token)
+        .await;
     let still: serde_json::Value = still.json().await.expect("json");
     assert_eq!(still["name"], "Sac");
     assert_eq!(still["active"], true);
@@ -199,7 +267,12 @@ async fn a_product_form_keeps_its_values_and_explains_each_mistake(pool: PgPool)
         .submit(
             "/app/products/new",
             "/app/products/new",
-            &[("name", ""), ("price_xof", "cinq mille"), ("stock", "-2"), ("category", "Tissus")],
+            &[
+                ("name", ""),
+                ("price_xof", "cinq mille"),
+                ("stock", "-2"),
+                ("category", "Tissus"),
+            ],
         )
         .await;
 
@@ -212,12 +285,20 @@ async fn a_product_form_keeps_its_values_and_explains_each_mistake(pool: PgPool)
         .submit(
             "/app/products/new",
             "/app/products/new",
-            &[("name", "Pagne wax"), ("price_xof", "7 500"), ("stock", ""), ("active", "on")],
+            &[
+                ("name", "Pagne wax"),
+                ("price_xof", "7 500"),
+                ("stock", ""),
+                ("active", "on"),
+            ],
         )
         .await;
     assert_eq!(location(&ok), "/app/products?done=created");
     let list = browser.page("/app/products?done=created").await;
-    assert!(list.contains("Pagne wax") && list.contains("7\u{a0}500\u{a0}F"), "{list}");
+    assert!(
+        list.contains("Pagne wax") && list.contains("7\u{a0}500\u{a0}F"),
+        "{list}"
+    );
     assert!(list.contains("stock illimité"));
 }
 
@@ -263,7 +344,10 @@ async fn every_main_page_is_light_enough_for_slow_mobile_data(pool: PgPool) {
     let mut visitor = WebUser::new(&app);
     for path in ["/login", "/signup"] {
         let page = visitor.page(path).await.len();
-        assert!(page + assets < 100 * 1024, "{path}: {page} bytes + {assets}");
+        assert!(
+            page + assets < 100 * 1024,
+            "{path}: {page} bytes + {assets}"
+        );
     }
 }
 
@@ -280,6 +364,9 @@ async fn the_dashboard_speaks_english_when_the_user_switches(pool: PgPool) {
     assert_eq!(switched.status(), StatusCode::SEE_OTHER);
 
     let home = browser.page("/app").await;
-    assert!(home.contains("Dashboard") && !home.contains("Tableau de bord"), "{home}");
+    assert!(
+        home.contains("Dashboard") && !home.contains("Tableau de bord"),
+        "{home}"
+    );
     assert!(home.contains("lang=\"en\""));
 }

@@ -42,7 +42,10 @@ impl<'a> WebUser<'a> {
             )
             .await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "login redirects");
-        assert!(user.cookies.contains_key("tdj_session"), "session cookie set");
+        assert!(
+            user.cookies.contains_key("tdj_session"),
+            "session cookie set"
+        );
         user
     }
 
@@ -62,7 +65,8 @@ impl<'a> WebUser<'a> {
                 if value.is_empty() || text.to_ascii_lowercase().contains("max-age=0") {
                     self.cookies.remove(name.trim());
                 } else {
-                    self.cookies.insert(name.trim().to_owned(), value.trim().to_owned());
+                    self.cookies
+                        .insert(name.trim().to_owned(), value.trim().to_owned());
                 }
             }
         }
@@ -114,11 +118,7 @@ impl<'a> WebUser<'a> {
 pub fn csrf_of(html: &str) -> String {
     let marker = "name=\"_csrf\" value=\"";
     let start = html.find(marker).expect("page has a CSRF field") + marker.len();
-    html[start..]
-        .split('"')
-        .next()
-        .expect("token")
-        .to_owned()
+    html[start..].split('"').next().expect("token").to_owned()
 }
 
 pub fn location(response: &Response) -> String {

@@ -176,7 +176,9 @@ async fn login(
 ) -> Result<Json<LoginResponse>> {
     state.auth_limiter.check(client.0)?;
     let user = authenticate(&state, &req.email, req.password).await?;
-    let token = state.tokens.issue(user.user_id, user.tenant_id, user.role)?;
+    let token = state
+        .tokens
+        .issue(user.user_id, user.tenant_id, user.role)?;
     Ok(Json(LoginResponse {
         token,
         tenant_id: user.tenant_id,

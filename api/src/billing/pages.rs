@@ -214,7 +214,9 @@ fn back_to_dashboard(payment_id: Option<Uuid>) -> String {
         Some(id) => format!("/app/billing/return?payment={id}"),
         None => "/app/billing".into(),
     };
-    format!(r#"<p><a id="back-to-dashboard" class="btn" href="{href}">Retour au tableau de bord</a></p>"#)
+    format!(
+        r#"<p><a id="back-to-dashboard" class="btn" href="{href}">Retour au tableau de bord</a></p>"#
+    )
 }
 
 /// Where providers send the payer back.
@@ -228,7 +230,10 @@ async fn return_page(Query(query): Query<ReturnQuery>) -> Response {
     html(
         StatusCode::OK,
         "Paiement",
-        &format!("<h1>Paiement</h1><p>{text}</p>{}", back_to_dashboard(payment_id)),
+        &format!(
+            "<h1>Paiement</h1><p>{text}</p>{}",
+            back_to_dashboard(payment_id)
+        ),
     )
 }
 

@@ -128,7 +128,8 @@ async fn login_page(
         return Ok(Redirect::to("/app").into_response());
     }
     let page = public_page(&headers, query.lang.as_deref(), &state);
-    let info = (query.next.as_deref() == Some("reset")).then(|| page.lang.t("auth.login.again").into_owned());
+    let info = (query.next.as_deref() == Some("reset"))
+        .then(|| page.lang.t("auth.login.again").into_owned());
     let body = render(&LoginTemplate {
         lang: page.lang,
         title_key: "auth.login.title",
@@ -177,7 +178,9 @@ async fn login(
                 error,
                 info: None,
             })?;
-            return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page.jar, body).into_response());
+            return Ok(
+                (axum::http::StatusCode::UNPROCESSABLE_ENTITY, page.jar, body).into_response(),
+            );
         }
         Err(other) => return Err(other.into()),
     };

@@ -142,7 +142,11 @@ struct BillingTemplate {
     payments: Vec<PaymentRow>,
 }
 
-async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    flash: Flash,
+) -> WebResult<Response> {
     require_owner(&session)?;
     let chrome = Chrome::load(&state, &session, "billing", "billing.title", flash).await?;
     let overview = load_overview(&state, &session).await?;
@@ -156,7 +160,11 @@ async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> 
         current_plan: overview.plan.plan_code.clone(),
         plans: plan_views(lang, &overview.plans),
         providers: provider_views(&state, lang),
-        payments: overview.payments.iter().map(|p| payment_row(lang, p)).collect(),
+        payments: overview
+            .payments
+            .iter()
+            .map(|p| payment_row(lang, p))
+            .collect(),
         chrome,
     })
 }
@@ -268,7 +276,10 @@ async fn receipt(
             .or_else(|| payment.provider_ref.clone())
             .unwrap_or_else(|| payment.payment_id.to_string()),
         plan_name,
-        paid_at: payment.paid_at.map(|at| lang.datetime(at)).unwrap_or_default(),
+        paid_at: payment
+            .paid_at
+            .map(|at| lang.datetime(at))
+            .unwrap_or_default(),
         chrome,
     })
 }

@@ -101,7 +101,11 @@ fn display_name(chat: &store::chats::Chat) -> String {
         .chars()
         .filter(char::is_ascii_digit)
         .collect();
-    let phone = if digits.is_empty() { String::new() } else { format!("+{digits}") };
+    let phone = if digits.is_empty() {
+        String::new()
+    } else {
+        format!("+{digits}")
+    };
     match (chat.customer_name.trim(), phone.is_empty()) {
         ("", _) => phone,
         (name, true) => name.to_owned(),
@@ -109,9 +113,19 @@ fn display_name(chat: &store::chats::Chat) -> String {
     }
 }
 
-async fn list(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
-    let chrome =
-        Chrome::load(&state, &session, "conversations", "conversations.title", flash).await?;
+async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    flash: Flash,
+) -> WebResult<Response> {
+    let chrome = Chrome::load(
+        &state,
+        &session,
+        "conversations",
+        "conversations.title",
+        flash,
+    )
+    .await?;
     let lang = chrome.lang;
     let summaries = crate::conversations::list_chats(
         &state,
@@ -133,7 +147,11 @@ async fn list(State(state): State<AppState>, session: Session, flash: Flash) -> 
                 id: s.chat.chat_id.to_string(),
                 name: display_name(&s.chat),
                 last: s.last_message.clone().unwrap_or_default(),
-                at: s.chat.last_message_at.map(|at| lang.datetime(at)).unwrap_or_default(),
+                at: s
+                    .chat
+                    .last_message_at
+                    .map(|at| lang.datetime(at))
+                    .unwrap_or_default(),
                 pending: s.pending_count,
                 test: s.chat.channel == "simulator",
                 paused: s.chat.bot_paused_until.is_some_and(|u| u > now),
@@ -174,8 +192,14 @@ async fn transcript_page(
     let chat = chats::get(&mut tx, chat_id).await?;
     let list = messages::latest(&mut tx, chat_id, SHOWN).await?;
     tx.commit().await?;
-    let mut chrome =
-        Chrome::load(state, session, "conversations", "conversations.title", flash).await?;
+    let mut chrome = Chrome::load(
+        state,
+        session,
+        "conversations",
+        "conversations.title",
+        flash,
+    )
+    .await?;
     let lang = chrome.lang;
     chrome.title = display_name(&chat);
     render(&TranscriptTemplate {

@@ -102,15 +102,24 @@ pub async fn render_error_pages(request: Request, next: Next) -> Response {
     };
     let (mut parts, _) = response.into_parts();
     let (title, message) = match page {
-        ErrorPage::NotFound => (lang.t("error.not_found.title"), lang.t("error.not_found.body")),
-        ErrorPage::Forbidden => (lang.t("error.forbidden.title"), lang.t("error.forbidden.body")),
+        ErrorPage::NotFound => (
+            lang.t("error.not_found.title"),
+            lang.t("error.not_found.body"),
+        ),
+        ErrorPage::Forbidden => (
+            lang.t("error.forbidden.title"),
+            lang.t("error.forbidden.body"),
+        ),
         ErrorPage::Csrf => (lang.t("error.csrf.title"), lang.t("error.csrf.body")),
         ErrorPage::Message(message) => (lang.t("error.refused.title"), message.into()),
         ErrorPage::Unavailable => (
             lang.t("error.unavailable.title"),
             lang.t("error.unavailable.body"),
         ),
-        ErrorPage::Internal => (lang.t("error.internal.title"), lang.t("error.internal.body")),
+        ErrorPage::Internal => (
+            lang.t("error.internal.title"),
+            lang.t("error.internal.body"),
+        ),
     };
     let page = ErrorTemplate {
         lang,

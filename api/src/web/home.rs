@@ -50,7 +50,11 @@ struct HomeTemplate {
     alerts: Vec<Alert>,
 }
 
-async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    flash: Flash,
+) -> WebResult<Response> {
     let chrome = Chrome::load(&state, &session, "home", "home.title", flash).await?;
     let lang = chrome.lang;
     let now = Utc::now();
@@ -112,7 +116,10 @@ async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> 
         }),
         AnswerPermission::Allowed => {}
     }
-    let wa_status = wa.as_ref().map_or("disconnected", |s| s.status.as_str()).to_owned();
+    let wa_status = wa
+        .as_ref()
+        .map_or("disconnected", |s| s.status.as_str())
+        .to_owned();
     if wa_status != "connected" {
         alerts.push(Alert {
             bad: false,
@@ -135,7 +142,10 @@ async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> 
     if attention.new_orders > 0 {
         alerts.push(Alert {
             bad: false,
-            text: lang.tf("alert.new_orders", &[("n", &attention.new_orders.to_string())]),
+            text: lang.tf(
+                "alert.new_orders",
+                &[("n", &attention.new_orders.to_string())],
+            ),
             link: "/app/orders?status=new",
             action: lang.t("alert.see").into_owned(),
         });
@@ -147,7 +157,10 @@ async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> 
             bad: false,
             text: lang.tf(
                 "alert.products_limit",
-                &[("n", &attention.products.to_string()), ("max", &max.to_string())],
+                &[
+                    ("n", &attention.products.to_string()),
+                    ("max", &max.to_string()),
+                ],
             ),
             link: "/app/billing",
             action: lang.t("alert.upgrade").into_owned(),
@@ -193,7 +206,11 @@ struct MoreTemplate {
 }
 
 /// On a phone, the entries that do not fit in the bottom bar.
-async fn more(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+async fn more(
+    State(state): State<AppState>,
+    session: Session,
+    flash: Flash,
+) -> WebResult<Response> {
     let chrome = Chrome::load(&state, &session, "more", "more.title", flash).await?;
     render(&MoreTemplate { chrome })
 }

@@ -100,7 +100,10 @@ mod tests {
 
     #[test]
     fn dates_are_spelled_in_the_users_language() {
-        let at = Utc.with_ymd_and_hms(2026, 12, 4, 18, 55, 0).single().expect("date");
+        let at = Utc
+            .with_ymd_and_hms(2026, 12, 4, 18, 55, 0)
+            .single()
+            .expect("date");
         assert_eq!(Lang::Fr.datetime(at), "4 déc. 2026, 18:55");
         assert_eq!(Lang::En.date(at), "4 Dec 2026");
     }
@@ -108,7 +111,10 @@ mod tests {
     #[test]
     fn the_browser_language_picks_english_only_when_asked() {
         assert_eq!(Lang::from_accept_language(Some("en-US,en;q=0.9")), Lang::En);
-        assert_eq!(Lang::from_accept_language(Some("fr-CI,fr;q=0.9,en;q=0.8")), Lang::Fr);
+        assert_eq!(
+            Lang::from_accept_language(Some("fr-CI,fr;q=0.9,en;q=0.8")),
+            Lang::Fr
+        );
         assert_eq!(Lang::from_accept_language(Some("de-DE")), Lang::Fr);
         assert_eq!(Lang::from_accept_language(None), Lang::Fr);
     }
@@ -118,6 +124,113 @@ mod tests {
         assert_eq!(
             Lang::Fr.tf("test.placeholder", &[("name", "Awa")]),
             "Bonjour Awa"
+        );
+    }
+
+    /// Every key of the catalogue, with whether it has both languages.
+    fn catalogue() -> Vec<(String, bool)> {
+        include_str!("../../locales/app.yml")
+            .lines()
+            .filter(|l| !l.starts_with('_') && !l.starts_with('#') && l.contains(": {"))
+            .map(|l| {
+                let (key, rest) = l.split_once(": {").unwrap_or_default();
+                (
+                    key.to_owned(),
+                    rest.contains(" fr: \"") && rest.contains(" en: \""),
+                )
+            })
+            .collect()
+    }
+
+    /// The literal keys passed to `t("…")` / `tf("…"` in the templates and the dashboard's code.
+    fn used_keys() -> Vec<String> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut keys = Vec::new();
+        for dir in ["templates", "src/web"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("dir") {
+                let text = std::fs::read_to_string(entry.expect("entry").path()).expect("file");
+                for marker in [".t(\"", ".tf(\""] {
+                    for part in text.split(marker).skip(1) {
+                        let key = part.split('"').next().unwrap_or_default();
+                        if !key.is_empty() && !key.contains('{') && key.contains('.') {
+                            keys.push(key.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn every_string_of_the_dashboard_exists_in_french_and_english() {
+        let catalogue = catalogue();
+        for (key, both) in &catalogue {
+            assert!(both, "{key} lacks a French or an English text");
+        }
+        let known = |k: &str| catalogue.iter().any(|(c, _)| c == k);
+        let mut used = used_keys();
+        // Keys built at run time, from each possible value.
+        let families: [(&str, &[&str]); 12] = [
+            (
+                "wa.status",
+                &[
+                    "disconnected",
+                    "waiting_for_scan",
+                    "connecting",
+                    "connected",
+                    "logged_out",
+                    "banned",
+                ],
+            ),
+            (
+                "subscription",
+                &["pending", "active", "past_due", "suspended"],
+            ),
+            ("payment", &["pending", "succeeded", "failed", "flagged"]),
+            ("provider", &["wave", "orange_money", "stripe", "sandbox"]),
+            (
+                "order.status",
+                &["new", "confirmed", "delivered", "cancelled"],
+            ),
+            ("order.tab", &["new", "confirmed", "delivered", "cancelled"]),
+            ("order.action", &["confirmed", "delivered", "cancelled"]),
+            (
+                "tone",
+                &["friendly", "professional", "casual", "enthusiastic"],
+            ),
+            ("day", &["0", "1", "2", "3", "4", "5", "6"]),
+            ("chat.author", &["customer", "bot", "owner"]),
+            (
+                "month",
+                &[
+                    "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12",
+                ],
+            ),
+            (
+                "onboarding",
+                &[
+                    "plan.title",
+                    "pay.title",
+                    "whatsapp.title",
+                    "products.title",
+                    "bot.title",
+                    "done.title",
+                ],
+            ),
+        ];
+        for (prefix, values) in families {
+            used.extend(values.iter().map(|v| format!("{prefix}.{v}")));
+        }
+        used.extend(
+            super::super::view::FLASHES
+                .iter()
+                .map(|f| format!("flash.{f}")),
+        );
+        let missing: Vec<_> = used.iter().filter(|k| !known(k)).collect();
+        assert!(
+            missing.is_empty(),
+            "keys used but not in the catalogue: {missing:?}"
         );
     }
 }

@@ -40,7 +40,9 @@ async fn events(
             }
             EventData::MessageDeadLettered { .. } => serde_json::json!({}),
         };
-        Some(Ok(Event::default().event(event.data.kind()).data(ids.to_string())))
+        Some(Ok(Event::default()
+            .event(event.data.kind())
+            .data(ids.to_string())))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -53,7 +53,11 @@ async fn current_step(state: &AppState, session: &Session) -> WebResult<String> 
     Ok(step)
 }
 
-async fn resume(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Redirect> {
+async fn resume(
+    State(state): State<AppState>,
+    session: Session,
+    flash: Flash,
+) -> WebResult<Redirect> {
     require_owner(&session)?;
     let mut step = current_step(&state, &session).await?;
     if step == "pay" && paid(&state, &session).await? {
@@ -149,7 +153,11 @@ async fn page_for(
     })
 }
 
-async fn plan_step(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+async fn plan_step(
+    State(state): State<AppState>,
+    session: Session,
+    flash: Flash,
+) -> WebResult<Response> {
     require_owner(&session)?;
     page_for(&state, &session, "plan", flash, None).await
 }
@@ -168,7 +176,11 @@ async fn step_page(
 }
 
 /// The bot step again, with the posted values and their errors.
-pub async fn bot_step_with(state: &AppState, session: &Session, bot: BotForm) -> WebResult<Response> {
+pub async fn bot_step_with(
+    state: &AppState,
+    session: &Session,
+    bot: BotForm,
+) -> WebResult<Response> {
     let page = page_for(state, session, "bot", Flash::default(), Some(bot)).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
@@ -179,12 +191,19 @@ struct PlanForm {
     plan: String,
 }
 
-async fn choose_plan(State(state): State<AppState>, posted: Posted<PlanForm>) -> WebResult<Response> {
+async fn choose_plan(
+    State(state): State<AppState>,
+    posted: Posted<PlanForm>,
+) -> WebResult<Response> {
     let Posted { session, form } = posted;
     require_owner(&session)?;
     let plan = plans::get_active(state.db.pool(), form.plan.trim())
         .await?
-        .ok_or_else(|| crate::Error::BadRequest("Forfait inconnu : choisissez starter, pro ou business.".into()))?;
+        .ok_or_else(|| {
+            crate::Error::BadRequest(
+                "Forfait inconnu : choisissez starter, pro ou business.".into(),
+            )
+        })?;
     let mut tx = state.db.tenant(session.user.ctx()).await?;
     tenants::choose_plan_before_payment(&mut tx, &plan.plan_code).await?;
     tx.commit().await?;

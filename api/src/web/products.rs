@@ -60,7 +60,10 @@ fn row(lang: Lang, p: &Product, duplicate: bool) -> Row {
         category: p.category.clone(),
         price: lang.money(p.price_xof),
         stock: match p.stock {
-            Some(n) => lang.tf("products.in_stock", &[("n", &group_thousands(i64::from(n)))]),
+            Some(n) => lang.tf(
+                "products.in_stock",
+                &[("n", &group_thousands(i64::from(n)))],
+            ),
             None => lang.t("products.unlimited").into_owned(),
         },
         low_stock: p.stock.is_some_and(|n| n <= 2),
@@ -120,14 +123,11 @@ async fn list(
     let categories = store::products::categories(&mut tx).await?;
     tx.commit().await?;
     let matching = listed.total;
-    let query_base = serde_urlencoded::to_string([("q", &params.q), ("category", &params.category)])
-        .unwrap_or_default();
+    let query_base =
+        serde_urlencoded::to_string([("q", &params.q), ("category", &params.category)])
+            .unwrap_or_default();
     render(&ListTemplate {
-        rows: listed
-            .items
-            .iter()
-            .map(|p| row(lang, p, false))
-            .collect(),
+        rows: listed.items.iter().map(|p| row(lang, p, false)).collect(),
         q: params.q,
         category: params.category,
         categories,
@@ -198,7 +198,8 @@ impl ProductForm {
         if stock.is_none() {
             errors.push(FieldError {
                 field: "stock".into(),
-                message: "Stock invalide : un nombre entier, ou vide pour un stock illimité.".into(),
+                message: "Stock invalide : un nombre entier, ou vide pour un stock illimité."
+                    .into(),
             });
         }
         match (price, stock) {
@@ -306,7 +307,11 @@ async fn form_again(
     errors: FieldErrors,
     id: Option<String>,
 ) -> WebResult<Response> {
-    let title = if id.is_some() { "products.edit" } else { "products.new" };
+    let title = if id.is_some() {
+        "products.edit"
+    } else {
+        "products.new"
+    };
     let chrome = Chrome::load(state, session, "products", title, Flash::default()).await?;
     let active = form.active.is_some();
     let page = render(&FormTemplate {
@@ -379,7 +384,9 @@ async fn update(
     let id = parse_id(&id)?;
     let parsed = match form.parse() {
         Ok(parsed) => parsed,
-        Err(errors) => return form_again(&state, &session, form, errors, Some(id.to_string())).await,
+        Err(errors) => {
+            return form_again(&state, &session, form, errors, Some(id.to_string())).await;
+        }
     };
     match crate::products::update_product(&state, &session.user, id, form.patch(&parsed)).await {
         Ok(_) => Ok(Redirect::to("/app/products?done=saved").into_response()),
@@ -481,16 +488,24 @@ async fn import(
             "file" => {
                 // The token comes first in the form: refuse before reading a forged upload.
                 verify(&session, &token)?;
-                let bytes = field.bytes().await.map_err(|_| {
-                    WebError::Api(crate::Error::PayloadTooLarge)
-                })?;
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|_| WebError::Api(crate::Error::PayloadTooLarge))?;
                 file = Some(bytes.to_vec());
             }
             _ => {}
         }
     }
     verify(&session, &token)?;
-    let chrome = Chrome::load(&state, &session, "products", "import.title", Flash::default()).await?;
+    let chrome = Chrome::load(
+        &state,
+        &session,
+        "products",
+        "import.title",
+        Flash::default(),
+    )
+    .await?;
     let lang = chrome.lang;
     let bytes = file.filter(|b| !b.is_empty());
     let Some(bytes) = bytes else {

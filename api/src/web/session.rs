@@ -124,9 +124,7 @@ fn cookie(state: &AppState, value: String, max_age: Duration) -> Cookie<'static>
         .same_site(SameSite::Lax)
         .secure(state.config.secure_cookies)
         .path("/")
-        .max_age(
-            cookie::time::Duration::try_from(max_age).unwrap_or(cookie::time::Duration::ZERO),
-        )
+        .max_age(cookie::time::Duration::try_from(max_age).unwrap_or(cookie::time::Duration::ZERO))
         .build()
 }
 

@@ -152,7 +152,11 @@ struct SettingsTemplate {
     business_error: String,
 }
 
-async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    flash: Flash,
+) -> WebResult<Response> {
     let chrome = Chrome::load(&state, &session, "settings", "settings.title", flash).await?;
     let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
     render(&SettingsTemplate {
@@ -185,9 +189,14 @@ async fn save_bot(
             if from == "onboarding" {
                 return super::onboarding::bot_step_with(&state, &session, bot).await;
             }
-            let chrome =
-                Chrome::load(&state, &session, "settings", "settings.title", Flash::default())
-                    .await?;
+            let chrome = Chrome::load(
+                &state,
+                &session,
+                "settings",
+                "settings.title",
+                Flash::default(),
+            )
+            .await?;
             let page = render(&SettingsTemplate {
                 bot,
                 business_name: chrome.shop_name.clone(),
@@ -214,8 +223,14 @@ async fn save_business(
     );
     if let Err(e) = check.finish() {
         let errors = field_errors(e)?;
-        let chrome =
-            Chrome::load(&state, &session, "settings", "settings.title", Flash::default()).await?;
+        let chrome = Chrome::load(
+            &state,
+            &session,
+            "settings",
+            "settings.title",
+            Flash::default(),
+        )
+        .await?;
         let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
         let page = render(&SettingsTemplate {
             bot: BotForm::of(chrome.lang, &settings, "settings"),

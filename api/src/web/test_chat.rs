@@ -51,7 +51,11 @@ async fn transcript(state: &AppState, session: &Session) -> WebResult<Vec<Messag
     Ok(message_views(session.lang, &list))
 }
 
-async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    flash: Flash,
+) -> WebResult<Response> {
     let chrome = Chrome::load(&state, &session, "test", "test.title", flash).await?;
     render(&TestTemplate {
         messages: transcript(&state, &session).await?,
@@ -87,7 +91,10 @@ async fn send(
                 Chrome::load(&state, &session, "test", "test.title", Flash::default()).await?;
             let page = render(&TestTemplate {
                 messages: transcript(&state, &session).await?,
-                error: errors.first().map(|e| e.message.clone()).unwrap_or_default(),
+                error: errors
+                    .first()
+                    .map(|e| e.message.clone())
+                    .unwrap_or_default(),
                 text: form.text,
                 chrome,
             })?;

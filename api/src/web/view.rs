@@ -14,7 +14,7 @@ use super::session::Session;
 use crate::AppState;
 
 /// Flash messages a redirect may ask for; anything else in `done` is ignored.
-const FLASHES: [&str; 16] = [
+pub(super) const FLASHES: [&str; 16] = [
     "saved",
     "created",
     "deleted",

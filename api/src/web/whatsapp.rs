@@ -42,7 +42,9 @@ impl WaPanel {
         let connection = WaConnection::load(state, &session.user).await?;
         let lang = session.lang;
         Ok(WaPanel {
-            label: lang.t(&format!("wa.status.{}", connection.status)).into_owned(),
+            label: lang
+                .t(&format!("wa.status.{}", connection.status))
+                .into_owned(),
             connected: connection.status == "connected",
             detail: connection.detail,
             phone: connection.phone_number.unwrap_or_default(),
@@ -60,7 +62,11 @@ struct WhatsappTemplate {
     from: &'static str,
 }
 
-async fn page(State(state): State<AppState>, session: Session, flash: Flash) -> WebResult<Response> {
+async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    flash: Flash,
+) -> WebResult<Response> {
     let chrome = Chrome::load(&state, &session, "whatsapp", "whatsapp.title", flash).await?;
     render(&WhatsappTemplate {
         wa: WaPanel::load(&state, &session).await?,
@@ -88,11 +94,21 @@ fn back_to(from: &str) -> &'static str {
     }
 }
 
-async fn connect(State(state): State<AppState>, posted: Posted<ConnectForm>) -> WebResult<Response> {
+async fn connect(
+    State(state): State<AppState>,
+    posted: Posted<ConnectForm>,
+) -> WebResult<Response> {
     let Posted { session, form } = posted;
     require_owner(&session)?;
     let request = ConnectRequest {
-        mode: Some(if form.mode == "pairing_code" { "pairing_code" } else { "qr" }.to_owned()),
+        mode: Some(
+            if form.mode == "pairing_code" {
+                "pairing_code"
+            } else {
+                "qr"
+            }
+            .to_owned(),
+        ),
         phone: (!form.phone.trim().is_empty()).then(|| form.phone.clone()),
     };
     let _accepted = crate::whatsapp::start_connect(&state, &session.user, request).await?;
