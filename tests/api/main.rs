@@ -10,6 +10,7 @@ mod billing_permission;
 mod billing_pipeline;
 mod billing_webhooks;
 mod bot_support;
+mod conversations;
 mod health;
 mod helpers;
 mod import;
