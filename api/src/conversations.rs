@@ -139,7 +139,8 @@ pub(crate) async fn chat_thread(
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BotPause {
-    /// The bot stays silent in this conversation until then; null gives it back the conversation now.
+    /// The bot stays silent in this conversation until then (in the future, at most 30 days ahead); null
+    /// gives it back the conversation now.
     pub paused_until: Option<DateTime<Utc>>,
 }
 
@@ -157,19 +158,25 @@ async fn set_bot(
     Ok(Json(set_bot_pause(&state, &user, &chat, body).await?))
 }
 
-/// Pauses the bot in a conversation until `paused_until` (at most 30 days ahead), or with `None` gives the
-/// conversation back to the bot now.
+/// Pauses the bot in a conversation until `paused_until` (in the future, at most 30 days ahead), or with
+/// `None` gives the conversation back to the bot now.
 pub(crate) async fn set_bot_pause(
     state: &AppState,
     user: &AuthUser,
     chat: &ChatRef,
     pause: BotPause,
 ) -> Result<Chat> {
-    if let Some(until) = pause.paused_until
-        && until > Utc::now() + chrono::Duration::days(30)
-    {
+    if let Some(until) = pause.paused_until {
+        let now = Utc::now();
         let mut check = Check::default();
-        check.fail("paused_until", "La pause ne peut pas dépasser 30 jours.");
+        if until <= now {
+            check.fail(
+                "paused_until",
+                "La fin de la pause doit être dans le futur. Pour rendre la conversation au bot, envoyez null.",
+            );
+        } else if until > now + chrono::Duration::days(30) {
+            check.fail("paused_until", "La pause ne peut pas dépasser 30 jours.");
+        }
         check.finish()?;
     }
     let mut tx = state.db.tenant(user.ctx()).await?;

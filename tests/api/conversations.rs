@@ -103,3 +103,41 @@ async fn a_conversation_is_read_by_the_chat_key_the_simulator_answers(pool: PgPo
         assert_eq!(response.status(), 404, "{path} as another shop");
     }
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_pause_that_ends_in_the_past_is_refused(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let _worker = start_offline_worker(&app);
+    ask(&app, &shop, CUSTOMER, "bonjour").await;
+    let key = format!("sim_{CUSTOMER}");
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+
+    // Act
+    let response = app
+        .put(
+            &format!("/api/v1/conversations/{key}/bot"),
+            &shop.token,
+            json!({"paused_until": yesterday}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["fields"][0]["field"], "paused_until");
+    assert!(
+        body["error"]["fields"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("dans le futur")),
+        "{body}"
+    );
+    let chats: Value = app
+        .get("/api/v1/conversations", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(chats[0]["bot_paused_until"], Value::Null, "nothing changed");
+}

@@ -20,6 +20,7 @@ mod ingress_support;
 mod isolation;
 mod jwt;
 mod orders;
+mod phones;
 mod pipeline;
 mod pipeline_failures;
 mod products;
