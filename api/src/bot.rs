@@ -1,4 +1,6 @@
-//! `GET|PUT /api/v1/bot`: the bot's identity — name, tone, language, instructions, business hours.
+//! `GET|PUT|PATCH /api/v1/bot`: the bot's identity — name, tone, language, instructions, business hours.
+//! PUT replaces every field (each is required, so a forgotten one is a 422, never a silent erase); PATCH
+//! changes only the fields present.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -14,11 +16,12 @@ use crate::validate::Check;
 use crate::{AppState, Result};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/bot", get(read).put(replace))
+    Router::new().route("/api/v1/bot", get(read).put(replace).patch(patch))
 }
 
 pub(crate) const TONES: [&str; 4] = ["friendly", "professional", "casual", "enthusiastic"];
 
+/// `PUT /api/v1/bot`: every field is required (send `""` or `[]` to clear one).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BotSettingsInput {
@@ -28,13 +31,24 @@ pub struct BotSettingsInput {
     pub tone: String,
     /// `fr` or `en`.
     pub language: String,
-    #[serde(default)]
+    /// The shop's own instructions to the bot (delivery zones, returns…), up to 4000 characters; may be `""`.
     pub instructions: String,
-    /// `[{"day": 0..6 (0 = Monday), "open": "08:00", "close": "20:00"}]`; empty = always open.
-    #[serde(default)]
+    /// `[{"day": 0..6 (0 = Monday), "open": "08:00", "close": "20:00"}]`; `[]` = always open.
     pub business_hours: Vec<OpeningSlot>,
-    #[serde(default)]
+    /// What the bot says outside business hours, up to 1000 characters; `""` = it answers as usual.
     pub out_of_hours_message: String,
+}
+
+/// `PATCH /api/v1/bot`: only the fields present change, with the same rules as PUT.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BotSettingsPatch {
+    pub bot_name: Option<String>,
+    pub tone: Option<String>,
+    pub language: Option<String>,
+    pub instructions: Option<String>,
+    pub business_hours: Option<Vec<OpeningSlot>>,
+    pub out_of_hours_message: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
@@ -79,6 +93,54 @@ pub(crate) async fn replace_bot_settings(
 ) -> Result<BotSettings> {
     let fields = validate(input)?;
     let mut tx = state.db.tenant(user.ctx()).await?;
+    let settings = bot_settings::put(&mut tx, &fields).await?;
+    audit::record(
+        &mut tx,
+        Some(user.user_id),
+        "bot.updated",
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(settings)
+}
+
+/// Changes some fields of the bot's identity.
+#[utoipa::path(patch, path = "/api/v1/bot", tag = "bot", request_body = BotSettingsPatch, security(("bearer" = [])),
+    responses((status = 200, body = BotSettings), (status = 422, description = "Invalid fields")))]
+async fn patch(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(patch): ApiJson<BotSettingsPatch>,
+) -> Result<Json<BotSettings>> {
+    Ok(Json(patch_bot_settings(&state, &user, patch).await?))
+}
+
+/// Applies `patch` to the stored settings (read and written under a row lock, so concurrent patches of
+/// different fields both land), validating the result as PUT does.
+pub(crate) async fn patch_bot_settings(
+    state: &AppState,
+    user: &AuthUser,
+    patch: BotSettingsPatch,
+) -> Result<BotSettings> {
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let current = bot_settings::get_for_update(&mut tx).await?;
+    let business_hours = match patch.business_hours {
+        Some(hours) => hours,
+        None => serde_json::from_value(current.business_hours)
+            .map_err(|e| anyhow::anyhow!("stored business hours are unreadable: {e}"))?,
+    };
+    let input = BotSettingsInput {
+        bot_name: patch.bot_name.unwrap_or(current.bot_name),
+        tone: patch.tone.unwrap_or(current.tone),
+        language: patch.language.unwrap_or(current.language),
+        instructions: patch.instructions.unwrap_or(current.instructions),
+        business_hours,
+        out_of_hours_message: patch
+            .out_of_hours_message
+            .unwrap_or(current.out_of_hours_message),
+    };
+    let fields = validate(input)?;
     let settings = bot_settings::put(&mut tx, &fields).await?;
     audit::record(
         &mut tx,

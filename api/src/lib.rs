@@ -17,6 +17,7 @@ pub mod metrics;
 mod openapi;
 mod orders;
 mod pagination;
+pub mod phone;
 mod products;
 mod rate_limit;
 mod simulator;

@@ -15,7 +15,7 @@ use crate::AppState;
         crate::auth::routes::signup, crate::auth::routes::login, crate::auth::routes::me,
         crate::products::list, crate::products::create, crate::products::read, crate::products::update,
         crate::products::remove, crate::products::import::import, crate::products::export::export,
-        crate::bot::read, crate::bot::replace,
+        crate::bot::read, crate::bot::replace, crate::bot::patch,
         crate::simulator::send, crate::conversations::list, crate::conversations::chat_messages,
         crate::conversations::set_bot, crate::orders::list, crate::orders::read, crate::orders::update,
         crate::dead_letters::list,

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
+use crate::phone;
 use crate::validate::Check;
 use crate::{AppState, Error, Result};
 
@@ -25,7 +26,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimulatedMessage {
-    /// The pretend customer's phone number, e.g. "+225 07 00 00 00 00".
+    /// The pretend customer's phone number: Ivorian as typed locally ("07 00 00 00 00") or international
+    /// ("+225 07 00 00 00 00", "+33 6 12 34 56 78"); normalised to E.164, refused if it is not a number.
     pub from: String,
     /// The pretend customer's WhatsApp name.
     #[serde(default)]
@@ -64,10 +66,7 @@ pub(crate) async fn send_simulated(
     message: SimulatedMessage,
 ) -> Result<SimulatedAccepted> {
     let mut check = Check::default();
-    let digits: String = message.from.chars().filter(char::is_ascii_digit).collect();
-    if !(6..=20).contains(&digits.len()) || message.from.chars().any(|c| c.is_alphabetic()) {
-        check.fail("from", "Numéro de téléphone invalide (6 à 20 chiffres).");
-    }
+    let from = phone::field(&mut check, "from", &message.from);
     let name = check.text("name", &message.name, 0, 60);
     let text = check.text("text", &message.text, 1, 4000);
     let client_id = check.optional_text(
@@ -86,6 +85,11 @@ pub(crate) async fn send_simulated(
         );
     }
     check.finish()?;
+    let Some(from) = from else {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "validated phone number missing"
+        )));
+    };
 
     let wa_message_id = format!(
         "sim-{}",
@@ -94,7 +98,8 @@ pub(crate) async fn send_simulated(
     let inbound = InboundMessage {
         tenant_id: user.tenant_id,
         channel: Channel::Simulator,
-        customer_jid: digits,
+        // Like a WhatsApp JID's user part: the E.164 digits, so `sim_<digits>` names the chat.
+        customer_jid: from.digits().to_owned(),
         customer_name: name,
         wa_message_id: wa_message_id.clone(),
         text,

@@ -114,22 +114,12 @@ pub(crate) async fn start_connect(
     let mut check = Check::default();
     let pairing_phone = match req.mode.as_deref().unwrap_or("qr") {
         "qr" => None,
-        "pairing_code" => {
-            let digits: String = req
-                .phone
-                .as_deref()
-                .unwrap_or_default()
-                .chars()
-                .filter(char::is_ascii_digit)
-                .collect();
-            if !(8..=15).contains(&digits.len()) {
-                check.fail(
-                    "phone",
-                    "Numéro invalide : indiquez-le au format international, ex. 2250700000000.",
-                );
-            }
-            Some(digits)
-        }
+        "pairing_code" => crate::phone::field(
+            &mut check,
+            "phone",
+            req.phone.as_deref().unwrap_or_default(),
+        )
+        .map(|phone| phone.digits().to_owned()),
         _ => {
             check.fail("mode", "Mode inconnu : qr ou pairing_code.");
             None

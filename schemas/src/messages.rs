@@ -34,6 +34,20 @@ impl Channel {
 
     /// The subject token naming a chat: channel and the customer's number, e.g. `wa_2250700000000`.
     /// Subject tokens cannot hold the dots of a JID, so only its user part (digits) is kept.
+    /// The inverse of [`Channel::chat_key`]: the channel and the user part of a key such as
+    /// `sim_2250700000000`, or `None` if it is not one.
+    pub fn parse_chat_key(key: &str) -> Option<(Self, &str)> {
+        let (prefix, user) = key.split_once('_')?;
+        let channel = match prefix {
+            "wa" => Channel::Whatsapp,
+            "sim" => Channel::Simulator,
+            _ => return None,
+        };
+        let valid =
+            !user.is_empty() && user.len() <= 64 && user.chars().all(|c| c.is_ascii_alphanumeric());
+        valid.then_some((channel, user))
+    }
+
     pub fn chat_key(self, customer_jid: &str) -> String {
         let user: String = customer_jid
             .split('@')
@@ -115,5 +129,21 @@ mod tests {
                 .chat_key("a.b*c>@x")
                 .contains(['.', '*', '>'])
         );
+    }
+
+    #[test]
+    fn chat_keys_parse_back_to_their_channel_and_user() {
+        let key = Channel::Simulator.chat_key("+225 07 00");
+        assert_eq!(
+            Channel::parse_chat_key(&key),
+            Some((Channel::Simulator, "2250700"))
+        );
+        assert_eq!(
+            Channel::parse_chat_key("wa_2250700000000"),
+            Some((Channel::Whatsapp, "2250700000000"))
+        );
+        for not_a_key in ["", "sim_", "tg_123", "wa_12.3", "2250700000000", "sim_a_b"] {
+            assert_eq!(Channel::parse_chat_key(not_a_key), None, "{not_a_key:?}");
+        }
     }
 }

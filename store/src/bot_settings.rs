@@ -57,6 +57,22 @@ pub async fn get(tx: &mut TenantTx<'_>) -> Result<BotSettings> {
     .await?)
 }
 
+/// Like [`get`], but locks the row until the transaction ends (read-modify-write of a PATCH).
+pub async fn get_for_update(tx: &mut TenantTx<'_>) -> Result<BotSettings> {
+    sqlx::query("insert into bot_setting (tenant_id) values ($1) on conflict do nothing")
+        .bind(tx.tenant_id())
+        .execute(&mut **tx)
+        .await?;
+    Ok(sqlx::query_as::<_, BotSettings>(concat!(
+        "select ",
+        bot_columns!(),
+        " from bot_setting where tenant_id = $1 for update"
+    ))
+    .bind(tx.tenant_id())
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 pub async fn put(tx: &mut TenantTx<'_>, fields: &BotSettingsFields) -> Result<BotSettings> {
     Ok(sqlx::query_as::<_, BotSettings>(concat!("insert into bot_setting (tenant_id, bot_name, tone, language, instructions, business_hours, out_of_hours_message)
          values ($1, $2, $3, $4, $5, $6, $7)

@@ -79,6 +79,25 @@ pub async fn get(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<Chat> {
     .or_not_found()
 }
 
+/// The chat a chat key names (`Channel::chat_key`: the channel's prefix and the ASCII letters and digits
+/// of the customer's JID before `@`), computed here the same way. Two JIDs with the same digits share
+/// one NATS subject, so they share a key too; the most recently active one answers.
+pub async fn find_by_key(tx: &mut TenantTx<'_>, channel: &str, key_user: &str) -> Result<Chat> {
+    sqlx::query_as::<_, Chat>(concat!(
+        "select ",
+        chat_columns!(),
+        " from chat where tenant_id = $1 and channel = $2
+            and regexp_replace(split_part(customer_jid, '@', 1), '[^A-Za-z0-9]', '', 'g') = $3
+          order by last_message_at desc nulls last, created_at desc limit 1"
+    ))
+    .bind(tx.tenant_id())
+    .bind(channel)
+    .bind(key_user)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
 /// Chats, most recent activity first.
 pub async fn list(tx: &mut TenantTx<'_>, limit: i64, offset: i64) -> Result<Vec<ChatSummary>> {
     Ok(sqlx::query_as::<_, ChatSummary>(

@@ -110,3 +110,118 @@ async fn malformed_ids_and_unknown_routes_are_not_found(pool: PgPool) {
         assert_eq!(body["error"]["code"], "not_found", "{path}");
     }
 }
+
+/// The `(field, message)` pairs of a 422 response.
+async fn field_errors(response: reqwest::Response) -> Vec<(String, String)> {
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    body["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap_or_default().to_owned(),
+                f["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that each expected pair is reported, and that no message leaks serde's English.
+fn assert_reported(errors: &[(String, String)], expected: &[(&str, &str)]) {
+    for (field, message) in expected {
+        assert!(
+            errors
+                .iter()
+                .any(|(f, m)| f == field && m.starts_with(message)),
+            "{field}: « {message} » expected in {errors:?}"
+        );
+    }
+    for (field, message) in errors {
+        assert!(
+            !["invalid", "expected", "missing", "unknown"]
+                .iter()
+                .any(|english| message.contains(english)),
+            "{field}: « {message} » is not French"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn every_mistake_in_a_product_is_reported_at_once_in_french(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+
+    let response = app
+        .post(
+            "/api/v1/products",
+            &shop.token,
+            serde_json::json!({"price_xof": "5 000", "stock": "trois", "active": "oui", "prix": 1}),
+        )
+        .await;
+
+    let errors = field_errors(response).await;
+    assert_reported(
+        &errors,
+        &[
+            ("name", "Champ obligatoire manquant"),
+            ("price_xof", "Doit être un nombre entier (ex. 5000)"),
+            ("stock", "Doit être un nombre entier"),
+            ("active", "Doit être true ou false"),
+            ("prix", "Champ inconnu"),
+        ],
+    );
+    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert_eq!(app.count("product", shop.tenant_id).await, 0);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn every_mistake_in_a_signup_is_reported_at_once_in_french(pool: PgPool) {
+    let app = spawn_app(pool).await;
+
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/auth/signup",
+            None,
+            Some(serde_json::json!({"email": 225, "password": true})),
+        )
+        .await;
+
+    assert_reported(
+        &field_errors(response).await,
+        &[
+            ("business_name", "Champ obligatoire manquant"),
+            ("plan", "Champ obligatoire manquant"),
+            ("email", "Doit être du texte"),
+            ("password", "Doit être du texte"),
+        ],
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn every_mistake_in_the_bot_settings_is_reported_at_once_in_french(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+
+    let response = app
+        .put(
+            "/api/v1/bot",
+            &shop.token,
+            serde_json::json!({"tone": 3, "instructions": "",
+                "business_hours": [{"day": "lundi", "open": "08:00"}]}),
+        )
+        .await;
+
+    assert_reported(
+        &field_errors(response).await,
+        &[
+            ("bot_name", "Champ obligatoire manquant"),
+            ("language", "Champ obligatoire manquant"),
+            ("tone", "Doit être du texte"),
+            ("business_hours[0].day", "Doit être un nombre entier"),
+            ("business_hours[0].close", "Champ obligatoire manquant"),
+        ],
+    );
+}

@@ -73,7 +73,8 @@ async fn bot_settings_are_isolated_between_tenants(pool: PgPool) {
     let abobo = app.signup("Friperie Abobo").await;
     let marcory = app.signup("Boutique Marcory").await;
 
-    let body = json!({"bot_name": "Koffi", "tone": "casual", "language": "fr", "instructions": "Secret d'Abobo"});
+    let body = json!({"bot_name": "Koffi", "tone": "casual", "language": "fr", "instructions": "Secret d'Abobo",
+                      "business_hours": [], "out_of_hours_message": ""});
     assert_eq!(
         app.put("/api/v1/bot", &abobo.token, body).await.status(),
         200

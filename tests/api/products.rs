@@ -244,8 +244,9 @@ async fn the_bot_identity_is_read_and_replaced(pool: PgPool) {
     assert_eq!(saved["bot_name"], "Koffi");
     assert_eq!(saved["business_hours"][0]["close"], "20:00");
 
-    let invalid = json!({"bot_name": "", "tone": "rude", "language": "de",
-                         "business_hours": [{"day": 9, "open": "20:00", "close": "08:00"}]});
+    let invalid = json!({"bot_name": "", "tone": "rude", "language": "de", "instructions": "",
+                         "business_hours": [{"day": 9, "open": "20:00", "close": "08:00"}],
+                         "out_of_hours_message": ""});
     let response = app.put("/api/v1/bot", &shop.token, invalid).await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.expect("json");
@@ -261,4 +262,121 @@ async fn the_bot_identity_is_read_and_replaced(pool: PgPool) {
         .await
         .expect("json");
     assert_eq!(unchanged["bot_name"], "Koffi");
+}
+
+/// A complete bot identity, as PUT requires.
+fn koffi() -> Value {
+    json!({
+        "bot_name": "Koffi", "tone": "friendly", "language": "fr",
+        "instructions": "Livraison gratuite à Abobo.",
+        "business_hours": [{"day": 0, "open": "08:00", "close": "20:00"}],
+        "out_of_hours_message": "Nous sommes fermés."
+    })
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_put_of_the_bot_without_every_field_is_refused_and_erases_nothing(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    assert_eq!(
+        app.put("/api/v1/bot", &shop.token, koffi()).await.status(),
+        200
+    );
+
+    // Act: the instructions and the business hours are forgotten
+    let response = app
+        .put(
+            "/api/v1/bot",
+            &shop.token,
+            json!({"bot_name": "Awa", "tone": "casual", "language": "fr", "out_of_hours_message": ""}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    let fields = &body["error"]["fields"];
+    assert_eq!(
+        fields,
+        &json!([
+            {"field": "instructions", "message": "Champ obligatoire manquant."},
+            {"field": "business_hours", "message": "Champ obligatoire manquant."}
+        ]),
+        "{body}"
+    );
+    let saved: Value = app
+        .get("/api/v1/bot", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(saved["bot_name"], "Koffi");
+    assert_eq!(saved["instructions"], "Livraison gratuite à Abobo.");
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_patch_of_the_bot_changes_only_the_fields_it_names(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    app.put("/api/v1/bot", &shop.token, koffi()).await;
+
+    // Act
+    let response = app
+        .patch(
+            "/api/v1/bot",
+            &shop.token,
+            json!({"tone": "casual", "bot_name": "Koffi B."}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(response.status(), 200);
+    let patched: Value = response.json().await.expect("json");
+    assert_eq!(patched["tone"], "casual");
+    assert_eq!(patched["bot_name"], "Koffi B.");
+    assert_eq!(
+        patched["instructions"], "Livraison gratuite à Abobo.",
+        "untouched"
+    );
+    assert_eq!(
+        patched["business_hours"],
+        koffi()["business_hours"],
+        "untouched"
+    );
+    assert_eq!(
+        patched["out_of_hours_message"], "Nous sommes fermés.",
+        "untouched"
+    );
+
+    let refused = app
+        .patch(
+            "/api/v1/bot",
+            &shop.token,
+            json!({"language": "de", "business_hours": []}),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(error_code(refused).await, "validation_failed");
+    let saved: Value = app
+        .get("/api/v1/bot", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(saved, patched, "a refused patch changes nothing");
+
+    let doc: Value = app
+        .request(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    for method in ["put", "patch"] {
+        assert!(
+            doc["paths"]["/api/v1/bot"][method]["requestBody"].is_object(),
+            "{method} /api/v1/bot is documented"
+        );
+    }
 }
