@@ -20,6 +20,7 @@ use crate::AppState;
         crate::conversations::set_bot, crate::orders::list, crate::orders::read, crate::orders::update,
         crate::dead_letters::list,
         crate::whatsapp::status, crate::whatsapp::connect, crate::whatsapp::logout, crate::whatsapp::events,
+        crate::whatsapp::sandbox_scan, crate::whatsapp::sandbox_message,
         crate::health::healthz, crate::health::readyz, crate::health::metrics,
         crate::billing::routes::overview, crate::billing::routes::checkout, crate::billing::routes::payment,
         crate::billing::webhooks::wave, crate::billing::webhooks::orange_money, crate::billing::webhooks::stripe,

@@ -1,11 +1,17 @@
 //! Linking the shop's WhatsApp number: `POST /api/v1/whatsapp/connect`, `GET /api/v1/whatsapp`,
-//! `GET /api/v1/whatsapp/events` (Server-Sent Events: status changes and QR codes as they rotate) and
-//! `POST /api/v1/whatsapp/logout`. Commands go to the ingress node that owns the tenant over NATS
-//! request/reply; live events come back on a core NATS subject (never stored: a QR code is a credential).
+//! `GET /api/v1/whatsapp/events` (Server-Sent Events: the stored status, the QR or pairing code shown right
+//! now, then status changes and codes as they rotate) and `POST /api/v1/whatsapp/logout`; with the sandbox
+//! gateway, `POST /api/v1/whatsapp/sandbox/scan` and `POST /api/v1/whatsapp/sandbox/messages` play the phone
+//! and a customer. Commands go to the ingress node that owns the tenant over NATS request/reply; live events
+//! come back on a core NATS subject (never stored: a QR code is a credential).
+//!
+//! The REST handlers are thin wrappers over the `pub(crate)` functions below, which the dashboard's pages
+//! call with their cookie-authenticated [`AuthUser`].
 
 use std::convert::Infallible;
 use std::time::Duration;
 
+use async_nats::Subject;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -14,9 +20,9 @@ use axum::{Json, Router};
 use futures::{Stream, StreamExt, stream};
 use schemas::whatsapp::{WaCommand, WaCommandReply, WaEvent};
 use serde::{Deserialize, Serialize};
-use store::audit;
 use store::users::Role;
-use store::whatsapp_sessions;
+use store::{TenantCtx, audit, whatsapp_sessions};
+use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
@@ -29,10 +35,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/whatsapp/connect", post(connect))
         .route("/api/v1/whatsapp/logout", post(logout))
         .route("/api/v1/whatsapp/events", get(events))
+        .route("/api/v1/whatsapp/sandbox/scan", post(sandbox_scan))
+        .route("/api/v1/whatsapp/sandbox/messages", post(sandbox_message))
 }
 
 /// How long the api waits for an ingress node to take a command.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new event stream waits for the QR or pairing code shown right now; without an answer the
+/// stream goes on with live events only.
+const LIVE_STATE_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -57,9 +68,25 @@ pub struct WaConnection {
     pub last_seen_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A customer message played in sandbox mode.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxMessageRequest {
+    /// The customer's number in international format, e.g. "2250701020304".
+    pub from: String,
+    /// The customer's WhatsApp name.
+    #[serde(default)]
+    pub name: String,
+    pub text: String,
+}
+
 impl WaConnection {
     pub(crate) async fn load(state: &AppState, user: &AuthUser) -> Result<Self> {
-        let mut tx = state.db.tenant(user.ctx()).await?;
+        Self::of_tenant(state, user.tenant_id).await
+    }
+
+    async fn of_tenant(state: &AppState, tenant_id: Uuid) -> Result<Self> {
+        let mut tx = state.db.tenant(TenantCtx::new(tenant_id)).await?;
         let session = whatsapp_sessions::get(&mut tx).await?;
         tx.commit().await?;
         Ok(match session {
@@ -88,7 +115,7 @@ pub struct CommandAccepted {
 #[utoipa::path(get, path = "/api/v1/whatsapp", tag = "whatsapp", security(("bearer" = [])),
     responses((status = 200, body = WaConnection)))]
 async fn status(State(state): State<AppState>, user: AuthUser) -> Result<Json<WaConnection>> {
-    Ok(Json(WaConnection::load(&state, &user).await?))
+    Ok(Json(connection_status(&state, &user).await?))
 }
 
 /// Starts linking the shop's number; QR or pairing codes then arrive on `/api/v1/whatsapp/events`.
@@ -101,15 +128,38 @@ async fn connect(
     user: AuthUser,
     ApiJson(req): ApiJson<ConnectRequest>,
 ) -> Result<(StatusCode, Json<CommandAccepted>)> {
-    start_connect(&state, &user, req).await
+    let accepted = connect_number(&state, &user, req.mode.as_deref(), req.phone.as_deref()).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
-/// Validates a connect request and sends it to the ingress (shared by the REST endpoint and the dashboard).
+/// The shop's connection as stored (`GET /api/v1/whatsapp`); every role may see it.
+pub(crate) async fn connection_status(state: &AppState, user: &AuthUser) -> Result<WaConnection> {
+    WaConnection::load(state, user).await
+}
+
+/// Starts linking the shop's number (`POST /api/v1/whatsapp/connect`): `mode` `None` or `"qr"` for a QR
+/// code, `"pairing_code"` with `phone` (international format) for a code typed on the phone. Owner only,
+/// audited. Errors: 403, 422 (fields `mode`, `phone`), 409 (refused by the ingress, French message), 503 (no
+/// ingress node).
+pub(crate) async fn connect_number(
+    state: &AppState,
+    user: &AuthUser,
+    mode: Option<&str>,
+    phone: Option<&str>,
+) -> Result<CommandAccepted> {
+    let req = ConnectRequest {
+        mode: mode.map(str::to_owned),
+        phone: phone.map(str::to_owned),
+    };
+    start_connect(state, user, req).await
+}
+
+/// Validates a connect request and sends it to the ingress (see [`connect_number`]).
 pub(crate) async fn start_connect(
     state: &AppState,
     user: &AuthUser,
     req: ConnectRequest,
-) -> Result<(StatusCode, Json<CommandAccepted>)> {
+) -> Result<CommandAccepted> {
     require_owner(user)?;
     let mut check = Check::default();
     let pairing_phone = match req.mode.as_deref().unwrap_or("qr") {
@@ -142,11 +192,90 @@ async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<(StatusCode, Json<CommandAccepted>)> {
-    require_owner(&user)?;
-    audited_command(&state, &user, &WaCommand::Logout, "whatsapp.logout").await
+    Ok((StatusCode::ACCEPTED, Json(logout_number(&state, &user).await?)))
 }
 
-/// Live connection events as Server-Sent Events: `status` first (the stored state), then `status`, `qr` and
+/// Unlinks the shop's number and forgets the session (`POST /api/v1/whatsapp/logout`). Owner only, audited.
+/// Errors: 403, 409, 503.
+pub(crate) async fn logout_number(state: &AppState, user: &AuthUser) -> Result<CommandAccepted> {
+    require_owner(user)?;
+    audited_command(state, user, &WaCommand::Logout, "whatsapp.logout").await
+}
+
+/// Sandbox mode only: the shop's phone scans the QR code shown (or types the pairing code), and the number
+/// gets connected. Refused with 409 and a French message by an ingress on the real WhatsApp gateway, or
+/// when no code is waiting to be scanned.
+#[utoipa::path(post, path = "/api/v1/whatsapp/sandbox/scan", tag = "whatsapp", security(("bearer" = [])),
+    responses((status = 202, body = CommandAccepted), (status = 403),
+              (status = 409, description = "Not the sandbox gateway, or nothing to scan"),
+              (status = 503, description = "No ingress node available")))]
+async fn sandbox_scan(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<(StatusCode, Json<CommandAccepted>)> {
+    Ok((StatusCode::ACCEPTED, Json(simulate_scan(&state, &user).await?)))
+}
+
+/// Sandbox mode only: a customer writes to the shop's linked number. The message takes the real inbound
+/// path (ingress, `tdj.in.<tenant>.<chat>`, workers), so the bot's answer is sent back through the sandbox
+/// and appears in the conversation. Refused with 409 on the real WhatsApp gateway or before the number is
+/// connected.
+#[utoipa::path(post, path = "/api/v1/whatsapp/sandbox/messages", tag = "whatsapp",
+    request_body = SandboxMessageRequest, security(("bearer" = [])),
+    responses((status = 202, body = CommandAccepted), (status = 403),
+              (status = 409, description = "Not the sandbox gateway, or the number is not connected"),
+              (status = 422), (status = 503, description = "No ingress node available")))]
+async fn sandbox_message(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<SandboxMessageRequest>,
+) -> Result<(StatusCode, Json<CommandAccepted>)> {
+    let accepted =
+        simulate_customer_message(&state, &user, &req.from, &req.name, &req.text).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// Sandbox: completes the pending QR code or pairing code as if the phone scanned it
+/// (`POST /api/v1/whatsapp/sandbox/scan`). Owner only, audited. Errors: 403, 409 (real gateway, nothing to
+/// scan, already connected), 503.
+pub(crate) async fn simulate_scan(state: &AppState, user: &AuthUser) -> Result<CommandAccepted> {
+    require_owner(user)?;
+    let command = WaCommand::SandboxScan { phone_number: None };
+    audited_command(state, user, &command, "whatsapp.sandbox.scan").await
+}
+
+/// Sandbox: customer `from` (a phone number in international format) named `name` writes `text` to the
+/// shop's number (`POST /api/v1/whatsapp/sandbox/messages`). Owner only, audited (without the text).
+/// Errors: 403, 422 (fields `from`, `name`, `text`), 409 (real gateway, not connected), 503.
+pub(crate) async fn simulate_customer_message(
+    state: &AppState,
+    user: &AuthUser,
+    from: &str,
+    name: &str,
+    text: &str,
+) -> Result<CommandAccepted> {
+    require_owner(user)?;
+    let mut check = Check::default();
+    let digits: String = from.chars().filter(char::is_ascii_digit).collect();
+    if !(8..=15).contains(&digits.len()) || from.chars().any(char::is_alphabetic) {
+        check.fail(
+            "from",
+            "Numéro invalide : indiquez-le au format international, ex. 2250701020304.",
+        );
+    }
+    let name = check.text("name", name, 0, 60);
+    let text = check.text("text", text, 1, 4000);
+    check.finish()?;
+    let command = WaCommand::SandboxMessage {
+        from: format!("{digits}@s.whatsapp.net"),
+        name,
+        text,
+    };
+    audited_command(state, user, &command, "whatsapp.sandbox.message").await
+}
+
+/// Live connection events as Server-Sent Events: `status` first (the stored state), then the `qr` or
+/// `pairing_code` shown right now (if any, with its remaining validity), then `status`, `qr` and
 /// `pairing_code` events as they happen. QR events carry the string to encode and a ready-to-show SVG.
 #[utoipa::path(get, path = "/api/v1/whatsapp/events", tag = "whatsapp", security(("bearer" = [])),
     responses((status = 200, content_type = "text/event-stream")))]
@@ -154,33 +283,68 @@ async fn events(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    Ok(Sse::new(live_events(&state, &user).await?).keep_alive(KeepAlive::default()))
+    let events = live_events(&state, user.tenant_id).await?;
+    Ok(Sse::new(events.map(Ok)).keep_alive(KeepAlive::default()))
 }
 
-/// The stored status, then live events (shared by the REST endpoint and the dashboard).
+/// Exactly what `GET /api/v1/whatsapp/events` streams for `tenant_id` (the caller checks who may see it):
+/// the stored status, the QR or pairing code shown right now (asked of the ingress node that owns the
+/// tenant, which keeps it in memory only), then live events. Errors: 503 when NATS is unavailable.
 pub(crate) async fn live_events(
     state: &AppState,
-    user: &AuthUser,
-) -> Result<impl Stream<Item = Result<Event, Infallible>> + Send + use<>> {
+    tenant_id: Uuid,
+) -> Result<impl Stream<Item = Event> + Send + 'static + use<>> {
     // Subscribe before reading the stored status, so no change falls between the two.
     let subscription = state
         .nats
-        .subscribe(state.subjects.wa_events(user.tenant_id))
+        .subscribe(state.subjects.wa_events(tenant_id))
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "cannot subscribe to WhatsApp events");
             Error::Unavailable
         })?;
-    let current = WaConnection::load(state, user).await?;
+    let current = WaConnection::of_tenant(state, tenant_id).await?;
     let first = Event::default()
         .event("status")
         .json_data(&current)
         .unwrap_or_default();
+    // Only a connection on its way to linking can show a code.
+    let may_show_code = matches!(current.status.as_str(), "waiting_for_scan" | "connecting");
+    let nats = state.nats.clone();
+    let subject = Subject::from(state.subjects.wa_command(tenant_id));
+    let shown_now = stream::once(async move {
+        let shown = if may_show_code {
+            current_code(&nats, subject).await
+        } else {
+            Vec::new()
+        };
+        stream::iter(shown.into_iter().map(sse_event))
+    })
+    .flatten();
     let live = subscription.filter_map(|message| async move {
         let event: WaEvent = serde_json::from_slice(&message.payload).ok()?;
-        Some(Ok(sse_event(event)))
+        Some(sse_event(event))
     });
-    Ok(stream::once(async move { Ok(first) }).chain(live))
+    Ok(stream::once(async move { first })
+        .chain(shown_now)
+        .chain(live))
+}
+
+/// The QR or pairing code the owning ingress node shows right now; nothing when none is shown or no node
+/// answers in time (the next rotation then arrives as a live event).
+async fn current_code(nats: &async_nats::Client, subject: Subject) -> Vec<WaEvent> {
+    match request(nats, subject, &WaCommand::LiveState, LIVE_STATE_TIMEOUT).await {
+        Ok(reply) if reply.accepted => reply
+            .live
+            .into_iter()
+            .filter(|event| matches!(event, WaEvent::Qr { .. } | WaEvent::PairingCode { .. }))
+            .collect(),
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::debug!(error = %e, "no current WhatsApp code for a new viewer");
+            Vec::new()
+        }
+    }
 }
 
 fn sse_event(event: WaEvent) -> Event {
@@ -220,17 +384,33 @@ pub(crate) async fn audited_command(
     user: &AuthUser,
     command: &WaCommand,
     action: &str,
-) -> Result<(StatusCode, Json<CommandAccepted>)> {
+) -> Result<CommandAccepted> {
     let reply = send_command(state, user, command).await?;
     let mut tx = state.db.tenant(user.ctx()).await?;
     audit::record(&mut tx, Some(user.user_id), action, serde_json::json!({})).await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(CommandAccepted {
-            message: reply.message,
-        }),
-    ))
+    Ok(CommandAccepted {
+        message: reply.message,
+    })
+}
+
+/// One command request; `Unavailable` when no ingress node answers within `timeout`.
+async fn request(
+    nats: &async_nats::Client,
+    subject: Subject,
+    command: &WaCommand,
+    timeout: Duration,
+) -> Result<WaCommandReply> {
+    let payload = serde_json::to_vec(command).map_err(anyhow::Error::from)?;
+    let response = match tokio::time::timeout(timeout, nats.request(subject, payload.into())).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no ingress node answered a WhatsApp command");
+            return Err(Error::Unavailable);
+        }
+        Err(_) => return Err(Error::Unavailable),
+    };
+    Ok(serde_json::from_slice(&response.payload).map_err(anyhow::Error::from)?)
 }
 
 /// Sends a command to the ingress node that owns (or takes) the tenant, and returns its answer.
@@ -239,19 +419,8 @@ async fn send_command(
     user: &AuthUser,
     command: &WaCommand,
 ) -> Result<WaCommandReply> {
-    let payload = serde_json::to_vec(command).map_err(anyhow::Error::from)?;
-    let subject = state.subjects.wa_command(user.tenant_id);
-    let request = state.nats.request(subject, payload.into());
-    let response = match tokio::time::timeout(COMMAND_TIMEOUT, request).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "no ingress node answered a WhatsApp command");
-            return Err(Error::Unavailable);
-        }
-        Err(_) => return Err(Error::Unavailable),
-    };
-    let reply: WaCommandReply =
-        serde_json::from_slice(&response.payload).map_err(anyhow::Error::from)?;
+    let subject = Subject::from(state.subjects.wa_command(user.tenant_id));
+    let reply = request(&state.nats, subject, command, COMMAND_TIMEOUT).await?;
     if reply.accepted {
         Ok(reply)
     } else {

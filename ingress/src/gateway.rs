@@ -65,6 +65,11 @@ pub enum GatewayEvent {
     Disconnected {
         reason: String,
     },
+    /// A connection attempt could not reach WhatsApp at all (no network, DNS, TCP, TLS, or no answer in
+    /// time). The caller stops this connection, tells the shop, and starts a new one after its own backoff.
+    Unreachable {
+        reason: String,
+    },
     /// Terminal: unlinked from the phone (or the account is locked). The stored session is useless.
     LoggedOut {
         reason: String,
@@ -90,6 +95,23 @@ pub enum GatewayError {
     /// Retrying cannot help (invalid recipient, logged out…).
     #[error("gateway error: {0}")]
     Permanent(String),
+    /// This gateway cannot do that at all (a simulation on a real WhatsApp connection).
+    #[error("not supported by this gateway")]
+    Unsupported,
+}
+
+/// What the sandbox gateway can play on a running connection, for demos and tests without a phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Simulation {
+    /// The shop's phone scans the QR code shown (or types the pairing code) and links `phone_number`
+    /// (the sandbox's default number when `None`).
+    Scan { phone_number: Option<String> },
+    /// A customer writes to the shop's linked number.
+    CustomerMessage {
+        from_jid: String,
+        name: String,
+        text: String,
+    },
 }
 
 /// A running connection. Dropping it without `shutdown` must still stop it.
@@ -103,6 +125,12 @@ pub trait Connection: Send + Sync {
     async fn logout(&self) -> Result<(), GatewayError>;
     /// Stops the connection, flushing state; no event follows.
     async fn shutdown(&self);
+    /// Plays a simulated scan or customer message; only the sandbox can (`Unsupported` elsewhere). Its
+    /// effects arrive as ordinary events (`Connected`, `Message`).
+    async fn simulate(&self, simulation: Simulation) -> Result<(), GatewayError> {
+        let _ = simulation;
+        Err(GatewayError::Unsupported)
+    }
 }
 
 #[async_trait]
@@ -117,4 +145,9 @@ pub trait WhatsAppGateway: Send + Sync {
 
     /// Short name for logs and metrics.
     fn name(&self) -> &'static str;
+
+    /// Whether its connections accept [`Connection::simulate`] (the sandbox only).
+    fn simulates(&self) -> bool {
+        false
+    }
 }

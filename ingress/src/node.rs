@@ -1,7 +1,8 @@
 //! `IngressNode`: one ingress process. It heartbeats in the lease bucket, takes the leases of tenants that
 //! want a connection (a fair share of them, so new tenants spread over live nodes), runs one session task
 //! per leased tenant, and answers the api's `WaCommand`s — forwarding them to the lease holder when that is
-//! another node.
+//! another node. `Connect` and `Logout` may start the tenant here; `LiveState` and the sandbox simulations
+//! only ever reach a running session.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -21,10 +22,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::config::IngressConfig;
-use crate::gateway::{StartOptions, WhatsAppGateway};
+use crate::gateway::{Simulation, StartOptions, WhatsAppGateway};
 use crate::lease::{Holder, Lease, LeaseStore};
 use crate::outbound::{self, ConnectionWatch, OutboundOutcome, RecentIds};
-use crate::session::{self, Initial, SessionCtl};
+use crate::session::{self, Initial, LiveCode, SessionCtl};
 use crate::status::{self, StateGauge};
 use crate::{Error, Result, names};
 
@@ -48,6 +49,8 @@ pub(crate) struct Slot {
     /// The live connection, when connected (what outbound sends through).
     pub connection: ConnectionWatch,
     pub recent: Arc<RecentIds>,
+    /// The QR or pairing code on screen (memory only).
+    pub live: Arc<LiveCode>,
 }
 
 /// State shared by the node's tasks.
@@ -121,6 +124,16 @@ impl Shared {
         {
             tenants.remove(&lease.tenant_id);
         }
+    }
+
+    /// The code a tenant running here shows right now, while its lease is valid.
+    fn slot_live(&self, tenant_id: Uuid) -> Option<Vec<schemas::whatsapp::WaEvent>> {
+        self.tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&tenant_id)
+            .filter(|slot| slot.lease.is_valid())
+            .map(|slot| slot.live.events())
     }
 
     fn slot_ctl(&self, tenant_id: Uuid) -> Option<mpsc::Sender<SessionCtl>> {
@@ -347,6 +360,7 @@ impl IngressNode {
         let stop = CancellationToken::new();
         let (connection_tx, connection) = watch::channel(None);
         let recent = Arc::new(RecentIds::default());
+        let live = Arc::new(LiveCode::default());
         shared
             .tenants
             .lock()
@@ -359,6 +373,7 @@ impl IngressNode {
                     stop: stop.clone(),
                     connection: connection.clone(),
                     recent: recent.clone(),
+                    live: live.clone(),
                 },
             );
         shared.spawn(session::run(
@@ -371,6 +386,7 @@ impl IngressNode {
                 connection_tx,
                 connection,
                 recent,
+                live,
             },
         ));
         Ok(Acquired::Started)
@@ -395,10 +411,7 @@ impl IngressNode {
         };
         let reply = match parsed {
             Some((tenant_id, command)) => self.command(tenant_id, command, forwarded).await,
-            None => WaCommandReply {
-                accepted: false,
-                message: "Commande WhatsApp illisible.".into(),
-            },
+            None => WaCommandReply::refused("Commande WhatsApp illisible."),
         };
         match serde_json::to_vec(&reply) {
             Ok(payload) => {
@@ -431,6 +444,87 @@ impl IngressNode {
         command: WaCommand,
         forwarded: bool,
     ) -> Result<WaCommandReply> {
+        match &command {
+            WaCommand::Connect { .. } | WaCommand::Logout => {
+                self.lifecycle_command(tenant_id, command, forwarded).await
+            }
+            WaCommand::LiveState => self.owner_command(tenant_id, command, forwarded).await,
+            WaCommand::SandboxScan { .. } | WaCommand::SandboxMessage { .. } => {
+                if !self.shared.gateway.simulates() {
+                    return Ok(WaCommandReply::refused(status::SANDBOX_ONLY));
+                }
+                self.owner_command(tenant_id, command, forwarded).await
+            }
+        }
+    }
+
+    /// A command for the lease owner's running session, which never starts one: answered here when the
+    /// tenant runs here, forwarded to the holder otherwise.
+    async fn owner_command(
+        &self,
+        tenant_id: Uuid,
+        command: WaCommand,
+        forwarded: bool,
+    ) -> Result<WaCommandReply> {
+        if let Some(reply) = self.local_owner_command(tenant_id, &command).await {
+            return Ok(reply);
+        }
+        match self.shared.leases.holder(tenant_id).await? {
+            Some((node, _)) if !forwarded && !node.is_empty() && node != self.node_id() => {
+                Ok(self.forward(&node, tenant_id, command).await)
+            }
+            _ => Ok(match command {
+                WaCommand::LiveState => WaCommandReply::accepted(""),
+                _ => WaCommandReply::refused(status::NOT_RUNNING),
+            }),
+        }
+    }
+
+    /// `None` when the tenant does not run here.
+    async fn local_owner_command(
+        &self,
+        tenant_id: Uuid,
+        command: &WaCommand,
+    ) -> Option<WaCommandReply> {
+        let simulation = match command {
+            WaCommand::LiveState => {
+                let live = self.shared.slot_live(tenant_id)?;
+                return Some(WaCommandReply {
+                    live,
+                    ..WaCommandReply::accepted("")
+                });
+            }
+            WaCommand::SandboxScan { phone_number } => Simulation::Scan {
+                phone_number: phone_number.clone(),
+            },
+            WaCommand::SandboxMessage { from, name, text } => Simulation::CustomerMessage {
+                from_jid: from.clone(),
+                name: name.clone(),
+                text: text.clone(),
+            },
+            WaCommand::Connect { .. } | WaCommand::Logout => return None,
+        };
+        let ctl = self.shared.slot_ctl(tenant_id)?;
+        let (reply, answer) = oneshot::channel();
+        ctl.send(SessionCtl::Simulate { simulation, reply })
+            .await
+            .ok()?;
+        Some(
+            tokio::time::timeout(COMMAND_TIMEOUT, answer)
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .unwrap_or_else(unavailable),
+        )
+    }
+
+    /// `Connect` or `Logout`: to the running session, or take the tenant (or forward to its holder).
+    async fn lifecycle_command(
+        &self,
+        tenant_id: Uuid,
+        command: WaCommand,
+        forwarded: bool,
+    ) -> Result<WaCommandReply> {
         // A session that ends between the look-up and the send drops the request: then try to take over.
         for _ in 0..2 {
             if let Some(ctl) = self.shared.slot_ctl(tenant_id) {
@@ -443,6 +537,7 @@ impl IngressNode {
                         reply,
                     },
                     WaCommand::Logout => SessionCtl::Logout { reply },
+                    _ => return Ok(unavailable()),
                 };
                 if ctl.send(request).await.is_ok() {
                     return Ok(tokio::time::timeout(COMMAND_TIMEOUT, answer)
@@ -457,6 +552,7 @@ impl IngressNode {
                     pairing_phone: pairing_phone.clone(),
                 }),
                 WaCommand::Logout => Initial::Logout,
+                _ => return Ok(unavailable()),
             };
             match self.acquire_and_start(tenant_id, initial).await? {
                 Acquired::Started => return Ok(accepted(&command)),
@@ -493,20 +589,14 @@ impl IngressNode {
 }
 
 fn accepted(command: &WaCommand) -> WaCommandReply {
-    WaCommandReply {
-        accepted: true,
-        message: match command {
-            WaCommand::Connect { .. } => status::CONNECTING.into(),
-            WaCommand::Logout => status::LOGGED_OUT_ON_REQUEST.into(),
-        },
-    }
+    WaCommandReply::accepted(match command {
+        WaCommand::Logout => status::LOGGED_OUT_ON_REQUEST,
+        _ => status::CONNECTING,
+    })
 }
 
 fn unavailable() -> WaCommandReply {
-    WaCommandReply {
-        accepted: false,
-        message: status::UNAVAILABLE.into(),
-    }
+    WaCommandReply::refused(status::UNAVAILABLE)
 }
 
 /// Runs an ingress node until `shutdown` (the `tdjaasa ingress` subcommand). The caller connects to

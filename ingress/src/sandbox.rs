@@ -2,6 +2,8 @@
 //! default) and the fake the tests drive. It speaks the same [`GatewayEvent`]s as the real connector:
 //!
 //! - on start it shows rotating QR codes (`Qr`), then `QrExhausted` if none is "scanned";
+//! - [`Connection::simulate`] (what the api's `POST /api/v1/whatsapp/sandbox/scan` and `…/sandbox/messages`
+//!   reach, through the lease owner) scans it or injects a customer message, like the two subjects below;
 //! - a core NATS message on `…wa.sandbox.<tenant>.scan` scans it: `Connecting`, then `Connected`;
 //! - a tenant linked before (its `whatsapp_session` row keeps a phone number) resumes connected at once, on
 //!   any node — the number is the sandbox's whole "stored session", forgotten on logout;
@@ -25,7 +27,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
 use crate::gateway::{
-    ChatKind, Connection, GatewayError, GatewayEvent, IncomingMessage, StartOptions,
+    ChatKind, Connection, GatewayError, GatewayEvent, IncomingMessage, Simulation, StartOptions,
     WhatsAppGateway,
 };
 use crate::names;
@@ -160,6 +162,7 @@ impl WhatsAppGateway for SandboxGateway {
             .map_err(transient)?;
 
         let (events, receiver) = mpsc::channel(64);
+        let (simulations_tx, simulations) = mpsc::channel(16);
         let stop = CancellationToken::new();
         let connected = Arc::new(AtomicBool::new(false));
         let run = Run {
@@ -172,8 +175,9 @@ impl WhatsAppGateway for SandboxGateway {
             connected: connected.clone(),
             stop: stop.clone(),
         };
-        tokio::spawn(run.run(scans, inbound, claims));
+        tokio::spawn(run.run(scans, inbound, claims, simulations));
         let connection = SandboxConnection {
+            simulations: simulations_tx,
             nats: self.nats.clone(),
             sent_subject: names::sandbox_sent(&self.subjects, tenant_id),
             connection_id,
@@ -186,6 +190,10 @@ impl WhatsAppGateway for SandboxGateway {
 
     fn name(&self) -> &'static str {
         "sandbox"
+    }
+
+    fn simulates(&self) -> bool {
+        true
     }
 }
 
@@ -214,11 +222,32 @@ impl Run {
         self.emit(GatewayEvent::Connected { phone_number }).await
     }
 
+    /// The phone scans the code: links `phone_number` (else the number a pairing code was asked for, else
+    /// [`DEFAULT_PHONE`]) unless already linked. `false` when the reader is gone.
+    async fn scan(&self, phone_number: Option<String>) -> bool {
+        if self.connected.load(Ordering::SeqCst) {
+            return true;
+        }
+        let phone = phone_number
+            .or_else(|| self.pairing_phone.clone())
+            .unwrap_or_else(|| DEFAULT_PHONE.to_owned());
+        self.connect(phone).await
+    }
+
+    /// A message arrives, if the number is linked. `false` when the reader is gone.
+    async fn inject(&self, message: SandboxInbound) -> bool {
+        if !self.connected.load(Ordering::SeqCst) {
+            return true;
+        }
+        self.emit(GatewayEvent::Message(incoming(message))).await
+    }
+
     async fn run(
         self,
         mut scans: async_nats::Subscriber,
         mut inbound: async_nats::Subscriber,
         mut claims: async_nats::Subscriber,
+        mut simulations: mpsc::Receiver<Simulation>,
     ) {
         let mut shown = 0u32;
         let mut next_qr = tokio::time::Instant::now();
@@ -253,24 +282,36 @@ impl Run {
                     next_qr += self.qr_interval;
                 }
                 Some(scan) = scans.next() => {
-                    if self.connected.load(Ordering::SeqCst) {
-                        continue;
-                    }
                     let scan: SandboxScan = serde_json::from_slice(&scan.payload).unwrap_or_default();
-                    let phone = scan.phone_number.unwrap_or_else(|| DEFAULT_PHONE.to_owned());
-                    if !self.connect(phone).await {
+                    if !self.scan(scan.phone_number).await {
                         return;
                     }
                 }
                 Some(message) = inbound.next() => {
-                    if !self.connected.load(Ordering::SeqCst) {
-                        continue;
-                    }
                     let Ok(message) = serde_json::from_slice::<SandboxInbound>(&message.payload) else {
                         tracing::warn!("sandbox: ignoring an unreadable inbound message");
                         continue;
                     };
-                    if !self.emit(GatewayEvent::Message(incoming(message))).await {
+                    if !self.inject(message).await {
+                        return;
+                    }
+                }
+                Some(simulation) = simulations.recv() => {
+                    let alive = match simulation {
+                        Simulation::Scan { phone_number } => self.scan(phone_number).await,
+                        Simulation::CustomerMessage { from_jid, name, text } => {
+                            self.inject(SandboxInbound {
+                                id: None,
+                                from: from_jid,
+                                name,
+                                text: Some(text),
+                                kind: direct(),
+                                from_me: false,
+                            })
+                            .await
+                        }
+                    };
+                    if !alive {
                         return;
                     }
                 }
@@ -309,6 +350,8 @@ fn incoming(message: SandboxInbound) -> IncomingMessage {
 }
 
 struct SandboxConnection {
+    /// To the connection's event loop.
+    simulations: mpsc::Sender<Simulation>,
     nats: async_nats::Client,
     sent_subject: String,
     connection_id: String,
@@ -355,5 +398,27 @@ impl Connection for SandboxConnection {
     async fn shutdown(&self) {
         self.connected.store(false, Ordering::SeqCst);
         self.stop.cancel();
+    }
+
+    async fn simulate(&self, simulation: Simulation) -> Result<(), GatewayError> {
+        if let Simulation::CustomerMessage { .. } = &simulation
+            && !self.connected.load(Ordering::SeqCst)
+        {
+            return Err(GatewayError::NotConnected(
+                "sandbox connection not linked".into(),
+            ));
+        }
+        if self.stop.is_cancelled() {
+            return Err(GatewayError::NotConnected(
+                "sandbox connection stopped".into(),
+            ));
+        }
+        // Never wait: the event loop may itself be waiting for the session to read its events.
+        self.simulations.try_send(simulation).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => GatewayError::Transient("sandbox busy".into()),
+            mpsc::error::TrySendError::Closed(_) => {
+                GatewayError::NotConnected("sandbox connection stopped".into())
+            }
+        })
     }
 }

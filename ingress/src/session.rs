@@ -3,10 +3,18 @@
 //! the connection ends unexpectedly, rebuilds a connection stuck in "connecting" (watchdog), and stops for
 //! good on terminal states (logged out, replaced, banned, QR expired), which the shop must act on.
 //!
+//! When WhatsApp cannot be reached at all (no internet), the gateway says so (`Unreachable`) and the session
+//! takes the retries over: it stops that connection, stores one plain "cannot reach WhatsApp, next attempt
+//! in N s" status, and starts a new connection after its own backoff (`INGRESS_RECONNECT_BACKOFF_*`). Until
+//! WhatsApp answers again (a QR code, a pairing code, or connected), the attempts' own `Connecting` and
+//! `Disconnected` events leave that status alone, so it does not flicker.
+//!
+//! The QR or pairing code on screen is kept in memory only ([`LiveCode`]), for a new viewer to get at once.
+//!
 //! Fencing comes first: when the lease is lost or its renewal is late, the connection is dropped from the
 //! outbound path and shut down before anything else, and nothing more is written or published.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use schemas::whatsapp::{WaCommandReply, WaEvent, WaStatus};
@@ -16,7 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::gateway::{Connection, GatewayEvent, StartOptions};
+use crate::gateway::{Connection, GatewayError, GatewayEvent, Simulation, StartOptions};
 use crate::lease::Lease;
 use crate::node::Shared;
 use crate::outbound::{self, ConnectionWatch, RecentIds};
@@ -42,6 +50,64 @@ pub(crate) enum SessionCtl {
     Logout {
         reply: oneshot::Sender<WaCommandReply>,
     },
+    /// Sandbox: play a scan or a customer message on the running connection.
+    Simulate {
+        simulation: Simulation,
+        reply: oneshot::Sender<WaCommandReply>,
+    },
+}
+
+/// The QR or pairing code shown right now, so that a viewer who arrives between two codes sees it at once.
+/// Memory only: a code is a credential while valid, never stored or logged.
+#[derive(Default)]
+pub(crate) struct LiveCode(Mutex<Option<Shown>>);
+
+struct Shown {
+    pairing: bool,
+    code: String,
+    until: Instant,
+}
+
+impl LiveCode {
+    fn show(&self, pairing: bool, code: String, valid_for: Duration) {
+        *self.lock() = Some(Shown {
+            pairing,
+            code,
+            until: Instant::now() + valid_for,
+        });
+    }
+
+    fn clear(&self) {
+        *self.lock() = None;
+    }
+
+    /// The code as a live event with its remaining validity; nothing once it expired.
+    pub fn events(&self) -> Vec<WaEvent> {
+        let shown = self.lock();
+        let Some(shown) = shown.as_ref() else {
+            return Vec::new();
+        };
+        let left = shown.until.saturating_duration_since(Instant::now()).as_secs();
+        if left == 0 {
+            return Vec::new();
+        }
+        let code = shown.code.clone();
+        vec![if shown.pairing {
+            WaEvent::PairingCode {
+                code,
+                expires_in_secs: left,
+            }
+        } else {
+            WaEvent::Qr {
+                code,
+                expires_in_secs: left,
+            }
+        }]
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Shown>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 pub(crate) struct Parts {
@@ -52,6 +118,7 @@ pub(crate) struct Parts {
     pub connection_tx: watch::Sender<Option<Arc<dyn Connection>>>,
     pub connection: ConnectionWatch,
     pub recent: Arc<RecentIds>,
+    pub live: Arc<LiveCode>,
 }
 
 /// Why a session ended.
@@ -62,6 +129,14 @@ enum End {
     Fenced,
     /// A terminal state was recorded and the lease released.
     Terminal,
+}
+
+/// What the session does after an event.
+enum Flow {
+    Continue,
+    /// The connection was stopped: start a new one after the backoff.
+    Retry,
+    End(End),
 }
 
 /// Time allowed to a gateway call made while stopping.
@@ -91,11 +166,14 @@ pub(crate) async fn run(shared: Arc<Shared>, parts: Parts) {
         last: None,
         connection_tx: parts.connection_tx,
         recent: parts.recent,
+        live: parts.live,
+        offline: false,
         stop: parts.stop,
     };
     let end = session.drive(parts.initial, parts.ctl).await;
     children.cancel();
     session.connection_tx.send_replace(None);
+    session.live.clear();
     match end {
         End::Stop | End::Fenced => shared.leases.release(&lease).await,
         End::Terminal => {}
@@ -134,13 +212,16 @@ struct Session {
     last: Option<(WaStatus, String, Option<String>)>,
     connection_tx: watch::Sender<Option<Arc<dyn Connection>>>,
     recent: Arc<RecentIds>,
+    live: Arc<LiveCode>,
+    /// The last attempt could not reach WhatsApp: keep the stored "unreachable" status until WhatsApp answers.
+    offline: bool,
     stop: CancellationToken,
 }
 
 impl Session {
     async fn drive(&mut self, initial: Initial, mut ctl: mpsc::Receiver<SessionCtl>) -> End {
         let config = self.shared.config.clone();
-        let logout_only = matches!(initial, Initial::Logout);
+        let mut logout_only = matches!(initial, Initial::Logout);
         let mut options = match initial {
             Initial::Connect(options) => options,
             Initial::Resume | Initial::Logout => StartOptions::default(),
@@ -161,7 +242,10 @@ impl Session {
                 Ok(started) => started,
                 Err(e) => {
                     tracing::warn!(tenant_id = %self.tenant_id, error = %e, "cannot start the WhatsApp connection");
-                    if let Some(end) = self.pause(backoff).await {
+                    if let Some(end) = self
+                        .pause(backoff, &mut ctl, &mut options, &mut logout_only)
+                        .await
+                    {
                         return end;
                     }
                     backoff = (backoff * 2).min(config.reconnect_backoff_max);
@@ -201,25 +285,24 @@ impl Session {
                     Some(request) = ctl.recv() => match request {
                         SessionCtl::Logout { reply } => {
                             let end = self.logout(&connection).await;
-                            let _ = reply.send(WaCommandReply {
-                                accepted: true,
-                                message: status::LOGGED_OUT_ON_REQUEST.into(),
-                            });
+                            let _ = reply.send(WaCommandReply::accepted(status::LOGGED_OUT_ON_REQUEST));
                             return end;
                         }
                         SessionCtl::Connect { options: wanted, reply } => {
                             let connected = matches!(self.last, Some((WaStatus::Connected, ..)));
                             let restart = !connected && wanted != options;
-                            let _ = reply.send(WaCommandReply {
-                                accepted: true,
-                                message: if connected { status::CONNECTED } else { status::CONNECTING }.into(),
-                            });
+                            let _ = reply.send(WaCommandReply::accepted(
+                                if connected { status::CONNECTED } else { status::CONNECTING },
+                            ));
                             if restart {
                                 options = wanted;
                                 self.connection_tx.send_replace(None);
                                 connection.shutdown().await;
                                 continue 'connection;
                             }
+                        }
+                        SessionCtl::Simulate { simulation, reply } => {
+                            let _ = reply.send(self.simulate(&connection, simulation).await);
                         }
                     },
                     () = watchdog => {
@@ -235,19 +318,33 @@ impl Session {
                             tracing::warn!(tenant_id = %self.tenant_id, "WhatsApp connection closed unexpectedly");
                             self.connection_tx.send_replace(None);
                             connection.shutdown().await;
-                            self.set_status(WaStatus::Connecting, status::RECONNECTING, None).await;
-                            if let Some(end) = self.pause(backoff).await {
+                            self.set_connecting(status::RECONNECTING).await;
+                            if let Some(end) = self
+                                .pause(backoff, &mut ctl, &mut options, &mut logout_only)
+                                .await
+                            {
                                 return end;
                             }
                             backoff = (backoff * 2).min(config.reconnect_backoff_max);
                             continue 'connection;
                         }
                         Some(event) => {
-                            if let Some(end) = self
+                            match self
                                 .on_event(event, &connection, &mut connecting_since, &mut backoff)
                                 .await
                             {
-                                return end;
+                                Flow::Continue => {}
+                                Flow::End(end) => return end,
+                                Flow::Retry => {
+                                    if let Some(end) = self
+                                        .pause(backoff, &mut ctl, &mut options, &mut logout_only)
+                                        .await
+                                    {
+                                        return end;
+                                    }
+                                    backoff = (backoff * 2).min(config.reconnect_backoff_max);
+                                    continue 'connection;
+                                }
                             }
                         }
                     },
@@ -262,10 +359,14 @@ impl Session {
         connection: &Arc<dyn Connection>,
         connecting_since: &mut Option<Instant>,
         backoff: &mut Duration,
-    ) -> Option<End> {
+    ) -> Flow {
         match event {
             GatewayEvent::Qr { code, valid_for } => {
                 *connecting_since = None;
+                *backoff = self.shared.config.reconnect_backoff_min;
+                self.offline = false;
+                // Before the status and the event, so a viewer who reads the status then asks finds it.
+                self.live.show(false, code.clone(), valid_for);
                 self.set_status(WaStatus::WaitingForScan, status::WAITING_FOR_SCAN, None)
                     .await;
                 self.publish(&WaEvent::Qr {
@@ -276,6 +377,9 @@ impl Session {
             }
             GatewayEvent::PairingCode { code, valid_for } => {
                 *connecting_since = None;
+                *backoff = self.shared.config.reconnect_backoff_min;
+                self.offline = false;
+                self.live.show(true, code.clone(), valid_for);
                 self.set_status(WaStatus::WaitingForScan, status::WAITING_FOR_CODE, None)
                     .await;
                 self.publish(&WaEvent::PairingCode {
@@ -286,12 +390,12 @@ impl Session {
             }
             GatewayEvent::Connecting => {
                 connecting_since.get_or_insert_with(Instant::now);
-                self.set_status(WaStatus::Connecting, status::CONNECTING, None)
-                    .await;
+                self.set_connecting(status::CONNECTING).await;
             }
             GatewayEvent::Connected { phone_number } => {
                 *connecting_since = None;
                 *backoff = self.shared.config.reconnect_backoff_min;
+                self.offline = false;
                 if self.lease.is_valid() {
                     self.connection_tx.send_replace(Some(connection.clone()));
                 }
@@ -303,11 +407,19 @@ impl Session {
                 tracing::info!(tenant_id = %self.tenant_id, reason, "WhatsApp connection dropped");
                 self.connection_tx.send_replace(None);
                 connecting_since.get_or_insert_with(Instant::now);
-                self.set_status(WaStatus::Connecting, status::RECONNECTING, None)
+                self.set_connecting(status::RECONNECTING).await;
+            }
+            GatewayEvent::Unreachable { reason } => {
+                tracing::info!(tenant_id = %self.tenant_id, reason, retry_in = ?*backoff, "WhatsApp unreachable");
+                self.connection_tx.send_replace(None);
+                let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.shutdown()).await;
+                self.set_status(WaStatus::Connecting, &status::unreachable(*backoff), None)
                     .await;
+                self.offline = true;
+                return Flow::Retry;
             }
             GatewayEvent::QrExhausted => {
-                return Some(
+                return Flow::End(
                     self.terminal(connection, WaStatus::Disconnected, status::QR_EXPIRED)
                         .await,
                 );
@@ -320,11 +432,11 @@ impl Session {
                 let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.shutdown()).await;
                 self.logged_out(status::LOGGED_OUT).await;
                 self.shared.leases.release(&self.lease).await;
-                return Some(End::Terminal);
+                return Flow::End(End::Terminal);
             }
             GatewayEvent::Replaced => {
                 tracing::warn!(tenant_id = %self.tenant_id, "WhatsApp session replaced by another client");
-                return Some(
+                return Flow::End(
                     self.terminal(connection, WaStatus::Disconnected, status::REPLACED)
                         .await,
                 );
@@ -332,13 +444,57 @@ impl Session {
             GatewayEvent::TemporaryBan { until, reason } => {
                 tracing::warn!(tenant_id = %self.tenant_id, reason, ?until, "WhatsApp number temporarily banned");
                 let detail = status::banned(until);
-                return Some(self.terminal(connection, WaStatus::Banned, &detail).await);
+                return Flow::End(self.terminal(connection, WaStatus::Banned, &detail).await);
             }
             GatewayEvent::Message(message) => {
                 inbound::handle(&self.shared, &self.lease, &self.recent, message).await;
             }
         }
-        None
+        Flow::Continue
+    }
+
+    /// "Connecting" with `detail`, unless WhatsApp was unreachable: then that status stays until WhatsApp
+    /// answers, instead of alternating with every attempt.
+    async fn set_connecting(&mut self, detail: &str) {
+        if !self.offline {
+            self.set_status(WaStatus::Connecting, detail, None).await;
+        }
+    }
+
+    /// Why a simulation cannot be played in the current state, if it cannot.
+    fn simulation_refusal(&self, simulation: &Simulation) -> Option<&'static str> {
+        let state = self.last.as_ref().map(|(state, ..)| *state);
+        match (simulation, state) {
+            (Simulation::Scan { .. }, Some(WaStatus::WaitingForScan)) => None,
+            (Simulation::Scan { .. }, Some(WaStatus::Connected)) => Some(status::ALREADY_CONNECTED),
+            (Simulation::Scan { .. }, _) => Some(status::NOTHING_TO_SCAN),
+            (Simulation::CustomerMessage { .. }, Some(WaStatus::Connected)) => None,
+            (Simulation::CustomerMessage { .. }, _) => Some(status::NOT_LINKED),
+        }
+    }
+
+    /// Plays a sandbox simulation on the running connection.
+    async fn simulate(
+        &self,
+        connection: &Arc<dyn Connection>,
+        simulation: Simulation,
+    ) -> WaCommandReply {
+        if let Some(refusal) = self.simulation_refusal(&simulation) {
+            return WaCommandReply::refused(refusal);
+        }
+        let done = match simulation {
+            Simulation::Scan { .. } => status::SCANNED,
+            Simulation::CustomerMessage { .. } => status::CUSTOMER_MESSAGE,
+        };
+        match tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.simulate(simulation)).await {
+            Ok(Ok(())) => WaCommandReply::accepted(done),
+            Ok(Err(GatewayError::Unsupported)) => WaCommandReply::refused(status::SANDBOX_ONLY),
+            Ok(Err(e)) => {
+                tracing::info!(tenant_id = %self.tenant_id, error = %e, "simulation not played");
+                WaCommandReply::refused(status::UNAVAILABLE)
+            }
+            Err(_) => WaCommandReply::refused(status::UNAVAILABLE),
+        }
     }
 
     /// A state the shop must act on: record it, stop, release the lease, and do not restart.
@@ -371,23 +527,58 @@ impl Session {
     /// Lease lost: stop sending first, then drop the connection; write nothing.
     async fn fence(&mut self, connection: &Arc<dyn Connection>) {
         self.connection_tx.send_replace(None);
+        self.live.clear();
         let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.shutdown()).await;
         self.shared.gauge.set(self.tenant_id, None);
     }
 
-    /// Waits before a restart; `Some` when the session must end instead.
-    async fn pause(&self, wait: Duration) -> Option<End> {
-        tokio::select! {
-            biased;
-            () = self.stop.cancelled() => Some(End::Stop),
-            () = self.lease.fenced() => Some(End::Fenced),
-            () = tokio::time::sleep(wait) => None,
+    /// Waits before a restart, still answering the shop (the wait may last a minute while offline);
+    /// `Some` when the session must end instead. `Connect` retries at once (with its options); `Logout`
+    /// too, and the next connection is opened only to log out.
+    async fn pause(
+        &mut self,
+        wait: Duration,
+        ctl: &mut mpsc::Receiver<SessionCtl>,
+        options: &mut StartOptions,
+        logout_only: &mut bool,
+    ) -> Option<End> {
+        let until = Instant::now() + wait;
+        loop {
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Some(End::Stop),
+                () = self.lease.fenced() => return Some(End::Fenced),
+                () = tokio::time::sleep_until(until) => return None,
+                Some(request) = ctl.recv() => match request {
+                    SessionCtl::Connect { options: wanted, reply } => {
+                        let _ = reply.send(WaCommandReply::accepted(status::CONNECTING));
+                        *options = wanted;
+                        return None;
+                    }
+                    SessionCtl::Logout { reply } => {
+                        let _ = reply.send(WaCommandReply::accepted(status::LOGGED_OUT_ON_REQUEST));
+                        *logout_only = true;
+                        return None;
+                    }
+                    SessionCtl::Simulate { simulation, reply } => {
+                        // No connection between two attempts: nothing to scan, nobody to write to.
+                        let refusal = match simulation {
+                            Simulation::Scan { .. } => status::NOTHING_TO_SCAN,
+                            Simulation::CustomerMessage { .. } => status::NOT_LINKED,
+                        };
+                        let _ = reply.send(WaCommandReply::refused(refusal));
+                    }
+                },
+            }
         }
     }
 
     /// Persists and announces a state change, only while the lease is ours.
     async fn set_status(&mut self, state: WaStatus, detail: &str, phone: Option<&str>) {
         let current = (state, detail.to_owned(), phone.map(str::to_owned));
+        if state != WaStatus::WaitingForScan {
+            self.live.clear();
+        }
         if self.last.as_ref() == Some(&current) || !self.lease.is_valid() {
             return;
         }
@@ -415,6 +606,7 @@ impl Session {
     }
 
     async fn logged_out(&mut self, detail: &str) {
+        self.live.clear();
         if !self.lease.is_valid() {
             return;
         }

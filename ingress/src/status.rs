@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use schemas::whatsapp::WaStatus;
@@ -20,6 +21,36 @@ pub const LOGGED_OUT_ON_REQUEST: &str = "Numéro délié à votre demande.";
 pub const REPLACED: &str = "Votre session WhatsApp a été ouverte ailleurs (un autre ordinateur ou service). Tdjaasa s'est retiré ; relancez la connexion pour la reprendre.";
 pub const UNAVAILABLE: &str =
     "Le service WhatsApp est momentanément indisponible. Réessayez dans une minute.";
+/// A sandbox command reached a node on the real WhatsApp gateway.
+pub const SANDBOX_ONLY: &str = "Simulation impossible : ce service est relié au vrai WhatsApp. Le scan et les messages de client simulés n'existent qu'en mode démonstration (WHATSAPP_GATEWAY=sandbox).";
+/// A sandbox command for a tenant whose connection runs nowhere.
+pub const NOT_RUNNING: &str =
+    "Aucune connexion WhatsApp en cours pour cette boutique : lancez d'abord la connexion.";
+pub const NOTHING_TO_SCAN: &str =
+    "Aucun QR code ni code d'association en attente : lancez d'abord la connexion.";
+pub const ALREADY_CONNECTED: &str = "Votre numéro WhatsApp est déjà connecté.";
+pub const NOT_LINKED: &str =
+    "Le numéro n'est pas encore connecté : simulez d'abord le scan du QR code.";
+pub const SCANNED: &str = "QR code scanné (simulation) : connexion en cours…";
+pub const CUSTOMER_MESSAGE: &str =
+    "Message du client reçu (simulation) : l'assistant va lui répondre.";
+
+/// No connection attempt reaches WhatsApp; the next one starts in `retry_in`.
+pub fn unreachable(retry_in: Duration) -> String {
+    format!(
+        "Impossible de joindre WhatsApp (pas d'accès à internet ?). Nouvel essai dans {}.",
+        delay(retry_in)
+    )
+}
+
+/// `1 s`, `45 s`, `3 min`: rounded up, never `0 s`.
+fn delay(wait: Duration) -> String {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    match seconds.max(1) {
+        seconds @ ..120 => format!("{seconds} s"),
+        seconds => format!("{} min", seconds.div_ceil(60)),
+    }
+}
 
 pub fn banned(until: Option<DateTime<Utc>>) -> String {
     match until {
@@ -62,5 +93,21 @@ impl StateGauge {
             let count = states.values().filter(|s| **s == status).count();
             metrics::gauge!("whatsapp_tenants", "state" => status.as_str()).set(count as f64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offline_detail_says_when_the_next_attempt_comes() {
+        assert_eq!(
+            unreachable(Duration::from_secs(30)),
+            "Impossible de joindre WhatsApp (pas d'accès à internet ?). Nouvel essai dans 30 s."
+        );
+        assert!(unreachable(Duration::from_millis(100)).ends_with("dans 1 s."));
+        assert!(unreachable(Duration::from_millis(1500)).ends_with("dans 2 s."));
+        assert!(unreachable(Duration::from_secs(300)).ends_with("dans 5 min."));
     }
 }

@@ -2,14 +2,19 @@
 //! stands in for the network, and a transport factory we control records every connection attempt.
 //!
 //! What can be checked offline is the client's lifecycle, not the protocol: reconnect backoff, stop and
-//! abort, the watchdog's rebuild, logout's wipe, and a real `start` on a machine with no network.
+//! abort, the watchdog's rebuild, logout's wipe, a real `start` on a machine with no network, and what an
+//! ingress node tells the shop while WhatsApp cannot be reached.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use ingress::gateway::{Connection, GatewayError, GatewayEvent, StartOptions, WhatsAppGateway};
 use ingress::whatsapp::store::PgSessionStore;
 use ingress::whatsapp::{Network, SessionBackend, WaConfig, WhatsAppRustGateway, start_session};
+use ingress::{IngressConfig, IngressNode, status};
+use schemas::Subjects;
+use schemas::whatsapp::{WaCommand, WaCommandReply, WaEvent, WaStatus};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use store::crypto::MasterKey;
@@ -32,6 +37,8 @@ enum Behaviour {
     ClosesAfterConnect,
     /// The connect never completes (a black-holed network): the client is stuck connecting.
     Hangs,
+    /// The connect fails at once, as with no internet access (DNS or TCP refused).
+    Refuses,
 }
 
 /// A transport factory that records when each attempt is made.
@@ -102,6 +109,9 @@ impl TransportFactory for FakeNetwork {
                 Ok((Arc::new(SilentTransport), rx))
             }
             Behaviour::Hangs => std::future::pending().await,
+            Behaviour::Refuses => {
+                anyhow::bail!("failed to lookup address information: Temporary failure in name resolution")
+            }
         }
     }
 }
@@ -443,10 +453,10 @@ async fn a_real_start_without_network_retries_with_backoff_and_stops_promptly(po
     .await;
     let first = Instant::now();
     let failure = wait_for(&mut events, Duration::from_secs(5), |e| {
-        matches!(e, GatewayEvent::Disconnected { .. })
+        matches!(e, GatewayEvent::Unreachable { .. })
     })
     .await;
-    let GatewayEvent::Disconnected { reason } = failure else {
+    let GatewayEvent::Unreachable { reason } = failure else {
         unreachable!()
     };
     assert!(reason.starts_with("connect failed"), "{reason}");
@@ -468,6 +478,192 @@ async fn a_real_start_without_network_retries_with_backoff_and_stops_promptly(po
         started.elapsed()
     );
     assert_closes(&mut events, Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn an_attempt_that_cannot_reach_whatsapp_is_reported_as_unreachable_not_as_a_lost_connection() {
+    // Arrange: no internet access.
+    let fake = FakeNetwork::new(Behaviour::Refuses);
+
+    // Act
+    let (connection, mut events) = start_in_memory(&fake).await;
+
+    // Assert: the attempt, then one `Unreachable` (what the ingress turns into a plain "no internet?"),
+    // and never a `Disconnected`, which would read as "connection lost" to the shop.
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|e| matches!(e, GatewayEvent::Unreachable { .. }))
+    {
+        match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+            Ok(Some(event)) => seen.push(event),
+            other => panic!("no Unreachable event; got {seen:?}, then {other:?}"),
+        }
+    }
+    assert_eq!(seen[0], GatewayEvent::Connecting, "{seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, GatewayEvent::Disconnected { .. })),
+        "{seen:?}"
+    );
+    connection.shutdown().await;
+}
+
+/// An ingress node with the whatsapp-rust gateway on `network`, over the test database and a NATS
+/// namespace of its own (its streams are deleted on drop).
+struct OfflineNode {
+    nats: async_nats::Client,
+    subjects: Subjects,
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl OfflineNode {
+    async fn start(pool: &PgPool, network: Network, config: IngressConfig) -> Self {
+        let db = app_role_db(pool).await;
+        let nats = async_nats::connect(
+            std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        )
+        .await
+        .expect("local NATS is running");
+        let subjects =
+            Subjects::with_prefix(&format!("t{}", Uuid::new_v4().simple())).expect("prefix");
+        tdj_nats::provision(&nats, &subjects, 1)
+            .await
+            .expect("provision NATS");
+        let gateway = WhatsAppRustGateway::new(db.clone(), MasterKey::generate(), offline_config())
+            .with_network(network);
+        let node = IngressNode::new(db, nats.clone(), subjects.clone(), Arc::new(gateway), config)
+            .await
+            .expect("ingress node");
+        let stop = tokio_util::sync::CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            node.run(stopped).await.expect("ingress node runs");
+        });
+        Self {
+            nats,
+            subjects,
+            stop,
+            task,
+        }
+    }
+
+    async fn command(&self, tenant_id: Uuid, command: &WaCommand) -> WaCommandReply {
+        let reply = tokio::time::timeout(
+            Duration::from_secs(15),
+            self.nats.request(
+                self.subjects.wa_command(tenant_id),
+                serde_json::to_vec(command).expect("json").into(),
+            ),
+        )
+        .await
+        .expect("answered in time")
+        .expect("command request");
+        serde_json::from_slice(&reply.payload).expect("command reply")
+    }
+
+    async fn stop(mut self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(15), &mut self.task).await;
+        let js = async_nats::jetstream::new(self.nats.clone());
+        for stream in [
+            self.subjects.inbound_stream(),
+            self.subjects.outbound_stream(),
+            self.subjects.events_stream(),
+            format!("KV_{}", self.subjects.lease_bucket()),
+        ] {
+            let _ = js.delete_stream(&stream).await;
+        }
+    }
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn without_internet_the_shop_reads_one_plain_status_while_retries_back_off(pool: PgPool) {
+    // Arrange: a node whose every connection attempt fails as with no internet access.
+    let tenant_id = create_tenant(&pool).await;
+    let fake = FakeNetwork::new(Behaviour::Refuses);
+    let config = IngressConfig {
+        reconnect_backoff_min: Duration::from_millis(200),
+        reconnect_backoff_max: Duration::from_millis(800),
+        ..IngressConfig::for_tests()
+    };
+    let node = OfflineNode::start(&pool, fake.network(), config).await;
+    let mut events = node
+        .nats
+        .subscribe(node.subjects.wa_events(tenant_id))
+        .await
+        .expect("subscribe");
+    node.nats.flush().await.expect("flush");
+
+    // Act
+    let reply = node
+        .command(
+            tenant_id,
+            &WaCommand::Connect {
+                pairing_phone: None,
+            },
+        )
+        .await;
+    assert!(reply.accepted, "{}", reply.message);
+    let mut details = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, events.next()).await {
+        if let WaEvent::Status { status, detail, .. } =
+            serde_json::from_slice(&message.payload).expect("event")
+        {
+            details.push((status, detail));
+        }
+    }
+
+    // Assert: once WhatsApp proved unreachable, the status stays "connecting" with the plain French
+    // explanation (only the announced delay grows), instead of alternating with every attempt.
+    let offline = details
+        .iter()
+        .position(|(_, detail)| detail.starts_with("Impossible de joindre WhatsApp"))
+        .unwrap_or_else(|| panic!("no offline explanation among {details:?}"));
+    assert_eq!(
+        details[offline].1,
+        status::unreachable(Duration::from_millis(200)),
+        "the first retry is announced with its delay"
+    );
+    for (state, detail) in &details[offline..] {
+        assert_eq!(*state, WaStatus::Connecting, "{details:?}");
+        assert!(
+            detail.starts_with(
+                "Impossible de joindre WhatsApp (pas d'accès à internet ?). Nouvel essai dans "
+            ),
+            "the status does not flicker back: {details:?}"
+        );
+    }
+    assert_eq!(
+        details.len(),
+        offline + 1,
+        "one status while offline (every delay here rounds to 1 s): {details:?}"
+    );
+    let stored: (String, String) = sqlx::query_as(
+        "select status, status_detail from whatsapp_session where tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_one(&pool)
+    .await
+    .expect("session row");
+    assert_eq!(stored.0, "connecting");
+    assert!(stored.1.starts_with("Impossible de joindre WhatsApp"), "{}", stored.1);
+
+    // Assert: the retries go on, further and further apart, up to the configured maximum.
+    let attempts = fake.attempts();
+    assert!(attempts.len() >= 4, "{} attempts", attempts.len());
+    let gaps: Vec<Duration> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
+    for (i, minimum) in [200u64, 400, 800].into_iter().enumerate() {
+        assert!(
+            gaps[i] >= Duration::from_millis(minimum),
+            "gap {i} was {:?} (gaps {gaps:?})",
+            gaps[i]
+        );
+    }
+    node.stop().await;
 }
 
 /// Manual smoke test against the real WhatsApp servers (needs network, a phone and a human):

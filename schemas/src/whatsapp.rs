@@ -2,6 +2,7 @@
 //!
 //! - `tdj.wa.ctl.<tenant>` (core NATS, request/reply, queue group `ingress`): a [`WaCommand`] from the api;
 //!   the answering node (the lease owner, or the node that takes the lease) replies with a [`WaCommandReply`].
+//!   `LiveState` and the sandbox commands only ever reach the lease owner: they never start a connection.
 //! - `tdj.wa.evt.<tenant>` (core NATS, not persisted: QR codes are credentials): [`WaEvent`]s for the
 //!   dashboard's live view (Server-Sent Events). The current status is also stored in `whatsapp_session`.
 
@@ -15,13 +16,52 @@ pub enum WaCommand {
     Connect { pairing_phone: Option<String> },
     /// Unlink the device and forget the session.
     Logout,
+    /// What a new viewer must see at once: the QR code shown right now (with its remaining validity) or the
+    /// pairing code, as [`WaCommandReply::live`] events. Answered from the owner's memory only: a QR code is
+    /// a credential and is never stored.
+    LiveState,
+    /// Sandbox gateway only: the shop's phone scans the QR code shown (or types the pairing code).
+    SandboxScan {
+        /// The number the simulated phone links; the sandbox's default number when absent.
+        phone_number: Option<String>,
+    },
+    /// Sandbox gateway only: a customer writes to the shop's linked number; the message then takes the real
+    /// inbound path (`tdj.in.<tenant>.<chat>`, workers, reply).
+    SandboxMessage {
+        /// The customer's JID, e.g. `2250701020304@s.whatsapp.net`.
+        from: String,
+        /// The customer's WhatsApp display name.
+        name: String,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct WaCommandReply {
     pub accepted: bool,
-    /// French, for the shop, when not accepted.
+    /// French, for the shop (why, when not accepted).
     pub message: String,
+    /// `LiveState`'s answer: the `qr` or `pairing_code` event to show now (empty when there is none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub live: Vec<WaEvent>,
+}
+
+impl WaCommandReply {
+    pub fn accepted(message: impl Into<String>) -> Self {
+        Self {
+            accepted: true,
+            message: message.into(),
+            live: Vec::new(),
+        }
+    }
+
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self {
+            accepted: false,
+            message: message.into(),
+            live: Vec::new(),
+        }
+    }
 }
 
 /// Connection states shown to the shop.

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
 use super::billing::require_owner;
@@ -140,6 +140,6 @@ async fn events(
     session: Session,
 ) -> WebResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     require_owner(&session)?;
-    let stream = crate::whatsapp::live_events(&state, &session.user).await?;
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let stream = crate::whatsapp::live_events(&state, session.user.tenant_id).await?;
+    Ok(Sse::new(stream.map(Ok)).keep_alive(KeepAlive::default()))
 }

@@ -587,7 +587,10 @@ impl EventHandler for Forwarder {
 }
 
 /// Wraps the transport factory to report each connection attempt: the crate emits no event for an attempt,
-/// nor for one that fails before a socket exists (DNS, TCP, TLS), which is exactly the offline case.
+/// nor for one that fails before a socket exists (DNS, TCP, TLS), which is exactly the offline case. Such a
+/// failure is reported as `Unreachable`: the ingress session then stops this client and retries on its own
+/// backoff with one stable "no internet?" status, instead of `Connecting`/`Disconnected` at every attempt
+/// (a flickering status) and the crate's backoff, which grows to 15 minutes.
 struct ObservedTransport {
     inner: Arc<dyn TransportFactory>,
     signals: mpsc::UnboundedSender<Mapped>,
@@ -611,7 +614,7 @@ impl TransportFactory for ObservedTransport {
         pending.armed = false;
         if let Err(e) = &result {
             tracing::debug!(error.message = %e, "whatsapp transport connect failed");
-            let _ = self.signals.send(Mapped::Event(GatewayEvent::Disconnected {
+            let _ = self.signals.send(Mapped::Event(GatewayEvent::Unreachable {
                 reason: format!("connect failed: {e}"),
             }));
         }
@@ -627,7 +630,7 @@ struct AttemptGuard<'a> {
 impl Drop for AttemptGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let _ = self.signals.send(Mapped::Event(GatewayEvent::Disconnected {
+            let _ = self.signals.send(Mapped::Event(GatewayEvent::Unreachable {
                 reason: "connect timed out".into(),
             }));
         }
