@@ -192,7 +192,10 @@ async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<(StatusCode, Json<CommandAccepted>)> {
-    Ok((StatusCode::ACCEPTED, Json(logout_number(&state, &user).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(logout_number(&state, &user).await?),
+    ))
 }
 
 /// Unlinks the shop's number and forgets the session (`POST /api/v1/whatsapp/logout`). Owner only, audited.
@@ -213,7 +216,10 @@ async fn sandbox_scan(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<(StatusCode, Json<CommandAccepted>)> {
-    Ok((StatusCode::ACCEPTED, Json(simulate_scan(&state, &user).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(simulate_scan(&state, &user).await?),
+    ))
 }
 
 /// Sandbox mode only: a customer writes to the shop's linked number. The message takes the real inbound
@@ -256,16 +262,14 @@ pub(crate) async fn simulate_customer_message(
 ) -> Result<CommandAccepted> {
     require_owner(user)?;
     let mut check = Check::default();
-    let digits: String = from.chars().filter(char::is_ascii_digit).collect();
-    if !(8..=15).contains(&digits.len()) || from.chars().any(char::is_alphabetic) {
-        check.fail(
-            "from",
-            "Numéro invalide : indiquez-le au format international, ex. 2250701020304.",
-        );
+    let phone = crate::phone::PhoneNumber::parse(from);
+    if phone.is_err() {
+        check.fail("from", crate::phone::PhoneNumber::MESSAGE);
     }
     let name = check.text("name", name, 0, 60);
     let text = check.text("text", text, 1, 4000);
     check.finish()?;
+    let digits = phone.map(|p| p.digits().to_owned()).unwrap_or_default();
     let command = WaCommand::SandboxMessage {
         from: format!("{digits}@s.whatsapp.net"),
         name,
@@ -402,7 +406,8 @@ async fn request(
     timeout: Duration,
 ) -> Result<WaCommandReply> {
     let payload = serde_json::to_vec(command).map_err(anyhow::Error::from)?;
-    let response = match tokio::time::timeout(timeout, nats.request(subject, payload.into())).await {
+    let response = match tokio::time::timeout(timeout, nats.request(subject, payload.into())).await
+    {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "no ingress node answered a WhatsApp command");

@@ -90,10 +90,7 @@ async fn the_pairing_phone_reaches_the_ingress_in_international_digits(pool: PgP
         while let Some(request) = commands.next().await {
             let command: WaCommand = serde_json::from_slice(&request.payload).expect("command");
             let _ = seen_tx.send(command);
-            let reply = WaCommandReply {
-                accepted: true,
-                message: "ok".into(),
-            };
+            let reply = WaCommandReply::accepted("ok");
             if let Some(inbox) = request.reply {
                 let payload = serde_json::to_vec(&reply).expect("json");
                 nats.publish(inbox, payload.into()).await.expect("reply");

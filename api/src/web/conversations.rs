@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use store::messages::Message;
-use store::{chats, dead_letters, messages};
+use store::{dead_letters, messages};
 
 use super::error::WebResult;
 use super::form::Posted;
@@ -18,10 +18,8 @@ use super::i18n::Lang;
 use super::session::Session;
 use super::view::{Chrome, Flash, render};
 use crate::AppState;
-use crate::conversations::BotPause;
+use crate::conversations::{BotPause, ChatRef};
 use crate::pagination::Page;
-
-const CHAT_NOT_FOUND: crate::Error = crate::Error::NotFound("Conversation introuvable.");
 
 /// Messages shown in a transcript (the latest ones).
 const SHOWN: i64 = 100;
@@ -187,10 +185,9 @@ async fn transcript_page(
     error: String,
     text: String,
 ) -> WebResult<Response> {
-    let chat_id = crate::pagination::parse_id(chat, CHAT_NOT_FOUND)?;
+    let chat = resolve(state, session, chat).await?;
     let mut tx = state.db.tenant(session.user.ctx()).await?;
-    let chat = chats::get(&mut tx, chat_id).await?;
-    let list = messages::latest(&mut tx, chat_id, SHOWN).await?;
+    let list = messages::latest(&mut tx, chat.chat_id, SHOWN).await?;
     tx.commit().await?;
     let mut chrome = Chrome::load(
         state,
@@ -216,6 +213,22 @@ async fn transcript_page(
     })
 }
 
+/// The shop's chat named by an id or a chat key (another shop's answers like an unknown one).
+async fn resolve(state: &AppState, session: &Session, chat: &str) -> WebResult<store::chats::Chat> {
+    let chat = ChatRef::parse(chat)?;
+    let thread = crate::conversations::chat_thread(
+        state,
+        &session.user,
+        &chat,
+        Page {
+            limit: Some(1),
+            offset: Some(0),
+        },
+    )
+    .await?;
+    Ok(thread.chat)
+}
+
 async fn transcript(
     State(state): State<AppState>,
     session: Session,
@@ -237,11 +250,16 @@ async fn pause(
     posted: Posted<PauseForm>,
 ) -> WebResult<Response> {
     let Posted { session, form } = posted;
-    let chat_id = crate::pagination::parse_id(&chat, CHAT_NOT_FOUND)?;
+    let chat_id = resolve(&state, &session, &chat).await?.chat_id;
     let take_over = form.pause == "1";
     let paused_until = take_over.then(|| Utc::now() + Duration::hours(TAKEOVER_HOURS));
-    crate::conversations::set_bot_pause(&state, &session.user, chat_id, BotPause { paused_until })
-        .await?;
+    crate::conversations::set_bot_pause(
+        &state,
+        &session.user,
+        &ChatRef::Id(chat_id),
+        BotPause { paused_until },
+    )
+    .await?;
     let done = if take_over { "paused" } else { "resumed" };
     Ok(Redirect::to(&format!("/app/conversations/{chat_id}?done={done}")).into_response())
 }

@@ -58,6 +58,14 @@ impl IntoResponse for WebError {
                     }
                     crate::Error::Unavailable => ErrorPage::Unavailable,
                     crate::Error::Internal(_) => ErrorPage::Internal,
+                    // A form without its own field display (e.g. a one-button action): list every problem.
+                    crate::Error::Validation(fields) => ErrorPage::Message(
+                        fields
+                            .iter()
+                            .map(|f| f.message.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
                     other => ErrorPage::Message(other.user_message()),
                 };
                 // The API's own response keeps the logging extension of internal errors.

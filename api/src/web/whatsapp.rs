@@ -26,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/whatsapp/connect", post(connect))
         .route("/app/whatsapp/logout", post(logout))
         .route("/app/whatsapp/events", get(events))
+        .route("/app/whatsapp/sandbox/scan", post(simulate_scan))
+        .route("/app/whatsapp/sandbox/message", post(simulate_customer))
 }
 
 /// The linking panel, shown on its own page and in the onboarding.
@@ -142,4 +144,47 @@ async fn events(
     require_owner(&session)?;
     let stream = crate::whatsapp::live_events(&state, session.user.tenant_id).await?;
     Ok(Sse::new(stream.map(Ok)).keep_alive(KeepAlive::default()))
+}
+
+/// Sandbox: the phone "scans" the QR code.
+async fn simulate_scan(
+    State(state): State<AppState>,
+    posted: Posted<FromForm>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    crate::whatsapp::simulate_scan(&state, &session.user).await?;
+    Ok(Redirect::to(back_to(&form.from)).into_response())
+}
+
+#[derive(Deserialize)]
+struct CustomerForm {
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    from: String,
+}
+
+/// Sandbox: a customer writes to the shop's number; the message takes the real inbound path.
+async fn simulate_customer(
+    State(state): State<AppState>,
+    posted: Posted<CustomerForm>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    let name = session.lang.t("whatsapp.sandbox.customer_name");
+    crate::whatsapp::simulate_customer_message(
+        &state,
+        &session.user,
+        &form.phone,
+        &name,
+        &form.text,
+    )
+    .await?;
+    let to = if form.from == "onboarding" {
+        "/app/onboarding/whatsapp?done=sent".to_owned()
+    } else {
+        "/app/conversations?done=sent".to_owned()
+    };
+    Ok(Redirect::to(&to).into_response())
 }
