@@ -13,6 +13,7 @@ mod dead_letters;
 mod error;
 mod extract;
 mod health;
+pub mod mail;
 pub mod metrics;
 mod openapi;
 mod orders;

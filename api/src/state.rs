@@ -8,6 +8,7 @@ use schemas::Subjects;
 use crate::ApiConfig;
 use crate::auth::TokenKeys;
 use crate::billing::Billing;
+use crate::mail::{DevMailer, Mailer};
 use crate::rate_limit::AddrLimiter;
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Payment providers and billing settings; the sandbox alone unless [`AppState::with_billing`] is used.
     pub billing: Arc<Billing>,
+    /// Outgoing e-mail; the development mailer (log + outbox) unless [`AppState::with_mailer`] is used.
+    pub mailer: Arc<dyn Mailer>,
 }
 
 impl AppState {
@@ -40,7 +43,14 @@ impl AppState {
             tokens: Arc::new(tokens),
             metrics: crate::metrics::handle(),
             billing: Arc::new(Billing::sandbox_only()),
+            mailer: Arc::new(DevMailer::default()),
         }
+    }
+
+    /// Replaces the development mailer (e.g. with SMTP in production).
+    pub fn with_mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = mailer;
+        self
     }
 
     /// Replaces the keyless sandbox default with configured billing ([`Billing::from_config`]).
