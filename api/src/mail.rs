@@ -59,6 +59,9 @@ impl Mailer for DevMailer {
     }
 
     fn outbox(&self) -> Option<Vec<SentMail>> {
-        self.sent.lock().ok().map(|sent| sent.iter().cloned().collect())
+        self.sent
+            .lock()
+            .ok()
+            .map(|sent| sent.iter().cloned().collect())
     }
 }

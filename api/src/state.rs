@@ -7,6 +7,7 @@ use schemas::Subjects;
 
 use crate::ApiConfig;
 use crate::auth::TokenKeys;
+use crate::auth::revocation::TokenVersions;
 use crate::billing::Billing;
 use crate::mail::{DevMailer, Mailer};
 use crate::rate_limit::AddrLimiter;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub billing: Arc<Billing>,
     /// Outgoing e-mail; the development mailer (log + outbox) unless [`AppState::with_mailer`] is used.
     pub mailer: Arc<dyn Mailer>,
+    /// Users' current token versions, remembered briefly (revocation of API tokens).
+    pub(crate) token_versions: Arc<TokenVersions>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
             metrics: crate::metrics::handle(),
             billing: Arc::new(Billing::sandbox_only()),
             mailer: Arc::new(DevMailer::default()),
+            token_versions: Arc::new(TokenVersions::default()),
         }
     }
 

@@ -78,6 +78,8 @@ pub struct Credentials {
     pub tenant_id: Uuid,
     pub role: Role,
     pub password_hash: SecretString,
+    /// Tokens issued now carry it; a bump revokes the older ones.
+    pub token_version: i32,
 }
 
 macro_rules! user_columns {
@@ -119,19 +121,20 @@ pub async fn get(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<User> {
 
 /// Login looks a user up by e-mail before any tenant is known: a platform-path query.
 pub async fn credentials_by_email(tx: &mut PlatformTx, email: &str) -> Result<Option<Credentials>> {
-    let row: Option<(Uuid, Uuid, String, String)> = sqlx::query_as(
-        "select user_id, tenant_id, role, password_hash from app_user where email = $1",
+    let row: Option<(Uuid, Uuid, String, String, i32)> = sqlx::query_as(
+        "select user_id, tenant_id, role, password_hash, token_version from app_user where email = $1",
     )
     .bind(email)
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|(user_id, tenant_id, role, hash)| {
+    row.map(|(user_id, tenant_id, role, hash, token_version)| {
         let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role:?}"))?;
         Ok(Credentials {
             user_id,
             tenant_id,
             role,
             password_hash: SecretString::from(hash),
+            token_version,
         })
     })
     .transpose()
@@ -182,4 +185,43 @@ pub async fn get_language(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<String
         .fetch_optional(&mut **tx)
         .await?
         .or_not_found()
+}
+
+/// The user's current token version (`None`: the user no longer exists). Platform path: checked on every
+/// API request before the tenant's transaction opens.
+pub async fn token_version(tx: &mut PlatformTx, user_id: Uuid) -> Result<Option<i32>> {
+    Ok(
+        sqlx::query_scalar("select token_version from app_user where user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
+/// Ends everything a user is signed in with: the API tokens (version bump) and the browser sessions.
+pub async fn revoke(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<()> {
+    sqlx::query(
+        "update app_user set token_version = token_version + 1 where tenant_id = $1 and user_id = $2",
+    )
+    .bind(tx.tenant_id())
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    crate::web_sessions::delete_for_user(tx, user_id).await?;
+    Ok(())
+}
+
+/// Ends the sign-ins of every user of the transaction's tenant (the shop was suspended).
+pub async fn revoke_all(tx: &mut TenantTx<'_>) -> Result<u64> {
+    let users =
+        sqlx::query("update app_user set token_version = token_version + 1 where tenant_id = $1")
+            .bind(tx.tenant_id())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    sqlx::query("delete from web_session where tenant_id = $1")
+        .bind(tx.tenant_id())
+        .execute(&mut **tx)
+        .await?;
+    Ok(users)
 }

@@ -1,6 +1,7 @@
 //! Authentication: argon2id password hashes, short-lived JWTs, and the extractor every tenant endpoint uses.
 
 mod password;
+pub(crate) mod revocation;
 pub(crate) mod routes;
 mod token;
 
@@ -28,6 +29,15 @@ impl AuthUser {
     /// The tenant every query of this request is scoped to.
     pub fn ctx(&self) -> TenantCtx {
         TenantCtx::new(self.tenant_id)
+    }
+
+    /// Only the shop's owner (billing, team, WhatsApp link, bot identity).
+    pub fn require_owner(&self) -> Result<(), Error> {
+        if self.role == Role::Owner {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
     }
 
     /// Only the platform operator.
@@ -58,10 +68,47 @@ impl FromRequestParts<AppState> for AuthUser {
             .verify(token.trim())
             .map_err(|_| Error::Unauthenticated)?;
         let role = Role::parse(&claims.role).ok_or(Error::Unauthenticated)?;
+        let current = match state.token_versions.cached(claims.sub) {
+            Some(version) => version,
+            None => {
+                let mut tx = state.db.platform().await?;
+                let version = store::users::token_version(&mut tx, claims.sub).await?;
+                tx.commit().await?;
+                state.token_versions.remember(claims.sub, version);
+                version
+            }
+        };
+        // A deleted user, or a token issued before a password change, removal or suspension.
+        if current != Some(claims.ver) {
+            return Err(Error::Unauthenticated);
+        }
         Ok(AuthUser {
             user_id: claims.sub,
             tenant_id: claims.tid,
             role,
         })
     }
+}
+
+/// Ends every sign-in of `user_id` (API tokens and browser sessions), inside the caller's transaction: a
+/// password change or reset, a removed member. Other processes notice within the token-version cache's
+/// freshness (two seconds).
+pub(crate) async fn revoke_user(
+    state: &AppState,
+    tx: &mut store::TenantTx<'_>,
+    user_id: Uuid,
+) -> Result<(), Error> {
+    store::users::revoke(tx, user_id).await?;
+    state.token_versions.forget(user_id);
+    Ok(())
+}
+
+/// Ends every sign-in of every user of the transaction's shop (the operator suspended it).
+pub(crate) async fn revoke_shop(
+    state: &AppState,
+    tx: &mut store::TenantTx<'_>,
+) -> Result<(), Error> {
+    store::users::revoke_all(tx).await?;
+    state.token_versions.forget_all();
+    Ok(())
 }

@@ -85,7 +85,7 @@ async fn signup(
     let owner = create_shop(&state, req).await?;
     let token = state
         .tokens
-        .issue(owner.user_id, owner.tenant_id, Role::Owner)?;
+        .issue(owner.user_id, owner.tenant_id, Role::Owner, 0)?;
     Ok((
         StatusCode::CREATED,
         Json(SignupResponse {
@@ -175,10 +175,10 @@ async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>> {
     state.auth_limiter.check(client.0)?;
-    let user = authenticate(&state, &req.email, req.password).await?;
+    let (user, token_version) = authenticate(&state, &req.email, req.password).await?;
     let token = state
         .tokens
-        .issue(user.user_id, user.tenant_id, user.role)?;
+        .issue(user.user_id, user.tenant_id, user.role, token_version)?;
     Ok(Json(LoginResponse {
         token,
         tenant_id: user.tenant_id,
@@ -187,13 +187,13 @@ async fn login(
     }))
 }
 
-/// Checks an e-mail and password; the same work (one hash verification) whether or not the e-mail exists.
+/// Checks an e-mail and password and returns the user with their current token version; the same work (one hash verification) whether or not the e-mail exists.
 /// Shared by the REST login and the dashboard's login page (the caller applies the rate limit).
 pub(crate) async fn authenticate(
     state: &AppState,
     email: &str,
     password: String,
-) -> Result<AuthUser> {
+) -> Result<(AuthUser, i32)> {
     if password.chars().count() > MAX_PASSWORD {
         return Err(Error::InvalidCredentials);
     }
@@ -207,11 +207,12 @@ pub(crate) async fn authenticate(
         return Err(Error::InvalidCredentials);
     }
     let credentials = credentials.ok_or(Error::InvalidCredentials)?;
-    Ok(AuthUser {
+    let user = AuthUser {
         user_id: credentials.user_id,
         tenant_id: credentials.tenant_id,
         role: credentials.role,
-    })
+    };
+    Ok((user, credentials.token_version))
 }
 
 /// The signed-in user, their shop and its plan.

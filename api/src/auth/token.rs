@@ -17,6 +17,9 @@ pub struct Claims {
     /// The tenant.
     pub tid: Uuid,
     pub role: String,
+    /// The user's token version when issued; a token older than the user's current version is revoked.
+    #[serde(default)]
+    pub ver: i32,
     pub iss: String,
     pub iat: i64,
     pub exp: i64,
@@ -52,12 +55,19 @@ impl TokenKeys {
         self.ttl_secs
     }
 
-    pub fn issue(&self, user_id: Uuid, tenant_id: Uuid, role: Role) -> anyhow::Result<String> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        tenant_id: Uuid,
+        role: Role,
+        token_version: i32,
+    ) -> anyhow::Result<String> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user_id,
             tid: tenant_id,
             role: role.as_str().to_owned(),
+            ver: token_version,
             iss: ISSUER.to_owned(),
             iat: now,
             exp: now + self.ttl_secs,

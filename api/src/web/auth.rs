@@ -160,7 +160,9 @@ async fn login(
     check_pre_csrf(&headers, &form.csrf)?;
     let page = public_page(&headers, None, &state);
     let outcome = match state.auth_limiter.check(client.0) {
-        Ok(()) => authenticate(&state, &form.email, form.password).await,
+        Ok(()) => authenticate(&state, &form.email, form.password)
+            .await
+            .map(|(user, _)| user),
         Err(limited) => Err(limited),
     };
     let user = match outcome {
