@@ -202,7 +202,10 @@ async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<(StatusCode, Json<CommandAccepted>)> {
-    Ok((StatusCode::ACCEPTED, Json(logout_number(&state, &user).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(logout_number(&state, &user).await?),
+    ))
 }
 
 /// Unlinks the shop's number and forgets the session (`POST /api/v1/whatsapp/logout`). Owner only, audited.
@@ -223,7 +226,10 @@ async fn sandbox_scan(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<(StatusCode, Json<CommandAccepted>)> {
-    Ok((StatusCode::ACCEPTED, Json(simulate_scan(&state, &user).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(simulate_scan(&state, &user).await?),
+    ))
 }
 
 /// Sandbox mode only: a customer writes to the shop's linked number. The message takes the real inbound
@@ -412,7 +418,8 @@ async fn request(
     timeout: Duration,
 ) -> Result<WaCommandReply> {
     let payload = serde_json::to_vec(command).map_err(anyhow::Error::from)?;
-    let response = match tokio::time::timeout(timeout, nats.request(subject, payload.into())).await {
+    let response = match tokio::time::timeout(timeout, nats.request(subject, payload.into())).await
+    {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "no ingress node answered a WhatsApp command");

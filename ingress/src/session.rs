@@ -87,7 +87,10 @@ impl LiveCode {
         let Some(shown) = shown.as_ref() else {
             return Vec::new();
         };
-        let left = shown.until.saturating_duration_since(Instant::now()).as_secs();
+        let left = shown
+            .until
+            .saturating_duration_since(Instant::now())
+            .as_secs();
         if left == 0 {
             return Vec::new();
         }
@@ -106,7 +109,9 @@ impl LiveCode {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Shown>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

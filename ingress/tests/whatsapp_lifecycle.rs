@@ -110,7 +110,9 @@ impl TransportFactory for FakeNetwork {
             }
             Behaviour::Hangs => std::future::pending().await,
             Behaviour::Refuses => {
-                anyhow::bail!("failed to lookup address information: Temporary failure in name resolution")
+                anyhow::bail!(
+                    "failed to lookup address information: Temporary failure in name resolution"
+                )
             }
         }
     }
@@ -481,7 +483,8 @@ async fn a_real_start_without_network_retries_with_backoff_and_stops_promptly(po
 }
 
 #[tokio::test]
-async fn an_attempt_that_cannot_reach_whatsapp_is_reported_as_unreachable_not_as_a_lost_connection() {
+async fn an_attempt_that_cannot_reach_whatsapp_is_reported_as_unreachable_not_as_a_lost_connection()
+{
     // Arrange: no internet access.
     let fake = FakeNetwork::new(Behaviour::Refuses);
 
@@ -534,9 +537,15 @@ impl OfflineNode {
             .expect("provision NATS");
         let gateway = WhatsAppRustGateway::new(db.clone(), MasterKey::generate(), offline_config())
             .with_network(network);
-        let node = IngressNode::new(db, nats.clone(), subjects.clone(), Arc::new(gateway), config)
-            .await
-            .expect("ingress node");
+        let node = IngressNode::new(
+            db,
+            nats.clone(),
+            subjects.clone(),
+            Arc::new(gateway),
+            config,
+        )
+        .await
+        .expect("ingress node");
         let stop = tokio_util::sync::CancellationToken::new();
         let stopped = stop.clone();
         let task = tokio::spawn(async move {
@@ -642,15 +651,18 @@ async fn without_internet_the_shop_reads_one_plain_status_while_retries_back_off
         offline + 1,
         "one status while offline (every delay here rounds to 1 s): {details:?}"
     );
-    let stored: (String, String) = sqlx::query_as(
-        "select status, status_detail from whatsapp_session where tenant_id = $1",
-    )
-    .bind(tenant_id)
-    .fetch_one(&pool)
-    .await
-    .expect("session row");
+    let stored: (String, String) =
+        sqlx::query_as("select status, status_detail from whatsapp_session where tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(&pool)
+            .await
+            .expect("session row");
     assert_eq!(stored.0, "connecting");
-    assert!(stored.1.starts_with("Impossible de joindre WhatsApp"), "{}", stored.1);
+    assert!(
+        stored.1.starts_with("Impossible de joindre WhatsApp"),
+        "{}",
+        stored.1
+    );
 
     // Assert: the retries go on, further and further apart, up to the configured maximum.
     let attempts = fake.attempts();

@@ -462,7 +462,10 @@ async fn without_internet_the_status_says_so_plainly_and_the_qr_code_comes_once_
                 WaStatus::Connecting,
                 status::unreachable(Duration::from_millis(300))
             ),
-            (WaStatus::WaitingForScan, status::WAITING_FOR_SCAN.to_owned()),
+            (
+                WaStatus::WaitingForScan,
+                status::WAITING_FOR_SCAN.to_owned()
+            ),
         ]
     );
     assert_eq!(
@@ -471,7 +474,11 @@ async fn without_internet_the_status_says_so_plainly_and_the_qr_code_comes_once_
     );
     assert_eq!(qr, "2@back-online");
     let starts = starts.lock().expect("starts").clone();
-    assert_eq!(starts.len(), 4, "three offline attempts, then one that got through");
+    assert_eq!(
+        starts.len(),
+        4,
+        "three offline attempts, then one that got through"
+    );
     let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
     for (i, minimum) in [300u64, 600, 600].into_iter().enumerate() {
         assert!(

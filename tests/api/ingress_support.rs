@@ -257,7 +257,9 @@ pub async fn read_until_within(
     while !complete(&seen) {
         let chunk = tokio::time::timeout_at(deadline, response.chunk())
             .await
-            .unwrap_or_else(|_| panic!("no {needle:?} on the event stream within {within:?}; got:\n{seen}"))
+            .unwrap_or_else(|_| {
+                panic!("no {needle:?} on the event stream within {within:?}; got:\n{seen}")
+            })
             .expect("stream")
             .expect("open");
         seen.push_str(&String::from_utf8_lossy(&chunk));

@@ -157,8 +157,14 @@ async fn refusal(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, S
     let body: Value = response.json().await.expect("json");
     (
         status,
-        body["error"]["code"].as_str().unwrap_or_default().to_owned(),
-        body["error"]["message"].as_str().unwrap_or_default().to_owned(),
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     )
 }
 
@@ -176,11 +182,8 @@ async fn sandbox_controls_are_refused_in_french_by_an_ingress_on_the_real_whatsa
     // Arrange: the only ingress node speaks to the real WhatsApp.
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
-    let gateway = WhatsAppRustGateway::new(
-        app.db.clone(),
-        app.master_key.clone(),
-        WaConfig::default(),
-    );
+    let gateway =
+        WhatsAppRustGateway::new(app.db.clone(), app.master_key.clone(), WaConfig::default());
     let _node = start_node_with(&app, Arc::new(gateway), IngressConfig::for_tests()).await;
 
     for (path, body) in [

@@ -117,13 +117,24 @@ async fn in_sandbox_mode_the_shop_plays_the_scan_and_a_customer_over_rest_and_th
         status_of(&app, &shop.token).await["status"] == "waiting_for_scan"
     })
     .await;
-    let customer = json!({"from": "+225 07 05 06 07 08", "name": "Awa", "text": "c'est combien le pagne ?"});
+    let customer =
+        json!({"from": "+225 07 05 06 07 08", "name": "Awa", "text": "c'est combien le pagne ?"});
     let too_early = app
-        .post("/api/v1/whatsapp/sandbox/messages", &shop.token, customer.clone())
+        .post(
+            "/api/v1/whatsapp/sandbox/messages",
+            &shop.token,
+            customer.clone(),
+        )
         .await;
-    assert_eq!(too_early.status(), 409, "no customer before the number is linked");
+    assert_eq!(
+        too_early.status(),
+        409,
+        "no customer before the number is linked"
+    );
     assert!(
-        error_message(too_early).await.contains("pas encore connecté"),
+        error_message(too_early)
+            .await
+            .contains("pas encore connecté"),
         "explained in French"
     );
 
