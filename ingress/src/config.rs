@@ -70,7 +70,8 @@ pub struct IngressConfig {
     /// Replies older than this are not sent any more (marked failed): a late answer confuses customers.
     #[arg(long = "ingress-outbound-max-age", env = "INGRESS_OUTBOUND_MAX_AGE", default_value = "6h", value_parser = parse_duration)]
     pub outbound_max_age: Duration,
-    /// First wait before restarting a connection that ended unexpectedly on our side, doubled up to the max.
+    /// First wait before restarting a connection that ended unexpectedly on our side, or whose attempt could
+    /// not reach WhatsApp (no internet), doubled up to the max.
     #[arg(long = "ingress-reconnect-backoff-min", env = "INGRESS_RECONNECT_BACKOFF_MIN", default_value = "1s", value_parser = parse_duration)]
     pub reconnect_backoff_min: Duration,
     /// Longest wait between restarts of a connection.

@@ -1,10 +1,10 @@
 //! The ingress runtime with the sandbox gateway against the real PostgreSQL and NATS: linking by QR code,
-//! customer messages to the pipeline and replies back out exactly once, the connecting watchdog, and terminal
-//! states that are reported in French and never retried.
+//! customer messages to the pipeline and replies back out exactly once, the connecting watchdog, terminal
+//! states that are reported in French and never retried, and a shop whose WhatsApp cannot be reached.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -361,4 +361,182 @@ async fn terminal_states_are_explained_in_french_and_not_retried(pool: PgPool) {
         );
         node.stop().await;
     }
+}
+
+/// WhatsApp unreachable (no internet) for the first `offline_starts` starts: each attempt shows
+/// `Connecting` then `Unreachable`; later starts reach WhatsApp and show a QR code.
+struct NoInternetAtFirst {
+    offline_starts: usize,
+    starts: Arc<Mutex<Vec<Instant>>>,
+}
+
+#[async_trait]
+impl WhatsAppGateway for NoInternetAtFirst {
+    async fn start(
+        &self,
+        _tenant_id: Uuid,
+        _options: StartOptions,
+    ) -> Result<(Box<dyn Connection>, mpsc::Receiver<GatewayEvent>), GatewayError> {
+        let start = {
+            let mut starts = self.starts.lock().expect("starts");
+            starts.push(Instant::now());
+            starts.len()
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let _ = tx.send(GatewayEvent::Connecting).await;
+        let _ = tx
+            .send(if start <= self.offline_starts {
+                GatewayEvent::Unreachable {
+                    reason: "connect failed: Temporary failure in name resolution".into(),
+                }
+            } else {
+                GatewayEvent::Qr {
+                    code: "2@back-online".into(),
+                    valid_for: Duration::from_secs(60),
+                }
+            })
+            .await;
+        Ok((Box::new(Idle { _events: tx }), rx))
+    }
+
+    fn name(&self) -> &'static str {
+        "no-internet-at-first"
+    }
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn without_internet_the_status_says_so_plainly_and_the_qr_code_comes_once_the_network_is_back(
+    pool: PgPool,
+) {
+    // Arrange: three attempts without internet, then WhatsApp answers.
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Boutique Awa").await;
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let gateway = Arc::new(NoInternetAtFirst {
+        offline_starts: 3,
+        starts: starts.clone(),
+    });
+    let config = IngressConfig {
+        reconnect_backoff_min: Duration::from_millis(300),
+        reconnect_backoff_max: Duration::from_millis(600),
+        ..IngressConfig::for_tests()
+    };
+    let node = start_node_with(&app, gateway, config).await;
+    let mut events = app
+        .nats
+        .subscribe(app.subjects.wa_events(shop.tenant_id))
+        .await
+        .expect("events");
+    app.nats.flush().await.expect("flush");
+
+    // Act
+    let reply = command(
+        &app,
+        shop.tenant_id,
+        &WaCommand::Connect {
+            pairing_phone: None,
+        },
+    )
+    .await;
+    assert!(reply.accepted, "{}", reply.message);
+    let mut statuses = Vec::new();
+    let qr = loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .unwrap_or_else(|_| panic!("no QR code after the network came back: {statuses:?}"))
+            .expect("event");
+        match serde_json::from_slice(&message.payload).expect("event") {
+            WaEvent::Status { status, detail, .. } => statuses.push((status, detail)),
+            WaEvent::Qr { code, .. } => break code,
+            WaEvent::PairingCode { .. } => panic!("unexpected pairing code"),
+        }
+    };
+
+    // Assert: "connecting", then one plain explanation while offline (never "connection lost"), then the
+    // normal flow.
+    assert_eq!(
+        statuses,
+        vec![
+            (WaStatus::Connecting, status::CONNECTING.to_owned()),
+            (
+                WaStatus::Connecting,
+                status::unreachable(Duration::from_millis(300))
+            ),
+            (
+                WaStatus::WaitingForScan,
+                status::WAITING_FOR_SCAN.to_owned()
+            ),
+        ]
+    );
+    assert_eq!(
+        status::unreachable(Duration::from_millis(300)),
+        "Impossible de joindre WhatsApp (pas d'accès à internet ?). Nouvel essai dans 1 s."
+    );
+    assert_eq!(qr, "2@back-online");
+    let starts = starts.lock().expect("starts").clone();
+    assert_eq!(
+        starts.len(),
+        4,
+        "three offline attempts, then one that got through"
+    );
+    let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+    for (i, minimum) in [300u64, 600, 600].into_iter().enumerate() {
+        assert!(
+            gaps[i] >= Duration::from_millis(minimum),
+            "retry {i} waited {:?} (gaps {gaps:?})",
+            gaps[i]
+        );
+    }
+    assert_eq!(
+        session_row(&app, shop.tenant_id)
+            .await
+            .map(|r| r.0)
+            .as_deref(),
+        Some("waiting_for_scan")
+    );
+    node.stop().await;
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_shop_can_unlink_its_number_while_whatsapp_is_unreachable(pool: PgPool) {
+    // Arrange: never any internet, and a long wait between attempts.
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Boutique Awa").await;
+    set_linked(&app, shop.tenant_id).await;
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let gateway = Arc::new(NoInternetAtFirst {
+        offline_starts: usize::MAX,
+        starts: starts.clone(),
+    });
+    let config = IngressConfig {
+        reconnect_backoff_min: Duration::from_secs(30),
+        reconnect_backoff_max: Duration::from_secs(30),
+        ..IngressConfig::for_tests()
+    };
+    let node = start_node_with(&app, gateway, config).await;
+    eventually(Duration::from_secs(5), "offline status stored", || async {
+        session_row(&app, shop.tenant_id)
+            .await
+            .is_some_and(|(_, detail, _)| detail.ends_with("Nouvel essai dans 30 s."))
+    })
+    .await;
+
+    // Act: the shop unlinks during the 30 s wait.
+    let asked = Instant::now();
+    let reply = command(&app, shop.tenant_id, &WaCommand::Logout).await;
+
+    // Assert: answered at once, not after the wait (nor after the api's timeout).
+    assert!(reply.accepted, "{}", reply.message);
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "answered after {:?}",
+        asked.elapsed()
+    );
+    eventually(Duration::from_secs(5), "logged out", || async {
+        session_row(&app, shop.tenant_id)
+            .await
+            .is_some_and(|(status, _, phone)| status == "logged_out" && phone.is_none())
+    })
+    .await;
+    node.stop().await;
 }

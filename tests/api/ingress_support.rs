@@ -222,3 +222,71 @@ pub async fn publish_reply(app: &TestApp, reply: &schemas::OutboundReply) {
     .await
     .expect("reply stored");
 }
+
+/// Opens the shop's `GET /api/v1/whatsapp/events` stream.
+pub async fn open_events(app: &TestApp, token: &str) -> reqwest::Response {
+    let response = app
+        .client
+        .get(format!("{}/api/v1/whatsapp/events", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("event stream");
+    assert_eq!(response.status(), 200, "event stream opened");
+    response
+}
+
+/// Reads SSE chunks until one contains `needle` (10 s at most); returns what was read.
+pub async fn read_until(response: &mut reqwest::Response, needle: &str) -> String {
+    read_until_within(response, needle, Duration::from_secs(10)).await
+}
+
+/// Reads SSE chunks until the event containing `needle` is complete, failing the test after `within`;
+/// returns what was read.
+pub async fn read_until_within(
+    response: &mut reqwest::Response,
+    needle: &str,
+    within: Duration,
+) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + within;
+    let complete = |seen: &str| {
+        seen.find(needle)
+            .is_some_and(|at| seen[at..].contains("\n\n"))
+    };
+    while !complete(&seen) {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("no {needle:?} on the event stream within {within:?}; got:\n{seen}")
+            })
+            .expect("stream")
+            .expect("open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+/// Everything the stream sends within `wait`.
+pub async fn read_for(response: &mut reqwest::Response, wait: Duration) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, response.chunk()).await {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+/// The JSON data of the first `event` in SSE text.
+pub fn sse_data(text: &str, event: &str) -> serde_json::Value {
+    let marker = format!("event: {event}\n");
+    let start = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {event:?} event in:\n{text}"))
+        + marker.len();
+    let data = text[start..]
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .expect("data line");
+    serde_json::from_str(data).expect("event data is JSON")
+}

@@ -1,9 +1,15 @@
 //! The WhatsApp linking endpoints, as seen from the dashboard.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use ingress::IngressConfig;
+use ingress::whatsapp::{WaConfig, WhatsAppRustGateway};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{error_code, spawn_app};
+use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::ingress_support::{eventually, start_node, start_node_with};
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_new_shop_is_disconnected_and_connecting_without_ingress_is_unavailable(pool: PgPool) {
@@ -125,8 +131,16 @@ async fn only_the_owner_links_or_unlinks_the_number(pool: PgPool) {
     )
     .expect("token");
 
-    for path in ["/api/v1/whatsapp/connect", "/api/v1/whatsapp/logout"] {
-        let response = app.post(path, &staff, json!({})).await;
+    for (path, body) in [
+        ("/api/v1/whatsapp/connect", json!({})),
+        ("/api/v1/whatsapp/logout", json!({})),
+        ("/api/v1/whatsapp/sandbox/scan", json!({})),
+        (
+            "/api/v1/whatsapp/sandbox/messages",
+            json!({"from": "2250701020304", "name": "Awa", "text": "Bonjour"}),
+        ),
+    ] {
+        let response = app.post(path, &staff, body).await;
         assert_eq!(response.status(), 403, "{path}");
     }
     assert_eq!(
@@ -134,4 +148,136 @@ async fn only_the_owner_links_or_unlinks_the_number(pool: PgPool) {
         200,
         "staff can see the status"
     );
+}
+
+/// `(status, error code, error message)` of a POST.
+async fn refusal(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, String, String) {
+    let response = app.post(path, token, body).await;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("json");
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+const CUSTOMER_WRITES: &str = "/api/v1/whatsapp/sandbox/messages";
+const PHONE_SCANS: &str = "/api/v1/whatsapp/sandbox/scan";
+
+fn a_customer_message() -> Value {
+    json!({"from": "2250701020304", "name": "Awa", "text": "Bonjour, vous avez des pagnes ?"})
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn sandbox_controls_are_refused_in_french_by_an_ingress_on_the_real_whatsapp_gateway(
+    pool: PgPool,
+) {
+    // Arrange: the only ingress node speaks to the real WhatsApp.
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let gateway =
+        WhatsAppRustGateway::new(app.db.clone(), app.master_key.clone(), WaConfig::default());
+    let _node = start_node_with(&app, Arc::new(gateway), IngressConfig::for_tests()).await;
+
+    for (path, body) in [
+        (PHONE_SCANS, json!({})),
+        (CUSTOMER_WRITES, a_customer_message()),
+    ] {
+        // Act
+        let (status, code, message) = refusal(&app, path, &shop.token, body).await;
+
+        // Assert
+        assert_eq!(status, 409, "{path}");
+        assert_eq!(code, "whatsapp_refused", "{path}");
+        assert!(
+            message.contains("vrai WhatsApp") && message.contains("WHATSAPP_GATEWAY=sandbox"),
+            "{path}: {message}"
+        );
+    }
+    let actions = app.audit_actions(shop.tenant_id).await;
+    assert!(
+        !actions.iter().any(|a| a.starts_with("whatsapp.sandbox")),
+        "refusals are not audited: {actions:?}"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_sandbox_scan_reaches_only_the_callers_own_connection(pool: PgPool) {
+    // Arrange: shop A waits for its QR code to be scanned; shop B never connected.
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let other = app.signup("Autre boutique").await;
+    let _node = start_node(&app).await;
+    let connect = app
+        .post("/api/v1/whatsapp/connect", &shop.token, json!({}))
+        .await;
+    assert_eq!(connect.status(), 202);
+    eventually(Duration::from_secs(5), "A waits for the scan", || async {
+        status_of(&app, &shop.token).await == "waiting_for_scan"
+    })
+    .await;
+
+    // Act: B plays the phone and a customer.
+    let scan = refusal(&app, PHONE_SCANS, &other.token, json!({})).await;
+    let message = refusal(&app, CUSTOMER_WRITES, &other.token, a_customer_message()).await;
+
+    // Assert: refused for B (no connection of B's runs), and A's code is still waiting.
+    for (status, code, message) in [scan, message] {
+        assert_eq!((status, code.as_str()), (409, "whatsapp_refused"));
+        assert!(
+            message.contains("Aucune connexion WhatsApp en cours"),
+            "{message}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(status_of(&app, &shop.token).await, "waiting_for_scan");
+    assert_eq!(status_of(&app, &other.token).await, "disconnected");
+
+    // Act: A scans its own code.
+    let scan = app.post(PHONE_SCANS, &shop.token, json!({})).await;
+
+    // Assert
+    assert_eq!(scan.status(), 202);
+    eventually(Duration::from_secs(5), "A connected", || async {
+        status_of(&app, &shop.token).await == "connected"
+    })
+    .await;
+    assert_eq!(status_of(&app, &other.token).await, "disconnected");
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn sandbox_customer_messages_are_validated(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    for (body, field) in [
+        (json!({"from": "awa", "text": "Bonjour"}), "from"),
+        (json!({"from": "12", "text": "Bonjour"}), "from"),
+        (json!({"from": "2250701020304", "text": "   "}), "text"),
+        (
+            json!({"from": "2250701020304", "name": "A".repeat(61), "text": "Bonjour"}),
+            "name",
+        ),
+    ] {
+        let response = app.post(CUSTOMER_WRITES, &shop.token, body).await;
+        assert_eq!(response.status(), 422, "{field}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["fields"][0]["field"], field);
+    }
+}
+
+async fn status_of(app: &TestApp, token: &str) -> String {
+    let status: Value = app
+        .get("/api/v1/whatsapp", token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    status["status"].as_str().expect("status").to_owned()
 }
