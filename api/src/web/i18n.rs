@@ -127,28 +127,46 @@ mod tests {
         );
     }
 
-    /// Every key of the catalogue, with whether it has both languages.
+    /// Every key of the catalogue (every file of `locales/`), with whether it has both languages.
     fn catalogue() -> Vec<(String, bool)> {
-        include_str!("../../locales/app.yml")
-            .lines()
-            .filter(|l| !l.starts_with('_') && !l.starts_with('#') && l.contains(": {"))
-            .map(|l| {
-                let (key, rest) = l.split_once(": {").unwrap_or_default();
-                (
-                    key.to_owned(),
-                    rest.contains(" fr: \"") && rest.contains(" en: \""),
-                )
-            })
-            .collect()
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("locales");
+        let mut keys = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("locales") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("file");
+            keys.extend(
+                text.lines()
+                    .filter(|l| !l.starts_with('_') && !l.starts_with('#') && l.contains(": {"))
+                    .map(|l| {
+                        let (key, rest) = l.split_once(": {").unwrap_or_default();
+                        (
+                            key.to_owned(),
+                            rest.contains(" fr: \"") && rest.contains(" en: \""),
+                        )
+                    }),
+            );
+        }
+        keys
     }
 
     /// The literal keys passed to `t("…")` / `tf("…"` in the templates and the dashboard's code.
     fn used_keys() -> Vec<String> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut keys = Vec::new();
-        for dir in ["templates", "src/web"] {
-            for entry in std::fs::read_dir(root.join(dir)).expect("dir") {
-                let text = std::fs::read_to_string(entry.expect("entry").path()).expect("file");
+        let mut files = Vec::new();
+        let mut dirs = vec![root.join("templates"), root.join("src/web")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).expect("dir") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        for path in files {
+            {
+                let text = std::fs::read_to_string(path).expect("file");
                 for marker in [".t(\"", ".tf(\""] {
                     for part in text.split(marker).skip(1) {
                         let key = part.split('"').next().unwrap_or_default();
