@@ -10,6 +10,8 @@ use axum::middleware;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+use crate::cors::Cors;
+
 use crate::{
     AppState, admin, auth, billing, bot, conversations, dead_letters, health, openapi, orders,
     products, simulator, whatsapp,
@@ -20,7 +22,14 @@ const MAX_JSON_BYTES: usize = 64 * 1024;
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let cors = state.config.cors_origins().map_or_else(
+        |e| {
+            tracing::warn!(error = %e, "CORS disabled: invalid CORS_ALLOWED_ORIGINS");
+            None
+        },
+        Cors::new,
+    );
+    let app = Router::new()
         .merge(auth::routes::router())
         .merge(products::router())
         .merge(bot::router())
@@ -33,8 +42,12 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(health::router())
         .merge(openapi::router())
-        .fallback(|| async { crate::Error::NotFound("Cette adresse n'existe pas.") })
-        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .fallback(|| async { crate::Error::NotFound("Cette adresse n'existe pas.") });
+    let app = match cors {
+        Some(cors) => app.layer(middleware::from_fn_with_state(cors, crate::cors::apply)),
+        None => app,
+    };
+    app.layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(middleware::from_fn(crate::error::log_errors))
         .layer(middleware::from_fn(crate::metrics::track))
         .layer(
@@ -57,6 +70,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(state: AppState) -> anyhow::Result<Self> {
+        state.config.cors_origins()?;
         let addr = state.config.http_addr.clone();
         let listener = TcpListener::bind(&addr)
             .await

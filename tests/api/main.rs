@@ -11,6 +11,7 @@ mod billing_pipeline;
 mod billing_webhooks;
 mod bot_support;
 mod conversations;
+mod cors;
 mod health;
 mod helpers;
 mod import;
