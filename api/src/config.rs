@@ -17,6 +17,14 @@ pub struct ApiConfig {
         default_value = ""
     )]
     pub cors_allowed_origins: Vec<String>,
+    /// Minutes the bot stays silent in a chat after the owner answered there by hand from the API or the
+    /// dashboard (the workers read the same variable for replies typed on the phone).
+    #[arg(
+        long = "api-human-takeover-minutes",
+        env = "HUMAN_TAKEOVER_MINUTES",
+        default_value_t = 30
+    )]
+    pub human_takeover_minutes: i64,
     /// Lifetime of the access tokens issued at login and signup, in minutes.
     #[arg(long, env = "JWT_TTL_MINUTES", default_value_t = 60)]
     pub jwt_ttl_minutes: u64,
@@ -34,6 +42,7 @@ impl ApiConfig {
         Self {
             http_addr: "127.0.0.1:0".into(),
             cors_allowed_origins: Vec::new(),
+            human_takeover_minutes: 30,
             jwt_ttl_minutes: 60,
             auth_rate_per_minute: 10,
             trust_forwarded_for: false,
