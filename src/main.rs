@@ -321,3 +321,16 @@ async fn wait_for_signal(token: CancellationToken) {
     tracing::info!("shutdown requested: finishing in-flight work");
     token.cancel();
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn the_settings_of_every_crate_combine_into_one_command_line() {
+        // Flattened configs must not reuse a flag or an argument id (clap panics at start-up if they do).
+        Cli::command().debug_assert();
+    }
+}

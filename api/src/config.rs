@@ -1,11 +1,30 @@
 //! The API's settings.
 
+use axum::http::HeaderValue;
+
 /// HTTP server and authentication settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiConfig {
     /// Address the HTTP server listens on (port 0 picks a free port).
     #[arg(long, env = "HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: String,
+    /// Browser origins allowed to call the REST API (`/api/...`) from their pages, comma-separated, e.g.
+    /// `https://boutique.example,https://app.example:8443`. Empty (the default): no CORS headers at all.
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub cors_allowed_origins: Vec<String>,
+    /// Minutes the bot stays silent in a chat after the owner answered there by hand from the API or the
+    /// dashboard (the workers read the same variable for replies typed on the phone).
+    #[arg(
+        long = "api-human-takeover-minutes",
+        env = "HUMAN_TAKEOVER_MINUTES",
+        default_value_t = 30
+    )]
+    pub human_takeover_minutes: i64,
     /// Lifetime of the access tokens issued at login and signup, in minutes.
     #[arg(long, env = "JWT_TTL_MINUTES", default_value_t = 60)]
     pub jwt_ttl_minutes: u64,
@@ -31,6 +50,8 @@ impl ApiConfig {
     pub fn for_tests() -> Self {
         Self {
             http_addr: "127.0.0.1:0".into(),
+            cors_allowed_origins: Vec::new(),
+            human_takeover_minutes: 30,
             jwt_ttl_minutes: 60,
             auth_rate_per_minute: 10,
             trust_forwarded_for: false,
@@ -38,5 +59,88 @@ impl ApiConfig {
             secure_cookies: false,
             whatsapp_sandbox: false,
         }
+    }
+}
+
+impl ApiConfig {
+    /// The CORS origins, checked: each `http(s)://host[:port]` with no path (a trailing `/` is dropped),
+    /// blanks ignored.
+    pub fn cors_origins(&self) -> anyhow::Result<Vec<HeaderValue>> {
+        self.cors_allowed_origins
+            .iter()
+            .map(|origin| origin.trim().trim_end_matches('/'))
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| {
+                let host = origin
+                    .strip_prefix("https://")
+                    .or_else(|| origin.strip_prefix("http://"))
+                    .filter(|host| {
+                        !host.is_empty()
+                            && host
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+                    });
+                anyhow::ensure!(
+                    host.is_some(),
+                    "CORS_ALLOWED_ORIGINS: {origin:?} is not an origin (scheme://host[:port], no path)"
+                );
+                Ok(HeaderValue::from_str(origin)?)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        api: ApiConfig,
+    }
+
+    #[test]
+    fn the_settings_parse_from_flags_with_working_defaults() {
+        Cli::command().debug_assert();
+        let defaults = Cli::try_parse_from(["api"]).expect("defaults").api;
+        assert!(defaults.cors_origins().expect("empty").is_empty());
+        let set = Cli::try_parse_from([
+            "api",
+            "--cors-allowed-origins",
+            "https://a.example,https://b.example",
+        ])
+        .expect("flags")
+        .api;
+        assert_eq!(
+            set.cors_origins().expect("valid"),
+            ["https://a.example", "https://b.example"]
+        );
+    }
+
+    #[test]
+    fn cors_origins_are_a_checked_comma_separated_list() {
+        let mut config = ApiConfig::for_tests();
+        config.cors_allowed_origins = vec![
+            " https://boutique.example/ ".into(),
+            "".into(),
+            "http://localhost:5173".into(),
+        ];
+        assert_eq!(
+            config.cors_origins().expect("valid"),
+            ["https://boutique.example", "http://localhost:5173"]
+        );
+        for wrong in ["boutique.example", "https://boutique.example/app", "*"] {
+            config.cors_allowed_origins = vec![wrong.into()];
+            assert!(config.cors_origins().is_err(), "{wrong}");
+        }
+        assert!(
+            ApiConfig::for_tests()
+                .cors_origins()
+                .expect("empty")
+                .is_empty()
+        );
     }
 }

@@ -1,18 +1,19 @@
-//! `GET /api/v1/conversations`, `GET /api/v1/conversations/{chat}/messages`, and
-//! `PUT /api/v1/conversations/{chat}/bot` (pause the bot to answer by hand).
+//! `GET /api/v1/conversations`, `GET|POST /api/v1/conversations/{chat}/messages` (read; answer the customer
+//! by hand), and `PUT /api/v1/conversations/{chat}/bot` (pause the bot, or give the conversation back).
 //!
 //! `{chat}` is the conversation's `chat_id` (from the list) or its chat key (`sim_2250700000000`, as the
 //! simulator answers; `wa_…` for WhatsApp): see [`ChatRef`].
 
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use schemas::Channel;
+use schemas::{Channel, EventData, OutboundReply};
 use serde::{Deserialize, Serialize};
 use store::chats::{self, Chat, ChatSummary};
 use store::messages::{self, Message};
-use store::{TenantTx, audit};
+use store::{TenantTx, audit, outbox};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -24,7 +25,10 @@ use crate::{AppState, Error, Result};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/conversations", get(list))
-        .route("/api/v1/conversations/{chat}/messages", get(chat_messages))
+        .route(
+            "/api/v1/conversations/{chat}/messages",
+            get(chat_messages).post(reply),
+        )
         .route("/api/v1/conversations/{chat}/bot", put(set_bot))
 }
 
@@ -193,4 +197,149 @@ pub(crate) async fn set_bot_pause(
     .await?;
     tx.commit().await?;
     Ok(chat)
+}
+
+/// `POST /api/v1/conversations/{chat}/messages`: the owner's own message to the customer.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandReply {
+    /// 1 to 4000 characters, sent as is.
+    pub text: String,
+    /// Optional client id (letters, digits, `-`, `_`; 64 at most): sending the same id twice in this
+    /// conversation stores and sends the message once.
+    #[serde(default)]
+    pub client_message_id: Option<String>,
+}
+
+/// The stored hand reply.
+#[derive(Debug, Clone)]
+pub struct HandReplySent {
+    pub message: Message,
+    /// False when the same `client_message_id` was sent before: `message` is that earlier one.
+    pub created: bool,
+}
+
+/// Answers the customer by hand: the message goes out like the bot's, and the bot pauses in this
+/// conversation (`HUMAN_TAKEOVER_MINUTES`).
+#[utoipa::path(post, path = "/api/v1/conversations/{chat}/messages", tag = "conversations", request_body = HandReply,
+    params(("chat" = String, Path, description = "The chat_id, or the chat key (sim_2250700000000) the simulator answers")),
+    security(("bearer" = [])),
+    responses((status = 201, body = Message, description = "Stored and queued for the customer (author `owner`)"),
+              (status = 200, body = Message, description = "Same client_message_id sent before: that message"),
+              (status = 404), (status = 422)))]
+async fn reply(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(chat): Path<String>,
+    ApiJson(body): ApiJson<HandReply>,
+) -> Result<(StatusCode, Json<Message>)> {
+    let chat = ChatRef::parse(&chat)?;
+    let sent = reply_by_hand(&state, &user, &chat, body).await?;
+    let status = if sent.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(sent.message)))
+}
+
+/// Sends the owner's message to the customer through the bot's outbound path, in one transaction: the
+/// outbound message (author `owner`; `queued` for WhatsApp, `sent` in the simulator, which has no one to
+/// deliver to), the [`OutboundReply`] for the ingress in the outbox (WhatsApp only), a `message.sent`
+/// event, the customer messages still waiting marked answered (so a bot turn already under way drops its
+/// answer), and the bot paused in the chat for `HUMAN_TAKEOVER_MINUTES` at least. The outbox is published
+/// after commit. Idempotent with `client_message_id`.
+pub(crate) async fn reply_by_hand(
+    state: &AppState,
+    user: &AuthUser,
+    chat: &ChatRef,
+    reply: HandReply,
+) -> Result<HandReplySent> {
+    let mut check = Check::default();
+    let text = check.text("text", &reply.text, 1, 4000);
+    let client_id = crate::validate::client_message_id(
+        &mut check,
+        "client_message_id",
+        reply.client_message_id.as_deref(),
+    );
+    check.finish()?;
+
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    let chat = chat.resolve(&mut tx).await?;
+    let channel = Channel::parse(&chat.channel).unwrap_or(Channel::Whatsapp);
+    // The chat is part of the id, so a client id is scoped to its conversation.
+    let outbound_id = match &client_id {
+        Some(id) => format!("own-{}-{id}", chat.chat_id.simple()),
+        None => format!("own-{}", Uuid::new_v4().simple()),
+    };
+    let ingested = chats::ingested_seq(&mut tx, chat.chat_id).await?;
+    let waiting = messages::pending(&mut tx, chat.chat_id, ingested).await?;
+    let now = Utc::now();
+    let (message, created) = messages::insert_outbound(
+        &mut tx,
+        &messages::NewOutbound {
+            chat_id: chat.chat_id,
+            outbound_id: &outbound_id,
+            body: &text,
+            author: "owner",
+            status: if channel == Channel::Simulator {
+                "sent"
+            } else {
+                "queued"
+            },
+            in_reply_to: waiting.last().map(|m| m.message_id),
+            sent_at: now,
+        },
+    )
+    .await?;
+    if !created {
+        tx.commit().await?;
+        return Ok(HandReplySent { message, created });
+    }
+    let waiting_ids: Vec<Uuid> = waiting.iter().map(|m| m.message_id).collect();
+    messages::settle(&mut tx, &waiting_ids, "answered", "Répondu à la main.").await?;
+    if channel == Channel::Whatsapp {
+        let outbound = OutboundReply {
+            tenant_id: user.tenant_id,
+            chat_id: chat.chat_id,
+            customer_jid: chat.customer_jid.clone(),
+            text: text.clone(),
+            outbound_id: outbound_id.clone(),
+            in_reply_to: waiting.iter().map(|m| m.wa_message_id.clone()).collect(),
+            created_at: now,
+        };
+        let payload = serde_json::to_value(&outbound).map_err(anyhow::Error::from)?;
+        outbox::push(
+            &mut tx,
+            &state.subjects.outbound(user.tenant_id),
+            &outbound_id,
+            &payload,
+        )
+        .await?;
+    }
+    outbox::push_event(
+        &mut tx,
+        &state.subjects,
+        EventData::MessageSent {
+            chat_id: chat.chat_id,
+            message_id: message.message_id,
+            channel,
+            text,
+            author: "owner".into(),
+        },
+    )
+    .await?;
+    let pause = chrono::Duration::minutes(state.config.human_takeover_minutes.max(0));
+    chats::pause_at_least(&mut tx, chat.chat_id, now + pause).await?;
+    chats::touch(&mut tx, chat.chat_id, now).await?;
+    audit::record(
+        &mut tx,
+        Some(user.user_id),
+        "conversation.replied_by_hand",
+        serde_json::json!({ "chat_id": chat.chat_id, "message_id": message.message_id }),
+    )
+    .await?;
+    tx.commit().await?;
+    tdj_nats::publish_outbox(&state.db, &state.nats, user.ctx()).await;
+    Ok(HandReplySent { message, created })
 }

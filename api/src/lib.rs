@@ -9,6 +9,7 @@ pub mod billing;
 mod bot;
 pub mod config;
 mod conversations;
+mod cors;
 mod dead_letters;
 mod error;
 mod extract;

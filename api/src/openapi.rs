@@ -17,6 +17,7 @@ use crate::AppState;
         crate::products::remove, crate::products::import::import, crate::products::export::export,
         crate::bot::read, crate::bot::replace, crate::bot::patch,
         crate::simulator::send, crate::conversations::list, crate::conversations::chat_messages,
+        crate::conversations::reply,
         crate::conversations::set_bot, crate::orders::list, crate::orders::read, crate::orders::update,
         crate::dead_letters::list,
         crate::whatsapp::status, crate::whatsapp::connect, crate::whatsapp::logout, crate::whatsapp::events,

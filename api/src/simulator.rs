@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
 use crate::phone;
-use crate::validate::Check;
+use crate::validate::{self, Check};
 use crate::{AppState, Error, Result};
 
 pub fn router() -> Router<AppState> {
@@ -69,21 +69,11 @@ pub(crate) async fn send_simulated(
     let from = phone::field(&mut check, "from", &message.from);
     let name = check.text("name", &message.name, 0, 60);
     let text = check.text("text", &message.text, 1, 4000);
-    let client_id = check.optional_text(
+    let client_id = validate::client_message_id(
+        &mut check,
         "client_message_id",
         message.client_message_id.as_deref(),
-        64,
     );
-    if let Some(id) = &client_id
-        && !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        check.fail(
-            "client_message_id",
-            "Lettres, chiffres, « - » et « _ » uniquement.",
-        );
-    }
     check.finish()?;
     let Some(from) = from else {
         return Err(Error::Internal(anyhow::anyhow!(

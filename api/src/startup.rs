@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::cors::Cors;
+
 use crate::{
     AppState, admin, auth, billing, bot, conversations, dead_letters, health, openapi, orders,
     products, simulator, web, whatsapp,
@@ -21,7 +23,14 @@ const MAX_JSON_BYTES: usize = 64 * 1024;
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let cors = state.config.cors_origins().map_or_else(
+        |e| {
+            tracing::warn!(error = %e, "CORS disabled: invalid CORS_ALLOWED_ORIGINS");
+            None
+        },
+        Cors::new,
+    );
+    let app = Router::new()
         .merge(auth::routes::router())
         .merge(products::router())
         .merge(bot::router())
@@ -35,8 +44,12 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(openapi::router())
         .merge(web::router())
-        .fallback(web::not_found)
-        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .fallback(web::not_found);
+    let app = match cors {
+        Some(cors) => app.layer(middleware::from_fn_with_state(cors, crate::cors::apply)),
+        None => app,
+    };
+    app.layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(crate::error::log_errors))
         .layer(middleware::from_fn(crate::metrics::track))
@@ -60,6 +73,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(state: AppState) -> anyhow::Result<Self> {
+        state.config.cors_origins()?;
         let addr = state.config.http_addr.clone();
         let listener = TcpListener::bind(&addr)
             .await

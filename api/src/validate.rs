@@ -164,6 +164,19 @@ pub fn email(check: &mut Check, field: &str, value: &str) -> String {
     email
 }
 
+/// An optional client id making a send idempotent: up to 64 letters, digits, `-` or `_` (it becomes part of
+/// a message id); blank is `None`.
+pub fn client_message_id(check: &mut Check, field: &str, value: Option<&str>) -> Option<String> {
+    let id = check.optional_text(field, value, 64)?;
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        check.fail(field, "Lettres, chiffres, « - » et « _ » uniquement.");
+    }
+    Some(id)
+}
+
 /// An absolute http(s) URL.
 pub fn url(check: &mut Check, field: &str, value: &str) {
     let ok = (value.starts_with("https://") || value.starts_with("http://"))

@@ -170,6 +170,25 @@ pub async fn set_paused_until(
     .or_not_found()
 }
 
+/// Keeps the bot silent in the chat at least until `until` (a longer pause already set stays).
+pub async fn pause_at_least(
+    tx: &mut TenantTx<'_>,
+    chat_id: Uuid,
+    until: DateTime<Utc>,
+) -> Result<Chat> {
+    sqlx::query_as::<_, Chat>(concat!(
+        "update chat set bot_paused_until = greatest(coalesce(bot_paused_until, $3), $3)
+         where tenant_id = $1 and chat_id = $2 returning ",
+        chat_columns!()
+    ))
+    .bind(tx.tenant_id())
+    .bind(chat_id)
+    .bind(until)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
 /// Claims the chat for `worker` until `ttl` from now, unless another worker holds a live claim.
 pub async fn try_claim(
     tx: &mut TenantTx<'_>,

@@ -29,6 +29,10 @@ pub struct Product {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Another active product of the shop has the same name, ignoring case, accents and spacing (always
+    /// false for an inactive product): customers cannot tell them apart, so the owner should rename or
+    /// deactivate one.
+    pub duplicate_name: bool,
 }
 
 /// A product's writable fields, already validated by the caller.
@@ -64,7 +68,7 @@ impl From<Product> for ProductFields {
 /// Listing filters.
 #[derive(Debug, Clone, Default)]
 pub struct ProductFilter {
-    /// Case- and accent-sensitive substring of the name, SKU or category.
+    /// Substring of the name, SKU or category, ignoring case and accents (`tdj_fold`, migration 0008).
     pub search: Option<String>,
     pub category: Option<String>,
     pub active: Option<bool>,
@@ -72,31 +76,39 @@ pub struct ProductFilter {
     pub offset: i64,
 }
 
+/// The columns of a [`Product`] read from `product p`; `duplicate_name` is computed against the other
+/// active products of the shop (index `product_tenant_name_key`).
 macro_rules! product_columns {
     () => {
-        "product_id, sku, name, description, category, price_xof, stock, image_url, attributes, \
-                       active, created_at, updated_at"
+        "p.product_id, p.sku, p.name, p.description, p.category, p.price_xof, p.stock, p.image_url, \
+         p.attributes, p.active, p.created_at, p.updated_at, \
+         (p.active and exists (select 1 from product d where d.tenant_id = p.tenant_id and d.active \
+            and d.name_key = p.name_key and d.product_id <> p.product_id)) as duplicate_name"
+    };
+}
+
+/// The listing filters as SQL over `product p`, binding `$1` tenant, `$2` search pattern, `$3` category,
+/// `$4` active.
+macro_rules! product_filter {
+    () => {
+        " from product p
+         where p.tenant_id = $1
+           and ($2::text is null or p.name_key like tdj_fold($2) or tdj_fold(coalesce(p.sku, '')) like tdj_fold($2)
+                or tdj_fold(p.category) like tdj_fold($2))
+           and ($3::text is null or p.category = $3)
+           and ($4::bool is null or p.active = $4)"
     };
 }
 
 pub async fn list(tx: &mut TenantTx<'_>, filter: &ProductFilter) -> Result<Vec<Product>> {
-    let pattern = filter
-        .search
-        .as_ref()
-        .map(|s| format!("%{}%", escape_like(s)));
     Ok(sqlx::query_as::<_, Product>(concat!(
         "select ",
         product_columns!(),
-        " from product
-         where tenant_id = $1
-           and ($2::text is null or name ilike $2 or sku ilike $2 or category ilike $2)
-           and ($3::text is null or category = $3)
-           and ($4::bool is null or active = $4)
-         order by lower(name), product_id
-         limit $5 offset $6"
+        product_filter!(),
+        " order by lower(p.name), p.product_id limit $5 offset $6"
     ))
     .bind(tx.tenant_id())
-    .bind(pattern)
+    .bind(search_pattern(filter))
     .bind(&filter.category)
     .bind(filter.active)
     .bind(filter.limit)
@@ -105,12 +117,33 @@ pub async fn list(tx: &mut TenantTx<'_>, filter: &ProductFilter) -> Result<Vec<P
     .await?)
 }
 
+/// How many products match the filter (its limit and offset aside).
+pub async fn count_matching(tx: &mut TenantTx<'_>, filter: &ProductFilter) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar(concat!("select count(*)", product_filter!()))
+            .bind(tx.tenant_id())
+            .bind(search_pattern(filter))
+            .bind(&filter.category)
+            .bind(filter.active)
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}
+
+/// `%search%` with LIKE's wildcards escaped; folded in SQL.
+fn search_pattern(filter: &ProductFilter) -> Option<String> {
+    filter
+        .search
+        .as_ref()
+        .map(|s| format!("%{}%", escape_like(s.trim())))
+}
+
 /// Every product of the shop, alphabetically (the CSV export).
 pub async fn all(tx: &mut TenantTx<'_>) -> Result<Vec<Product>> {
     Ok(sqlx::query_as::<_, Product>(concat!(
         "select ",
         product_columns!(),
-        " from product where tenant_id = $1 order by lower(name), product_id"
+        " from product p where p.tenant_id = $1 order by lower(p.name), p.product_id"
     ))
     .bind(tx.tenant_id())
     .fetch_all(&mut **tx)
@@ -130,7 +163,7 @@ pub async fn get(tx: &mut TenantTx<'_>, product_id: Uuid) -> Result<Product> {
     sqlx::query_as::<_, Product>(concat!(
         "select ",
         product_columns!(),
-        " from product where tenant_id = $1 and product_id = $2"
+        " from product p where p.tenant_id = $1 and p.product_id = $2"
     ))
     .bind(tx.tenant_id())
     .bind(product_id)
@@ -144,7 +177,7 @@ pub async fn get_for_update(tx: &mut TenantTx<'_>, product_id: Uuid) -> Result<P
     sqlx::query_as::<_, Product>(concat!(
         "select ",
         product_columns!(),
-        " from product where tenant_id = $1 and product_id = $2 for update"
+        " from product p where p.tenant_id = $1 and p.product_id = $2 for update of p"
     ))
     .bind(tx.tenant_id())
     .bind(product_id)
@@ -154,7 +187,7 @@ pub async fn get_for_update(tx: &mut TenantTx<'_>, product_id: Uuid) -> Result<P
 }
 
 pub async fn create(tx: &mut TenantTx<'_>, fields: &ProductFields) -> Result<Product> {
-    Ok(sqlx::query_as::<_, Product>(concat!("insert into product (tenant_id, sku, name, description, category, price_xof, stock, image_url, attributes, active)
+    Ok(sqlx::query_as::<_, Product>(concat!("insert into product as p (tenant_id, sku, name, description, category, price_xof, stock, image_url, attributes, active)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          returning ", product_columns!()))
     .bind(tx.tenant_id())
@@ -176,9 +209,9 @@ pub async fn update(
     product_id: Uuid,
     fields: &ProductFields,
 ) -> Result<Product> {
-    sqlx::query_as::<_, Product>(concat!("update product set sku = $3, name = $4, description = $5, category = $6, price_xof = $7, stock = $8,
+    sqlx::query_as::<_, Product>(concat!("update product p set sku = $3, name = $4, description = $5, category = $6, price_xof = $7, stock = $8,
                 image_url = $9, attributes = $10, active = $11, updated_at = now()
-         where tenant_id = $1 and product_id = $2
+         where p.tenant_id = $1 and p.product_id = $2
          returning ", product_columns!()))
     .bind(tx.tenant_id())
     .bind(product_id)
@@ -201,7 +234,7 @@ pub async fn find_by_sku(tx: &mut TenantTx<'_>, sku: &str) -> Result<Option<Prod
     Ok(sqlx::query_as::<_, Product>(concat!(
         "select ",
         product_columns!(),
-        " from product where tenant_id = $1 and sku = $2"
+        " from product p where p.tenant_id = $1 and p.sku = $2"
     ))
     .bind(tx.tenant_id())
     .bind(sku)

@@ -310,6 +310,101 @@ async fn checkout_refuses_unknown_plans_and_unavailable_providers(pool: PgPool) 
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_known_provider_without_keys_is_not_offered_yet_and_an_unknown_one_is_unknown(
+    pool: PgPool,
+) {
+    // Arrange: no provider keys, so only the sandbox is offered
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie Abobo").await;
+
+    for (provider, expected) in [
+        (
+            "wave",
+            "Le paiement par Wave n'est pas encore proposé sur cette plateforme",
+        ),
+        (
+            "orange_money",
+            "Le paiement par Orange Money n'est pas encore proposé",
+        ),
+        (
+            "stripe",
+            "Le paiement par Carte bancaire (Stripe) n'est pas encore proposé",
+        ),
+        ("paypal", "Moyen de paiement inconnu"),
+    ] {
+        // Act
+        let response = app.checkout(&shop, "pro", provider, None).await;
+
+        // Assert
+        assert_eq!(response.status(), 422, "{provider}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        let field = &body["error"]["fields"][0];
+        assert_eq!(field["field"], "provider", "{provider}");
+        assert!(
+            field["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(expected)),
+            "{provider}: {field}"
+        );
+    }
+    let overview: serde_json::Value = app
+        .get("/api/v1/billing", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let known: Vec<(&str, bool)> = overview["known_providers"]
+        .as_array()
+        .expect("known_providers")
+        .iter()
+        .map(|p| {
+            (
+                p["provider"].as_str().unwrap_or_default(),
+                p["configured"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        known,
+        [
+            ("wave", false),
+            ("orange_money", false),
+            ("stripe", false),
+            ("sandbox", true)
+        ]
+    );
+    assert_eq!(app.count("payment", shop.tenant_id).await, 0);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn every_provider_with_keys_is_listed_as_configured(pool: PgPool) {
+    let (app, _fakes) = spawn_app_with_fake_providers(pool).await;
+    let shop = app.signup("Friperie Abobo").await;
+
+    let overview: serde_json::Value = app
+        .get("/api/v1/billing", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+
+    let known = overview["known_providers"]
+        .as_array()
+        .expect("known_providers");
+    assert_eq!(known.len(), 4);
+    assert!(
+        known
+            .iter()
+            .all(|p| p["configured"] == true && p["label"].is_string()),
+        "{known:?}"
+    );
+    assert_eq!(
+        overview["providers"],
+        serde_json::json!(["wave", "orange_money", "stripe", "sandbox"])
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
 async fn sandbox_page_renders_and_approve_fires_the_signed_webhook_that_activates(pool: PgPool) {
     // Arrange
     let app = spawn_app(pool).await;

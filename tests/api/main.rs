@@ -12,6 +12,7 @@ mod billing_webhooks;
 mod bot_support;
 mod browser;
 mod conversations;
+mod cors;
 mod health;
 mod helpers;
 mod import;

@@ -380,3 +380,174 @@ async fn a_patch_of_the_bot_changes_only_the_fields_it_names(pool: PgPool) {
         );
     }
 }
+
+/// The names of a product list response.
+fn names(list: &Value) -> Vec<&str> {
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect()
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn product_search_ignores_accents_and_case_and_counts_the_matches(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    for (name, category) in [
+        ("Sandales dorées", "Chaussures"),
+        ("Sac à main", "Maroquinerie"),
+        ("Robe wax", "Robes"),
+    ] {
+        app.create_product(
+            &shop,
+            json!({"name": name, "category": category, "price_xof": 1000}),
+        )
+        .await;
+    }
+
+    for q in [
+        "dorees",
+        "DOREES",
+        "dorées",
+        "SANDALES%20DOR%C3%89ES",
+        "chaussure",
+    ] {
+        // Act
+        let list: Value = app
+            .get(&format!("/api/v1/products?q={q}"), &shop.token)
+            .await
+            .json()
+            .await
+            .expect("json");
+
+        // Assert
+        assert_eq!(names(&list), ["Sandales dorées"], "q={q}");
+        assert_eq!(list["matching"], 1, "q={q}: the filtered count");
+        assert_eq!(list["total"], 3, "q={q}: the shop's count");
+    }
+    let page: Value = app
+        .get("/api/v1/products?limit=1", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(names(&page), ["Robe wax"]);
+    assert_eq!(page["matching"], 3, "every page counts all the matches");
+    let none: Value = app
+        .get("/api/v1/products?q=100%25", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(none["matching"], 0, "% is a character, not a wildcard");
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn two_active_products_with_the_same_name_are_flagged(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let first = app
+        .create_product(&shop, json!({"name": "Sandales dorées", "price_xof": 1000}))
+        .await;
+    let second = app
+        .create_product(
+            &shop,
+            json!({"name": " SANDALES  DOREES", "price_xof": 1200}),
+        )
+        .await;
+    let other = app
+        .create_product(&shop, json!({"name": "Robe wax", "price_xof": 1000}))
+        .await;
+    let foreign = app.signup("Boutique Marcory").await;
+    let elsewhere = app
+        .create_product(
+            &foreign,
+            json!({"name": "Sandales dorées", "price_xof": 1000}),
+        )
+        .await;
+
+    // Assert: flagged on creation, in the list and on read
+    assert_eq!(first["duplicate_name"], false, "alone when created");
+    assert_eq!(second["duplicate_name"], true);
+    assert_eq!(other["duplicate_name"], false);
+    assert_eq!(
+        elsewhere["duplicate_name"], false,
+        "another shop's product is not a duplicate"
+    );
+    let list: Value = app
+        .get("/api/v1/products", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let flags: Vec<(&str, bool)> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default(),
+                p["duplicate_name"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("Robe wax", false),
+            ("SANDALES  DOREES", true),
+            ("Sandales dorées", true)
+        ],
+        "alphabetical; names are stored trimmed"
+    );
+
+    // Act: deactivating one clears the flag of both
+    let id = second["product_id"].as_str().expect("id");
+    let patched: Value = app
+        .patch(
+            &format!("/api/v1/products/{id}"),
+            &shop.token,
+            json!({"active": false}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(patched["duplicate_name"], false);
+    let read: Value = app
+        .get(
+            &format!(
+                "/api/v1/products/{}",
+                first["product_id"].as_str().expect("id")
+            ),
+            &shop.token,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(read["duplicate_name"], false);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_database_folds_text_exactly_as_store_text_fold(pool: PgPool) {
+    for sample in [
+        "Sandales dorées",
+        "CRÈME BRÛLÉE",
+        "Cœur & Œuvre, Æther",
+        "Ça coûte combien ? À 5 000 F",
+        "Niño, Ÿ, ÿ, ý, Ý",
+        "Déjà vu — «ÉTÉ»",
+    ] {
+        let folded: String = sqlx::query_scalar("select tdj_fold($1)")
+            .bind(sample)
+            .fetch_one(&pool)
+            .await
+            .expect("tdj_fold");
+        assert_eq!(folded, store::text::fold(sample), "{sample}");
+    }
+}

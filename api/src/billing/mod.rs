@@ -48,6 +48,34 @@ pub struct Billing {
     pub(crate) sandbox: Option<Sandbox>,
 }
 
+/// Every payment provider the platform knows (configured or not), in display order, with the name shown to
+/// shops (each provider's `label()`).
+const KNOWN_PROVIDERS: [(&str, &str); 4] = [
+    ("wave", "Wave"),
+    ("orange_money", "Orange Money"),
+    ("stripe", "Carte bancaire (Stripe)"),
+    ("sandbox", "Bac à sable (test)"),
+];
+
+/// The label of a known provider.
+fn label_of(name: &str) -> Option<&'static str> {
+    KNOWN_PROVIDERS
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, label)| *label)
+}
+
+/// A payment provider and whether this platform offers it (`GET /api/v1/billing`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct KnownProvider {
+    /// `wave`, `orange_money`, `stripe` or `sandbox`: the `provider` of a checkout.
+    pub provider: String,
+    /// The name shown to shops.
+    pub label: String,
+    /// The platform has its keys: checkouts with it are possible.
+    pub configured: bool,
+}
+
 /// Purpose string of the sandbox webhook secret derived from the master key.
 const SANDBOX_SECRET_PURPOSE: &str = "billing/sandbox-webhook/v1";
 
@@ -168,6 +196,39 @@ impl Billing {
         }
     }
 
+    /// Every provider the platform knows, in display order, and whether it is configured here.
+    pub fn known(&self) -> Vec<KnownProvider> {
+        KNOWN_PROVIDERS
+            .iter()
+            .map(|&(name, label)| KnownProvider {
+                provider: name.to_owned(),
+                label: label.to_owned(),
+                configured: self.provider(name).is_some(),
+            })
+            .collect()
+    }
+
+    /// Why `name` cannot be paid with here, in French: a known provider the platform has not configured, or
+    /// an unknown name. `None` when it is configured.
+    pub fn unavailable_reason(&self, name: &str) -> Option<String> {
+        if self.provider(name).is_some() {
+            return None;
+        }
+        Some(match label_of(name) {
+            Some(label) => format!(
+                "Le paiement par {label} n'est pas encore proposé sur cette plateforme : choisissez un \
+                 autre moyen de paiement."
+            ),
+            None => match self.available().as_slice() {
+                [] => "Moyen de paiement inconnu.".to_owned(),
+                available => format!(
+                    "Moyen de paiement inconnu : choisissez {}.",
+                    available.join(", ")
+                ),
+            },
+        })
+    }
+
     /// Names of the configured providers, in display order.
     pub fn available(&self) -> Vec<&'static str> {
         store::billing::PROVIDERS
@@ -191,4 +252,44 @@ pub fn router() -> Router<AppState> {
     routes::router()
         .merge(webhooks::router())
         .merge(pages::router())
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+
+    #[test]
+    fn the_known_providers_are_the_stored_ones_with_their_own_labels() {
+        let mut config = BillingConfig::for_tests();
+        config.wave_api_key = Some(SecretString::from("k"));
+        config.orange_money_client_id = Some("id".into());
+        config.orange_money_client_secret = Some(SecretString::from("s"));
+        config.orange_money_merchant_key = Some(SecretString::from("m"));
+        config.stripe_secret_key = Some(SecretString::from("sk"));
+        let billing =
+            Billing::from_config(&config, &MasterKey::generate(), false).expect("billing");
+        let known: Vec<&str> = KNOWN_PROVIDERS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(known, store::billing::PROVIDERS);
+        for (name, label) in KNOWN_PROVIDERS {
+            let provider = billing.provider(name).expect("configured");
+            assert_eq!((provider.name(), provider.label()), (name, label));
+        }
+    }
+
+    #[test]
+    fn a_known_provider_without_keys_is_told_apart_from_an_unknown_name() {
+        let billing = Billing::sandbox_only();
+        assert_eq!(billing.unavailable_reason("sandbox"), None);
+        assert!(
+            billing
+                .unavailable_reason("wave")
+                .is_some_and(|m| m.contains("Wave") && m.contains("pas encore proposé"))
+        );
+        assert_eq!(
+            billing.unavailable_reason("paypal").as_deref(),
+            Some("Moyen de paiement inconnu : choisissez sandbox.")
+        );
+    }
 }

@@ -17,6 +17,7 @@ use store::users::Role;
 use store::{TenantTx, audit};
 use uuid::Uuid;
 
+use super::KnownProvider;
 use super::providers::{CheckoutRequest, PaymentProvider};
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
@@ -142,8 +143,8 @@ pub(crate) async fn start_checkout(
         );
     }
     let provider = state.billing.provider(&provider_name);
-    if provider.is_none() {
-        check.fail("provider", "Ce moyen de paiement n'est pas disponible.");
+    if let Some(reason) = state.billing.unavailable_reason(&provider_name) {
+        check.fail("provider", reason);
     }
     let client_key = match input.idempotency_key {
         None => None,
@@ -385,8 +386,10 @@ pub struct Overview {
     pub subscription: Subscription,
     /// Plans on offer.
     pub plans: Vec<Plan>,
-    /// Configured payment providers.
+    /// Names of the payment providers offered here (configured), for a checkout's `provider`.
     pub providers: Vec<String>,
+    /// Every payment provider the platform knows, with its label and whether it is offered here.
+    pub known_providers: Vec<KnownProvider>,
     /// The latest 100 payments, newest first.
     pub payments: Vec<Payment>,
     pub receipts: Vec<Receipt>,
@@ -437,6 +440,7 @@ pub(crate) async fn billing_overview(state: &AppState, user: &AuthUser) -> Resul
             .into_iter()
             .map(str::to_owned)
             .collect(),
+        known_providers: state.billing.known(),
         payments,
         receipts,
     })

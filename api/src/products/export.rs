@@ -132,6 +132,7 @@ mod tests {
             active: false,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            duplicate_name: false,
         }
     }
 

@@ -44,7 +44,7 @@ const NOT_FOUND: Error = Error::NotFound("Produit introuvable.");
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Part of the name, SKU or category.
+    /// Part of the name, SKU or category; case and accents do not matter ("dorees" finds "Sandales dorées").
     pub q: Option<String>,
     pub category: Option<String>,
     pub active: Option<bool>,
@@ -55,8 +55,11 @@ pub struct ListQuery {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProductList {
+    /// This page of the matching products, alphabetically.
     pub items: Vec<Product>,
-    /// Number of products in the shop (all filters off).
+    /// Number of products matching the filters (`q`, `category`, `active`), all pages together: page with it.
+    pub matching: i64,
+    /// Number of products in the shop, filters off (what the plan's product limit counts).
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
@@ -95,10 +98,12 @@ pub(crate) async fn list_products(
     };
     let mut tx = state.db.tenant(user.ctx()).await?;
     let items = products::list(&mut tx, &filter).await?;
+    let matching = products::count_matching(&mut tx, &filter).await?;
     let total = products::count(&mut tx).await?;
     tx.commit().await?;
     Ok(ProductList {
         items,
+        matching,
         total,
         limit,
         offset,

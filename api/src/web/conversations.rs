@@ -4,6 +4,7 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,7 +19,7 @@ use super::i18n::Lang;
 use super::session::Session;
 use super::view::{Chrome, Flash, render};
 use crate::AppState;
-use crate::conversations::{BotPause, ChatRef};
+use crate::conversations::{BotPause, ChatRef, HandReply};
 use crate::pagination::Page;
 
 /// Messages shown in a transcript (the latest ones).
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/conversations", get(list))
         .route("/app/conversations/{chat}", get(transcript))
         .route("/app/conversations/{chat}/pause", post(pause))
+        .route("/app/conversations/{chat}/reply", post(reply))
 }
 
 /// A message as the transcript shows it.
@@ -262,4 +264,46 @@ async fn pause(
     .await?;
     let done = if take_over { "paused" } else { "resumed" };
     Ok(Redirect::to(&format!("/app/conversations/{chat_id}?done={done}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    #[serde(default)]
+    text: String,
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(chat): Path<String>,
+    posted: Posted<ReplyForm>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    let chat_id = resolve(&state, &session, &chat).await?.chat_id;
+    let sent = crate::conversations::reply_by_hand(
+        &state,
+        &session.user,
+        &ChatRef::Id(chat_id),
+        HandReply {
+            text: form.text.clone(),
+            client_message_id: None,
+        },
+    )
+    .await;
+    match sent {
+        Ok(_) if headers.contains_key("x-async") => Ok(StatusCode::CREATED.into_response()),
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/app/conversations/{chat_id}?done=sent")).into_response())
+        }
+        Err(crate::Error::Validation(errors)) => {
+            let error = errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_default();
+            let page = transcript_page(&state, &session, &chat, Flash::default(), error, form.text)
+                .await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
 }

@@ -122,7 +122,7 @@ async fn list(
     let mut tx = state.db.tenant(session.user.ctx()).await?;
     let categories = store::products::categories(&mut tx).await?;
     tx.commit().await?;
-    let matching = listed.total;
+    let matching = listed.matching;
     let query_base =
         serde_urlencoded::to_string([("q", &params.q), ("category", &params.category)])
             .unwrap_or_default();
