@@ -6,7 +6,9 @@
 (function () {
   "use strict";
   var pending = null;
-  function refresh() {
+  var after = [];
+  function refresh(then) {
+    if (typeof then === "function") after.push(then);
     if (pending) return;
     pending = setTimeout(function () {
       pending = null;
@@ -22,6 +24,7 @@
               if (el.hasAttribute("data-scroll")) el.scrollTop = el.scrollHeight;
             }
           });
+          after.splice(0).forEach(function (f) { f(); });
         })
         .catch(function () {});
     }, 250);
@@ -40,14 +43,22 @@
     kinds.forEach(function (k) { handlers[k] = refresh; });
     follow("/app/events", handlers);
   }
-  var wa = document.querySelector("[data-wa-events]");
-  if (wa) {
-    var qr = document.getElementById("wa-qr");
-    var code = document.getElementById("wa-code");
+  if (document.querySelector("[data-wa-events]")) {
+    // The QR code is never stored server-side: keep the latest one and paint it again after each refresh.
+    var shown = { qr: null, code: null };
+    var paint = function () {
+      var qr = document.getElementById("wa-qr");
+      if (qr && shown.qr) { qr.innerHTML = shown.qr; qr.hidden = false; }
+      var code = document.getElementById("wa-code");
+      if (code && shown.code) { code.textContent = shown.code; code.hidden = false; }
+    };
     follow("/app/whatsapp/events", {
-      status: refresh,
-      qr: function (d) { if (qr && d.svg) { qr.innerHTML = d.svg; qr.hidden = false; } },
-      pairing_code: function (d) { if (code && d.code) { code.textContent = d.code; code.hidden = false; } }
+      status: function (d) {
+        if (d.status && d.status !== "waiting_for_scan") { shown.qr = null; shown.code = null; }
+        refresh(paint);
+      },
+      qr: function (d) { if (d.svg) { shown.qr = d.svg; paint(); } },
+      pairing_code: function (d) { if (d.code) { shown.code = d.code; paint(); } }
     });
   }
   document.addEventListener("submit", function (e) {

@@ -50,6 +50,19 @@ impl PhoneNumber {
         &self.0
     }
 
+    /// `+225 07 07 07 07 07`: how the dashboard shows a number.
+    pub fn international(&self) -> String {
+        phonenumber::parse(None, &self.0)
+            .map(|parsed| parsed.format().mode(Mode::International).to_string())
+            .unwrap_or_else(|_| self.0.clone())
+    }
+
+    /// How the dashboard shows a stored number or WhatsApp JID user part (as typed when it is not one).
+    pub fn display(raw: &str) -> String {
+        let user = raw.split('@').next().unwrap_or_default();
+        PhoneNumber::parse(user).map_or_else(|_| user.to_owned(), |p| p.international())
+    }
+
     /// The digits without `+` (`2250707070707`): the user part of a WhatsApp JID, and what WhatsApp's
     /// pairing-code linking expects.
     pub fn digits(&self) -> &str {
@@ -83,6 +96,18 @@ pub fn field(check: &mut Check, field: &str, raw: &str) -> Option<PhoneNumber> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_shown_in_the_international_format_of_their_country() {
+        // libphonenumber groups Ivorian numbers as 07 01 02 0304.
+        assert_eq!(PhoneNumber::display("2250701020304"), "+225 07 01 02 0304");
+        assert_eq!(
+            PhoneNumber::display("2250701020304@s.whatsapp.net"),
+            "+225 07 01 02 0304"
+        );
+        assert_eq!(PhoneNumber::display("+2250701020304"), "+225 07 01 02 0304");
+        assert_eq!(PhoneNumber::display("pas un numéro"), "pas un numéro");
+    }
 
     #[test]
     fn ivorian_numbers_are_read_however_they_are_typed() {

@@ -93,19 +93,7 @@ struct ListTemplate {
 
 /// "Awa (+225 07 01 02 03 04)", or the number alone.
 fn display_name(chat: &store::chats::Chat) -> String {
-    let digits: String = chat
-        .customer_jid
-        .split('@')
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let phone = if digits.is_empty() {
-        String::new()
-    } else {
-        format!("+{digits}")
-    };
+    let phone = crate::phone::PhoneNumber::display(&chat.customer_jid);
     match (chat.customer_name.trim(), phone.is_empty()) {
         ("", _) => phone,
         (name, true) => name.to_owned(),

@@ -167,7 +167,7 @@ async fn detail(
                 line: lang.money(i.unit_price_xof.saturating_mul(i64::from(i.quantity))),
             })
             .collect(),
-        phone: order.customer_phone.clone(),
+        phone: crate::phone::PhoneNumber::display(&order.customer_phone),
         address: order.delivery_address.clone(),
         note: order.note.clone(),
         chat_id: order.chat_id.map(|c| c.to_string()),

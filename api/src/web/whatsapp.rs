@@ -49,7 +49,10 @@ impl WaPanel {
                 .into_owned(),
             connected: connection.status == "connected",
             detail: connection.detail,
-            phone: connection.phone_number.unwrap_or_default(),
+            phone: connection
+                .phone_number
+                .map(|p| crate::phone::PhoneNumber::display(&p))
+                .unwrap_or_default(),
             status: connection.status,
         })
     }
