@@ -82,23 +82,6 @@ pub fn slugify(name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::slugify;
-
-    #[test]
-    fn slugs_fold_accents_and_punctuation() {
-        for (name, expected) in [
-            ("Friperie d'Abobo", "friperie-d-abobo"),
-            ("Maquis Chez Tantie Éléonore", "maquis-chez-tantie-eleonore"),
-            ("  Cœur & Beauté  ", "coeur-beaute"),
-            ("é", "boutique-e"),
-            ("!!!", "boutique"),
-        ] {
-            assert_eq!(slugify(name), expected, "slug of {name:?}");
-        }
-    }
-}
 
 /// Where the shop stands in the dashboard's onboarding.
 pub async fn onboarding_step(tx: &mut TenantTx<'_>) -> Result<String> {
@@ -148,4 +131,22 @@ pub async fn choose_plan_before_payment(tx: &mut TenantTx<'_>, plan_code: &str) 
     .await?
     .rows_affected();
     Ok(changed == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slugify;
+
+    #[test]
+    fn slugs_fold_accents_and_punctuation() {
+        for (name, expected) in [
+            ("Friperie d'Abobo", "friperie-d-abobo"),
+            ("Maquis Chez Tantie Éléonore", "maquis-chez-tantie-eleonore"),
+            ("  Cœur & Beauté  ", "coeur-beaute"),
+            ("é", "boutique-e"),
+            ("!!!", "boutique"),
+        ] {
+            assert_eq!(slugify(name), expected, "slug of {name:?}");
+        }
+    }
 }
