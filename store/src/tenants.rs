@@ -82,7 +82,6 @@ pub fn slugify(name: &str) -> String {
     }
 }
 
-
 /// Where the shop stands in the dashboard's onboarding.
 pub async fn onboarding_step(tx: &mut TenantTx<'_>) -> Result<String> {
     sqlx::query_scalar("select onboarding_step from tenant where tenant_id = $1")

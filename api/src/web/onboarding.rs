@@ -100,6 +100,7 @@ struct OnboardingTemplate {
     providers: Vec<ProviderView>,
     paid: bool,
     wa: Option<WaPanel>,
+    wa_connected: bool,
     product_count: i64,
     bot: Option<BotForm>,
     sandbox_whatsapp: bool,
@@ -140,6 +141,7 @@ async fn page_for(
         advance(state, session, "bot").await?;
     }
     render(&OnboardingTemplate {
+        wa_connected: wa.as_ref().is_some_and(|w| w.connected),
         progress: progress(step),
         plans: plan_views(lang, &all_plans),
         current_plan: plan.plan_code,
