@@ -121,7 +121,16 @@ async fn the_event_stream_starts_with_the_stored_status_then_relays_live_events(
 async fn only_the_owner_links_or_unlinks_the_number(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
-    let claims = json!({"sub": uuid::Uuid::new_v4(), "tid": shop.tenant_id, "role": "staff", "iss": "tdjaasa",
+    let staff_id: uuid::Uuid = sqlx::query_scalar(
+        "insert into app_user (tenant_id, email, password_hash, role) values ($1, $2, 'unused', 'staff')
+         returning user_id",
+    )
+    .bind(shop.tenant_id)
+    .bind(format!("staff-{}@example.ci", uuid::Uuid::new_v4().simple()))
+    .fetch_one(&app.admin_db)
+    .await
+    .expect("staff member");
+    let claims = json!({"sub": staff_id, "tid": shop.tenant_id, "role": "staff", "iss": "tdjaasa",
                         "iat": chrono::Utc::now().timestamp(), "exp": chrono::Utc::now().timestamp() + 600});
     let secret = app.master_key.derive("tdjaasa/jwt/hs256/v1");
     let staff = jsonwebtoken::encode(
