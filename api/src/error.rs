@@ -33,6 +33,9 @@ pub enum Error {
     /// 403: authenticated, but the role does not allow this.
     #[error("forbidden")]
     Forbidden,
+    /// 403: the platform operator suspended the shop; the French message says why and whom to contact.
+    #[error("shop suspended by the operator")]
+    ShopSuspended(String),
     /// 404: no such resource for this tenant (another tenant's ids answer the same).
     #[error("not found")]
     NotFound(&'static str),
@@ -118,7 +121,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Validation(_) | Error::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unauthenticated | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Forbidden | Error::ShopSuspended(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::PlanLimit(_) => StatusCode::PAYMENT_REQUIRED,
@@ -139,6 +142,7 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::InvalidCredentials => "invalid_credentials",
             Error::Forbidden => "forbidden",
+            Error::ShopSuspended(_) => "shop_suspended",
             Error::NotFound(_) => "not_found",
             Error::Conflict { code, .. } | Error::Rejected { code, .. } => code,
             Error::PlanLimit(_) => "plan_limit_reached",
@@ -166,7 +170,7 @@ impl Error {
             Error::Forbidden => "Vous n'avez pas les droits pour cette action.".into(),
             Error::NotFound(message) => (*message).into(),
             Error::Conflict { message, .. } | Error::Rejected { message, .. } => message.clone(),
-            Error::PlanLimit(message) => message.clone(),
+            Error::PlanLimit(message) | Error::ShopSuspended(message) => message.clone(),
             Error::PayloadTooLarge => "La requête est trop volumineuse.".into(),
             Error::UnsupportedMediaType(expected) => {
                 format!("Type de contenu non pris en charge : envoyez {expected}.")

@@ -26,7 +26,7 @@ use crate::AppState;
         crate::billing::routes::overview, crate::billing::routes::checkout, crate::billing::routes::payment,
         crate::billing::webhooks::wave, crate::billing::webhooks::orange_money, crate::billing::webhooks::stripe,
         crate::billing::webhooks::sandbox,
-        crate::admin::list, crate::admin::update, crate::admin::stats,
+        crate::admin::tenants::list, crate::admin::tenants::detail, crate::admin::tenants::update, crate::admin::tenants::extend, crate::admin::tenants::plan, crate::admin::stats::stats, crate::admin::stats::activity, crate::admin::payments::list, crate::admin::payments::review, crate::admin::dead_letters::list, crate::admin::dead_letters::replay, crate::admin::dead_letters::discard, crate::dead_letters::replay, crate::dead_letters::discard,
     ),
     components(schemas(crate::error::FieldError, crate::products::import::RowError)),
     modifiers(&BearerAuth),

@@ -1,7 +1,8 @@
 //! `POST /api/v1/simulator/messages`: the dashboard's "test your bot" chat. It publishes exactly what the
 //! WhatsApp ingress publishes, on the same subject, so the whole pipeline is exercised; the bot's replies are
-//! stored and read through the conversation endpoints. Simulator chats are always answered (a preview), even
-//! before the shop has paid.
+//! stored and read through the conversation endpoints. Simulator chats are answered (a preview) even before
+//! the shop has paid — but not while the platform operator suspends the shop: the bot is silent to customers
+//! then, and a test chat that answered would make the owner believe it works (403, with the reason).
 
 use async_nats::HeaderMap;
 use axum::extract::State;
@@ -13,6 +14,7 @@ use schemas::{Channel, InboundMessage};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::admin::suspension::{Refused, refuse_if_suspended};
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
 use crate::phone;
@@ -48,7 +50,9 @@ pub struct SimulatedAccepted {
 /// Sends a message to the shop's bot as a customer would; the reply arrives in the conversation.
 #[utoipa::path(post, path = "/api/v1/simulator/messages", tag = "conversations", request_body = SimulatedMessage,
     security(("bearer" = [])),
-    responses((status = 202, body = SimulatedAccepted), (status = 422), (status = 503, description = "NATS unavailable")))]
+    responses((status = 202, body = SimulatedAccepted),
+              (status = 403, description = "The operator suspended the shop (`shop_suspended`, with the reason)"),
+              (status = 422), (status = 503, description = "NATS unavailable")))]
 async fn send(
     State(state): State<AppState>,
     user: AuthUser,
@@ -65,6 +69,7 @@ pub(crate) async fn send_simulated(
     user: &AuthUser,
     message: SimulatedMessage,
 ) -> Result<SimulatedAccepted> {
+    refuse_if_suspended(state, user.ctx(), Refused::TestChat).await?;
     let mut check = Check::default();
     let from = phone::field(&mut check, "from", &message.from);
     let name = check.text("name", &message.name, 0, 60);

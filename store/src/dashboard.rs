@@ -37,7 +37,7 @@ pub async fn activity_since(tx: &mut TenantTx<'_>, since: DateTime<Utc>) -> Resu
 /// What the home page warns about.
 #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
 pub struct Attention {
-    /// Messages that could not be processed after every retry.
+    /// Messages that could not be processed after every retry, not yet replayed or discarded.
     pub dead_letters: i64,
     /// Orders waiting for the shop's confirmation.
     pub new_orders: i64,
@@ -49,7 +49,7 @@ pub struct Attention {
 pub async fn attention(tx: &mut TenantTx<'_>, month: chrono::NaiveDate) -> Result<Attention> {
     Ok(sqlx::query_as::<_, Attention>(
         "select
-           (select count(*) from dead_letter where tenant_id = $1) as dead_letters,
+           (select count(*) from dead_letter where tenant_id = $1 and status = 'open') as dead_letters,
            (select count(*) from customer_order where tenant_id = $1 and status = 'new') as new_orders,
            (select count(*) from product where tenant_id = $1) as products,
            coalesce((select bot_replies from tenant_usage where tenant_id = $1 and month = $2), 0)::bigint

@@ -1,11 +1,13 @@
-//! Messages the pipeline gave up on: kept with the reason, listed to the shop and the operator.
+//! Messages the pipeline gave up on: kept with the reason, listed to the shop and the operator, then replayed
+//! (put back into the pipeline) or discarded — once.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{Result, TenantTx};
+use crate::error::OptionalExt;
+use crate::{Result, TenantTx, audit};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -17,7 +19,16 @@ pub struct DeadLetter {
     pub payload: Value,
     pub reason: String,
     pub deliveries: i32,
+    /// `open`, `replayed` (put back into the pipeline) or `discarded`.
+    pub status: String,
+    pub resolved_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+}
+
+macro_rules! columns {
+    () => {
+        "dead_letter_id, subject, wa_message_id, payload, reason, deliveries, status, resolved_at, created_at"
+    };
 }
 
 pub async fn insert(
@@ -42,14 +53,101 @@ pub async fn insert(
     .await?)
 }
 
+/// Every dead letter of the shop (open or resolved), newest first.
 pub async fn list(tx: &mut TenantTx<'_>, limit: i64, offset: i64) -> Result<Vec<DeadLetter>> {
-    Ok(sqlx::query_as::<_, DeadLetter>(
-        "select dead_letter_id, subject, wa_message_id, payload, reason, deliveries, created_at from dead_letter
-         where tenant_id = $1 order by created_at desc limit $2 offset $3",
-    )
+    Ok(sqlx::query_as::<_, DeadLetter>(concat!(
+        "select ",
+        columns!(),
+        " from dead_letter where tenant_id = $1 order by created_at desc limit $2 offset $3"
+    ))
     .bind(tx.tenant_id())
     .bind(limit)
     .bind(offset)
     .fetch_all(&mut **tx)
     .await?)
+}
+
+/// The shop's dead letters nobody has replayed or discarded yet, newest first.
+pub async fn list_open(tx: &mut TenantTx<'_>, limit: i64) -> Result<Vec<DeadLetter>> {
+    Ok(sqlx::query_as::<_, DeadLetter>(concat!(
+        "select ",
+        columns!(),
+        " from dead_letter where tenant_id = $1 and status = 'open' order by created_at desc limit $2"
+    ))
+    .bind(tx.tenant_id())
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// One dead letter of the shop, locked until the transaction ends (replay and discard run one at a time).
+pub async fn lock(tx: &mut TenantTx<'_>, dead_letter_id: Uuid) -> Result<DeadLetter> {
+    sqlx::query_as::<_, DeadLetter>(concat!(
+        "select ",
+        columns!(),
+        " from dead_letter where tenant_id = $1 and dead_letter_id = $2 for update"
+    ))
+    .bind(tx.tenant_id())
+    .bind(dead_letter_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
+}
+
+/// How a dead letter was resolved, by whom and why (audited).
+#[derive(Debug, Clone, Copy)]
+pub struct Resolution<'a> {
+    /// `replayed` or `discarded`.
+    pub status: &'a str,
+    pub actor_user_id: Uuid,
+    /// The operator's reason, or empty for the shop's owner.
+    pub note: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Resolves an open dead letter (locked by [`lock`]). For a replay, the customer's stored message, which the
+/// pipeline settled as skipped when it gave up, is made pending again, so the next turn of its chat answers
+/// it — once, whoever (a worker, the sweeper) gets there first.
+pub async fn resolve(
+    tx: &mut TenantTx<'_>,
+    dead_letter: &DeadLetter,
+    resolution: &Resolution<'_>,
+) -> Result<()> {
+    sqlx::query(
+        "update dead_letter set status = $3, resolved_at = $4, resolved_by = $5, resolution_note = $6
+         where tenant_id = $1 and dead_letter_id = $2 and status = 'open'",
+    )
+    .bind(tx.tenant_id())
+    .bind(dead_letter.dead_letter_id)
+    .bind(resolution.status)
+    .bind(resolution.now)
+    .bind(resolution.actor_user_id)
+    .bind(resolution.note)
+    .execute(&mut **tx)
+    .await?;
+    if resolution.status == "replayed" && !dead_letter.wa_message_id.is_empty() {
+        sqlx::query(
+            "update message set status = 'pending', status_detail = ''
+             where tenant_id = $1 and wa_message_id = $2 and direction = 'inbound' and status = 'skipped'",
+        )
+        .bind(tx.tenant_id())
+        .bind(&dead_letter.wa_message_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let mut detail = json!({
+        "dead_letter_id": dead_letter.dead_letter_id,
+        "wa_message_id": dead_letter.wa_message_id,
+    });
+    if !resolution.note.is_empty() {
+        detail["reason"] = json!(resolution.note);
+    }
+    audit::record(
+        tx,
+        Some(resolution.actor_user_id),
+        &format!("dead_letter.{}", resolution.status),
+        detail,
+    )
+    .await?;
+    Ok(())
 }

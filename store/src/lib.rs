@@ -1,6 +1,7 @@
 //! PostgreSQL access for Tdjaasa. This crate owns every SQL statement, the migrations, the tenant-scoped
 //! transaction that row-level security relies on, and the envelope encryption of stored secrets.
 
+pub mod admin;
 pub mod audit;
 pub mod billing;
 pub mod bot_settings;

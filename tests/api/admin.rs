@@ -1,4 +1,12 @@
-//! The platform operator's endpoints: admins only, tenant listing, suspension with an audited reason, stats.
+//! The platform operator's console: admins only (every page and endpoint refuses shop users), the shop list,
+//! suspension with an audited reason, stats. The submodules cover each screen of the console.
+
+mod dead_letters;
+mod payments;
+mod stats;
+pub mod support;
+mod suspension;
+mod tenants;
 
 use chrono::Utc;
 use reqwest::Method;
@@ -7,37 +15,169 @@ use sqlx::PgPool;
 use store::TenantCtx;
 use store::billing::{AnswerPermission, SuspendReason, answer_permission};
 
-use crate::helpers::{error_code, spawn_app};
+use crate::helpers::{Shop, error_code, spawn_app};
+use crate::web_support::{WebUser, csrf_of, location};
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
-async fn tenant_tokens_get_403_on_every_admin_route(pool: PgPool) {
-    // Arrange
+async fn a_shop_owner_or_staff_gets_403_on_every_admin_page_and_endpoint(pool: PgPool) {
+    // Arrange: a shop with an owner and a staff member, signed in over REST and in the browser; ids of real
+    // things (their own shop, a payment, a dead letter) so a 404 cannot hide a missing check
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie Abobo").await;
-    let own = format!("/api/v1/admin/tenants/{}", shop.tenant_id);
-    let cases = [
-        (Method::GET, "/api/v1/admin/tenants", None),
-        (Method::GET, "/api/v1/admin/stats", None),
+    let payment = app.checkout_ok(&shop, "pro", "sandbox").await;
+    let payment_id = payment["payment_id"]
+        .as_str()
+        .expect("payment id")
+        .to_owned();
+    let dead_letter: uuid::Uuid = sqlx::query_scalar(
+        "insert into dead_letter (tenant_id, subject, payload, reason, deliveries)
+         values ($1, 'x', '{}', 'test', 8) returning dead_letter_id",
+    )
+    .bind(shop.tenant_id)
+    .fetch_one(&app.admin_db)
+    .await
+    .expect("dead letter");
+    let (staff_email, staff_token) = support::staff_of(&app, &shop).await;
+    let tenant = shop.tenant_id;
+    let reason = json!({"reason": "je me réactive"});
+    let endpoints: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, "/api/v1/admin/tenants".into(), None),
+        (Method::GET, format!("/api/v1/admin/tenants/{tenant}"), None),
         (
             Method::PATCH,
-            own.as_str(),
+            format!("/api/v1/admin/tenants/{tenant}"),
             Some(json!({"status": "active", "reason": "je me réactive"})),
         ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/tenants/{tenant}/extend"),
+            Some(json!({"months": 12, "reason": "cadeau"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/tenants/{tenant}/plan"),
+            Some(json!({"plan": "business", "reason": "cadeau"})),
+        ),
+        (Method::GET, "/api/v1/admin/stats".into(), None),
+        (Method::GET, "/api/v1/admin/activity".into(), None),
+        (Method::GET, "/api/v1/admin/payments".into(), None),
+        (
+            Method::POST,
+            format!("/api/v1/admin/payments/{payment_id}/review"),
+            Some(json!({"note": "vu"})),
+        ),
+        (Method::GET, "/api/v1/admin/dead-letters".into(), None),
+        (
+            Method::POST,
+            format!("/api/v1/admin/dead-letters/{dead_letter}/replay"),
+            Some(reason.clone()),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/dead-letters/{dead_letter}/discard"),
+            Some(reason.clone()),
+        ),
+        // A body the endpoint would refuse: still 403, the role is checked first.
+        (
+            Method::PATCH,
+            format!("/api/v1/admin/tenants/{tenant}"),
+            Some(json!({"oops": true})),
+        ),
     ];
+    let pages = [
+        (Method::GET, "/admin".to_owned()),
+        (Method::GET, "/admin/tenants".into()),
+        (Method::GET, format!("/admin/tenants/{tenant}")),
+        (Method::GET, "/admin/payments".into()),
+        (Method::GET, "/admin/dead-letters".into()),
+        (Method::POST, format!("/admin/tenants/{tenant}/status")),
+        (Method::POST, format!("/admin/tenants/{tenant}/extend")),
+        (Method::POST, format!("/admin/tenants/{tenant}/plan")),
+        (Method::POST, format!("/admin/payments/{payment_id}/review")),
+        (
+            Method::POST,
+            format!("/admin/dead-letters/{dead_letter}/replay"),
+        ),
+        (
+            Method::POST,
+            format!("/admin/dead-letters/{dead_letter}/discard"),
+        ),
+    ];
+    let owner_web = WebUser::signed_in(&app, &shop).await;
+    let staff_shop = Shop {
+        token: staff_token.clone(),
+        tenant_id: tenant,
+        email: staff_email,
+    };
+    let staff_web = WebUser::signed_in(&app, &staff_shop).await;
 
-    for (method, path, body) in cases {
-        // Act
-        let response = app
-            .request(method.clone(), path, Some(&shop.token), body)
-            .await;
-        // Assert
-        assert_eq!(response.status(), 403, "{method} {path}");
-        assert_eq!(error_code(response).await, "forbidden");
+    for (who, token, mut web) in [
+        ("owner", shop.token.clone(), owner_web),
+        ("staff", staff_token, staff_web),
+    ] {
+        for (method, path, body) in &endpoints {
+            // Act
+            let response = app
+                .request(method.clone(), path, Some(&token), body.clone())
+                .await;
+            // Assert
+            assert_eq!(response.status(), 403, "{who}: {method} {path}");
+            assert_eq!(
+                error_code(response).await,
+                "forbidden",
+                "{who}: {method} {path}"
+            );
+        }
+        let csrf = csrf_of(&web.page("/app/settings").await);
+        for (method, path) in &pages {
+            let response = if *method == Method::GET {
+                web.get(path).await
+            } else {
+                web.post(
+                    path,
+                    &[
+                        ("_csrf", csrf.as_str()),
+                        ("reason", "je me réactive"),
+                        ("status", "active"),
+                        ("note", "vu"),
+                        ("amount", "12"),
+                        ("unit", "months"),
+                        ("plan", "business"),
+                    ],
+                )
+                .await
+            };
+            assert_eq!(response.status(), 403, "{who}: page {method} {path}");
+            let html = response.text().await.expect("body");
+            assert!(
+                html.contains("Accès refusé"),
+                "{who}: {method} {path} shows the 403 page: {html}"
+            );
+        }
     }
     let anonymous = app
         .request(Method::GET, "/api/v1/admin/stats", None, None)
         .await;
     assert_eq!(anonymous.status(), 401);
+    let mut visitor = WebUser::new(&app);
+    assert_eq!(
+        location(&visitor.get("/admin").await),
+        "/login",
+        "signed out: to the login page"
+    );
+    let (status, expires) = app.subscription_state(tenant).await;
+    assert_eq!(
+        (status.as_str(), expires),
+        ("pending", None),
+        "nothing was extended"
+    );
+    let actions = app.audit_actions(tenant).await;
+    assert!(
+        !actions.iter().any(|a| a.contains("operator")
+            || a == "tenant.status_changed"
+            || a.starts_with("dead_letter.")),
+        "no operator action happened: {actions:?}"
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
@@ -153,6 +293,12 @@ async fn the_admin_suspends_a_tenant_with_a_reason_that_is_audited(pool: PgPool)
     tx.commit().await.expect("commit");
     assert_eq!(
         app.get("/api/v1/products", &shop.token).await.status(),
+        401,
+        "the suspension ended the shop's tokens"
+    );
+    let again = support::owner_again(&app, &shop).await;
+    assert_eq!(
+        app.get("/api/v1/products", &again.token).await.status(),
         200,
         "the dashboard stays"
     );

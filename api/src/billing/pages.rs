@@ -88,6 +88,42 @@ fn settled_page(owner: &PaymentOwner) -> Response {
     )
 }
 
+/// A pending payment of a shop the operator suspended cannot be paid: it would not lift the suspension (a
+/// checkout started before the suspension leads here).
+async fn suspended_page(state: &AppState, owner: &PaymentOwner) -> Option<Response> {
+    let refused = crate::admin::suspension::refuse_if_suspended(
+        state,
+        store::TenantCtx::new(owner.tenant_id),
+        crate::admin::suspension::Refused::Payment,
+    )
+    .await;
+    match refused {
+        Ok(()) => None,
+        Err(crate::Error::ShopSuspended(message)) => Some(html(
+            StatusCode::FORBIDDEN,
+            "Paiement impossible",
+            &format!(
+                "<h1>Paiement impossible</h1><p id=\"suspended\">{}</p>{}",
+                escape(&message),
+                back_to_dashboard(None)
+            ),
+        )),
+        Err(_) => Some(html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Erreur",
+            "<h1>Erreur</h1><p>Réessayez dans un instant.</p>",
+        )),
+    }
+}
+
+/// Text for HTML (the operator's reason is free text).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// The sandbox's checkout page.
 async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let Some(owner) = sandbox_payment(&state, &id).await else {
@@ -95,6 +131,9 @@ async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Response
     };
     if owner.status != "pending" {
         return settled_page(&owner);
+    }
+    if let Some(refused) = suspended_page(&state, &owner).await {
+        return refused;
     }
     let id = owner.payment_id;
     html(
@@ -133,6 +172,9 @@ async fn decide(
     };
     if owner.status != "pending" {
         return settled_page(&owner);
+    }
+    if approved && let Some(refused) = suspended_page(&state, &owner).await {
+        return refused;
     }
     let (Some(sandbox), Ok(base)) = (state.billing.sandbox.as_ref(), public_url(&state, &headers))
     else {

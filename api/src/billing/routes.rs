@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use store::billing::{self, NewPayment, Payment, Subscription};
+use store::billing::{self, NewPayment, OperatorSuspension, Payment, Subscription};
 use store::plans::{self, Plan};
 use store::users::Role;
 use store::{TenantTx, audit};
@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::KnownProvider;
 use super::providers::{CheckoutRequest, PaymentProvider};
+use crate::admin::suspension::{Refused, refuse_if_suspended};
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
 use crate::validate::Check;
@@ -95,6 +96,7 @@ pub struct StartedCheckout {
     params(("Idempotency-Key" = Option<String>, Header, description = "Client key: a repeated request returns the same payment")),
     responses((status = 201, body = CheckoutResponse, description = "Payment created"),
               (status = 200, body = CheckoutResponse, description = "Same request replayed"),
+              (status = 403, description = "The operator suspended the shop (`shop_suspended`, with the reason)"),
               (status = 409, description = "Key reused for another request, or a checkout still being created"),
               (status = 422), (status = 502, description = "The provider failed; the payment is marked failed")))]
 pub(crate) async fn checkout(
@@ -132,6 +134,8 @@ pub(crate) async fn start_checkout(
     if user.role == Role::PlatformAdmin {
         return Err(Error::Forbidden);
     }
+    // Paying would not lift an operator suspension: say so before any money moves.
+    refuse_if_suspended(state, user.ctx(), Refused::Payment).await?;
     let mut check = Check::default();
     let plan_code = input.plan.trim().to_lowercase();
     let provider_name = input.provider.trim().to_lowercase();
@@ -384,6 +388,9 @@ pub struct Receipt {
 pub struct Overview {
     pub plan: Plan,
     pub subscription: Subscription,
+    /// Set while the platform operator suspends the shop (whatever the subscription says): the bot is silent,
+    /// the test chat and payments are refused, and only the Tdjaasa team can lift it.
+    pub operator_suspension: Option<OperatorSuspension>,
     /// Plans on offer.
     pub plans: Vec<Plan>,
     /// Names of the payment providers offered here (configured), for a checkout's `provider`.
@@ -410,6 +417,7 @@ pub(crate) async fn billing_overview(state: &AppState, user: &AuthUser) -> Resul
     let mut tx: TenantTx<'_> = state.db.tenant(user.ctx()).await?;
     let plan = plans::of_tenant(&mut tx).await?;
     let subscription = billing::subscription(&mut tx).await?;
+    let operator_suspension = billing::operator_suspension(&mut tx).await?;
     let plans = plans::list_active(&mut *tx).await?;
     let payments = billing::list_payments(&mut tx).await?;
     tx.commit().await?;
@@ -433,6 +441,7 @@ pub(crate) async fn billing_overview(state: &AppState, user: &AuthUser) -> Resul
     Ok(Overview {
         plan,
         subscription,
+        operator_suspension,
         plans,
         providers: state
             .billing

@@ -38,7 +38,19 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn root(session: Option<Session>) -> Redirect {
-    Redirect::to(if session.is_some() { "/app" } else { "/login" })
+    Redirect::to(match session {
+        Some(session) => home_of(&session.user),
+        None => "/login",
+    })
+}
+
+/// Where a signed-in user belongs: the operator's dashboard for a platform administrator, the shop's otherwise.
+fn home_of(user: &crate::auth::AuthUser) -> &'static str {
+    if user.role == store::users::Role::PlatformAdmin {
+        "/admin"
+    } else {
+        "/app"
+    }
 }
 
 #[derive(Deserialize)]
@@ -124,8 +136,8 @@ async fn login_page(
     headers: HeaderMap,
     Query(query): Query<PublicQuery>,
 ) -> WebResult<Response> {
-    if session.is_some() {
-        return Ok(Redirect::to("/app").into_response());
+    if let Some(session) = session {
+        return Ok(Redirect::to(home_of(&session.user)).into_response());
     }
     let page = public_page(&headers, query.lang.as_deref(), &state);
     let info = (query.next.as_deref() == Some("reset"))
@@ -186,7 +198,7 @@ async fn login(
         }
         Err(other) => return Err(other.into()),
     };
-    signed_in(&state, page.jar, &user, "/app").await
+    signed_in(&state, page.jar, &user, home_of(&user)).await
 }
 
 /// Opens the session, remembers the user's language and goes to `to`.

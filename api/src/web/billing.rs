@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use store::billing::{Payment, Subscription};
+use store::billing::{OperatorSuspension, Payment, Subscription};
 use store::plans::Plan;
 use store::tenants;
 
@@ -104,6 +104,18 @@ pub fn subscription_words(lang: Lang, sub: &Subscription) -> (String, String) {
     (status, detail)
 }
 
+/// An operator suspension in words, in place of the subscription's state: it is what stops the bot, and paying
+/// does not lift it.
+pub fn operator_suspension_words(lang: Lang, suspension: &OperatorSuspension) -> (String, String) {
+    (
+        lang.t("billing.suspended_by_operator").into_owned(),
+        lang.tf(
+            "billing.suspended_by_operator.detail",
+            &[("reason", &suspension.reason)],
+        ),
+    )
+}
+
 struct PaymentRow {
     id: String,
     date: String,
@@ -133,6 +145,8 @@ fn payment_row(lang: Lang, p: &Payment) -> PaymentRow {
 struct BillingTemplate {
     chrome: Chrome,
     plan_name: String,
+    /// Paying is not offered: it would not lift the operator's suspension.
+    suspended_by_operator: bool,
     status: String,
     status_label: String,
     status_detail: String,
@@ -151,10 +165,18 @@ async fn page(
     let chrome = Chrome::load(&state, &session, "billing", "billing.title", flash).await?;
     let overview = load_overview(&state, &session).await?;
     let lang = chrome.lang;
-    let (status_label, status_detail) = subscription_words(lang, &overview.subscription);
+    let (status_label, status_detail) = match &overview.operator_suspension {
+        Some(suspension) => operator_suspension_words(lang, suspension),
+        None => subscription_words(lang, &overview.subscription),
+    };
     render(&BillingTemplate {
         plan_name: overview.plan.name.clone(),
-        status: overview.subscription.status.clone(),
+        suspended_by_operator: overview.operator_suspension.is_some(),
+        status: if overview.operator_suspension.is_some() {
+            "suspended".to_owned()
+        } else {
+            overview.subscription.status.clone()
+        },
         status_label,
         status_detail,
         current_plan: overview.plan.plan_code.clone(),

@@ -3,7 +3,7 @@
 //! goes to the customer through the same outbound path as the bot's.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 
 use axum::response::{IntoResponse, Redirect, Response};
@@ -34,6 +34,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/conversations/{chat}", get(transcript))
         .route("/app/conversations/{chat}/pause", post(pause))
         .route("/app/conversations/{chat}/reply", post(reply))
+        .route("/app/dead-letters/{id}/replay", post(replay_dead))
+        .route("/app/dead-letters/{id}/discard", post(discard_dead))
 }
 
 /// A message as the transcript shows it.
@@ -78,9 +80,46 @@ struct ChatRow {
     paused: bool,
 }
 
-struct DeadRow {
-    at: String,
-    reason: String,
+/// A message the pipeline gave up on, as the shop sees it (home page and conversations).
+pub(super) struct DeadRow {
+    pub id: String,
+    pub at: String,
+    pub reason: String,
+    /// The customer's words, when the stored message reads as one.
+    pub text: String,
+}
+
+pub(super) fn dead_rows(lang: Lang, list: &[store::dead_letters::DeadLetter]) -> Vec<DeadRow> {
+    list.iter()
+        .map(|d| DeadRow {
+            id: d.dead_letter_id.to_string(),
+            at: lang.datetime(d.created_at),
+            reason: d.reason.clone(),
+            text: d.payload["text"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect(),
+        })
+        .collect()
+}
+
+/// `?dead=replayed|discarded`: the confirmation after the owner replayed or discarded a dead letter.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct DeadDone {
+    dead: Option<String>,
+}
+
+impl DeadDone {
+    pub(super) fn flash(&self, lang: Lang) -> Option<String> {
+        match self.dead.as_deref()? {
+            "replayed" => Some(lang.t("dead.flash.replayed").into_owned()),
+            "discarded" => Some(lang.t("dead.flash.discarded").into_owned()),
+            "unchanged" => Some(lang.t("dead.flash.unchanged").into_owned()),
+            _ => None,
+        }
+    }
 }
 
 #[derive(askama::Template)]
@@ -89,6 +128,8 @@ struct ListTemplate {
     chrome: Chrome,
     chats: Vec<ChatRow>,
     dead: Vec<DeadRow>,
+    /// Where the dead letters' buttons come back to.
+    dead_back: &'static str,
 }
 
 /// "Awa (+225 07 01 02 03 04)", or the number alone.
@@ -105,8 +146,9 @@ async fn list(
     State(state): State<AppState>,
     session: Session,
     flash: Flash,
+    dead_done: Result<Query<DeadDone>, axum::extract::rejection::QueryRejection>,
 ) -> WebResult<Response> {
-    let chrome = Chrome::load(
+    let mut chrome = Chrome::load(
         &state,
         &session,
         "conversations",
@@ -115,6 +157,9 @@ async fn list(
     )
     .await?;
     let lang = chrome.lang;
+    if let Some(flash) = dead_done.ok().and_then(|Query(d)| d.flash(lang)) {
+        chrome.flash = Some(flash);
+    }
     let summaries = crate::conversations::list_chats(
         &state,
         &session.user,
@@ -125,7 +170,7 @@ async fn list(
     )
     .await?;
     let mut tx = state.db.tenant(session.user.ctx()).await?;
-    let dead = dead_letters::list(&mut tx, 20, 0).await?;
+    let dead = dead_letters::list_open(&mut tx, 20).await?;
     tx.commit().await?;
     let now = Utc::now();
     render(&ListTemplate {
@@ -145,13 +190,8 @@ async fn list(
                 paused: s.chat.bot_paused_until.is_some_and(|u| u > now),
             })
             .collect(),
-        dead: dead
-            .iter()
-            .map(|d| DeadRow {
-                at: lang.datetime(d.created_at),
-                reason: d.reason.clone(),
-            })
-            .collect(),
+        dead: dead_rows(lang, &dead),
+        dead_back: "conversations",
         chrome,
     })
 }
@@ -294,4 +334,60 @@ async fn reply(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+#[derive(Deserialize)]
+struct DeadForm {
+    /// `home` or `conversations`: the page the buttons were on.
+    #[serde(default)]
+    back: String,
+}
+
+/// The owner puts a message that could not be processed back into the pipeline, or sets it aside (the same
+/// resolution as `POST /api/v1/dead-letters/{id}/replay|discard`).
+async fn resolve_dead(
+    state: &AppState,
+    id: &str,
+    posted: Posted<DeadForm>,
+    action: crate::dead_letters::Action,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    super::billing::require_owner(&session)?;
+    let id = crate::pagination::parse_id(id, crate::dead_letters::NOT_FOUND)?;
+    let resolved = crate::dead_letters::resolve(
+        state,
+        session.user.ctx(),
+        id,
+        action,
+        session.user.user_id,
+        "",
+    )
+    .await?;
+    let done = match (resolved.changed, action) {
+        (false, _) => "unchanged",
+        (true, crate::dead_letters::Action::Replay) => "replayed",
+        (true, crate::dead_letters::Action::Discard) => "discarded",
+    };
+    let page = if form.back == "home" {
+        "/app"
+    } else {
+        "/app/conversations"
+    };
+    Ok(Redirect::to(&format!("{page}?dead={done}")).into_response())
+}
+
+async fn replay_dead(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<DeadForm>,
+) -> WebResult<Response> {
+    resolve_dead(&state, &id, posted, crate::dead_letters::Action::Replay).await
+}
+
+async fn discard_dead(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<DeadForm>,
+) -> WebResult<Response> {
+    resolve_dead(&state, &id, posted, crate::dead_letters::Action::Discard).await
 }

@@ -2,14 +2,16 @@
 //! not answering and why, messages that could not be processed, plan limits near).
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::{Datelike, TimeZone, Utc};
 use store::billing::{self, AnswerPermission, SuspendReason};
-use store::{dashboard, plans, whatsapp_sessions};
+use store::users::Role;
+use store::{dashboard, dead_letters, plans, whatsapp_sessions};
 
-use super::billing::subscription_words;
+use super::billing::{operator_suspension_words, subscription_words};
+use super::conversations::{DeadDone, DeadRow, dead_rows};
 use super::error::WebResult;
 use super::session::Session;
 use super::view::{Chrome, Flash, render};
@@ -29,7 +31,10 @@ struct Figures {
 
 struct Alert {
     bad: bool,
+    /// An `id` for the alert's element (empty: none).
+    id: &'static str,
     text: String,
+    /// Where the alert's action leads (empty: no action, e.g. an operator suspension paying cannot lift).
     link: &'static str,
     action: String,
 }
@@ -48,15 +53,25 @@ struct HomeTemplate {
     wa_label: String,
     wa_detail: String,
     alerts: Vec<Alert>,
+    /// Messages that could not be processed (the owner can replay or discard them here).
+    dead: Vec<DeadRow>,
+    dead_back: &'static str,
 }
 
 async fn page(
     State(state): State<AppState>,
     session: Session,
     flash: Flash,
+    dead_done: Result<Query<DeadDone>, axum::extract::rejection::QueryRejection>,
 ) -> WebResult<Response> {
-    let chrome = Chrome::load(&state, &session, "home", "home.title", flash).await?;
+    if session.user.role == Role::PlatformAdmin {
+        return Ok(Redirect::to("/admin").into_response());
+    }
+    let mut chrome = Chrome::load(&state, &session, "home", "home.title", flash).await?;
     let lang = chrome.lang;
+    if let Some(flash) = dead_done.ok().and_then(|Query(d)| d.flash(lang)) {
+        chrome.flash = Some(flash);
+    }
     let now = Utc::now();
     let midnight = Utc
         .with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
@@ -76,6 +91,8 @@ async fn page(
     let plan = plans::of_tenant(&mut tx).await?;
     let permission = billing::answer_permission(&mut tx, now).await?;
     let wa = whatsapp_sessions::get(&mut tx).await?;
+    let suspension = billing::operator_suspension(&mut tx).await?;
+    let dead = dead_letters::list_open(&mut tx, 5).await?;
     tx.commit().await?;
 
     let figures = |a: dashboard::Activity| Figures {
@@ -87,29 +104,46 @@ async fn page(
     match permission {
         AnswerPermission::NotPaid => alerts.push(Alert {
             bad: true,
+            id: "",
             text: lang.t("alert.not_paid").into_owned(),
             link: "/app/billing",
             action: lang.t("alert.pay").into_owned(),
         }),
-        AnswerPermission::Suspended { reason } => alerts.push(Alert {
+        // The operator's suspension says why, and offers no payment: paying would not lift it.
+        AnswerPermission::Suspended {
+            reason: SuspendReason::ByOperator,
+        } => alerts.push(Alert {
             bad: true,
-            text: lang
-                .t(match reason {
-                    SuspendReason::ByOperator => "alert.suspended_by_operator",
-                    SuspendReason::Unpaid => "alert.suspended_unpaid",
-                })
-                .into_owned(),
+            id: "operator-suspension",
+            text: lang.tf(
+                "alert.suspended_by_operator_reason",
+                &[(
+                    "reason",
+                    suspension.as_ref().map_or("", |s| s.reason.as_str()),
+                )],
+            ),
+            link: "",
+            action: String::new(),
+        }),
+        AnswerPermission::Suspended {
+            reason: SuspendReason::Unpaid,
+        } => alerts.push(Alert {
+            bad: true,
+            id: "",
+            text: lang.t("alert.suspended_unpaid").into_owned(),
             link: "/app/billing",
             action: lang.t("alert.pay").into_owned(),
         }),
         AnswerPermission::ReplyLimitReached { limit } => alerts.push(Alert {
             bad: true,
+            id: "",
             text: lang.tf("alert.reply_limit", &[("n", &limit.to_string())]),
             link: "/app/billing",
             action: lang.t("alert.upgrade").into_owned(),
         }),
         AnswerPermission::GracePeriod { until } => alerts.push(Alert {
             bad: false,
+            id: "",
             text: lang.tf("alert.grace", &[("date", &lang.date(until))]),
             link: "/app/billing",
             action: lang.t("alert.renew").into_owned(),
@@ -122,6 +156,7 @@ async fn page(
         .to_owned();
     if wa_status != "connected" {
         alerts.push(Alert {
+            id: "",
             bad: false,
             text: lang.t("alert.whatsapp").into_owned(),
             link: "/app/whatsapp",
@@ -130,6 +165,7 @@ async fn page(
     }
     if attention.dead_letters > 0 {
         alerts.push(Alert {
+            id: "",
             bad: true,
             text: lang.tf(
                 "alert.dead_letters",
@@ -141,6 +177,7 @@ async fn page(
     }
     if attention.new_orders > 0 {
         alerts.push(Alert {
+            id: "",
             bad: false,
             text: lang.tf(
                 "alert.new_orders",
@@ -154,6 +191,7 @@ async fn page(
         && attention.products * 10 >= i64::from(max) * 8
     {
         alerts.push(Alert {
+            id: "",
             bad: false,
             text: lang.tf(
                 "alert.products_limit",
@@ -171,6 +209,7 @@ async fn page(
         && attention.replies_this_month < i64::from(max)
     {
         alerts.push(Alert {
+            id: "",
             bad: false,
             text: lang.tf(
                 "alert.replies_near",
@@ -183,12 +222,22 @@ async fn page(
             action: lang.t("alert.upgrade").into_owned(),
         });
     }
-    let (subscription_label, subscription_detail) = subscription_words(lang, &subscription);
+    let (subscription_label, subscription_detail) = match &suspension {
+        Some(s) => operator_suspension_words(lang, s),
+        None => subscription_words(lang, &subscription),
+    };
+    let subscription_status = if suspension.is_some() {
+        "suspended".to_owned()
+    } else {
+        subscription.status.clone()
+    };
     render(&HomeTemplate {
+        dead: dead_rows(lang, &dead),
+        dead_back: "home",
         today: figures(today),
         month: figures(month),
         plan_name: plan.name,
-        subscription: subscription.status.clone(),
+        subscription: subscription_status,
         subscription_label,
         subscription_detail,
         wa_label: lang.t(&format!("wa.status.{wa_status}")).into_owned(),

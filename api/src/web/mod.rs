@@ -3,6 +3,7 @@
 //! functions as the REST endpoints; sign-in is a server-side session ([`session`]) and every state-changing
 //! form carries a CSRF token ([`form`]).
 
+mod admin;
 pub(crate) mod assets;
 mod auth;
 mod billing;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .merge(conversations::router())
         .merge(test_chat::router())
         .merge(live::router())
+        .merge(admin::router())
         .layer(middleware::from_fn(error::render_error_pages))
 }
 

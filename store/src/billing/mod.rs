@@ -1,17 +1,14 @@
 //! Billing: the subscription's life (paid, past due, suspended), payments and their webhooks' effects, the
-//! expiry job's transitions, the operator's view, and what the worker asks before answering a customer.
+//! expiry job's transitions, and what the worker asks before answering a customer. The operator's view across
+//! shops is in [`crate::admin`].
 //!
 //! Money is integer XOF everywhere. A paid period is one calendar month, stacked on the later of now and the
 //! current expiry.
 
-mod admin;
 mod expiry;
 mod payments;
 mod permission;
 
-pub use admin::{
-    AdminTenant, PlatformStats, ProviderStats, list_tenants, set_tenant_status, stats,
-};
 pub use expiry::{ExpiryReport, run_expiry};
 pub use payments::{
     NewPayment, Outcome, OutcomeStatus, Payment, PaymentOwner, Subscription, WebhookDecision,
@@ -19,8 +16,8 @@ pub use payments::{
     mark_failed, open_subscription, owner_by_notif_token_hash, owner_of_payment, subscription,
 };
 pub use permission::{
-    AnswerPermission, SuspendReason, answer_permission, month_start, record_bot_reply,
-    record_inbound, record_llm_tokens,
+    AnswerPermission, OperatorSuspension, SuspendReason, answer_permission, month_start,
+    operator_suspension, record_bot_reply, record_inbound, record_llm_tokens,
 };
 
 /// The payment providers, as stored in `payment.provider`.

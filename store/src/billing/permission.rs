@@ -116,6 +116,27 @@ pub async fn answer_permission(
     })
 }
 
+/// Why and since when the platform operator suspended the transaction's shop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OperatorSuspension {
+    /// The operator's reason, shown to the shop.
+    pub reason: String,
+    pub since: DateTime<Utc>,
+}
+
+/// The operator's suspension of the transaction's shop, if it is suspended (`SuspendReason::ByOperator`).
+/// A suspension or non-payment are different states: this one is lifted by the operator, never by paying.
+pub async fn operator_suspension(tx: &mut TenantTx<'_>) -> Result<Option<OperatorSuspension>> {
+    Ok(sqlx::query_as::<_, OperatorSuspension>(
+        "select coalesce(suspended_reason, '') as reason, coalesce(suspended_at, created_at) as since
+         from tenant where tenant_id = $1 and status = 'suspended'",
+    )
+    .bind(tx.tenant_id())
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
 /// Counts one bot reply and its language-model tokens in `now`'s UTC month (in the worker's transaction
 /// that stores the reply, so a rolled-back turn is not counted).
 pub async fn record_bot_reply(

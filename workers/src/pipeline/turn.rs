@@ -3,6 +3,7 @@
 use chrono::Utc;
 use schemas::{Channel, EventData, OutboundReply};
 use serde_json::json;
+use store::billing::{AnswerPermission, OperatorSuspension, SuspendReason};
 use store::products::ProductFilter;
 use store::{TenantCtx, bot_settings, chats, messages, orders, products, tenants};
 use uuid::Uuid;
@@ -51,23 +52,31 @@ impl Pipeline {
         }
         let channel = Channel::parse(&chat.channel).unwrap_or(Channel::Whatsapp);
         // Real customers are answered only on a paid, unsuspended subscription within its quota; the simulator
-        // always answers (it is the shop's preview). Messages are kept either way, with the reason shown.
-        if channel == Channel::Whatsapp {
-            let permission = store::billing::answer_permission(&mut tx, Utc::now()).await?;
-            if !permission.is_allowed() {
-                let detail = not_answered_reason(&permission);
-                messages::settle(&mut tx, &pending_ids, "skipped", &detail).await?;
-                store::audit::record(
-                    &mut tx,
-                    None,
-                    "bot.not_answered",
-                    json!({ "permission": permission, "chat_id": chat_id }),
-                )
-                .await?;
-                tx.commit().await?;
-                metrics::counter!("pipeline_not_answered_total").increment(1);
-                return Ok(true);
-            }
+        // answers otherwise (it is the shop's preview), except while the operator suspends the shop — a preview
+        // that answered would lie. Messages are kept either way, with the reason shown.
+        let permission = store::billing::answer_permission(&mut tx, Utc::now()).await?;
+        let by_operator = permission
+            == (AnswerPermission::Suspended {
+                reason: SuspendReason::ByOperator,
+            });
+        if (channel == Channel::Whatsapp || by_operator) && !permission.is_allowed() {
+            let suspension = if by_operator {
+                store::billing::operator_suspension(&mut tx).await?
+            } else {
+                None
+            };
+            let detail = not_answered_reason(&permission, suspension.as_ref());
+            messages::settle(&mut tx, &pending_ids, "skipped", &detail).await?;
+            store::audit::record(
+                &mut tx,
+                None,
+                "bot.not_answered",
+                json!({ "permission": permission, "chat_id": chat_id }),
+            )
+            .await?;
+            tx.commit().await?;
+            metrics::counter!("pipeline_not_answered_total").increment(1);
+            return Ok(true);
         }
         let settings = bot_settings::get(&mut tx).await?;
         let tenant = tenants::get(&mut tx).await?;
@@ -273,11 +282,25 @@ fn phone_of(jid: &str) -> String {
     }
 }
 
-/// What the shop sees on a customer message the bot did not answer (never sent to the customer).
-fn not_answered_reason(permission: &store::billing::AnswerPermission) -> String {
-    use store::billing::AnswerPermission;
+/// What the shop sees on a customer message the bot did not answer (never sent to the customer). An operator
+/// suspension and a non-payment are different states: paying lifts only the latter.
+fn not_answered_reason(
+    permission: &AnswerPermission,
+    suspension: Option<&OperatorSuspension>,
+) -> String {
     match permission {
-        AnswerPermission::Suspended { .. } => {
+        AnswerPermission::Suspended {
+            reason: SuspendReason::ByOperator,
+        } => {
+            let reason = suspension.map_or("non précisé", |s| s.reason.as_str());
+            format!(
+                "Non répondu : votre boutique est suspendue par l'équipe Tdjaasa (motif : {reason}). \
+                 Contactez l'équipe Tdjaasa pour la réactiver ; un paiement ne lève pas cette suspension."
+            )
+        }
+        AnswerPermission::Suspended {
+            reason: SuspendReason::Unpaid,
+        } => {
             "Non répondu : l'abonnement est suspendu. Réglez votre abonnement pour réactiver le bot.".into()
         }
         AnswerPermission::ReplyLimitReached { limit } => format!(

@@ -1,0 +1,149 @@
+//! Payments across shops with their provider status, and the review of flagged ones (amount or currency
+//! mismatch: nothing was activated, the operator must look).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::OptionalExt;
+use crate::{PlatformTx, Result, TenantTx, audit};
+
+/// A payment as the operator sees it: which shop, what the provider said, and the review of a flagged one.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminPayment {
+    pub payment_id: Uuid,
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub plan_code: String,
+    /// `wave`, `orange_money`, `stripe` or `sandbox`.
+    pub provider: String,
+    pub amount_xof: i64,
+    pub currency: String,
+    /// `pending`, `succeeded`, `failed` or `flagged` (amount or currency mismatch).
+    pub status: String,
+    /// The provider's checkout/session reference.
+    pub provider_ref: Option<String>,
+    /// The provider's transaction id, once it reported one.
+    pub provider_txn_id: Option<String>,
+    /// Why it failed or was flagged.
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// When an operator reviewed this flagged payment, who, and what they noted.
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub reviewed_by: Option<Uuid>,
+    pub review_note: Option<String>,
+}
+
+const SELECT: &str =
+    "select p.payment_id, p.tenant_id, t.name as tenant_name, p.plan_code, p.provider,
+        p.amount_xof, p.currency, p.status, p.provider_ref, p.provider_txn_id, p.failure_reason,
+        p.created_at, p.paid_at, p.reviewed_at, p.reviewed_by, p.review_note
+ from payment p join tenant t on t.tenant_id = p.tenant_id";
+
+/// What the operator's payment list is narrowed to (values checked by the API).
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFilter {
+    pub status: Option<String>,
+    pub provider: Option<String>,
+    /// Only flagged payments no operator has reviewed yet.
+    pub needs_review: bool,
+    pub tenant_id: Option<Uuid>,
+}
+
+/// Payments matching `filter`, newest first.
+pub async fn list_payments(
+    tx: &mut PlatformTx,
+    filter: &PaymentFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AdminPayment>> {
+    Ok(
+        sqlx::query_as::<_, AdminPayment>(sqlx::AssertSqlSafe(format!(
+            "{SELECT} where ($1::text is null or p.status = $1)
+           and ($2::text is null or p.provider = $2)
+           and (not $3 or (p.status = 'flagged' and p.reviewed_at is null))
+           and ($4::uuid is null or p.tenant_id = $4)
+         order by p.created_at desc, p.payment_id limit $5 offset $6"
+        )))
+        .bind(&filter.status)
+        .bind(&filter.provider)
+        .bind(filter.needs_review)
+        .bind(filter.tenant_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut **tx)
+        .await?,
+    )
+}
+
+/// The shop a payment belongs to (before the shop's own transaction is opened).
+pub async fn payment_tenant(tx: &mut PlatformTx, payment_id: Uuid) -> Result<Uuid> {
+    sqlx::query_scalar("select tenant_id from payment where payment_id = $1")
+        .bind(payment_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .or_not_found()
+}
+
+async fn fetch(conn: &mut PgConnection, payment_id: Uuid) -> Result<AdminPayment> {
+    sqlx::query_as::<_, AdminPayment>(sqlx::AssertSqlSafe(format!(
+        "{SELECT} where p.payment_id = $1"
+    )))
+    .bind(payment_id)
+    .fetch_optional(conn)
+    .await?
+    .or_not_found()
+}
+
+/// What reviewing did.
+#[derive(Debug, Clone)]
+pub enum ReviewOutcome {
+    Reviewed(AdminPayment),
+    /// Only flagged payments are reviewed; this one is in another status.
+    NotFlagged(String),
+}
+
+/// Marks a flagged payment of the transaction's shop reviewed, with the operator's note (audited). Reviewing
+/// again replaces the note. The payment stays `flagged`: reviewing settles nothing with the provider.
+pub async fn review_payment(
+    tx: &mut TenantTx<'_>,
+    payment_id: Uuid,
+    actor_user_id: Uuid,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<ReviewOutcome> {
+    let status: String = sqlx::query_scalar(
+        "select status from payment where tenant_id = $1 and payment_id = $2 for update",
+    )
+    .bind(tx.tenant_id())
+    .bind(payment_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?;
+    if status != "flagged" {
+        return Ok(ReviewOutcome::NotFlagged(status));
+    }
+    sqlx::query(
+        "update payment set reviewed_at = $3, reviewed_by = $4, review_note = $5, updated_at = now()
+         where tenant_id = $1 and payment_id = $2",
+    )
+    .bind(tx.tenant_id())
+    .bind(payment_id)
+    .bind(now)
+    .bind(actor_user_id)
+    .bind(note)
+    .execute(&mut **tx)
+    .await?;
+    audit::record(
+        tx,
+        Some(actor_user_id),
+        "payment.reviewed_by_operator",
+        json!({ "payment_id": payment_id, "note": note }),
+    )
+    .await?;
+    Ok(ReviewOutcome::Reviewed(fetch(tx, payment_id).await?))
+}
