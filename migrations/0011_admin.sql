@@ -2,8 +2,9 @@
 -- shop), what became of each dead letter (replayed or discarded, by whom, why), flagged payments reviewed, and
 -- the indexes of the cross-shop views.
 
--- Set together with status = 'suspended' and cleared on reactivation, so the shop's pages and the bot's
--- "not answered" notes can say why without reading the audit log (which keeps the history).
+-- Set together with status = 'suspended' and cleared on reactivation (store::admin::set_status), so the shop's
+-- pages and the bot's "not answered" notes can say why without reading the audit log (which keeps the history).
+-- Not a check constraint: a row suspended by other means still reads as suspended, "reason not given".
 alter table tenant
   add column suspended_reason text check (length(suspended_reason) between 3 and 500),
   add column suspended_at timestamptz,
@@ -18,8 +19,6 @@ update tenant t set
      order by a.audit_id desc limit 1),
     'Suspendue par l''équipe Tdjaasa')
 where t.status = 'suspended';
-alter table tenant add constraint tenant_suspension_has_reason
-  check ((status = 'suspended') = (suspended_reason is not null and suspended_at is not null));
 
 -- A dead letter is open until someone replays it (the message goes back into the pipeline) or discards it.
 alter table dead_letter

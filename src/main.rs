@@ -135,7 +135,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Admin {
             command: AdminCommand::Create { email, password },
-        } => admin_create(&cli.config, &email, SecretString::from(password)).await,
+        } => {
+            if let Err(e) = admin_create(&cli.config, &email, SecretString::from(password)).await {
+                eprintln!("Erreur : {e}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -271,28 +277,41 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
     outcome
 }
 
-async fn admin_create(config: &Config, email: &str, password: SecretString) -> anyhow::Result<()> {
+/// The e-mail and password of a new administrator, checked before anything is touched; the errors are the
+/// operator's, in French like every message of the product.
+fn admin_input(email: &str, password: &SecretString) -> anyhow::Result<String> {
     let email = email.trim().to_lowercase();
     anyhow::ensure!(
-        email.contains('@') && email.len() <= 254,
-        "invalid e-mail address"
+        email.contains('@') && email.len() <= 254 && !email.contains(char::is_whitespace),
+        "adresse e-mail invalide : « {email} »"
     );
     anyhow::ensure!(
-        secrecy::ExposeSecret::expose_secret(&password)
+        secrecy::ExposeSecret::expose_secret(password)
             .chars()
             .count()
             >= 12,
-        "an administrator password needs at least 12 characters"
+        "le mot de passe d'un administrateur doit contenir au moins 12 caractères"
     );
-    store::db::prepare(&config.db).await?;
-    let db = store::Db::connect(&config.db).await?;
-    let hash = api::auth::hash_password(password).await?;
+    Ok(email)
+}
+
+async fn admin_create(config: &Config, email: &str, password: SecretString) -> anyhow::Result<()> {
+    let email = admin_input(email, &password)?;
+    store::db::prepare(&config.db)
+        .await
+        .context("impossible de préparer la base de données (DATABASE_URL)")?;
+    let db = store::Db::connect(&config.db)
+        .await
+        .context("impossible de se connecter à la base de données")?;
+    let hash = api::auth::hash_password(password)
+        .await
+        .context("impossible de chiffrer le mot de passe")?;
     let mut tx = db.platform().await?;
     let user_id = store::users::upsert_platform_admin(&mut tx, &email, &hash)
         .await
-        .context("this e-mail already belongs to a shop account")?;
+        .context("cette adresse e-mail appartient déjà au compte d'une boutique")?;
     tx.commit().await?;
-    println!("platform administrator {email} ready (user {user_id})");
+    println!("Administrateur de la plateforme {email} prêt (utilisateur {user_id}).");
     Ok(())
 }
 
@@ -327,6 +346,27 @@ mod tests {
     use clap::CommandFactory;
 
     use super::Cli;
+
+    #[test]
+    fn admin_create_checks_its_input_in_french() {
+        use secrecy::SecretString;
+
+        let strong = SecretString::from("mot-de-passe-solide".to_owned());
+        assert_eq!(
+            super::admin_input(" Ops@Tdjaasa.CI ", &strong).expect("valid"),
+            "ops@tdjaasa.ci"
+        );
+        let errors = [
+            super::admin_input("ops", &strong),
+            super::admin_input("ops@tdjaasa.ci", &SecretString::from("court".to_owned())),
+        ]
+        .map(|r| r.expect_err("refused").to_string());
+        assert_eq!(errors[0], "adresse e-mail invalide : « ops »");
+        assert_eq!(
+            errors[1],
+            "le mot de passe d'un administrateur doit contenir au moins 12 caractères"
+        );
+    }
 
     #[test]
     fn the_settings_of_every_crate_combine_into_one_command_line() {

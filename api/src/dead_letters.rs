@@ -120,7 +120,7 @@ pub(crate) async fn resolve(
         let payload = serde_json::to_value(&inbound).map_err(anyhow::Error::from)?;
         store::outbox::push(
             &mut tx,
-            &state.subjects.inbound(ctx.tenant_id, &inbound.chat_key()),
+            &state.subjects.inbound(ctx.tenant_id, inbound.chat_key()),
             &format!("{}:replay:{dead_letter_id}", inbound.msg_id()),
             &payload,
         )

@@ -350,3 +350,40 @@ async fn admin_stats_count_active_tenants_revenue_payments_and_churn(pool: PgPoo
     let rate = stats["churn_rate_30_days"].as_f64().expect("rate");
     assert!((rate - 1.0 / 3.0).abs() < 1e-9, "1 lapsed of 3: {rate}");
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_openapi_document_lists_every_operator_endpoint(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+
+    // Act
+    let doc: Value = app
+        .request(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+
+    // Assert
+    for (path, method) in [
+        ("/api/v1/admin/tenants", "get"),
+        ("/api/v1/admin/tenants/{id}", "get"),
+        ("/api/v1/admin/tenants/{id}", "patch"),
+        ("/api/v1/admin/tenants/{id}/extend", "post"),
+        ("/api/v1/admin/tenants/{id}/plan", "post"),
+        ("/api/v1/admin/stats", "get"),
+        ("/api/v1/admin/activity", "get"),
+        ("/api/v1/admin/payments", "get"),
+        ("/api/v1/admin/payments/{id}/review", "post"),
+        ("/api/v1/admin/dead-letters", "get"),
+        ("/api/v1/admin/dead-letters/{id}/replay", "post"),
+        ("/api/v1/admin/dead-letters/{id}/discard", "post"),
+        ("/api/v1/dead-letters/{id}/replay", "post"),
+        ("/api/v1/dead-letters/{id}/discard", "post"),
+    ] {
+        assert!(
+            doc["paths"][path].get(method).is_some(),
+            "{method} {path} is documented"
+        );
+    }
+}

@@ -117,7 +117,7 @@ pub(crate) async fn review_payment(
         .map_err(Error::not_found_as("Paiement introuvable."))?;
     tx.commit().await?;
     match outcome {
-        ReviewOutcome::Reviewed(payment) => Ok(payment),
+        ReviewOutcome::Reviewed(payment) => Ok(*payment),
         ReviewOutcome::NotFlagged(status) => Err(Error::Conflict {
             code: "payment_not_flagged",
             message: format!(

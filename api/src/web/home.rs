@@ -222,8 +222,9 @@ async fn page(
             action: lang.t("alert.upgrade").into_owned(),
         });
     }
+    // The alert above gives the operator's reason in full; the card only names the state.
     let (subscription_label, subscription_detail) = match &suspension {
-        Some(s) => operator_suspension_words(lang, s),
+        Some(s) => (operator_suspension_words(lang, s).0, String::new()),
         None => subscription_words(lang, &subscription),
     };
     let subscription_status = if suspension.is_some() {

@@ -102,7 +102,7 @@ async fn fetch(conn: &mut PgConnection, payment_id: Uuid) -> Result<AdminPayment
 /// What reviewing did.
 #[derive(Debug, Clone)]
 pub enum ReviewOutcome {
-    Reviewed(AdminPayment),
+    Reviewed(Box<AdminPayment>),
     /// Only flagged payments are reviewed; this one is in another status.
     NotFlagged(String),
 }
@@ -145,5 +145,7 @@ pub async fn review_payment(
         json!({ "payment_id": payment_id, "note": note }),
     )
     .await?;
-    Ok(ReviewOutcome::Reviewed(fetch(tx, payment_id).await?))
+    Ok(ReviewOutcome::Reviewed(Box::new(
+        fetch(tx, payment_id).await?,
+    )))
 }

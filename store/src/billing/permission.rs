@@ -129,7 +129,7 @@ pub struct OperatorSuspension {
 /// A suspension or non-payment are different states: this one is lifted by the operator, never by paying.
 pub async fn operator_suspension(tx: &mut TenantTx<'_>) -> Result<Option<OperatorSuspension>> {
     Ok(sqlx::query_as::<_, OperatorSuspension>(
-        "select coalesce(suspended_reason, '') as reason, coalesce(suspended_at, created_at) as since
+        "select coalesce(suspended_reason, 'motif non précisé') as reason, coalesce(suspended_at, created_at) as since
          from tenant where tenant_id = $1 and status = 'suspended'",
     )
     .bind(tx.tenant_id())

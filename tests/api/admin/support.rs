@@ -112,7 +112,7 @@ pub async fn whatsapp_message(app: &TestApp, shop: &Shop, customer: &str, text: 
     headers.insert("Nats-Msg-Id", message.msg_id().as_str());
     let js = async_nats::jetstream::new(app.nats.clone());
     js.publish_with_headers(
-        app.subjects.inbound(shop.tenant_id, &message.chat_key()),
+        app.subjects.inbound(shop.tenant_id, message.chat_key()),
         headers,
         serde_json::to_vec(&message).expect("json").into(),
     )

@@ -10,6 +10,7 @@
 //! Needs `/usr/bin/chromium` and `chromedriver` (Debian's `chromium` and `chromium-driver`, installed by
 //! `.ci/run`). Run only these tests with `cargo test --all-features --test api browser::`.
 
+mod admin;
 mod driver;
 mod harness;
 mod sandbox_payment;

@@ -7,7 +7,7 @@ use store::admin::{DailyActivity, MonthlyShops};
 use crate::web::i18n::Lang;
 
 /// The drawing's own size; the page scales it to the width available (it has a `viewBox`).
-const SIZE: (u32, u32) = (640, 260);
+const SIZE: (u32, u32) = (420, 250);
 const FONT: &str = "sans-serif";
 const GREEN: RGBColor = RGBColor(11, 107, 79);
 const ORANGE: RGBColor = RGBColor(194, 65, 12);
@@ -60,17 +60,20 @@ pub fn monthly_shops(lang: Lang, months: &[MonthlyShops]) -> crate::Result<Strin
             .bold_line_style(RGBColor(230, 230, 230))
             .x_labels(usize::try_from(slots).unwrap_or(0))
             .x_label_formatter(&|slot| match slot {
-                // One label a month, under its first bar.
-                SegmentValue::CenterOf(s) if s % 3 == 0 => usize::try_from(s / 3)
-                    .ok()
-                    .and_then(|i| labels.get(i))
-                    .cloned()
-                    .unwrap_or_default(),
+                // Every other month (the current one included), under its first bar: the chart stays
+                // readable on a phone.
+                SegmentValue::CenterOf(s) if s % 3 == 0 && (slots / 3 - 1 - s / 3) % 2 == 0 => {
+                    usize::try_from(s / 3)
+                        .ok()
+                        .and_then(|i| labels.get(i))
+                        .cloned()
+                        .unwrap_or_default()
+                }
                 _ => String::new(),
             })
             .y_labels(5)
             .y_label_formatter(&|v| v.to_string())
-            .label_style((FONT, 13).into_font().color(&GREY))
+            .label_style((FONT, 16).into_font().color(&GREY))
             .axis_style(GREY)
             .draw()
             .map_err(chart_error)?;
@@ -107,7 +110,7 @@ pub fn monthly_shops(lang: Lang, months: &[MonthlyShops]) -> crate::Result<Strin
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(220, 220, 220))
-            .label_font((FONT, 13))
+            .label_font((FONT, 16))
             .draw()
             .map_err(chart_error)?;
         root.present().map_err(chart_error)?;
@@ -151,7 +154,7 @@ pub fn daily(
             .disable_x_mesh()
             .light_line_style(WHITE)
             .bold_line_style(RGBColor(230, 230, 230))
-            .x_labels(6)
+            .x_labels(4)
             .x_label_formatter(&|i| {
                 usize::try_from(*i)
                     .ok()
@@ -161,7 +164,7 @@ pub fn daily(
             })
             .y_labels(5)
             .y_label_formatter(&|v| v.to_string())
-            .label_style((FONT, 13).into_font().color(&GREY))
+            .label_style((FONT, 16).into_font().color(&GREY))
             .axis_style(GREY)
             .draw()
             .map_err(chart_error)?;
@@ -217,10 +220,10 @@ mod tests {
         let svg = monthly_shops(Lang::Fr, &months()).expect("chart");
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(
-            svg.contains("viewBox=\"0 0 640 260\""),
+            svg.contains("viewBox=\"0 0 420 250\""),
             "scales to the page"
         );
-        for label in ["janv.", "déc.", "Nouvelles boutiques", "Désabonnements"] {
+        for label in ["févr.", "déc.", "Nouvelles boutiques", "Désabonnements"] {
             assert!(svg.contains(label), "{label} in the chart");
         }
         assert!(svg.len() < 20_000, "light: {} bytes", svg.len());
