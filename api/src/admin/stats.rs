@@ -71,3 +71,21 @@ pub(crate) async fn activity(
 ) -> Result<Json<Activity>> {
     Ok(Json(platform_activity(&state, &user).await?))
 }
+
+/// What waits for the operator: flagged payments to review, open dead letters.
+pub(crate) struct Attention {
+    pub payments_to_review: i64,
+    pub open_dead_letters: i64,
+}
+
+pub(crate) async fn attention(state: &AppState, admin: &AuthUser) -> Result<Attention> {
+    admin.require_platform_admin()?;
+    let mut tx = state.db.platform().await?;
+    let payments_to_review = admin::count_payments_to_review(&mut tx).await?;
+    let open_dead_letters = admin::count_open_dead_letters(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Attention {
+        payments_to_review,
+        open_dead_letters,
+    })
+}

@@ -69,3 +69,12 @@ pub async fn dead_letter_tenant(tx: &mut PlatformTx, dead_letter_id: Uuid) -> Re
         .await?
         .or_not_found()
 }
+
+/// How many dead letters, across shops, nobody has replayed or discarded yet.
+pub async fn count_open_dead_letters(tx: &mut PlatformTx) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("select count(*) from dead_letter where status = 'open'")
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}

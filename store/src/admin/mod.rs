@@ -14,9 +14,13 @@ mod tenants;
 pub use actions::{
     Extension, ExtensionOutcome, OperatorAction, change_plan, extend_subscription, set_status,
 };
-pub use dead_letters::{AdminDeadLetter, DeadLetterFilter, dead_letter_tenant, list_dead_letters};
+pub use dead_letters::{
+    AdminDeadLetter, DeadLetterFilter, count_open_dead_letters, dead_letter_tenant,
+    list_dead_letters,
+};
 pub use payments::{
-    AdminPayment, PaymentFilter, ReviewOutcome, list_payments, payment_tenant, review_payment,
+    AdminPayment, PaymentFilter, ReviewOutcome, count_payments_to_review, list_payments,
+    payment_tenant, review_payment,
 };
 pub use stats::{DailyActivity, MonthlyShops, PlatformStats, ProviderStats, daily, monthly, stats};
 pub use tenants::{

@@ -80,6 +80,15 @@ pub async fn list_payments(
     )
 }
 
+/// How many flagged payments, across shops, no operator has reviewed yet.
+pub async fn count_payments_to_review(tx: &mut PlatformTx) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from payment where status = 'flagged' and reviewed_at is null",
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 /// The shop a payment belongs to (before the shop's own transaction is opened).
 pub async fn payment_tenant(tx: &mut PlatformTx, payment_id: Uuid) -> Result<Uuid> {
     sqlx::query_scalar("select tenant_id from payment where payment_id = $1")

@@ -196,6 +196,13 @@ async fn the_shops_owner_replays_or_discards_its_own_dead_letters_from_its_pages
             json!({}),
         )
         .await;
+    let foreign_page = web
+        .submit(
+            "/app",
+            &format!("/app/dead-letters/{foreign_id}/discard"),
+            &[("back", "home")],
+        )
+        .await;
     let by_staff = app
         .post(
             &format!("/api/v1/dead-letters/{discard_id}/discard"),
@@ -222,6 +229,11 @@ async fn the_shops_owner_replays_or_discards_its_own_dead_letters_from_its_pages
         foreign.status(),
         StatusCode::NOT_FOUND,
         "another shop's dead letter does not exist here"
+    );
+    assert_eq!(
+        foreign_page.status(),
+        StatusCode::NOT_FOUND,
+        "nor on the pages"
     );
     assert_eq!(
         by_staff.status(),

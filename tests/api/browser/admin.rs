@@ -34,6 +34,24 @@ async fn the_operator_suspends_a_shop_that_sees_why_and_is_silent_until_reactiva
     )
     .await;
     let admin = support::create_admin(&app).await;
+    let other = app.signup("Cosmétiques Yopougon").await;
+    let flagged = app.checkout_ok(&other, "business", "sandbox").await;
+    sqlx::query("update payment set status = 'flagged', failure_reason = 'montant ou devise inattendus' where payment_id = $1::uuid")
+        .bind(flagged["payment_id"].as_str().expect("id"))
+        .execute(&app.admin_db)
+        .await
+        .expect("flagged payment");
+    sqlx::query(
+        "insert into dead_letter (tenant_id, subject, wa_message_id, payload, reason, deliveries)
+         values ($1, 'tdj.in.x', 'wamid-1', $2, 'abandonné après 8 tentatives : le modèle ne répond pas', 8)",
+    )
+    .bind(other.tenant_id)
+    .bind(json!({"tenant_id": other.tenant_id, "channel": "whatsapp", "customer_jid": "2250700000066@s.whatsapp.net",
+        "customer_name": "Kouassi", "wa_message_id": "wamid-1", "text": "Vous livrez à Bingerville ?",
+        "timestamp": "2026-01-05T10:00:00Z", "from_owner": false}))
+    .execute(&app.admin_db)
+    .await
+    .expect("dead letter");
     let _worker = start_offline_worker(&app);
     let before = whatsapp_message(&app, &shop, "2250700000055", "Bonjour !").await;
     assert_eq!(
@@ -125,7 +143,7 @@ async fn the_operator_suspends_a_shop_that_sees_why_and_is_silent_until_reactiva
         ("/admin/tenants", "admin-tenants"),
         (detail.as_str(), "admin-tenant"),
         ("/admin/payments", "admin-payments"),
-        ("/admin/dead-letters?status=all", "admin-dead-letters"),
+        ("/admin/dead-letters", "admin-dead-letters"),
     ] {
         for browser in [&operator, &phone] {
             browser.goto(path).await;

@@ -9,8 +9,6 @@ use axum::routing::get;
 
 use super::{AdminChrome, AdminFlash, AdminSession, charts, provider_label};
 use crate::AppState;
-use crate::admin::dead_letters::DeadLetterQuery;
-use crate::admin::payments::PaymentQuery;
 use crate::web::error::WebResult;
 use crate::web::view::render;
 
@@ -63,27 +61,8 @@ async fn page(
     let user = &session.user;
     let stats = crate::admin::stats::platform_stats(&state, user).await?;
     let activity = crate::admin::stats::platform_activity(&state, user).await?;
-    let to_review = crate::admin::payments::list_payments(
-        &state,
-        user,
-        &PaymentQuery {
-            needs_review: Some(true),
-            limit: Some(200),
-            ..Default::default()
-        },
-    )
-    .await?
-    .len();
-    let dead_letters = crate::admin::dead_letters::list_dead_letters(
-        &state,
-        user,
-        &DeadLetterQuery {
-            limit: Some(200),
-            ..Default::default()
-        },
-    )
-    .await?
-    .len();
+    let attention = crate::admin::stats::attention(&state, user).await?;
+    let (to_review, dead_letters) = (attention.payments_to_review, attention.open_dead_letters);
     let count = |id, n: i64, key: &str| Figure {
         id,
         value: n.to_string(),
