@@ -13,6 +13,7 @@
 mod driver;
 mod harness;
 mod sandbox_payment;
+mod team;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
