@@ -198,10 +198,13 @@ async fn send_reset_link(state: &AppState, email: &str, base: &str) -> Result<()
         return Ok(());
     };
     let (token, token_hash) = new_link_token();
-    let mut tx = state.db.tenant(TenantCtx::new(credentials.tenant_id)).await?;
+    let mut tx = state
+        .db
+        .tenant(TenantCtx::new(credentials.tenant_id))
+        .await?;
     password_resets::create(&mut tx, credentials.user_id, &token_hash, RESET_VALID_FOR).await?;
-    let lang = Lang::parse(&users::get_language(&mut tx, credentials.user_id).await?)
-        .unwrap_or_default();
+    let lang =
+        Lang::parse(&users::get_language(&mut tx, credentials.user_id).await?).unwrap_or_default();
     audit::record(
         &mut tx,
         Some(credentials.user_id),
@@ -340,7 +343,11 @@ mod tests {
     fn the_reset_mail_speaks_the_users_language_and_carries_the_link() {
         let fr = reset_mail(Lang::Fr, "awa@example.ci", "http://x/password/reset/abc");
         assert!(fr.subject.contains("mot de passe"), "{}", fr.subject);
-        assert!(fr.text.contains("http://x/password/reset/abc"), "{}", fr.text);
+        assert!(
+            fr.text.contains("http://x/password/reset/abc"),
+            "{}",
+            fr.text
+        );
         assert!(fr.text.contains("1 heure"), "{}", fr.text);
         let en = reset_mail(Lang::En, "awa@example.ci", "http://x/password/reset/abc");
         assert!(en.subject.contains("password"), "{}", en.subject);

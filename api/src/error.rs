@@ -225,7 +225,10 @@ pub async fn log_errors(request: Request, next: Next) -> Response {
     let path = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
+        .map_or_else(
+            || request.uri().path().to_owned(),
+            |p| p.as_str().to_owned(),
+        );
     let response = next.run(request).await;
     if let Some(LoggedError(e)) = response.extensions().get::<LoggedError>() {
         tracing::error!(%method, %path, error.cause_chain = ?e, error.message = %e, "request failed");

@@ -86,7 +86,11 @@ pub struct MailConfig {
     #[arg(long, env = "SMTP_URL", value_parser = parse_secret, hide_env_values = true)]
     pub smtp_url: Option<SecretString>,
     /// The sender of those e-mails, e.g. `Tdjaasa <no-reply@tdjaasa.ci>`.
-    #[arg(long, env = "MAIL_FROM", default_value = "Tdjaasa <no-reply@tdjaasa.local>")]
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Tdjaasa <no-reply@tdjaasa.local>"
+    )]
     pub mail_from: String,
 }
 
@@ -95,7 +99,10 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The SMTP mailer when `SMTP_URL` is set; otherwise the development mailer, which production refuses
 /// (invitations and reset links would never leave the server).
-pub fn mailer_from_config(config: &MailConfig, production: bool) -> anyhow::Result<Arc<dyn Mailer>> {
+pub fn mailer_from_config(
+    config: &MailConfig,
+    production: bool,
+) -> anyhow::Result<Arc<dyn Mailer>> {
     match &config.smtp_url {
         Some(url) => Ok(Arc::new(SmtpMailer::new(url, &config.mail_from)?)),
         None if production => anyhow::bail!(
@@ -192,7 +199,11 @@ mod tests {
                     }
                     continue;
                 }
-                let verb = line.split(' ').next().unwrap_or_default().to_ascii_uppercase();
+                let verb = line
+                    .split(' ')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
                 let reply: &[u8] = match verb.as_str() {
                     "EHLO" | "HELO" => b"250 fake\r\n",
                     "DATA" => {
@@ -236,9 +247,15 @@ mod tests {
             .expect("server done")
             .expect("server task");
         assert!(received.contains("To: awa@example.ci"), "{received}");
-        assert!(received.contains("From: Tdjaasa <no-reply@tdjaasa.ci>"), "{received}");
+        assert!(
+            received.contains("From: Tdjaasa <no-reply@tdjaasa.ci>"),
+            "{received}"
+        );
         assert!(received.contains("text/plain; charset=utf-8"), "{received}");
-        assert!(received.contains("Subject: =?utf-8?"), "the accented subject is encoded: {received}");
+        assert!(
+            received.contains("Subject: =?utf-8?"),
+            "the accented subject is encoded: {received}"
+        );
     }
 
     #[tokio::test]
@@ -252,7 +269,9 @@ mod tests {
         let dev = mailer_from_config(&config, false).expect("dev mailer");
         assert!(dev.outbox().is_some(), "the dev mailer keeps an outbox");
         let smtp = MailConfig {
-            smtp_url: Some(SecretString::from("smtps://u:secret-pass@smtp.example.ci:465".to_owned())),
+            smtp_url: Some(SecretString::from(
+                "smtps://u:secret-pass@smtp.example.ci:465".to_owned(),
+            )),
             ..config
         };
         let mailer = mailer_from_config(&smtp, true).expect("smtp mailer");
@@ -261,9 +280,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_smtp_url_is_refused_without_repeating_its_password() {
-        let error = SmtpMailer::new(&SecretString::from("nonsense://u:hunter22@x".to_owned()), "a@b.ci")
-            .err()
-            .expect("refused");
+        let error = SmtpMailer::new(
+            &SecretString::from("nonsense://u:hunter22@x".to_owned()),
+            "a@b.ci",
+        )
+        .err()
+        .expect("refused");
         assert!(!format!("{error:#}").contains("hunter22"), "{error:#}");
     }
 

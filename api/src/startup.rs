@@ -14,8 +14,8 @@ use tower_http::trace::TraceLayer;
 use crate::cors::Cors;
 
 use crate::{
-    AppState, account, admin, auth, billing, bot, conversations, dead_letters, health, openapi, orders,
-    products, simulator, team, web, whatsapp,
+    AppState, account, admin, auth, billing, bot, conversations, dead_letters, health, openapi,
+    orders, products, simulator, team, web, whatsapp,
 };
 
 /// Largest JSON body accepted (the CSV import route allows more).

@@ -289,7 +289,10 @@ fn parse_role(check: &mut Check, field: &str, role: &str) -> Role {
         "owner" => Role::Owner,
         "staff" => Role::Staff,
         _ => {
-            check.fail(field, "Rôle inconnu : owner (propriétaire) ou staff (employé).");
+            check.fail(
+                field,
+                "Rôle inconnu : owner (propriétaire) ou staff (employé).",
+            );
             Role::Staff
         }
     }
@@ -350,7 +353,9 @@ pub(crate) async fn invite_member(
     if taken {
         return Err(Error::Conflict {
             code: "email_taken",
-            message: "Cette adresse e-mail a déjà un compte Tdjaasa : elle ne peut pas être invitée.".into(),
+            message:
+                "Cette adresse e-mail a déjà un compte Tdjaasa : elle ne peut pas être invitée."
+                    .into(),
         });
     }
 
@@ -405,7 +410,9 @@ pub(crate) async fn invite_member(
 fn already_invited() -> Error {
     Error::Conflict {
         code: "already_invited",
-        message: "Une invitation est déjà en attente pour cette adresse : renvoyez-la ou annulez-la.".into(),
+        message:
+            "Une invitation est déjà en attente pour cette adresse : renvoyez-la ou annulez-la."
+                .into(),
     }
 }
 
@@ -564,7 +571,11 @@ pub(crate) async fn set_member_role(
 }
 
 /// Removes a member and ends their sign-ins at once.
-pub(crate) async fn remove_member(state: &AppState, user: &AuthUser, member_id: Uuid) -> Result<()> {
+pub(crate) async fn remove_member(
+    state: &AppState,
+    user: &AuthUser,
+    member_id: Uuid,
+) -> Result<()> {
     user.require_owner()?;
     let mut tx = state.db.tenant(user.ctx()).await?;
     users::lock_team(&mut tx).await?;
@@ -632,7 +643,8 @@ pub(crate) async fn accept_invitation(
             if e.constraint() == Some("app_user_email_key") {
                 Error::Conflict {
                     code: "email_taken",
-                    message: "Cette adresse e-mail a déjà un compte Tdjaasa : connectez-vous avec.".into(),
+                    message: "Cette adresse e-mail a déjà un compte Tdjaasa : connectez-vous avec."
+                        .into(),
                 }
             } else {
                 e.into()
@@ -693,7 +705,10 @@ mod tests {
             max_staff_users: Some(1),
         };
         let message = no_seat_to_invite(&plan, 1, 1, 0);
-        assert!(message.contains("Starter permet 1 utilisateur au total, propriétaire compris"), "{message}");
+        assert!(
+            message.contains("Starter permet 1 utilisateur au total, propriétaire compris"),
+            "{message}"
+        );
         assert!(message.contains("/app/billing"), "{message}");
     }
 }

@@ -29,7 +29,10 @@ pub async fn create(
 
 /// The tenant and user of an unused, unexpired link (`None` for unknown, used and expired alike).
 /// Platform path: before the reset nobody is signed in.
-pub async fn find_usable(tx: &mut PlatformTx, token_hash: &[u8; 32]) -> Result<Option<(Uuid, Uuid)>> {
+pub async fn find_usable(
+    tx: &mut PlatformTx,
+    token_hash: &[u8; 32],
+) -> Result<Option<(Uuid, Uuid)>> {
     Ok(sqlx::query_as(
         "select tenant_id, user_id from password_reset
           where token_hash = $1 and used_at is null and expires_at > now()",

@@ -301,27 +301,27 @@ pub async fn email_taken(tx: &mut PlatformTx, email: &str) -> Result<bool> {
 
 /// The member's password hash, to check their current password before a change.
 pub async fn password_hash(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<SecretString> {
-    let hash: String =
-        sqlx::query_scalar("select password_hash from app_user where tenant_id = $1 and user_id = $2")
-            .bind(tx.tenant_id())
-            .bind(user_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .or_not_found()?;
+    let hash: String = sqlx::query_scalar(
+        "select password_hash from app_user where tenant_id = $1 and user_id = $2",
+    )
+    .bind(tx.tenant_id())
+    .bind(user_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?;
     Ok(SecretString::from(hash))
 }
 
 /// Replaces the member's password hash (the caller revokes their sign-ins in the same transaction).
 pub async fn set_password(tx: &mut TenantTx<'_>, user_id: Uuid, password_hash: &str) -> Result<()> {
-    let updated = sqlx::query(
-        "update app_user set password_hash = $3 where tenant_id = $1 and user_id = $2",
-    )
-    .bind(tx.tenant_id())
-    .bind(user_id)
-    .bind(password_hash)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    let updated =
+        sqlx::query("update app_user set password_hash = $3 where tenant_id = $1 and user_id = $2")
+            .bind(tx.tenant_id())
+            .bind(user_id)
+            .bind(password_hash)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
     if updated == 0 {
         return Err(crate::Error::NotFound);
     }

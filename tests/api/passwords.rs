@@ -65,7 +65,10 @@ async fn changing_the_password_keeps_this_browser_and_ends_other_sessions_and_ev
         .submit(
             "/app/account/password",
             "/app/account/password",
-            &[("current_password", "pas-le-bon"), ("new_password", "court")],
+            &[
+                ("current_password", "pas-le-bon"),
+                ("new_password", "court"),
+            ],
         )
         .await;
     let wrong_status = wrong.status();
@@ -74,7 +77,10 @@ async fn changing_the_password_keeps_this_browser_and_ends_other_sessions_and_ev
         .submit(
             "/app/account/password",
             "/app/account/password",
-            &[("current_password", PASSWORD), ("new_password", NEW_PASSWORD)],
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+            ],
         )
         .await;
 
@@ -84,7 +90,10 @@ async fn changing_the_password_keeps_this_browser_and_ends_other_sessions_and_ev
     assert!(wrong.contains("Le mot de passe doit contenir au moins 8 caractères."));
     assert_eq!(location(&changed), "/app/account/password?done=changed");
     let after = this_phone.page("/app/account/password?done=changed").await;
-    assert!(after.contains("Mot de passe changé."), "this browser stays signed in");
+    assert!(
+        after.contains("Mot de passe changé."),
+        "this browser stays signed in"
+    );
     assert_eq!(
         location(&other_phone.get("/app").await),
         "/login",
@@ -95,13 +104,25 @@ async fn changing_the_password_keeps_this_browser_and_ends_other_sessions_and_ev
         StatusCode::UNAUTHORIZED,
         "the old API token stopped working"
     );
-    assert_eq!(login(&app, &shop.email, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(login(&app, &shop.email, NEW_PASSWORD).await.status(), StatusCode::OK);
-    assert!(app.audit_actions(shop.tenant_id).await.contains(&"user.password_changed".to_owned()));
+    assert_eq!(
+        login(&app, &shop.email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&app, &shop.email, NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        app.audit_actions(shop.tenant_id)
+            .await
+            .contains(&"user.password_changed".to_owned())
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
-async fn changing_the_password_over_rest_answers_a_fresh_token_and_revokes_the_old_one(pool: PgPool) {
+async fn changing_the_password_over_rest_answers_a_fresh_token_and_revokes_the_old_one(
+    pool: PgPool,
+) {
     // Arrange
     let app = roomy_app(pool).await;
     let shop = app.signup("Friperie Abobo").await;
@@ -139,7 +160,10 @@ async fn changing_the_password_over_rest_answers_a_fresh_token_and_revokes_the_o
     );
     assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(changed_status, StatusCode::OK);
-    assert_eq!(app.get("/api/v1/me", &shop.token).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/v1/me", &shop.token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     let token = fresh["token"].as_str().expect("fresh token");
     assert_eq!(app.get("/api/v1/me", token).await.status(), StatusCode::OK);
 }
@@ -165,19 +189,33 @@ async fn forgot_password_answers_the_same_whether_or_not_the_account_exists(pool
     let mut answers = Vec::new();
     for email in [shop.email.as_str(), nobody.as_str()] {
         let response = visitor
-            .post("/password/forgot", &[("_csrf", csrf_of(&page).as_str()), ("email", email)])
+            .post(
+                "/password/forgot",
+                &[("_csrf", csrf_of(&page).as_str()), ("email", email)],
+            )
             .await;
         answers.push((response.status(), location(&response)));
     }
 
     // Assert
     assert_eq!(known_status, StatusCode::ACCEPTED);
-    assert_eq!((unknown_status, &unknown), (known_status, &known), "no account enumeration");
-    assert!(known.contains("Si un compte existe pour cette adresse"), "{known}");
+    assert_eq!(
+        (unknown_status, &unknown),
+        (known_status, &known),
+        "no account enumeration"
+    );
+    assert!(
+        known.contains("Si un compte existe pour cette adresse"),
+        "{known}"
+    );
     assert!(link.contains("/password/reset/"));
     assert_eq!(answers[0], answers[1], "the page answers the same too");
     assert_eq!(answers[0].1, "/password/forgot?done=sent");
-    assert_eq!(mails_to(&app, &nobody).await, 0, "nothing sent to an unknown address");
+    assert_eq!(
+        mails_to(&app, &nobody).await,
+        0,
+        "nothing sent to an unknown address"
+    );
     let sent = visitor.page("/password/forgot?done=sent").await;
     assert!(sent.contains("Le lien est valable 1 heure."));
 }
@@ -209,13 +247,18 @@ async fn forgot_password_is_rate_limited_per_client_address(pool: PgPool) {
 async fn owner_with_sessions_and_a_reset_link(app: &TestApp) -> (Shop, WebUser<'_>, String) {
     let shop = app.signup("Friperie Abobo").await;
     let phone = WebUser::signed_in(app, &shop).await;
-    assert_eq!(app.get("/api/v1/me", &shop.token).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/me", &shop.token).await.status(),
+        StatusCode::OK
+    );
     let link = reset_link_by_the_forgot_page(app, &shop.email).await;
     (shop, phone, link)
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
-async fn a_reset_link_works_once_then_the_old_password_sessions_and_tokens_are_refused(pool: PgPool) {
+async fn a_reset_link_works_once_then_the_old_password_sessions_and_tokens_are_refused(
+    pool: PgPool,
+) {
     // Arrange
     let app = roomy_app(pool).await;
     let (shop, mut phone, link) = owner_with_sessions_and_a_reset_link(&app).await;
@@ -230,10 +273,15 @@ async fn a_reset_link_works_once_then_the_old_password_sessions_and_tokens_are_r
         .map(|v| v.to_str().unwrap_or_default().to_owned());
     let page = page.text().await.expect("body");
     let token = csrf_of(&page);
-    let short = visitor.post(&path, &[("_csrf", token.as_str()), ("password", "court")]).await;
+    let short = visitor
+        .post(&path, &[("_csrf", token.as_str()), ("password", "court")])
+        .await;
     let short_status = short.status();
     let reset = visitor
-        .post(&path, &[("_csrf", token.as_str()), ("password", NEW_PASSWORD)])
+        .post(
+            &path,
+            &[("_csrf", token.as_str()), ("password", NEW_PASSWORD)],
+        )
         .await;
     let again = visitor.get(&path).await;
     let again_status = again.status();
@@ -248,12 +296,32 @@ async fn a_reset_link_works_once_then_the_old_password_sessions_and_tokens_are_r
         .await;
 
     // Assert
-    assert_eq!(referrer.as_deref(), Some("no-referrer"), "the link never leaks in a Referer");
-    assert_eq!(short_status, StatusCode::UNPROCESSABLE_ENTITY, "a short password keeps the link usable");
+    assert_eq!(
+        referrer.as_deref(),
+        Some("no-referrer"),
+        "the link never leaks in a Referer"
+    );
+    assert_eq!(
+        short_status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a short password keeps the link usable"
+    );
     assert_eq!(location(&reset), "/login?next=reset");
-    assert_eq!(login(&app, &shop.email, PASSWORD).await.status(), StatusCode::UNAUTHORIZED, "old password");
-    assert_eq!(login(&app, &shop.email, NEW_PASSWORD).await.status(), StatusCode::OK, "new password");
-    assert_eq!(location(&phone.get("/app").await), "/login", "old browser session refused");
+    assert_eq!(
+        login(&app, &shop.email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "old password"
+    );
+    assert_eq!(
+        login(&app, &shop.email, NEW_PASSWORD).await.status(),
+        StatusCode::OK,
+        "new password"
+    );
+    assert_eq!(
+        location(&phone.get("/app").await),
+        "/login",
+        "old browser session refused"
+    );
     assert_eq!(
         app.get("/api/v1/me", &shop.token).await.status(),
         StatusCode::UNAUTHORIZED,
@@ -262,7 +330,11 @@ async fn a_reset_link_works_once_then_the_old_password_sessions_and_tokens_are_r
     assert_eq!(again_status, StatusCode::NOT_FOUND, "the link works once");
     assert!(again.contains("plus valable (déjà utilisé, expiré ou inconnu)"));
     assert_eq!(replay.status(), StatusCode::NOT_FOUND);
-    assert!(app.audit_actions(shop.tenant_id).await.contains(&"user.password_reset".to_owned()));
+    assert!(
+        app.audit_actions(shop.tenant_id)
+            .await
+            .contains(&"user.password_reset".to_owned())
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
@@ -270,11 +342,13 @@ async fn an_expired_reset_link_is_refused_exactly_like_an_unknown_one(pool: PgPo
     // Arrange: the link's hour is over (set as the superuser)
     let app = roomy_app(pool).await;
     let (shop, _, link) = owner_with_sessions_and_a_reset_link(&app).await;
-    sqlx::query("update password_reset set expires_at = now() - interval '1 second' where tenant_id = $1")
-        .bind(shop.tenant_id)
-        .execute(&app.admin_db)
-        .await
-        .expect("expire the link");
+    sqlx::query(
+        "update password_reset set expires_at = now() - interval '1 second' where tenant_id = $1",
+    )
+    .bind(shop.tenant_id)
+    .execute(&app.admin_db)
+    .await
+    .expect("expire the link");
     let unknown = format!("{}/password/reset/{}", app.address, "A".repeat(43));
 
     // Act
@@ -293,11 +367,24 @@ async fn an_expired_reset_link_is_refused_exactly_like_an_unknown_one(pool: PgPo
 
     // Assert
     assert_eq!(expired_status, StatusCode::NOT_FOUND);
-    assert_eq!((missing_status, &missing), (expired_status, &expired), "one answer for both");
+    assert_eq!(
+        (missing_status, &missing),
+        (expired_status, &expired),
+        "one answer for both"
+    );
     assert_eq!(used_over_rest.status(), StatusCode::NOT_FOUND);
     let message = used_over_rest.json::<Value>().await.expect("json")["error"]["message"].clone();
-    assert!(message.as_str().is_some_and(|m| m.contains("n'est plus valable")), "{message}");
-    assert_eq!(login(&app, &shop.email, PASSWORD).await.status(), StatusCode::OK, "nothing changed");
+    assert!(
+        message
+            .as_str()
+            .is_some_and(|m| m.contains("n'est plus valable")),
+        "{message}"
+    );
+    assert_eq!(
+        login(&app, &shop.email, PASSWORD).await.status(),
+        StatusCode::OK,
+        "nothing changed"
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
@@ -329,8 +416,15 @@ async fn a_member_resets_over_rest_and_a_newer_link_spends_the_older_one(pool: P
     // Assert
     assert_ne!(first, second);
     assert_eq!(reset.status(), StatusCode::NO_CONTENT);
-    assert_eq!(older.status(), StatusCode::NOT_FOUND, "the older link is spent too");
-    assert_eq!(login(&app, &shop.email, NEW_PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        older.status(),
+        StatusCode::NOT_FOUND,
+        "the older link is spent too"
+    );
+    assert_eq!(
+        login(&app, &shop.email, NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]

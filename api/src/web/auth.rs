@@ -55,7 +55,11 @@ pub(super) struct PublicPage {
     pub(super) jar: CookieJar,
 }
 
-pub(super) fn public_page(headers: &HeaderMap, lang_switch: Option<&str>, state: &AppState) -> PublicPage {
+pub(super) fn public_page(
+    headers: &HeaderMap,
+    lang_switch: Option<&str>,
+    state: &AppState,
+) -> PublicPage {
     let mut jar = CookieJar::from_headers(headers);
     let lang = match lang_switch.and_then(Lang::parse) {
         Some(lang) => {

@@ -114,7 +114,9 @@ async fn render_team(
         seats,
     } = team;
     let owners = members.iter().filter(|m| m.role == Role::Owner).count();
-    let full = seats.limit.is_some_and(|limit| seats.used >= i64::from(limit));
+    let full = seats
+        .limit
+        .is_some_and(|limit| seats.used >= i64::from(limit));
     let seats_line = match seats.limit {
         Some(limit) => lang.tf(
             "team.seats",
@@ -126,7 +128,10 @@ async fn render_team(
         ),
         None => lang.tf(
             "team.seats_unlimited",
-            &[("plan", &seats.plan_name), ("used", &seats.used.to_string())],
+            &[
+                ("plan", &seats.plan_name),
+                ("used", &seats.used.to_string()),
+            ],
         ),
     };
     render(&TeamTemplate {
@@ -401,9 +406,9 @@ async fn accept(
             return invalid(lang, page.jar);
         }
         Err(Error::Validation(fields)) => (FieldErrors(fields), String::new()),
-        Err(
-            e @ (Error::PlanLimit(_) | Error::Conflict { .. } | Error::TooManyRequests { .. }),
-        ) => (FieldErrors::default(), e.user_message()),
+        Err(e @ (Error::PlanLimit(_) | Error::Conflict { .. } | Error::TooManyRequests { .. })) => {
+            (FieldErrors::default(), e.user_message())
+        }
         Err(other) => return Err(WebError::Api(other)),
     };
     let link = match team::pending_invitation(&state, &token).await {
@@ -421,5 +426,11 @@ async fn accept(
         errors,
         error,
     })?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, NO_REFERRER, page.jar, body).into_response())
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        NO_REFERRER,
+        page.jar,
+        body,
+    )
+        .into_response())
 }

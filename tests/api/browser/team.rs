@@ -20,7 +20,9 @@ async fn links_to(browser: &Browser, href: &str) -> u64 {
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
-async fn an_owner_invites_a_member_who_joins_from_the_emailed_link_and_sees_no_billing(pool: PgPool) {
+async fn an_owner_invites_a_member_who_joins_from_the_emailed_link_and_sees_no_billing(
+    pool: PgPool,
+) {
     // Arrange: the owner of a Pro shop signs in on a phone
     let app = spawn_app(pool).await;
     let owner = app.signup("Friperie Abobo").await;
@@ -41,8 +43,12 @@ async fn an_owner_invites_a_member_who_joins_from_the_emailed_link_and_sees_no_b
     owner_phone
         .submit("form[action=\"/app/team/invitations\"]")
         .await;
-    owner_phone.wait_for_text(".flash", "Invitation envoyée.", WAIT).await;
-    owner_phone.wait_for_text("#team-invitations", MEMBER, WAIT).await;
+    owner_phone
+        .wait_for_text(".flash", "Invitation envoyée.", WAIT)
+        .await;
+    owner_phone
+        .wait_for_text("#team-invitations", MEMBER, WAIT)
+        .await;
     owner_phone.screenshot("team-invitation-sent").await;
     let team_scrolls = owner_phone.has_horizontal_scroll().await;
 
@@ -53,15 +59,22 @@ async fn an_owner_invites_a_member_who_joins_from_the_emailed_link_and_sees_no_b
             "return document.querySelector('article.mail[data-to=\"{MEMBER}\"] a.mail-link').href;"
         ))
         .await;
-    let link = link.as_str().expect("an invitation link in the outbox").to_owned();
+    let link = link
+        .as_str()
+        .expect("an invitation link in the outbox")
+        .to_owned();
     member_phone.goto(&link).await;
-    member_phone.wait_for_text("h1", "Rejoindre l'équipe", WAIT).await;
+    member_phone
+        .wait_for_text("h1", "Rejoindre l'équipe", WAIT)
+        .await;
     let shop_named = member_phone.text("#invitation-shop").await;
     member_phone.screenshot("invitation").await;
     let invitation_scrolls = member_phone.has_horizontal_scroll().await;
     member_phone.fill("password", "mon-mot-de-passe").await;
     member_phone.submit("form").await;
-    member_phone.wait_for_text("h1", "Tableau de bord", WAIT).await;
+    member_phone
+        .wait_for_text("h1", "Tableau de bord", WAIT)
+        .await;
     let landed_on = member_phone.current_path().await;
     let billing_on_home = links_to(&member_phone, "/app/billing").await;
     member_phone.goto("/app/more").await;
@@ -74,7 +87,10 @@ async fn an_owner_invites_a_member_who_joins_from_the_emailed_link_and_sees_no_b
     // Assert
     assert!(owner_sees_team >= 1, "the owner's menu has the team");
     assert!(!team_scrolls, "the team page fits a 360 px screen");
-    assert!(!invitation_scrolls, "the invitation page fits a 360 px screen");
+    assert!(
+        !invitation_scrolls,
+        "the invitation page fits a 360 px screen"
+    );
     assert!(shop_named.contains("Friperie Abobo"), "{shop_named}");
     assert_eq!(landed_on, "/app", "signed in on the dashboard");
     assert_eq!(billing_on_home, 0, "no billing entry for staff");
@@ -82,7 +98,9 @@ async fn an_owner_invites_a_member_who_joins_from_the_emailed_link_and_sees_no_b
     assert_eq!(team_in_menu, 0, "nor the team");
     assert_eq!(billing_page, "Accès refusé");
     owner_phone.goto("/app/team").await;
-    owner_phone.wait_for_text("#team-members", MEMBER, WAIT).await;
+    owner_phone
+        .wait_for_text("#team-members", MEMBER, WAIT)
+        .await;
     owner_phone.screenshot("team-with-member").await;
     owner_phone.close().await;
     member_phone.close().await;
