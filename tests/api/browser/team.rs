@@ -51,6 +51,7 @@ async fn an_owner_invites_a_member_who_joins_from_the_emailed_link_and_sees_no_b
         .await;
     owner_phone.screenshot("team-invitation-sent").await;
     let team_scrolls = owner_phone.has_horizontal_scroll().await;
+    let team_weight = owner_phone.page_weight_bytes().await;
 
     // Act: Kofi opens the link from the e-mail (the dev outbox), chooses a password and joins
     member_phone.goto("/app/dev/outbox").await;
@@ -70,6 +71,7 @@ async fn an_owner_invites_a_member_who_joins_from_the_emailed_link_and_sees_no_b
     let shop_named = member_phone.text("#invitation-shop").await;
     member_phone.screenshot("invitation").await;
     let invitation_scrolls = member_phone.has_horizontal_scroll().await;
+    let invitation_weight = member_phone.page_weight_bytes().await;
     member_phone.fill("password", "mon-mot-de-passe").await;
     member_phone.submit("form").await;
     member_phone
@@ -91,6 +93,13 @@ async fn an_owner_invites_a_member_who_joins_from_the_emailed_link_and_sees_no_b
         !invitation_scrolls,
         "the invitation page fits a 360 px screen"
     );
+    for (page, bytes) in [("team", team_weight), ("invitation", invitation_weight)] {
+        println!("{page} page with its assets: {bytes} bytes");
+        assert!(
+            bytes < 100_000,
+            "the {page} page weighs {bytes} bytes with its assets"
+        );
+    }
     assert!(shop_named.contains("Friperie Abobo"), "{shop_named}");
     assert_eq!(landed_on, "/app", "signed in on the dashboard");
     assert_eq!(billing_on_home, 0, "no billing entry for staff");
