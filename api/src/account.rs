@@ -123,9 +123,13 @@ pub(crate) async fn change_password(
     let mut check = Check::default();
     check_password(&mut check, "new_password", &new);
     let mut tx = state.db.tenant(user.ctx()).await?;
+    // A member removed meanwhile is signed out, not an error.
     let stored = users::password_hash(&mut tx, user.user_id)
         .await
-        .map_err(|_| Error::Unauthenticated)?;
+        .map_err(|e| match e {
+            store::Error::NotFound => Error::Unauthenticated,
+            other => other.into(),
+        })?;
     tx.commit().await?;
     let current_ok = current.chars().count() <= MAX_PASSWORD
         && verify_password(SecretString::from(current), Some(stored)).await?;
