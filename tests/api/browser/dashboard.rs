@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::pages::{
     Album, ConversationPage, LoginPage, Onboarding, OrdersPage, SandboxPayment, SignupPage,
+    plain_spaces,
 };
 use super::{Viewport, WAIT};
 use crate::bot_support::{orders_of, start_offline_worker};
@@ -108,14 +109,19 @@ async fn sign_up_to_confirmed_order(pool: PgPool, viewport: Viewport) {
     let report = import.check_only(&csv).await;
     album.shoot("import-report").await;
     assert!(
-        report.contains("Fichier valide") && report.contains("Créés : 1"),
+        report.contains("Fichier valide") && report.contains("À créer : 1"),
         "the check counts one product to create: {report}"
     );
     import.import(&csv).await;
-    onboarding.at_step("4. Ajoutez vos produits").await;
     browser
-        .wait_for_text(".flash", "Import terminé", WAIT)
+        .wait_for_text("#import-report", "Import terminé", WAIT)
         .await;
+    assert!(
+        plain_spaces(&browser.text("#import-report").await).contains("Créés : 1"),
+        "the import reports what it created"
+    );
+    browser.click("#import-continue").await;
+    onboarding.at_step("4. Ajoutez vos produits").await;
     assert_eq!(
         onboarding.product_count().await,
         "2",

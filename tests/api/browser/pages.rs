@@ -261,8 +261,7 @@ impl TestChat<'_> {
             .0
             .script(
                 "return Array.from(document.querySelectorAll('#test-transcript .msg-bot')).map(m =>
-                     Array.from(m.childNodes).filter(n => n.nodeType === Node.TEXT_NODE)
-                         .map(n => n.textContent).join('').trim());",
+                     m.querySelector('.body').textContent.trim());",
             )
             .await;
         shown
