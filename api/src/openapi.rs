@@ -27,6 +27,7 @@ use crate::AppState;
         crate::billing::webhooks::wave, crate::billing::webhooks::orange_money, crate::billing::webhooks::stripe,
         crate::billing::webhooks::sandbox,
         crate::admin::list, crate::admin::update, crate::admin::stats,
+        crate::team::overview, crate::team::invite, crate::team::resend, crate::team::cancel, crate::team::change_role, crate::team::remove, crate::team::accept, crate::account::change, crate::account::forgot, crate::account::reset,
     ),
     components(schemas(crate::error::FieldError, crate::products::import::RowError)),
     modifiers(&BearerAuth),

@@ -183,6 +183,14 @@ async fn page(
             action: lang.t("alert.upgrade").into_owned(),
         });
     }
+    if !chrome.owner {
+        // Staff cannot open billing or the WhatsApp link: the alert stays, without the button.
+        for alert in &mut alerts {
+            if matches!(alert.link, "/app/billing" | "/app/whatsapp") {
+                alert.link = "";
+            }
+        }
+    }
     let (subscription_label, subscription_detail) = subscription_words(lang, &subscription);
     render(&HomeTemplate {
         today: figures(today),

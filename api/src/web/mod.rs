@@ -3,6 +3,7 @@
 //! functions as the REST endpoints; sign-in is a server-side session ([`session`]) and every state-changing
 //! form carries a CSRF token ([`form`]).
 
+mod account;
 pub(crate) mod assets;
 mod auth;
 mod billing;
@@ -17,6 +18,7 @@ mod orders;
 mod products;
 mod session;
 mod settings;
+mod team;
 mod test_chat;
 mod view;
 mod whatsapp;
@@ -50,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .merge(conversations::router())
         .merge(test_chat::router())
         .merge(live::router())
+        .merge(team::router().merge(account::router()))
         .layer(middleware::from_fn(error::render_error_pages))
 }
 

@@ -15,6 +15,7 @@ mod driver;
 mod harness;
 mod pages;
 mod sandbox_payment;
+mod team;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
