@@ -96,11 +96,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let limiter = self.state.auth_limiter.clone();
+        let db = self.state.db.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(crate::rate_limit::SHRINK_EVERY);
             loop {
                 tick.tick().await;
                 limiter.shrink();
+                crate::web::purge_expired_sessions(&db).await;
             }
         });
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
