@@ -47,6 +47,9 @@ struct Config {
     metrics_addr: String,
     #[command(flatten)]
     billing: api::billing::BillingConfig,
+    /// Outgoing e-mail (invitations, password resets): `SMTP_URL`, `MAIL_FROM`.
+    #[command(flatten)]
+    mail: api::mail::MailConfig,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -171,6 +174,17 @@ impl Services {
 /// Runs the requested services until Ctrl-C or SIGTERM, then lets in-flight work finish.
 async fn run(config: Config, services: Services) -> anyhow::Result<()> {
     let production = config.env == Environment::Production;
+    // Checked before anything starts: e-mailed links must leave the server, and must not follow a forged Host.
+    let mailer = if services.api {
+        anyhow::ensure!(
+            !production || config.api.public_url.is_some() || config.billing.public_url.is_some(),
+            "TDJ_ENV=production needs PUBLIC_URL (or BILLING_PUBLIC_URL), e.g. https://app.tdjaasa.ci: the links \
+             in invitation and password-reset e-mails are built from it"
+        );
+        Some(api::mail::mailer_from_config(&config.mail, production)?)
+    } else {
+        None
+    };
     if services.migrate {
         store::db::prepare(&config.db)
             .await
@@ -243,8 +257,9 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
         let mut api_config = config.api;
         api_config.secure_cookies = production;
         api_config.whatsapp_sandbox = config.ingress.gateway == ingress::GatewayKind::Sandbox;
-        let state =
-            api::AppState::new(db, nats, subjects, api_config, tokens).with_billing(billing);
+        let state = api::AppState::new(db, nats, subjects, api_config, tokens)
+            .with_billing(billing)
+            .with_mailer(mailer.context("the mailer is built for the API")?);
         let app = api::Application::build(state).await?;
         tracing::info!("Tdjaasa API listening on http://{}", app.local_addr()?);
         let stop = shutdown.clone();

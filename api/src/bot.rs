@@ -61,8 +61,9 @@ pub struct OpeningSlot {
 
 /// The bot's identity.
 #[utoipa::path(get, path = "/api/v1/bot", tag = "bot", security(("bearer" = [])),
-    responses((status = 200, body = BotSettings)))]
+    responses((status = 200, body = BotSettings), (status = 403, description = "Not an owner")))]
 async fn read(State(state): State<AppState>, user: AuthUser) -> Result<Json<BotSettings>> {
+    user.require_owner()?;
     Ok(Json(get_bot_settings(&state, &user).await?))
 }
 
@@ -76,7 +77,8 @@ pub(crate) async fn get_bot_settings(state: &AppState, user: &AuthUser) -> Resul
 
 /// Replaces the bot's identity.
 #[utoipa::path(put, path = "/api/v1/bot", tag = "bot", request_body = BotSettingsInput, security(("bearer" = [])),
-    responses((status = 200, body = BotSettings), (status = 422, description = "Invalid fields")))]
+    responses((status = 200, body = BotSettings), (status = 403, description = "Not an owner"),
+              (status = 422, description = "Invalid fields")))]
 async fn replace(
     State(state): State<AppState>,
     user: AuthUser,
@@ -91,6 +93,7 @@ pub(crate) async fn replace_bot_settings(
     user: &AuthUser,
     input: BotSettingsInput,
 ) -> Result<BotSettings> {
+    user.require_owner()?;
     let fields = validate(input)?;
     let mut tx = state.db.tenant(user.ctx()).await?;
     let settings = bot_settings::put(&mut tx, &fields).await?;
@@ -107,7 +110,8 @@ pub(crate) async fn replace_bot_settings(
 
 /// Changes some fields of the bot's identity.
 #[utoipa::path(patch, path = "/api/v1/bot", tag = "bot", request_body = BotSettingsPatch, security(("bearer" = [])),
-    responses((status = 200, body = BotSettings), (status = 422, description = "Invalid fields")))]
+    responses((status = 200, body = BotSettings), (status = 403, description = "Not an owner"),
+              (status = 422, description = "Invalid fields")))]
 async fn patch(
     State(state): State<AppState>,
     user: AuthUser,
@@ -123,6 +127,7 @@ pub(crate) async fn patch_bot_settings(
     user: &AuthUser,
     patch: BotSettingsPatch,
 ) -> Result<BotSettings> {
+    user.require_owner()?;
     let mut tx = state.db.tenant(user.ctx()).await?;
     let current = bot_settings::get_for_update(&mut tx).await?;
     let business_hours = match patch.business_hours {

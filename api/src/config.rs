@@ -37,6 +37,11 @@ pub struct ApiConfig {
     /// Lifetime of a dashboard sign-in without activity, in hours (each visit slides it forward).
     #[arg(long, env = "SESSION_TTL_HOURS", default_value_t = 24 * 14)]
     pub session_ttl_hours: u64,
+    /// Public base URL of the dashboard, e.g. `https://app.tdjaasa.ci`, for the links in e-mails (invitations,
+    /// password resets). Unset: `BILLING_PUBLIC_URL`, else the request's Host (development only: production
+    /// requires one of the two, so a forged Host header cannot redirect a reset link).
+    #[arg(id = "api_public_url", long = "api-public-url", env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Mark cookies `Secure` (HTTPS only); set from `TDJ_ENV=production`.
     #[arg(skip)]
     pub secure_cookies: bool,
@@ -56,6 +61,7 @@ impl ApiConfig {
             auth_rate_per_minute: 10,
             trust_forwarded_for: false,
             session_ttl_hours: 24 * 14,
+            public_url: None,
             secure_cookies: false,
             whatsapp_sandbox: false,
         }

@@ -225,7 +225,14 @@ impl IntoResponse for Error {
 /// Logs each internal error once, with its cause chain, next to the request that caused it.
 pub async fn log_errors(request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // The route template, never the raw path: invitation and reset links carry their token in the path.
+    let path = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(
+            || request.uri().path().to_owned(),
+            |p| p.as_str().to_owned(),
+        );
     let response = next.run(request).await;
     if let Some(LoggedError(e)) = response.extensions().get::<LoggedError>() {
         tracing::error!(%method, %path, error.cause_chain = ?e, error.message = %e, "request failed");

@@ -3,6 +3,7 @@
 //! Every tenant endpoint authenticates a JWT ([`auth::AuthUser`]) and works inside a
 //! [`store::TenantTx`], so PostgreSQL row-level security scopes each query to the caller's shop.
 
+mod account;
 pub mod admin;
 pub mod auth;
 pub mod billing;
@@ -25,6 +26,7 @@ mod rate_limit;
 mod simulator;
 mod startup;
 mod state;
+mod team;
 mod validate;
 pub mod web;
 mod whatsapp;

@@ -27,6 +27,7 @@ use crate::AppState;
         crate::billing::webhooks::wave, crate::billing::webhooks::orange_money, crate::billing::webhooks::stripe,
         crate::billing::webhooks::sandbox,
         crate::admin::tenants::list, crate::admin::tenants::detail, crate::admin::tenants::update, crate::admin::tenants::extend, crate::admin::tenants::plan, crate::admin::stats::stats, crate::admin::stats::activity, crate::admin::payments::list, crate::admin::payments::review, crate::admin::dead_letters::list, crate::admin::dead_letters::replay, crate::admin::dead_letters::discard, crate::dead_letters::replay, crate::dead_letters::discard,
+        crate::team::overview, crate::team::invite, crate::team::resend, crate::team::cancel, crate::team::change_role, crate::team::remove, crate::team::accept, crate::account::change, crate::account::forgot, crate::account::reset,
     ),
     components(schemas(crate::error::FieldError, crate::products::import::RowError)),
     modifiers(&BearerAuth),

@@ -50,8 +50,15 @@ impl PhoneNumber {
         &self.0
     }
 
-    /// `+225 07 07 07 07 07`: how the dashboard shows a number.
+    /// `+225 07 07 07 07 07`: how the dashboard shows a number. Ivorian numbers are grouped by pairs, the way
+    /// shops write them (libphonenumber's own format groups the last four digits).
     pub fn international(&self) -> String {
+        if let Some(national) = self.0.strip_prefix("+225")
+            && national.len() == 10
+        {
+            let pairs: Vec<&str> = (0..5).map(|i| &national[i * 2..i * 2 + 2]).collect();
+            return format!("+225 {}", pairs.join(" "));
+        }
         phonenumber::parse(None, &self.0)
             .map(|parsed| parsed.format().mode(Mode::International).to_string())
             .unwrap_or_else(|_| self.0.clone())
@@ -98,15 +105,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_are_shown_in_the_international_format_of_their_country() {
-        // libphonenumber groups Ivorian numbers as 07 01 02 0304.
-        assert_eq!(PhoneNumber::display("2250701020304"), "+225 07 01 02 0304");
+    fn numbers_are_shown_the_way_people_write_them() {
+        assert_eq!(PhoneNumber::display("2250701020304"), "+225 07 01 02 03 04");
         assert_eq!(
             PhoneNumber::display("2250701020304@s.whatsapp.net"),
-            "+225 07 01 02 0304"
+            "+225 07 01 02 03 04"
         );
-        assert_eq!(PhoneNumber::display("+2250701020304"), "+225 07 01 02 0304");
+        assert_eq!(
+            PhoneNumber::display("+2250701020304"),
+            "+225 07 01 02 03 04"
+        );
         assert_eq!(PhoneNumber::display("pas un numéro"), "pas un numéro");
+        assert_eq!(PhoneNumber::display("33612345678"), "+33 6 12 34 56 78");
     }
 
     #[test]

@@ -14,8 +14,8 @@ use tower_http::trace::TraceLayer;
 use crate::cors::Cors;
 
 use crate::{
-    AppState, admin, auth, billing, bot, conversations, dead_letters, health, openapi, orders,
-    products, simulator, web, whatsapp,
+    AppState, account, admin, auth, billing, bot, conversations, dead_letters, health, openapi,
+    orders, products, simulator, team, web, whatsapp,
 };
 
 /// Largest JSON body accepted (the CSV import route allows more).
@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(whatsapp::router())
         .merge(billing::router())
         .merge(admin::router())
+        .merge(team::router().merge(account::router()))
         .merge(health::router())
         .merge(openapi::router())
         .merge(web::router())
@@ -95,11 +96,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let limiter = self.state.auth_limiter.clone();
+        let db = self.state.db.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(crate::rate_limit::SHRINK_EVERY);
             loop {
                 tick.tick().await;
                 limiter.shrink();
+                crate::web::purge_expired_sessions(&db).await;
             }
         });
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();

@@ -282,11 +282,13 @@ pub(crate) async fn simulate_customer_message(
 /// `pairing_code` shown right now (if any, with its remaining validity), then `status`, `qr` and
 /// `pairing_code` events as they happen. QR events carry the string to encode and a ready-to-show SVG.
 #[utoipa::path(get, path = "/api/v1/whatsapp/events", tag = "whatsapp", security(("bearer" = [])),
-    responses((status = 200, content_type = "text/event-stream")))]
+    responses((status = 200, content_type = "text/event-stream"), (status = 403, description = "Not an owner")))]
 async fn events(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // The QR or pairing code links a phone to the shop's number: owner only, like connecting.
+    require_owner(&user)?;
     let events = live_events(&state, user.tenant_id).await?;
     Ok(Sse::new(events.map(Ok)).keep_alive(KeepAlive::default()))
 }

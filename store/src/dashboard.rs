@@ -9,7 +9,7 @@ use crate::{Result, TenantTx};
 pub struct Activity {
     /// Conversations with at least one customer message in the period (simulator chats excluded).
     pub conversations: i64,
-    /// Orders taken in the period, cancelled ones excluded.
+    /// Orders taken in the period from WhatsApp customers, cancelled ones and test-chat orders excluded.
     pub orders: i64,
     /// Their value in XOF.
     pub revenue_xof: i64,
@@ -23,10 +23,12 @@ pub async fn activity_since(tx: &mut TenantTx<'_>, since: DateTime<Utc>) -> Resu
               on c.tenant_id = m.tenant_id and c.chat_id = m.chat_id
             where m.tenant_id = $1 and m.direction = 'inbound' and m.sent_at >= $2
               and c.channel = 'whatsapp') as conversations,
-           (select count(*) from customer_order
-            where tenant_id = $1 and created_at >= $2 and status <> 'cancelled') as orders,
-           (select coalesce(sum(total_xof), 0)::bigint from customer_order
-            where tenant_id = $1 and created_at >= $2 and status <> 'cancelled') as revenue_xof",
+           count(o.order_id) as orders,
+           coalesce(sum(o.total_xof), 0)::bigint as revenue_xof
+         from (select o.order_id, o.total_xof from customer_order o
+               left join chat c on c.tenant_id = o.tenant_id and c.chat_id = o.chat_id
+               where o.tenant_id = $1 and o.created_at >= $2 and o.status <> 'cancelled'
+                 and (c.channel is null or c.channel = 'whatsapp')) o",
     )
     .bind(tx.tenant_id())
     .bind(since)

@@ -225,3 +225,115 @@ pub async fn revoke_all(tx: &mut TenantTx<'_>) -> Result<u64> {
         .await?;
     Ok(users)
 }
+
+/// The shop's members (owners and staff), oldest first.
+pub async fn list(tx: &mut TenantTx<'_>) -> Result<Vec<User>> {
+    let rows = sqlx::query_as::<_, UserRow>(concat!(
+        "select ",
+        user_columns!(),
+        " from app_user where tenant_id = $1 order by created_at, email"
+    ))
+    .bind(tx.tenant_id())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter().map(User::try_from).collect()
+}
+
+/// How many members the shop has, and how many of them are owners.
+pub async fn count_members(tx: &mut TenantTx<'_>) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "select count(*), count(*) filter (where role = 'owner') from app_user where tenant_id = $1",
+    )
+    .bind(tx.tenant_id())
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Serialises changes to the shop's team (invite, accept, role change, removal) until the transaction ends,
+/// so seat counts and the "last owner" rule hold under concurrent requests.
+pub async fn lock_team(tx: &mut TenantTx<'_>) -> Result<()> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('team:' || $1::text, 0))")
+        .bind(tx.tenant_id())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Changes a member's role.
+pub async fn set_role(tx: &mut TenantTx<'_>, user_id: Uuid, role: Role) -> Result<User> {
+    sqlx::query_as::<_, UserRow>(concat!(
+        "update app_user set role = $3 where tenant_id = $1 and user_id = $2 returning ",
+        user_columns!()
+    ))
+    .bind(tx.tenant_id())
+    .bind(user_id)
+    .bind(role.as_str())
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?
+    .try_into()
+}
+
+/// Deletes a member (their browser sessions go with them).
+pub async fn delete(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<()> {
+    let deleted = sqlx::query("delete from app_user where tenant_id = $1 and user_id = $2")
+        .bind(tx.tenant_id())
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(crate::Error::NotFound);
+    }
+    Ok(())
+}
+
+/// Whether any account, in any shop or the platform, uses this e-mail (normalised). Platform path: e-mails
+/// are unique across tenants.
+pub async fn email_taken(tx: &mut PlatformTx, email: &str) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("select exists (select 1 from app_user where email = $1)")
+            .bind(email)
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}
+
+/// The member's password hash, to check their current password before a change.
+pub async fn password_hash(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<SecretString> {
+    let hash: String = sqlx::query_scalar(
+        "select password_hash from app_user where tenant_id = $1 and user_id = $2",
+    )
+    .bind(tx.tenant_id())
+    .bind(user_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?;
+    Ok(SecretString::from(hash))
+}
+
+/// Replaces the member's password hash (the caller revokes their sign-ins in the same transaction).
+pub async fn set_password(tx: &mut TenantTx<'_>, user_id: Uuid, password_hash: &str) -> Result<()> {
+    let updated =
+        sqlx::query("update app_user set password_hash = $3 where tenant_id = $1 and user_id = $2")
+            .bind(tx.tenant_id())
+            .bind(user_id)
+            .bind(password_hash)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    if updated == 0 {
+        return Err(crate::Error::NotFound);
+    }
+    Ok(())
+}
+
+/// The member's current token version (tokens issued now carry it).
+pub async fn current_token_version(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<i32> {
+    sqlx::query_scalar("select token_version from app_user where tenant_id = $1 and user_id = $2")
+        .bind(tx.tenant_id())
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .or_not_found()
+}

@@ -69,9 +69,6 @@ pub struct MeResponse {
     pub plan: Plan,
 }
 
-const MIN_PASSWORD: usize = 8;
-const MAX_PASSWORD: usize = 128;
-
 /// Creates a shop and its owner account, and signs the owner in.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = SignupResponse), (status = 409, description = "E-mail already used"),
@@ -103,7 +100,7 @@ pub(crate) async fn create_shop(state: &AppState, req: SignupRequest) -> Result<
     let mut check = Check::default();
     let business_name = check.text("business_name", &req.business_name, 2, 120);
     let email = validate::email(&mut check, "email", &req.email);
-    check_password(&mut check, &req.password);
+    crate::account::check_password(&mut check, "password", &req.password);
     let plan_code = req.plan.trim().to_lowercase();
     if plans::get_active(state.db.pool(), &plan_code)
         .await?
@@ -150,21 +147,6 @@ pub(crate) async fn create_shop(state: &AppState, req: SignupRequest) -> Result<
     })
 }
 
-fn check_password(check: &mut Check, password: &str) {
-    let len = password.chars().count();
-    if len < MIN_PASSWORD {
-        check.fail(
-            "password",
-            format!("Le mot de passe doit contenir au moins {MIN_PASSWORD} caractères."),
-        );
-    } else if len > MAX_PASSWORD {
-        check.fail(
-            "password",
-            format!("Le mot de passe ne doit pas dépasser {MAX_PASSWORD} caractères."),
-        );
-    }
-}
-
 /// Exchanges an e-mail and password for an access token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, description = "Wrong e-mail or password"),
@@ -194,7 +176,7 @@ pub(crate) async fn authenticate(
     email: &str,
     password: String,
 ) -> Result<(AuthUser, i32)> {
-    if password.chars().count() > MAX_PASSWORD {
+    if password.chars().count() > crate::account::MAX_PASSWORD {
         return Err(Error::InvalidCredentials);
     }
     let email = email.trim().to_lowercase();

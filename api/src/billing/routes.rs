@@ -13,7 +13,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use store::billing::{self, NewPayment, OperatorSuspension, Payment, Subscription};
 use store::plans::{self, Plan};
-use store::users::Role;
 use store::{TenantTx, audit};
 use uuid::Uuid;
 
@@ -96,7 +95,7 @@ pub struct StartedCheckout {
     params(("Idempotency-Key" = Option<String>, Header, description = "Client key: a repeated request returns the same payment")),
     responses((status = 201, body = CheckoutResponse, description = "Payment created"),
               (status = 200, body = CheckoutResponse, description = "Same request replayed"),
-              (status = 403, description = "The operator suspended the shop (`shop_suspended`, with the reason)"),
+              (status = 403, description = "Not an owner, or the operator suspended the shop (`shop_suspended`, with the reason)"),
               (status = 409, description = "Key reused for another request, or a checkout still being created"),
               (status = 422), (status = 502, description = "The provider failed; the payment is marked failed")))]
 pub(crate) async fn checkout(
@@ -124,16 +123,15 @@ pub(crate) async fn checkout(
 
 /// Starts paying a month of `input.plan` with `input.provider`: records the payment `pending` (idempotent),
 /// then opens the provider's checkout. `request_host` is the Host the request came to, for the return URLs
-/// when `BILLING_PUBLIC_URL` is not set. Platform administrators have no shop to pay for (403).
+/// when `BILLING_PUBLIC_URL` is not set. Owners only (403 for staff and platform administrators).
 pub(crate) async fn start_checkout(
     state: &AppState,
     user: &AuthUser,
     input: CheckoutInput,
     request_host: Option<&str>,
 ) -> Result<StartedCheckout> {
-    if user.role == Role::PlatformAdmin {
-        return Err(Error::Forbidden);
-    }
+    // Staff and platform administrators do not pay for the shop.
+    user.require_owner()?;
     // Paying would not lift an operator suspension: say so before any money moves.
     refuse_if_suspended(state, user.ctx(), Refused::Payment).await?;
     let mut check = Check::default();
@@ -404,7 +402,7 @@ pub struct Overview {
 
 /// The shop's plan, subscription status and expiry, payments and receipts.
 #[utoipa::path(get, path = "/api/v1/billing", tag = "billing", security(("bearer" = [])),
-    responses((status = 200, body = Overview)))]
+    responses((status = 200, body = Overview), (status = 403, description = "Not an owner")))]
 pub(crate) async fn overview(
     State(state): State<AppState>,
     user: AuthUser,
@@ -414,6 +412,7 @@ pub(crate) async fn overview(
 
 /// The shop's plan, subscription, the plans and providers on offer, its payments and receipts.
 pub(crate) async fn billing_overview(state: &AppState, user: &AuthUser) -> Result<Overview> {
+    user.require_owner()?;
     let mut tx: TenantTx<'_> = state.db.tenant(user.ctx()).await?;
     let plan = plans::of_tenant(&mut tx).await?;
     let subscription = billing::subscription(&mut tx).await?;
@@ -457,7 +456,7 @@ pub(crate) async fn billing_overview(state: &AppState, user: &AuthUser) -> Resul
 
 /// One payment of the shop (another shop's id answers 404).
 #[utoipa::path(get, path = "/api/v1/billing/payments/{id}", tag = "billing", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 200, body = Payment), (status = 404)))]
+    params(("id" = Uuid, Path)), responses((status = 200, body = Payment), (status = 403), (status = 404)))]
 pub(crate) async fn payment(
     State(state): State<AppState>,
     user: AuthUser,
@@ -471,6 +470,7 @@ const PAYMENT_NOT_FOUND: Error = Error::NotFound("Paiement introuvable.");
 
 /// One payment of the shop (another shop's id answers the same 404 as an unknown one).
 pub(crate) async fn get_payment(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Payment> {
+    user.require_owner()?;
     let mut tx = state.db.tenant(user.ctx()).await?;
     let payment = billing::get_payment(&mut tx, id)
         .await

@@ -61,13 +61,17 @@ struct PublicQuery {
 }
 
 /// The page's language (a `?lang=` switch is remembered in a cookie) and the double-submit token.
-struct PublicPage {
-    lang: Lang,
-    csrf: String,
-    jar: CookieJar,
+pub(super) struct PublicPage {
+    pub(super) lang: Lang,
+    pub(super) csrf: String,
+    pub(super) jar: CookieJar,
 }
 
-fn public_page(headers: &HeaderMap, lang_switch: Option<&str>, state: &AppState) -> PublicPage {
+pub(super) fn public_page(
+    headers: &HeaderMap,
+    lang_switch: Option<&str>,
+    state: &AppState,
+) -> PublicPage {
     let mut jar = CookieJar::from_headers(headers);
     let lang = match lang_switch.and_then(Lang::parse) {
         Some(lang) => {
@@ -106,7 +110,7 @@ pub(super) fn lang_cookie(state: &AppState, lang: Lang) -> Cookie<'static> {
 }
 
 /// Rejects a pre-sign-in form whose token does not match its cookie.
-fn check_pre_csrf(headers: &HeaderMap, posted: &str) -> WebResult<()> {
+pub(super) fn check_pre_csrf(headers: &HeaderMap, posted: &str) -> WebResult<()> {
     let jar = CookieJar::from_headers(headers);
     let expected = jar.get(PRE_CSRF_COOKIE).map(|c| c.value().to_owned());
     match expected {
@@ -202,7 +206,7 @@ async fn login(
 }
 
 /// Opens the session, remembers the user's language and goes to `to`.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     jar: CookieJar,
     user: &crate::auth::AuthUser,

@@ -43,8 +43,12 @@ pub fn plan_views(lang: Lang, plans: &[Plan]) -> Vec<PlanView> {
         .iter()
         .map(|p| {
             let count = |n: Option<i32>, key: &str| match n {
-                Some(n) => lang.tf(key, &[("n", &super::i18n::group_thousands(i64::from(n)))]),
-                None => lang.tf(key, &[("n", &lang.t("plan.unlimited"))]),
+                Some(1) => lang.t(&format!("{key}.one")).into_owned(),
+                Some(n) => lang.tf(
+                    &format!("{key}.many"),
+                    &[("n", &super::i18n::group_thousands(i64::from(n)))],
+                ),
+                None => lang.t(&format!("{key}.unlimited")).into_owned(),
             };
             PlanView {
                 code: p.plan_code.clone(),
@@ -127,11 +131,14 @@ struct PaymentRow {
     receipt: bool,
 }
 
-fn payment_row(lang: Lang, p: &Payment) -> PaymentRow {
+fn payment_row(lang: Lang, p: &Payment, plans: &[Plan]) -> PaymentRow {
     PaymentRow {
         id: p.payment_id.to_string(),
         date: lang.date(p.paid_at.unwrap_or(p.created_at)),
-        plan: p.plan_code.clone(),
+        plan: plans
+            .iter()
+            .find(|plan| plan.plan_code == p.plan_code)
+            .map_or_else(|| p.plan_code.clone(), |plan| plan.name.clone()),
         amount: lang.money(p.amount_xof),
         provider: lang.t(&format!("provider.{}", p.provider)).into_owned(),
         status: p.status.clone(),
@@ -185,7 +192,7 @@ async fn page(
         payments: overview
             .payments
             .iter()
-            .map(|p| payment_row(lang, p))
+            .map(|p| payment_row(lang, p, &overview.plans))
             .collect(),
         chrome,
     })
@@ -291,7 +298,7 @@ async fn receipt(
         .await?
         .map_or_else(|| payment.plan_code.clone(), |p| p.name);
     render(&ReceiptTemplate {
-        row: payment_row(lang, &payment),
+        row: payment_row(lang, &payment, &[]),
         reference: payment
             .provider_txn_id
             .clone()

@@ -43,7 +43,8 @@ pub struct MessageView {
     pub id: String,
     /// `customer`, `bot` or `owner`: the bubble's side and colour.
     pub author: String,
-    pub body: String,
+    /// The text, HTML-escaped, with WhatsApp's *bold* and _italic_ markers rendered.
+    pub body_html: String,
     pub who: String,
     pub at: String,
     /// Why it was not answered, or its delivery state.
@@ -56,7 +57,7 @@ pub fn message_views(lang: Lang, list: &[Message]) -> Vec<MessageView> {
         .map(|m| MessageView {
             id: m.message_id.to_string(),
             author: m.author.clone(),
-            body: m.body.clone(),
+            body_html: whatsapp_markup(&m.body),
             who: lang.t(&format!("chat.author.{}", m.author)).into_owned(),
             at: lang.datetime(m.sent_at),
             note: match m.status.as_str() {
@@ -68,6 +69,45 @@ pub fn message_views(lang: Lang, list: &[Message]) -> Vec<MessageView> {
             failed: m.status == "failed",
         })
         .collect()
+}
+
+/// Escapes `text` for HTML, then renders WhatsApp's `*bold*` and `_italic_` (markers that open and close on
+/// the same line, around non-blank text) as the customer's phone shows them.
+pub fn whatsapp_markup(text: &str) -> String {
+    let escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    escaped
+        .split('\n')
+        .map(|line| emphasis(&emphasis(line, '*', "b"), '_', "i"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn emphasis(line: &str, marker: char, tag: &str) -> String {
+    let parts: Vec<&str> = line.split(marker).collect();
+    if parts.len() < 3 {
+        return line.to_owned();
+    }
+    let mut out = String::from(parts[0]);
+    let mut i = 1;
+    while i < parts.len() {
+        let inner = parts[i];
+        let closes = i + 1 < parts.len();
+        if closes && !inner.trim().is_empty() && inner.trim() == inner {
+            out.push_str(&format!("<{tag}>{inner}</{tag}>"));
+            out.push_str(parts[i + 1]);
+            i += 2;
+        } else {
+            out.push(marker);
+            out.push_str(inner);
+            i += 1;
+        }
+    }
+    out
 }
 
 struct ChatRow {
@@ -390,4 +430,24 @@ async fn discard_dead(
     posted: Posted<DeadForm>,
 ) -> WebResult<Response> {
     resolve_dead(&state, &id, posted, crate::dead_letters::Action::Discard).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whatsapp_markup;
+
+    #[test]
+    fn transcripts_show_whatsapp_formatting_and_never_the_customers_html() {
+        assert_eq!(
+            whatsapp_markup("Commande *CMD-1A2B* prête"),
+            "Commande <b>CMD-1A2B</b> prête"
+        );
+        assert_eq!(whatsapp_markup("_merci_ !"), "<i>merci</i> !");
+        assert_eq!(whatsapp_markup("2 * 3 = 6"), "2 * 3 = 6");
+        assert_eq!(whatsapp_markup("a *b\nc* d"), "a *b\nc* d");
+        assert_eq!(
+            whatsapp_markup("<script>alert('x')</script> *ok*"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; <b>ok</b>"
+        );
+    }
 }

@@ -222,6 +222,14 @@ async fn page(
             action: lang.t("alert.upgrade").into_owned(),
         });
     }
+    if !chrome.owner {
+        // Staff cannot open billing or the WhatsApp link: the alert stays, without the button.
+        for alert in &mut alerts {
+            if matches!(alert.link, "/app/billing" | "/app/whatsapp") {
+                alert.link = "";
+            }
+        }
+    }
     // The alert above gives the operator's reason in full; the card only names the state.
     let (subscription_label, subscription_detail) = match &suspension {
         Some(s) => (operator_suspension_words(lang, s).0, String::new()),

@@ -189,7 +189,10 @@ mod tests {
         let known = |k: &str| catalogue.iter().any(|(c, _)| c == k);
         let mut used = used_keys();
         // Keys built at run time, from each possible value.
-        let families: [(&str, &[&str]); 12] = [
+        let families: [(&str, &[&str]); 15] = [
+            ("plan.products", &["one", "many", "unlimited"]),
+            ("plan.replies", &["one", "many", "unlimited"]),
+            ("plan.users", &["one", "many", "unlimited"]),
             (
                 "wa.status",
                 &[

@@ -3,6 +3,7 @@
 //! functions as the REST endpoints; sign-in is a server-side session ([`session`]) and every state-changing
 //! form carries a CSRF token ([`form`]).
 
+mod account;
 mod admin;
 pub(crate) mod assets;
 mod auth;
@@ -18,6 +19,7 @@ mod orders;
 mod products;
 mod session;
 mod settings;
+mod team;
 mod test_chat;
 mod view;
 mod whatsapp;
@@ -28,7 +30,7 @@ use axum::middleware;
 use axum_extra::extract::CookieJar;
 
 pub use error::{WebError, WebResult, not_found};
-pub use session::COOKIE as SESSION_COOKIE;
+pub use session::{COOKIE as SESSION_COOKIE, purge_expired as purge_expired_sessions};
 
 use crate::AppState;
 use i18n::Lang;
@@ -52,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .merge(test_chat::router())
         .merge(live::router())
         .merge(admin::router())
+        .merge(team::router().merge(account::router()))
         .layer(middleware::from_fn(error::render_error_pages))
 }
 

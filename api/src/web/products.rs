@@ -519,9 +519,6 @@ async fn import(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     match crate::products::import::import_csv(&state, &session.user, &bytes, dry_run).await {
-        Ok(report) if !report.dry_run && from == "onboarding" => {
-            Ok(Redirect::to("/app/onboarding/products?done=imported").into_response())
-        }
         Ok(report) => render(&ImportTemplate {
             chrome,
             from,

@@ -72,6 +72,7 @@ async fn page(
     session: Session,
     flash: Flash,
 ) -> WebResult<Response> {
+    require_owner(&session)?;
     let chrome = Chrome::load(&state, &session, "whatsapp", "whatsapp.title", flash).await?;
     render(&WhatsappTemplate {
         wa: WaPanel::load(&state, &session).await?,

@@ -11,9 +11,12 @@
 //! `.ci/run`). Run only these tests with `cargo test --all-features --test api browser::`.
 
 mod admin;
+mod dashboard;
 mod driver;
 mod harness;
+mod pages;
 mod sandbox_payment;
+mod team;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,6 +58,8 @@ const SESSION_ATTEMPTS: u32 = 3;
 pub const WAIT: Duration = Duration::from_secs(20);
 /// How long `goto` and `submit` wait for the page to load.
 const PAGE_LOAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many times a click looks an element up again after a live refresh replaced it.
+const STALE_RETRIES: u32 = 3;
 /// Full-page screenshots stop at this height (CSS pixels).
 const MAX_SCREENSHOT_HEIGHT: f64 = 8000.0;
 
@@ -232,11 +237,11 @@ impl Browser {
         }
     }
 
-    /// Clicks the element matching `css` (waiting for it to appear). Does not wait for what follows: use
+    /// Clicks the element matching `css` (waiting for it to appear, then scrolling it to the middle of the
+    /// screen). Does not wait for what follows: use
     /// `submit` for a click that loads a new page, `wait_for_text` for one that changes this page.
     pub async fn click(&self, css: &str) {
-        let element = self.find(css).await;
-        if let Err(e) = element.click().await {
+        if let Err(e) = self.press(css).await {
             panic!(
                 "{}",
                 self.failure(&format!("cannot click `{css}`: {e}")).await
@@ -271,7 +276,7 @@ impl Browser {
                 .await
                 .map(drop)
         } else {
-            element.click().await
+            self.press(css).await
         };
         if let Err(e) = submitted {
             panic!(
@@ -521,6 +526,34 @@ impl Browser {
             panic!("goto({path:?}) needs a base URL: use app.browser(…) or Browser::with_base_url")
         });
         format!("{base}{path}")
+    }
+
+    /// Finds the element matching `css`, scrolls it to the middle of the screen and clicks it, as a user
+    /// scrolls before tapping: WebDriver's own click only scrolls the element just into view, which leaves a
+    /// button at the bottom of a phone screen under the fixed tab bar (the tab bar gets the click). A live page
+    /// may replace the element between the look-up and the click (a `[data-region]` refreshed after a server
+    /// event): the fresh one is then looked up again.
+    async fn press(&self, css: &str) -> Result<(), fantoccini::error::CmdError> {
+        let mut stale = 0;
+        loop {
+            let element = self.find(css).await;
+            let argument = serde_json::to_value(&element).unwrap_or(Value::Null);
+            let pressed = match self
+                .client
+                .execute(
+                    "arguments[0].scrollIntoView({ block: 'center', inline: 'center' });",
+                    vec![argument],
+                )
+                .await
+            {
+                Ok(_) => element.click().await,
+                Err(e) => Err(e),
+            };
+            match pressed {
+                Err(e) if e.is_stale_element_reference() && stale < STALE_RETRIES => stale += 1,
+                other => return other,
+            }
+        }
     }
 
     /// The first element matching `css`, waiting up to `WAIT` for it to appear.
