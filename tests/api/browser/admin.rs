@@ -153,6 +153,11 @@ async fn the_operator_suspends_a_shop_that_sees_why_and_is_silent_until_reactiva
             !phone.has_horizontal_scroll().await,
             "{path} fits a 360 px screen"
         );
+        let weight = phone.page_weight_bytes().await;
+        assert!(
+            weight < 100 * 1024,
+            "{path} is light for slow mobile data: {weight} bytes with its assets"
+        );
     }
     phone.close().await;
     owner.close().await;
