@@ -15,6 +15,7 @@ mod dead_letters;
 mod error;
 mod extract;
 mod health;
+pub mod housekeeping;
 pub mod mail;
 pub mod metrics;
 mod openapi;

@@ -102,7 +102,7 @@ impl Application {
             loop {
                 tick.tick().await;
                 limiter.shrink();
-                crate::web::purge_expired_sessions(&db).await;
+                crate::housekeeping::run(&db).await;
             }
         });
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();

@@ -250,3 +250,15 @@ pub async fn accept(
     })
     .transpose()
 }
+
+/// Forgets invitations accepted, or expired, more than 30 days ago: the team page only shows open ones and the
+/// audit log keeps the history. Platform path: housekeeping across shops.
+pub async fn purge_stale(tx: &mut PlatformTx) -> Result<u64> {
+    Ok(sqlx::query(
+        "delete from invitation
+         where coalesce(accepted_at, expires_at) < now() - interval '30 days'",
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}

@@ -72,3 +72,13 @@ pub async fn spend_all(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<u64> {
     .await?
     .rows_affected())
 }
+
+/// Forgets reset links expired for a day (used or not). Platform path: housekeeping across shops.
+pub async fn purge_stale(tx: &mut PlatformTx) -> Result<u64> {
+    Ok(
+        sqlx::query("delete from password_reset where expires_at < now() - interval '1 day'")
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
+}

@@ -15,6 +15,7 @@ mod conversations;
 mod cors;
 mod health;
 mod helpers;
+mod housekeeping;
 mod import;
 mod ingress_leases;
 mod ingress_runtime;

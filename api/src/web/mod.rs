@@ -30,7 +30,7 @@ use axum::middleware;
 use axum_extra::extract::CookieJar;
 
 pub use error::{WebError, WebResult, not_found};
-pub use session::{COOKIE as SESSION_COOKIE, purge_expired as purge_expired_sessions};
+pub use session::COOKIE as SESSION_COOKIE;
 
 use crate::AppState;
 use i18n::Lang;

@@ -135,19 +135,3 @@ fn decode_token(value: &str) -> Option<[u8; 32]> {
 fn hash(token: &[u8; 32]) -> [u8; 32] {
     Sha256::digest(token).into()
 }
-
-/// Forgets expired browser sessions (housekeeping; safe to run from several processes).
-pub async fn purge_expired(db: &store::Db) {
-    let purged = async {
-        let mut tx = db.platform().await?;
-        let purged = web_sessions::purge_expired(&mut tx).await?;
-        tx.commit().await?;
-        Ok::<_, store::Error>(purged)
-    }
-    .await;
-    match purged {
-        Ok(0) => {}
-        Ok(n) => tracing::debug!(sessions = n, "expired dashboard sessions purged"),
-        Err(e) => tracing::warn!(error.message = %e, "could not purge expired sessions"),
-    }
-}
