@@ -20,7 +20,6 @@ use axum::{Json, Router};
 use futures::{Stream, StreamExt, stream};
 use schemas::whatsapp::{WaCommand, WaCommandReply, WaEvent};
 use serde::{Deserialize, Serialize};
-use store::users::Role;
 use store::{TenantCtx, audit, whatsapp_sessions};
 use uuid::Uuid;
 
@@ -160,7 +159,7 @@ pub(crate) async fn start_connect(
     user: &AuthUser,
     req: ConnectRequest,
 ) -> Result<CommandAccepted> {
-    require_owner(user)?;
+    user.require_owner()?;
     let mut check = Check::default();
     let pairing_phone = match req.mode.as_deref().unwrap_or("qr") {
         "qr" => None,
@@ -201,7 +200,7 @@ async fn logout(
 /// Unlinks the shop's number and forgets the session (`POST /api/v1/whatsapp/logout`). Owner only, audited.
 /// Errors: 403, 409, 503.
 pub(crate) async fn logout_number(state: &AppState, user: &AuthUser) -> Result<CommandAccepted> {
-    require_owner(user)?;
+    user.require_owner()?;
     audited_command(state, user, &WaCommand::Logout, "whatsapp.logout").await
 }
 
@@ -245,7 +244,7 @@ async fn sandbox_message(
 /// (`POST /api/v1/whatsapp/sandbox/scan`). Owner only, audited. Errors: 403, 409 (real gateway, nothing to
 /// scan, already connected), 503.
 pub(crate) async fn simulate_scan(state: &AppState, user: &AuthUser) -> Result<CommandAccepted> {
-    require_owner(user)?;
+    user.require_owner()?;
     let command = WaCommand::SandboxScan { phone_number: None };
     audited_command(state, user, &command, "whatsapp.sandbox.scan").await
 }
@@ -260,7 +259,7 @@ pub(crate) async fn simulate_customer_message(
     name: &str,
     text: &str,
 ) -> Result<CommandAccepted> {
-    require_owner(user)?;
+    user.require_owner()?;
     let mut check = Check::default();
     let phone = crate::phone::PhoneNumber::parse(from);
     if phone.is_err() {
@@ -288,7 +287,7 @@ async fn events(
     user: AuthUser,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     // The QR or pairing code links a phone to the shop's number: owner only, like connecting.
-    require_owner(&user)?;
+    user.require_owner()?;
     let events = live_events(&state, user.tenant_id).await?;
     Ok(Sse::new(events.map(Ok)).keep_alive(KeepAlive::default()))
 }
@@ -374,14 +373,6 @@ pub fn qr_svg(code: &str) -> Option<String> {
             .min_dimensions(256, 256)
             .build(),
     )
-}
-
-fn require_owner(user: &AuthUser) -> Result<()> {
-    if user.role == Role::Owner {
-        Ok(())
-    } else {
-        Err(Error::Forbidden)
-    }
 }
 
 /// Sends a command, then records it in the audit log once an ingress node accepted it.

@@ -203,11 +203,7 @@ pub(super) async fn load_overview(state: &AppState, session: &Session) -> WebRes
 }
 
 pub(super) fn require_owner(session: &Session) -> WebResult<()> {
-    if session.is_owner() {
-        Ok(())
-    } else {
-        Err(crate::Error::Forbidden.into())
-    }
+    Ok(session.user.require_owner()?)
 }
 
 #[derive(Deserialize)]
