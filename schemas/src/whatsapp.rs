@@ -64,9 +64,12 @@ impl WaCommandReply {
     }
 }
 
-/// Connection states shown to the shop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// Connection states shown to the shop, as stored in `whatsapp_session.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum WaStatus {
     Disconnected,
     WaitingForScan,
@@ -86,6 +89,12 @@ impl WaStatus {
             WaStatus::LoggedOut => "logged_out",
             WaStatus::Banned => "banned",
         }
+    }
+}
+
+impl std::fmt::Display for WaStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
