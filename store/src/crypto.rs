@@ -137,11 +137,12 @@ impl MasterKey {
     /// The tenant's data key, created and stored (wrapped) on first use.
     pub async fn data_key(&self, tx: &mut TenantTx<'_>) -> Result<DataKey> {
         let tenant_id = tx.tenant_id();
-        let existing: Option<Vec<u8>> =
-            sqlx::query_scalar("select wrapped_key from tenant_key where tenant_id = $1")
-                .bind(tenant_id)
-                .fetch_optional(&mut **tx)
-                .await?;
+        let existing = sqlx::query_scalar!(
+            "select wrapped_key from tenant_key where tenant_id = $1",
+            tenant_id
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
         let wrapped = match existing {
             Some(wrapped) => wrapped,
             None => {
@@ -149,17 +150,19 @@ impl MasterKey {
                 OsRng.fill_bytes(&mut fresh);
                 let wrapped = self.wrap(tenant_id, &fresh)?;
                 // A concurrent first use may win the insert; whichever key landed is the tenant's key.
-                sqlx::query(
+                sqlx::query!(
                     "insert into tenant_key (tenant_id, wrapped_key) values ($1, $2) on conflict do nothing",
+                    tenant_id,
+                    &wrapped
                 )
-                .bind(tenant_id)
-                .bind(&wrapped)
                 .execute(&mut **tx)
                 .await?;
-                sqlx::query_scalar("select wrapped_key from tenant_key where tenant_id = $1")
-                    .bind(tenant_id)
-                    .fetch_one(&mut **tx)
-                    .await?
+                sqlx::query_scalar!(
+                    "select wrapped_key from tenant_key where tenant_id = $1",
+                    tenant_id
+                )
+                .fetch_one(&mut **tx)
+                .await?
             }
         };
         let key = self.unwrap_key(tenant_id, &wrapped)?;

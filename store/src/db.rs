@@ -111,6 +111,7 @@ async fn set_app_role_password(config: &DbConfig, owner: &PgPool) -> Result<()> 
         return Ok(());
     }
     let literal = password.replace('\'', "''");
+    // A role statement with a literal built at run time: dynamic SQL, not a compile-checked macro.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "alter role {APP_ROLE} with login password '{literal}'"
     )))
@@ -183,7 +184,9 @@ impl Db {
 
     /// A round trip, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("select 1").execute(&self.pool).await?;
+        sqlx::query_scalar!("select 1 as ping")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(())
     }
 }

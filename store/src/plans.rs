@@ -6,7 +6,7 @@ use sqlx::PgExecutor;
 use crate::error::OptionalExt;
 use crate::{Result, TenantTx};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Plan {
     pub plan_code: String,
@@ -20,41 +20,36 @@ pub struct Plan {
     pub max_staff_users: Option<i32>,
 }
 
-macro_rules! plan_columns {
-    () => {
-        "plan_code, name, price_xof, max_products, max_replies_per_month, max_staff_users"
-    };
-}
-
 /// Plans on sale, cheapest first. The catalogue is not tenant data: any executor (pool or transaction) will do.
 pub async fn list_active<'c>(conn: impl PgExecutor<'c>) -> Result<Vec<Plan>> {
-    Ok(sqlx::query_as::<_, Plan>(concat!(
-        "select ",
-        plan_columns!(),
-        " from plan where active order by sort_order"
-    ))
+    Ok(sqlx::query_as!(
+        Plan,
+        "select plan_code, name, price_xof, max_products, max_replies_per_month, max_staff_users
+         from plan where active order by sort_order"
+    )
     .fetch_all(conn)
     .await?)
 }
 
 pub async fn get_active<'c>(conn: impl PgExecutor<'c>, plan_code: &str) -> Result<Option<Plan>> {
-    Ok(sqlx::query_as::<_, Plan>(concat!(
-        "select ",
-        plan_columns!(),
-        " from plan where active and plan_code = $1"
-    ))
-    .bind(plan_code)
+    Ok(sqlx::query_as!(
+        Plan,
+        "select plan_code, name, price_xof, max_products, max_replies_per_month, max_staff_users
+         from plan where active and plan_code = $1",
+        plan_code
+    )
     .fetch_optional(conn)
     .await?)
 }
 
 /// The plan the transaction's tenant is on.
 pub async fn of_tenant(tx: &mut TenantTx<'_>) -> Result<Plan> {
-    sqlx::query_as::<_, Plan>(
+    sqlx::query_as!(
+        Plan,
         "select p.plan_code, p.name, p.price_xof, p.max_products, p.max_replies_per_month, p.max_staff_users
          from plan p join tenant t using (plan_code) where t.tenant_id = $1",
+        tx.tenant_id()
     )
-    .bind(tx.tenant_id())
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()

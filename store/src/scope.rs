@@ -33,10 +33,12 @@ impl TenantTx<'static> {
     /// `BEGIN` and bind the transaction to `ctx` (`set_config(.., is_local => true)`).
     pub async fn begin(pool: &PgPool, ctx: TenantCtx) -> Result<Self> {
         let mut tx = pool.begin().await?;
-        sqlx::query("select set_config('app.tenant_id', $1, true)")
-            .bind(ctx.tenant_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "select set_config('app.tenant_id', $1, true)",
+            ctx.tenant_id.to_string()
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         Ok(Self { ctx, tx })
     }
 }
@@ -77,6 +79,7 @@ pub struct PlatformTx {
 impl PlatformTx {
     pub async fn begin(pool: &PgPool) -> Result<Self> {
         let mut tx = pool.begin().await?;
+        // A role statement: not preparable, so not a compile-checked macro.
         sqlx::query("set local role tdjaasa_platform")
             .execute(&mut *tx)
             .await?;
