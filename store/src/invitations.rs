@@ -28,40 +28,6 @@ pub struct Invitation {
     pub expired: bool,
 }
 
-#[derive(sqlx::FromRow)]
-struct InvitationRow {
-    invitation_id: Uuid,
-    email: String,
-    role: String,
-    invited_by: Option<Uuid>,
-    sent_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    expired: bool,
-}
-
-impl TryFrom<InvitationRow> for Invitation {
-    type Error = crate::Error;
-    fn try_from(row: InvitationRow) -> Result<Self> {
-        let role =
-            Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role {:?}", row.role))?;
-        Ok(Invitation {
-            invitation_id: row.invitation_id,
-            email: row.email,
-            role,
-            invited_by: row.invited_by,
-            sent_at: row.sent_at,
-            expires_at: row.expires_at,
-            expired: row.expired,
-        })
-    }
-}
-
-macro_rules! invitation_columns {
-    () => {
-        "invitation_id, email, role, invited_by, sent_at, expires_at, expires_at <= now() as expired"
-    };
-}
-
 /// What a new invitation needs. `email` must already be normalised (lower case).
 pub struct NewInvitation<'a> {
     pub email: &'a str,
@@ -76,71 +42,71 @@ pub struct NewInvitation<'a> {
 /// Records an invitation of the transaction's tenant. An expired, unaccepted invitation to the same address is
 /// replaced; an open one refuses with the constraint `invitation_open_email`.
 pub async fn create(tx: &mut TenantTx<'_>, new: &NewInvitation<'_>) -> Result<Invitation> {
-    sqlx::query(
+    sqlx::query!(
         "delete from invitation
           where tenant_id = $1 and email = $2 and accepted_at is null and expires_at <= now()",
+        tx.tenant_id(),
+        new.email,
     )
-    .bind(tx.tenant_id())
-    .bind(new.email)
     .execute(&mut **tx)
     .await?;
-    sqlx::query_as::<_, InvitationRow>(concat!(
-        "insert into invitation (tenant_id, email, role, token_hash, invited_by, language, expires_at)
-         values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
-         returning ",
-        invitation_columns!()
-    ))
-    .bind(tx.tenant_id())
-    .bind(new.email)
-    .bind(new.role.as_str())
-    .bind(new.token_hash.as_slice())
-    .bind(new.invited_by)
-    .bind(new.language)
-    .bind(new.valid_for.as_secs_f64())
+    Ok(sqlx::query_as!(
+        Invitation,
+        r#"insert into invitation (tenant_id, email, role, token_hash, invited_by, language, expires_at)
+           values ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+           returning invitation_id, email, role as "role: Role", invited_by, sent_at, expires_at,
+                     expires_at <= now() as "expired!""#,
+        tx.tenant_id(),
+        new.email,
+        new.role as _,
+        new.token_hash.as_slice(),
+        new.invited_by,
+        new.language,
+        new.valid_for.as_secs_f64(),
+    )
     .fetch_one(&mut **tx)
-    .await?
-    .try_into()
+    .await?)
 }
 
 /// The shop's open invitations (pending and expired), newest first.
 pub async fn list_open(tx: &mut TenantTx<'_>) -> Result<Vec<Invitation>> {
-    let rows = sqlx::query_as::<_, InvitationRow>(concat!(
-        "select ",
-        invitation_columns!(),
-        " from invitation where tenant_id = $1 and accepted_at is null order by sent_at desc, email"
-    ))
-    .bind(tx.tenant_id())
+    Ok(sqlx::query_as!(
+        Invitation,
+        r#"select invitation_id, email, role as "role: Role", invited_by, sent_at, expires_at,
+                  expires_at <= now() as "expired!"
+           from invitation where tenant_id = $1 and accepted_at is null order by sent_at desc, email"#,
+        tx.tenant_id(),
+    )
     .fetch_all(&mut **tx)
-    .await?;
-    rows.into_iter().map(Invitation::try_from).collect()
+    .await?)
 }
 
 /// Pending invitations (open, not expired), leaving `except` out.
 pub async fn count_pending(tx: &mut TenantTx<'_>, except: Option<Uuid>) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "select count(*) from invitation
-          where tenant_id = $1 and accepted_at is null and expires_at > now()
-            and invitation_id is distinct from $2",
+    Ok(sqlx::query_scalar!(
+        r#"select count(*) as "pending!" from invitation
+            where tenant_id = $1 and accepted_at is null and expires_at > now()
+              and invitation_id is distinct from $2"#,
+        tx.tenant_id(),
+        except,
     )
-    .bind(tx.tenant_id())
-    .bind(except)
     .fetch_one(&mut **tx)
     .await?)
 }
 
 /// One open invitation of the shop (another shop's id is `NotFound`, like an unknown one).
 pub async fn get_open(tx: &mut TenantTx<'_>, invitation_id: Uuid) -> Result<Invitation> {
-    sqlx::query_as::<_, InvitationRow>(concat!(
-        "select ",
-        invitation_columns!(),
-        " from invitation where tenant_id = $1 and invitation_id = $2 and accepted_at is null"
-    ))
-    .bind(tx.tenant_id())
-    .bind(invitation_id)
+    sqlx::query_as!(
+        Invitation,
+        r#"select invitation_id, email, role as "role: Role", invited_by, sent_at, expires_at,
+                  expires_at <= now() as "expired!"
+           from invitation where tenant_id = $1 and invitation_id = $2 and accepted_at is null"#,
+        tx.tenant_id(),
+        invitation_id,
+    )
     .fetch_optional(&mut **tx)
     .await?
-    .or_not_found()?
-    .try_into()
+    .or_not_found()
 }
 
 /// A new link for an open invitation: the old token stops working, the expiry starts again.
@@ -150,29 +116,29 @@ pub async fn renew(
     token_hash: &[u8; 32],
     valid_for: Duration,
 ) -> Result<Invitation> {
-    sqlx::query_as::<_, InvitationRow>(concat!(
-        "update invitation set token_hash = $3, sent_at = now(), expires_at = now() + make_interval(secs => $4)
-          where tenant_id = $1 and invitation_id = $2 and accepted_at is null
-          returning ",
-        invitation_columns!()
-    ))
-    .bind(tx.tenant_id())
-    .bind(invitation_id)
-    .bind(token_hash.as_slice())
-    .bind(valid_for.as_secs_f64())
+    sqlx::query_as!(
+        Invitation,
+        r#"update invitation set token_hash = $3, sent_at = now(), expires_at = now() + make_interval(secs => $4)
+            where tenant_id = $1 and invitation_id = $2 and accepted_at is null
+            returning invitation_id, email, role as "role: Role", invited_by, sent_at, expires_at,
+                      expires_at <= now() as "expired!""#,
+        tx.tenant_id(),
+        invitation_id,
+        token_hash.as_slice(),
+        valid_for.as_secs_f64(),
+    )
     .fetch_optional(&mut **tx)
     .await?
-    .or_not_found()?
-    .try_into()
+    .or_not_found()
 }
 
 /// Cancels an open invitation: its link stops working.
 pub async fn delete_open(tx: &mut TenantTx<'_>, invitation_id: Uuid) -> Result<()> {
-    let deleted = sqlx::query(
+    let deleted = sqlx::query!(
         "delete from invitation where tenant_id = $1 and invitation_id = $2 and accepted_at is null",
+        tx.tenant_id(),
+        invitation_id,
     )
-    .bind(tx.tenant_id())
-    .bind(invitation_id)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -201,29 +167,16 @@ pub async fn find_pending_by_token(
     tx: &mut PlatformTx,
     token_hash: &[u8; 32],
 ) -> Result<Option<InvitationLink>> {
-    let row: Option<(Uuid, Uuid, String, String, String, String)> = sqlx::query_as(
-        "select i.tenant_id, i.invitation_id, i.email, i.role, t.name, i.language
-           from invitation i join tenant t using (tenant_id)
-          where i.token_hash = $1 and i.accepted_at is null and i.expires_at > now()",
+    Ok(sqlx::query_as!(
+        InvitationLink,
+        r#"select i.tenant_id, i.invitation_id, i.email, i.role as "role: Role", t.name as shop_name,
+                  i.language
+             from invitation i join tenant t using (tenant_id)
+            where i.token_hash = $1 and i.accepted_at is null and i.expires_at > now()"#,
+        token_hash.as_slice(),
     )
-    .bind(token_hash.as_slice())
     .fetch_optional(&mut **tx)
-    .await?;
-    row.map(
-        |(tenant_id, invitation_id, email, role, shop_name, language)| {
-            let role =
-                Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role:?}"))?;
-            Ok(InvitationLink {
-                tenant_id,
-                invitation_id,
-                email,
-                role,
-                shop_name,
-                language,
-            })
-        },
-    )
-    .transpose()
+    .await?)
 }
 
 /// Marks the invitation accepted if its token is still pending, in the caller's transaction (which creates
@@ -233,28 +186,24 @@ pub async fn accept(
     invitation_id: Uuid,
     token_hash: &[u8; 32],
 ) -> Result<Option<(String, Role, String)>> {
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "update invitation set accepted_at = now()
-          where tenant_id = $1 and invitation_id = $2 and token_hash = $3
-            and accepted_at is null and expires_at > now()
-          returning email, role, language",
+    let row = sqlx::query!(
+        r#"update invitation set accepted_at = now()
+            where tenant_id = $1 and invitation_id = $2 and token_hash = $3
+              and accepted_at is null and expires_at > now()
+            returning email, role as "role: Role", language"#,
+        tx.tenant_id(),
+        invitation_id,
+        token_hash.as_slice(),
     )
-    .bind(tx.tenant_id())
-    .bind(invitation_id)
-    .bind(token_hash.as_slice())
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|(email, role, language)| {
-        let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role:?}"))?;
-        Ok((email, role, language))
-    })
-    .transpose()
+    Ok(row.map(|row| (row.email, row.role, row.language)))
 }
 
 /// Forgets invitations accepted, or expired, more than 30 days ago: the team page only shows open ones and the
 /// audit log keeps the history. Platform path: housekeeping across shops.
 pub async fn purge_stale(tx: &mut PlatformTx) -> Result<u64> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "delete from invitation
          where coalesce(accepted_at, expires_at) < now() - interval '30 days'",
     )

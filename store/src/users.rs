@@ -8,9 +8,12 @@ use uuid::Uuid;
 use crate::error::OptionalExt;
 use crate::{PlatformTx, Result, TenantTx};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+/// What a member may do in the shop (`app_user.role`); a platform administrator belongs to the platform's
+/// own tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::Type)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Role {
     Owner,
     Staff,
@@ -36,6 +39,12 @@ impl Role {
     }
 }
 
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A user as shown to clients: never carries the password hash.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -45,30 +54,6 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
-}
-
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    user_id: Uuid,
-    tenant_id: Uuid,
-    email: String,
-    role: String,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<UserRow> for User {
-    type Error = crate::Error;
-    fn try_from(row: UserRow) -> Result<Self> {
-        let role =
-            Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role {:?}", row.role))?;
-        Ok(User {
-            user_id: row.user_id,
-            tenant_id: row.tenant_id,
-            email: row.email,
-            role,
-            created_at: row.created_at,
-        })
-    }
 }
 
 /// What login needs; the hash stays in a secret type so it cannot be logged by accident.
@@ -82,12 +67,6 @@ pub struct Credentials {
     pub token_version: i32,
 }
 
-macro_rules! user_columns {
-    () => {
-        "user_id, tenant_id, email, role, created_at"
-    };
-}
-
 /// Creates a user of the transaction's tenant. `email` must already be normalised (lower case).
 pub async fn create(
     tx: &mut TenantTx<'_>,
@@ -95,49 +74,48 @@ pub async fn create(
     password_hash: &str,
     role: Role,
 ) -> Result<User> {
-    sqlx::query_as::<_, UserRow>(concat!("insert into app_user (tenant_id, email, password_hash, role) values ($1, $2, $3, $4) returning ", user_columns!()))
-    .bind(tx.tenant_id())
-    .bind(email)
-    .bind(password_hash)
-    .bind(role.as_str())
+    Ok(sqlx::query_as!(
+        User,
+        r#"insert into app_user (tenant_id, email, password_hash, role) values ($1, $2, $3, $4)
+           returning user_id, tenant_id, email, role as "role: Role", created_at"#,
+        tx.tenant_id(),
+        email,
+        password_hash,
+        role as _,
+    )
     .fetch_one(&mut **tx)
-    .await?
-    .try_into()
+    .await?)
 }
 
 pub async fn get(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<User> {
-    sqlx::query_as::<_, UserRow>(concat!(
-        "select ",
-        user_columns!(),
-        " from app_user where tenant_id = $1 and user_id = $2"
-    ))
-    .bind(tx.tenant_id())
-    .bind(user_id)
+    sqlx::query_as!(
+        User,
+        r#"select user_id, tenant_id, email, role as "role: Role", created_at
+           from app_user where tenant_id = $1 and user_id = $2"#,
+        tx.tenant_id(),
+        user_id,
+    )
     .fetch_optional(&mut **tx)
     .await?
-    .or_not_found()?
-    .try_into()
+    .or_not_found()
 }
 
 /// Login looks a user up by e-mail before any tenant is known: a platform-path query.
 pub async fn credentials_by_email(tx: &mut PlatformTx, email: &str) -> Result<Option<Credentials>> {
-    let row: Option<(Uuid, Uuid, String, String, i32)> = sqlx::query_as(
-        "select user_id, tenant_id, role, password_hash, token_version from app_user where email = $1",
+    let row = sqlx::query!(
+        r#"select user_id, tenant_id, role as "role: Role", password_hash, token_version
+           from app_user where email = $1"#,
+        email,
     )
-    .bind(email)
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|(user_id, tenant_id, role, hash, token_version)| {
-        let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role:?}"))?;
-        Ok(Credentials {
-            user_id,
-            tenant_id,
-            role,
-            password_hash: SecretString::from(hash),
-            token_version,
-        })
-    })
-    .transpose()
+    Ok(row.map(|row| Credentials {
+        user_id: row.user_id,
+        tenant_id: row.tenant_id,
+        role: row.role,
+        password_hash: SecretString::from(row.password_hash),
+        token_version: row.token_version,
+    }))
 }
 
 /// Creates a platform administrator in the platform tenant, or resets the password of an existing one.
@@ -147,15 +125,15 @@ pub async fn upsert_platform_admin(
     password_hash: &str,
 ) -> Result<Uuid> {
     crate::tenants::ensure_platform_tenant(tx).await?;
-    let user_id: Option<Uuid> = sqlx::query_scalar(
+    let user_id = sqlx::query_scalar!(
         "insert into app_user (tenant_id, email, password_hash, role) values ($1, $2, $3, 'platform_admin')
          on conflict (email) do update set password_hash = excluded.password_hash
            where app_user.role = 'platform_admin'
          returning user_id",
+        crate::tenants::PLATFORM_TENANT_ID,
+        email,
+        password_hash,
     )
-    .bind(crate::tenants::PLATFORM_TENANT_ID)
-    .bind(email)
-    .bind(password_hash)
     .fetch_optional(&mut **tx)
     .await?;
     user_id.ok_or_else(|| crate::Error::Constraint("app_user_email_key".into()))
@@ -163,14 +141,15 @@ pub async fn upsert_platform_admin(
 
 /// Sets the user's dashboard language (`fr` or `en`).
 pub async fn set_language(tx: &mut TenantTx<'_>, user_id: Uuid, language: &str) -> Result<()> {
-    let updated =
-        sqlx::query("update app_user set language = $3 where tenant_id = $1 and user_id = $2")
-            .bind(tx.tenant_id())
-            .bind(user_id)
-            .bind(language)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+    let updated = sqlx::query!(
+        "update app_user set language = $3 where tenant_id = $1 and user_id = $2",
+        tx.tenant_id(),
+        user_id,
+        language,
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     if updated == 0 {
         return Err(crate::Error::NotFound);
     }
@@ -179,32 +158,34 @@ pub async fn set_language(tx: &mut TenantTx<'_>, user_id: Uuid, language: &str) 
 
 /// The user's dashboard language.
 pub async fn get_language(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<String> {
-    sqlx::query_scalar("select language from app_user where tenant_id = $1 and user_id = $2")
-        .bind(tx.tenant_id())
-        .bind(user_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .or_not_found()
+    sqlx::query_scalar!(
+        "select language from app_user where tenant_id = $1 and user_id = $2",
+        tx.tenant_id(),
+        user_id,
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
 }
 
 /// The user's current token version (`None`: the user no longer exists). Platform path: checked on every
 /// API request before the tenant's transaction opens.
 pub async fn token_version(tx: &mut PlatformTx, user_id: Uuid) -> Result<Option<i32>> {
-    Ok(
-        sqlx::query_scalar("select token_version from app_user where user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut **tx)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        "select token_version from app_user where user_id = $1",
+        user_id
     )
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 /// Ends everything a user is signed in with: the API tokens (version bump) and the browser sessions.
 pub async fn revoke(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update app_user set token_version = token_version + 1 where tenant_id = $1 and user_id = $2",
+        tx.tenant_id(),
+        user_id,
     )
-    .bind(tx.tenant_id())
-    .bind(user_id)
     .execute(&mut **tx)
     .await?;
     crate::web_sessions::delete_for_user(tx, user_id).await?;
@@ -213,75 +194,83 @@ pub async fn revoke(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<()> {
 
 /// Ends the sign-ins of every user of the transaction's tenant (the shop was suspended).
 pub async fn revoke_all(tx: &mut TenantTx<'_>) -> Result<u64> {
-    let users =
-        sqlx::query("update app_user set token_version = token_version + 1 where tenant_id = $1")
-            .bind(tx.tenant_id())
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-    sqlx::query("delete from web_session where tenant_id = $1")
-        .bind(tx.tenant_id())
-        .execute(&mut **tx)
-        .await?;
+    let users = sqlx::query!(
+        "update app_user set token_version = token_version + 1 where tenant_id = $1",
+        tx.tenant_id(),
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    sqlx::query!(
+        "delete from web_session where tenant_id = $1",
+        tx.tenant_id()
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(users)
 }
 
 /// The shop's members (owners and staff), oldest first.
 pub async fn list(tx: &mut TenantTx<'_>) -> Result<Vec<User>> {
-    let rows = sqlx::query_as::<_, UserRow>(concat!(
-        "select ",
-        user_columns!(),
-        " from app_user where tenant_id = $1 order by created_at, email"
-    ))
-    .bind(tx.tenant_id())
+    Ok(sqlx::query_as!(
+        User,
+        r#"select user_id, tenant_id, email, role as "role: Role", created_at
+           from app_user where tenant_id = $1 order by created_at, email"#,
+        tx.tenant_id(),
+    )
     .fetch_all(&mut **tx)
-    .await?;
-    rows.into_iter().map(User::try_from).collect()
+    .await?)
 }
 
 /// How many members the shop has, and how many of them are owners.
 pub async fn count_members(tx: &mut TenantTx<'_>) -> Result<(i64, i64)> {
-    Ok(sqlx::query_as(
-        "select count(*), count(*) filter (where role = 'owner') from app_user where tenant_id = $1",
+    let counts = sqlx::query!(
+        r#"select count(*) as "members!", count(*) filter (where role = 'owner') as "owners!"
+           from app_user where tenant_id = $1"#,
+        tx.tenant_id(),
     )
-    .bind(tx.tenant_id())
     .fetch_one(&mut **tx)
-    .await?)
+    .await?;
+    Ok((counts.members, counts.owners))
 }
 
 /// Serialises changes to the shop's team (invite, accept, role change, removal) until the transaction ends,
 /// so seat counts and the "last owner" rule hold under concurrent requests.
 pub async fn lock_team(tx: &mut TenantTx<'_>) -> Result<()> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('team:' || $1::text, 0))")
-        .bind(tx.tenant_id())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query_scalar!(
+        "select pg_advisory_xact_lock(hashtextextended('team:' || $1::uuid::text, 0))",
+        tx.tenant_id(),
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(())
 }
 
 /// Changes a member's role.
 pub async fn set_role(tx: &mut TenantTx<'_>, user_id: Uuid, role: Role) -> Result<User> {
-    sqlx::query_as::<_, UserRow>(concat!(
-        "update app_user set role = $3 where tenant_id = $1 and user_id = $2 returning ",
-        user_columns!()
-    ))
-    .bind(tx.tenant_id())
-    .bind(user_id)
-    .bind(role.as_str())
+    sqlx::query_as!(
+        User,
+        r#"update app_user set role = $3 where tenant_id = $1 and user_id = $2
+           returning user_id, tenant_id, email, role as "role: Role", created_at"#,
+        tx.tenant_id(),
+        user_id,
+        role as _,
+    )
     .fetch_optional(&mut **tx)
     .await?
-    .or_not_found()?
-    .try_into()
+    .or_not_found()
 }
 
 /// Deletes a member (their browser sessions go with them).
 pub async fn delete(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<()> {
-    let deleted = sqlx::query("delete from app_user where tenant_id = $1 and user_id = $2")
-        .bind(tx.tenant_id())
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let deleted = sqlx::query!(
+        "delete from app_user where tenant_id = $1 and user_id = $2",
+        tx.tenant_id(),
+        user_id,
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     if deleted == 0 {
         return Err(crate::Error::NotFound);
     }
@@ -291,21 +280,21 @@ pub async fn delete(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<()> {
 /// Whether any account, in any shop or the platform, uses this e-mail (normalised). Platform path: e-mails
 /// are unique across tenants.
 pub async fn email_taken(tx: &mut PlatformTx, email: &str) -> Result<bool> {
-    Ok(
-        sqlx::query_scalar("select exists (select 1 from app_user where email = $1)")
-            .bind(email)
-            .fetch_one(&mut **tx)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"select exists (select 1 from app_user where email = $1) as "taken!""#,
+        email
     )
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 /// The member's password hash, to check their current password before a change.
 pub async fn password_hash(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<SecretString> {
-    let hash: String = sqlx::query_scalar(
+    let hash = sqlx::query_scalar!(
         "select password_hash from app_user where tenant_id = $1 and user_id = $2",
+        tx.tenant_id(),
+        user_id,
     )
-    .bind(tx.tenant_id())
-    .bind(user_id)
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()?;
@@ -314,14 +303,15 @@ pub async fn password_hash(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<Secre
 
 /// Replaces the member's password hash (the caller revokes their sign-ins in the same transaction).
 pub async fn set_password(tx: &mut TenantTx<'_>, user_id: Uuid, password_hash: &str) -> Result<()> {
-    let updated =
-        sqlx::query("update app_user set password_hash = $3 where tenant_id = $1 and user_id = $2")
-            .bind(tx.tenant_id())
-            .bind(user_id)
-            .bind(password_hash)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+    let updated = sqlx::query!(
+        "update app_user set password_hash = $3 where tenant_id = $1 and user_id = $2",
+        tx.tenant_id(),
+        user_id,
+        password_hash,
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     if updated == 0 {
         return Err(crate::Error::NotFound);
     }
@@ -330,10 +320,12 @@ pub async fn set_password(tx: &mut TenantTx<'_>, user_id: Uuid, password_hash: &
 
 /// The member's current token version (tokens issued now carry it).
 pub async fn current_token_version(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<i32> {
-    sqlx::query_scalar("select token_version from app_user where tenant_id = $1 and user_id = $2")
-        .bind(tx.tenant_id())
-        .bind(user_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .or_not_found()
+    sqlx::query_scalar!(
+        "select token_version from app_user where tenant_id = $1 and user_id = $2",
+        tx.tenant_id(),
+        user_id,
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
 }
