@@ -18,7 +18,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::{Stream, StreamExt, stream};
-use schemas::whatsapp::{WaCommand, WaCommandReply, WaEvent};
+use schemas::whatsapp::{WaCommand, WaCommandReply, WaEvent, WaStatus};
 use serde::{Deserialize, Serialize};
 use store::{TenantCtx, audit, whatsapp_sessions};
 use uuid::Uuid;
@@ -58,8 +58,7 @@ pub struct ConnectRequest {
 /// The shop's WhatsApp connection as the dashboard shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WaConnection {
-    /// `disconnected`, `waiting_for_scan`, `connecting`, `connected`, `logged_out` or `banned`.
-    pub status: String,
+    pub status: WaStatus,
     /// Why, in French (e.g. "QR code expiré, relancez la connexion").
     pub detail: String,
     /// The linked number, once connected.
@@ -96,7 +95,7 @@ impl WaConnection {
                 last_seen_at: s.last_seen_at,
             },
             None => WaConnection {
-                status: "disconnected".into(),
+                status: WaStatus::Disconnected,
                 detail: String::new(),
                 phone_number: None,
                 last_seen_at: None,

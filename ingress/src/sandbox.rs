@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use futures::StreamExt;
 use schemas::Subjects;
+use schemas::whatsapp::WaStatus;
 use serde::{Deserialize, Serialize};
 use store::{Db, TenantCtx, whatsapp_sessions};
 use tokio::sync::mpsc;
@@ -115,7 +116,7 @@ impl SandboxGateway {
         .await
         .map_err(|e| GatewayError::Transient(e.to_string()))?;
         Ok(session
-            .filter(|s| s.status != "logged_out")
+            .filter(|s| s.status != WaStatus::LoggedOut)
             .and_then(|s| s.phone_number))
     }
 }

@@ -593,7 +593,7 @@ impl Session {
                 .db
                 .tenant(TenantCtx::new(self.tenant_id))
                 .await?;
-            whatsapp_sessions::set_status(&mut tx, state.as_str(), detail, phone).await?;
+            whatsapp_sessions::set_status(&mut tx, state, detail, phone).await?;
             tx.commit().await
         }
         .await;

@@ -2,16 +2,16 @@
 //! to know which tenants want a connection. Only the ingress node holding a tenant's lease writes it.
 
 use chrono::{DateTime, Utc};
+use schemas::whatsapp::WaStatus;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{PlatformTx, Result, TenantTx};
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WhatsappSession {
     pub tenant_id: Uuid,
-    /// `disconnected`, `waiting_for_scan`, `connecting`, `connected`, `logged_out` or `banned`.
-    pub status: String,
+    pub status: WaStatus,
     /// Why the session is in this state, in French, for the shop.
     pub status_detail: String,
     /// The linked number; `None` until linked and again after a logout.
@@ -21,14 +21,20 @@ pub struct WhatsappSession {
 }
 
 /// States in which a tenant wants a live connection: an ingress node must hold its lease.
-pub const WANTING: [&str; 3] = ["connecting", "connected", "waiting_for_scan"];
+pub const WANTING: [WaStatus; 3] = [
+    WaStatus::Connecting,
+    WaStatus::Connected,
+    WaStatus::WaitingForScan,
+];
 
 pub async fn get(tx: &mut TenantTx<'_>) -> Result<Option<WhatsappSession>> {
-    Ok(sqlx::query_as::<_, WhatsappSession>(
-        "select tenant_id, status, status_detail, phone_number, last_seen_at, updated_at
-         from whatsapp_session where tenant_id = $1",
+    Ok(sqlx::query_as!(
+        WhatsappSession,
+        r#"select tenant_id, status as "status: WaStatus", status_detail, phone_number, last_seen_at,
+                  updated_at
+           from whatsapp_session where tenant_id = $1"#,
+        tx.tenant_id(),
     )
-    .bind(tx.tenant_id())
     .fetch_optional(&mut **tx)
     .await?)
 }
@@ -36,11 +42,11 @@ pub async fn get(tx: &mut TenantTx<'_>) -> Result<Option<WhatsappSession>> {
 /// Records a state; `connected` also refreshes `last_seen_at`. The phone number is kept unless given.
 pub async fn set_status(
     tx: &mut TenantTx<'_>,
-    status: &str,
+    status: WaStatus,
     detail: &str,
     phone_number: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into whatsapp_session (tenant_id, status, status_detail, phone_number, last_seen_at)
          values ($1, $2, $3, $4, case when $2 = 'connected' then now() end)
          on conflict (tenant_id) do update
@@ -49,11 +55,11 @@ pub async fn set_status(
                phone_number = coalesce(excluded.phone_number, whatsapp_session.phone_number),
                last_seen_at = coalesce(excluded.last_seen_at, whatsapp_session.last_seen_at),
                updated_at = now()",
+        tx.tenant_id(),
+        status as _,
+        detail,
+        phone_number,
     )
-    .bind(tx.tenant_id())
-    .bind(status)
-    .bind(detail)
-    .bind(phone_number)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -61,14 +67,14 @@ pub async fn set_status(
 
 /// The number was unlinked: `logged_out`, and the number forgotten (a new link may be another number).
 pub async fn set_logged_out(tx: &mut TenantTx<'_>, detail: &str) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into whatsapp_session (tenant_id, status, status_detail) values ($1, 'logged_out', $2)
          on conflict (tenant_id) do update
            set status = 'logged_out', status_detail = excluded.status_detail, phone_number = null,
                updated_at = now()",
+        tx.tenant_id(),
+        detail,
     )
-    .bind(tx.tenant_id())
-    .bind(detail)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -76,10 +82,10 @@ pub async fn set_logged_out(tx: &mut TenantTx<'_>, detail: &str) -> Result<()> {
 
 /// Every tenant that wants a live connection (see [`WANTING`]), across tenants.
 pub async fn wanting(tx: &mut PlatformTx) -> Result<Vec<Uuid>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "select tenant_id from whatsapp_session where status = any($1) order by tenant_id",
+        &WANTING.map(WaStatus::as_str)[..] as &[&str],
     )
-    .bind(&WANTING[..])
     .fetch_all(&mut **tx)
     .await?)
 }
@@ -87,12 +93,12 @@ pub async fn wanting(tx: &mut PlatformTx) -> Result<Vec<Uuid>> {
 /// The delivery status of an outbound message (`queued`, `sent`, `failed`), by its outbound id: the ingress
 /// skips a reply already sent (a redelivery after a crash or a lease hand-over).
 pub async fn outbound_status(tx: &mut TenantTx<'_>, outbound_id: &str) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "select status from message
          where tenant_id = $1 and wa_message_id = $2 and direction = 'outbound'",
+        tx.tenant_id(),
+        outbound_id,
     )
-    .bind(tx.tenant_id())
-    .bind(outbound_id)
     .fetch_optional(&mut **tx)
     .await?)
 }

@@ -6,6 +6,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::{Datelike, TimeZone, Utc};
+use schemas::whatsapp::WaStatus;
 use store::billing::{self, AnswerPermission, SuspendReason};
 use store::users::Role;
 use store::{dashboard, dead_letters, plans, whatsapp_sessions};
@@ -152,7 +153,8 @@ async fn page(
     }
     let wa_status = wa
         .as_ref()
-        .map_or("disconnected", |s| s.status.as_str())
+        .map_or(WaStatus::Disconnected, |s| s.status)
+        .as_str()
         .to_owned();
     if wa_status != "connected" {
         alerts.push(Alert {

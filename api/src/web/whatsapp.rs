@@ -10,6 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use futures::{Stream, StreamExt};
+use schemas::whatsapp::WaStatus;
 use serde::Deserialize;
 
 use super::billing::require_owner;
@@ -47,13 +48,13 @@ impl WaPanel {
             label: lang
                 .t(&format!("wa.status.{}", connection.status))
                 .into_owned(),
-            connected: connection.status == "connected",
+            connected: connection.status == WaStatus::Connected,
             detail: connection.detail,
             phone: connection
                 .phone_number
                 .map(|p| crate::phone::PhoneNumber::display(&p))
                 .unwrap_or_default(),
-            status: connection.status,
+            status: connection.status.to_string(),
         })
     }
 }
