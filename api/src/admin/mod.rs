@@ -81,3 +81,17 @@ pub(crate) fn one_of(
     }
     Some(value)
 }
+
+/// [`one_of`] over the values of an enum, by their stored names (`name`): the value, or `None` when absent or
+/// unknown (then `check` holds the error).
+pub(crate) fn one_of_enum<T: Copy>(
+    check: &mut Check,
+    field: &str,
+    value: Option<&str>,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Option<T> {
+    let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+    let value = one_of(check, field, value, &names)?;
+    all.iter().copied().find(|v| name(*v) == value)
+}

@@ -9,9 +9,10 @@ use chrono::Utc;
 use serde::Deserialize;
 use store::TenantCtx;
 use store::admin::{self, AdminPayment, PaymentFilter, ReviewOutcome};
+use store::billing::{PaymentStatus, Provider};
 use uuid::Uuid;
 
-use super::{PlatformAdmin, one_of, reason};
+use super::{PlatformAdmin, one_of_enum, reason};
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
 use crate::pagination::{Page, bad_query, parse_id};
@@ -25,9 +26,6 @@ pub fn router() -> Router<AppState> {
 }
 
 const NOT_FOUND: Error = Error::NotFound("Paiement introuvable.");
-
-/// A payment's statuses.
-pub(crate) const STATUSES: [&str; 4] = ["pending", "succeeded", "failed", "flagged"];
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct PaymentQuery {
@@ -58,12 +56,19 @@ pub(crate) async fn list_payments(
     .bounds()?;
     let mut check = Check::default();
     let filter = PaymentFilter {
-        status: one_of(&mut check, "status", query.status.as_deref(), &STATUSES),
-        provider: one_of(
+        status: one_of_enum(
+            &mut check,
+            "status",
+            query.status.as_deref(),
+            &PaymentStatus::ALL,
+            PaymentStatus::as_str,
+        ),
+        provider: one_of_enum(
             &mut check,
             "provider",
             query.provider.as_deref(),
-            &store::billing::PROVIDERS,
+            &Provider::ALL,
+            Provider::as_str,
         ),
         needs_review: query.needs_review.unwrap_or(false),
         tenant_id: query.tenant_id,

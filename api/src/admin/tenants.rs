@@ -12,9 +12,11 @@ use store::admin::{
     self, AdminPayment, AdminTenant, AuditEntry, Extension, ExtensionOutcome, MonthlyUsage,
     OperatorAction, PaymentFilter, TenantFilter, TenantUser,
 };
+use store::billing::SubscriptionStatus;
+use store::tenants::TenantStatus;
 use uuid::Uuid;
 
-use super::{PlatformAdmin, one_of, reason};
+use super::{PlatformAdmin, one_of, one_of_enum, reason};
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
 use crate::pagination::{Page, bad_query, parse_id};
@@ -30,11 +32,6 @@ pub fn router() -> Router<AppState> {
 }
 
 pub(crate) const NOT_FOUND: Error = Error::NotFound("Boutique introuvable.");
-
-/// The operator's statuses of a shop.
-pub(crate) const STATUSES: [&str; 2] = ["active", "suspended"];
-/// The subscription's statuses.
-pub(crate) const SUBSCRIPTIONS: [&str; 4] = ["pending", "active", "past_due", "suspended"];
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct TenantQuery {
@@ -75,12 +72,19 @@ pub(crate) async fn list_tenants(
     let plan_codes: Vec<&str> = plans.iter().map(|p| p.plan_code.as_str()).collect();
     let filter = TenantFilter {
         search: super::given(query.q.as_deref()),
-        status: one_of(&mut check, "status", query.status.as_deref(), &STATUSES),
-        subscription: one_of(
+        status: one_of_enum(
+            &mut check,
+            "status",
+            query.status.as_deref(),
+            &TenantStatus::ALL,
+            TenantStatus::as_str,
+        ),
+        subscription: one_of_enum(
             &mut check,
             "subscription",
             query.subscription.as_deref(),
-            &SUBSCRIPTIONS,
+            &SubscriptionStatus::ALL,
+            SubscriptionStatus::as_str,
         ),
         plan: one_of(&mut check, "plan", query.plan.as_deref(), &plan_codes),
     };
@@ -201,8 +205,8 @@ pub(crate) async fn change_status(
 ) -> Result<AdminTenant> {
     admin.require_platform_admin()?;
     let mut check = Check::default();
-    let status = change.status.trim().to_lowercase();
-    if !STATUSES.contains(&status.as_str()) {
+    let status = TenantStatus::parse(&change.status.trim().to_lowercase());
+    if status.is_none() {
         check.fail(
             "status",
             "Statut inconnu : active (réactiver) ou suspended (suspendre).",
@@ -210,16 +214,19 @@ pub(crate) async fn change_status(
     }
     let reason = reason(&mut check, "reason", &change.reason);
     check.finish()?;
+    let Some(status) = status else {
+        return Err(Error::Internal(anyhow::anyhow!("validated status missing")));
+    };
     let mut tx = state.db.tenant(TenantCtx::new(tenant_id)).await?;
     let action = OperatorAction {
         actor_user_id: admin.user_id,
         reason: &reason,
         now: Utc::now(),
     };
-    let previous = admin::set_status(&mut tx, &status, &action)
+    let previous = admin::set_status(&mut tx, status, &action)
         .await
         .map_err(Error::not_found_as("Boutique introuvable."))?;
-    if status == "suspended" {
+    if status == TenantStatus::Suspended {
         crate::auth::revoke_shop(state, &mut tx).await?;
     }
     tx.commit().await?;

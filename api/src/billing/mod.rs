@@ -23,6 +23,7 @@ use anyhow::Context;
 use axum::Router;
 use rand::RngCore;
 use secrecy::SecretBox;
+use store::billing::Provider;
 use store::crypto::MasterKey;
 use tokio::sync::Mutex;
 
@@ -48,28 +49,21 @@ pub struct Billing {
     pub(crate) sandbox: Option<Sandbox>,
 }
 
-/// Every payment provider the platform knows (configured or not), in display order, with the name shown to
-/// shops (each provider's `label()`).
-const KNOWN_PROVIDERS: [(&str, &str); 4] = [
-    ("wave", "Wave"),
-    ("orange_money", "Orange Money"),
-    ("stripe", "Carte bancaire (Stripe)"),
-    ("sandbox", "Bac à sable (test)"),
-];
-
-/// The label of a known provider.
-fn label_of(name: &str) -> Option<&'static str> {
-    KNOWN_PROVIDERS
-        .iter()
-        .find(|(known, _)| *known == name)
-        .map(|(_, label)| *label)
+/// The name shown to shops for a provider, configured or not (each provider's `label()`).
+fn label_of(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Wave => "Wave",
+        Provider::OrangeMoney => "Orange Money",
+        Provider::Stripe => "Carte bancaire (Stripe)",
+        Provider::Sandbox => "Bac à sable (test)",
+    }
 }
 
 /// A payment provider and whether this platform offers it (`GET /api/v1/billing`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct KnownProvider {
-    /// `wave`, `orange_money`, `stripe` or `sandbox`: the `provider` of a checkout.
-    pub provider: String,
+    /// The `provider` of a checkout.
+    pub provider: Provider,
     /// The name shown to shops.
     pub label: String,
     /// The platform has its keys: checkouts with it are possible.
@@ -182,28 +176,27 @@ impl Billing {
         })
     }
 
-    /// The provider stored as `name` in `payment.provider`, if configured.
-    pub fn provider(&self, name: &str) -> Option<&dyn PaymentProvider> {
-        match name {
-            "wave" => self.wave.as_ref().map(|p| p as &dyn PaymentProvider),
-            "orange_money" => self
+    /// The provider, if configured.
+    pub fn provider(&self, provider: Provider) -> Option<&dyn PaymentProvider> {
+        match provider {
+            Provider::Wave => self.wave.as_ref().map(|p| p as &dyn PaymentProvider),
+            Provider::OrangeMoney => self
                 .orange_money
                 .as_ref()
                 .map(|p| p as &dyn PaymentProvider),
-            "stripe" => self.stripe.as_ref().map(|p| p as &dyn PaymentProvider),
-            "sandbox" => self.sandbox.as_ref().map(|p| p as &dyn PaymentProvider),
-            _ => None,
+            Provider::Stripe => self.stripe.as_ref().map(|p| p as &dyn PaymentProvider),
+            Provider::Sandbox => self.sandbox.as_ref().map(|p| p as &dyn PaymentProvider),
         }
     }
 
     /// Every provider the platform knows, in display order, and whether it is configured here.
     pub fn known(&self) -> Vec<KnownProvider> {
-        KNOWN_PROVIDERS
-            .iter()
-            .map(|&(name, label)| KnownProvider {
-                provider: name.to_owned(),
-                label: label.to_owned(),
-                configured: self.provider(name).is_some(),
+        Provider::ALL
+            .into_iter()
+            .map(|provider| KnownProvider {
+                provider,
+                label: label_of(provider).to_owned(),
+                configured: self.provider(provider).is_some(),
             })
             .collect()
     }
@@ -211,29 +204,35 @@ impl Billing {
     /// Why `name` cannot be paid with here, in French: a known provider the platform has not configured, or
     /// an unknown name. `None` when it is configured.
     pub fn unavailable_reason(&self, name: &str) -> Option<String> {
-        if self.provider(name).is_some() {
+        let provider = Provider::parse(name);
+        if provider.is_some_and(|p| self.provider(p).is_some()) {
             return None;
         }
-        Some(match label_of(name) {
-            Some(label) => format!(
-                "Le paiement par {label} n'est pas encore proposé sur cette plateforme : choisissez un \
-                 autre moyen de paiement."
+        Some(match provider {
+            Some(provider) => format!(
+                "Le paiement par {} n'est pas encore proposé sur cette plateforme : choisissez un \
+                 autre moyen de paiement.",
+                label_of(provider)
             ),
             None => match self.available().as_slice() {
                 [] => "Moyen de paiement inconnu.".to_owned(),
                 available => format!(
                     "Moyen de paiement inconnu : choisissez {}.",
-                    available.join(", ")
+                    available
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             },
         })
     }
 
-    /// Names of the configured providers, in display order.
-    pub fn available(&self) -> Vec<&'static str> {
-        store::billing::PROVIDERS
-            .iter()
-            .filter_map(|name| self.provider(name).map(|p| p.name()))
+    /// The configured providers, in display order.
+    pub fn available(&self) -> Vec<Provider> {
+        Provider::ALL
+            .into_iter()
+            .filter(|&provider| self.provider(provider).is_some())
             .collect()
     }
 
@@ -270,11 +269,14 @@ mod tests {
         config.stripe_secret_key = Some(SecretString::from("sk"));
         let billing =
             Billing::from_config(&config, &MasterKey::generate(), false).expect("billing");
-        let known: Vec<&str> = KNOWN_PROVIDERS.iter().map(|(name, _)| *name).collect();
-        assert_eq!(known, store::billing::PROVIDERS);
-        for (name, label) in KNOWN_PROVIDERS {
-            let provider = billing.provider(name).expect("configured");
-            assert_eq!((provider.name(), provider.label()), (name, label));
+        let known: Vec<Provider> = billing.known().iter().map(|k| k.provider).collect();
+        assert_eq!(known, Provider::ALL);
+        for known in billing.known() {
+            let provider = billing.provider(known.provider).expect("configured");
+            assert_eq!(
+                (provider.id(), provider.label()),
+                (known.provider, known.label.as_str())
+            );
         }
     }
 

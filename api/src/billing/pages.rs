@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
-use store::billing::{self, PaymentOwner};
+use store::billing::{self, PaymentOwner, PaymentStatus, Provider};
 use uuid::Uuid;
 
 use super::providers::sandbox::SIGNATURE_HEADER;
@@ -69,13 +69,15 @@ async fn sandbox_payment(state: &AppState, id: &str) -> Option<PaymentOwner> {
     let mut tx = state.db.platform().await.ok()?;
     let owner = billing::owner_of_payment(&mut tx, id).await.ok()??;
     tx.commit().await.ok()?;
-    (owner.provider == "sandbox").then_some(owner)
+    (owner.provider == Provider::Sandbox).then_some(owner)
 }
 
 fn settled_page(owner: &PaymentOwner) -> Response {
-    let text = match owner.status.as_str() {
-        "succeeded" => "Ce paiement a déjà été accepté. Votre abonnement est actif.",
-        "failed" => "Ce paiement a été refusé. Relancez un paiement depuis votre tableau de bord.",
+    let text = match owner.status {
+        PaymentStatus::Succeeded => "Ce paiement a déjà été accepté. Votre abonnement est actif.",
+        PaymentStatus::Failed => {
+            "Ce paiement a été refusé. Relancez un paiement depuis votre tableau de bord."
+        }
         _ => "Ce paiement est en cours de vérification par notre équipe.",
     };
     html(
@@ -129,7 +131,7 @@ async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Response
     let Some(owner) = sandbox_payment(&state, &id).await else {
         return not_found();
     };
-    if owner.status != "pending" {
+    if owner.status != PaymentStatus::Pending {
         return settled_page(&owner);
     }
     if let Some(refused) = suspended_page(&state, &owner).await {
@@ -170,7 +172,7 @@ async fn decide(
     let Some(owner) = sandbox_payment(&state, &id).await else {
         return not_found();
     };
-    if owner.status != "pending" {
+    if owner.status != PaymentStatus::Pending {
         return settled_page(&owner);
     }
     if approved && let Some(refused) = suspended_page(&state, &owner).await {

@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use store::billing::{self, NewPayment, OperatorSuspension, Payment, Subscription};
+use store::billing::{
+    self, NewPayment, OperatorSuspension, Payment, PaymentStatus, Provider, Subscription,
+};
 use store::plans::{self, Plan};
 use store::{TenantTx, audit};
 use uuid::Uuid;
@@ -49,10 +51,10 @@ pub struct CheckoutResponse {
     pub payment_id: Uuid,
     /// Open this in the browser (or the Wave app) to pay.
     pub checkout_url: String,
-    pub provider: String,
+    pub provider: Provider,
     pub plan_code: String,
     pub amount_xof: i64,
-    pub status: String,
+    pub status: PaymentStatus,
 }
 
 impl CheckoutResponse {
@@ -60,10 +62,10 @@ impl CheckoutResponse {
         Self {
             payment_id: payment.payment_id,
             checkout_url,
-            provider: payment.provider.clone(),
+            provider: payment.provider,
             plan_code: payment.plan_code.clone(),
             amount_xof: payment.amount_xof,
-            status: payment.status.clone(),
+            status: payment.status,
         }
     }
 }
@@ -144,7 +146,7 @@ pub(crate) async fn start_checkout(
             "Forfait inconnu : choisissez starter, pro ou business.",
         );
     }
-    let provider = state.billing.provider(&provider_name);
+    let provider = Provider::parse(&provider_name).and_then(|p| state.billing.provider(p));
     if let Some(reason) = state.billing.unavailable_reason(&provider_name) {
         check.fail("provider", reason);
     }
@@ -182,7 +184,7 @@ pub(crate) async fn start_checkout(
         let mut tx = state.db.tenant(user.ctx()).await?;
         let new = NewPayment {
             plan_code: &plan.plan_code,
-            provider: provider.name(),
+            provider: provider.id(),
             amount_xof: plan.price_xof,
             idempotency_key: &key,
         };
@@ -206,13 +208,13 @@ pub(crate) async fn start_checkout(
                 created: true,
             });
         }
-        if payment.plan_code != plan.plan_code || payment.provider != provider.name() {
+        if payment.plan_code != plan.plan_code || payment.provider != provider.id() {
             return Err(Error::Conflict {
                 code: "idempotency_key_mismatch",
                 message: "Cette clé d'idempotence a déjà servi pour un autre paiement.".into(),
             });
         }
-        if payment.status == "pending" {
+        if payment.status == PaymentStatus::Pending {
             let checkout = wait_for_checkout(state, user, payment.payment_id).await?;
             return Ok(StartedCheckout {
                 checkout,
@@ -288,7 +290,7 @@ async fn open_checkout(
             Ok(CheckoutResponse::of(&updated, session.checkout_url))
         }
         Err(e) => {
-            tracing::warn!(provider = provider.name(), payment_id = %payment.payment_id, error.message = %e,
+            tracing::warn!(provider = provider.id().as_str(), payment_id = %payment.payment_id, error.message = %e,
                 "payment provider failed to open a checkout");
             billing::mark_failed(&mut tx, payment.payment_id, e.kind()).await?;
             audit::record(
@@ -322,16 +324,18 @@ async fn wait_for_checkout(
         let mut tx = state.db.tenant(user.ctx()).await?;
         let payment = billing::get_payment(&mut tx, payment_id).await?;
         tx.commit().await?;
-        match (&payment.status[..], &payment.checkout_url) {
-            ("pending", Some(url)) => return Ok(CheckoutResponse::of(&payment, url.clone())),
-            ("failed", _) => {
+        match (payment.status, &payment.checkout_url) {
+            (PaymentStatus::Pending, Some(url)) => {
+                return Ok(CheckoutResponse::of(&payment, url.clone()));
+            }
+            (PaymentStatus::Failed, _) => {
                 let label = state
                     .billing
-                    .provider(&payment.provider)
+                    .provider(payment.provider)
                     .map_or("Le service de paiement", |p| p.label());
                 return Err(provider_unavailable(label));
             }
-            ("pending", None) if tokio::time::Instant::now() < deadline => {
+            (PaymentStatus::Pending, None) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             _ => {
@@ -376,7 +380,7 @@ pub struct Receipt {
     pub plan_code: String,
     pub amount_xof: i64,
     pub currency: String,
-    pub provider: String,
+    pub provider: Provider,
     pub paid_at: Option<DateTime<Utc>>,
     /// The provider's transaction id (or session reference).
     pub reference: String,
@@ -391,8 +395,8 @@ pub struct Overview {
     pub operator_suspension: Option<OperatorSuspension>,
     /// Plans on offer.
     pub plans: Vec<Plan>,
-    /// Names of the payment providers offered here (configured), for a checkout's `provider`.
-    pub providers: Vec<String>,
+    /// The payment providers offered here (configured), for a checkout's `provider`.
+    pub providers: Vec<Provider>,
     /// Every payment provider the platform knows, with its label and whether it is offered here.
     pub known_providers: Vec<KnownProvider>,
     /// The latest 100 payments, newest first.
@@ -422,13 +426,13 @@ pub(crate) async fn billing_overview(state: &AppState, user: &AuthUser) -> Resul
     tx.commit().await?;
     let receipts = payments
         .iter()
-        .filter(|p| p.status == "succeeded")
+        .filter(|p| p.status == PaymentStatus::Succeeded)
         .map(|p| Receipt {
             payment_id: p.payment_id,
             plan_code: p.plan_code.clone(),
             amount_xof: p.amount_xof,
             currency: p.currency.clone(),
-            provider: p.provider.clone(),
+            provider: p.provider,
             paid_at: p.paid_at,
             reference: p
                 .provider_txn_id
@@ -442,12 +446,7 @@ pub(crate) async fn billing_overview(state: &AppState, user: &AuthUser) -> Resul
         subscription,
         operator_suspension,
         plans,
-        providers: state
-            .billing
-            .available()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
+        providers: state.billing.available(),
         known_providers: state.billing.known(),
         payments,
         receipts,

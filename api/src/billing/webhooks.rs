@@ -16,7 +16,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use store::billing::{self, Outcome, OutcomeStatus, PaymentOwner};
+use store::billing::{self, Outcome, OutcomeStatus, PaymentOwner, Provider};
 use store::{TenantCtx, audit};
 use uuid::Uuid;
 
@@ -36,18 +36,24 @@ pub fn router() -> Router<AppState> {
 
 const NOT_CONFIGURED: Error = Error::NotFound("Ce moyen de paiement n'est pas configuré.");
 
-fn unknown_payment(provider: &str) -> Error {
-    tracing::warn!(provider, "verified webhook for an unknown payment");
+fn unknown_payment(provider: Provider) -> Error {
+    tracing::warn!(
+        provider = provider.as_str(),
+        "verified webhook for an unknown payment"
+    );
     Error::BadRequest("Paiement inconnu.".into())
 }
 
-fn unreadable(provider: &str) -> Error {
-    tracing::warn!(provider, "verified webhook with an unreadable body");
+fn unreadable(provider: Provider) -> Error {
+    tracing::warn!(
+        provider = provider.as_str(),
+        "verified webhook with an unreadable body"
+    );
     Error::BadRequest("Notification illisible.".into())
 }
 
 fn check_signature(
-    provider: &str,
+    provider: Provider,
     headers: &HeaderMap,
     header_name: &str,
     body: &[u8],
@@ -56,20 +62,24 @@ fn check_signature(
 ) -> Result<()> {
     let Some(secret) = secret else {
         tracing::warn!(
-            provider,
+            provider = provider.as_str(),
             "webhook received but no signing secret is configured"
         );
         return Err(Error::InvalidSignature);
     };
     let header = headers.get(header_name).and_then(|v| v.to_str().ok());
     signature::verify(header, body, secret, scheme, Utc::now().timestamp()).map_err(|e| {
-        tracing::warn!(provider, reason = %e, "webhook signature refused");
+        tracing::warn!(provider = provider.as_str(), reason = %e, "webhook signature refused");
         Error::InvalidSignature
     })
 }
 
 /// The payment a verified message names, on the platform path; it must belong to `provider`.
-async fn owner(state: &AppState, provider: &str, payment_id: Option<&str>) -> Result<PaymentOwner> {
+async fn owner(
+    state: &AppState,
+    provider: Provider,
+    payment_id: Option<&str>,
+) -> Result<PaymentOwner> {
     let id: Uuid = payment_id
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| unknown_payment(provider))?;
@@ -129,18 +139,18 @@ pub(crate) async fn wave(
     let wave = state.billing.wave.as_ref().ok_or(NOT_CONFIGURED)?;
     let secret = wave.webhook_secret().map(|s| s.expose_secret().as_bytes());
     check_signature(
-        "wave",
+        Provider::Wave,
         &headers,
         "wave-signature",
         &body,
         secret,
         Scheme::Concatenated,
     )?;
-    let event: Envelope = serde_json::from_slice(&body).map_err(|_| unreadable("wave"))?;
+    let event: Envelope = serde_json::from_slice(&body).map_err(|_| unreadable(Provider::Wave))?;
     let reference = event.data.get("client_reference").and_then(Value::as_str);
     match event.kind.as_str() {
         "checkout.session.completed" => {
-            let owner = owner(&state, "wave", reference).await?;
+            let owner = owner(&state, Provider::Wave, reference).await?;
             let session_id = event
                 .data
                 .get("id")
@@ -151,7 +161,7 @@ pub(crate) async fn wave(
                 provider_unavailable("Wave")
             })?;
             if session.client_reference.as_deref() != Some(&owner.payment_id.to_string()) {
-                return Err(unknown_payment("wave"));
+                return Err(unknown_payment(Provider::Wave));
             }
             if session.payment_status.as_deref() != Some("succeeded") {
                 return note(
@@ -159,14 +169,14 @@ pub(crate) async fn wave(
                     &owner,
                     "payment.unconfirmed",
                     json!({
-                        "payment_id": owner.payment_id, "provider": "wave", "event_id": event.id,
+                        "payment_id": owner.payment_id, "provider": Provider::Wave, "event_id": event.id,
                         "payment_status": session.payment_status,
                     }),
                 )
                 .await;
             }
             let outcome = Outcome {
-                provider: "wave".into(),
+                provider: Provider::Wave,
                 event_id: event.id,
                 status: OutcomeStatus::Succeeded,
                 amount_xof: parse_xof(&session.amount),
@@ -176,9 +186,9 @@ pub(crate) async fn wave(
             settle(&state, &owner, outcome).await
         }
         "checkout.session.payment_failed" => {
-            let owner = owner(&state, "wave", reference).await?;
+            let owner = owner(&state, Provider::Wave, reference).await?;
             let outcome = Outcome {
-                provider: "wave".into(),
+                provider: Provider::Wave,
                 event_id: event.id,
                 status: OutcomeStatus::Failed,
                 amount_xof: None,
@@ -206,14 +216,15 @@ pub(crate) async fn stripe(
         .webhook_secret()
         .map(|s| s.expose_secret().as_bytes());
     check_signature(
-        "stripe",
+        Provider::Stripe,
         &headers,
         "stripe-signature",
         &body,
         secret,
         Scheme::Dotted,
     )?;
-    let event: Envelope = serde_json::from_slice(&body).map_err(|_| unreadable("stripe"))?;
+    let event: Envelope =
+        serde_json::from_slice(&body).map_err(|_| unreadable(Provider::Stripe))?;
     let session = event.data.get("object").cloned().unwrap_or(Value::Null);
     let reference = session
         .pointer("/metadata/payment_id")
@@ -228,7 +239,7 @@ pub(crate) async fn stripe(
         }
         _ => return Ok(ignored()),
     };
-    let owner = owner(&state, "stripe", reference).await?;
+    let owner = owner(&state, Provider::Stripe, reference).await?;
     if status == OutcomeStatus::Succeeded
         && session.get("payment_status").and_then(Value::as_str) != Some("paid")
     {
@@ -238,14 +249,14 @@ pub(crate) async fn stripe(
             &owner,
             "payment.unconfirmed",
             json!({
-                "payment_id": owner.payment_id, "provider": "stripe", "event_id": event.id,
+                "payment_id": owner.payment_id, "provider": Provider::Stripe, "event_id": event.id,
                 "payment_status": session.get("payment_status"),
             }),
         )
         .await;
     }
     let outcome = Outcome {
-        provider: "stripe".into(),
+        provider: Provider::Stripe,
         event_id: event.id,
         status,
         amount_xof: session.get("amount_total").and_then(Value::as_i64),
@@ -282,7 +293,7 @@ pub(crate) async fn orange_money(
 ) -> Result<Json<Value>> {
     let om = state.billing.orange_money.as_ref().ok_or(NOT_CONFIGURED)?;
     let notification: OrangeNotification =
-        serde_json::from_slice(&body).map_err(|_| unreadable("orange_money"))?;
+        serde_json::from_slice(&body).map_err(|_| unreadable(Provider::OrangeMoney))?;
     let hash = Sha256::digest(notification.notif_token.as_bytes());
     let mut tx = state.db.platform().await?;
     let owner = billing::owner_by_notif_token_hash(&mut tx, &hash).await?;
@@ -313,7 +324,7 @@ pub(crate) async fn orange_money(
                 &owner,
                 "payment.unconfirmed",
                 json!({
-                    "payment_id": owner.payment_id, "provider": "orange_money",
+                    "payment_id": owner.payment_id, "provider": Provider::OrangeMoney,
                     "notified": notification.status, "status": status.status,
                 }),
             )
@@ -322,7 +333,7 @@ pub(crate) async fn orange_money(
     };
     // The amount is part of the status query, so SUCCESS confirms it (§2.5).
     let outcome = Outcome {
-        provider: "orange_money".into(),
+        provider: Provider::OrangeMoney,
         event_id,
         status: outcome_status,
         amount_xof: Some(owner.amount_xof),
@@ -354,22 +365,28 @@ pub(crate) async fn sandbox(
 ) -> Result<Json<Value>> {
     let sandbox = state.billing.sandbox.as_ref().ok_or(NOT_CONFIGURED)?;
     check_signature(
-        "sandbox",
+        Provider::Sandbox,
         &headers,
         SIGNATURE_HEADER,
         &body,
         Some(sandbox.secret()),
         Scheme::Concatenated,
     )?;
-    let event: SandboxEvent = serde_json::from_slice(&body).map_err(|_| unreadable("sandbox"))?;
+    let event: SandboxEvent =
+        serde_json::from_slice(&body).map_err(|_| unreadable(Provider::Sandbox))?;
     let status = match event.kind.as_str() {
         "payment.succeeded" => OutcomeStatus::Succeeded,
         "payment.failed" => OutcomeStatus::Failed,
         _ => return Ok(ignored()),
     };
-    let owner = owner(&state, "sandbox", Some(&event.payment_id.to_string())).await?;
+    let owner = owner(
+        &state,
+        Provider::Sandbox,
+        Some(&event.payment_id.to_string()),
+    )
+    .await?;
     let outcome = Outcome {
-        provider: "sandbox".into(),
+        provider: Provider::Sandbox,
         event_id: event.id.clone(),
         status,
         amount_xof: Some(event.amount),

@@ -7,9 +7,11 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use store::billing::{OperatorSuspension, Payment, Subscription};
+use store::billing::{
+    OperatorSuspension, Payment, PaymentStatus, Provider, Subscription, SubscriptionStatus,
+};
 use store::plans::Plan;
-use store::tenants;
+use store::tenants::{self, OnboardingStep};
 
 use super::error::WebResult;
 use super::form::Posted;
@@ -75,16 +77,14 @@ pub struct ProviderView {
 
 pub fn provider_views(state: &AppState, lang: Lang) -> Vec<ProviderView> {
     let configured = state.billing.available();
-    let mut known = vec!["wave", "orange_money", "stripe"];
-    if configured.contains(&"sandbox") {
-        known.push("sandbox");
-    }
-    known
+    // The sandbox is only shown where it is offered.
+    Provider::ALL
         .into_iter()
-        .map(|code| ProviderView {
-            code,
-            label: lang.t(&format!("provider.{code}")).into_owned(),
-            configured: configured.contains(&code),
+        .filter(|p| *p != Provider::Sandbox || configured.contains(p))
+        .map(|provider| ProviderView {
+            code: provider.as_str(),
+            label: lang.t(&format!("provider.{provider}")).into_owned(),
+            configured: configured.contains(&provider),
         })
         .collect()
 }
@@ -92,18 +92,17 @@ pub fn provider_views(state: &AppState, lang: Lang) -> Vec<ProviderView> {
 /// The subscription's state in words.
 pub fn subscription_words(lang: Lang, sub: &Subscription) -> (String, String) {
     let status = lang.t(&format!("subscription.{}", sub.status)).into_owned();
-    let detail = match sub.status.as_str() {
-        "active" => sub
+    let detail = match sub.status {
+        SubscriptionStatus::Active => sub
             .expires_at
             .map(|at| lang.tf("subscription.until", &[("date", &lang.date(at))]))
             .unwrap_or_default(),
-        "past_due" => sub
+        SubscriptionStatus::PastDue => sub
             .grace_until
             .map(|at| lang.tf("subscription.grace", &[("date", &lang.date(at))]))
             .unwrap_or_default(),
-        "pending" => lang.t("subscription.pending.detail").into_owned(),
-        "suspended" => lang.t("subscription.suspended.detail").into_owned(),
-        _ => String::new(),
+        SubscriptionStatus::Pending => lang.t("subscription.pending.detail").into_owned(),
+        SubscriptionStatus::Suspended => lang.t("subscription.suspended.detail").into_owned(),
     };
     (status, detail)
 }
@@ -141,9 +140,9 @@ fn payment_row(lang: Lang, p: &Payment, plans: &[Plan]) -> PaymentRow {
             .map_or_else(|| p.plan_code.clone(), |plan| plan.name.clone()),
         amount: lang.money(p.amount_xof),
         provider: lang.t(&format!("provider.{}", p.provider)).into_owned(),
-        status: p.status.clone(),
+        status: p.status.to_string(),
         status_label: lang.t(&format!("payment.{}", p.status)).into_owned(),
-        receipt: p.status == "succeeded",
+        receipt: p.status == PaymentStatus::Succeeded,
     }
 }
 
@@ -182,7 +181,7 @@ async fn page(
         status: if overview.operator_suspension.is_some() {
             "suspended".to_owned()
         } else {
-            overview.subscription.status.clone()
+            overview.subscription.status.to_string()
         },
         status_label,
         status_detail,
@@ -246,18 +245,18 @@ async fn returned(
     };
     let id = crate::pagination::parse_id(id, PAYMENT_NOT_FOUND)?;
     let payment = crate::billing::routes::get_payment(&state, &session.user, id).await?;
-    let flash = match payment.status.as_str() {
-        "succeeded" => "paid",
-        "failed" => "payment_failed",
-        _ => "payment_pending",
+    let flash = match payment.status {
+        PaymentStatus::Succeeded => "paid",
+        PaymentStatus::Failed => "payment_failed",
+        PaymentStatus::Pending | PaymentStatus::Flagged => "payment_pending",
     };
     let mut tx = state.db.tenant(session.user.ctx()).await?;
     let step = tenants::onboarding_step(&mut tx).await?;
-    if step == "pay" && payment.status == "succeeded" {
-        tenants::set_onboarding_step(&mut tx, "whatsapp").await?;
+    if step == OnboardingStep::Pay && payment.status == PaymentStatus::Succeeded {
+        tenants::set_onboarding_step(&mut tx, OnboardingStep::Whatsapp).await?;
     }
     tx.commit().await?;
-    let to = if step == "pay" || step == "plan" {
+    let to = if matches!(step, OnboardingStep::Pay | OnboardingStep::Plan) {
         format!("/app/onboarding?done={flash}")
     } else {
         format!("/app/billing?done={flash}")
@@ -285,7 +284,7 @@ async fn receipt(
     require_owner(&session)?;
     let id = crate::pagination::parse_id(&id, PAYMENT_NOT_FOUND)?;
     let payment = crate::billing::routes::get_payment(&state, &session.user, id).await?;
-    if payment.status != "succeeded" {
+    if payment.status != PaymentStatus::Succeeded {
         return Err(crate::Error::NotFound("Reçu introuvable.").into());
     }
     let chrome = Chrome::load(&state, &session, "billing", "receipt.title", flash).await?;

@@ -240,7 +240,7 @@ async fn page(
     let subscription_status = if suspension.is_some() {
         "suspended".to_owned()
     } else {
-        subscription.status.clone()
+        subscription.status.to_string()
     };
     render(&HomeTemplate {
         dead: dead_rows(lang, &dead),

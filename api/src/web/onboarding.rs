@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use store::billing::SubscriptionStatus;
+use store::tenants::OnboardingStep;
 use store::{plans, products, tenants};
 
 use super::billing::{PlanView, ProviderView, plan_views, provider_views, require_owner};
@@ -19,9 +21,6 @@ use super::view::{Chrome, Flash, render};
 use super::whatsapp::WaPanel;
 use crate::AppState;
 
-/// The steps, in order.
-pub const STEPS: [&str; 6] = ["plan", "pay", "whatsapp", "products", "bot", "done"];
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/onboarding", get(resume))
@@ -30,23 +29,23 @@ pub fn router() -> Router<AppState> {
         .route("/app/onboarding/{step}/next", post(skip))
 }
 
-fn index(step: &str) -> usize {
-    STEPS.iter().position(|s| *s == step).unwrap_or(0)
-}
-
 /// Moves the onboarding past `finished` (no-op if it is already further).
-pub async fn advance(state: &AppState, session: &Session, finished: &str) -> WebResult<()> {
-    let next = STEPS[(index(finished) + 1).min(STEPS.len() - 1)];
+pub async fn advance(
+    state: &AppState,
+    session: &Session,
+    finished: OnboardingStep,
+) -> WebResult<()> {
+    let next = finished.next();
     let mut tx = state.db.tenant(session.user.ctx()).await?;
     let current = tenants::onboarding_step(&mut tx).await?;
-    if index(&current) < index(next) {
+    if current < next {
         tenants::set_onboarding_step(&mut tx, next).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
-async fn current_step(state: &AppState, session: &Session) -> WebResult<String> {
+async fn current_step(state: &AppState, session: &Session) -> WebResult<OnboardingStep> {
     let mut tx = state.db.tenant(session.user.ctx()).await?;
     let step = tenants::onboarding_step(&mut tx).await?;
     tx.commit().await?;
@@ -60,9 +59,9 @@ async fn resume(
 ) -> WebResult<Redirect> {
     require_owner(&session)?;
     let mut step = current_step(&state, &session).await?;
-    if step == "pay" && paid(&state, &session).await? {
+    if step == OnboardingStep::Pay && paid(&state, &session).await? {
         // Paid in another tab, or the payer never came back through the return page.
-        advance(&state, &session, "pay").await?;
+        advance(&state, &session, OnboardingStep::Pay).await?;
         step = current_step(&state, &session).await?;
     }
     let done = flash.0.map(|f| format!("?done={f}")).unwrap_or_default();
@@ -73,7 +72,7 @@ async fn paid(state: &AppState, session: &Session) -> WebResult<bool> {
     let mut tx = state.db.tenant(session.user.ctx()).await?;
     let subscription = store::billing::subscription(&mut tx).await?;
     tx.commit().await?;
-    Ok(subscription.status != "pending")
+    Ok(subscription.status != SubscriptionStatus::Pending)
 }
 
 /// Progress dots.
@@ -82,11 +81,11 @@ pub struct Progress {
     pub step: &'static str,
 }
 
-fn progress(step: &'static str) -> Progress {
-    let at = index(step);
+fn progress(step: OnboardingStep) -> Progress {
+    let at = step.index();
     Progress {
-        dots: (0..STEPS.len() - 1).map(|i| i < at).collect(),
-        step,
+        dots: (0..OnboardingStep::ALL.len() - 1).map(|i| i < at).collect(),
+        step: step.as_str(),
     }
 }
 
@@ -109,7 +108,7 @@ struct OnboardingTemplate {
 async fn page_for(
     state: &AppState,
     session: &Session,
-    step: &'static str,
+    step: OnboardingStep,
     flash: Flash,
     bot: Option<BotForm>,
 ) -> WebResult<Response> {
@@ -123,22 +122,22 @@ async fn page_for(
     let product_count = products::count(&mut tx).await?;
     tx.commit().await?;
     let all_plans = plans::list_active(state.db.pool()).await?;
-    let wa = if step == "whatsapp" {
+    let wa = if step == OnboardingStep::Whatsapp {
         Some(WaPanel::load(state, session).await?)
     } else {
         None
     };
     let bot = match (step, bot) {
-        ("bot", None) => Some(BotForm::of(
+        (OnboardingStep::Bot, None) => Some(BotForm::of(
             lang,
             &crate::bot::get_bot_settings(state, &session.user).await?,
             "onboarding",
         )),
         (_, bot) => bot,
     };
-    if step == "done" {
+    if step == OnboardingStep::Done {
         // Seeing the last page completes the onboarding.
-        advance(state, session, "bot").await?;
+        advance(state, session, OnboardingStep::Bot).await?;
     }
     render(&OnboardingTemplate {
         wa_connected: wa.as_ref().is_some_and(|w| w.connected),
@@ -146,7 +145,7 @@ async fn page_for(
         plans: plan_views(lang, &all_plans),
         current_plan: plan.plan_code,
         providers: provider_views(state, lang),
-        paid: subscription.status != "pending",
+        paid: subscription.status != SubscriptionStatus::Pending,
         wa,
         product_count,
         bot,
@@ -161,7 +160,7 @@ async fn plan_step(
     flash: Flash,
 ) -> WebResult<Response> {
     require_owner(&session)?;
-    page_for(&state, &session, "plan", flash, None).await
+    page_for(&state, &session, OnboardingStep::Plan, flash, None).await
 }
 
 async fn step_page(
@@ -171,7 +170,7 @@ async fn step_page(
     flash: Flash,
 ) -> WebResult<Response> {
     require_owner(&session)?;
-    let Some(step) = STEPS.iter().copied().find(|s| *s == step) else {
+    let Some(step) = OnboardingStep::parse(&step) else {
         return Err(crate::Error::NotFound("Étape inconnue.").into());
     };
     page_for(&state, &session, step, flash, None).await
@@ -183,7 +182,14 @@ pub async fn bot_step_with(
     session: &Session,
     bot: BotForm,
 ) -> WebResult<Response> {
-    let page = page_for(state, session, "bot", Flash::default(), Some(bot)).await?;
+    let page = page_for(
+        state,
+        session,
+        OnboardingStep::Bot,
+        Flash::default(),
+        Some(bot),
+    )
+    .await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
@@ -209,7 +215,7 @@ async fn choose_plan(
     let mut tx = state.db.tenant(session.user.ctx()).await?;
     tenants::choose_plan_before_payment(&mut tx, &plan.plan_code).await?;
     tx.commit().await?;
-    advance(&state, &session, "plan").await?;
+    advance(&state, &session, OnboardingStep::Plan).await?;
     Ok(Redirect::to("/app/onboarding").into_response())
 }
 
@@ -223,7 +229,7 @@ async fn skip(
 ) -> WebResult<Response> {
     let session = posted.session;
     require_owner(&session)?;
-    let Some(step) = STEPS.iter().copied().find(|s| *s == step) else {
+    let Some(step) = OnboardingStep::parse(&step) else {
         return Err(crate::Error::NotFound("Étape inconnue.").into());
     };
     advance(&state, &session, step).await?;

@@ -180,7 +180,8 @@ async fn save_bot(
     let mut bot = BotForm::posted(session.lang, &form, from);
     match crate::bot::replace_bot_settings(&state, &session.user, bot.input()).await {
         Ok(_) if from == "onboarding" => {
-            super::onboarding::advance(&state, &session, "bot").await?;
+            super::onboarding::advance(&state, &session, store::tenants::OnboardingStep::Bot)
+                .await?;
             Ok(Redirect::to("/app/onboarding").into_response())
         }
         Ok(_) => Ok(Redirect::to("/app/settings?done=saved").into_response()),

@@ -91,7 +91,7 @@ impl Chrome {
             email: session.email.clone(),
             owner: session.is_owner(),
             flash: flash.0.map(|f| lang.t(&format!("flash.{f}")).into_owned()),
-            onboarding: step != "done",
+            onboarding: step != tenants::OnboardingStep::Done,
         })
     }
 

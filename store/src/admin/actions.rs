@@ -2,12 +2,13 @@
 //! suspend or reactivate, extend the subscription by hand, change the plan.
 
 use chrono::{DateTime, Utc};
+use schemas::billing::SubscriptionStatus;
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::OptionalExt;
-use crate::tenants::PLATFORM_TENANT_ID;
+use crate::tenants::{PLATFORM_TENANT_ID, TenantStatus};
 use crate::{Result, TenantTx, audit};
 
 /// Who acts, why, and when: every operator action writes them to the shop's audit log.
@@ -21,47 +22,51 @@ pub struct OperatorAction<'a> {
 }
 
 /// Locks the transaction's shop row and returns its operator status. The platform's own tenant is not a shop.
-async fn lock_shop(tx: &mut TenantTx<'_>) -> Result<String> {
-    sqlx::query_scalar(
-        "select status from tenant where tenant_id = $1 and tenant_id <> $2 for update",
+async fn lock_shop(tx: &mut TenantTx<'_>) -> Result<TenantStatus> {
+    sqlx::query_scalar!(
+        r#"select status as "status: TenantStatus" from tenant
+           where tenant_id = $1 and tenant_id <> $2 for update"#,
+        tx.tenant_id(),
+        PLATFORM_TENANT_ID,
     )
-    .bind(tx.tenant_id())
-    .bind(PLATFORM_TENANT_ID)
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()
 }
 
-/// Suspends (`suspended`) or reactivates (`active`) the transaction's shop. A suspension stores its reason, time
+/// Suspends or reactivates the transaction's shop. A suspension stores its reason, time
 /// and author on the shop (the shop's pages and the bot's notes show the reason); reactivating clears them.
 /// Suspending again replaces the reason. Returns the previous status.
 pub async fn set_status(
     tx: &mut TenantTx<'_>,
-    status: &str,
+    status: TenantStatus,
     action: &OperatorAction<'_>,
-) -> Result<String> {
+) -> Result<TenantStatus> {
     let previous = lock_shop(tx).await?;
-    if status == "suspended" {
-        sqlx::query(
-            "update tenant set status = 'suspended', suspended_reason = $2, suspended_at = $3,
-                    suspended_by = $4
-             where tenant_id = $1",
-        )
-        .bind(tx.tenant_id())
-        .bind(action.reason)
-        .bind(action.now)
-        .bind(action.actor_user_id)
-        .execute(&mut **tx)
-        .await?;
-    } else {
-        sqlx::query(
-            "update tenant set status = 'active', suspended_reason = null, suspended_at = null,
-                    suspended_by = null
-             where tenant_id = $1",
-        )
-        .bind(tx.tenant_id())
-        .execute(&mut **tx)
-        .await?;
+    match status {
+        TenantStatus::Suspended => {
+            sqlx::query!(
+                "update tenant set status = 'suspended', suspended_reason = $2, suspended_at = $3,
+                        suspended_by = $4
+                 where tenant_id = $1",
+                tx.tenant_id(),
+                action.reason,
+                action.now,
+                action.actor_user_id,
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        TenantStatus::Active => {
+            sqlx::query!(
+                "update tenant set status = 'active', suspended_reason = null, suspended_at = null,
+                        suspended_by = null
+                 where tenant_id = $1",
+                tx.tenant_id(),
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
     }
     audit::record(
         tx,
@@ -85,8 +90,8 @@ pub enum Extension {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExtensionOutcome {
-    /// The subscription's status before (`pending`, `active`, `past_due` or `suspended`); it is now `active`.
-    pub previous_status: String,
+    /// The subscription's status before; it is now `active`.
+    pub previous_status: SubscriptionStatus,
     pub previous_expires_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
 }
@@ -100,20 +105,24 @@ pub async fn extend_subscription(
     action: &OperatorAction<'_>,
 ) -> Result<ExtensionOutcome> {
     lock_shop(tx).await?;
-    let previous: Option<(String, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "select status, expires_at from subscription where tenant_id = $1 for update",
+    let previous = sqlx::query!(
+        r#"select status as "status: SubscriptionStatus", expires_at from subscription
+           where tenant_id = $1 for update"#,
+        tx.tenant_id(),
     )
-    .bind(tx.tenant_id())
     .fetch_optional(&mut **tx)
     .await?;
-    let (previous_status, previous_expires_at) = previous.unwrap_or(("pending".into(), None));
+    let (previous_status, previous_expires_at) = previous
+        .map_or((SubscriptionStatus::Pending, None), |row| {
+            (row.status, row.expires_at)
+        });
     let (months, days) = match extension {
         Extension::Days(days) => (0, days),
         Extension::Months(months) => (months, 0),
     };
     // Calendar arithmetic in UTC, like a paid month (31 January + 1 month = 28 or 29 February).
-    let expires_at: DateTime<Utc> = sqlx::query_scalar(
-        "insert into subscription (tenant_id, plan_code, status, expires_at)
+    let expires_at = sqlx::query_scalar!(
+        r#"insert into subscription (tenant_id, plan_code, status, expires_at)
          select t.tenant_id, t.plan_code, 'active',
                 (($2::timestamptz at time zone 'UTC') + make_interval(months => $3, days => $4)) at time zone 'UTC'
          from tenant t where t.tenant_id = $1
@@ -122,12 +131,12 @@ pub async fn extend_subscription(
            expires_at = ((greatest(subscription.expires_at, $2::timestamptz) at time zone 'UTC')
                          + make_interval(months => $3, days => $4)) at time zone 'UTC',
            past_due_since = null, grace_until = null, suspended_at = null, updated_at = now()
-         returning expires_at",
+         returning expires_at as "expires_at!""#,
+        tx.tenant_id(),
+        action.now,
+        months,
+        days,
     )
-    .bind(tx.tenant_id())
-    .bind(action.now)
-    .bind(months)
-    .bind(days)
     .fetch_one(&mut **tx)
     .await?;
     audit::record(
@@ -158,20 +167,26 @@ pub async fn change_plan(
     action: &OperatorAction<'_>,
 ) -> Result<String> {
     lock_shop(tx).await?;
-    let previous: String = sqlx::query_scalar("select plan_code from tenant where tenant_id = $1")
-        .bind(tx.tenant_id())
-        .fetch_one(&mut **tx)
-        .await?;
-    sqlx::query("update tenant set plan_code = $2 where tenant_id = $1")
-        .bind(tx.tenant_id())
-        .bind(plan_code)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("update subscription set plan_code = $2, updated_at = now() where tenant_id = $1")
-        .bind(tx.tenant_id())
-        .bind(plan_code)
-        .execute(&mut **tx)
-        .await?;
+    let previous = sqlx::query_scalar!(
+        "select plan_code from tenant where tenant_id = $1",
+        tx.tenant_id(),
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "update tenant set plan_code = $2 where tenant_id = $1",
+        tx.tenant_id(),
+        plan_code,
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "update subscription set plan_code = $2, updated_at = now() where tenant_id = $1",
+        tx.tenant_id(),
+        plan_code,
+    )
+    .execute(&mut **tx)
+    .await?;
     audit::record(
         tx,
         Some(action.actor_user_id),

@@ -10,7 +10,7 @@ use crate::error::OptionalExt;
 use crate::{PlatformTx, Result};
 
 /// A dead letter as the operator sees it, with its shop.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminDeadLetter {
     pub dead_letter_id: Uuid,
@@ -46,35 +46,40 @@ pub async fn list_dead_letters(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<AdminDeadLetter>> {
-    Ok(sqlx::query_as::<_, AdminDeadLetter>(
+    Ok(sqlx::query_as!(
+        AdminDeadLetter,
         "select d.dead_letter_id, d.tenant_id, t.name as tenant_name, d.subject, d.wa_message_id, d.payload,
                 d.reason, d.deliveries, d.status, d.resolved_at, d.resolved_by, d.resolution_note, d.created_at
          from dead_letter d join tenant t on t.tenant_id = d.tenant_id
          where ($1::text is null or d.status = $1) and ($2::uuid is null or d.tenant_id = $2)
          order by d.created_at desc, d.dead_letter_id limit $3 offset $4",
+        filter.status.as_deref(),
+        filter.tenant_id,
+        limit,
+        offset,
     )
-    .bind(&filter.status)
-    .bind(filter.tenant_id)
-    .bind(limit)
-    .bind(offset)
     .fetch_all(&mut **tx)
     .await?)
 }
 
 /// The shop a dead letter belongs to.
 pub async fn dead_letter_tenant(tx: &mut PlatformTx, dead_letter_id: Uuid) -> Result<Uuid> {
-    sqlx::query_scalar("select tenant_id from dead_letter where dead_letter_id = $1")
-        .bind(dead_letter_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .or_not_found()
+    sqlx::query_scalar!(
+        "select tenant_id from dead_letter where dead_letter_id = $1",
+        dead_letter_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
 }
 
 /// How many dead letters, across shops, nobody has replayed or discarded yet.
 pub async fn count_open_dead_letters(tx: &mut PlatformTx) -> Result<i64> {
     Ok(
-        sqlx::query_scalar("select count(*) from dead_letter where status = 'open'")
-            .fetch_one(&mut **tx)
-            .await?,
+        sqlx::query_scalar!(
+            r#"select count(*) as "count!" from dead_letter where status = 'open'"#
+        )
+        .fetch_one(&mut **tx)
+        .await?,
     )
 }

@@ -28,8 +28,8 @@ pub async fn run_expiry(
     grace: Duration,
 ) -> Result<ExpiryReport> {
     let grace_secs = grace.num_seconds().max(0) as f64;
-    let past_due: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
-        "with due as (
+    let past_due = sqlx::query!(
+        r#"with due as (
            select tenant_id from subscription
            where status = 'active' and expires_at <= $1
            for update skip locked
@@ -37,23 +37,23 @@ pub async fn run_expiry(
          update subscription s set status = 'past_due', past_due_since = $1,
                 grace_until = s.expires_at + make_interval(secs => $2), updated_at = now()
          from due where s.tenant_id = due.tenant_id
-         returning s.tenant_id, s.grace_until",
+         returning s.tenant_id, s.grace_until as "grace_until!""#,
+        now,
+        grace_secs,
     )
-    .bind(now)
-    .bind(grace_secs)
     .fetch_all(&mut **tx)
     .await?;
-    for (tenant_id, grace_until) in &past_due {
+    for row in &past_due {
         audit(
             tx,
-            *tenant_id,
+            row.tenant_id,
             "subscription.past_due",
-            json!({ "grace_until": grace_until }),
+            json!({ "grace_until": row.grace_until }),
         )
         .await?;
     }
 
-    let suspended: Vec<Uuid> = sqlx::query_scalar(
+    let suspended = sqlx::query_scalar!(
         "with due as (
            select tenant_id from subscription
            where status = 'past_due' and grace_until <= $1
@@ -62,8 +62,8 @@ pub async fn run_expiry(
          update subscription s set status = 'suspended', suspended_at = $1, updated_at = now()
          from due where s.tenant_id = due.tenant_id
          returning s.tenant_id",
+        now,
     )
-    .bind(now)
     .fetch_all(&mut **tx)
     .await?;
     for tenant_id in &suspended {
@@ -77,7 +77,7 @@ pub async fn run_expiry(
     }
 
     Ok(ExpiryReport {
-        past_due: past_due.into_iter().map(|(id, _)| id).collect(),
+        past_due: past_due.into_iter().map(|row| row.tenant_id).collect(),
         suspended,
     })
 }
@@ -89,11 +89,13 @@ async fn audit(
     action: &str,
     detail: serde_json::Value,
 ) -> Result<()> {
-    sqlx::query("insert into audit_log (tenant_id, action, detail) values ($1, $2, $3)")
-        .bind(tenant_id)
-        .bind(action)
-        .bind(detail)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "insert into audit_log (tenant_id, action, detail) values ($1, $2, $3)",
+        tenant_id,
+        action,
+        detail,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

@@ -20,5 +20,4 @@ pub use permission::{
     operator_suspension, record_bot_reply, record_inbound, record_llm_tokens,
 };
 
-/// The payment providers, as stored in `payment.provider`.
-pub const PROVIDERS: [&str; 4] = ["wave", "orange_money", "stripe", "sandbox"];
+pub use schemas::billing::{PaymentStatus, Provider, SubscriptionStatus};

@@ -2,6 +2,7 @@
 //! verified webhook does to it and to the subscription.
 
 use chrono::{DateTime, Utc};
+use schemas::billing::{PaymentStatus, Provider, SubscriptionStatus};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -10,17 +11,16 @@ use crate::error::OptionalExt;
 use crate::{PlatformTx, Result, TenantTx, audit};
 
 /// One payment attempt, as the shop sees it (no tokens).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payment {
     pub payment_id: Uuid,
     pub plan_code: String,
-    /// `wave`, `orange_money`, `stripe` or `sandbox`.
-    pub provider: String,
+    pub provider: Provider,
     pub amount_xof: i64,
     pub currency: String,
-    /// `pending`, `succeeded`, `failed` or `flagged` (amount or currency mismatch, for the operator).
-    pub status: String,
+    /// `flagged`: amount or currency mismatch, for the operator.
+    pub status: PaymentStatus,
     /// Where the payer completes the payment.
     pub checkout_url: Option<String>,
     /// The provider's checkout/session reference.
@@ -34,10 +34,18 @@ pub struct Payment {
     pub idempotency_key: String,
 }
 
-macro_rules! payment_columns {
-    () => {
-        "payment_id, plan_code, provider, amount_xof, currency, status, checkout_url, provider_ref, \
-         provider_txn_id, failure_reason, created_at, paid_at, idempotency_key"
+/// `sqlx::query_as!(Payment, …)` with the payment's columns between `$head` and `$tail`.
+macro_rules! query_payment {
+    ($head:tt, $tail:tt $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Payment,
+            $head
+                + r#" payment_id, plan_code, provider as "provider: Provider", amount_xof, currency,
+                    status as "status: PaymentStatus", checkout_url, provider_ref, provider_txn_id,
+                    failure_reason, created_at, paid_at, idempotency_key "#
+                + $tail
+            $(, $arg)*
+        )
     };
 }
 
@@ -45,7 +53,7 @@ macro_rules! payment_columns {
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {
     pub plan_code: &'a str,
-    pub provider: &'a str,
+    pub provider: Provider,
     pub amount_xof: i64,
     pub idempotency_key: &'a str,
 }
@@ -56,17 +64,18 @@ pub async fn create_pending(
     tx: &mut TenantTx<'_>,
     new: &NewPayment<'_>,
 ) -> Result<(Payment, bool)> {
-    let created = sqlx::query_as::<_, Payment>(concat!(
+    let created = query_payment!(
         "insert into payment (tenant_id, plan_code, provider, amount_xof, currency, idempotency_key)
-         values ($1, $2, $3, $4, 'XOF', $5)
-         on conflict (tenant_id, idempotency_key) do nothing returning ",
-        payment_columns!()
-    ))
-    .bind(tx.tenant_id())
-    .bind(new.plan_code)
-    .bind(new.provider)
-    .bind(new.amount_xof)
-    .bind(new.idempotency_key)
+           values ($1, $2, $3, $4, 'XOF', $5)
+           on conflict (tenant_id, idempotency_key) do nothing
+           returning",
+        "",
+        tx.tenant_id(),
+        new.plan_code,
+        new.provider as _,
+        new.amount_xof,
+        new.idempotency_key,
+    )
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(payment) = created {
@@ -77,25 +86,23 @@ pub async fn create_pending(
 }
 
 pub async fn find_by_key(tx: &mut TenantTx<'_>, idempotency_key: &str) -> Result<Option<Payment>> {
-    Ok(sqlx::query_as::<_, Payment>(concat!(
-        "select ",
-        payment_columns!(),
-        " from payment where tenant_id = $1 and idempotency_key = $2"
-    ))
-    .bind(tx.tenant_id())
-    .bind(idempotency_key)
+    Ok(query_payment!(
+        "select",
+        "from payment where tenant_id = $1 and idempotency_key = $2",
+        tx.tenant_id(),
+        idempotency_key,
+    )
     .fetch_optional(&mut **tx)
     .await?)
 }
 
 pub async fn get_payment(tx: &mut TenantTx<'_>, payment_id: Uuid) -> Result<Payment> {
-    sqlx::query_as::<_, Payment>(concat!(
-        "select ",
-        payment_columns!(),
-        " from payment where tenant_id = $1 and payment_id = $2"
-    ))
-    .bind(tx.tenant_id())
-    .bind(payment_id)
+    query_payment!(
+        "select",
+        "from payment where tenant_id = $1 and payment_id = $2",
+        tx.tenant_id(),
+        payment_id,
+    )
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()
@@ -103,12 +110,11 @@ pub async fn get_payment(tx: &mut TenantTx<'_>, payment_id: Uuid) -> Result<Paym
 
 /// The shop's payments, newest first.
 pub async fn list_payments(tx: &mut TenantTx<'_>) -> Result<Vec<Payment>> {
-    Ok(sqlx::query_as::<_, Payment>(concat!(
-        "select ",
-        payment_columns!(),
-        " from payment where tenant_id = $1 order by created_at desc limit 100"
-    ))
-    .bind(tx.tenant_id())
+    Ok(query_payment!(
+        "select",
+        "from payment where tenant_id = $1 order by created_at desc limit 100",
+        tx.tenant_id(),
+    )
     .fetch_all(&mut **tx)
     .await?)
 }
@@ -122,18 +128,19 @@ pub async fn attach_checkout(
     pay_token: Option<&str>,
     notif_token_hash: Option<&[u8]>,
 ) -> Result<Payment> {
-    sqlx::query_as::<_, Payment>(concat!(
+    query_payment!(
         "update payment set checkout_url = $3, provider_ref = $4, pay_token = $5, notif_token_hash = $6,
-                updated_at = now()
-         where tenant_id = $1 and payment_id = $2 and status = 'pending' returning ",
-        payment_columns!()
-    ))
-    .bind(tx.tenant_id())
-    .bind(payment_id)
-    .bind(checkout_url)
-    .bind(provider_ref)
-    .bind(pay_token)
-    .bind(notif_token_hash)
+                  updated_at = now()
+           where tenant_id = $1 and payment_id = $2 and status = 'pending'
+           returning",
+        "",
+        tx.tenant_id(),
+        payment_id,
+        checkout_url,
+        provider_ref,
+        pay_token,
+        notif_token_hash,
+    )
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()
@@ -141,25 +148,24 @@ pub async fn attach_checkout(
 
 /// Marks a pending payment failed (the provider refused or did not answer).
 pub async fn mark_failed(tx: &mut TenantTx<'_>, payment_id: Uuid, reason: &str) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update payment set status = 'failed', failure_reason = $3, updated_at = now()
          where tenant_id = $1 and payment_id = $2 and status = 'pending'",
+        tx.tenant_id(),
+        payment_id,
+        reason,
     )
-    .bind(tx.tenant_id())
-    .bind(payment_id)
-    .bind(reason)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 /// The subscription of the transaction's tenant.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subscription {
     pub plan_code: String,
-    /// `pending` (never paid), `active`, `past_due` (expired, within the grace period) or `suspended`.
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub expires_at: Option<DateTime<Utc>>,
     /// While `past_due`: the bot keeps answering until then.
     pub grace_until: Option<DateTime<Utc>>,
@@ -168,46 +174,45 @@ pub struct Subscription {
 }
 
 pub async fn subscription(tx: &mut TenantTx<'_>) -> Result<Subscription> {
-    sqlx::query_as::<_, Subscription>(
-        "select plan_code, status, expires_at, grace_until, past_due_since, suspended_at
-         from subscription where tenant_id = $1",
+    sqlx::query_as!(
+        Subscription,
+        r#"select plan_code, status as "status: SubscriptionStatus", expires_at, grace_until,
+                  past_due_since, suspended_at
+           from subscription where tenant_id = $1"#,
+        tx.tenant_id(),
     )
-    .bind(tx.tenant_id())
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()
 }
 
 /// Who a payment belongs to, found on the platform path before the tenant is known (webhooks).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PaymentOwner {
     pub tenant_id: Uuid,
     pub payment_id: Uuid,
-    pub provider: String,
+    pub provider: Provider,
     pub plan_code: String,
     pub amount_xof: i64,
     pub currency: String,
-    pub status: String,
+    pub status: PaymentStatus,
     pub provider_ref: Option<String>,
     pub pay_token: Option<String>,
-}
-
-macro_rules! owner_columns {
-    () => {
-        "select tenant_id, payment_id, provider, plan_code, amount_xof, currency, status, provider_ref, pay_token from payment"
-    };
 }
 
 pub async fn owner_of_payment(
     tx: &mut PlatformTx,
     payment_id: Uuid,
 ) -> Result<Option<PaymentOwner>> {
-    Ok(
-        sqlx::query_as::<_, PaymentOwner>(concat!(owner_columns!(), " where payment_id = $1"))
-            .bind(payment_id)
-            .fetch_optional(&mut **tx)
-            .await?,
+    Ok(sqlx::query_as!(
+        PaymentOwner,
+        r#"select tenant_id, payment_id, provider as "provider: Provider", plan_code, amount_xof, currency,
+                  status as "status: PaymentStatus", provider_ref, pay_token
+           from payment where payment_id = $1"#,
+        payment_id,
     )
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 /// Orange Money notifications carry only the notif_token: the payment is found by its hash.
@@ -215,11 +220,13 @@ pub async fn owner_by_notif_token_hash(
     tx: &mut PlatformTx,
     hash: &[u8],
 ) -> Result<Option<PaymentOwner>> {
-    Ok(sqlx::query_as::<_, PaymentOwner>(concat!(
-        owner_columns!(),
-        " where notif_token_hash = $1 and provider = 'orange_money'"
-    ))
-    .bind(hash)
+    Ok(sqlx::query_as!(
+        PaymentOwner,
+        r#"select tenant_id, payment_id, provider as "provider: Provider", plan_code, amount_xof, currency,
+                  status as "status: PaymentStatus", provider_ref, pay_token
+           from payment where notif_token_hash = $1 and provider = 'orange_money'"#,
+        hash,
+    )
     .fetch_optional(&mut **tx)
     .await?)
 }
@@ -227,7 +234,7 @@ pub async fn owner_by_notif_token_hash(
 /// What a verified provider message says happened to a payment.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    pub provider: String,
+    pub provider: Provider,
     /// The provider's event (or transaction) id: processing is idempotent on it.
     pub event_id: String,
     pub status: OutcomeStatus,
@@ -256,7 +263,7 @@ pub enum WebhookDecision {
     /// This event id was already processed.
     Duplicate,
     /// The payment was already settled (`status`) by another event.
-    AlreadySettled { status: String },
+    AlreadySettled { status: PaymentStatus },
 }
 
 impl WebhookDecision {
@@ -282,25 +289,24 @@ pub async fn apply_outcome(
     outcome: &Outcome,
     now: DateTime<Utc>,
 ) -> Result<WebhookDecision> {
-    let payment = sqlx::query_as::<_, Payment>(concat!(
-        "select ",
-        payment_columns!(),
-        " from payment where tenant_id = $1 and payment_id = $2 for update"
-    ))
-    .bind(tx.tenant_id())
-    .bind(payment_id)
+    let payment = query_payment!(
+        "select",
+        "from payment where tenant_id = $1 and payment_id = $2 for update",
+        tx.tenant_id(),
+        payment_id,
+    )
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()?;
 
-    let fresh: Option<i32> = sqlx::query_scalar(
-        "insert into billing_event (tenant_id, provider, event_id, payment_id, outcome)
-         values ($1, $2, $3, $4, 'processing') on conflict do nothing returning 1",
+    let fresh = sqlx::query_scalar!(
+        r#"insert into billing_event (tenant_id, provider, event_id, payment_id, outcome)
+           values ($1, $2, $3, $4, 'processing') on conflict do nothing returning 1 as "fresh!""#,
+        tx.tenant_id(),
+        outcome.provider as _,
+        &outcome.event_id,
+        payment_id,
     )
-    .bind(tx.tenant_id())
-    .bind(&outcome.provider)
-    .bind(&outcome.event_id)
-    .bind(payment_id)
     .fetch_optional(&mut **tx)
     .await?;
     let mut detail = json!({
@@ -313,21 +319,21 @@ pub async fn apply_outcome(
         return Ok(WebhookDecision::Duplicate);
     }
 
-    let decision = if payment.status != "pending" {
+    let decision = if payment.status != PaymentStatus::Pending {
         detail["status"] = json!(payment.status);
         audit::record(tx, None, "payment.webhook_ignored", detail).await?;
         WebhookDecision::AlreadySettled {
-            status: payment.status.clone(),
+            status: payment.status,
         }
     } else if outcome.status == OutcomeStatus::Failed {
-        sqlx::query(
+        sqlx::query!(
             "update payment set status = 'failed', failure_reason = 'refusé par le fournisseur',
                     provider_txn_id = coalesce($3, provider_txn_id), updated_at = now()
              where tenant_id = $1 and payment_id = $2",
+            tx.tenant_id(),
+            payment_id,
+            outcome.provider_txn_id.as_deref(),
         )
-        .bind(tx.tenant_id())
-        .bind(payment_id)
-        .bind(&outcome.provider_txn_id)
         .execute(&mut **tx)
         .await?;
         audit::record(tx, None, "payment.failed", detail).await?;
@@ -336,14 +342,14 @@ pub async fn apply_outcome(
         || outcome.currency.as_deref().map(str::to_ascii_uppercase)
             != Some(payment.currency.clone())
     {
-        sqlx::query(
+        sqlx::query!(
             "update payment set status = 'flagged', failure_reason = 'montant ou devise inattendus',
                     provider_txn_id = coalesce($3, provider_txn_id), updated_at = now()
              where tenant_id = $1 and payment_id = $2",
+            tx.tenant_id(),
+            payment_id,
+            outcome.provider_txn_id.as_deref(),
         )
-        .bind(tx.tenant_id())
-        .bind(payment_id)
-        .bind(&outcome.provider_txn_id)
         .execute(&mut **tx)
         .await?;
         detail["expected"] =
@@ -362,13 +368,13 @@ pub async fn apply_outcome(
         WebhookDecision::Activated { expires_at }
     };
 
-    sqlx::query(
+    sqlx::query!(
         "update billing_event set outcome = $4 where tenant_id = $1 and provider = $2 and event_id = $3",
+        tx.tenant_id(),
+        outcome.provider as _,
+        &outcome.event_id,
+        decision.outcome(),
     )
-    .bind(tx.tenant_id())
-    .bind(&outcome.provider)
-    .bind(&outcome.event_id)
-    .bind(decision.outcome())
     .execute(&mut **tx)
     .await?;
     Ok(decision)
@@ -382,19 +388,19 @@ async fn activate(
     outcome: &Outcome,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>> {
-    sqlx::query(
+    sqlx::query!(
         "update payment set status = 'succeeded', paid_at = $3, provider_txn_id = coalesce($4, provider_txn_id),
                 updated_at = now()
          where tenant_id = $1 and payment_id = $2",
+        tx.tenant_id(),
+        payment.payment_id,
+        now,
+        outcome.provider_txn_id.as_deref(),
     )
-    .bind(tx.tenant_id())
-    .bind(payment.payment_id)
-    .bind(now)
-    .bind(&outcome.provider_txn_id)
     .execute(&mut **tx)
     .await?;
-    let expires_at: DateTime<Utc> = sqlx::query_scalar(
-        "insert into subscription (tenant_id, plan_code, status, expires_at)
+    let expires_at = sqlx::query_scalar!(
+        r#"insert into subscription (tenant_id, plan_code, status, expires_at)
          values ($1, $2, 'active', (($3::timestamptz at time zone 'UTC') + interval '1 month') at time zone 'UTC')
          on conflict (tenant_id) do update set
            plan_code = excluded.plan_code,
@@ -402,27 +408,31 @@ async fn activate(
            expires_at = ((greatest(subscription.expires_at, $3::timestamptz) at time zone 'UTC')
                          + interval '1 month') at time zone 'UTC',
            past_due_since = null, grace_until = null, suspended_at = null, updated_at = now()
-         returning expires_at",
+         returning expires_at as "expires_at!""#,
+        tx.tenant_id(),
+        &payment.plan_code,
+        now,
     )
-    .bind(tx.tenant_id())
-    .bind(&payment.plan_code)
-    .bind(now)
     .fetch_one(&mut **tx)
     .await?;
-    sqlx::query("update tenant set plan_code = $2 where tenant_id = $1")
-        .bind(tx.tenant_id())
-        .bind(&payment.plan_code)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "update tenant set plan_code = $2 where tenant_id = $1",
+        tx.tenant_id(),
+        &payment.plan_code,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(expires_at)
 }
 
 /// Opens the subscription of a new shop on `plan_code`, pending its first payment.
 pub async fn open_subscription(tx: &mut TenantTx<'_>, plan_code: &str) -> Result<()> {
-    sqlx::query("insert into subscription (tenant_id, plan_code) values ($1, $2)")
-        .bind(tx.tenant_id())
-        .bind(plan_code)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "insert into subscription (tenant_id, plan_code) values ($1, $2)",
+        tx.tenant_id(),
+        plan_code,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

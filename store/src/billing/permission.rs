@@ -1,9 +1,11 @@
 //! May the bot answer this shop's customers right now? And the usage counters that feed the reply limit.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use schemas::billing::SubscriptionStatus;
 use serde::Serialize;
 
 use crate::error::OptionalExt;
+use crate::tenants::TenantStatus;
 use crate::{Result, TenantTx};
 
 /// Why a shop's bot is silenced.
@@ -48,15 +50,6 @@ pub fn month_start(now: DateTime<Utc>) -> NaiveDate {
     NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or(now.date_naive())
 }
 
-#[derive(sqlx::FromRow)]
-struct State {
-    tenant_status: String,
-    sub_status: Option<String>,
-    grace_until: Option<DateTime<Utc>>,
-    max_replies_per_month: Option<i32>,
-    bot_replies: Option<i32>,
-}
-
 /// Decides whether the transaction's tenant may get a bot reply at `now`. Checks, in order: operator
 /// suspension, never paid, suspended or past the grace period, the monthly reply limit, then the grace period.
 ///
@@ -68,34 +61,35 @@ pub async fn answer_permission(
     tx: &mut TenantTx<'_>,
     now: DateTime<Utc>,
 ) -> Result<AnswerPermission> {
-    let state = sqlx::query_as::<_, State>(
-        "select t.status as tenant_status, s.status as sub_status, s.grace_until,
-                p.max_replies_per_month, u.bot_replies
-         from tenant t
-         join plan p on p.plan_code = t.plan_code
-         left join subscription s on s.tenant_id = t.tenant_id
-         left join tenant_usage u on u.tenant_id = t.tenant_id and u.month = $2
-         where t.tenant_id = $1",
+    let state = sqlx::query!(
+        r#"select t.status as "tenant_status: TenantStatus",
+                  s.status as "sub_status?: SubscriptionStatus", s.grace_until as "grace_until?",
+                  p.max_replies_per_month, u.bot_replies as "bot_replies?"
+           from tenant t
+           join plan p on p.plan_code = t.plan_code
+           left join subscription s on s.tenant_id = t.tenant_id
+           left join tenant_usage u on u.tenant_id = t.tenant_id and u.month = $2
+           where t.tenant_id = $1"#,
+        tx.tenant_id(),
+        month_start(now),
     )
-    .bind(tx.tenant_id())
-    .bind(month_start(now))
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()?;
 
-    if state.tenant_status == "suspended" {
+    if state.tenant_status == TenantStatus::Suspended {
         return Ok(AnswerPermission::Suspended {
             reason: SuspendReason::ByOperator,
         });
     }
-    let grace_until = match state.sub_status.as_deref() {
-        None | Some("pending") => return Ok(AnswerPermission::NotPaid),
-        Some("suspended") => {
+    let grace_until = match state.sub_status {
+        None | Some(SubscriptionStatus::Pending) => return Ok(AnswerPermission::NotPaid),
+        Some(SubscriptionStatus::Suspended) => {
             return Ok(AnswerPermission::Suspended {
                 reason: SuspendReason::Unpaid,
             });
         }
-        Some("past_due") => match state.grace_until {
+        Some(SubscriptionStatus::PastDue) => match state.grace_until {
             Some(until) if now < until => Some(until),
             _ => {
                 return Ok(AnswerPermission::Suspended {
@@ -103,7 +97,7 @@ pub async fn answer_permission(
                 });
             }
         },
-        _ => None,
+        Some(SubscriptionStatus::Active) => None,
     };
     if let Some(limit) = state.max_replies_per_month
         && state.bot_replies.unwrap_or(0) >= limit
@@ -117,7 +111,7 @@ pub async fn answer_permission(
 }
 
 /// Why and since when the platform operator suspended the transaction's shop.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperatorSuspension {
     /// The operator's reason, shown to the shop.
@@ -128,11 +122,13 @@ pub struct OperatorSuspension {
 /// The operator's suspension of the transaction's shop, if it is suspended (`SuspendReason::ByOperator`).
 /// A suspension or non-payment are different states: this one is lifted by the operator, never by paying.
 pub async fn operator_suspension(tx: &mut TenantTx<'_>) -> Result<Option<OperatorSuspension>> {
-    Ok(sqlx::query_as::<_, OperatorSuspension>(
-        "select coalesce(suspended_reason, 'motif non précisé') as reason, coalesce(suspended_at, created_at) as since
-         from tenant where tenant_id = $1 and status = 'suspended'",
+    Ok(sqlx::query_as!(
+        OperatorSuspension,
+        r#"select coalesce(suspended_reason, 'motif non précisé') as "reason!",
+                  coalesce(suspended_at, created_at) as "since!"
+           from tenant where tenant_id = $1 and status = 'suspended'"#,
+        tx.tenant_id(),
     )
-    .bind(tx.tenant_id())
     .fetch_optional(&mut **tx)
     .await?)
 }
@@ -165,19 +161,19 @@ async fn record_usage(
     prompt_tokens: i64,
     output_tokens: i64,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into tenant_usage (tenant_id, month, bot_replies, llm_prompt_tokens, llm_output_tokens)
          values ($1, $2, $3, $4, $5)
          on conflict (tenant_id, month) do update set
            bot_replies = tenant_usage.bot_replies + excluded.bot_replies,
            llm_prompt_tokens = tenant_usage.llm_prompt_tokens + excluded.llm_prompt_tokens,
            llm_output_tokens = tenant_usage.llm_output_tokens + excluded.llm_output_tokens",
+        tx.tenant_id(),
+        month_start(now),
+        replies,
+        prompt_tokens.max(0),
+        output_tokens.max(0),
     )
-    .bind(tx.tenant_id())
-    .bind(month_start(now))
-    .bind(replies)
-    .bind(prompt_tokens.max(0))
-    .bind(output_tokens.max(0))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -185,12 +181,12 @@ async fn record_usage(
 
 /// Counts one inbound customer message in `now`'s UTC month.
 pub async fn record_inbound(tx: &mut TenantTx<'_>, now: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into tenant_usage (tenant_id, month, inbound_messages) values ($1, $2, 1)
          on conflict (tenant_id, month) do update set inbound_messages = tenant_usage.inbound_messages + 1",
+        tx.tenant_id(),
+        month_start(now),
     )
-    .bind(tx.tenant_id())
-    .bind(month_start(now))
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
+use store::billing::Provider;
 use uuid::Uuid;
 
 /// What a provider needs to open a checkout for one payment.
@@ -81,8 +82,8 @@ impl ProviderError {
 /// A way for a shop to pay its subscription.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
-    /// The name stored in `payment.provider`.
-    fn name(&self) -> &'static str;
+    /// Which provider this is (`payment.provider`).
+    fn id(&self) -> Provider;
     /// The name shown to shops.
     fn label(&self) -> &'static str;
     /// Opens a checkout. Implementations send `payment_id` as the provider's idempotency key and

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::{CheckoutRequest, CheckoutSession, PaymentProvider, ProviderError, json, send};
+use super::{
+    CheckoutRequest, CheckoutSession, PaymentProvider, Provider, ProviderError, json, send,
+};
 
 pub struct OrangeMoney {
     pub(crate) http: reqwest::Client,
@@ -138,8 +140,8 @@ impl OrangeMoney {
 
 #[async_trait]
 impl PaymentProvider for OrangeMoney {
-    fn name(&self) -> &'static str {
-        "orange_money"
+    fn id(&self) -> Provider {
+        Provider::OrangeMoney
     }
 
     fn label(&self) -> &'static str {

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretBox};
 
-use super::{CheckoutRequest, CheckoutSession, PaymentProvider, ProviderError};
+use super::{CheckoutRequest, CheckoutSession, PaymentProvider, Provider, ProviderError};
 use crate::billing::signature::{self, Scheme};
 
 /// The header carrying the sandbox signature (`t=<unix>,v1=<hex>`, HMAC-SHA256 over timestamp + body).
@@ -28,8 +28,8 @@ impl Sandbox {
 
 #[async_trait]
 impl PaymentProvider for Sandbox {
-    fn name(&self) -> &'static str {
-        "sandbox"
+    fn id(&self) -> Provider {
+        Provider::Sandbox
     }
 
     fn label(&self) -> &'static str {

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{CheckoutRequest, CheckoutSession, PaymentProvider, ProviderError, json, send};
+use super::{
+    CheckoutRequest, CheckoutSession, PaymentProvider, Provider, ProviderError, json, send,
+};
 
 /// The API version the request and webhook shapes were written against (§4.1: pin it).
 pub const STRIPE_VERSION: &str = "2025-03-31.basil";
@@ -35,8 +37,8 @@ impl Stripe {
 
 #[async_trait]
 impl PaymentProvider for Stripe {
-    fn name(&self) -> &'static str {
-        "stripe"
+    fn id(&self) -> Provider {
+        Provider::Stripe
     }
 
     fn label(&self) -> &'static str {

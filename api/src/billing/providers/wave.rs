@@ -9,7 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{CheckoutRequest, CheckoutSession, PaymentProvider, ProviderError, json, send};
+use super::{
+    CheckoutRequest, CheckoutSession, PaymentProvider, Provider, ProviderError, json, send,
+};
 
 pub struct Wave {
     pub(crate) http: reqwest::Client,
@@ -63,8 +65,8 @@ impl Wave {
 
 #[async_trait]
 impl PaymentProvider for Wave {
-    fn name(&self) -> &'static str {
-        "wave"
+    fn id(&self) -> Provider {
+        Provider::Wave
     }
 
     fn label(&self) -> &'static str {

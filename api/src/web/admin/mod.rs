@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use store::billing::{PaymentStatus, Provider, SubscriptionStatus};
 
 use super::error::WebError;
 use super::i18n::Lang;
@@ -152,29 +153,19 @@ pub(super) fn date(lang: Lang, at: Option<chrono::DateTime<chrono::Utc>>) -> Str
 }
 
 /// The label of a subscription status (`subscription.*` of the shop's catalogue), "—" without one.
-pub(super) fn subscription_label(lang: Lang, status: Option<&str>) -> String {
+pub(super) fn subscription_label(lang: Lang, status: Option<SubscriptionStatus>) -> String {
     match status {
-        Some(status @ ("pending" | "active" | "past_due" | "suspended")) => {
-            lang.t(&format!("subscription.{status}")).into_owned()
-        }
-        _ => "—".to_owned(),
+        Some(status) => lang.t(&format!("subscription.{status}")).into_owned(),
+        None => "—".to_owned(),
     }
 }
 
 /// The label of a payment provider (`provider.*`).
-pub(super) fn provider_label(lang: Lang, provider: &str) -> String {
-    if store::billing::PROVIDERS.contains(&provider) {
-        lang.t(&format!("provider.{provider}")).into_owned()
-    } else {
-        provider.to_owned()
-    }
+pub(super) fn provider_label(lang: Lang, provider: Provider) -> String {
+    lang.t(&format!("provider.{provider}")).into_owned()
 }
 
 /// The label of a payment status (`payment.*`).
-pub(super) fn payment_label(lang: Lang, status: &str) -> String {
-    if crate::admin::payments::STATUSES.contains(&status) {
-        lang.t(&format!("payment.{status}")).into_owned()
-    } else {
-        status.to_owned()
-    }
+pub(super) fn payment_label(lang: Lang, status: PaymentStatus) -> String {
+    lang.t(&format!("payment.{status}")).into_owned()
 }

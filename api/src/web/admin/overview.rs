@@ -103,7 +103,7 @@ async fn page(
             .payments_by_provider
             .iter()
             .map(|p| ProviderRow {
-                label: provider_label(lang, &p.provider),
+                label: provider_label(lang, p.provider),
                 payments: p.payments,
                 amount: lang.money(p.amount_xof),
             })

@@ -8,13 +8,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use store::admin::AdminPayment;
+use store::billing::{PaymentStatus, Provider};
 use uuid::Uuid;
 
 use super::{
     AdminChrome, AdminFlash, AdminSession, date, payment_label, provider_label, require_admin,
 };
 use crate::AppState;
-use crate::admin::payments::{PaymentQuery, PaymentReview, STATUSES};
+use crate::admin::payments::{PaymentQuery, PaymentReview};
 use crate::pagination::parse_id;
 use crate::web::error::WebResult;
 use crate::web::form::Posted;
@@ -92,21 +93,21 @@ fn row(lang: Lang, p: &AdminPayment, refused: Option<&Refused>) -> Row {
         shop: p.tenant_name.clone(),
         date: date(lang, Some(p.paid_at.unwrap_or(p.created_at))),
         plan: p.plan_code.clone(),
-        provider: provider_label(lang, &p.provider),
+        provider: provider_label(lang, p.provider),
         amount: format!(
             "{} {}",
             crate::web::i18n::group_thousands(p.amount_xof),
             p.currency
         ),
-        status: p.status.clone(),
-        status_label: payment_label(lang, &p.status),
+        status: p.status.to_string(),
+        status_label: payment_label(lang, p.status),
         reference: p
             .provider_txn_id
             .clone()
             .or_else(|| p.provider_ref.clone())
             .unwrap_or_default(),
         failure: p.failure_reason.clone().unwrap_or_default(),
-        flagged: p.status == "flagged",
+        flagged: p.status == PaymentStatus::Flagged,
         reviewed: p
             .reviewed_at
             .map(|at| lang.tf("admin.payments.reviewed_on", &[("date", &lang.date(at))]))
@@ -174,13 +175,13 @@ async fn list_page(
         status: query.status,
         provider: query.provider,
         needs_review,
-        statuses: STATUSES
-            .iter()
-            .map(|s| (*s, payment_label(lang, s)))
+        statuses: PaymentStatus::ALL
+            .into_iter()
+            .map(|s| (s.as_str(), payment_label(lang, s)))
             .collect(),
-        providers: store::billing::PROVIDERS
-            .iter()
-            .map(|p| (*p, provider_label(lang, p)))
+        providers: Provider::ALL
+            .into_iter()
+            .map(|p| (p.as_str(), provider_label(lang, p)))
             .collect(),
         page,
         has_more,

@@ -9,6 +9,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use store::admin::AdminTenant;
+use store::billing::SubscriptionStatus;
+use store::tenants::TenantStatus;
+use store::users::Role;
 use uuid::Uuid;
 
 use super::{
@@ -17,7 +20,7 @@ use super::{
 };
 use crate::AppState;
 use crate::admin::tenants::{
-    ExtendRequest, NOT_FOUND, PlanChange, STATUSES, SUBSCRIPTIONS, TenantQuery, TenantStatusChange,
+    ExtendRequest, NOT_FOUND, PlanChange, TenantQuery, TenantStatusChange,
 };
 use crate::pagination::parse_id;
 use crate::web::error::WebResult;
@@ -63,11 +66,14 @@ fn row(lang: Lang, t: &AdminTenant) -> Row {
         slug: t.slug.clone(),
         owner: t.owner_email.clone().unwrap_or_default(),
         plan: t.plan_code.clone(),
-        suspended: t.status == "suspended",
-        subscription: t.subscription_status.clone().unwrap_or_default(),
-        subscription_label: subscription_label(lang, t.subscription_status.as_deref()),
+        suspended: t.status == TenantStatus::Suspended,
+        subscription: t
+            .subscription_status
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        subscription_label: subscription_label(lang, t.subscription_status),
         expires: date(lang, t.expires_at),
-        whatsapp: t.whatsapp_status.clone(),
+        whatsapp: t.whatsapp_status.to_string(),
         whatsapp_label: lang
             .t(&format!("wa.status.{}", t.whatsapp_status))
             .into_owned(),
@@ -165,13 +171,13 @@ async fn list(
         status: query.status,
         subscription: query.subscription,
         plan: query.plan,
-        statuses: STATUSES
-            .iter()
-            .map(|s| (*s, status_label(lang, s)))
+        statuses: TenantStatus::ALL
+            .into_iter()
+            .map(|s| (s.as_str(), status_label(lang, s)))
             .collect(),
-        subscriptions: SUBSCRIPTIONS
-            .iter()
-            .map(|s| (*s, subscription_label(lang, Some(s))))
+        subscriptions: SubscriptionStatus::ALL
+            .into_iter()
+            .map(|s| (s.as_str(), subscription_label(lang, Some(s))))
             .collect(),
         plans: plans.into_iter().map(|p| (p.plan_code, p.name)).collect(),
         has_more: page * PER_PAGE < total,
@@ -284,7 +290,7 @@ async fn detail_page(
             .iter()
             .map(|u| UserRow {
                 email: u.email.clone(),
-                role: role_label(lang, &u.role),
+                role: role_label(lang, u.role),
                 since: date(lang, Some(u.created_at)),
             })
             .collect(),
@@ -294,10 +300,10 @@ async fn detail_page(
             .map(|p| PaymentRow {
                 date: date(lang, Some(p.paid_at.unwrap_or(p.created_at))),
                 plan: p.plan_code.clone(),
-                provider: provider_label(lang, &p.provider),
+                provider: provider_label(lang, p.provider),
                 amount: lang.money(p.amount_xof),
-                status: p.status.clone(),
-                status_label: payment_label(lang, &p.status),
+                status: p.status.to_string(),
+                status_label: payment_label(lang, p.status),
                 reference: p
                     .provider_txn_id
                     .clone()
@@ -347,21 +353,21 @@ async fn detail_page(
     })
 }
 
-/// A user's role in words (any other stored role reads as staff).
-fn role_label(lang: Lang, role: &str) -> String {
+/// A user's role in words.
+fn role_label(lang: Lang, role: Role) -> String {
     match role {
-        "owner" => lang.t("admin.role.owner"),
-        "platform_admin" => lang.t("admin.role.platform_admin"),
-        _ => lang.t("admin.role.staff"),
+        Role::Owner => lang.t("admin.role.owner"),
+        Role::PlatformAdmin => lang.t("admin.role.platform_admin"),
+        Role::Staff => lang.t("admin.role.staff"),
     }
     .into_owned()
 }
 
 /// The operator's status of a shop in words.
-fn status_label(lang: Lang, status: &str) -> String {
+fn status_label(lang: Lang, status: TenantStatus) -> String {
     match status {
-        "suspended" => lang.t("admin.status.suspended"),
-        _ => lang.t("admin.status.active"),
+        TenantStatus::Suspended => lang.t("admin.status.suspended"),
+        TenantStatus::Active => lang.t("admin.status.active"),
     }
     .into_owned()
 }
@@ -439,7 +445,7 @@ async fn status(
     };
     match crate::admin::tenants::change_status(&state, &session.user, id, &change).await {
         Ok(tenant) => {
-            let done = if tenant.status == "suspended" {
+            let done = if tenant.status == TenantStatus::Suspended {
                 "suspended"
             } else {
                 "reactivated"
