@@ -2,6 +2,7 @@
 //! the dashboard's pages (tag `pages`) and the operations' shared error body (`ApiError`, from [`crate::error::Body`]).
 
 mod errors;
+pub(crate) mod pages;
 
 use axum::Json;
 use axum::routing::get;
@@ -39,6 +40,21 @@ use errors::ErrorResponses;
         crate::team::overview, crate::team::invite, crate::team::resend, crate::team::cancel,
         crate::team::change_role, crate::team::remove, crate::team::accept, crate::account::change,
         crate::account::forgot, crate::account::reset,
+        // The dashboard's pages (GET only: the forms they post are not part of the contract).
+        crate::web::auth::root, crate::web::auth::login_page, crate::web::auth::signup_page,
+        crate::web::account::forgot_page, crate::web::account::reset_page, crate::web::team::invitation_page,
+        crate::web::home::page, crate::web::home::more, crate::web::onboarding::resume,
+        crate::web::onboarding::plan_step, crate::web::onboarding::step_page, crate::web::products::list,
+        crate::web::products::new_page, crate::web::products::import_page, crate::web::products::export,
+        crate::web::products::edit_page, crate::web::orders::list, crate::web::orders::detail,
+        crate::web::conversations::list, crate::web::conversations::transcript, crate::web::test_chat::page,
+        crate::web::settings::page, crate::web::whatsapp::page, crate::web::whatsapp::events,
+        crate::web::billing::page, crate::web::billing::returned, crate::web::billing::receipt,
+        crate::web::team::page, crate::web::account::change_page, crate::web::account::outbox,
+        crate::web::live::events, crate::web::admin::overview::page, crate::web::admin::tenants::list,
+        crate::web::admin::tenants::detail, crate::web::admin::payments::list,
+        crate::web::admin::dead_letters::list, crate::billing::pages::page, crate::billing::pages::return_page,
+        crate::web::assets::serve,
     ),
     components(schemas(crate::error::Body, crate::error::FieldError, crate::products::import::RowError)),
     modifiers(&BearerAuth, &ErrorResponses),
@@ -46,6 +62,9 @@ use errors::ErrorResponses;
         (name = "auth"), (name = "products"), (name = "bot"), (name = "conversations"), (name = "orders"),
         (name = "team"), (name = "billing"), (name = "whatsapp"), (name = "webhooks"), (name = "admin"),
         (name = "ops"),
+        (name = "pages", description = "The server-rendered dashboard (HTML). Pages under `/app` and `/admin` \
+            need the session cookie `tdj_session` that signing in at `/login` sets; without it they redirect \
+            to `/login`."),
     ),
 )]
 pub struct ApiDoc;
