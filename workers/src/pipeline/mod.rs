@@ -450,13 +450,7 @@ impl Pipeline {
             let deliveries = i32::try_from(delivered).unwrap_or(i32::MAX);
             store::dead_letters::insert(&mut tx, subject, &wa_message_id, &payload, reason, deliveries).await?;
             if !wa_message_id.is_empty() {
-                let ids: Vec<Uuid> = sqlx::query_scalar(
-                    "select message_id from message where tenant_id = $1 and wa_message_id = $2 and status = 'pending'",
-                )
-                .bind(tenant_id)
-                .bind(&wa_message_id)
-                .fetch_all(&mut *tx)
-                .await?;
+                let ids = store::dead_letters::pending_message_ids(&mut tx, &wa_message_id).await?;
                 messages::settle(&mut tx, &ids, "skipped", &format!("Non traité : {reason}")).await?;
             }
             store::outbox::push_event(&mut tx, &self.inner.subjects, EventData::MessageDeadLettered {
