@@ -180,7 +180,7 @@ async fn the_same_message_id_published_twice_is_deduplicated_by_jetstream(pool: 
     let _worker = start_offline_worker(&app);
 
     wait_for_replies(&app, &shop, CUSTOMER, 1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until_inbound_acked(&app).await;
     assert_eq!(bot_replies(&app, &shop, CUSTOMER).await.len(), 1);
     let mut stream = js
         .get_stream(app.subjects.inbound_stream())
@@ -260,8 +260,7 @@ async fn a_worker_killed_between_the_answer_and_the_ack_leads_to_one_reply_and_o
         survivor.process_delivery(&subject, &payload, 2).await,
         workers::Outcome::Ack
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    survivor.sweep_once().await;
+    sweep_until_replies(&survivor, &app, &shop, CUSTOMER, 2).await;
     assert_eq!(
         survivor.process_delivery(&subject, &payload, 3).await,
         workers::Outcome::Ack,
