@@ -2,17 +2,17 @@
 //! (idempotently), then the worker claims its chat and answers every pending message of it in one turn. The
 //! NATS message is acked last, once everything it caused is committed and published.
 //!
-//! - [`consume`]: the pull loop and the ack policy (ack, nak with a delay, or dead-letter then ack).
-//! - [`ingest`]: stores the inbound message and any earlier one of its chat still in flight (catch-up).
-//! - [`claim`]: claims the chat and runs turns while messages are pending, so one chat has one turn at a time.
-//! - [`turn`]: one turn, `snapshot → respond → commit`: settings, catalogue and memory read in one short
+//! - `consume`: the pull loop and the ack policy (ack, nak with a delay, or dead-letter then ack).
+//! - `ingest`: stores the inbound message and any earlier one of its chat still in flight (catch-up).
+//! - `claim`: claims the chat and runs turns while messages are pending, so one chat has one turn at a time.
+//! - `turn`: one turn, `snapshot → respond → commit`: settings, catalogue and memory read in one short
 //!   transaction, the model called with no connection held, then the reply, any order and the stock change
 //!   written in one transaction together with the outbox entries.
-//! - [`outbox`]: replies for the ingress and domain events, queued in the transaction that causes them and
+//! - `outbox`: replies for the ingress and domain events, queued in the transaction that causes them and
 //!   published after commit.
-//! - [`dead_letter`]: messages the pipeline gives up on, kept with the reason.
-//! - [`sweep`]: the safety net for stranded chats and unpublished outbox entries.
-//! - [`sales_tools`]: the sales tools the model calls, run on the turn's snapshot.
+//! - `dead_letter`: messages the pipeline gives up on, kept with the reason.
+//! - `sweep`: the safety net for stranded chats and unpublished outbox entries.
+//! - `sales_tools`: the sales tools the model calls, run on the turn's snapshot.
 
 mod claim;
 mod consume;
@@ -37,7 +37,7 @@ use crate::llm::{LlmError, LlmProvider};
 
 pub use consume::Outcome;
 
-/// Why processing a delivery failed; the ack policy ([`consume`]) turns it into an [`Outcome`].
+/// Why processing a delivery failed; the ack policy (`consume::outcome_of`) turns it into an [`Outcome`].
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// Try again later (model rate limit or outage, stock changed under the turn…).
@@ -72,6 +72,7 @@ impl From<LlmError> for Failure {
     }
 }
 
+/// One worker's pipeline; cheap to clone (the consume loop's tasks and the sweeper share it).
 #[derive(Clone)]
 pub struct Pipeline {
     inner: Arc<Inner>,

@@ -1,6 +1,6 @@
-//! One turn of a chat, in three steps: [`Pipeline::take_snapshot`] reads everything the turn needs in one
-//! short transaction, [`Pipeline::respond`] lets the model answer with no connection held, and
-//! [`Pipeline::commit_turn`] writes the outcome (answered messages, orders, the reply and its outbox entries)
+//! One turn of a chat, in three steps: `Pipeline::take_snapshot` reads everything the turn needs in one
+//! short transaction, `Pipeline::respond` lets the model answer with no connection held, and
+//! `Pipeline::commit_turn` writes the outcome (answered messages, orders, the reply and its outbox entries)
 //! in one transaction, provided the chat's claim still holds.
 
 use std::time::{Duration, Instant};
