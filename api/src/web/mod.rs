@@ -8,6 +8,7 @@ pub(crate) mod admin;
 pub(crate) mod assets;
 pub(crate) mod auth;
 pub(crate) mod billing;
+mod bot_form;
 pub(crate) mod conversations;
 mod error;
 mod form;
