@@ -13,10 +13,10 @@ use store::tenants::OnboardingStep;
 use store::{plans, products, tenants};
 
 use super::billing::{PlanView, ProviderView, plan_views, provider_views, require_owner};
+use super::bot_form::BotForm;
 use super::error::WebResult;
 use super::form::Posted;
 use super::session::Session;
-use super::settings::BotForm;
 use super::view::{Chrome, Flash, render};
 use super::whatsapp::WaPanel;
 use crate::AppState;
@@ -52,6 +52,10 @@ async fn current_step(state: &AppState, session: &Session) -> WebResult<Onboardi
     Ok(step)
 }
 
+/// The onboarding, where the owner left it.
+#[utoipa::path(get, path = "/app/onboarding", operation_id = "onboardingPage", tag = "pages",
+    responses((status = 303, description = "To the current step's page; to `/login` without a live session"),
+              (status = 403, body = String, content_type = "text/html", description = "The \"not allowed\" page: the user is not an owner")))]
 async fn resume(
     State(state): State<AppState>,
     session: Session,
@@ -154,6 +158,14 @@ async fn page_for(
     })
 }
 
+/// The onboarding's first step: choosing a plan.
+#[utoipa::path(
+    get,
+    path = "/app/onboarding/plan",
+    operation_id = "onboardingPlanPage",
+    tag = "pages",
+    responses(crate::openapi::pages::OwnerPage)
+)]
 async fn plan_step(
     State(state): State<AppState>,
     session: Session,
@@ -163,6 +175,11 @@ async fn plan_step(
     page_for(&state, &session, OnboardingStep::Plan, flash, None).await
 }
 
+/// One step of the onboarding.
+#[utoipa::path(get, path = "/app/onboarding/{step}", operation_id = "onboardingStepPage", tag = "pages",
+    params(("step" = String, Path, description = "`plan`, `pay`, `whatsapp`, `products`, `bot` or `done`")),
+    responses(crate::openapi::pages::OwnerPage,
+              (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: unknown step")))]
 async fn step_page(
     State(state): State<AppState>,
     session: Session,
