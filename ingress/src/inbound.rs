@@ -8,14 +8,14 @@ use schemas::{Channel, InboundMessage};
 
 use crate::gateway::{ChatKind, IncomingMessage};
 use crate::lease::Lease;
-use crate::node::Shared;
-use crate::outbound::RecentIds;
+use crate::node_state::NodeState;
+use crate::tenant_slot::RecentIds;
 
 /// Publish attempts before a message is given up (logged and counted).
 const ATTEMPTS: u32 = 4;
 
 pub(crate) async fn handle(
-    shared: &Shared,
+    shared: &NodeState,
     lease: &Lease,
     recent: &RecentIds,
     message: IncomingMessage,

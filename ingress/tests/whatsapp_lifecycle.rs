@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use ingress::gateway::{Connection, GatewayError, GatewayEvent, StartOptions, WhatsAppGateway};
-use ingress::whatsapp::store::PgSessionStore;
+use ingress::whatsapp::PgSessionStore;
 use ingress::whatsapp::{Network, SessionBackend, WaConfig, WhatsAppRustGateway, start_session};
 use ingress::{IngressConfig, IngressNode, status};
 use schemas::Subjects;
