@@ -5,7 +5,8 @@
 //! - [`rust_gateway`]: [`WhatsAppRustGateway`], the production `WhatsAppGateway`.
 //! - [`client`]: one tenant's running whatsapp-rust client (start, events, stop) behind [`WaConnection`].
 //! - [`events`] and [`jid`]: the crate's events and JIDs in our terms.
-//! - [`session_store`]: [`PgSessionStore`], the crate's storage traits on sealed PostgreSQL rows.
+//! - [`session_store`]: [`PgSessionStore`], the crate's storage traits on the sealed rows that
+//!   `store::whatsapp_keys` reads and writes.
 
 pub mod client;
 pub mod events;
