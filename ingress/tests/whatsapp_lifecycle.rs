@@ -64,6 +64,19 @@ impl FakeNetwork {
         Network::new(Arc::new(self.clone()), Arc::new(NoHttp))
     }
 
+    /// Waits until nothing but the test holds this network any more: from then on, no connection attempt
+    /// can be made through it.
+    async fn wait_released(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while Arc::strong_count(&self.attempts) > 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the network is still held after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     async fn wait_for_attempts(&self, n: usize, within: Duration) -> Vec<Instant> {
         let deadline = Instant::now() + within;
         loop {
@@ -260,7 +273,7 @@ async fn reconnect_attempts_back_off_like_whatsapp_web() {
     assert_closes(&mut events, Duration::from_secs(1)).await;
     assert_freed(&client, Duration::from_secs(2)).await;
     let after_shutdown = fake.attempts().len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    fake.wait_released(Duration::from_secs(2)).await;
     assert_eq!(
         fake.attempts().len(),
         after_shutdown,
@@ -283,7 +296,7 @@ async fn dropping_the_connection_aborts_the_client() {
     assert_closes(&mut events, Duration::from_secs(1)).await;
     assert_freed(&client, Duration::from_secs(2)).await;
     let after_drop = fake.attempts().len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    fake.wait_released(Duration::from_secs(2)).await;
     assert_eq!(fake.attempts().len(), after_drop, "no attempt after drop");
 }
 
