@@ -16,6 +16,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::catalogue::ProductText;
+
 /// Everything a provider may know for one turn: only the active tenant's data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Turn {
@@ -54,6 +56,17 @@ pub struct CatalogItem {
     /// `None` = unlimited.
     pub stock: Option<i32>,
     pub attributes: serde_json::Value,
+}
+
+impl<'a> From<&'a CatalogItem> for ProductText<'a> {
+    fn from(item: &'a CatalogItem) -> Self {
+        ProductText {
+            name: &item.name,
+            category: &item.category,
+            sku: item.sku.as_deref(),
+            attributes: Some(&item.attributes),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

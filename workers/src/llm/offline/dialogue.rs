@@ -7,10 +7,10 @@ use uuid::Uuid;
 
 use super::calls::{self, Placed, Product};
 use super::intent::{self, Analysis, Ask, Greeting, YesNo};
-use super::matching::{Index, ProductText};
 use super::quantity;
 use super::recap::{self, Pending};
 use super::replies::Voice;
+use crate::catalogue::{Index, ProductText};
 use crate::llm::{Role, ToolExecutor, Turn};
 
 /// Incoming messages answered per turn; older ones in a burst are assumed superseded.
@@ -59,12 +59,7 @@ struct Item {
 
 impl<'a> Dialogue<'a> {
     fn new(turn: &'a Turn) -> Self {
-        let index = Index::new(turn.catalog.iter().map(|c| ProductText {
-            name: &c.name,
-            category: &c.category,
-            sku: c.sku.as_deref(),
-            attributes: Some(&c.attributes),
-        }));
+        let index = Index::new(turn.catalog.iter().map(ProductText::from));
         Dialogue {
             turn,
             voice: Voice::new(turn),
