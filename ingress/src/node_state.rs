@@ -91,9 +91,7 @@ impl NodeState {
     }
 
     pub fn slot_ctl(&self, tenant_id: Uuid) -> Option<mpsc::Sender<SessionCtl>> {
-        self.tenants()
-            .get(&tenant_id)
-            .map(|slot| slot.ctl.clone())
+        self.tenants().get(&tenant_id).map(|slot| slot.ctl.clone())
     }
 
     pub fn running(&self) -> usize {
@@ -104,8 +102,7 @@ impl NodeState {
     pub fn renewals_held(&self) -> bool {
         #[cfg(feature = "test-support")]
         {
-            self.hold_renewals
-                .load(std::sync::atomic::Ordering::SeqCst)
+            self.hold_renewals.load(std::sync::atomic::Ordering::SeqCst)
         }
         #[cfg(not(feature = "test-support"))]
         {

@@ -162,10 +162,14 @@ async fn new_tenants_spread_over_live_nodes(pool: PgPool) {
     };
     let a = start_node_with(&app, sandbox(&app, &config), config.clone()).await;
     let b = start_node_with(&app, sandbox(&app, &config), config).await;
-    eventually(Duration::from_secs(5), "A and B see each other alive", || async {
-        a.node.live_nodes().await.expect("A's view") == 2
-            && b.node.live_nodes().await.expect("B's view") == 2
-    })
+    eventually(
+        Duration::from_secs(5),
+        "A and B see each other alive",
+        || async {
+            a.node.live_nodes().await.expect("A's view") == 2
+                && b.node.live_nodes().await.expect("B's view") == 2
+        },
+    )
     .await;
     let mut tenants = Vec::new();
     for i in 0..4 {

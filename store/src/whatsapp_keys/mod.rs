@@ -29,7 +29,10 @@ pub fn is_unreachable(error: &Error) -> bool {
     matches!(
         error,
         Error::Database(
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+            sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
         )
     )
 }

@@ -306,7 +306,9 @@ impl PgSessionStore {
         let mut tx = self.begin().await?;
         match (column, values) {
             (_, None) => wa_kv::delete_namespace(&mut tx, ns.id()).await?,
-            (LookupColumn::Grp, Some(grps)) => wa_kv::delete_groups(&mut tx, ns.id(), &grps).await?,
+            (LookupColumn::Grp, Some(grps)) => {
+                wa_kv::delete_groups(&mut tx, ns.id(), &grps).await?
+            }
             (LookupColumn::Member, Some(members)) => {
                 wa_kv::delete_members(&mut tx, ns.id(), &members).await?
             }

@@ -111,10 +111,9 @@ impl SignalStore for PgSessionStore {
     async fn has_signal_state_for_user(&self, user: &str) -> StoreResult<bool> {
         let grp = self.index.group("user", user);
         let mut tx = self.begin().await?;
-        let exists =
-            wa_kv::group_exists(&mut tx, &[Ns::Session.id(), Ns::Identity.id()], &grp)
-                .await
-                .map_err(SessionStoreError::from)?;
+        let exists = wa_kv::group_exists(&mut tx, &[Ns::Session.id(), Ns::Identity.id()], &grp)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         Ok(exists)
     }
