@@ -27,7 +27,7 @@ use whatsapp_rust::{ClientError, IqError, SendError};
 
 use super::events::{Mapped, map_event};
 use super::jid::parse_recipient;
-use super::store::{PgSessionStore, SessionStoreError};
+use super::session_store::{PgSessionStore, SessionStoreError};
 use crate::gateway::{Connection, GatewayError, GatewayEvent, StartOptions};
 
 /// Client settings shared by every tenant.
