@@ -133,7 +133,7 @@ pub(crate) async fn run(
                 }
             };
             // Stamped with the epoch of the lease it was consumed under.
-            let outcome = deliver(
+            let outcome = send_reply(
                 &shared,
                 &lease,
                 lease.epoch,
@@ -196,7 +196,7 @@ pub(crate) async fn handle_for(
     let Some((lease, connection, recent)) = slot else {
         return OutboundOutcome::Dropped("tenant not run by this node");
     };
-    deliver(shared, &lease, epoch, &connection, &recent, payload).await
+    send_reply(shared, &lease, epoch, &connection, &recent, payload).await
 }
 
 /// Still the owner of the work stamped `epoch`: same epoch as the tenant's current lease, and valid.
@@ -212,7 +212,7 @@ fn count(outcome: &'static str) {
     metrics::counter!("whatsapp_sends_total", "outcome" => outcome).increment(1);
 }
 
-async fn deliver(
+async fn send_reply(
     shared: &NodeState,
     lease: &Lease,
     epoch: u64,
