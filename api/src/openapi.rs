@@ -69,15 +69,6 @@ use errors::ErrorResponses;
 )]
 pub struct ApiDoc;
 
-/// A file sent as the raw request body (the CSV import): its bytes, whatever their encoding.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, format = Binary)]
-#[allow(
-    dead_code,
-    reason = "describes a request body in the OpenAPI document; handlers read bytes"
-)]
-pub(crate) struct FileBody(Vec<u8>);
-
 struct BearerAuth;
 
 impl Modify for BearerAuth {

@@ -1,10 +1,10 @@
 //! `POST /api/v1/simulator/messages`: the dashboard's "test your bot" chat. It publishes exactly what the
-//! WhatsApp ingress publishes, on the same subject, so the whole pipeline is exercised; the bot's replies are
-//! stored and read through the conversation endpoints. Simulator chats are answered (a preview) even before
-//! the shop has paid — but not while the platform operator suspends the shop: the bot is silent to customers
-//! then, and a test chat that answered would make the owner believe it works (403, with the reason).
+//! WhatsApp ingress publishes, on the same subject and through the same `tdj_nats::publish_inbound`, so the
+//! whole pipeline is exercised; the bot's replies are stored and read through the conversation endpoints.
+//! Simulator chats are answered (a preview) even before the shop has paid — but not while the platform
+//! operator suspends the shop: the bot is silent to customers then, and a test chat that answered would make
+//! the owner believe it works (403, with the reason).
 
-use async_nats::HeaderMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use schemas::{Channel, InboundMessage};
 use serde::{Deserialize, Serialize};
+use tdj_nats::{PublishInboundError, publish_inbound};
 use uuid::Uuid;
 
 use crate::admin::suspension::{Refused, refuse_if_suspended};
@@ -103,22 +104,20 @@ pub(crate) async fn send_simulated(
         from_owner: false,
     };
     let chat_key = inbound.chat_key();
-    let subject = state.subjects.inbound(user.tenant_id, &chat_key);
-    let payload = serde_json::to_vec(&inbound).map_err(anyhow::Error::from)?;
-    let mut headers = HeaderMap::new();
-    headers.insert("Nats-Msg-Id", inbound.msg_id().as_str());
     let js = async_nats::jetstream::new(state.nats.clone());
-    let ack = js
-        .publish_with_headers(subject, headers, payload.into())
+    publish_inbound(&js, &state.subjects, &inbound)
         .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "simulator publish failed");
-            Error::Unavailable
+        .map_err(|e| match e {
+            PublishInboundError::Encode(e) => Error::Internal(e.into()),
+            PublishInboundError::Publish(e) => {
+                tracing::warn!(error = %e, "simulator publish failed");
+                Error::Unavailable
+            }
+            PublishInboundError::Ack(e) => {
+                tracing::warn!(error = %e, "simulator publish not acknowledged");
+                Error::Unavailable
+            }
         })?;
-    ack.await.map_err(|e| {
-        tracing::warn!(error = %e, "simulator publish not acknowledged");
-        Error::Unavailable
-    })?;
     Ok(SimulatedAccepted {
         wa_message_id,
         chat_key,

@@ -1,6 +1,8 @@
-//! `WhatsAppGateway`: what the ingress needs from a WhatsApp connection library, and nothing more. The
-//! whatsapp-rust implementation lives in [`crate::whatsapp`]; tests and the sandbox mode use a fake that speaks
-//! the same events. Keeping the crate behind this trait confines its API churn to one module.
+//! The gateway contract: the [`WhatsAppGateway`] trait, its [`Connection`] and the [`GatewayEvent`]s they
+//! emit — what the ingress needs from a WhatsApp connection library, and nothing more. It has two
+//! implementations: [`crate::whatsapp::WhatsAppRustGateway`] (production, on the whatsapp-rust crate) and
+//! [`crate::sandbox::SandboxGateway`] (demos and tests, which speaks the same events). Keeping the crate behind
+//! this trait confines its API churn to one module.
 
 use std::time::Duration;
 

@@ -1,21 +1,22 @@
-//! Customer messages from WhatsApp to `tdj.in.<tenant>.<chat>`: only direct chats with text are published,
-//! with `Nats-Msg-Id = <tenant>:<WhatsApp id>` so a message seen twice (reconnect, fail-over) is stored once.
+//! Customer messages from WhatsApp to `tdj.in.<tenant>.<chat>`: only direct chats with text are published
+//! (by `tdj_nats::publish_inbound`, retried until JetStream acknowledges), with
+//! `Nats-Msg-Id = <tenant>:<WhatsApp id>` so a message seen twice (reconnect, fail-over) is stored once.
 
 use std::time::Duration;
 
-use async_nats::HeaderMap;
 use schemas::{Channel, InboundMessage};
+use tdj_nats::{PublishInboundError, publish_inbound};
 
 use crate::gateway::{ChatKind, IncomingMessage};
 use crate::lease::Lease;
-use crate::node::Shared;
-use crate::outbound::RecentIds;
+use crate::node_state::NodeState;
+use crate::tenant_slot::RecentIds;
 
 /// Publish attempts before a message is given up (logged and counted).
 const ATTEMPTS: u32 = 4;
 
 pub(crate) async fn handle(
-    shared: &Shared,
+    shared: &NodeState,
     lease: &Lease,
     recent: &RecentIds,
     message: IncomingMessage,
@@ -57,25 +58,16 @@ pub(crate) async fn handle(
         timestamp: message.timestamp,
         from_owner: message.from_me,
     };
-    let subject = shared.subjects.inbound(lease.tenant_id, inbound.chat_key());
-    let Ok(payload) = serde_json::to_vec(&inbound) else {
-        return;
-    };
     let mut wait = Duration::from_millis(200);
     for attempt in 1..=ATTEMPTS {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", inbound.msg_id().as_str());
-        let published = match shared
-            .js
-            .publish_with_headers(subject.clone(), headers, payload.clone().into())
-            .await
-        {
-            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match published {
+        match publish_inbound(&shared.js, &shared.subjects, &inbound).await {
             Ok(()) => {
                 metrics::counter!("whatsapp_inbound_total", "outcome" => "published").increment(1);
+                return;
+            }
+            Err(e @ PublishInboundError::Encode(_)) => {
+                // Retrying cannot help.
+                tracing::error!(tenant_id = %lease.tenant_id, error = %e, "customer message not encodable");
                 return;
             }
             Err(e) if attempt == ATTEMPTS => {

@@ -1,6 +1,10 @@
 //! The ingress: holds each shop's WhatsApp connection (one linked device per tenant, owned by one node at a
 //! time through a lease), publishes customer messages to `tdj.in.<tenant>.<chat>` and sends the replies of
 //! `tdj.out.<tenant>`.
+//!
+//! Modules depend on each other one way: `node` → `tenant_session` → `inbound` / `outbound` → `node_state` →
+//! `tenant_slot`, with `gateway`, `lease`, `config` and `status` below them all. `whatsapp` and `sandbox`
+//! implement `gateway` and know nothing of the rest.
 
 pub mod config;
 mod error;
@@ -9,10 +13,12 @@ mod inbound;
 pub mod lease;
 pub mod names;
 pub mod node;
+mod node_state;
 pub mod outbound;
 pub mod sandbox;
-mod session;
 pub mod status;
+mod tenant_session;
+mod tenant_slot;
 pub mod whatsapp;
 
 pub use config::{GatewayKind, IngressConfig};

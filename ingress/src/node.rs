@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use futures::StreamExt;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
 use rand::seq::SliceRandom;
 use schemas::Subjects;
 use schemas::whatsapp::{WaCommand, WaCommandReply};
@@ -23,10 +23,11 @@ use uuid::Uuid;
 
 use crate::config::IngressConfig;
 use crate::gateway::{Simulation, StartOptions, WhatsAppGateway};
-use crate::lease::{Holder, Lease, LeaseStore};
-use crate::outbound::{self, ConnectionWatch, OutboundOutcome, RecentIds};
-use crate::session::{self, Initial, LiveCode, SessionCtl};
+use crate::lease::{Holder, LeaseStore};
+use crate::node_state::NodeState;
 use crate::status::{self, StateGauge};
+use crate::tenant_session::{self, Initial};
+use crate::tenant_slot::{LiveCode, RecentIds, SessionCtl, TenantSlot};
 use crate::{Error, Result, names};
 
 /// How long a forwarded or local command may take before the api hears "unavailable".
@@ -41,117 +42,6 @@ pub struct ForwardedCommand {
     pub command: WaCommand,
 }
 
-/// A tenant this node runs.
-pub(crate) struct Slot {
-    pub lease: Arc<Lease>,
-    pub ctl: mpsc::Sender<SessionCtl>,
-    pub stop: CancellationToken,
-    /// The live connection, when connected (what outbound sends through).
-    pub connection: ConnectionWatch,
-    pub recent: Arc<RecentIds>,
-    /// The QR or pairing code on screen (memory only).
-    pub live: Arc<LiveCode>,
-}
-
-/// State shared by the node's tasks.
-pub(crate) struct Shared {
-    pub db: Db,
-    pub nats: async_nats::Client,
-    pub js: jetstream::Context,
-    pub subjects: Subjects,
-    pub gateway: Arc<dyn WhatsAppGateway>,
-    pub config: IngressConfig,
-    pub leases: LeaseStore,
-    pub limiter: DefaultKeyedRateLimiter<Uuid>,
-    pub tenants: Mutex<HashMap<Uuid, Slot>>,
-    pub gauge: StateGauge,
-    /// Serialises lease acquisitions on this node, so two paths never start the same tenant twice.
-    acquiring: tokio::sync::Mutex<()>,
-    /// Cancelled when the node stops; everything spawned dies with it (a crash leaves leases to expire).
-    pub root: CancellationToken,
-    /// Test hook: renewals are skipped while set, as if the renew loop were stalled.
-    pub hold_renewals: std::sync::atomic::AtomicBool,
-}
-
-impl Shared {
-    /// Spawns a task that stops as soon as the node does, wherever it is waiting.
-    pub fn spawn<F>(&self, task: F)
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        let root = self.root.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                biased;
-                () = root.cancelled() => {}
-                () = task => {}
-            }
-        });
-    }
-
-    /// Lease, connection and recent ids of a tenant this node runs.
-    pub fn slot(&self, tenant_id: Uuid) -> Option<(Arc<Lease>, ConnectionWatch, Arc<RecentIds>)> {
-        self.tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&tenant_id)
-            .map(|slot| {
-                (
-                    slot.lease.clone(),
-                    slot.connection.clone(),
-                    slot.recent.clone(),
-                )
-            })
-    }
-
-    pub fn slot_lease(&self, tenant_id: Uuid) -> Option<Arc<Lease>> {
-        self.tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&tenant_id)
-            .map(|slot| slot.lease.clone())
-    }
-
-    /// Forgets the tenant if its slot still belongs to `lease` (a newer session may have replaced it).
-    pub fn remove_slot(&self, lease: &Lease) {
-        let mut tenants = self
-            .tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if tenants
-            .get(&lease.tenant_id)
-            .is_some_and(|slot| slot.lease.epoch == lease.epoch)
-        {
-            tenants.remove(&lease.tenant_id);
-        }
-    }
-
-    /// The code a tenant running here shows right now, while its lease is valid.
-    fn slot_live(&self, tenant_id: Uuid) -> Option<Vec<schemas::whatsapp::WaEvent>> {
-        self.tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&tenant_id)
-            .filter(|slot| slot.lease.is_valid())
-            .map(|slot| slot.live.events())
-    }
-
-    fn slot_ctl(&self, tenant_id: Uuid) -> Option<mpsc::Sender<SessionCtl>> {
-        self.tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&tenant_id)
-            .map(|slot| slot.ctl.clone())
-    }
-
-    fn running(&self) -> usize {
-        self.tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
-    }
-}
-
 /// What an attempt to run a tenant here led to.
 enum Acquired {
     Started,
@@ -161,7 +51,7 @@ enum Acquired {
 
 #[derive(Clone)]
 pub struct IngressNode {
-    shared: Arc<Shared>,
+    shared: Arc<NodeState>,
 }
 
 impl IngressNode {
@@ -186,7 +76,7 @@ impl IngressNode {
         let burst = NonZeroU32::new(config.send_burst).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst));
         Ok(Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(NodeState {
                 js: jetstream::new(nats.clone()),
                 db,
                 nats,
@@ -199,6 +89,7 @@ impl IngressNode {
                 gauge: StateGauge::default(),
                 acquiring: tokio::sync::Mutex::new(()),
                 root: CancellationToken::new(),
+                #[cfg(feature = "test-support")]
                 hold_renewals: std::sync::atomic::AtomicBool::new(false),
             }),
         })
@@ -211,37 +102,51 @@ impl IngressNode {
     /// Tenants whose lease this node holds and still considers valid.
     pub fn owned_tenants(&self) -> Vec<Uuid> {
         self.shared
-            .tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .tenants()
             .values()
             .filter(|slot| slot.lease.is_valid())
             .map(|slot| slot.lease.tenant_id)
             .collect()
     }
 
-    /// The epoch (revision at acquisition) of the tenant's lease, when this node runs it.
+    /// Test hook: the epoch (revision at acquisition) of the tenant's lease, when this node runs it.
+    #[cfg(feature = "test-support")]
     pub fn lease_epoch(&self, tenant_id: Uuid) -> Option<u64> {
         self.shared.slot_lease(tenant_id).map(|lease| lease.epoch)
     }
 
     /// Test hook: stop (or resume) renewing leases, as a stalled renew loop would; the node must self-fence.
-    #[doc(hidden)]
+    #[cfg(feature = "test-support")]
     pub fn hold_renewals(&self, hold: bool) {
         self.shared
             .hold_renewals
             .store(hold, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// One outbound delivery, as the tenant's consumer does it, stamped with lease epoch `epoch`. Exposed so
-    /// tests can check that work stamped with an older lease is dropped; not acked/nacked here.
+    /// Test hook: one outbound delivery, as the tenant's consumer does it, stamped with lease epoch `epoch`,
+    /// so tests can check that work stamped with an older lease is dropped; not acked/nacked here.
+    #[cfg(feature = "test-support")]
     pub async fn handle_outbound(
         &self,
         tenant_id: Uuid,
         payload: &[u8],
         epoch: u64,
-    ) -> OutboundOutcome {
-        outbound::handle_for(&self.shared, tenant_id, payload, epoch).await
+    ) -> crate::OutboundOutcome {
+        crate::outbound::handle_for(&self.shared, tenant_id, payload, epoch).await
+    }
+
+    /// Test hook: one scan, as the node's timer runs it (heartbeat, then take a fair share of the tenants
+    /// wanting a connection). Once it returns, whatever this scan took runs here: a tenant it left alone
+    /// is observably not taken, without waiting for timers.
+    #[cfg(feature = "test-support")]
+    pub async fn scan_once(&self) -> Result<()> {
+        self.scan().await
+    }
+
+    /// Test hook: how many nodes this node currently counts as alive (itself included), as a scan does.
+    #[cfg(feature = "test-support")]
+    pub async fn live_nodes(&self) -> Result<usize> {
+        self.shared.leases.live_nodes().await
     }
 
     /// Runs until `shutdown`, then stops every session, releasing its lease. If this future is dropped
@@ -291,9 +196,7 @@ impl IngressNode {
     async fn stop_sessions(&self) {
         let stops: Vec<CancellationToken> = self
             .shared
-            .tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .tenants()
             .values()
             .map(|slot| slot.stop.clone())
             .collect();
@@ -319,10 +222,7 @@ impl IngressNode {
         };
         let share = wanting.len().div_ceil(live);
         let mut candidates: Vec<Uuid> = {
-            let tenants = shared
-                .tenants
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let tenants = shared.tenants();
             wanting
                 .into_iter()
                 .filter(|t| !tenants.contains_key(t))
@@ -361,24 +261,22 @@ impl IngressNode {
         let (connection_tx, connection) = watch::channel(None);
         let recent = Arc::new(RecentIds::default());
         let live = Arc::new(LiveCode::default());
-        shared
-            .tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(
-                tenant_id,
-                Slot {
-                    lease: lease.clone(),
-                    ctl,
-                    stop: stop.clone(),
-                    connection: connection.clone(),
-                    recent: recent.clone(),
-                    live: live.clone(),
-                },
-            );
-        shared.spawn(session::run(
+        shared.tenants().insert(
+            tenant_id,
+            TenantSlot {
+                lease: lease.clone(),
+                ctl,
+                stop: stop.clone(),
+                #[cfg(feature = "test-support")]
+                connection: connection.clone(),
+                #[cfg(feature = "test-support")]
+                recent: recent.clone(),
+                live: live.clone(),
+            },
+        );
+        shared.spawn(tenant_session::run(
             self.shared.clone(),
-            session::Parts {
+            tenant_session::Parts {
                 lease,
                 initial,
                 ctl: ctl_rx,

@@ -16,8 +16,7 @@
 //! Delivery is at-least-once across a crash between the send and the `sent` mark; the lease makes that window
 //! the only one.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{AckKind, consumer};
@@ -25,16 +24,13 @@ use chrono::Utc;
 use futures::StreamExt;
 use schemas::OutboundReply;
 use store::{TenantCtx, messages, whatsapp_sessions};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::gateway::{Connection, GatewayError};
 use crate::lease::Lease;
-use crate::node::Shared;
-
-/// The tenant's live connection, `None` while not connected.
-pub type ConnectionWatch = watch::Receiver<Option<Arc<dyn Connection>>>;
+use crate::node_state::NodeState;
+use crate::tenant_slot::{ConnectionWatch, RecentIds};
 
 const TOO_OLD: &str =
     "Réponse non envoyée : trop ancienne (WhatsApp était déconnecté trop longtemps).";
@@ -58,41 +54,7 @@ pub enum OutboundOutcome {
     Invalid,
 }
 
-/// Recently sent outbound ids and WhatsApp ids of one tenant (redelivery dedup and echo filtering).
-#[derive(Default)]
-pub struct RecentIds {
-    inner: Mutex<(VecDeque<String>, HashSet<String>)>,
-}
-
-impl RecentIds {
-    const CAPACITY: usize = 1024;
-
-    pub fn insert(&self, id: &str) {
-        let mut inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (order, set) = &mut *inner;
-        if set.insert(id.to_owned()) {
-            order.push_back(id.to_owned());
-            if order.len() > Self::CAPACITY
-                && let Some(old) = order.pop_front()
-            {
-                set.remove(&old);
-            }
-        }
-    }
-
-    pub fn contains(&self, id: &str) -> bool {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .1
-            .contains(id)
-    }
-}
-
-fn consumer_config(shared: &Shared, tenant_id: Uuid) -> consumer::pull::Config {
+fn consumer_config(shared: &NodeState, tenant_id: Uuid) -> consumer::pull::Config {
     consumer::pull::Config {
         durable_name: Some(consumer_name(tenant_id)),
         description: Some("Replies of one shop, for the ingress node holding its lease".into()),
@@ -112,7 +74,7 @@ pub fn consumer_name(tenant_id: Uuid) -> String {
 
 /// Consumes the tenant's replies while the lease is held and the connection is up.
 pub(crate) async fn run(
-    shared: Arc<Shared>,
+    shared: Arc<NodeState>,
     lease: Arc<Lease>,
     mut connection: ConnectionWatch,
     recent: Arc<RecentIds>,
@@ -171,7 +133,7 @@ pub(crate) async fn run(
                 }
             };
             // Stamped with the epoch of the lease it was consumed under.
-            let outcome = deliver(
+            let outcome = send_reply(
                 &shared,
                 &lease,
                 lease.epoch,
@@ -196,7 +158,7 @@ pub(crate) async fn run(
 }
 
 async fn open_consumer(
-    shared: &Shared,
+    shared: &NodeState,
     tenant_id: Uuid,
 ) -> Result<consumer::PullConsumer, crate::Error> {
     let stream = shared
@@ -214,20 +176,31 @@ async fn open_consumer(
 }
 
 /// The delivery step for `tenant_id` on this node, as a test entry point.
+#[cfg(feature = "test-support")]
 pub(crate) async fn handle_for(
-    shared: &Shared,
+    shared: &NodeState,
     tenant_id: Uuid,
     payload: &[u8],
     epoch: u64,
 ) -> OutboundOutcome {
-    let Some((lease, connection, recent)) = shared.slot(tenant_id) else {
+    let slot = {
+        let tenants = shared.tenants();
+        tenants.get(&tenant_id).map(|slot| {
+            (
+                slot.lease.clone(),
+                slot.connection.clone(),
+                slot.recent.clone(),
+            )
+        })
+    };
+    let Some((lease, connection, recent)) = slot else {
         return OutboundOutcome::Dropped("tenant not run by this node");
     };
-    deliver(shared, &lease, epoch, &connection, &recent, payload).await
+    send_reply(shared, &lease, epoch, &connection, &recent, payload).await
 }
 
 /// Still the owner of the work stamped `epoch`: same epoch as the tenant's current lease, and valid.
-fn still_owner(shared: &Shared, lease: &Lease, epoch: u64) -> bool {
+fn still_owner(shared: &NodeState, lease: &Lease, epoch: u64) -> bool {
     lease.epoch == epoch
         && lease.is_valid()
         && shared
@@ -239,8 +212,8 @@ fn count(outcome: &'static str) {
     metrics::counter!("whatsapp_sends_total", "outcome" => outcome).increment(1);
 }
 
-async fn deliver(
-    shared: &Shared,
+async fn send_reply(
+    shared: &NodeState,
     lease: &Lease,
     epoch: u64,
     connection: &ConnectionWatch,
@@ -365,7 +338,7 @@ async fn current_connection(
 }
 
 async fn delivery_status(
-    shared: &Shared,
+    shared: &NodeState,
     tenant_id: Uuid,
     outbound_id: &str,
 ) -> Result<Option<String>, store::Error> {
@@ -375,7 +348,7 @@ async fn delivery_status(
     Ok(status)
 }
 
-async fn mark(shared: &Shared, tenant_id: Uuid, outbound_id: &str, status: &str, detail: &str) {
+async fn mark(shared: &NodeState, tenant_id: Uuid, outbound_id: &str, status: &str, detail: &str) {
     let written = async {
         let mut tx = shared.db.tenant(TenantCtx::new(tenant_id)).await?;
         messages::set_delivery(&mut tx, outbound_id, status, detail).await?;

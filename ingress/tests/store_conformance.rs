@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use ingress::whatsapp::store::PgSessionStore;
+use ingress::whatsapp::PgSessionStore;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use store::crypto::MasterKey;

@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 const TTL: Duration = Duration::from_secs(3);
 const CUSTOMER: &str = "2250709090909@s.whatsapp.net";
+/// How long an outbound fetch waits on the server (`expires` in `ingress::outbound`), with some slack.
+const OUTBOUND_FETCH_EXPIRY: Duration = Duration::from_millis(5500);
 
 fn nats_url() -> String {
     std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
@@ -156,6 +158,27 @@ impl Env {
         }
     }
 
+    /// Waits until `node` has heartbeated `beats` times as seen from here (distinct revisions of its key). A
+    /// node heartbeats at the start of each scan, so two beats mean it finished a whole scan in between.
+    async fn wait_for_heartbeats(&self, node: &str, beats: usize, limit: Duration) {
+        let key = format!("node.{node}");
+        let mut seen = std::collections::BTreeSet::new();
+        let started = Instant::now();
+        while seen.len() < beats {
+            assert!(
+                started.elapsed() < limit,
+                "{node} heartbeated {} of {beats} times within {limit:?}",
+                seen.len()
+            );
+            if let Ok(Some(entry)) = self.kv.entry(key.clone()).await
+                && entry.operation == jetstream::kv::Operation::Put
+            {
+                seen.insert(entry.revision);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until `node` holds the tenant; returns how long it took.
     async fn wait_for_holder(&self, node: &str, limit: Duration) -> Duration {
         let started = Instant::now();
@@ -230,7 +253,9 @@ async fn killed_and_frozen_holders_hand_over_without_double_sends(pool: PgPool) 
     let mut a = env.spawn("node-a");
     env.wait_for_holder(&a.id, Duration::from_secs(15)).await;
     let b = env.spawn("node-b");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A whole scan by B, with A's lease held all along.
+    env.wait_for_heartbeats(&b.id, 2, Duration::from_secs(15))
+        .await;
     assert_eq!(
         env.holder().await.as_deref(),
         Some("node-a"),
@@ -259,11 +284,14 @@ async fn killed_and_frozen_holders_hand_over_without_double_sends(pool: PgPool) 
 
     // Act 2: freeze B past its TTL while C is up.
     let c = env.spawn("node-c");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    env.wait_for_heartbeats(&c.id, 1, Duration::from_secs(15))
+        .await;
+    let frozen_at = tokio::time::Instant::now();
     b.signal("-STOP");
     env.wait_for_holder(&c.id, TTL * 4).await;
-    // B's pending pull request has expired by now (5 s), so the reply can only go to C.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The pull request B sent before freezing expires on the server within OUTBOUND_FETCH_EXPIRY, with nothing
+    // to observe from here; after that the reply can only go to C.
+    tokio::time::sleep_until(frozen_at + OUTBOUND_FETCH_EXPIRY).await;
     let third = env.publish_reply("Livraison demain à Abobo.").await;
     let out = sent_within(&mut sent, Duration::from_secs(4)).await;
     assert_eq!(out.len(), 1, "C sends while B is frozen: {out:?}");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use ingress::gateway::{Connection, GatewayError, GatewayEvent, StartOptions, WhatsAppGateway};
-use ingress::whatsapp::store::PgSessionStore;
+use ingress::whatsapp::PgSessionStore;
 use ingress::whatsapp::{Network, SessionBackend, WaConfig, WhatsAppRustGateway, start_session};
 use ingress::{IngressConfig, IngressNode, status};
 use schemas::Subjects;
@@ -62,6 +62,19 @@ impl FakeNetwork {
 
     fn network(&self) -> Network {
         Network::new(Arc::new(self.clone()), Arc::new(NoHttp))
+    }
+
+    /// Waits until nothing but the test holds this network any more: from then on, no connection attempt
+    /// can be made through it.
+    async fn wait_released(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while Arc::strong_count(&self.attempts) > 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the network is still held after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     async fn wait_for_attempts(&self, n: usize, within: Duration) -> Vec<Instant> {
@@ -260,7 +273,7 @@ async fn reconnect_attempts_back_off_like_whatsapp_web() {
     assert_closes(&mut events, Duration::from_secs(1)).await;
     assert_freed(&client, Duration::from_secs(2)).await;
     let after_shutdown = fake.attempts().len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    fake.wait_released(Duration::from_secs(2)).await;
     assert_eq!(
         fake.attempts().len(),
         after_shutdown,
@@ -283,7 +296,7 @@ async fn dropping_the_connection_aborts_the_client() {
     assert_closes(&mut events, Duration::from_secs(1)).await;
     assert_freed(&client, Duration::from_secs(2)).await;
     let after_drop = fake.attempts().len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    fake.wait_released(Duration::from_secs(2)).await;
     assert_eq!(fake.attempts().len(), after_drop, "no attempt after drop");
 }
 

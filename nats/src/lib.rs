@@ -1,7 +1,10 @@
 //! The JetStream topology of Tdjaasa — streams, the workers' durable consumer and the lease bucket — and the
 //! code that applies it idempotently at start-up. Each service calls [`provision`] before serving, so a fresh
-//! NATS server is usable at once and a changed definition is rolled out by restarting.
+//! NATS server is usable at once and a changed definition is rolled out by restarting. It also holds the two
+//! publishing paths that need JetStream's dedup header: customer messages ([`publish_inbound`]) and the
+//! transactional outbox ([`publish_outbox`]).
 
+pub mod inbound;
 pub mod outbox;
 
 use std::time::Duration;
@@ -9,6 +12,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, stream};
 use schemas::Subjects;
 
+pub use inbound::{PublishInboundError, publish_inbound};
 pub use outbox::publish_outbox;
 
 /// NATS settings.

@@ -23,6 +23,7 @@ pub mod tenants;
 pub mod text;
 pub mod users;
 pub mod web_sessions;
+pub mod whatsapp_keys;
 pub mod whatsapp_sessions;
 
 pub use db::{Db, DbConfig};

@@ -24,7 +24,8 @@ async fn a_crashed_node_s_tenant_is_taken_over_within_the_ttl(pool: PgPool) {
     })
     .await;
     let b = start_node(&app).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A whole scan by B, which sees the tenant wanting a connection and A's lease held.
+    b.node.scan_once().await.expect("B scans");
     assert!(
         b.node.owned_tenants().is_empty(),
         "B leaves A's live tenant alone"
@@ -97,7 +98,8 @@ async fn a_node_whose_renewals_stall_fences_itself_and_stops_sending(pool: PgPoo
     let out = sent_within(&mut sent, Duration::from_secs(4)).await;
     assert_eq!(out.len(), 1, "sent once, by B: {out:?}");
     a.node.hold_renewals(false);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A's renewals resume and it scans again: B's lease stands.
+    a.node.scan_once().await.expect("A scans");
     assert!(
         a.node.owned_tenants().is_empty(),
         "A does not come back on its own"
@@ -160,7 +162,15 @@ async fn new_tenants_spread_over_live_nodes(pool: PgPool) {
     };
     let a = start_node_with(&app, sandbox(&app, &config), config.clone()).await;
     let b = start_node_with(&app, sandbox(&app, &config), config).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    eventually(
+        Duration::from_secs(5),
+        "A and B see each other alive",
+        || async {
+            a.node.live_nodes().await.expect("A's view") == 2
+                && b.node.live_nodes().await.expect("B's view") == 2
+        },
+    )
+    .await;
     let mut tenants = Vec::new();
     for i in 0..4 {
         tenants.push(app.signup(&format!("Boutique {i}")).await.tenant_id);

@@ -348,8 +348,12 @@ async fn terminal_states_are_explained_in_french_and_not_retried(pool: PgPool) {
                 .is_some_and(|(status, _, _)| status == expected_status)
         })
         .await;
-        // Several scan periods: nothing restarts it.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        eventually(Duration::from_secs(5), case, || async {
+            node.node.owned_tenants().is_empty()
+        })
+        .await;
+        // A scan after the session ended: nothing restarts it.
+        node.node.scan_once().await.expect("scan");
 
         // Assert
         let (_, detail, _) = session_row(&app, shop.tenant_id).await.expect("row");

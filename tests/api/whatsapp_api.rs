@@ -245,7 +245,7 @@ async fn a_sandbox_scan_reaches_only_the_callers_own_connection(pool: PgPool) {
             "{message}"
         );
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The refusals are the node's answers: B's commands are over, nothing of them is still in flight.
     assert_eq!(status_of(&app, &shop.token).await, "waiting_for_scan");
     assert_eq!(status_of(&app, &other.token).await, "disconnected");
 

@@ -52,7 +52,7 @@ pub struct ImportReport {
 /// Imports a CSV catalogue (`Content-Type: text/csv`): all rows or none.
 #[utoipa::path(post, path = "/api/v1/products/import", operation_id = "importProducts",
     tag = "products", params(ImportQuery),
-    request_body(content((crate::openapi::FileBody = "text/csv"), (crate::openapi::FileBody = "application/octet-stream")),
+    request_body(content((FileBody = "text/csv"), (FileBody = "application/octet-stream")),
         description = "Header row then one product per row. Columns: sku|reference, name|nom, description, \
                        category|categorie, price_xof|prix, stock|quantite (empty = unlimited), image_url|image, \
                        active|actif; other columns become attributes."),
@@ -415,6 +415,15 @@ fn parse_bool(raw: &str) -> Result<bool, &'static str> {
         _ => Err("Valeur invalide : oui ou non."),
     }
 }
+
+/// A file sent as the raw request body (the CSV import): its bytes, whatever their encoding.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(
+    dead_code,
+    reason = "describes a request body in the OpenAPI document; handlers read bytes"
+)]
+pub(crate) struct FileBody(Vec<u8>);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! Translation of whatsapp-rust's events into our [`GatewayEvent`]s. Pure functions of the crate's event (and
 //! our own phone-number JID), so every mapping is tested without a live client; the session supervisor in
-//! [`super::session`] only acts on the result.
+//! [`super::client`] only acts on the result.
 
 use whatsapp_rust::Jid;
 use whatsapp_rust::chrono::Utc;

@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use store::whatsapp_keys::wa_kv::{self, MsgSecretRow};
 use whatsapp_rust::wacore::store::error::Result as StoreResult;
 use whatsapp_rust::wacore::store::traits::{
     MsgSecretEntry, MsgSecretStore, merge_msg_secret_expiry, merge_msg_secret_message_ts,
 };
 
 use super::kv::{Ns, saturating_u32};
-use super::{PgSessionStore, SessionStoreError};
+use super::{PgSessionStore, Result, SessionStoreError};
 
 impl PgSessionStore {
     fn msg_secret_k(&self, chat: &str, sender: &str, msg_id: &str) -> Vec<u8> {
@@ -57,37 +58,21 @@ impl MsgSecretStore for PgSessionStore {
                 )
             })
             .collect();
-        let merged = merge_batch(keyed);
-        let (mut ks, mut sealed, mut expires, mut message_ts) = (
-            Vec::with_capacity(merged.len()),
-            Vec::with_capacity(merged.len()),
-            Vec::with_capacity(merged.len()),
-            Vec::with_capacity(merged.len()),
-        );
-        for (k, entry) in merged {
-            sealed.push(self.seal_row(Ns::MsgSecret, &k, &entry.secret)?);
-            ks.push(k);
-            expires.push(entry.expires_at);
-            message_ts.push(entry.message_ts);
-        }
+        let rows = merge_batch(keyed)
+            .into_iter()
+            .map(|(k, entry)| {
+                Ok(MsgSecretRow {
+                    sealed: self.seal_row(Ns::MsgSecret, &k, &entry.secret)?,
+                    k,
+                    expires_at: entry.expires_at,
+                    message_ts: entry.message_ts,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "insert into wa_kv (tenant_id, ns, k, sealed, ts, num) \
-             select $1, $2, r.k, r.sealed, r.ts, r.num \
-             from unnest($3::bytea[], $4::bytea[], $5::int8[], $6::int8[]) as r(k, sealed, ts, num) \
-             on conflict (tenant_id, ns, k) do update set sealed = excluded.sealed, \
-               ts = case when wa_kv.ts = 0 or excluded.ts = 0 then 0 else greatest(wa_kv.ts, excluded.ts) end, \
-               num = greatest(wa_kv.num, excluded.num), updated_at = clock_timestamp()",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::MsgSecret.id())
-        .bind(ks)
-        .bind(sealed)
-        .bind(expires)
-        .bind(message_ts)
-        .execute(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        wa_kv::merge_msg_secrets(&mut tx, Ns::MsgSecret.id(), rows)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         Ok(count)
     }
@@ -112,36 +97,24 @@ impl MsgSecretStore for PgSessionStore {
     ) -> StoreResult<Option<(Vec<u8>, i64)>> {
         let k = self.msg_secret_k(chat, sender, msg_id);
         let mut tx = self.begin().await?;
-        let row: Option<(Vec<u8>, Option<i64>)> = sqlx::query_as(
-            "select sealed, num from wa_kv where tenant_id = $1 and ns = $2 and k = $3",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::MsgSecret.id())
-        .bind(&k)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        let row = wa_kv::get_numbered(&mut tx, Ns::MsgSecret.id(), &k)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
-        let Some((sealed, message_ts)) = row else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let secret = self.open_row(Ns::MsgSecret, &k, &sealed)?;
-        Ok(Some((secret, message_ts.unwrap_or(0))))
+        let secret = self.open_row(Ns::MsgSecret, &k, &row.sealed)?;
+        Ok(Some((secret, row.num.unwrap_or(0))))
     }
 
     /// Deadlines at or before the cutoff go; `0` means never.
     async fn delete_expired_msg_secrets(&self, cutoff_timestamp: i64) -> StoreResult<u32> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "delete from wa_kv where tenant_id = $1 and ns = $2 and ts <> 0 and ts <= $3",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::MsgSecret.id())
-        .bind(cutoff_timestamp)
-        .execute(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        let deleted = wa_kv::delete_past_deadline(&mut tx, Ns::MsgSecret.id(), cutoff_timestamp)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
-        Ok(saturating_u32(done.rows_affected()))
+        Ok(saturating_u32(deleted))
     }
 }

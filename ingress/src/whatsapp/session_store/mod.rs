@@ -1,6 +1,7 @@
 //! Session storage for `whatsapp-rust`: [`PgSessionStore`] implements the crate's five storage traits
 //! (`SignalStore`, `AppSyncStore`, `ProtocolStore`, `MsgSecretStore`, `DeviceStore`), which makes it a
-//! `whatsapp_rust` `Backend`, on the `wa_kv` and `wa_device` tables (migration 0005).
+//! `whatsapp_rust` `Backend`, on the `wa_kv` and `wa_device` tables (migration 0005), whose statements are in
+//! `store::whatsapp_keys`.
 //!
 //! One instance serves one tenant's linked device. Every statement runs in a [`TenantTx`], so row-level
 //! security confines it to that tenant even if a query forgot its `tenant_id` predicate; every value is
@@ -17,7 +18,7 @@ mod protocol;
 mod signal;
 
 use store::crypto::{DataKey, MasterKey};
-use store::{Db, TenantCtx, TenantTx};
+use store::{Db, TenantCtx, TenantTx, whatsapp_keys};
 use uuid::Uuid;
 use whatsapp_rust::wacore::store::error::StoreError;
 
@@ -49,22 +50,13 @@ pub enum SessionStoreError {
     },
 }
 
-impl From<sqlx::Error> for SessionStoreError {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Store(store::Error::Database(error))
-    }
-}
-
 /// The crate only knows its own error type; keep our error as the source so logs show the real cause.
 impl From<SessionStoreError> for StoreError {
     fn from(error: SessionStoreError) -> Self {
         match &error {
-            SessionStoreError::Store(store::Error::Database(
-                sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_),
-            )) => StoreError::Connection(Box::new(error)),
+            SessionStoreError::Store(e) if whatsapp_keys::is_unreachable(e) => {
+                StoreError::Connection(Box::new(error))
+            }
             SessionStoreError::Store(store::Error::Crypto)
             | SessionStoreError::Decode { .. }
             | SessionStoreError::Malformed(_)
@@ -120,14 +112,7 @@ impl PgSessionStore {
     /// The data key stays: it belongs to the tenant, not to the WhatsApp session.
     pub async fn wipe(&self) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("delete from wa_kv where tenant_id = $1")
-            .bind(self.ctx.tenant_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("delete from wa_device where tenant_id = $1")
-            .bind(self.ctx.tenant_id)
-            .execute(&mut *tx)
-            .await?;
+        whatsapp_keys::wipe(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use store::whatsapp_keys::wa_kv;
 use whatsapp_rust::wacore::store::error::Result as StoreResult;
 use whatsapp_rust::wacore::store::traits::{
     DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore,
@@ -137,21 +138,14 @@ impl ProtocolStore for PgSessionStore {
     async fn get_pn_mapping(&self, phone: &str) -> StoreResult<Option<LidPnMappingEntry>> {
         let grp = self.index.group("phone", phone);
         let mut tx = self.begin().await?;
-        let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
-            "select k, sealed from wa_kv where tenant_id = $1 and ns = $2 and grp = $3 \
-             order by num desc, updated_at desc limit 1",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::LidMapping.id())
-        .bind(grp)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        let row = wa_kv::newest_in_group(&mut tx, Ns::LidMapping.id(), &grp)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
-        let Some((k, sealed)) = row else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let plain = self.open_row(Ns::LidMapping, &k, &sealed)?;
+        let plain = self.open_row(Ns::LidMapping, &row.k, &row.sealed)?;
         Ok(Some(decode("LID mapping", &plain)?))
     }
 
@@ -261,25 +255,21 @@ impl ProtocolStore for PgSessionStore {
     async fn get_tc_token(&self, jid: &str) -> StoreResult<Option<TcTokenEntry>> {
         let k = self.index.key(Ns::TcToken, &[jid]);
         let mut tx = self.begin().await?;
-        let row: Option<(Vec<u8>, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "select sealed, ts, ts2 from wa_kv where tenant_id = $1 and ns = $2 and k = $3",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::TcToken.id())
-        .bind(&k)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        let row = wa_kv::get_timed(&mut tx, Ns::TcToken.id(), &k)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
-        let Some((sealed, ts, ts2)) = row else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let plain = self.open_row(Ns::TcToken, &k, &sealed)?;
+        let plain = self.open_row(Ns::TcToken, &k, &row.sealed)?;
         let stored: TcTokenRow = decode("tc token", &plain)?;
         Ok(Some(TcTokenEntry {
             token: stored.token,
-            token_timestamp: ts.ok_or(SessionStoreError::Malformed("tc token timestamp"))?,
-            sender_timestamp: ts2,
+            token_timestamp: row
+                .ts
+                .ok_or(SessionStoreError::Malformed("tc token timestamp"))?,
+            sender_timestamp: row.ts2,
         }))
     }
 
@@ -317,19 +307,12 @@ impl ProtocolStore for PgSessionStore {
         sender_cutoff: i64,
     ) -> StoreResult<u32> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "delete from wa_kv where tenant_id = $1 and ns = $2 \
-             and (not coalesce(flag, false) or ts < $3) and (ts2 is null or ts2 < $4)",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::TcToken.id())
-        .bind(token_cutoff)
-        .bind(sender_cutoff)
-        .execute(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        let deleted =
+            wa_kv::delete_expired_tc_tokens(&mut tx, Ns::TcToken.id(), token_cutoff, sender_cutoff)
+                .await
+                .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
-        Ok(saturating_u32(done.rows_affected()))
+        Ok(saturating_u32(deleted))
     }
 
     /// One atomic upsert: inserts a byte-less placeholder, or only advances `ts2` of an existing row, so a
@@ -342,19 +325,9 @@ impl ProtocolStore for PgSessionStore {
         let k = self.index.key(Ns::TcToken, &[jid]);
         let sealed = self.seal_row(Ns::TcToken, &k, &Self::tc_token_plain(jid, &[])?)?;
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "insert into wa_kv (tenant_id, ns, k, sealed, flag, ts, ts2) values ($1, $2, $3, $4, false, $5, $5) \
-             on conflict (tenant_id, ns, k) do update \
-             set ts2 = greatest(wa_kv.ts2, excluded.ts2), updated_at = clock_timestamp()",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::TcToken.id())
-        .bind(&k)
-        .bind(sealed)
-        .bind(sender_timestamp)
-        .execute(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        wa_kv::touch_tc_token_sender_time(&mut tx, Ns::TcToken.id(), &k, &sealed, sender_timestamp)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         Ok(())
     }
@@ -370,19 +343,14 @@ impl ProtocolStore for PgSessionStore {
         let k = self.index.key(Ns::TcToken, &[jid]);
         let sealed = self.seal_row(Ns::TcToken, &k, &Self::tc_token_plain(jid, token)?)?;
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "insert into wa_kv (tenant_id, ns, k, sealed, flag, ts, ts2) values ($1, $2, $3, $4, $5, $6, null) \
-             on conflict (tenant_id, ns, k) do update \
-             set sealed = excluded.sealed, flag = excluded.flag, ts = excluded.ts, updated_at = clock_timestamp() \
-             where not coalesce(wa_kv.flag, false) or excluded.ts >= wa_kv.ts",
+        wa_kv::store_received_tc_token(
+            &mut tx,
+            Ns::TcToken.id(),
+            &k,
+            &sealed,
+            !token.is_empty(),
+            token_timestamp,
         )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::TcToken.id())
-        .bind(&k)
-        .bind(sealed)
-        .bind(!token.is_empty())
-        .bind(token_timestamp)
-        .execute(&mut *tx)
         .await
         .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
@@ -414,15 +382,9 @@ impl ProtocolStore for PgSessionStore {
     ) -> StoreResult<Option<Vec<u8>>> {
         let k = self.index.key(Ns::SentMessage, &[chat_jid, message_id]);
         let mut tx = self.begin().await?;
-        let sealed: Option<Vec<u8>> = sqlx::query_scalar(
-            "delete from wa_kv where tenant_id = $1 and ns = $2 and k = $3 returning sealed",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::SentMessage.id())
-        .bind(&k)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        let sealed = wa_kv::take(&mut tx, Ns::SentMessage.id(), &k)
+            .await
+            .map_err(SessionStoreError::from)?;
         let payload = sealed
             .map(|sealed| self.open_row(Ns::SentMessage, &k, &sealed))
             .transpose()?;

@@ -10,25 +10,26 @@
 //! `Disconnected` events leave that status alone, so it does not flicker.
 //!
 //! The QR or pairing code on screen is kept in memory only ([`LiveCode`]), for a new viewer to get at once.
+//! The node starts one [`run`] per tenant it takes, and relays the shop's commands to it ([`SessionCtl`]).
 //!
 //! Fencing comes first: when the lease is lost or its renewal is late, the connection is dropped from the
 //! outbound path and shut down before anything else, and nothing more is written or published.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use schemas::whatsapp::{WaCommandReply, WaEvent, WaStatus};
 use store::{TenantCtx, whatsapp_sessions};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::gateway::{Connection, GatewayError, GatewayEvent, Simulation, StartOptions};
 use crate::lease::Lease;
-use crate::node::Shared;
-use crate::outbound::{self, ConnectionWatch, RecentIds};
-use crate::{inbound, status};
+use crate::node_state::NodeState;
+use crate::tenant_slot::{ConnectionWatch, LiveCode, RecentIds, SessionCtl};
+use crate::{inbound, outbound, status};
 
 /// How a session begins.
 #[derive(Debug, Clone)]
@@ -39,80 +40,6 @@ pub(crate) enum Initial {
     Connect(StartOptions),
     /// The shop asked to unlink: open the stored session only to log it out.
     Logout,
-}
-
-/// Commands the node relays to a running session.
-pub(crate) enum SessionCtl {
-    Connect {
-        options: StartOptions,
-        reply: oneshot::Sender<WaCommandReply>,
-    },
-    Logout {
-        reply: oneshot::Sender<WaCommandReply>,
-    },
-    /// Sandbox: play a scan or a customer message on the running connection.
-    Simulate {
-        simulation: Simulation,
-        reply: oneshot::Sender<WaCommandReply>,
-    },
-}
-
-/// The QR or pairing code shown right now, so that a viewer who arrives between two codes sees it at once.
-/// Memory only: a code is a credential while valid, never stored or logged.
-#[derive(Default)]
-pub(crate) struct LiveCode(Mutex<Option<Shown>>);
-
-struct Shown {
-    pairing: bool,
-    code: String,
-    until: Instant,
-}
-
-impl LiveCode {
-    fn show(&self, pairing: bool, code: String, valid_for: Duration) {
-        *self.lock() = Some(Shown {
-            pairing,
-            code,
-            until: Instant::now() + valid_for,
-        });
-    }
-
-    fn clear(&self) {
-        *self.lock() = None;
-    }
-
-    /// The code as a live event with its remaining validity; nothing once it expired.
-    pub fn events(&self) -> Vec<WaEvent> {
-        let shown = self.lock();
-        let Some(shown) = shown.as_ref() else {
-            return Vec::new();
-        };
-        let left = shown
-            .until
-            .saturating_duration_since(Instant::now())
-            .as_secs();
-        if left == 0 {
-            return Vec::new();
-        }
-        let code = shown.code.clone();
-        vec![if shown.pairing {
-            WaEvent::PairingCode {
-                code,
-                expires_in_secs: left,
-            }
-        } else {
-            WaEvent::Qr {
-                code,
-                expires_in_secs: left,
-            }
-        }]
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Shown>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 pub(crate) struct Parts {
@@ -147,7 +74,7 @@ enum Flow {
 /// Time allowed to a gateway call made while stopping.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(crate) async fn run(shared: Arc<Shared>, parts: Parts) {
+pub(crate) async fn run(shared: Arc<NodeState>, parts: Parts) {
     let lease = parts.lease.clone();
     let tenant_id = lease.tenant_id;
     let children = parts.stop.child_token();
@@ -164,7 +91,7 @@ pub(crate) async fn run(shared: Arc<Shared>, parts: Parts) {
         parts.recent.clone(),
         children.clone(),
     ));
-    let mut session = Session {
+    let mut session = TenantSession {
         shared: shared.clone(),
         lease: lease.clone(),
         tenant_id,
@@ -189,7 +116,7 @@ pub(crate) async fn run(shared: Arc<Shared>, parts: Parts) {
 }
 
 /// Renews the lease every TTL/3 (the test hook `hold_renewals` skips renewals, like a stalled loop).
-async fn renew(shared: &Shared, lease: &Lease, stop: &CancellationToken) {
+async fn renew(shared: &NodeState, lease: &Lease, stop: &CancellationToken) {
     let every = shared.leases.ttl() / 3;
     loop {
         tokio::select! {
@@ -197,10 +124,7 @@ async fn renew(shared: &Shared, lease: &Lease, stop: &CancellationToken) {
             () = lease.fenced() => return,
             () = tokio::time::sleep(every) => {}
         }
-        if shared
-            .hold_renewals
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
+        if shared.renewals_held() {
             continue;
         }
         if !shared.leases.renew(lease).await {
@@ -209,8 +133,8 @@ async fn renew(shared: &Shared, lease: &Lease, stop: &CancellationToken) {
     }
 }
 
-struct Session {
-    shared: Arc<Shared>,
+struct TenantSession {
+    shared: Arc<NodeState>,
     lease: Arc<Lease>,
     tenant_id: Uuid,
     /// Last persisted (status, detail, phone): unchanged states are not rewritten.
@@ -223,7 +147,7 @@ struct Session {
     stop: CancellationToken,
 }
 
-impl Session {
+impl TenantSession {
     async fn drive(&mut self, initial: Initial, mut ctl: mpsc::Receiver<SessionCtl>) -> End {
         let config = self.shared.config.clone();
         let mut logout_only = matches!(initial, Initial::Logout);

@@ -1,5 +1,6 @@
 //! The sealed key-value layer under the trait implementations: namespaces, hashed row keys, sealing, and the
-//! generic statements on `wa_kv`. Namespace-specific merges (tc tokens, message secrets) live with their traits.
+//! generic reads and writes of `wa_kv` (statements in `store::whatsapp_keys::wa_kv`). Namespace-specific
+//! merges (tc tokens, message secrets) live with their traits.
 
 use std::collections::HashMap;
 
@@ -7,6 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use store::TenantTx;
 use store::crypto::MasterKey;
+use store::whatsapp_keys::wa_kv::{self, SealedRow};
 use uuid::Uuid;
 
 use super::{PgSessionStore, Result, SessionStoreError};
@@ -152,19 +154,6 @@ pub(super) fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Resu
     serde_json::to_vec(value).map_err(|source| SessionStoreError::Encode { what, source })
 }
 
-/// Columns of the generic upsert, one array per column (bound to `unnest`).
-#[derive(Default)]
-struct Columns {
-    k: Vec<Vec<u8>>,
-    sealed: Vec<Vec<u8>>,
-    grp: Vec<Option<Vec<u8>>>,
-    member: Vec<Option<Vec<u8>>>,
-    num: Vec<Option<i64>>,
-    flag: Vec<Option<bool>>,
-    ts: Vec<Option<i64>>,
-    ts2: Vec<Option<i64>>,
-}
-
 impl PgSessionStore {
     /// AAD purpose: tenant (added by `DataKey`), namespace and row key. The hashed key stands for the clear
     /// one, so even rows read by enumeration (no clear key in hand) can be opened.
@@ -190,39 +179,22 @@ impl PgSessionStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let rows = last_per_key(rows);
-        let mut c = Columns::default();
-        for row in rows {
-            c.sealed.push(self.seal_row(ns, &row.k, &row.plain)?);
-            c.k.push(row.k);
-            c.grp.push(row.grp);
-            c.member.push(row.member);
-            c.num.push(row.num);
-            c.flag.push(row.flag);
-            c.ts.push(row.ts);
-            c.ts2.push(row.ts2);
-        }
-        sqlx::query(
-            "insert into wa_kv (tenant_id, ns, k, sealed, grp, member, num, flag, ts, ts2) \
-             select $1, $2, r.k, r.sealed, r.grp, r.member, r.num, r.flag, r.ts, r.ts2 \
-             from unnest($3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[], $7::int8[], $8::bool[], \
-                         $9::int8[], $10::int8[]) as r(k, sealed, grp, member, num, flag, ts, ts2) \
-             on conflict (tenant_id, ns, k) do update set sealed = excluded.sealed, grp = excluded.grp, \
-               member = excluded.member, num = excluded.num, flag = excluded.flag, ts = excluded.ts, \
-               ts2 = excluded.ts2, updated_at = clock_timestamp()",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(ns.id())
-        .bind(c.k)
-        .bind(c.sealed)
-        .bind(c.grp)
-        .bind(c.member)
-        .bind(c.num)
-        .bind(c.flag)
-        .bind(c.ts)
-        .bind(c.ts2)
-        .execute(&mut **tx)
-        .await?;
+        let sealed = last_per_key(rows)
+            .into_iter()
+            .map(|row| {
+                Ok(SealedRow {
+                    sealed: self.seal_row(ns, &row.k, &row.plain)?,
+                    k: row.k,
+                    grp: row.grp,
+                    member: row.member,
+                    num: row.num,
+                    flag: row.flag,
+                    ts: row.ts,
+                    ts2: row.ts2,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        wa_kv::put(tx, ns.id(), sealed).await?;
         Ok(())
     }
 
@@ -246,14 +218,7 @@ impl PgSessionStore {
         ns: Ns,
         k: &[u8],
     ) -> Result<Option<Vec<u8>>> {
-        let sealed: Option<Vec<u8>> = sqlx::query_scalar(
-            "select sealed from wa_kv where tenant_id = $1 and ns = $2 and k = $3",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(ns.id())
-        .bind(k)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let sealed = wa_kv::get(tx, ns.id(), k).await?;
         sealed.map(|s| self.open_row(ns, k, &s)).transpose()
     }
 
@@ -264,7 +229,7 @@ impl PgSessionStore {
         Ok(value)
     }
 
-    /// The rows among `keys` that exist, as `(k, plaintext)`, in one `= any($3)` query.
+    /// The rows among `keys` that exist, as `(k, plaintext)`, in one query.
     pub(super) async fn get_many(
         &self,
         ns: Ns,
@@ -274,19 +239,12 @@ impl PgSessionStore {
             return Ok(Vec::new());
         }
         let mut tx = self.begin().await?;
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
-            "select k, sealed from wa_kv where tenant_id = $1 and ns = $2 and k = any($3)",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(ns.id())
-        .bind(keys)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = wa_kv::get_many(&mut tx, ns.id(), &keys).await?;
         tx.commit().await?;
         rows.into_iter()
-            .map(|(k, sealed)| {
-                let plain = self.open_row(ns, &k, &sealed)?;
-                Ok((k, plain))
+            .map(|row| {
+                let plain = self.open_row(ns, &row.k, &row.sealed)?;
+                Ok((row.k, plain))
             })
             .collect()
     }
@@ -300,12 +258,7 @@ impl PgSessionStore {
             return Ok(());
         }
         let mut tx = self.begin().await?;
-        sqlx::query("delete from wa_kv where tenant_id = $1 and ns = $2 and k = any($3)")
-            .bind(self.ctx.tenant_id)
-            .bind(ns.id())
-            .bind(keys)
-            .execute(&mut *tx)
-            .await?;
+        wa_kv::delete_keys(&mut tx, ns.id(), &keys).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -313,14 +266,9 @@ impl PgSessionStore {
     /// Deletes the rows of `ns` whose `ts` is below `cutoff` (stored-at sweeps); returns how many went.
     pub(super) async fn delete_older_than(&self, ns: Ns, cutoff: i64) -> Result<u32> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("delete from wa_kv where tenant_id = $1 and ns = $2 and ts < $3")
-            .bind(self.ctx.tenant_id)
-            .bind(ns.id())
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await?;
+        let deleted = wa_kv::delete_older_than(&mut tx, ns.id(), cutoff).await?;
         tx.commit().await?;
-        Ok(saturating_u32(done.rows_affected()))
+        Ok(saturating_u32(deleted))
     }
 
     /// Every row of `ns` whose `grp` is `grp`, opened, with its flag.
@@ -330,32 +278,20 @@ impl PgSessionStore {
         grp: &[u8],
     ) -> Result<Vec<(Vec<u8>, Option<bool>)>> {
         let mut tx = self.begin().await?;
-        let rows: Vec<(Vec<u8>, Vec<u8>, Option<bool>)> = sqlx::query_as(
-            "select k, sealed, flag from wa_kv where tenant_id = $1 and ns = $2 and grp = $3",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(ns.id())
-        .bind(grp)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = wa_kv::in_group(&mut tx, ns.id(), grp).await?;
         tx.commit().await?;
         rows.into_iter()
-            .map(|(k, sealed, flag)| Ok((self.open_row(ns, &k, &sealed)?, flag)))
+            .map(|row| Ok((self.open_row(ns, &row.k, &row.sealed)?, row.flag)))
             .collect()
     }
 
     /// Every row of `ns`, opened.
     pub(super) async fn get_all(&self, ns: Ns) -> Result<Vec<Vec<u8>>> {
         let mut tx = self.begin().await?;
-        let rows: Vec<(Vec<u8>, Vec<u8>)> =
-            sqlx::query_as("select k, sealed from wa_kv where tenant_id = $1 and ns = $2")
-                .bind(self.ctx.tenant_id)
-                .bind(ns.id())
-                .fetch_all(&mut *tx)
-                .await?;
+        let rows = wa_kv::all(&mut tx, ns.id()).await?;
         tx.commit().await?;
         rows.into_iter()
-            .map(|(k, sealed)| self.open_row(ns, &k, &sealed))
+            .map(|row| self.open_row(ns, &row.k, &row.sealed))
             .collect()
     }
 
@@ -368,20 +304,15 @@ impl PgSessionStore {
         values: Option<Vec<Vec<u8>>>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let sql = match (column, &values) {
-            (_, None) => "delete from wa_kv where tenant_id = $1 and ns = $2",
-            (LookupColumn::Grp, Some(_)) => {
-                "delete from wa_kv where tenant_id = $1 and ns = $2 and grp = any($3)"
+        match (column, values) {
+            (_, None) => wa_kv::delete_namespace(&mut tx, ns.id()).await?,
+            (LookupColumn::Grp, Some(grps)) => {
+                wa_kv::delete_groups(&mut tx, ns.id(), &grps).await?
             }
-            (LookupColumn::Member, Some(_)) => {
-                "delete from wa_kv where tenant_id = $1 and ns = $2 and member = any($3)"
+            (LookupColumn::Member, Some(members)) => {
+                wa_kv::delete_members(&mut tx, ns.id(), &members).await?
             }
-        };
-        let mut query = sqlx::query(sql).bind(self.ctx.tenant_id).bind(ns.id());
-        if let Some(values) = values {
-            query = query.bind(values);
         }
-        query.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! [`WhatsAppRustGateway`]: the production [`WhatsAppGateway`], one whatsapp-rust client per tenant with its
+//! [`WhatsAppRustGateway`]: the whatsapp-rust implementation of [`WhatsAppGateway`] (the trait is in
+//! [`crate::gateway`]), used in production. One whatsapp-rust client per tenant ([`super::client`]), with its
 //! session in PostgreSQL ([`PgSessionStore`], sealed with the tenant's data key).
 
 use async_trait::async_trait;
@@ -7,8 +8,8 @@ use store::crypto::MasterKey;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::session::{Network, SessionBackend, WaConfig, start_session};
-use super::store::PgSessionStore;
+use super::client::{Network, SessionBackend, WaConfig, start_session};
+use super::session_store::PgSessionStore;
 use crate::gateway::{Connection, GatewayError, GatewayEvent, StartOptions, WhatsAppGateway};
 
 /// Starts tenants' WhatsApp Web sessions with the `whatsapp-rust` crate.

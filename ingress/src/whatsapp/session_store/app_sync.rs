@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use store::whatsapp_keys::wa_kv;
 use whatsapp_rust::wacore::appstate::hash::HashState;
 use whatsapp_rust::wacore::appstate::processor::AppStateMutationMAC;
 use whatsapp_rust::wacore::store::error::Result as StoreResult;
@@ -133,20 +134,14 @@ impl AppSyncStore for PgSessionStore {
     /// The sync key written last (as the reference store keeps it), found by `updated_at`.
     async fn get_latest_sync_key_id(&self) -> StoreResult<Option<Vec<u8>>> {
         let mut tx = self.begin().await?;
-        let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
-            "select k, sealed from wa_kv where tenant_id = $1 and ns = $2 \
-             order by updated_at desc, k desc limit 1",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::SyncKey.id())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        let row = wa_kv::last_written(&mut tx, Ns::SyncKey.id())
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
-        let Some((k, sealed)) = row else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let plain = self.open_row(Ns::SyncKey, &k, &sealed)?;
+        let plain = self.open_row(Ns::SyncKey, &row.k, &row.sealed)?;
         Ok(Some(decode::<SyncKeyRow>("sync key", &plain)?.key_id))
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use store::whatsapp_keys::wa_kv;
 use whatsapp_rust::bytes::Bytes;
 use whatsapp_rust::wacore::store::error::Result as StoreResult;
 use whatsapp_rust::wacore::store::traits::SignalStore;
@@ -100,15 +101,9 @@ impl SignalStore for PgSessionStore {
     async fn has_session(&self, address: &str) -> StoreResult<bool> {
         let k = self.index.key(Ns::Session, &[address]);
         let mut tx = self.begin().await?;
-        let exists: bool = sqlx::query_scalar(
-            "select exists (select 1 from wa_kv where tenant_id = $1 and ns = $2 and k = $3)",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::Session.id())
-        .bind(k)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        let exists = wa_kv::exists(&mut tx, Ns::Session.id(), &k)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         Ok(exists)
     }
@@ -116,15 +111,9 @@ impl SignalStore for PgSessionStore {
     async fn has_signal_state_for_user(&self, user: &str) -> StoreResult<bool> {
         let grp = self.index.group("user", user);
         let mut tx = self.begin().await?;
-        let exists: bool = sqlx::query_scalar(
-            "select exists (select 1 from wa_kv where tenant_id = $1 and ns = any($2) and grp = $3)",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(vec![Ns::Session.id(), Ns::Identity.id()])
-        .bind(grp)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        let exists = wa_kv::group_exists(&mut tx, &[Ns::Session.id(), Ns::Identity.id()], &grp)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         Ok(exists)
     }
@@ -170,16 +159,9 @@ impl SignalStore for PgSessionStore {
         }
         let nums: Vec<i64> = ids.iter().map(|&id| i64::from(id)).collect();
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "update wa_kv set flag = true, updated_at = clock_timestamp() \
-             where tenant_id = $1 and ns = $2 and num = any($3)",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::PreKey.id())
-        .bind(nums)
-        .execute(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        wa_kv::flag_numbers(&mut tx, Ns::PreKey.id(), &nums)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         Ok(())
     }
@@ -190,13 +172,9 @@ impl SignalStore for PgSessionStore {
 
     async fn get_max_prekey_id(&self) -> StoreResult<u32> {
         let mut tx = self.begin().await?;
-        let max: Option<i64> =
-            sqlx::query_scalar("select max(num) from wa_kv where tenant_id = $1 and ns = $2")
-                .bind(self.ctx.tenant_id)
-                .bind(Ns::PreKey.id())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(SessionStoreError::from)?;
+        let max = wa_kv::max_num(&mut tx, Ns::PreKey.id())
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         Ok(max.map(prekey_id).transpose()?.unwrap_or(0))
     }
@@ -212,19 +190,19 @@ impl SignalStore for PgSessionStore {
 
     async fn load_all_signed_prekeys(&self) -> StoreResult<Vec<(u32, Vec<u8>)>> {
         let mut tx = self.begin().await?;
-        let rows: Vec<(Vec<u8>, Vec<u8>, Option<i64>)> = sqlx::query_as(
-            "select k, sealed, num from wa_kv where tenant_id = $1 and ns = $2 order by num",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(Ns::SignedPreKey.id())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        let rows = wa_kv::all_by_num(&mut tx, Ns::SignedPreKey.id())
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         let mut out = Vec::with_capacity(rows.len());
-        for (k, sealed, num) in rows {
-            let id = prekey_id(num.ok_or(SessionStoreError::Malformed("signed pre-key id"))?)?;
-            out.push((id, self.open_row(Ns::SignedPreKey, &k, &sealed)?));
+        for row in rows {
+            let num = row
+                .num
+                .ok_or(SessionStoreError::Malformed("signed pre-key id"))?;
+            out.push((
+                prekey_id(num)?,
+                self.open_row(Ns::SignedPreKey, &row.k, &row.sealed)?,
+            ));
         }
         Ok(out)
     }

@@ -27,7 +27,7 @@ use whatsapp_rust::{ClientError, IqError, SendError};
 
 use super::events::{Mapped, map_event};
 use super::jid::parse_recipient;
-use super::store::{PgSessionStore, SessionStoreError};
+use super::session_store::{PgSessionStore, SessionStoreError};
 use crate::gateway::{Connection, GatewayError, GatewayEvent, StartOptions};
 
 /// Client settings shared by every tenant.
@@ -408,7 +408,7 @@ async fn supervise(s: Supervisor) -> Exit {
             }
             signal = signals.recv() => match signal {
                 Some(Mapped::Event(event)) => {
-                    if !deliver(&events, event, &stop).await {
+                    if !pass_to_reader(&events, event, &stop).await {
                         stop_client(handle, shutdown_timeout, tenant_id).await;
                         return Exit::default();
                     }
@@ -432,7 +432,7 @@ async fn supervise(s: Supervisor) -> Exit {
             while let Ok(signal) = signals.try_recv() {
                 match signal {
                     Mapped::Event(event) => {
-                        if !deliver(&events, event, &stop).await {
+                        if !pass_to_reader(&events, event, &stop).await {
                             return Exit::default();
                         }
                     }
@@ -470,13 +470,13 @@ async fn supervise(s: Supervisor) -> Exit {
         }
     }
     tracing::info!(%tenant_id, event = terminal_name(&event), "whatsapp client stopped");
-    deliver(&events, event, &stop).await;
+    pass_to_reader(&events, event, &stop).await;
     exit
 }
 
 /// Sends one event to the reader; `false` when `shutdown` was asked meanwhile (a full channel must not block
 /// it). A reader that went away is not an error: the connection keeps running until it is shut down.
-async fn deliver(
+async fn pass_to_reader(
     events: &mpsc::Sender<GatewayEvent>,
     event: GatewayEvent,
     stop: &CancellationToken,

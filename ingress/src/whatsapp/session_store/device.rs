@@ -1,6 +1,7 @@
 //! `DeviceStore`: the linked device's own credentials, one sealed row per tenant in `wa_device`.
 
 use async_trait::async_trait;
+use store::whatsapp_keys::wa_device;
 use whatsapp_rust::wacore::stats::StorageResourceReport;
 use whatsapp_rust::wacore::store::Device;
 use whatsapp_rust::wacore::store::error::Result as StoreResult;
@@ -27,28 +28,18 @@ impl DeviceStore for PgSessionStore {
     async fn save(&self, device: &Device) -> StoreResult<()> {
         let sealed = self.seal_device(device)?;
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "insert into wa_device (tenant_id, sealed) values ($1, $2) \
-             on conflict (tenant_id) do update \
-             set sealed = excluded.sealed, version = wa_device.version + 1, updated_at = now()",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(sealed)
-        .execute(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        wa_device::save(&mut tx, &sealed)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         Ok(())
     }
 
     async fn load(&self) -> StoreResult<Option<Device>> {
         let mut tx = self.begin().await?;
-        let sealed: Option<Vec<u8>> =
-            sqlx::query_scalar("select sealed from wa_device where tenant_id = $1")
-                .bind(self.ctx.tenant_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(SessionStoreError::from)?;
+        let sealed = wa_device::load(&mut tx)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         let Some(sealed) = sealed else {
             return Ok(None);
@@ -62,12 +53,9 @@ impl DeviceStore for PgSessionStore {
 
     async fn exists(&self) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let exists: bool =
-            sqlx::query_scalar("select exists (select 1 from wa_device where tenant_id = $1)")
-                .bind(self.ctx.tenant_id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(SessionStoreError::from)?;
+        let exists = wa_device::exists(&mut tx)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         Ok(exists)
     }
@@ -77,14 +65,9 @@ impl DeviceStore for PgSessionStore {
     async fn create(&self) -> StoreResult<i32> {
         let sealed = self.seal_device(&Device::new())?;
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "insert into wa_device (tenant_id, sealed) values ($1, $2) on conflict (tenant_id) do nothing",
-        )
-        .bind(self.ctx.tenant_id)
-        .bind(sealed)
-        .execute(&mut *tx)
-        .await
-        .map_err(SessionStoreError::from)?;
+        wa_device::create(&mut tx, &sealed)
+            .await
+            .map_err(SessionStoreError::from)?;
         tx.commit().await.map_err(SessionStoreError::from)?;
         Ok(DEVICE_ID)
     }
