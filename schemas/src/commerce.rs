@@ -254,7 +254,9 @@ impl From<Sku> for String {
 }
 
 /// An amount in francs CFA (XOF), which have no cents: a non-negative integer (columns `*_xof`, `bigint`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(try_from = "i64")]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
 #[cfg_attr(feature = "sqlx", sqlx(transparent))]
@@ -382,7 +384,11 @@ mod tests {
             assert_eq!(json, status.as_str(), "{status:?}");
             assert_eq!(MessageStatus::parse(status.as_str()), Some(*status));
         }
-        assert_eq!(OrderStatus::parse("shipped"), None, "unknown words are refused");
+        assert_eq!(
+            OrderStatus::parse("shipped"),
+            None,
+            "unknown words are refused"
+        );
         assert_eq!(
             serde_json::to_string(&DeadLetterStatus::Replayed).expect("serialize"),
             "\"replayed\""
@@ -391,7 +397,10 @@ mod tests {
 
     #[test]
     fn skus_are_trimmed_and_limited_to_a_safe_alphabet() {
-        assert_eq!(Sku::new(" RW-1/a.b_c ").expect("valid").as_str(), "RW-1/a.b_c");
+        assert_eq!(
+            Sku::new(" RW-1/a.b_c ").expect("valid").as_str(),
+            "RW-1/a.b_c"
+        );
         assert_eq!(Sku::optional(Some("   ")), Ok(None));
         assert_eq!(Sku::new("a b").map_err(|e| e.messages().len()), Err(1));
         let both = Sku::new(&"é".repeat(65)).expect_err("too long and not ASCII");
@@ -403,7 +412,10 @@ mod tests {
         assert_eq!(Xof::price(0).map(Xof::get), Ok(0));
         assert!(Xof::price(-1).is_err());
         assert!(Xof::price(Xof::MAX_PRICE + 1).is_err());
-        assert!(Xof::new(Xof::MAX_PRICE * 10).is_ok(), "a total may exceed a price");
+        assert!(
+            Xof::new(Xof::MAX_PRICE * 10).is_ok(),
+            "a total may exceed a price"
+        );
         assert_eq!(Stock::new(3).map(Stock::get), Ok(3));
         assert!(Stock::new(-1).is_err());
         assert!(Stock::new(Stock::MAX + 1).is_err());

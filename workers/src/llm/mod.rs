@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use store::products::{Product, ProductFields};
 use uuid::Uuid;
 
 /// Everything a provider may know for one turn: only the active tenant's data.
@@ -42,18 +43,21 @@ pub struct ShopProfile {
     pub instructions: String,
 }
 
+/// A product the bot may offer: the same field set the API and the store use.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CatalogItem {
     pub product_id: Uuid,
-    pub sku: Option<String>,
-    pub name: String,
-    pub description: String,
-    pub category: String,
-    /// Integer XOF.
-    pub price_xof: i64,
-    /// `None` = unlimited.
-    pub stock: Option<i32>,
-    pub attributes: serde_json::Value,
+    #[serde(flatten)]
+    pub fields: ProductFields,
+}
+
+impl From<Product> for CatalogItem {
+    fn from(product: Product) -> Self {
+        CatalogItem {
+            product_id: product.product_id,
+            fields: product.fields,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

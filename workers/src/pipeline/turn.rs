@@ -88,16 +88,7 @@ impl Pipeline {
         let catalog: Vec<CatalogItem> = products::list(&mut tx, &filter)
             .await?
             .into_iter()
-            .map(|p| CatalogItem {
-                product_id: p.product_id,
-                sku: p.sku,
-                name: p.name,
-                description: p.description,
-                category: p.category,
-                price_xof: p.price_xof,
-                stock: p.stock,
-                attributes: p.attributes,
-            })
+            .map(CatalogItem::from)
             .collect();
         let history = messages::history(&mut tx, chat_id, inner.config.history_messages).await?;
         let past_orders = orders::list(&mut tx, None, Some(chat_id), 10, 0).await?;

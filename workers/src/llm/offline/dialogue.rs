@@ -3,6 +3,7 @@
 //! assembles one reply. Products the customer does not name again ("c dispo ?", "je prends 2") come from
 //! the latest message of the turn or the history that named one.
 
+use schemas::commerce::Sku;
 use uuid::Uuid;
 
 use super::calls::{self, Placed, Product};
@@ -60,10 +61,10 @@ struct Item {
 impl<'a> Dialogue<'a> {
     fn new(turn: &'a Turn) -> Self {
         let index = Index::new(turn.catalog.iter().map(|c| ProductText {
-            name: &c.name,
-            category: &c.category,
-            sku: c.sku.as_deref(),
-            attributes: Some(&c.attributes),
+            name: &c.fields.name,
+            category: &c.fields.category,
+            sku: c.fields.sku.as_ref().map(Sku::as_str),
+            attributes: Some(&c.fields.attributes),
         }));
         Dialogue {
             turn,
@@ -362,8 +363,8 @@ impl<'a> Dialogue<'a> {
         }
         let mut categories: Vec<&str> = Vec::new();
         for c in catalog {
-            if !categories.contains(&c.category.as_str()) {
-                categories.push(&c.category);
+            if !categories.contains(&c.fields.category.as_str()) {
+                categories.push(&c.fields.category);
             }
         }
         let mut groups = Vec::new();
@@ -375,7 +376,7 @@ impl<'a> Dialogue<'a> {
             let take = CATALOGUE_PER_GROUP.min(CATALOGUE_SHOWN - shown);
             let members: Vec<Uuid> = catalog
                 .iter()
-                .filter(|c| c.category == category)
+                .filter(|c| c.fields.category == category)
                 .take(take)
                 .map(|c| c.product_id)
                 .collect();
@@ -521,7 +522,7 @@ impl<'a> Dialogue<'a> {
     fn categories(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for c in &self.turn.catalog {
-            let name = c.category.trim();
+            let name = c.fields.category.trim();
             if !name.is_empty() && !out.iter().any(|o| o == name) {
                 out.push(name.to_owned());
             }

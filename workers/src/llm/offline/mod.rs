@@ -14,6 +14,7 @@ mod replies;
 mod text;
 
 use async_trait::async_trait;
+use schemas::commerce::Sku;
 
 use super::{LlmError, LlmProvider, Reply, ToolExecutor, Turn, Usage};
 
@@ -50,10 +51,10 @@ pub fn search_catalog(
     max_results: usize,
 ) -> Vec<usize> {
     let index = matching::Index::new(catalog.iter().map(|p| matching::ProductText {
-        name: &p.name,
-        category: &p.category,
-        sku: p.sku.as_deref(),
-        attributes: Some(&p.attributes),
+        name: &p.fields.name,
+        category: &p.fields.category,
+        sku: p.fields.sku.as_ref().map(Sku::as_str),
+        attributes: Some(&p.fields.attributes),
     }));
     let words: Vec<String> = text::words(query)
         .into_iter()
