@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use schemas::commerce::Author;
 use schemas::{Channel, EventData, OutboundReply};
 use serde::{Deserialize, Serialize};
 use store::chats::{self, Chat, ChatSummary};
@@ -325,7 +326,7 @@ pub(crate) async fn reply_by_hand(
             message_id: message.message_id,
             channel,
             text,
-            author: "owner".into(),
+            author: Author::Owner,
         },
     )
     .await?;

@@ -108,6 +108,14 @@ impl Check {
         self.errors.is_empty()
     }
 
+    /// The refusal of one field, for a check that stops at its first problem.
+    pub fn refuse(field: &str, message: &str) -> Error {
+        Error::Validation(vec![FieldError {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }])
+    }
+
     pub fn finish(self) -> Result<()> {
         if self.errors.is_empty() {
             Ok(())

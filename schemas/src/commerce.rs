@@ -254,9 +254,7 @@ impl From<Sku> for String {
 }
 
 /// An amount in francs CFA (XOF), which have no cents: a non-negative integer (columns `*_xof`, `bigint`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(try_from = "i64")]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
 #[cfg_attr(feature = "sqlx", sqlx(transparent))]
@@ -310,9 +308,16 @@ impl fmt::Display for Xof {
     }
 }
 
+/// The bare number, as the plain integer it replaced printed in logs and refusal reasons.
+impl fmt::Debug for Xof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Units of a product in stock: a non-negative PostgreSQL `integer` (column `product.stock`; a null there,
 /// `Option::None` here, means unlimited).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "i64")]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
 #[cfg_attr(feature = "sqlx", sqlx(transparent))]
@@ -351,6 +356,13 @@ impl From<Stock> for i64 {
 }
 
 impl fmt::Display for Stock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The bare number, as the plain integer it replaced printed in logs and refusal reasons.
+impl fmt::Debug for Stock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }

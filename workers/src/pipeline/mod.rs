@@ -16,6 +16,7 @@ use async_nats::jetstream::{self, AckKind};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use schemas::commerce::Author;
 use schemas::{EventData, InboundMessage, Subjects};
 use store::{Db, TenantCtx, chats, messages};
 use tokio::sync::Semaphore;
@@ -312,7 +313,7 @@ impl Pipeline {
                         message_id: message.message_id,
                         channel: inbound.channel,
                         text: inbound.text.clone(),
-                        author: "owner".into(),
+                        author: Author::Owner,
                     },
                 )
                 .await?;

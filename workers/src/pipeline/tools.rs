@@ -142,7 +142,7 @@ impl<'a> SalesTools<'a> {
             delivery_address: clip(args.delivery_address.as_deref().unwrap_or_default(), 500),
             note: clip(args.note.as_deref().unwrap_or_default(), 500),
         });
-        json!({ "order_ref": store::orders::order_ref(order_id), "status": "new", "total_xof": total, "items": items })
+        json!({ "order_ref": store::orders::order_ref(order_id), "status": schemas::commerce::OrderStatus::New, "total_xof": total, "items": items })
     }
 
     fn status(&self, args: OrderStatus) -> Value {
@@ -156,8 +156,8 @@ impl<'a> SalesTools<'a> {
                     .iter()
                     .filter_map(|(id, q)| self.product(*id).map(|p| p.fields.price_xof.get() * i64::from(*q)))
                     .sum();
-                json!({ "order_ref": store::orders::order_ref(i.order_id), "status": "new", "total_xof": total,
-                        "created_at": "maintenant" })
+                json!({ "order_ref": store::orders::order_ref(i.order_id), "status": schemas::commerce::OrderStatus::New,
+                        "total_xof": total, "created_at": "maintenant" })
             })
             .chain(self.orders.iter().map(|o| {
                 json!({ "order_ref": o.order_ref, "status": o.status, "total_xof": o.total_xof,

@@ -1,6 +1,7 @@
 //! One turn of a chat: read a snapshot, let the model answer with no connection held, write the outcome.
 
 use chrono::Utc;
+use schemas::commerce::Author;
 use schemas::{Channel, EventData, OutboundReply};
 use serde_json::json;
 use store::billing::{AnswerPermission, OperatorSuspension, SuspendReason};
@@ -161,7 +162,7 @@ impl Pipeline {
                             order_id: order.order_id,
                             order_ref: order.order_ref.clone(),
                             chat_id: order.chat_id,
-                            total_xof: order.total_xof,
+                            total_xof: order.total_xof.get(),
                             items: order
                                 .items
                                 .iter()
@@ -169,7 +170,7 @@ impl Pipeline {
                                     product_id: i.product_id,
                                     name: i.product_name.clone(),
                                     quantity: i.quantity,
-                                    unit_price_xof: i.unit_price_xof,
+                                    unit_price_xof: i.unit_price_xof.get(),
                                 })
                                 .collect(),
                         },
@@ -233,7 +234,7 @@ impl Pipeline {
                     message_id: sent.message_id,
                     channel,
                     text: text.clone(),
-                    author: "bot".into(),
+                    author: Author::Bot,
                 },
             )
             .await?;
