@@ -24,6 +24,7 @@ use async_nats::jetstream::{AckKind, consumer};
 use chrono::Utc;
 use futures::StreamExt;
 use schemas::OutboundReply;
+use schemas::commerce::MessageStatus;
 use store::{TenantCtx, messages, whatsapp_sessions};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -285,7 +286,14 @@ async fn deliver(
         .to_std()
         .is_ok_and(|age| age > shared.config.outbound_max_age)
     {
-        mark(shared, tenant_id, &reply.outbound_id, "failed", TOO_OLD).await;
+        mark(
+            shared,
+            tenant_id,
+            &reply.outbound_id,
+            MessageStatus::Failed,
+            TOO_OLD,
+        )
+        .await;
         count("failed");
         return OutboundOutcome::Failed(TOO_OLD.into());
     }
@@ -318,7 +326,14 @@ async fn deliver(
                 recent.insert(&reply.outbound_id);
                 recent.insert(&whatsapp_id);
                 let _ = live.typing(&reply.customer_jid, false).await;
-                mark(shared, tenant_id, &reply.outbound_id, "sent", "").await;
+                mark(
+                    shared,
+                    tenant_id,
+                    &reply.outbound_id,
+                    MessageStatus::Sent,
+                    "",
+                )
+                .await;
                 count("sent");
                 return OutboundOutcome::Sent;
             }
@@ -345,7 +360,14 @@ async fn deliver(
         }
     };
     let _ = live.typing(&reply.customer_jid, false).await;
-    mark(shared, tenant_id, &reply.outbound_id, "failed", &reason).await;
+    mark(
+        shared,
+        tenant_id,
+        &reply.outbound_id,
+        MessageStatus::Failed,
+        &reason,
+    )
+    .await;
     count("failed");
     OutboundOutcome::Failed(reason)
 }
@@ -375,7 +397,13 @@ async fn delivery_status(
     Ok(status)
 }
 
-async fn mark(shared: &Shared, tenant_id: Uuid, outbound_id: &str, status: &str, detail: &str) {
+async fn mark(
+    shared: &Shared,
+    tenant_id: Uuid,
+    outbound_id: &str,
+    status: MessageStatus,
+    detail: &str,
+) {
     let written = async {
         let mut tx = shared.db.tenant(TenantCtx::new(tenant_id)).await?;
         messages::set_delivery(&mut tx, outbound_id, status, detail).await?;

@@ -27,14 +27,6 @@ impl Channel {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "whatsapp" => Some(Channel::Whatsapp),
-            "simulator" => Some(Channel::Simulator),
-            _ => None,
-        }
-    }
-
     /// The subject token naming a chat: channel and the customer's number, e.g. `wa_2250700000000`.
     /// Subject tokens cannot hold the dots of a JID, so only its user part (digits) is kept.
     /// The inverse of [`Channel::chat_key`]: the channel and the user part of a key such as

@@ -16,7 +16,7 @@ use async_nats::jetstream::{self, AckKind};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use schemas::commerce::Author;
+use schemas::commerce::{Author, MessageStatus};
 use schemas::{EventData, InboundMessage, Subjects};
 use store::{Db, TenantCtx, chats, messages};
 use tokio::sync::Semaphore;
@@ -280,7 +280,7 @@ impl Pipeline {
         let mut tx = self.inner.db.tenant(ctx).await?;
         let chat = chats::upsert(
             &mut tx,
-            inbound.channel.as_str(),
+            inbound.channel,
             &inbound.customer_jid,
             &inbound.customer_name,
         )
@@ -294,8 +294,8 @@ impl Pipeline {
                     chat_id: chat.chat_id,
                     outbound_id: &inbound.wa_message_id,
                     body: &inbound.text,
-                    author: "owner",
-                    status: "sent",
+                    author: Author::Owner,
+                    status: MessageStatus::Sent,
                     in_reply_to: None,
                     sent_at,
                 },
@@ -458,7 +458,12 @@ impl Pipeline {
                 .bind(&wa_message_id)
                 .fetch_all(&mut *tx)
                 .await?;
-                messages::settle(&mut tx, &ids, "skipped", &format!("Non traité : {reason}")).await?;
+                messages::settle(
+                    &mut tx,
+                    &ids,
+                    MessageStatus::Skipped,
+                    &format!("Non traité : {reason}"),
+                ).await?;
             }
             store::outbox::push_event(&mut tx, &self.inner.subjects, EventData::MessageDeadLettered {
                 wa_message_id,

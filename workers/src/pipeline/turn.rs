@@ -1,7 +1,7 @@
 //! One turn of a chat: read a snapshot, let the model answer with no connection held, write the outcome.
 
 use chrono::Utc;
-use schemas::commerce::Author;
+use schemas::commerce::{Author, Direction, MessageStatus};
 use schemas::{Channel, EventData, OutboundReply};
 use serde_json::json;
 use store::billing::{AnswerPermission, OperatorSuspension, SuspendReason};
@@ -44,14 +44,14 @@ impl Pipeline {
             messages::settle(
                 &mut tx,
                 &pending_ids,
-                "skipped",
+                MessageStatus::Skipped,
                 "Bot en pause : la conversation est reprise à la main.",
             )
             .await?;
             tx.commit().await?;
             return Ok(true);
         }
-        let channel = Channel::parse(&chat.channel).unwrap_or(Channel::Whatsapp);
+        let channel = chat.channel;
         // Real customers are answered only on a paid, unsuspended subscription within its quota; the simulator
         // answers otherwise (it is the shop's preview), except while the operator suspends the shop — a preview
         // that answered would lie. Messages are kept either way, with the reason shown.
@@ -67,7 +67,7 @@ impl Pipeline {
                 None
             };
             let detail = not_answered_reason(&permission, suspension.as_ref());
-            messages::settle(&mut tx, &pending_ids, "skipped", &detail).await?;
+            messages::settle(&mut tx, &pending_ids, MessageStatus::Skipped, &detail).await?;
             store::audit::record(
                 &mut tx,
                 None,
@@ -108,7 +108,7 @@ impl Pipeline {
             history: history
                 .into_iter()
                 .map(|m| ChatMessage {
-                    role: if m.direction == "inbound" {
+                    role: if m.direction == Direction::Inbound {
                         Role::Customer
                     } else {
                         Role::Shop
@@ -137,7 +137,7 @@ impl Pipeline {
             tracing::warn!(%chat_id, "claim lost during the turn; the answer is discarded");
             return Ok(false);
         }
-        let settled = messages::settle(&mut tx, &pending_ids, "answered", "").await?;
+        let settled = messages::settle(&mut tx, &pending_ids, MessageStatus::Answered, "").await?;
         if settled != pending_ids.len() as u64 {
             return Ok(true);
         }
@@ -190,9 +190,9 @@ impl Pipeline {
         let outbound_id = format!("out-{}", last.message_id.simple());
         let now = Utc::now();
         let status = if channel == Channel::Simulator {
-            "sent"
+            MessageStatus::Sent
         } else {
-            "queued"
+            MessageStatus::Queued
         };
         let (sent, inserted) = messages::insert_outbound(
             &mut tx,
@@ -200,7 +200,7 @@ impl Pipeline {
                 chat_id,
                 outbound_id: &outbound_id,
                 body: &text,
-                author: "bot",
+                author: Author::Bot,
                 status,
                 in_reply_to: Some(last.message_id),
                 sent_at: now,
