@@ -2,10 +2,12 @@
 //! validated product values (`Sku`, `Xof`, `Stock`).
 //!
 //! Each enum is stored as a `text` column with a CHECK constraint listing the same snake_case words
-//! (`migrations/*.sql`), and serialised as those words in the REST API and the events. With the `sqlx`
-//! feature a row decodes into the enum or fails: an unknown word is an error, never a default. The
-//! newtypes are checked where input enters (the API, the dashboard, the CSV import); values read back from
-//! the database were checked on the way in and by the table's constraints.
+//! (`customer_order.status`, `message.status`, `message.direction`, `message.author`,
+//! `dead_letter.status`; `chat.channel` holds [`crate::Channel`]), and serialised as those words in the
+//! REST API and the events. With the `sqlx` feature a row decodes into the enum or fails: an unknown word
+//! is an error, never a default. The newtypes are checked where input enters (the API, the dashboard, the
+//! CSV import); values read back from the database were checked on the way in and by the table's
+//! constraints.
 
 use std::fmt;
 
@@ -43,7 +45,7 @@ macro_rules! words {
     };
 }
 
-/// Where an order stands: new → confirmed → delivered, or cancelled (column `customer_order.status`).
+/// Where an order stands: new → confirmed → delivered, or cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
@@ -77,8 +79,8 @@ impl OrderStatus {
     }
 }
 
-/// Where a message stands (column `message.status`): `pending`, `answered` or `skipped` for a customer's
-/// message, `queued`, `sent` or `failed` for a reply.
+/// Where a message stands: `pending`, `answered` or `skipped` for a customer's message, `queued`, `sent` or
+/// `failed` for a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
@@ -105,7 +107,7 @@ words!(MessageStatus {
     Failed => "failed",
 });
 
-/// Which way a message went (column `message.direction`).
+/// Which way a message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
@@ -123,7 +125,7 @@ words!(Direction {
     Outbound => "outbound",
 });
 
-/// Who wrote a message (column `message.author`).
+/// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
@@ -142,7 +144,7 @@ words!(Author {
     Owner => "owner",
 });
 
-/// What became of a message the pipeline gave up on (column `dead_letter.status`).
+/// What became of a message the pipeline gave up on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
