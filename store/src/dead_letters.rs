@@ -159,3 +159,15 @@ pub async fn resolve(
     .await?;
     Ok(())
 }
+
+/// The stored messages with this WhatsApp id still waiting for an answer: when the pipeline gives up on an
+/// inbound message, it settles them as skipped so the shop sees why they were not answered.
+pub async fn pending_message_ids(tx: &mut TenantTx<'_>, wa_message_id: &str) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        "select message_id from message where tenant_id = $1 and wa_message_id = $2 and status = 'pending'",
+        tx.tenant_id(),
+        wa_message_id,
+    )
+    .fetch_all(&mut **tx)
+    .await?)
+}

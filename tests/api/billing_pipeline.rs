@@ -30,7 +30,7 @@ async fn whatsapp_message(app: &TestApp, shop: &Shop, text: &str) -> Outcome {
     message.channel = Channel::Whatsapp;
     let subject = app.subjects.inbound(shop.tenant_id, message.chat_key());
     pipeline(app, Arc::new(Offline::new()))
-        .handle(&subject, &serde_json::to_vec(&message).expect("json"), 1)
+        .process_delivery(&subject, &serde_json::to_vec(&message).expect("json"), 1)
         .await
 }
 

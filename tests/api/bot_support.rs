@@ -14,6 +14,7 @@ use workers::llm::offline::Offline;
 use workers::{Pipeline, WorkerConfig};
 
 use crate::helpers::{Shop, TestApp};
+use crate::ingress_support::eventually;
 
 pub fn pipeline_with(
     app: &TestApp,
@@ -86,6 +87,16 @@ pub async fn say(app: &TestApp, shop: &Shop, from: &str, text: &str) {
 
 /// The bot's replies in the customer's chat, oldest first (read as the shop, through the API).
 pub async fn bot_replies(app: &TestApp, shop: &Shop, from: &str) -> Vec<String> {
+    chat_messages(app, shop, from)
+        .await
+        .iter()
+        .filter(|m| m["author"] == "bot")
+        .filter_map(|m| m["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Every message of the customer's chat, oldest first (read as the shop, through the API).
+pub async fn chat_messages(app: &TestApp, shop: &Shop, from: &str) -> Vec<Value> {
     let chats: Value = app
         .get("/api/v1/conversations", &shop.token)
         .await
@@ -108,13 +119,85 @@ pub async fn bot_replies(app: &TestApp, shop: &Shop, from: &str) -> Vec<String> 
         .json()
         .await
         .expect("json");
-    messages
-        .as_array()
-        .expect("messages")
-        .iter()
-        .filter(|m| m["author"] == "bot")
-        .filter_map(|m| m["body"].as_str().map(str::to_owned))
-        .collect()
+    messages.as_array().cloned().expect("messages")
+}
+
+/// Polls until the customer's message `text` is settled (answered or skipped: the workers are done with it),
+/// and returns its status and status detail.
+pub async fn wait_until_settled(
+    app: &TestApp,
+    shop: &Shop,
+    from: &str,
+    text: &str,
+) -> (String, String) {
+    let settled = || async move {
+        chat_messages(app, shop, from)
+            .await
+            .into_iter()
+            .find(|m| m["author"] == "customer" && m["body"] == text && m["status"] != "pending")
+            .map(|m| {
+                let field = |name: &str| m[name].as_str().unwrap_or_default().to_owned();
+                (field("status"), field("status_detail"))
+            })
+    };
+    eventually(
+        Duration::from_secs(10),
+        &format!("{text:?} settled"),
+        || async move { settled().await.is_some() },
+    )
+    .await;
+    settled().await.expect("settled")
+}
+
+/// Runs the sweeper until the customer has `count` replies (10 s at most): it answers a stranded chat once
+/// the chat's claim has expired.
+pub async fn sweep_until_replies(
+    pipeline: &Pipeline,
+    app: &TestApp,
+    shop: &Shop,
+    from: &str,
+    count: usize,
+) {
+    eventually(
+        Duration::from_secs(10),
+        &format!("{count} replies for {from} after sweeping"),
+        || async move {
+            pipeline.sweep_once().await;
+            bot_replies(app, shop, from).await.len() >= count
+        },
+    )
+    .await;
+}
+
+/// Waits until the workers have acked every message of the app's inbound stream. A worker acks last, so
+/// everything those messages caused is committed and published by then.
+pub async fn wait_until_inbound_acked(app: &TestApp) {
+    let js = async_nats::jetstream::new(app.nats.clone());
+    let stream = js
+        .get_stream(app.subjects.inbound_stream())
+        .await
+        .expect("stream");
+    let (stream, consumer) = (&stream, &app.subjects.workers_consumer());
+    eventually(
+        Duration::from_secs(10),
+        "every inbound message acked",
+        || async move {
+            let last = stream
+                .get_info()
+                .await
+                .expect("stream info")
+                .state
+                .last_sequence;
+            let acked = stream
+                .consumer_info(consumer)
+                .await
+                .expect("consumer info")
+                .ack_floor
+                .stream_sequence;
+            acked >= last
+        },
+    )
+    .await;
 }
 
 /// Polls until the customer has `count` replies (10 s at most), and returns them.

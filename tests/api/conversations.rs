@@ -166,7 +166,7 @@ async fn from_whatsapp(app: &crate::helpers::TestApp, shop: &crate::helpers::Sho
         app,
         std::sync::Arc::new(workers::llm::offline::Offline::new()),
     )
-    .handle(&subject, &serde_json::to_vec(&message).expect("json"), 1)
+    .process_delivery(&subject, &serde_json::to_vec(&message).expect("json"), 1)
     .await;
     assert_eq!(outcome, workers::Outcome::Ack, "{text}");
 }

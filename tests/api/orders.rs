@@ -175,7 +175,11 @@ async fn a_paused_conversation_gets_no_bot_reply_until_resumed(pool: PgPool) {
         .await;
     assert_eq!(paused.status(), 200);
     say(&app, &shop, CUSTOMER, "vous êtes là ?").await;
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let (status, _) = wait_until_settled(&app, &shop, CUSTOMER, "vous êtes là ?").await;
+    assert_eq!(
+        status, "skipped",
+        "the paused bot let the message go unanswered"
+    );
     assert_eq!(
         bot_replies(&app, &shop, CUSTOMER).await.len(),
         1,

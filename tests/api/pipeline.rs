@@ -150,7 +150,9 @@ async fn the_same_inbound_delivered_twice_gets_one_reply(pool: PgPool) {
 
     for delivery in 1..=3 {
         assert_eq!(
-            pipeline.handle(&subject, &payload, delivery).await,
+            pipeline
+                .process_delivery(&subject, &payload, delivery)
+                .await,
             workers::Outcome::Ack,
             "delivery {delivery}"
         );
@@ -178,7 +180,7 @@ async fn the_same_message_id_published_twice_is_deduplicated_by_jetstream(pool: 
     let _worker = start_offline_worker(&app);
 
     wait_for_replies(&app, &shop, CUSTOMER, 1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until_inbound_acked(&app).await;
     assert_eq!(bot_replies(&app, &shop, CUSTOMER).await.len(), 1);
     let mut stream = js
         .get_stream(app.subjects.inbound_stream())
@@ -227,7 +229,7 @@ async fn a_worker_killed_between_the_answer_and_the_ack_leads_to_one_reply_and_o
     );
     let (subject, order) = inbound(&app, &shop, CUSTOMER, "je prends 2 pagnes");
     survivor
-        .handle(&subject, &serde_json::to_vec(&order).expect("json"), 1)
+        .process_delivery(&subject, &serde_json::to_vec(&order).expect("json"), 1)
         .await;
     assert_eq!(
         bot_replies(&app, &shop, CUSTOMER).await.len(),
@@ -248,20 +250,19 @@ async fn a_worker_killed_between_the_answer_and_the_ack_leads_to_one_reply_and_o
     let payload = serde_json::to_vec(&yes).expect("json");
     let killed = {
         let (subject, payload) = (subject.clone(), payload.clone());
-        tokio::spawn(async move { doomed.handle(&subject, &payload, 1).await })
+        tokio::spawn(async move { doomed.process_delivery(&subject, &payload, 1).await })
     };
     answered.notified().await;
     killed.abort();
 
     // JetStream redelivers to the surviving worker; the dead worker's claim expires; the sweeper finishes.
     assert_eq!(
-        survivor.handle(&subject, &payload, 2).await,
+        survivor.process_delivery(&subject, &payload, 2).await,
         workers::Outcome::Ack
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    survivor.sweep_once().await;
+    sweep_until_replies(&survivor, &app, &shop, CUSTOMER, 2).await;
     assert_eq!(
-        survivor.handle(&subject, &payload, 3).await,
+        survivor.process_delivery(&subject, &payload, 3).await,
         workers::Outcome::Ack,
         "a late redelivery is a no-op"
     );
@@ -433,7 +434,7 @@ async fn three_shops_in_parallel_only_ever_use_their_own_inventory(pool: PgPool)
     for (shop, _) in &tenants {
         let (subject, message) = inbound(app, shop, "2250700000077", "bonjour");
         gemini_pipeline
-            .handle(&subject, &serde_json::to_vec(&message).expect("json"), 1)
+            .process_delivery(&subject, &serde_json::to_vec(&message).expect("json"), 1)
             .await;
     }
     let prompts: Vec<String> = fake

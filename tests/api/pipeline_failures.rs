@@ -42,13 +42,19 @@ async fn transient_model_failures_are_retried_with_a_delay_and_nothing_is_lost(p
 
     let outcomes = [
         (
-            pipeline.handle(&subject, &payload, 1).await,
+            pipeline.process_delivery(&subject, &payload, 1).await,
             "429 with RetryInfo",
         ),
-        (pipeline.handle(&subject, &payload, 2).await, "500"),
-        (pipeline.handle(&subject, &payload, 3).await, "timeout"),
         (
-            pipeline.handle(&subject, &payload, 4).await,
+            pipeline.process_delivery(&subject, &payload, 2).await,
+            "500",
+        ),
+        (
+            pipeline.process_delivery(&subject, &payload, 3).await,
+            "timeout",
+        ),
+        (
+            pipeline.process_delivery(&subject, &payload, 4).await,
             "malformed function call",
         ),
     ];
@@ -73,7 +79,10 @@ async fn transient_model_failures_are_retried_with_a_delay_and_nothing_is_lost(p
         "no reply while failing"
     );
 
-    assert_eq!(pipeline.handle(&subject, &payload, 5).await, Outcome::Ack);
+    assert_eq!(
+        pipeline.process_delivery(&subject, &payload, 5).await,
+        Outcome::Ack
+    );
     assert_eq!(
         bot_replies(&app, &shop, CUSTOMER).await,
         ["Bonjour, bienvenue !"],
@@ -95,14 +104,16 @@ async fn a_message_failing_on_every_delivery_is_dead_lettered_and_listed(pool: P
     for delivery in 1..tdj_nats::WORKER_MAX_DELIVER {
         assert!(
             matches!(
-                pipeline.handle(&subject, &payload, delivery).await,
+                pipeline
+                    .process_delivery(&subject, &payload, delivery)
+                    .await,
                 Outcome::Retry(_)
             ),
             "delivery {delivery}"
         );
     }
     let last = pipeline
-        .handle(&subject, &payload, tdj_nats::WORKER_MAX_DELIVER)
+        .process_delivery(&subject, &payload, tdj_nats::WORKER_MAX_DELIVER)
         .await;
     assert!(
         matches!(&last, Outcome::DeadLetter(reason) if reason.contains("tentatives")),
@@ -145,7 +156,7 @@ async fn bad_requests_to_the_model_are_not_retried(pool: PgPool) {
     let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
 
     let outcome = pipeline
-        .handle(&subject, &serde_json::to_vec(&message).expect("json"), 1)
+        .process_delivery(&subject, &serde_json::to_vec(&message).expect("json"), 1)
         .await;
 
     assert!(matches!(outcome, Outcome::DeadLetter(_)), "{outcome:?}");
@@ -173,13 +184,13 @@ async fn with_the_fallback_on_customers_are_answered_offline_when_gemini_keeps_f
 
     assert!(
         matches!(
-            pipeline.handle(&subject, &payload, 1).await,
+            pipeline.process_delivery(&subject, &payload, 1).await,
             Outcome::Retry(_)
         ),
         "first failure is retried"
     );
     assert_eq!(
-        pipeline.handle(&subject, &payload, 2).await,
+        pipeline.process_delivery(&subject, &payload, 2).await,
         Outcome::Ack,
         "second failure opens the breaker"
     );
@@ -200,7 +211,7 @@ async fn unreadable_messages_are_dead_lettered_at_once(pool: PgPool) {
     let pipeline = pipeline(&app, Arc::new(workers::llm::offline::Offline::new()));
     let subject = app.subjects.inbound(shop.tenant_id, "sim_1");
 
-    let outcome = pipeline.handle(&subject, b"{not json", 1).await;
+    let outcome = pipeline.process_delivery(&subject, b"{not json", 1).await;
 
     assert!(matches!(outcome, Outcome::DeadLetter(_)), "{outcome:?}");
     let dead: Value = app

@@ -1,5 +1,6 @@
 //! Stateless workers: the sales-bot pipeline from inbound message to reply, and the language-model providers.
 
+pub mod catalogue;
 pub mod config;
 pub mod llm;
 pub mod pipeline;

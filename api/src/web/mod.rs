@@ -8,6 +8,7 @@ mod admin;
 pub(crate) mod assets;
 mod auth;
 mod billing;
+mod bot_form;
 mod conversations;
 mod error;
 mod form;

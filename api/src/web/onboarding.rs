@@ -11,10 +11,10 @@ use serde::Deserialize;
 use store::{plans, products, tenants};
 
 use super::billing::{PlanView, ProviderView, plan_views, provider_views, require_owner};
+use super::bot_form::BotForm;
 use super::error::WebResult;
 use super::form::Posted;
 use super::session::Session;
-use super::settings::BotForm;
 use super::view::{Chrome, Flash, render};
 use super::whatsapp::WaPanel;
 use crate::AppState;

@@ -9,18 +9,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
-use store::bot_settings::BotSettings;
 use store::{audit, tenants, users};
 
 use super::auth::lang_cookie;
 use super::billing::require_owner;
+use super::bot_form::BotForm;
 use super::error::WebResult;
 use super::form::Posted;
 use super::i18n::Lang;
 use super::session::Session;
-use super::view::{Chrome, FieldErrors, Flash, field_errors, render};
+use super::view::{Chrome, Flash, field_errors, render};
 use crate::AppState;
-use crate::bot::{BotSettingsInput, OpeningSlot, TONES};
 use crate::validate::Check;
 
 pub fn router() -> Router<AppState> {
@@ -29,118 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/bot", post(save_bot))
         .route("/app/settings/business", post(save_business))
         .route("/app/settings/language", post(save_language))
-}
-
-/// One day of the opening-hours grid (one slot a day; both empty = closed that day).
-pub struct DayRow {
-    pub day: u8,
-    pub label: String,
-    pub open: String,
-    pub close: String,
-}
-
-/// The bot form's values and errors.
-pub struct BotForm {
-    pub bot_name: String,
-    pub tone: String,
-    pub language: String,
-    pub instructions: String,
-    pub out_of_hours_message: String,
-    pub days: Vec<DayRow>,
-    pub tones: Vec<(&'static str, String)>,
-    pub errors: FieldErrors,
-    /// Where the form returns to (`settings` or `onboarding`).
-    pub from: &'static str,
-}
-
-impl BotForm {
-    pub fn of(lang: Lang, settings: &BotSettings, from: &'static str) -> Self {
-        let slots: Vec<OpeningSlot> =
-            serde_json::from_value(settings.business_hours.clone()).unwrap_or_default();
-        let days = (0..7u8)
-            .map(|day| {
-                let slot = slots.iter().find(|s| s.day == day);
-                DayRow {
-                    day,
-                    label: lang.t(&format!("day.{day}")).into_owned(),
-                    open: slot.map(|s| s.open.clone()).unwrap_or_default(),
-                    close: slot.map(|s| s.close.clone()).unwrap_or_default(),
-                }
-            })
-            .collect();
-        BotForm {
-            bot_name: settings.bot_name.clone(),
-            tone: settings.tone.clone(),
-            language: settings.language.clone(),
-            instructions: settings.instructions.clone(),
-            out_of_hours_message: settings.out_of_hours_message.clone(),
-            days,
-            tones: tones(lang),
-            errors: FieldErrors::default(),
-            from,
-        }
-    }
-
-    /// The posted values, kept to re-render the form with its errors.
-    fn posted(lang: Lang, fields: &HashMap<String, String>, from: &'static str) -> Self {
-        let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
-        BotForm {
-            bot_name: get("bot_name"),
-            tone: get("tone"),
-            language: get("language"),
-            instructions: get("instructions"),
-            out_of_hours_message: get("out_of_hours_message"),
-            days: (0..7u8)
-                .map(|day| DayRow {
-                    day,
-                    label: lang.t(&format!("day.{day}")).into_owned(),
-                    open: get(&format!("open_{day}")),
-                    close: get(&format!("close_{day}")),
-                })
-                .collect(),
-            tones: tones(lang),
-            errors: FieldErrors::default(),
-            from,
-        }
-    }
-
-    fn input(&self) -> BotSettingsInput {
-        BotSettingsInput {
-            bot_name: self.bot_name.clone(),
-            tone: self.tone.clone(),
-            language: self.language.clone(),
-            instructions: self.instructions.clone(),
-            business_hours: self
-                .days
-                .iter()
-                .filter(|d| !d.open.trim().is_empty() || !d.close.trim().is_empty())
-                .map(|d| OpeningSlot {
-                    day: d.day,
-                    open: d.open.trim().to_owned(),
-                    close: d.close.trim().to_owned(),
-                })
-                .collect(),
-            out_of_hours_message: self.out_of_hours_message.clone(),
-        }
-    }
-
-    /// The day rows' errors, by day, for the grid.
-    pub fn hours_error(&self) -> String {
-        self.errors
-            .0
-            .iter()
-            .filter(|e| e.field.starts_with("business_hours"))
-            .map(|e| e.message.clone())
-            .next()
-            .unwrap_or_default()
-    }
-}
-
-fn tones(lang: Lang) -> Vec<(&'static str, String)> {
-    TONES
-        .iter()
-        .map(|t| (*t, lang.t(&format!("tone.{t}")).into_owned()))
-        .collect()
 }
 
 #[derive(askama::Template)]

@@ -31,7 +31,7 @@ async fn dead_lettered(app: &TestApp, shop: &Shop, text: &str) -> (String, Strin
     );
     let (subject, message) = inbound(app, shop, CUSTOMER, text);
     let outcome = failing
-        .handle(
+        .process_delivery(
             &subject,
             &serde_json::to_vec(&message).expect("json"),
             tdj_nats::WORKER_MAX_DELIVER,
@@ -279,7 +279,7 @@ async fn an_unreadable_dead_letter_can_be_discarded_but_not_replayed(pool: PgPoo
     let admin = support::create_admin(&app).await;
     let shop = app.signup("Friperie Abobo").await;
     let outcome = pipeline(&app, Arc::new(workers::llm::offline::Offline::new()))
-        .handle(
+        .process_delivery(
             &app.subjects.inbound(shop.tenant_id, "sim_1"),
             b"{not json",
             1,

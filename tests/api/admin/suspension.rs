@@ -34,7 +34,7 @@ async fn customer_writes(app: &TestApp, shop: &Shop, text: &str) -> (String, Str
     message.channel = Channel::Whatsapp;
     let subject = app.subjects.inbound(shop.tenant_id, message.chat_key());
     let outcome = pipeline(app, Arc::new(Offline::new()))
-        .handle(&subject, &serde_json::to_vec(&message).expect("json"), 1)
+        .process_delivery(&subject, &serde_json::to_vec(&message).expect("json"), 1)
         .await;
     assert_eq!(outcome, Outcome::Ack);
     support::settled(app, &message.wa_message_id).await

@@ -13,9 +13,12 @@ pub mod tools;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use schemas::commerce::Sku;
 use serde::{Deserialize, Serialize};
 use store::products::{Product, ProductFields};
 use uuid::Uuid;
+
+use crate::catalogue::ProductText;
 
 /// Everything a provider may know for one turn: only the active tenant's data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -56,6 +59,17 @@ impl From<Product> for CatalogItem {
         CatalogItem {
             product_id: product.product_id,
             fields: product.fields,
+        }
+    }
+}
+
+impl<'a> From<&'a CatalogItem> for ProductText<'a> {
+    fn from(item: &'a CatalogItem) -> Self {
+        ProductText {
+            name: &item.fields.name,
+            category: &item.fields.category,
+            sku: item.fields.sku.as_ref().map(Sku::as_str),
+            attributes: Some(&item.fields.attributes),
         }
     }
 }

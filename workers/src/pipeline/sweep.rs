@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 use super::Pipeline;
 
 impl Pipeline {
-    pub(crate) async fn sweep_forever(self, shutdown: CancellationToken) {
+    /// Sweeps every `sweep_secs` until `shutdown`.
+    pub(super) async fn sweep_forever(self, shutdown: CancellationToken) {
         let mut tick =
             tokio::time::interval(Duration::from_secs(self.inner.config.sweep_secs.max(1)));
         loop {
@@ -21,7 +22,8 @@ impl Pipeline {
         }
     }
 
-    /// One sweep; exposed for tests.
+    /// One sweep: publishes outbox backlogs, then answers stranded chats (within each shop's turn rate).
+    /// Exposed for tests.
     pub async fn sweep_once(&self) {
         let inner = &self.inner;
         let found = async {
@@ -45,14 +47,14 @@ impl Pipeline {
             }
         };
         for tenant_id in backlog {
-            super::publish_outbox(&inner.db, &inner.nats, TenantCtx::new(tenant_id)).await;
+            self.publish_outbox(TenantCtx::new(tenant_id)).await;
         }
         for (tenant_id, chat_id) in stranded {
-            if inner.tenant_limiter.check_key(&tenant_id).is_err() {
+            if !self.admit_turn(tenant_id) {
                 continue;
             }
             metrics::counter!("pipeline_swept_chats_total").increment(1);
-            if let Err(e) = self.process_chat(TenantCtx::new(tenant_id), chat_id).await {
+            if let Err(e) = self.answer_chat(TenantCtx::new(tenant_id), chat_id).await {
                 tracing::warn!(%tenant_id, %chat_id, error = ?e, "sweeper could not answer a stranded chat");
             }
         }

@@ -1,101 +1,170 @@
-//! One turn of a chat: read a snapshot, let the model answer with no connection held, write the outcome.
+//! One turn of a chat, in three steps: `Pipeline::take_snapshot` reads everything the turn needs in one
+//! short transaction, `Pipeline::respond` lets the model answer with no connection held, and
+//! `Pipeline::commit_turn` writes the outcome (answered messages, orders, the reply and its outbox entries)
+//! in one transaction, provided the chat's claim still holds.
 
-use chrono::Utc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 use schemas::commerce::{Author, Direction, MessageStatus};
 use schemas::{Channel, EventData, OutboundReply};
 use serde_json::json;
 use store::billing::{AnswerPermission, OperatorSuspension, SuspendReason};
+use store::orders::Order;
 use store::products::ProductFilter;
-use store::{TenantCtx, bot_settings, chats, messages, orders, products, tenants};
+use store::{TenantCtx, TenantTx, bot_settings, chats, messages, orders, products, tenants};
 use uuid::Uuid;
 
-use super::tools::SalesTools;
-use super::{Pipeline, TurnError};
-use crate::llm::{CatalogItem, ChatMessage, Role, ShopProfile, Turn};
+use super::sales_tools::{OrderIntent, SalesTools};
+use super::{Failure, Pipeline, outbox};
+use crate::llm::{CatalogItem, ChatMessage, Role, ShopProfile, Turn, Usage};
 
 /// Products offered to the model: the whole active catalogue of a shop, up to this many.
 const CATALOG_LIMIT: i64 = 1000;
+/// The customer's recent orders the `order_status` tool can report.
+const PAST_ORDERS: i64 = 10;
+
+/// What a turn knows, read in one transaction before the model is called.
+struct Snapshot {
+    chat: chats::Chat,
+    channel: Channel,
+    /// The customer messages this turn answers, oldest first (never empty).
+    pending: Vec<messages::Message>,
+    /// The last of them: it keys the reply and the turn's orders, so a retried turn repeats neither.
+    last_message_id: Uuid,
+    /// What the model sees: only this shop's data.
+    turn: Turn,
+    /// This customer's recent orders, for the `order_status` tool.
+    past_orders: Vec<Order>,
+}
+
+impl Snapshot {
+    fn pending_ids(&self) -> Vec<Uuid> {
+        self.pending.iter().map(|m| m.message_id).collect()
+    }
+}
+
+/// What reading the snapshot found.
+enum Prepared {
+    /// No message is waiting: the chat is done.
+    NothingPending,
+    /// The pending messages were settled without an answer (bot paused, shop not allowed to answer).
+    Skipped,
+    ToAnswer(Box<Snapshot>),
+}
+
+/// Why pending messages are settled without an answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Unanswered {
+    /// The owner took over the conversation.
+    Paused,
+    /// The subscription, the plan's quota or the operator does not allow an answer.
+    NotAllowed,
+}
+
+/// The model's answer to the turn, with the orders it placed through the tools.
+struct Response {
+    text: String,
+    intents: Vec<OrderIntent>,
+    usage: Usage,
+}
+
+/// What committing the turn did.
+enum Committed {
+    /// The claim expired during a slow turn and another worker may be answering: nothing was written.
+    ClaimLost,
+    /// Another turn answered these messages first: nothing was written.
+    AlreadyAnswered,
+    Written,
+}
 
 impl Pipeline {
-    /// Answers the pending messages of a claimed chat. `Ok(false)` when there was nothing to answer.
-    pub(crate) async fn turn(
+    /// Answers the pending messages of a claimed chat. `Ok(false)` when there is nothing (more) for this
+    /// worker to answer.
+    pub(super) async fn run_turn(
         &self,
         ctx: TenantCtx,
         chat_id: Uuid,
         claim: &str,
-    ) -> Result<bool, TurnError> {
-        let inner = &self.inner;
-        let started = std::time::Instant::now();
+    ) -> Result<bool, Failure> {
+        let started = Instant::now();
+        let snapshot = match self.take_snapshot(ctx, chat_id).await? {
+            Prepared::NothingPending => return Ok(false),
+            Prepared::Skipped => return Ok(true),
+            Prepared::ToAnswer(snapshot) => snapshot,
+        };
+        let response = self.respond(&snapshot).await?;
+        match self.commit_turn(ctx, claim, &snapshot, &response).await? {
+            Committed::ClaimLost => return Ok(false),
+            Committed::AlreadyAnswered => return Ok(true),
+            Committed::Written => {}
+        }
+        self.publish_outbox(ctx).await;
 
-        // 1. Snapshot, in one short transaction.
-        let mut tx = inner.db.tenant(ctx).await?;
+        let inner = &self.inner;
+        metrics::histogram!("pipeline_turn_seconds", "provider" => inner.provider.name())
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("llm_tokens_total", "kind" => "prompt")
+            .increment(response.usage.prompt_tokens);
+        metrics::counter!("llm_tokens_total", "kind" => "output")
+            .increment(response.usage.output_tokens);
+        Ok(true)
+    }
+
+    /// Step 1: the pending messages and everything the model may know, in one short transaction. Messages the
+    /// bot must not answer are settled as skipped, with the reason, here.
+    async fn take_snapshot(&self, ctx: TenantCtx, chat_id: Uuid) -> Result<Prepared, Failure> {
+        let mut tx = self.inner.db.tenant(ctx).await?;
         let chat = chats::get(&mut tx, chat_id).await?;
         let ingested = chats::ingested_seq(&mut tx, chat_id).await?;
         let pending = messages::pending(&mut tx, chat_id, ingested).await?;
-        let Some(last) = pending.last().cloned() else {
+        let Some(last_message_id) = pending.last().map(|m| m.message_id) else {
             tx.commit().await?;
-            return Ok(false);
+            return Ok(Prepared::NothingPending);
         };
-        let pending_ids: Vec<Uuid> = pending.iter().map(|m| m.message_id).collect();
-        if chat
-            .bot_paused_until
-            .is_some_and(|until| until > Utc::now())
-        {
-            messages::settle(
-                &mut tx,
-                &pending_ids,
-                MessageStatus::Skipped,
-                "Bot en pause : la conversation est reprise à la main.",
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(true);
-        }
         let channel = chat.channel;
-        // Real customers are answered only on a paid, unsuspended subscription within its quota; the simulator
-        // answers otherwise (it is the shop's preview), except while the operator suspends the shop — a preview
-        // that answered would lie. Messages are kept either way, with the reason shown.
-        let permission = store::billing::answer_permission(&mut tx, Utc::now()).await?;
-        let by_operator = permission
-            == (AnswerPermission::Suspended {
-                reason: SuspendReason::ByOperator,
-            });
-        if (channel == Channel::Whatsapp || by_operator) && !permission.is_allowed() {
-            let suspension = if by_operator {
-                store::billing::operator_suspension(&mut tx).await?
-            } else {
-                None
-            };
-            let detail = not_answered_reason(&permission, suspension.as_ref());
-            messages::settle(&mut tx, &pending_ids, MessageStatus::Skipped, &detail).await?;
-            store::audit::record(
-                &mut tx,
-                None,
-                "bot.not_answered",
-                json!({ "permission": permission, "chat_id": chat_id }),
-            )
-            .await?;
+        if let Some(unanswered) = skip_unanswerable(&mut tx, &chat, channel, &pending).await? {
             tx.commit().await?;
-            metrics::counter!("pipeline_not_answered_total").increment(1);
-            return Ok(true);
+            if unanswered == Unanswered::NotAllowed {
+                metrics::counter!("pipeline_not_answered_total").increment(1);
+            }
+            return Ok(Prepared::Skipped);
         }
-        let settings = bot_settings::get(&mut tx).await?;
-        let tenant = tenants::get(&mut tx).await?;
+        let turn = self.read_turn(&mut tx, &chat, &pending).await?;
+        let past_orders = orders::list(&mut tx, None, Some(chat_id), PAST_ORDERS, 0).await?;
+        tx.commit().await?;
+        Ok(Prepared::ToAnswer(Box::new(Snapshot {
+            chat,
+            channel,
+            pending,
+            last_message_id,
+            turn,
+            past_orders,
+        })))
+    }
+
+    /// The shop's profile, active catalogue and the chat's recent history, as the model sees them.
+    async fn read_turn(
+        &self,
+        tx: &mut TenantTx<'_>,
+        chat: &chats::Chat,
+        pending: &[messages::Message],
+    ) -> Result<Turn, Failure> {
+        let settings = bot_settings::get(tx).await?;
+        let tenant = tenants::get(tx).await?;
         let filter = ProductFilter {
             active: Some(true),
             limit: CATALOG_LIMIT,
             ..Default::default()
         };
-        let catalog: Vec<CatalogItem> = products::list(&mut tx, &filter)
+        let catalog: Vec<CatalogItem> = products::list(tx, &filter)
             .await?
             .into_iter()
             .map(CatalogItem::from)
             .collect();
-        let history = messages::history(&mut tx, chat_id, inner.config.history_messages).await?;
-        let past_orders = orders::list(&mut tx, None, Some(chat_id), 10, 0).await?;
-        tx.commit().await?;
-
-        let turn = Turn {
+        let history =
+            messages::history(tx, chat.chat_id, self.inner.config.history_messages).await?;
+        Ok(Turn {
             shop: ShopProfile {
                 shop_name: tenant.name,
                 bot_name: settings.bot_name,
@@ -117,150 +186,224 @@ impl Pipeline {
                 })
                 .collect(),
             incoming: pending.iter().map(|m| m.body.clone()).collect(),
-        };
+        })
+    }
 
-        // 2. The model, with no database connection held.
-        let mut tools = SalesTools::new(&turn.catalog, &past_orders, &chat.customer_name);
-        let reply = inner.provider.respond(&turn, &mut tools).await?;
-        let intents = std::mem::take(&mut tools.intents);
-        drop(tools);
+    /// Step 2: the model answers, calling the sales tools on the snapshot; no database connection is held.
+    async fn respond(&self, snapshot: &Snapshot) -> Result<Response, Failure> {
+        let mut tools = SalesTools::new(
+            &snapshot.turn.catalog,
+            &snapshot.past_orders,
+            &snapshot.chat.customer_name,
+        );
+        let reply = self
+            .inner
+            .provider
+            .respond(&snapshot.turn, &mut tools)
+            .await?;
         let text = if reply.text.trim().is_empty() {
             "Merci pour votre message, nous revenons vers vous très vite.".to_owned()
         } else {
             reply.text.trim().to_owned()
         };
+        Ok(Response {
+            text,
+            intents: tools.intents,
+            usage: reply.usage,
+        })
+    }
 
-        // 3. The outcome, in one transaction.
-        let mut tx = inner.db.tenant(ctx).await?;
+    /// Step 3: the outcome, in one transaction, if this worker still holds the chat's claim: the messages
+    /// answered, the orders placed (priced and stock-checked by the database), the reply stored and queued.
+    async fn commit_turn(
+        &self,
+        ctx: TenantCtx,
+        claim: &str,
+        snapshot: &Snapshot,
+        response: &Response,
+    ) -> Result<Committed, Failure> {
+        let chat_id = snapshot.chat.chat_id;
+        let mut tx = self.inner.db.tenant(ctx).await?;
         if !chats::holds_claim(&mut tx, chat_id, claim).await? {
-            // The claim expired during a slow turn and another worker may be answering: drop this answer.
             tracing::warn!(%chat_id, "claim lost during the turn; the answer is discarded");
-            return Ok(false);
+            return Ok(Committed::ClaimLost);
         }
+        let pending_ids = snapshot.pending_ids();
         let settled = messages::settle(&mut tx, &pending_ids, MessageStatus::Answered, "").await?;
         if settled != pending_ids.len() as u64 {
-            return Ok(true);
+            return Ok(Committed::AlreadyAnswered);
         }
+        self.place_orders(&mut tx, snapshot, &response.intents)
+            .await?;
+        let now = Utc::now();
+        self.store_reply(&mut tx, ctx, snapshot, response, now)
+            .await?;
+        chats::touch(&mut tx, chat_id, now).await?;
+        tx.commit().await?;
+        Ok(Committed::Written)
+    }
+
+    /// Places the orders the model took, one idempotency key each per turn. Stock that moved since the
+    /// snapshot refuses an order: the turn is retried from fresh data.
+    async fn place_orders(
+        &self,
+        tx: &mut TenantTx<'_>,
+        snapshot: &Snapshot,
+        intents: &[OrderIntent],
+    ) -> Result<(), Failure> {
+        let chat = &snapshot.chat;
         for (index, intent) in intents.iter().enumerate() {
             let new = orders::NewOrder {
                 order_id: intent.order_id,
-                chat_id: Some(chat_id),
+                chat_id: Some(chat.chat_id),
                 customer_name: intent.customer_name.clone(),
                 customer_phone: phone_of(&chat.customer_jid),
                 customer_jid: chat.customer_jid.clone(),
                 delivery_address: intent.delivery_address.clone(),
                 note: intent.note.clone(),
-                idempotency_key: format!("turn:{}:{index}", last.message_id),
+                idempotency_key: format!("turn:{}:{index}", snapshot.last_message_id),
                 lines: intent.lines.clone(),
             };
-            match orders::place(&mut tx, &new).await? {
+            match orders::place(tx, &new).await? {
                 orders::Placed::Created(order) => {
-                    store::outbox::push_event(
-                        &mut tx,
-                        &inner.subjects,
-                        EventData::OrderCreated {
-                            order_id: order.order_id,
-                            order_ref: order.order_ref.clone(),
-                            chat_id: order.chat_id,
-                            total_xof: order.total_xof.get(),
-                            items: order
-                                .items
-                                .iter()
-                                .map(|i| schemas::events::OrderItem {
-                                    product_id: i.product_id,
-                                    name: i.product_name.clone(),
-                                    quantity: i.quantity,
-                                    unit_price_xof: i.unit_price_xof.get(),
-                                })
-                                .collect(),
-                        },
-                    )
-                    .await?;
+                    self.queue_event(tx, outbox::order_created(&order)).await?;
                 }
                 orders::Placed::Existing(_) => {}
                 orders::Placed::Refused(refusal) => {
                     // Stock moved between the snapshot and now: answer again from fresh data.
-                    return Err(TurnError::Retry {
-                        delay: Some(std::time::Duration::from_millis(200)),
+                    return Err(Failure::Retry {
+                        delay: Some(Duration::from_millis(200)),
                         reason: format!("commande refusée à l'écriture : {refusal:?}"),
                     });
                 }
             }
         }
-        let outbound_id = format!("out-{}", last.message_id.simple());
-        let now = Utc::now();
+        Ok(())
+    }
+
+    /// Stores the bot's reply under its deterministic `outbound_id` and, the first time only, queues it for
+    /// the ingress (WhatsApp) with its `message.sent` event and counts its tokens. A simulator reply is stored
+    /// already sent and only published as an event.
+    async fn store_reply(
+        &self,
+        tx: &mut TenantTx<'_>,
+        ctx: TenantCtx,
+        snapshot: &Snapshot,
+        response: &Response,
+        now: DateTime<Utc>,
+    ) -> Result<(), Failure> {
+        let chat = &snapshot.chat;
+        let channel = snapshot.channel;
+        let last_message_id = snapshot.last_message_id;
+        let outbound_id = format!("out-{}", last_message_id.simple());
         let status = if channel == Channel::Simulator {
             MessageStatus::Sent
         } else {
             MessageStatus::Queued
         };
         let (sent, inserted) = messages::insert_outbound(
-            &mut tx,
+            tx,
             &messages::NewOutbound {
-                chat_id,
+                chat_id: chat.chat_id,
                 outbound_id: &outbound_id,
-                body: &text,
+                body: &response.text,
                 author: Author::Bot,
                 status,
-                in_reply_to: Some(last.message_id),
+                in_reply_to: Some(last_message_id),
                 sent_at: now,
             },
         )
         .await?;
-        if inserted {
-            if channel == Channel::Whatsapp {
-                let outbound = OutboundReply {
-                    tenant_id: ctx.tenant_id,
-                    chat_id,
-                    customer_jid: chat.customer_jid.clone(),
-                    text: text.clone(),
-                    outbound_id: outbound_id.clone(),
-                    in_reply_to: pending.iter().map(|m| m.wa_message_id.clone()).collect(),
-                    created_at: now,
-                };
-                store::outbox::push(
-                    &mut tx,
-                    &inner.subjects.outbound(ctx.tenant_id),
-                    &outbound_id,
-                    &json!(outbound),
-                )
-                .await?;
-            }
-            store::outbox::push_event(
-                &mut tx,
-                &inner.subjects,
-                EventData::MessageSent {
-                    chat_id,
-                    message_id: sent.message_id,
-                    channel,
-                    text: text.clone(),
-                    author: Author::Bot,
-                },
-            )
-            .await?;
+        if !inserted {
+            return Ok(());
         }
-        if inserted {
-            // Tokens are counted for every turn; only replies to real customers count toward the plan.
-            let prompt = i64::try_from(reply.usage.prompt_tokens).unwrap_or(i64::MAX);
-            let output = i64::try_from(reply.usage.output_tokens).unwrap_or(i64::MAX);
-            if channel == Channel::Whatsapp {
-                store::billing::record_bot_reply(&mut tx, now, prompt, output).await?;
-            } else {
-                store::billing::record_llm_tokens(&mut tx, now, prompt, output).await?;
-            }
+        if channel == Channel::Whatsapp {
+            let reply = OutboundReply {
+                tenant_id: ctx.tenant_id,
+                chat_id: chat.chat_id,
+                customer_jid: chat.customer_jid.clone(),
+                text: response.text.clone(),
+                outbound_id: outbound_id.clone(),
+                in_reply_to: snapshot
+                    .pending
+                    .iter()
+                    .map(|m| m.wa_message_id.clone())
+                    .collect(),
+                created_at: now,
+            };
+            self.queue_reply(tx, &reply).await?;
         }
-        chats::touch(&mut tx, chat_id, now).await?;
-        tx.commit().await?;
-        super::publish_outbox(&inner.db, &inner.nats, ctx).await;
-
-        metrics::histogram!("pipeline_turn_seconds", "provider" => inner.provider.name())
-            .record(started.elapsed().as_secs_f64());
-        metrics::counter!("llm_tokens_total", "kind" => "prompt")
-            .increment(reply.usage.prompt_tokens);
-        metrics::counter!("llm_tokens_total", "kind" => "output")
-            .increment(reply.usage.output_tokens);
-        Ok(true)
+        self.queue_event(
+            tx,
+            EventData::MessageSent {
+                chat_id: chat.chat_id,
+                message_id: sent.message_id,
+                channel,
+                text: response.text.clone(),
+                author: Author::Bot,
+            },
+        )
+        .await?;
+        // Tokens are counted for every turn; only replies to real customers count toward the plan.
+        let prompt = i64::try_from(response.usage.prompt_tokens).unwrap_or(i64::MAX);
+        let output = i64::try_from(response.usage.output_tokens).unwrap_or(i64::MAX);
+        if channel == Channel::Whatsapp {
+            store::billing::record_bot_reply(tx, now, prompt, output).await?;
+        } else {
+            store::billing::record_llm_tokens(tx, now, prompt, output).await?;
+        }
+        Ok(())
     }
+}
+
+/// Settles the pending messages as skipped, with the reason the shop sees, when the bot must not answer:
+/// the owner paused it, or the shop may not answer this channel now. Real customers are answered only on a
+/// paid, unsuspended subscription within its quota; the simulator answers otherwise (it is the shop's
+/// preview), except while the operator suspends the shop — a preview that answered would lie. Messages are
+/// kept either way.
+async fn skip_unanswerable(
+    tx: &mut TenantTx<'_>,
+    chat: &chats::Chat,
+    channel: Channel,
+    pending: &[messages::Message],
+) -> Result<Option<Unanswered>, Failure> {
+    let pending_ids: Vec<Uuid> = pending.iter().map(|m| m.message_id).collect();
+    if chat
+        .bot_paused_until
+        .is_some_and(|until| until > Utc::now())
+    {
+        messages::settle(
+            tx,
+            &pending_ids,
+            MessageStatus::Skipped,
+            "Bot en pause : la conversation est reprise à la main.",
+        )
+        .await?;
+        return Ok(Some(Unanswered::Paused));
+    }
+    let permission = store::billing::answer_permission(tx, Utc::now()).await?;
+    let by_operator = permission
+        == (AnswerPermission::Suspended {
+            reason: SuspendReason::ByOperator,
+        });
+    if (channel == Channel::Whatsapp || by_operator) && !permission.is_allowed() {
+        let suspension = if by_operator {
+            store::billing::operator_suspension(tx).await?
+        } else {
+            None
+        };
+        let detail = not_answered_reason(&permission, suspension.as_ref());
+        messages::settle(tx, &pending_ids, MessageStatus::Skipped, &detail).await?;
+        store::audit::record(
+            tx,
+            None,
+            "bot.not_answered",
+            json!({ "permission": permission, "chat_id": chat.chat_id }),
+        )
+        .await?;
+        return Ok(Some(Unanswered::NotAllowed));
+    }
+    Ok(None)
 }
 
 /// The phone number of a WhatsApp JID (`2250700000000@s.whatsapp.net` → `+2250700000000`).

@@ -3,15 +3,14 @@
 //! assembles one reply. Products the customer does not name again ("c dispo ?", "je prends 2") come from
 //! the latest message of the turn or the history that named one.
 
-use schemas::commerce::Sku;
 use uuid::Uuid;
 
 use super::calls::{self, Placed, Product};
 use super::intent::{self, Analysis, Ask, Greeting, YesNo};
-use super::matching::{Index, ProductText};
 use super::quantity;
 use super::recap::{self, Pending};
 use super::replies::Voice;
+use crate::catalogue::{Index, ProductText};
 use crate::llm::{Role, ToolExecutor, Turn};
 
 /// Incoming messages answered per turn; older ones in a burst are assumed superseded.
@@ -60,12 +59,7 @@ struct Item {
 
 impl<'a> Dialogue<'a> {
     fn new(turn: &'a Turn) -> Self {
-        let index = Index::new(turn.catalog.iter().map(|c| ProductText {
-            name: &c.fields.name,
-            category: &c.fields.category,
-            sku: c.fields.sku.as_ref().map(Sku::as_str),
-            attributes: Some(&c.fields.attributes),
-        }));
+        let index = Index::new(turn.catalog.iter().map(ProductText::from));
         Dialogue {
             turn,
             voice: Voice::new(turn),

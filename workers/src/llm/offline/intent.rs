@@ -3,7 +3,8 @@
 //! French and SMS spellings are part of the vocabulary ("cc", "slt", "c dispo", "dac", "ma sœur", "dèh").
 
 use super::quantity;
-use super::text::{self, Token};
+use crate::catalogue::is_stopword;
+use crate::catalogue::text::{self, Token};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ask {
@@ -392,23 +393,6 @@ const FUZZY: &[(&str, Flag)] = &[
     ("catalogue", Flag::Catalogue),
     ("commande", Flag::OrderNoun),
 ];
-
-/// Words that never name a product: articles, pronouns, prepositions.
-const STOPWORDS: &[&str] = &[
-    "le", "la", "les", "l", "des", "du", "de", "d", "a", "au", "aux", "en", "pour", "par", "sur",
-    "dans", "ce", "cet", "cette", "ces", "ca", "c", "est", "sont", "je", "j", "tu", "il", "elle",
-    "on", "nous", "vous", "vs", "ils", "me", "m", "moi", "te", "t", "toi", "mon", "ma", "mes",
-    "ton", "ta", "tes", "votre", "vos", "notre", "nos", "son", "sa", "ses", "leur", "qui", "que",
-    "qu", "quoi", "quel", "quelle", "quels", "quelles", "y", "encore", "bien", "tres", "plus",
-    "ne", "n", "pas", "si", "s", "ou", "avec", "comme", "juste", "tout", "tous", "toute", "toutes",
-    "alors", "donc", "mais", "aujourd", "hui", "ici", "the", "an", "of", "for", "do", "you", "is",
-    "it", "i", "my", "some", "any", "to", "can", "your", "are", "what", "how", "with", "this",
-    "that", "these", "those",
-];
-
-pub fn is_stopword(word: &str) -> bool {
-    STOPWORDS.contains(&word)
-}
 
 pub fn analyze(message: &str) -> Analysis {
     let (order_ref, rest) = extract_order_ref(message);

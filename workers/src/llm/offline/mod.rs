@@ -7,14 +7,11 @@
 mod calls;
 mod dialogue;
 mod intent;
-mod matching;
 mod quantity;
 mod recap;
 mod replies;
-mod text;
 
 use async_trait::async_trait;
-use schemas::commerce::Sku;
 
 use super::{LlmError, LlmProvider, Reply, ToolExecutor, Turn, Usage};
 
@@ -41,29 +38,4 @@ impl LlmProvider for Offline {
             usage: Usage::default(),
         })
     }
-}
-
-/// Indices of the catalogue products a free-text query names, best first: the same fuzzy matching the
-/// offline assistant uses, shared with the `search_products` tool so both find the same products.
-pub fn search_catalog(
-    catalog: &[super::CatalogItem],
-    query: &str,
-    max_results: usize,
-) -> Vec<usize> {
-    let index = matching::Index::new(catalog.iter().map(|p| matching::ProductText {
-        name: &p.fields.name,
-        category: &p.fields.category,
-        sku: p.fields.sku.as_ref().map(Sku::as_str),
-        attributes: Some(&p.fields.attributes),
-    }));
-    let words: Vec<String> = text::words(query)
-        .into_iter()
-        .filter(|w| !intent::is_stopword(w))
-        .collect();
-    index
-        .rank(&words)
-        .into_iter()
-        .take(max_results)
-        .map(|c| c.index)
-        .collect()
 }

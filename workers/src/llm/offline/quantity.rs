@@ -1,7 +1,7 @@
 //! Quantities in an order segment: digits or French (and English) number words, "une paire", "x2", and
 //! telling a quantity ("2 pagnes") from a number that describes the product ("baskets 42").
 
-use super::text::Token;
+use crate::catalogue::text::Token;
 
 /// Larger numbers are sizes, years or phone fragments, not quantities.
 pub const MAX_QUANTITY: u32 = 999;
@@ -93,8 +93,8 @@ pub fn split(segment: &[Token], is_attribute: impl Fn(&str) -> bool) -> Split {
 
 #[cfg(test)]
 mod tests {
-    use super::super::text::tokenize;
     use super::*;
+    use crate::catalogue::text::tokenize;
 
     fn split_text(text: &str) -> Split {
         split(&tokenize(text), |w| w == "42")

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use store::orders::Order;
 use uuid::Uuid;
 
-use crate::llm::offline::search_catalog;
+use crate::catalogue::{self, ProductText};
 use crate::llm::tools::{self, CreateOrder, GetProduct, OrderStatus, SearchProducts};
 use crate::llm::{CatalogItem, ToolExecutor};
 
@@ -71,10 +71,11 @@ impl<'a> SalesTools<'a> {
         let max = args
             .max_results
             .map_or(DEFAULT_RESULTS, |m| (m as usize).clamp(1, MAX_RESULTS));
-        let products: Vec<Value> = search_catalog(self.catalog, &args.query, max)
-            .into_iter()
-            .map(|i| self.summary(&self.catalog[i]))
-            .collect();
+        let products: Vec<Value> =
+            catalogue::search(self.catalog.iter().map(ProductText::from), &args.query, max)
+                .into_iter()
+                .map(|i| self.summary(&self.catalog[i]))
+                .collect();
         json!({ "products": products })
     }
 

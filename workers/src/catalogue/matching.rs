@@ -4,7 +4,6 @@
 
 use serde_json::Value;
 
-use super::intent;
 use super::text;
 
 /// How much a word counts depending on where it is found in the product.
@@ -177,6 +176,24 @@ impl Index {
     }
 }
 
+/// Words that never name a product: articles, pronouns, prepositions.
+const STOPWORDS: &[&str] = &[
+    "le", "la", "les", "l", "des", "du", "de", "d", "a", "au", "aux", "en", "pour", "par", "sur",
+    "dans", "ce", "cet", "cette", "ces", "ca", "c", "est", "sont", "je", "j", "tu", "il", "elle",
+    "on", "nous", "vous", "vs", "ils", "me", "m", "moi", "te", "t", "toi", "mon", "ma", "mes",
+    "ton", "ta", "tes", "votre", "vos", "notre", "nos", "son", "sa", "ses", "leur", "qui", "que",
+    "qu", "quoi", "quel", "quelle", "quels", "quelles", "y", "encore", "bien", "tres", "plus",
+    "ne", "n", "pas", "si", "s", "ou", "avec", "comme", "juste", "tout", "tous", "toute", "toutes",
+    "alors", "donc", "mais", "aujourd", "hui", "ici", "the", "an", "of", "for", "do", "you", "is",
+    "it", "i", "my", "some", "any", "to", "can", "your", "are", "what", "how", "with", "this",
+    "that", "these", "those",
+];
+
+/// Whether `word` (folded) is one that never names a product.
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word)
+}
+
 /// How well a customer word matches a product word, from 0 (no match) to 1 (same word up to plural).
 /// Numbers must match exactly; otherwise the typo budget grows with length: none up to 3 letters, one up
 /// to 5, two beyond. A customer word of 4+ letters may also be a prefix ("bask" → "baskets").
@@ -220,7 +237,7 @@ fn stem(word: &str) -> String {
 fn push_terms(terms: &mut Vec<Term>, text: &str, field: Field) {
     for word in text::words(text) {
         let digits = word.bytes().all(|b| b.is_ascii_digit());
-        if (word.len() < 2 && !digits) || intent::is_stopword(&word) {
+        if (word.len() < 2 && !digits) || is_stopword(&word) {
             continue;
         }
         terms.push(Term {

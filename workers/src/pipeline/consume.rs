@@ -1,0 +1,233 @@
+//! Consuming the inbound stream: the pull loop with bounded concurrency, what each delivery goes through
+//! (ingest, then answer its chat), and the ack policy that turns the result into an [`Outcome`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, AckKind};
+use futures::StreamExt;
+use store::TenantCtx;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::{Failure, Pipeline, ingest};
+use crate::{Error, Result};
+
+/// What to do with a delivered NATS message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Ack,
+    /// Redeliver after the delay (transient failure).
+    Retry(Duration),
+    /// Give up: recorded in the dead-letter table with the reason, then acked.
+    DeadLetter(String),
+}
+
+impl Pipeline {
+    /// Consumes the inbound stream until `shutdown`, then lets in-flight messages finish.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
+        let js = jetstream::new(self.inner.nats.clone());
+        let consumer: jetstream::consumer::PullConsumer = js
+            .get_stream(self.inner.subjects.inbound_stream())
+            .await
+            .map_err(|e| Error::Nats(e.to_string()))?
+            .get_consumer(&self.inner.subjects.workers_consumer())
+            .await
+            .map_err(|e| Error::Nats(e.to_string()))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| Error::Nats(e.to_string()))?;
+        let concurrency = self.inner.config.concurrency.max(1);
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let sweeper = tokio::spawn(self.clone().sweep_forever(shutdown.clone()));
+        tracing::info!(worker = %self.inner.worker_id, concurrency, "worker consuming inbound messages");
+        loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => break,
+                next = messages.next() => next,
+            };
+            let Some(next) = next else { break };
+            let message = match next {
+                Ok(message) => message,
+                Err(e) => {
+                    tracing::warn!(error = %e, "pull from the inbound stream failed");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let pipeline = self.clone();
+            tokio::spawn(async move {
+                pipeline.consume_message(message).await;
+                drop(slot);
+            });
+        }
+        // Wait for the in-flight messages (bounded), so a deploy does not cut a turn in half needlessly.
+        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(Duration::from_secs(30), slots.acquire_many(all)).await;
+        sweeper.abort();
+        tracing::info!("worker stopped");
+        Ok(())
+    }
+
+    /// Processes one JetStream message, then acknowledges it according to the outcome: acked when done or
+    /// dead-lettered, nak'ed with a delay to be retried.
+    async fn consume_message(&self, message: jetstream::Message) {
+        let (delivered, stream_seq) = match message.info() {
+            Ok(info) => (info.delivered, Some(info.stream_sequence)),
+            Err(e) => {
+                tracing::warn!(error = %e, "a JetStream message without delivery info");
+                (1, None)
+            }
+        };
+        let outcome = self
+            .process(&message.subject, &message.payload, delivered, stream_seq)
+            .await;
+        let ack = match &outcome {
+            Outcome::Ack | Outcome::DeadLetter(_) => message.ack().await,
+            Outcome::Retry(delay) => message.ack_with(AckKind::Nak(Some(*delay))).await,
+        };
+        if let Err(e) = ack {
+            tracing::warn!(error = %e, "acknowledging an inbound message failed (it will be redelivered)");
+        }
+    }
+
+    /// One step of the worker without JetStream, for tests: the outcome of the `delivered`-th delivery of
+    /// `payload` on `subject`. With no stream sequence known, earlier in-flight messages are not caught up.
+    pub async fn process_delivery(&self, subject: &str, payload: &[u8], delivered: i64) -> Outcome {
+        self.process(subject, payload, delivered, None).await
+    }
+
+    /// Processes a delivery and decides its outcome, dead-lettering the message when giving up. `stream_seq`,
+    /// the message's sequence in the inbound stream, lets ingest catch up earlier messages of its chat.
+    async fn process(
+        &self,
+        subject: &str,
+        payload: &[u8],
+        delivered: i64,
+        stream_seq: Option<u64>,
+    ) -> Outcome {
+        let started = Instant::now();
+        let result = self.ingest_and_answer(subject, payload, stream_seq).await;
+        let outcome = outcome_of(result, delivered);
+        if let Outcome::DeadLetter(reason) = &outcome {
+            self.record_dead_letter(subject, payload, reason, delivered)
+                .await;
+        }
+        let label = match &outcome {
+            Outcome::Ack => "ack",
+            Outcome::Retry(_) => "retry",
+            Outcome::DeadLetter(_) => "dead_letter",
+        };
+        metrics::counter!("pipeline_messages_total", "outcome" => label).increment(1);
+        metrics::histogram!("pipeline_message_seconds").record(started.elapsed().as_secs_f64());
+        outcome
+    }
+
+    /// Ingests the message, then answers its chat: not for a message the owner typed on the phone (it pauses
+    /// the bot instead), nor while the shop is over its turn rate (the sweeper answers it later).
+    async fn ingest_and_answer(
+        &self,
+        subject: &str,
+        payload: &[u8],
+        stream_seq: Option<u64>,
+    ) -> Result<(), Failure> {
+        let inbound = ingest::read_inbound(&self.inner.subjects, subject, payload)?;
+        let ctx = TenantCtx::new(inbound.tenant_id);
+        let chat_id = self.ingest(ctx, &inbound, subject, stream_seq).await?;
+        if inbound.from_owner {
+            return Ok(());
+        }
+        if !self.admit_turn(ctx.tenant_id) {
+            // The message is stored as pending: the sweeper answers it once the shop is under its rate again.
+            metrics::counter!("pipeline_tenant_throttled_total").increment(1);
+            return Ok(());
+        }
+        self.answer_chat(ctx, chat_id).await
+    }
+}
+
+/// The ack policy: a permanent failure is dead-lettered at once, a transient one (or a database error) is
+/// retried with backoff until the last of `WORKER_MAX_DELIVER` deliveries, which is dead-lettered.
+fn outcome_of(result: Result<(), Failure>, delivered: i64) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Ack,
+        Err(Failure::Permanent(reason)) => Outcome::DeadLetter(reason),
+        Err(Failure::Retry { delay, reason }) => {
+            if delivered >= tdj_nats::WORKER_MAX_DELIVER {
+                Outcome::DeadLetter(format!("abandonné après {delivered} tentatives : {reason}"))
+            } else {
+                Outcome::Retry(delay.unwrap_or_else(|| backoff(delivered)))
+            }
+        }
+        Err(Failure::Store(e)) => {
+            tracing::warn!(error.cause_chain = ?e, error.message = %e, "database error in a turn");
+            if delivered >= tdj_nats::WORKER_MAX_DELIVER {
+                Outcome::DeadLetter("erreur de base de données persistante".into())
+            } else {
+                Outcome::Retry(backoff(delivered))
+            }
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s … capped at one minute.
+fn backoff(delivered: i64) -> Duration {
+    let exponent = u32::try_from(delivered.saturating_sub(1).clamp(0, 6)).unwrap_or(6);
+    Duration::from_secs(2u64.pow(exponent)).min(Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_a_minute() {
+        let delays: Vec<u64> = (1..=9).map(|d| backoff(d).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+
+    #[test]
+    fn failures_are_retried_until_the_last_delivery_then_dead_lettered() {
+        let retry = |delay| {
+            Err(Failure::Retry {
+                delay,
+                reason: "panne".into(),
+            })
+        };
+        let last = tdj_nats::WORKER_MAX_DELIVER;
+        let cases = [
+            (Ok(()), 1, Outcome::Ack, "done"),
+            (
+                retry(Some(Duration::from_secs(12))),
+                1,
+                Outcome::Retry(Duration::from_secs(12)),
+                "the provider's delay is honoured",
+            ),
+            (
+                retry(None),
+                2,
+                Outcome::Retry(Duration::from_secs(2)),
+                "backoff",
+            ),
+            (
+                retry(None),
+                last,
+                Outcome::DeadLetter(format!("abandonné après {last} tentatives : panne")),
+                "the last delivery gives up",
+            ),
+            (
+                Err(Failure::Permanent("illisible".into())),
+                1,
+                Outcome::DeadLetter("illisible".into()),
+                "a permanent failure gives up at once",
+            ),
+        ];
+        for (result, delivered, expected, case) in cases {
+            assert_eq!(outcome_of(result, delivered), expected, "{case}");
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Ingest: an inbound message is read, checked against its subject's tenant and stored in its chat (a
+//! redelivery is a no-op), together with every earlier message of the same chat still in flight, so that
+//! turns answer the customer's messages in order.
+
+use async_nats::jetstream;
+use chrono::Utc;
+use schemas::commerce::{Author, MessageStatus};
+use schemas::{EventData, InboundMessage, Subjects};
+use store::{TenantCtx, TenantTx, chats, messages};
+use uuid::Uuid;
+
+use super::{Failure, Pipeline};
+
+/// Earlier messages of one subject looked up per catch-up, at most.
+const MAX_CATCH_UP: usize = 200;
+
+/// The inbound message of a delivery, if it is readable and belongs to the subject's tenant.
+pub(super) fn read_inbound(
+    subjects: &Subjects,
+    subject: &str,
+    payload: &[u8],
+) -> Result<InboundMessage, Failure> {
+    let tenant_id = tenant_of(subjects, subject)
+        .ok_or_else(|| Failure::Permanent(format!("sujet inattendu : {subject}")))?;
+    let inbound: InboundMessage = serde_json::from_slice(payload)
+        .map_err(|e| Failure::Permanent(format!("message illisible : {e}")))?;
+    if inbound.tenant_id != tenant_id {
+        return Err(Failure::Permanent(
+            "le message ne correspond pas à la boutique du sujet".into(),
+        ));
+    }
+    Ok(inbound)
+}
+
+/// The tenant of `…tdj.in.<tenant>.<chat>`.
+pub(super) fn tenant_of(subjects: &Subjects, subject: &str) -> Option<Uuid> {
+    let prefix = subjects.inbound_all();
+    let rest = subject.strip_prefix(prefix.strip_suffix('>')?)?;
+    rest.split('.').next()?.parse().ok()
+}
+
+impl Pipeline {
+    /// Stores the message and, when its stream sequence is known, the earlier ones of its subject still in
+    /// flight; returns its chat.
+    pub(super) async fn ingest(
+        &self,
+        ctx: TenantCtx,
+        inbound: &InboundMessage,
+        subject: &str,
+        stream_seq: Option<u64>,
+    ) -> Result<Uuid, Failure> {
+        let seq = stream_seq.and_then(|s| i64::try_from(s).ok());
+        let chat_id = self.ingest_message(ctx, inbound, seq).await?;
+        if let Some(seq) = stream_seq {
+            self.catch_up(ctx, chat_id, subject, seq).await?;
+        }
+        Ok(chat_id)
+    }
+
+    /// Stores one message in its chat (a redelivery is a no-op), queues its event and publishes it; returns
+    /// the chat.
+    async fn ingest_message(
+        &self,
+        ctx: TenantCtx,
+        inbound: &InboundMessage,
+        stream_seq: Option<i64>,
+    ) -> Result<Uuid, Failure> {
+        let mut tx = self.inner.db.tenant(ctx).await?;
+        let chat = chats::upsert(
+            &mut tx,
+            inbound.channel,
+            &inbound.customer_jid,
+            &inbound.customer_name,
+        )
+        .await?;
+        if inbound.from_owner {
+            self.store_owner_message(&mut tx, chat.chat_id, inbound)
+                .await?;
+        } else {
+            self.store_customer_message(&mut tx, chat.chat_id, inbound, stream_seq)
+                .await?;
+        }
+        chats::touch(&mut tx, chat.chat_id, inbound.timestamp).await?;
+        tx.commit().await?;
+        self.publish_outbox(ctx).await;
+        Ok(chat.chat_id)
+    }
+
+    /// The owner answered by hand from the phone: keep it in the conversation and let the bot be quiet.
+    async fn store_owner_message(
+        &self,
+        tx: &mut TenantTx<'_>,
+        chat_id: Uuid,
+        inbound: &InboundMessage,
+    ) -> Result<(), Failure> {
+        let (message, inserted) = messages::insert_outbound(
+            tx,
+            &messages::NewOutbound {
+                chat_id,
+                outbound_id: &inbound.wa_message_id,
+                body: &inbound.text,
+                author: Author::Owner,
+                status: MessageStatus::Sent,
+                in_reply_to: None,
+                sent_at: inbound.timestamp,
+            },
+        )
+        .await?;
+        if inserted {
+            let until = Utc::now() + chrono::Duration::minutes(self.inner.config.takeover_minutes);
+            chats::set_paused_until(tx, chat_id, Some(until)).await?;
+            self.queue_event(
+                tx,
+                EventData::MessageSent {
+                    chat_id,
+                    message_id: message.message_id,
+                    channel: inbound.channel,
+                    text: inbound.text.clone(),
+                    author: Author::Owner,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A customer's message, pending until a turn answers it; counted (WhatsApp only) the first time.
+    async fn store_customer_message(
+        &self,
+        tx: &mut TenantTx<'_>,
+        chat_id: Uuid,
+        inbound: &InboundMessage,
+        stream_seq: Option<i64>,
+    ) -> Result<(), Failure> {
+        let Some(message_id) = messages::insert_inbound(
+            tx,
+            chat_id,
+            &inbound.wa_message_id,
+            &inbound.text,
+            inbound.timestamp,
+            stream_seq,
+        )
+        .await?
+        else {
+            return Ok(());
+        };
+        if inbound.channel == schemas::Channel::Whatsapp {
+            store::billing::record_inbound(tx, Utc::now()).await?;
+        }
+        self.queue_event(
+            tx,
+            EventData::MessageReceived {
+                chat_id,
+                message_id,
+                channel: inbound.channel,
+                customer_jid: inbound.customer_jid.clone(),
+                text: inbound.text.clone(),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Stores every earlier message of the chat's subject that is still in flight (delivered to another task or
+    /// worker but not stored yet), so the turn answers a contiguous prefix in the customer's order. Idempotent.
+    async fn catch_up(
+        &self,
+        ctx: TenantCtx,
+        chat_id: Uuid,
+        subject: &str,
+        seq: u64,
+    ) -> Result<(), Failure> {
+        let mut tx = self.inner.db.tenant(ctx).await?;
+        let ingested = chats::ingested_seq(&mut tx, chat_id).await?;
+        tx.commit().await?;
+        let mut from = u64::try_from(ingested).unwrap_or(0) + 1;
+        if from < seq {
+            let js = jetstream::new(self.inner.nats.clone());
+            let stream = js
+                .get_stream_no_info(self.inner.subjects.inbound_stream())
+                .await
+                .map_err(|e| Failure::Retry {
+                    delay: None,
+                    reason: format!("flux entrant indisponible : {e}"),
+                })?;
+            for _ in 0..MAX_CATCH_UP {
+                // An error means nothing more on this subject (or expired): the prefix is complete.
+                let earlier = match stream
+                    .direct_get_next_for_subject(subject, Some(from))
+                    .await
+                {
+                    Ok(earlier) => earlier,
+                    Err(_) => break,
+                };
+                if earlier.sequence >= seq {
+                    break;
+                }
+                if let Ok(message) = serde_json::from_slice::<InboundMessage>(&earlier.payload)
+                    && message.tenant_id == ctx.tenant_id
+                {
+                    self.ingest_message(ctx, &message, i64::try_from(earlier.sequence).ok())
+                        .await?;
+                }
+                from = earlier.sequence + 1;
+            }
+        }
+        // Only now is everything up to `seq` stored.
+        let mut tx = self.inner.db.tenant(ctx).await?;
+        chats::advance_ingested(&mut tx, chat_id, i64::try_from(seq).unwrap_or(i64::MAX)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tenant_comes_from_the_subject() {
+        let subjects = Subjects::with_prefix("t1").expect("prefix");
+        let tenant = Uuid::new_v4();
+        assert_eq!(
+            tenant_of(&subjects, &subjects.inbound(tenant, "wa_225")),
+            Some(tenant)
+        );
+        assert_eq!(
+            tenant_of(&subjects, &format!("tdj.in.{tenant}.x")),
+            None,
+            "other namespace"
+        );
+        assert_eq!(tenant_of(&subjects, "t1.tdj.in.nope.x"), None);
+    }
+}
