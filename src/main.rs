@@ -76,6 +76,9 @@ enum Command {
     Ingress,
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Print the REST API's OpenAPI document (JSON) and exit; the server serves the same at
+    /// `/api/v1/openapi.json`.
+    Openapi,
     /// Platform administration.
     Admin {
         #[command(subcommand)]
@@ -130,6 +133,10 @@ async fn main() -> anyhow::Result<()> {
                 },
             )
             .await
+        }
+        Command::Openapi => {
+            println!("{}", api::openapi::pretty_json()?);
+            Ok(())
         }
         Command::Migrate => {
             store::db::prepare(&cli.config.db).await?;

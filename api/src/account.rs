@@ -90,7 +90,8 @@ pub struct ResetPasswordRequest {
 
 /// Changes the caller's password. Every API token and browser session of the caller stops working; the
 /// answer carries a fresh token.
-#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", request_body = ChangePasswordRequest,
+#[utoipa::path(post, path = "/api/v1/me/password", operation_id = "changePassword",
+    tag = "auth", request_body = ChangePasswordRequest,
     security(("bearer" = [])),
     responses((status = 200, body = ChangePasswordResponse),
               (status = 422, description = "Wrong current password, or the new one is too short or too long"),
@@ -157,7 +158,8 @@ pub(crate) async fn change_password(
 /// Sends a reset link if an account uses this e-mail. Always the same answer, and the same time: the
 /// lookup and the e-mail happen after the answer, so neither the text nor the delay reveals whether the
 /// account exists.
-#[utoipa::path(post, path = "/api/v1/auth/password/forgot", tag = "auth", request_body = ForgotPasswordRequest,
+#[utoipa::path(post, path = "/api/v1/auth/password/forgot", operation_id = "forgotPassword",
+    tag = "auth", request_body = ForgotPasswordRequest,
     responses((status = 202, body = ForgotPasswordResponse),
               (status = 422, description = "Not an e-mail address"), (status = 429, description = "Rate limited")))]
 async fn forgot(
@@ -224,7 +226,8 @@ async fn send_reset_link(state: &AppState, email: &str, base: &str) -> Result<()
 
 /// Sets a new password with an e-mailed reset link. The link works once; every sign-in of the account
 /// (API tokens, browser sessions) ends.
-#[utoipa::path(post, path = "/api/v1/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
+#[utoipa::path(post, path = "/api/v1/auth/password/reset", operation_id = "resetPassword",
+    tag = "auth", request_body = ResetPasswordRequest,
     responses((status = 204, description = "Password changed: sign in again"),
               (status = 404, description = "Unknown, used or expired link (one message for the three)"),
               (status = 422, description = "Password too short or too long"),

@@ -60,7 +60,7 @@ pub struct OpeningSlot {
 }
 
 /// The bot's identity.
-#[utoipa::path(get, path = "/api/v1/bot", tag = "bot", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/bot", operation_id = "getBotSettings", tag = "bot", security(("bearer" = [])),
     responses((status = 200, body = BotSettings), (status = 403, description = "Not an owner")))]
 async fn read(State(state): State<AppState>, user: AuthUser) -> Result<Json<BotSettings>> {
     user.require_owner()?;
@@ -76,7 +76,8 @@ pub(crate) async fn get_bot_settings(state: &AppState, user: &AuthUser) -> Resul
 }
 
 /// Replaces the bot's identity.
-#[utoipa::path(put, path = "/api/v1/bot", tag = "bot", request_body = BotSettingsInput, security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/bot", operation_id = "replaceBotSettings",
+    tag = "bot", request_body = BotSettingsInput, security(("bearer" = [])),
     responses((status = 200, body = BotSettings), (status = 403, description = "Not an owner"),
               (status = 422, description = "Invalid fields")))]
 async fn replace(
@@ -109,7 +110,8 @@ pub(crate) async fn replace_bot_settings(
 }
 
 /// Changes some fields of the bot's identity.
-#[utoipa::path(patch, path = "/api/v1/bot", tag = "bot", request_body = BotSettingsPatch, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/bot", operation_id = "patchBotSettings",
+    tag = "bot", request_body = BotSettingsPatch, security(("bearer" = [])),
     responses((status = 200, body = BotSettings), (status = 403, description = "Not an owner"),
               (status = 422, description = "Invalid fields")))]
 async fn patch(

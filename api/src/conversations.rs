@@ -79,7 +79,8 @@ impl From<Uuid> for ChatRef {
 }
 
 /// The shop's conversations, most recent first, with their last message and unanswered count.
-#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(Page), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/conversations", operation_id = "listConversations",
+    tag = "conversations", params(Page), security(("bearer" = [])),
     responses((status = 200, body = Vec<ChatSummary>)))]
 async fn list(
     State(state): State<AppState>,
@@ -111,7 +112,8 @@ pub struct ChatThread {
 }
 
 /// A conversation's messages, oldest first.
-#[utoipa::path(get, path = "/api/v1/conversations/{chat}/messages", tag = "conversations", params(("chat" = String, Path, description = "The chat_id, or the chat key (sim_2250700000000) the simulator answers"), Page),
+#[utoipa::path(get, path = "/api/v1/conversations/{chat}/messages", operation_id = "listChatMessages",
+    tag = "conversations", params(("chat" = String, Path, description = "The chat_id, or the chat key (sim_2250700000000) the simulator answers"), Page),
     security(("bearer" = [])), responses((status = 200, body = Vec<Message>), (status = 404)))]
 async fn chat_messages(
     State(state): State<AppState>,
@@ -150,7 +152,8 @@ pub struct BotPause {
 }
 
 /// Takes a conversation over by hand (the bot stays silent until `paused_until`), or gives it back.
-#[utoipa::path(put, path = "/api/v1/conversations/{chat}/bot", tag = "conversations", request_body = BotPause,
+#[utoipa::path(put, path = "/api/v1/conversations/{chat}/bot", operation_id = "setChatBot",
+    tag = "conversations", request_body = BotPause,
     params(("chat" = String, Path, description = "The chat_id, or the chat key (sim_2250700000000) the simulator answers")), security(("bearer" = [])),
     responses((status = 200, body = Chat), (status = 404), (status = 422)))]
 async fn set_bot(
@@ -222,7 +225,8 @@ pub struct HandReplySent {
 
 /// Answers the customer by hand: the message goes out like the bot's, and the bot pauses in this
 /// conversation (`HUMAN_TAKEOVER_MINUTES`).
-#[utoipa::path(post, path = "/api/v1/conversations/{chat}/messages", tag = "conversations", request_body = HandReply,
+#[utoipa::path(post, path = "/api/v1/conversations/{chat}/messages", operation_id = "replyToChat",
+    tag = "conversations", request_body = HandReply,
     params(("chat" = String, Path, description = "The chat_id, or the chat key (sim_2250700000000) the simulator answers")),
     security(("bearer" = [])),
     responses((status = 201, body = Message, description = "Stored and queued for the customer (author `owner`)"),

@@ -26,7 +26,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Messages set aside after repeated failures (open, replayed or discarded), newest first.
-#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "conversations", params(Page), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/dead-letters", operation_id = "listDeadLetters",
+    tag = "conversations", params(Page), security(("bearer" = [])),
     responses((status = 200, body = Vec<DeadLetter>)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -153,7 +154,8 @@ pub(crate) async fn resolve(
 
 /// Puts a message that could not be processed back into the pipeline; the customer is answered once, even if
 /// this is called twice. Owner only.
-#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/replay", tag = "conversations", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/replay", operation_id = "replayDeadLetter",
+    tag = "conversations", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Resolved), (status = 403), (status = 404),
               (status = 409, description = "Already discarded"), (status = 422, description = "Unreadable message")))]
@@ -170,7 +172,8 @@ pub(crate) async fn replay(
 }
 
 /// Sets a message that could not be processed aside for good. Owner only.
-#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/discard", tag = "conversations", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/discard", operation_id = "discardDeadLetter",
+    tag = "conversations", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Resolved), (status = 403), (status = 404),
               (status = 409, description = "Already replayed")))]

@@ -1,4 +1,4 @@
-//! The API's error type and its JSON shape: `{"error": {"code", "message", "fields"?}}`, messages in French.
+//! The API's error type and its JSON shape: `{"error": {"code", "message", "fields"?, "details"?}}`, messages in French.
 //! Internal details never reach the client; they are logged once by [`log_errors`].
 
 use std::sync::Arc;
@@ -96,18 +96,30 @@ impl Error {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error response: `ApiError` in the OpenAPI document, which gives it to every 4xx and 5xx
+/// response of the REST operations.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ApiError)]
+pub(crate) struct Body<'a> {
     error: ErrorBody<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ApiErrorBody)]
+pub(crate) struct ErrorBody<'a> {
+    /// Stable and machine-readable: `validation_failed`, `unauthenticated`, `forbidden`, `not_found`,
+    /// `plan_limit_reached`, `too_many_requests`, … or the conflict's own code (`sku_taken`, …).
     code: &'a str,
+    /// For people, in French.
     message: &'a str,
+    /// With `validation_failed`: each invalid field and why.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     fields: Option<&'a [FieldError]>,
+    /// A refusal's structured details, e.g. `rows` (`RowError`s) when a CSV import is refused.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Option<Object>)]
     details: Option<&'a serde_json::Value>,
 }
 

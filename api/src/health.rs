@@ -26,13 +26,13 @@ pub struct Readiness {
 }
 
 /// Liveness: answers as long as the process serves requests.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "getHealth", tag = "ops", responses((status = 200)))]
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
 /// Readiness: PostgreSQL and NATS both reachable.
-#[utoipa::path(get, path = "/readyz", tag = "ops",
+#[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "ops",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let timeout = Duration::from_secs(2);
@@ -62,7 +62,8 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
 }
 
 /// Prometheus exposition of every metric this process records.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics",
+    tag = "ops", responses((status = 200, content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -18,7 +18,7 @@ mod health;
 pub mod housekeeping;
 pub mod mail;
 pub mod metrics;
-mod openapi;
+pub mod openapi;
 mod orders;
 mod pagination;
 pub mod phone;

@@ -1,4 +1,8 @@
-//! The OpenAPI document, served at `GET /api/v1/openapi.json`.
+//! The OpenAPI document, served at `GET /api/v1/openapi.json` and printed by `tdjaasa openapi`: the REST API,
+//! the dashboard's pages (tag `pages`) and the operations' shared error body (`ApiError`, from [`crate::error::Body`]).
+
+mod errors;
+pub(crate) mod pages;
 
 use axum::Json;
 use axum::routing::get;
@@ -6,11 +10,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
+use errors::ErrorResponses;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tdjaasa API", description = "Assistants de vente WhatsApp pour les boutiques. Errors are \
-        `{\"error\": {\"code\", \"message\", \"fields\"?, \"details\"?}}` with messages in French."),
+    info(title = "Tdjaasa API", description = "Assistants de vente WhatsApp pour les boutiques. Every error is \
+        `{\"error\": {\"code\", \"message\", \"fields\"?, \"details\"?}}` (schema `ApiError`), with its message \
+        in French; the dashboard's pages (tag `pages`) answer HTML instead."),
     paths(
         crate::auth::routes::signup, crate::auth::routes::login, crate::auth::routes::me,
         crate::products::list, crate::products::create, crate::products::read, crate::products::update,
@@ -22,18 +28,55 @@ use crate::AppState;
         crate::dead_letters::list,
         crate::whatsapp::status, crate::whatsapp::connect, crate::whatsapp::logout, crate::whatsapp::events,
         crate::whatsapp::sandbox_scan, crate::whatsapp::sandbox_message,
-        crate::health::healthz, crate::health::readyz, crate::health::metrics,
+        crate::health::healthz, crate::health::readyz, crate::health::metrics, document,
         crate::billing::routes::overview, crate::billing::routes::checkout, crate::billing::routes::payment,
         crate::billing::webhooks::wave, crate::billing::webhooks::orange_money, crate::billing::webhooks::stripe,
         crate::billing::webhooks::sandbox,
-        crate::admin::tenants::list, crate::admin::tenants::detail, crate::admin::tenants::update, crate::admin::tenants::extend, crate::admin::tenants::plan, crate::admin::stats::stats, crate::admin::stats::activity, crate::admin::payments::list, crate::admin::payments::review, crate::admin::dead_letters::list, crate::admin::dead_letters::replay, crate::admin::dead_letters::discard, crate::dead_letters::replay, crate::dead_letters::discard,
-        crate::team::overview, crate::team::invite, crate::team::resend, crate::team::cancel, crate::team::change_role, crate::team::remove, crate::team::accept, crate::account::change, crate::account::forgot, crate::account::reset,
+        crate::admin::tenants::list, crate::admin::tenants::detail, crate::admin::tenants::update,
+        crate::admin::tenants::extend, crate::admin::tenants::plan, crate::admin::stats::stats,
+        crate::admin::stats::activity, crate::admin::payments::list, crate::admin::payments::review,
+        crate::admin::dead_letters::list, crate::admin::dead_letters::replay, crate::admin::dead_letters::discard,
+        crate::dead_letters::replay, crate::dead_letters::discard,
+        crate::team::overview, crate::team::invite, crate::team::resend, crate::team::cancel,
+        crate::team::change_role, crate::team::remove, crate::team::accept, crate::account::change,
+        crate::account::forgot, crate::account::reset,
+        // The dashboard's pages (GET only: the forms they post are not part of the contract).
+        crate::web::auth::root, crate::web::auth::login_page, crate::web::auth::signup_page,
+        crate::web::account::forgot_page, crate::web::account::reset_page, crate::web::team::invitation_page,
+        crate::web::home::page, crate::web::home::more, crate::web::onboarding::resume,
+        crate::web::onboarding::plan_step, crate::web::onboarding::step_page, crate::web::products::list,
+        crate::web::products::new_page, crate::web::products::import_page, crate::web::products::export,
+        crate::web::products::edit_page, crate::web::orders::list, crate::web::orders::detail,
+        crate::web::conversations::list, crate::web::conversations::transcript, crate::web::test_chat::page,
+        crate::web::settings::page, crate::web::whatsapp::page, crate::web::whatsapp::events,
+        crate::web::billing::page, crate::web::billing::returned, crate::web::billing::receipt,
+        crate::web::team::page, crate::web::account::change_page, crate::web::account::outbox,
+        crate::web::live::events, crate::web::admin::overview::page, crate::web::admin::tenants::list,
+        crate::web::admin::tenants::detail, crate::web::admin::payments::list,
+        crate::web::admin::dead_letters::list, crate::billing::pages::page, crate::billing::pages::return_page,
+        crate::web::assets::serve,
     ),
-    components(schemas(crate::error::FieldError, crate::products::import::RowError)),
-    modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "products"), (name = "bot"), (name = "conversations"), (name = "orders"), (name = "ops"), (name = "billing"), (name = "webhooks"), (name = "admin"), (name = "whatsapp")),
+    components(schemas(crate::error::Body, crate::error::FieldError, crate::products::import::RowError)),
+    modifiers(&BearerAuth, &ErrorResponses),
+    tags(
+        (name = "auth"), (name = "products"), (name = "bot"), (name = "conversations"), (name = "orders"),
+        (name = "team"), (name = "billing"), (name = "whatsapp"), (name = "webhooks"), (name = "admin"),
+        (name = "ops"),
+        (name = "pages", description = "The server-rendered dashboard (HTML). Pages under `/app` and `/admin` \
+            need the session cookie `tdj_session` that signing in at `/login` sets; without it they redirect \
+            to `/login`."),
+    ),
 )]
 pub struct ApiDoc;
+
+/// A file sent as the raw request body (the CSV import): its bytes, whatever their encoding.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(
+    dead_code,
+    reason = "describes a request body in the OpenAPI document; handlers read bytes"
+)]
+pub(crate) struct FileBody(Vec<u8>);
 
 struct BearerAuth;
 
@@ -52,9 +95,18 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The document as pretty-printed JSON, for `tdjaasa openapi` (CI validates it and generates a client from it).
+pub fn pretty_json() -> Result<String, serde_json::Error> {
+    ApiDoc::openapi().to_pretty_json()
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", operation_id = "getOpenApi", tag = "ops",
+    responses((status = 200, body = Object, description = "The OpenAPI 3.1 document")))]
+async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
 pub fn router() -> axum::Router<AppState> {
-    axum::Router::new().route(
-        "/api/v1/openapi.json",
-        get(|| async { Json(ApiDoc::openapi()) }),
-    )
+    axum::Router::new().route("/api/v1/openapi.json", get(document))
 }

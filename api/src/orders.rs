@@ -31,6 +31,7 @@ fn not_found(e: store::Error) -> Error {
 
 /// Filter and page of the order list (`GET /api/v1/orders?status=&limit=&offset=`).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrderQuery {
     /// `new`, `confirmed`, `delivered` or `cancelled`.
@@ -41,7 +42,8 @@ pub struct OrderQuery {
 }
 
 /// The shop's orders, newest first.
-#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(OrderQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/orders", operation_id = "listOrders",
+    tag = "orders", params(OrderQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<Order>)))]
 async fn list(
     State(state): State<AppState>,
@@ -82,7 +84,8 @@ pub(crate) async fn list_orders(
 }
 
 /// One order with its items.
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{id}", operation_id = "getOrder",
+    tag = "orders", params(("id" = uuid::Uuid, Path)),
     security(("bearer" = [])), responses((status = 200, body = Order), (status = 404)))]
 async fn read(
     State(state): State<AppState>,
@@ -109,7 +112,8 @@ pub struct OrderUpdate {
 }
 
 /// Moves an order forward (new → confirmed → delivered) or cancels it (items go back in stock).
-#[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = "orders", request_body = OrderUpdate,
+#[utoipa::path(patch, path = "/api/v1/orders/{id}", operation_id = "updateOrder",
+    tag = "orders", request_body = OrderUpdate,
     params(("id" = uuid::Uuid, Path)), security(("bearer" = [])),
     responses((status = 200, body = Order), (status = 404), (status = 409, description = "Transition not allowed")))]
 async fn update(

@@ -6,6 +6,7 @@ use crate::validate::Check;
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,

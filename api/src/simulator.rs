@@ -48,7 +48,8 @@ pub struct SimulatedAccepted {
 }
 
 /// Sends a message to the shop's bot as a customer would; the reply arrives in the conversation.
-#[utoipa::path(post, path = "/api/v1/simulator/messages", tag = "conversations", request_body = SimulatedMessage,
+#[utoipa::path(post, path = "/api/v1/simulator/messages", operation_id = "sendSimulatedMessage",
+    tag = "conversations", request_body = SimulatedMessage,
     security(("bearer" = [])),
     responses((status = 202, body = SimulatedAccepted),
               (status = 403, description = "The operator suspended the shop (`shop_suspended`, with the reason)"),

@@ -144,14 +144,15 @@ pub struct AcceptResponse {
 }
 
 /// The team: members, open invitations and the plan's seats. Owners only.
-#[utoipa::path(get, path = "/api/v1/team", tag = "team", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/team", operation_id = "getTeam", tag = "team", security(("bearer" = [])),
     responses((status = 200, body = Team), (status = 403, description = "Not an owner")))]
 async fn overview(State(state): State<AppState>, user: AuthUser) -> Result<Json<Team>> {
     Ok(Json(team(&state, &user).await?))
 }
 
 /// Invites someone by e-mail: a link valid 7 days, used once, sent in the inviter's language.
-#[utoipa::path(post, path = "/api/v1/team/invitations", tag = "team", request_body = InviteRequest,
+#[utoipa::path(post, path = "/api/v1/team/invitations", operation_id = "inviteMember",
+    tag = "team", request_body = InviteRequest,
     security(("bearer" = [])),
     responses((status = 201, body = InvitationSent), (status = 402, description = "The plan has no seat left"),
               (status = 403, description = "Not an owner"),
@@ -169,7 +170,8 @@ async fn invite(
 }
 
 /// Sends a new link for an open invitation (the old one stops working; 7 more days).
-#[utoipa::path(post, path = "/api/v1/team/invitations/{id}/resend", tag = "team", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/team/invitations/{id}/resend", operation_id = "resendInvitation",
+    tag = "team", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = InvitationSent), (status = 402, description = "The plan has no seat left"),
               (status = 403), (status = 404, description = "Unknown invitation, or another shop's")))]
@@ -185,7 +187,8 @@ async fn resend(
 }
 
 /// Cancels an open invitation: its link stops working.
-#[utoipa::path(delete, path = "/api/v1/team/invitations/{id}", tag = "team", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/team/invitations/{id}", operation_id = "cancelInvitation",
+    tag = "team", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403), (status = 404, description = "Unknown invitation, or another shop's")))]
 async fn cancel(
@@ -199,7 +202,8 @@ async fn cancel(
 }
 
 /// Changes a member's role; their sign-ins end (they sign in again with the new role).
-#[utoipa::path(patch, path = "/api/v1/team/members/{id}", tag = "team", request_body = RoleRequest,
+#[utoipa::path(patch, path = "/api/v1/team/members/{id}", operation_id = "changeMemberRole",
+    tag = "team", request_body = RoleRequest,
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = Member), (status = 403),
               (status = 404, description = "Unknown member, or another shop's"),
@@ -216,7 +220,8 @@ async fn change_role(
 }
 
 /// Removes a member: their API tokens and browser sessions stop working at once.
-#[utoipa::path(delete, path = "/api/v1/team/members/{id}", tag = "team", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/team/members/{id}", operation_id = "removeMember",
+    tag = "team", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403), (status = 404, description = "Unknown member, or another shop's"),
               (status = 409, description = "The last owner cannot be removed")))]
@@ -231,7 +236,8 @@ async fn remove(
 }
 
 /// Accepts an invitation: creates the member with this password and signs them in.
-#[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "team", request_body = AcceptRequest,
+#[utoipa::path(post, path = "/api/v1/invitations/accept", operation_id = "acceptInvitation",
+    tag = "team", request_body = AcceptRequest,
     responses((status = 201, body = AcceptResponse),
               (status = 402, description = "The shop's plan has no seat left"),
               (status = 404, description = "Unknown, used or expired link (one message for the three)"),

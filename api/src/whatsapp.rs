@@ -111,14 +111,16 @@ pub struct CommandAccepted {
 }
 
 /// The shop's WhatsApp connection status.
-#[utoipa::path(get, path = "/api/v1/whatsapp", tag = "whatsapp", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/whatsapp", operation_id = "getWhatsappStatus",
+    tag = "whatsapp", security(("bearer" = [])),
     responses((status = 200, body = WaConnection)))]
 async fn status(State(state): State<AppState>, user: AuthUser) -> Result<Json<WaConnection>> {
     Ok(Json(connection_status(&state, &user).await?))
 }
 
 /// Starts linking the shop's number; QR or pairing codes then arrive on `/api/v1/whatsapp/events`.
-#[utoipa::path(post, path = "/api/v1/whatsapp/connect", tag = "whatsapp", request_body = ConnectRequest,
+#[utoipa::path(post, path = "/api/v1/whatsapp/connect", operation_id = "connectWhatsapp",
+    tag = "whatsapp", request_body = ConnectRequest,
     security(("bearer" = [])),
     responses((status = 202, body = CommandAccepted), (status = 403), (status = 409), (status = 422),
               (status = 503, description = "No ingress node available")))]
@@ -185,7 +187,8 @@ pub(crate) async fn start_connect(
 }
 
 /// Unlinks the shop's number and forgets the session.
-#[utoipa::path(post, path = "/api/v1/whatsapp/logout", tag = "whatsapp", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/whatsapp/logout", operation_id = "logoutWhatsapp",
+    tag = "whatsapp", security(("bearer" = [])),
     responses((status = 202, body = CommandAccepted), (status = 403), (status = 409), (status = 503)))]
 async fn logout(
     State(state): State<AppState>,
@@ -207,7 +210,8 @@ pub(crate) async fn logout_number(state: &AppState, user: &AuthUser) -> Result<C
 /// Sandbox mode only: the shop's phone scans the QR code shown (or types the pairing code), and the number
 /// gets connected. Refused with 409 and a French message by an ingress on the real WhatsApp gateway, or
 /// when no code is waiting to be scanned.
-#[utoipa::path(post, path = "/api/v1/whatsapp/sandbox/scan", tag = "whatsapp", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/whatsapp/sandbox/scan", operation_id = "simulateWhatsappScan",
+    tag = "whatsapp", security(("bearer" = [])),
     responses((status = 202, body = CommandAccepted), (status = 403),
               (status = 409, description = "Not the sandbox gateway, or nothing to scan"),
               (status = 503, description = "No ingress node available")))]
@@ -225,7 +229,8 @@ async fn sandbox_scan(
 /// path (ingress, `tdj.in.<tenant>.<chat>`, workers), so the bot's answer is sent back through the sandbox
 /// and appears in the conversation. Refused with 409 on the real WhatsApp gateway or before the number is
 /// connected.
-#[utoipa::path(post, path = "/api/v1/whatsapp/sandbox/messages", tag = "whatsapp",
+#[utoipa::path(post, path = "/api/v1/whatsapp/sandbox/messages", operation_id = "simulateWhatsappMessage",
+    tag = "whatsapp",
     request_body = SandboxMessageRequest, security(("bearer" = [])),
     responses((status = 202, body = CommandAccepted), (status = 403),
               (status = 409, description = "Not the sandbox gateway, or the number is not connected"),
@@ -280,7 +285,8 @@ pub(crate) async fn simulate_customer_message(
 /// Live connection events as Server-Sent Events: `status` first (the stored state), then the `qr` or
 /// `pairing_code` shown right now (if any, with its remaining validity), then `status`, `qr` and
 /// `pairing_code` events as they happen. QR events carry the string to encode and a ready-to-show SVG.
-#[utoipa::path(get, path = "/api/v1/whatsapp/events", tag = "whatsapp", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/whatsapp/events", operation_id = "streamWhatsappEvents",
+    tag = "whatsapp", security(("bearer" = [])),
     responses((status = 200, content_type = "text/event-stream"), (status = 403, description = "Not an owner")))]
 async fn events(
     State(state): State<AppState>,

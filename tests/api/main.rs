@@ -22,6 +22,7 @@ mod ingress_runtime;
 mod ingress_support;
 mod isolation;
 mod jwt;
+mod openapi;
 mod orders;
 mod passwords;
 mod phones;

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
 pub(crate) const STATUSES: [&str; 4] = ["open", "replayed", "discarded", "all"];
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeadLetterQuery {
     /// `open` (the default: still to handle), `replayed`, `discarded` or `all`.
     pub status: Option<String>,
@@ -66,7 +67,8 @@ pub(crate) async fn list_dead_letters(
 }
 
 /// Messages the pipeline gave up on, across shops, newest first (the open ones by default).
-#[utoipa::path(get, path = "/api/v1/admin/dead-letters", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/dead-letters", operation_id = "adminListDeadLetters",
+    tag = "admin", security(("bearer" = [])),
     params(DeadLetterQuery), responses((status = 200, body = Vec<AdminDeadLetter>), (status = 403), (status = 422)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -113,7 +115,8 @@ pub(crate) async fn resolve_dead_letter(
 }
 
 /// Puts a shop's dead letter back into the pipeline (answered once, even if replayed twice); audited.
-#[utoipa::path(post, path = "/api/v1/admin/dead-letters/{id}/replay", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/dead-letters/{id}/replay", operation_id = "adminReplayDeadLetter",
+    tag = "admin",
     request_body = DeadLetterDecision, security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = Resolved), (status = 403), (status = 404),
               (status = 409, description = "Already discarded"), (status = 422)))]
@@ -130,7 +133,8 @@ pub(crate) async fn replay(
 }
 
 /// Sets a shop's dead letter aside for good; audited.
-#[utoipa::path(post, path = "/api/v1/admin/dead-letters/{id}/discard", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/dead-letters/{id}/discard", operation_id = "adminDiscardDeadLetter",
+    tag = "admin",
     request_body = DeadLetterDecision, security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = Resolved), (status = 403), (status = 404),
               (status = 409, description = "Already replayed"), (status = 422)))]

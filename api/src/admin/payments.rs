@@ -30,6 +30,7 @@ const NOT_FOUND: Error = Error::NotFound("Paiement introuvable.");
 pub(crate) const STATUSES: [&str; 4] = ["pending", "succeeded", "failed", "flagged"];
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PaymentQuery {
     /// `pending`, `succeeded`, `failed` or `flagged`.
     pub status: Option<String>,
@@ -76,7 +77,8 @@ pub(crate) async fn list_payments(
 }
 
 /// Payments of every shop with their provider status, newest first.
-#[utoipa::path(get, path = "/api/v1/admin/payments", tag = "admin", security(("bearer" = [])), params(PaymentQuery),
+#[utoipa::path(get, path = "/api/v1/admin/payments", operation_id = "adminListPayments",
+    tag = "admin", security(("bearer" = [])), params(PaymentQuery),
     responses((status = 200, body = Vec<AdminPayment>), (status = 403), (status = 422)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -128,7 +130,8 @@ pub(crate) async fn review_payment(
 }
 
 /// Marks a flagged payment reviewed, with a note.
-#[utoipa::path(post, path = "/api/v1/admin/payments/{id}/review", tag = "admin", request_body = PaymentReview,
+#[utoipa::path(post, path = "/api/v1/admin/payments/{id}/review", operation_id = "adminReviewPayment",
+    tag = "admin", request_body = PaymentReview,
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = AdminPayment), (status = 403), (status = 404),
               (status = 409, description = "Not a flagged payment"), (status = 422)))]

@@ -33,7 +33,8 @@ pub(crate) async fn platform_stats(state: &AppState, admin: &AuthUser) -> Result
 }
 
 /// Shops by state, monthly recurring revenue (XOF), succeeded payments per provider and 30-day churn.
-#[utoipa::path(get, path = "/api/v1/admin/stats", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/stats", operation_id = "adminGetStats",
+    tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = PlatformStats), (status = 403)))]
 pub(crate) async fn stats(
     State(state): State<AppState>,
@@ -63,7 +64,8 @@ pub(crate) async fn platform_activity(state: &AppState, admin: &AuthUser) -> Res
 }
 
 /// New and churned shops per month (12 months), customer messages and orders per day (30 days).
-#[utoipa::path(get, path = "/api/v1/admin/activity", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/activity", operation_id = "adminGetActivity",
+    tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = Activity), (status = 403)))]
 pub(crate) async fn activity(
     State(state): State<AppState>,

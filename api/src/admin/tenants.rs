@@ -37,6 +37,7 @@ pub(crate) const STATUSES: [&str; 2] = ["active", "suspended"];
 pub(crate) const SUBSCRIPTIONS: [&str; 4] = ["pending", "active", "past_due", "suspended"];
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantQuery {
     /// Part of the shop's name (accents and case ignored), its slug or its owner's e-mail.
     pub q: Option<String>,
@@ -101,7 +102,8 @@ pub(crate) async fn list_tenants(
 
 /// Every shop, or those matching the search and filters: plan, subscription and its expiry, WhatsApp state,
 /// this month's messages and replies, last activity. Newest first.
-#[utoipa::path(get, path = "/api/v1/admin/tenants", tag = "admin", security(("bearer" = [])), params(TenantQuery),
+#[utoipa::path(get, path = "/api/v1/admin/tenants", operation_id = "adminListTenants",
+    tag = "admin", security(("bearer" = [])), params(TenantQuery),
     responses((status = 200, body = Vec<AdminTenant>), (status = 403), (status = 422)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -160,7 +162,8 @@ pub(crate) async fn tenant_detail(
 }
 
 /// One shop: its state, users, payments, usage by month and audit trail.
-#[utoipa::path(get, path = "/api/v1/admin/tenants/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/tenants/{id}", operation_id = "adminGetTenant",
+    tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 200, body = TenantDetail), (status = 403), (status = 404)))]
 pub(crate) async fn detail(
     State(state): State<AppState>,
@@ -229,7 +232,8 @@ pub(crate) async fn change_status(
 }
 
 /// Suspends or reactivates a shop, with a required reason (audited with the operator's id).
-#[utoipa::path(patch, path = "/api/v1/admin/tenants/{id}", tag = "admin", request_body = TenantStatusChange,
+#[utoipa::path(patch, path = "/api/v1/admin/tenants/{id}", operation_id = "adminSetTenantStatus",
+    tag = "admin", request_body = TenantStatusChange,
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = AdminTenant), (status = 403), (status = 404), (status = 422)))]
 pub(crate) async fn update(
@@ -319,7 +323,8 @@ pub(crate) async fn extend_subscription(
 }
 
 /// Extends a shop's subscription by N days or months (e.g. paid in cash); audited.
-#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/extend", tag = "admin", request_body = ExtendRequest,
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/extend", operation_id = "adminExtendTenant",
+    tag = "admin", request_body = ExtendRequest,
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = Extended), (status = 403), (status = 404), (status = 422)))]
 pub(crate) async fn extend(
@@ -384,7 +389,8 @@ pub(crate) async fn change_plan(
 }
 
 /// Moves a shop to another plan; audited.
-#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/plan", tag = "admin", request_body = PlanChange,
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/plan", operation_id = "adminChangeTenantPlan",
+    tag = "admin", request_body = PlanChange,
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = AdminTenant), (status = 403), (status = 404), (status = 422)))]
 pub(crate) async fn plan(

@@ -70,7 +70,8 @@ pub struct MeResponse {
 }
 
 /// Creates a shop and its owner account, and signs the owner in.
-#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
+#[utoipa::path(post, path = "/api/v1/auth/signup", operation_id = "signup",
+    tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = SignupResponse), (status = 409, description = "E-mail already used"),
               (status = 422, description = "Invalid fields"), (status = 429, description = "Rate limited")))]
 async fn signup(
@@ -148,7 +149,7 @@ pub(crate) async fn create_shop(state: &AppState, req: SignupRequest) -> Result<
 }
 
 /// Exchanges an e-mail and password for an access token.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, description = "Wrong e-mail or password"),
               (status = 429, description = "Rate limited")))]
 async fn login(
@@ -198,7 +199,7 @@ pub(crate) async fn authenticate(
 }
 
 /// The signed-in user, their shop and its plan.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "getMe", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, description = "Not signed in")))]
 async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<MeResponse>> {
     let mut tx = state.db.tenant(user.ctx()).await?;

@@ -11,7 +11,7 @@ mod config;
 pub mod expiry;
 #[cfg(feature = "test-support")]
 pub mod fakes;
-mod pages;
+pub(crate) mod pages;
 pub mod providers;
 pub(crate) mod routes;
 pub mod signature;

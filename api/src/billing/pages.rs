@@ -125,6 +125,11 @@ fn escape(text: &str) -> String {
 }
 
 /// The sandbox's checkout page.
+#[utoipa::path(get, path = "/billing/sandbox/{id}", operation_id = "sandboxCheckoutPage", tag = "pages",
+    params(("id" = Uuid, Path, description = "The sandbox payment")),
+    responses(crate::openapi::pages::PublicPage,
+              (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: unknown payment"),
+              (status = 403, body = String, content_type = "text/html", description = "The operator suspended the shop: the page says why")))]
 async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let Some(owner) = sandbox_payment(&state, &id).await else {
         return not_found();
@@ -262,6 +267,10 @@ fn back_to_dashboard(payment_id: Option<Uuid>) -> String {
 }
 
 /// Where providers send the payer back.
+#[utoipa::path(get, path = "/billing/return", operation_id = "paymentReturnPage", tag = "pages",
+    params(("statut" = Option<String>, Query, description = "`succes` when the provider reports a payment"),
+           ("paiement" = Option<Uuid>, Query, description = "The payment, for the link back to the dashboard")),
+    responses(crate::openapi::pages::PublicPage))]
 async fn return_page(Query(query): Query<ReturnQuery>) -> Response {
     let text = if query.statut.as_deref() == Some("succes") {
         "Merci ! Votre paiement est en cours de confirmation ; votre abonnement sera actif dans un instant."

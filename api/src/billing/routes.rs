@@ -90,7 +90,8 @@ pub struct StartedCheckout {
 
 /// Starts paying a month of `plan`. The payment is recorded `pending` before the provider is called; the
 /// same `Idempotency-Key` (or, without one, a double click) returns the same payment and checkout.
-#[utoipa::path(post, path = "/api/v1/billing/checkout", tag = "billing", request_body = CheckoutBody,
+#[utoipa::path(post, path = "/api/v1/billing/checkout", operation_id = "createCheckout",
+    tag = "billing", request_body = CheckoutBody,
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Client key: a repeated request returns the same payment")),
     responses((status = 201, body = CheckoutResponse, description = "Payment created"),
@@ -401,7 +402,7 @@ pub struct Overview {
 }
 
 /// The shop's plan, subscription status and expiry, payments and receipts.
-#[utoipa::path(get, path = "/api/v1/billing", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/billing", operation_id = "getBilling", tag = "billing", security(("bearer" = [])),
     responses((status = 200, body = Overview), (status = 403, description = "Not an owner")))]
 pub(crate) async fn overview(
     State(state): State<AppState>,
@@ -455,7 +456,8 @@ pub(crate) async fn billing_overview(state: &AppState, user: &AuthUser) -> Resul
 }
 
 /// One payment of the shop (another shop's id answers 404).
-#[utoipa::path(get, path = "/api/v1/billing/payments/{id}", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/billing/payments/{id}", operation_id = "getPayment",
+    tag = "billing", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 200, body = Payment), (status = 403), (status = 404)))]
 pub(crate) async fn payment(
     State(state): State<AppState>,

@@ -118,7 +118,7 @@ struct Envelope {
 
 /// Wave (reference §1.5): `Wave-Signature` over `t || body`; a completed session is re-read from the API
 /// before anything is granted.
-#[utoipa::path(post, path = "/api/v1/webhooks/wave", tag = "webhooks",
+#[utoipa::path(post, path = "/api/v1/webhooks/wave", operation_id = "waveWebhook", tag = "webhooks",
     request_body(content = String, content_type = "application/json", description = "The provider's raw notification"),
     responses((status = 200), (status = 400), (status = 401), (status = 502)))]
 pub(crate) async fn wave(
@@ -193,7 +193,7 @@ pub(crate) async fn wave(
 
 /// Stripe (reference §4.3–4.4): `Stripe-Signature` over `t.body`; the Checkout Session names our payment in
 /// `metadata[payment_id]` (or `client_reference_id`).
-#[utoipa::path(post, path = "/api/v1/webhooks/stripe", tag = "webhooks",
+#[utoipa::path(post, path = "/api/v1/webhooks/stripe", operation_id = "stripeWebhook", tag = "webhooks",
     request_body(content = String, content_type = "application/json", description = "The provider's raw notification"),
     responses((status = 200), (status = 400), (status = 401)))]
 pub(crate) async fn stripe(
@@ -273,7 +273,7 @@ struct OrangeNotification {
 /// Orange Money (reference §2.4–2.5): no signature exists; the notification's `notif_token` must match the
 /// one returned at creation (we keep only its SHA-256 and look the payment up by it), then the
 /// transaction-status API decides.
-#[utoipa::path(post, path = "/api/v1/webhooks/orange-money", tag = "webhooks",
+#[utoipa::path(post, path = "/api/v1/webhooks/orange-money", operation_id = "orangeMoneyWebhook", tag = "webhooks",
     request_body(content = String, content_type = "application/json", description = "The provider's raw notification"),
     responses((status = 200), (status = 400), (status = 401), (status = 502)))]
 pub(crate) async fn orange_money(
@@ -344,7 +344,7 @@ pub(crate) struct SandboxEvent {
 }
 
 /// The sandbox provider: `Tdjaasa-Signature` over `t || body`, with a secret derived from the master key.
-#[utoipa::path(post, path = "/api/v1/webhooks/sandbox", tag = "webhooks",
+#[utoipa::path(post, path = "/api/v1/webhooks/sandbox", operation_id = "sandboxWebhook", tag = "webhooks",
     request_body(content = String, content_type = "application/json", description = "The provider's raw notification"),
     responses((status = 200), (status = 400), (status = 401)))]
 pub(crate) async fn sandbox(

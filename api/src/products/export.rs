@@ -36,7 +36,8 @@ const HEADERS: [&str; 8] = [
 const BOM: &str = "\u{FEFF}";
 
 /// Downloads the catalogue as CSV (`;`-separated, UTF-8 with BOM), in the format the import reads.
-#[utoipa::path(get, path = "/api/v1/products/export.csv", tag = "products", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/products/export.csv", operation_id = "exportProducts",
+    tag = "products", security(("bearer" = [])),
     responses((status = 200, content_type = "text/csv",
         description = "Header row then one product per row: Référence;Nom;Description;Catégorie;Prix (FCFA);\
                        Stock;Image;Actif, then one column per attribute key. Imports back unchanged.")))]

@@ -24,6 +24,7 @@ pub const MAX_CSV_BYTES: usize = 2 * 1024 * 1024;
 const MAX_ROWS: usize = 5000;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Validate and report without writing anything.
@@ -48,15 +49,19 @@ pub struct ImportReport {
 }
 
 /// Imports a CSV catalogue (`Content-Type: text/csv`): all rows or none.
-#[utoipa::path(post, path = "/api/v1/products/import", tag = "products", params(ImportQuery),
-    request_body(content = String, content_type = "text/csv",
+#[utoipa::path(post, path = "/api/v1/products/import", operation_id = "importProducts",
+    tag = "products", params(ImportQuery),
+    request_body(content((crate::openapi::FileBody = "text/csv"), (crate::openapi::FileBody = "application/octet-stream")),
         description = "Header row then one product per row. Columns: sku|reference, name|nom, description, \
                        category|categorie, price_xof|prix, stock|quantite (empty = unlimited), image_url|image, \
                        active|actif; other columns become attributes."),
     security(("bearer" = [])),
     responses((status = 200, body = ImportReport),
+              (status = 400, description = "Unreadable CSV, or no product in it"),
               (status = 422, description = "Rows with errors (error.details.rows lists them); nothing imported"),
-              (status = 402, description = "The plan's product limit would be exceeded; nothing imported")))]
+              (status = 402, description = "The plan's product limit would be exceeded; nothing imported"),
+              (status = 415, description = "Not a CSV upload (`text/csv`, `text/plain`, `application/csv`, \
+                                            `application/octet-stream` or `application/vnd.ms-excel`)")))]
 pub async fn import(
     State(state): State<AppState>,
     user: AuthUser,

@@ -42,6 +42,7 @@ const NOT_FOUND: Error = Error::NotFound("Produit introuvable.");
 
 /// Filters and page of the product list (`GET /api/v1/products?q=&category=&active=&limit=&offset=`).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Part of the name, SKU or category; case and accents do not matter ("dorees" finds "Sandales dorées").
@@ -66,7 +67,8 @@ pub struct ProductList {
 }
 
 /// Lists the shop's products, alphabetically.
-#[utoipa::path(get, path = "/api/v1/products", tag = "products", params(ListQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/products", operation_id = "listProducts",
+    tag = "products", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = ProductList)))]
 async fn list(
     State(state): State<AppState>,
@@ -111,7 +113,8 @@ pub(crate) async fn list_products(
 }
 
 /// Adds a product to the catalogue.
-#[utoipa::path(post, path = "/api/v1/products", tag = "products", request_body = NewProduct, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/products", operation_id = "createProduct",
+    tag = "products", request_body = NewProduct, security(("bearer" = [])),
     responses((status = 201, body = Product), (status = 402, description = "Plan limit reached"),
               (status = 409, description = "SKU already used"), (status = 422, description = "Invalid fields")))]
 async fn create(
@@ -147,7 +150,8 @@ pub(crate) async fn create_product(
 }
 
 /// One product.
-#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/products/{id}", operation_id = "getProduct",
+    tag = "products", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 200, body = Product), (status = 404)))]
 async fn read(
     State(state): State<AppState>,
@@ -166,7 +170,8 @@ pub(crate) async fn get_product(state: &AppState, user: &AuthUser, id: Uuid) -> 
 }
 
 /// Changes some fields of a product.
-#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "products", request_body = ProductPatch,
+#[utoipa::path(patch, path = "/api/v1/products/{id}", operation_id = "updateProduct",
+    tag = "products", request_body = ProductPatch,
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = Product), (status = 404), (status = 409), (status = 422)))]
 async fn update(
@@ -207,7 +212,8 @@ pub(crate) async fn update_product(
 }
 
 /// Deletes a product. Past orders keep its name and price.
-#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/products/{id}", operation_id = "deleteProduct",
+    tag = "products", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 204), (status = 404)))]
 async fn remove(
     State(state): State<AppState>,

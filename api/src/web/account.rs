@@ -45,6 +45,14 @@ struct DoneQuery {
     done: Option<String>,
 }
 
+/// The form to change one's password.
+#[utoipa::path(
+    get,
+    path = "/app/account/password",
+    operation_id = "changePasswordPage",
+    tag = "pages",
+    responses(crate::openapi::pages::SignedInPage)
+)]
 async fn change_page(
     State(state): State<AppState>,
     session: Session,
@@ -139,6 +147,10 @@ struct PublicQuery {
     done: Option<String>,
 }
 
+/// The form asking for a password-reset link.
+#[utoipa::path(get, path = "/password/forgot", operation_id = "forgotPasswordPage", tag = "pages",
+    params(("lang" = Option<String>, Query, description = "`fr` or `en`: switches the interface language (remembered in a cookie)")),
+    responses(crate::openapi::pages::PublicPage))]
 async fn forgot_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -214,6 +226,11 @@ struct LangQuery {
     lang: Option<String>,
 }
 
+/// The page a password-reset link opens: a new password, or why the link no longer works.
+#[utoipa::path(get, path = "/password/reset/{token}", operation_id = "resetPasswordPage", tag = "pages",
+    params(("token" = String, Path, description = "The secret of the e-mailed link"),
+           ("lang" = Option<String>, Query, description = "`fr` or `en`: switches the interface language (remembered in a cookie)")),
+    responses(crate::openapi::pages::PublicPage))]
 async fn reset_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -313,6 +330,9 @@ struct OutboxTemplate {
 /// Development only: the latest messages the development mailer kept, newest first, with their links.
 /// Nobody is signed in when reading an invitation or a reset link, so no session is asked; production
 /// (the SMTP mailer keeps no outbox) answers 404.
+#[utoipa::path(get, path = "/app/dev/outbox", operation_id = "devOutboxPage", tag = "pages",
+    responses(crate::openapi::pages::PublicPage,
+              (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: production, where the mailer keeps no outbox")))]
 async fn outbox(State(state): State<AppState>, headers: HeaderMap) -> WebResult<Response> {
     let Some(sent) = state.mailer.outbox() else {
         return Err(Error::NotFound("Cette page n'existe pas.").into());

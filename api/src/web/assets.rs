@@ -51,6 +51,12 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/assets/{file}", get(serve))
 }
 
+/// The dashboard's stylesheet or script, at its content-hashed URL (cached for a year).
+#[utoipa::path(get, path = "/assets/{file}", operation_id = "asset", tag = "pages",
+    params(("file" = String, Path, description = "`app.<hash>.css` or `app.<hash>.js`, as the pages link them")),
+    responses((status = 200, description = "The file",
+               content((String = "text/css"), (String = "text/javascript"))),
+              (status = 404, description = "No such file (empty body)")))]
 async fn serve(Path(file): Path<String>) -> Response {
     let wanted = format!("/assets/{file}");
     let Some(asset) = ASSETS.iter().find(|a| a.path == wanted) else {

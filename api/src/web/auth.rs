@@ -37,6 +37,9 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
 }
 
+/// The site's root: sends the visitor on to the right place.
+#[utoipa::path(get, path = "/", operation_id = "rootPage", tag = "pages",
+    responses((status = 303, description = "To `/app` (`/admin` for a platform administrator) when signed in, else to `/login`")))]
 async fn root(session: Option<Session>) -> Redirect {
     Redirect::to(match session {
         Some(session) => home_of(&session.user),
@@ -134,6 +137,12 @@ struct LoginTemplate {
     info: Option<String>,
 }
 
+/// The sign-in page.
+#[utoipa::path(get, path = "/login", operation_id = "loginPage", tag = "pages",
+    params(("lang" = Option<String>, Query, description = "`fr` or `en`: switches the interface language (remembered in a cookie)"),
+           ("next" = Option<String>, Query, description = "`reset`: says the password was just changed")),
+    responses(crate::openapi::pages::PublicPage,
+              (status = 303, description = "Already signed in: to the user's dashboard")))]
 async fn login_page(
     State(state): State<AppState>,
     session: Option<Session>,
@@ -235,6 +244,12 @@ struct SignupTemplate {
     error: String,
 }
 
+/// The sign-up page: a new shop and its owner.
+#[utoipa::path(get, path = "/signup", operation_id = "signupPage", tag = "pages",
+    params(("lang" = Option<String>, Query, description = "`fr` or `en`: switches the interface language (remembered in a cookie)"),
+           ("plan" = Option<String>, Query, description = "The plan chosen beforehand (`starter` by default)")),
+    responses(crate::openapi::pages::PublicPage,
+              (status = 303, description = "Already signed in: to `/app`")))]
 async fn signup_page(
     State(state): State<AppState>,
     session: Option<Session>,

@@ -163,6 +163,14 @@ struct BillingTemplate {
     payments: Vec<PaymentRow>,
 }
 
+/// The subscription: plan, renewal, payment providers and past payments.
+#[utoipa::path(
+    get,
+    path = "/app/billing",
+    operation_id = "billingPage",
+    tag = "pages",
+    responses(crate::openapi::pages::OwnerPage)
+)]
 async fn page(
     State(state): State<AppState>,
     session: Session,
@@ -236,6 +244,11 @@ struct ReturnQuery {
 }
 
 /// Where the payment pages send the payer back: onboarding goes on after a successful first payment.
+#[utoipa::path(get, path = "/app/billing/return", operation_id = "billingReturnPage", tag = "pages",
+    params(("payment" = Option<Uuid>, Query, description = "The payment the provider sent the payer back from")),
+    responses((status = 303, description = "To the onboarding (or the billing page) with the payment's outcome; to `/login` without a live session"),
+              (status = 403, body = String, content_type = "text/html", description = "The \"not allowed\" page: the user is not an owner"),
+              (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: unknown payment, or another shop's")))]
 async fn returned(
     State(state): State<AppState>,
     session: Session,
@@ -276,6 +289,10 @@ struct ReceiptTemplate {
 }
 
 /// A printable receipt of a paid payment (another shop's id answers the same 404 as an unknown one).
+#[utoipa::path(get, path = "/app/billing/payments/{id}", operation_id = "paymentReceiptPage", tag = "pages",
+    params(("id" = Uuid, Path, description = "The payment")),
+    responses(crate::openapi::pages::OwnerPage,
+              (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: unknown payment, or another shop's")))]
 async fn receipt(
     State(state): State<AppState>,
     session: Session,

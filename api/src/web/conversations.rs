@@ -184,6 +184,14 @@ fn display_name(chat: &store::chats::Chat) -> String {
     }
 }
 
+/// The conversations, most recent first, and the messages the bot could not handle.
+#[utoipa::path(
+    get,
+    path = "/app/conversations",
+    operation_id = "conversationsPage",
+    tag = "pages",
+    responses(crate::openapi::pages::SignedInPage)
+)]
 async fn list(
     State(state): State<AppState>,
     session: Session,
@@ -301,6 +309,11 @@ async fn resolve(state: &AppState, session: &Session, chat: &str) -> WebResult<s
     Ok(thread.chat)
 }
 
+/// One conversation: its messages, the hand reply and the bot pause.
+#[utoipa::path(get, path = "/app/conversations/{chat}", operation_id = "conversationPage", tag = "pages",
+    params(("chat" = String, Path, description = "The chat_id, or its chat key (`sim_2250700000000`)")),
+    responses(crate::openapi::pages::SignedInPage,
+              (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: unknown conversation, or another shop's")))]
 async fn transcript(
     State(state): State<AppState>,
     session: Session,

@@ -58,6 +58,14 @@ struct HomeTemplate {
     dead_back: &'static str,
 }
 
+/// The shop's home: today's figures, what needs attention.
+#[utoipa::path(
+    get,
+    path = "/app",
+    operation_id = "dashboardPage",
+    tag = "pages",
+    responses(crate::openapi::pages::SignedInPage)
+)]
 async fn page(
     State(state): State<AppState>,
     session: Session,
@@ -264,6 +272,13 @@ struct MoreTemplate {
 }
 
 /// On a phone, the entries that do not fit in the bottom bar.
+#[utoipa::path(
+    get,
+    path = "/app/more",
+    operation_id = "moreMenuPage",
+    tag = "pages",
+    responses(crate::openapi::pages::SignedInPage)
+)]
 async fn more(
     State(state): State<AppState>,
     session: Session,

@@ -19,6 +19,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/app/events", get(events))
 }
 
+/// The shop's live updates for the open dashboard page.
+#[utoipa::path(get, path = "/app/events", operation_id = "liveEventsStream", tag = "pages",
+    responses((status = 200, content_type = "text/event-stream", description = "Server-sent events: the kind and ids of the shop's domain events"),
+              (status = 303, description = "No live session: to `/login`")))]
 async fn events(
     State(state): State<AppState>,
     session: Session,

@@ -3,27 +3,27 @@
 //! functions as the REST endpoints; sign-in is a server-side session ([`session`]) and every state-changing
 //! form carries a CSRF token ([`form`]).
 
-mod account;
-mod admin;
+pub(crate) mod account;
+pub(crate) mod admin;
 pub(crate) mod assets;
-mod auth;
-mod billing;
+pub(crate) mod auth;
+pub(crate) mod billing;
 mod bot_form;
-mod conversations;
+pub(crate) mod conversations;
 mod error;
 mod form;
-mod home;
+pub(crate) mod home;
 pub mod i18n;
-mod live;
-mod onboarding;
-mod orders;
-mod products;
+pub(crate) mod live;
+pub(crate) mod onboarding;
+pub(crate) mod orders;
+pub(crate) mod products;
 mod session;
-mod settings;
-mod team;
-mod test_chat;
+pub(crate) mod settings;
+pub(crate) mod team;
+pub(crate) mod test_chat;
 mod view;
-mod whatsapp;
+pub(crate) mod whatsapp;
 
 use axum::Router;
 use axum::http::HeaderMap;

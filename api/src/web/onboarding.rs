@@ -53,6 +53,10 @@ async fn current_step(state: &AppState, session: &Session) -> WebResult<String> 
     Ok(step)
 }
 
+/// The onboarding, where the owner left it.
+#[utoipa::path(get, path = "/app/onboarding", operation_id = "onboardingPage", tag = "pages",
+    responses((status = 303, description = "To the current step's page; to `/login` without a live session"),
+              (status = 403, body = String, content_type = "text/html", description = "The \"not allowed\" page: the user is not an owner")))]
 async fn resume(
     State(state): State<AppState>,
     session: Session,
@@ -155,6 +159,14 @@ async fn page_for(
     })
 }
 
+/// The onboarding's first step: choosing a plan.
+#[utoipa::path(
+    get,
+    path = "/app/onboarding/plan",
+    operation_id = "onboardingPlanPage",
+    tag = "pages",
+    responses(crate::openapi::pages::OwnerPage)
+)]
 async fn plan_step(
     State(state): State<AppState>,
     session: Session,
@@ -164,6 +176,11 @@ async fn plan_step(
     page_for(&state, &session, "plan", flash, None).await
 }
 
+/// One step of the onboarding.
+#[utoipa::path(get, path = "/app/onboarding/{step}", operation_id = "onboardingStepPage", tag = "pages",
+    params(("step" = String, Path, description = "`plan`, `pay`, `whatsapp`, `products`, `bot` or `done`")),
+    responses(crate::openapi::pages::OwnerPage,
+              (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: unknown step")))]
 async fn step_page(
     State(state): State<AppState>,
     session: Session,

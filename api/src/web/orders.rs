@@ -79,6 +79,11 @@ struct ListTemplate {
     has_more: bool,
 }
 
+/// The orders, newest first, by status.
+#[utoipa::path(get, path = "/app/orders", operation_id = "ordersPage", tag = "pages",
+    params(("status" = Option<String>, Query, description = "`new`, `confirmed`, `delivered` or `cancelled`"),
+           ("page" = Option<i64>, Query, description = "Page number, from 1")),
+    responses(crate::openapi::pages::SignedInPage))]
 async fn list(
     State(state): State<AppState>,
     session: Session,
@@ -139,6 +144,11 @@ struct DetailTemplate {
     actions: Vec<(&'static str, String)>,
 }
 
+/// One order: its lines, its customer and the status changes allowed.
+#[utoipa::path(get, path = "/app/orders/{id}", operation_id = "orderPage", tag = "pages",
+    params(("id" = Uuid, Path, description = "The order")),
+    responses(crate::openapi::pages::SignedInPage,
+              (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: unknown order, or another shop's")))]
 async fn detail(
     State(state): State<AppState>,
     session: Session,

@@ -97,6 +97,12 @@ struct ListTemplate {
     query_base: String,
 }
 
+/// The catalogue: search, filter by category, page through.
+#[utoipa::path(get, path = "/app/products", operation_id = "productsPage", tag = "pages",
+    params(("q" = Option<String>, Query, description = "Part of the name, SKU or category (accents and case ignored)"),
+           ("category" = Option<String>, Query, description = "Only this category"),
+           ("page" = Option<i64>, Query, description = "Page number, from 1")),
+    responses(crate::openapi::pages::SignedInPage))]
 async fn list(
     State(state): State<AppState>,
     session: Session,
@@ -275,6 +281,14 @@ struct FormTemplate {
     active: bool,
 }
 
+/// The form for a new product.
+#[utoipa::path(
+    get,
+    path = "/app/products/new",
+    operation_id = "newProductPage",
+    tag = "pages",
+    responses(crate::openapi::pages::SignedInPage)
+)]
 async fn new_page(
     State(state): State<AppState>,
     session: Session,
@@ -357,6 +371,11 @@ async fn create(State(state): State<AppState>, posted: Posted<ProductForm>) -> W
     }
 }
 
+/// A product's edit form.
+#[utoipa::path(get, path = "/app/products/{id}", operation_id = "productPage", tag = "pages",
+    params(("id" = Uuid, Path, description = "The product")),
+    responses(crate::openapi::pages::SignedInPage,
+              (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: unknown product, or another shop's")))]
 async fn edit_page(
     State(state): State<AppState>,
     session: Session,
@@ -421,6 +440,10 @@ async fn set_active(
     Ok(Redirect::to(&format!("/app/products?done={done}")).into_response())
 }
 
+/// The catalogue as CSV, the same file as `GET /api/v1/products/export.csv`.
+#[utoipa::path(get, path = "/app/products/export.csv", operation_id = "exportProductsCsv", tag = "pages",
+    responses((status = 200, content_type = "text/csv", description = "The catalogue, one product per row"),
+              (status = 303, description = "No live session: to `/login`")))]
 async fn export(State(state): State<AppState>, session: Session) -> WebResult<Response> {
     let csv = crate::products::export::export_csv(&state, &session.user).await?;
     Ok((
@@ -453,6 +476,14 @@ struct ImportTemplate {
     bad_rows: Vec<BadRow>,
 }
 
+/// The CSV import form.
+#[utoipa::path(
+    get,
+    path = "/app/products/import",
+    operation_id = "importProductsPage",
+    tag = "pages",
+    responses(crate::openapi::pages::SignedInPage)
+)]
 async fn import_page(
     State(state): State<AppState>,
     session: Session,

@@ -39,6 +39,14 @@ struct SettingsTemplate {
     business_error: String,
 }
 
+/// The settings: the bot's identity, the business, the interface language.
+#[utoipa::path(
+    get,
+    path = "/app/settings",
+    operation_id = "settingsPage",
+    tag = "pages",
+    responses(crate::openapi::pages::SignedInPage)
+)]
 async fn page(
     State(state): State<AppState>,
     session: Session,

@@ -179,6 +179,14 @@ async fn render_team(
     })
 }
 
+/// The team: members, their roles, pending invitations.
+#[utoipa::path(
+    get,
+    path = "/app/team",
+    operation_id = "teamPage",
+    tag = "pages",
+    responses(crate::openapi::pages::OwnerPage)
+)]
 async fn page(
     State(state): State<AppState>,
     session: Session,
@@ -336,6 +344,10 @@ struct LangQuery {
 const NO_REFERRER: [(header::HeaderName, &str); 1] = [(header::REFERRER_POLICY, "no-referrer")];
 
 /// The page an invitation link opens: the same answer for an unknown, used or expired link.
+#[utoipa::path(get, path = "/invitation/{token}", operation_id = "invitationPage", tag = "pages",
+    params(("token" = String, Path, description = "The secret of the e-mailed link"),
+           ("lang" = Option<String>, Query, description = "`fr` or `en`: switches the interface language (remembered in a cookie)")),
+    responses(crate::openapi::pages::PublicPage))]
 async fn invitation_page(
     State(state): State<AppState>,
     headers: HeaderMap,

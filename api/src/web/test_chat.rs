@@ -52,6 +52,14 @@ async fn transcript(state: &AppState, session: &Session) -> WebResult<Vec<Messag
     Ok(message_views(session.lang, &list))
 }
 
+/// The simulator: talk to the shop's bot as a customer would.
+#[utoipa::path(
+    get,
+    path = "/app/test",
+    operation_id = "testChatPage",
+    tag = "pages",
+    responses(crate::openapi::pages::SignedInPage)
+)]
 async fn page(
     State(state): State<AppState>,
     session: Session,

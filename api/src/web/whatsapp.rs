@@ -67,6 +67,14 @@ struct WhatsappTemplate {
     from: &'static str,
 }
 
+/// The WhatsApp connection: status, QR code or pairing code, log out.
+#[utoipa::path(
+    get,
+    path = "/app/whatsapp",
+    operation_id = "whatsappPage",
+    tag = "pages",
+    responses(crate::openapi::pages::OwnerPage)
+)]
 async fn page(
     State(state): State<AppState>,
     session: Session,
@@ -141,6 +149,10 @@ async fn logout(State(state): State<AppState>, posted: Posted<FromForm>) -> WebR
 }
 
 /// The connection's live events (status, QR codes, pairing code) for the signed-in shop.
+#[utoipa::path(get, path = "/app/whatsapp/events", operation_id = "whatsappEventsStream", tag = "pages",
+    responses((status = 200, content_type = "text/event-stream", description = "Server-sent events: status changes, QR codes, pairing code"),
+              (status = 303, description = "No live session: to `/login`"),
+              (status = 403, body = String, content_type = "text/html", description = "The \"not allowed\" page: the user is not an owner")))]
 async fn events(
     State(state): State<AppState>,
     session: Session,

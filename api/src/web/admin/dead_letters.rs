@@ -196,6 +196,11 @@ async fn list_page(
     Ok((code, body).into_response())
 }
 
+/// The messages the pipeline gave up on, in every shop.
+#[utoipa::path(get, path = "/admin/dead-letters", operation_id = "adminDeadLettersPage", tag = "pages",
+    params(("status" = Option<String>, Query, description = "`open` (the default), `replayed`, `discarded` or `all`"),
+           ("page" = Option<i64>, Query, description = "Page number, from 1")),
+    responses(crate::openapi::pages::AdminPage))]
 async fn list(
     State(state): State<AppState>,
     AdminSession(session): AdminSession,

@@ -5,10 +5,10 @@
 //! endpoints (`crate::admin`).
 
 mod charts;
-mod dead_letters;
-mod overview;
-mod payments;
-mod tenants;
+pub(crate) mod dead_letters;
+pub(crate) mod overview;
+pub(crate) mod payments;
+pub(crate) mod tenants;
 
 use std::borrow::Cow;
 

@@ -46,6 +46,14 @@ struct OverviewTemplate {
     orders_chart: String,
 }
 
+/// The operator's home: the platform's figures and charts.
+#[utoipa::path(
+    get,
+    path = "/admin",
+    operation_id = "adminDashboardPage",
+    tag = "pages",
+    responses(crate::openapi::pages::AdminPage)
+)]
 async fn page(
     State(state): State<AppState>,
     AdminSession(session): AdminSession,

@@ -191,6 +191,13 @@ async fn list_page(
     Ok((code, body).into_response())
 }
 
+/// The payments of every shop, flagged ones to review.
+#[utoipa::path(get, path = "/admin/payments", operation_id = "adminPaymentsPage", tag = "pages",
+    params(("status" = Option<String>, Query, description = "`pending`, `succeeded`, `failed` or `flagged`"),
+           ("provider" = Option<String>, Query, description = "`wave`, `orange_money`, `stripe` or `sandbox`"),
+           ("needs_review" = Option<String>, Query, description = "Present: only flagged payments nobody reviewed yet"),
+           ("page" = Option<i64>, Query, description = "Page number, from 1")),
+    responses(crate::openapi::pages::AdminPage))]
 async fn list(
     State(state): State<AppState>,
     AdminSession(session): AdminSession,

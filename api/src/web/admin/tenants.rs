@@ -111,6 +111,14 @@ struct ListQuery {
     page: Option<i64>,
 }
 
+/// The shops, searchable and filtered.
+#[utoipa::path(get, path = "/admin/tenants", operation_id = "adminTenantsPage", tag = "pages",
+    params(("q" = Option<String>, Query, description = "Part of the shop's name, its slug or its owner's e-mail"),
+           ("status" = Option<String>, Query, description = "`active` or `suspended`"),
+           ("subscription" = Option<String>, Query, description = "`pending`, `active`, `past_due` or `suspended`"),
+           ("plan" = Option<String>, Query, description = "A plan code"),
+           ("page" = Option<i64>, Query, description = "Page number, from 1")),
+    responses(crate::openapi::pages::AdminPage))]
 async fn list(
     State(state): State<AppState>,
     AdminSession(session): AdminSession,
@@ -394,6 +402,11 @@ fn audit_detail(detail: &serde_json::Value) -> String {
     }
 }
 
+/// One shop: its subscription, usage, team and the operator's actions.
+#[utoipa::path(get, path = "/admin/tenants/{id}", operation_id = "adminTenantPage", tag = "pages",
+    params(("id" = Uuid, Path, description = "The shop")),
+    responses(crate::openapi::pages::AdminPage,
+              (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: unknown shop")))]
 async fn detail(
     State(state): State<AppState>,
     AdminSession(session): AdminSession,
