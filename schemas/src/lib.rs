@@ -1,6 +1,7 @@
 //! The contracts Tdjaasa publishes: NATS subject names, and the message and event types with their JSON
 //! Schemas (`schemas/json/*.schema.json`, generated from these types and checked by a test so they never drift).
 
+pub mod commerce;
 pub mod events;
 pub mod messages;
 pub mod subjects;

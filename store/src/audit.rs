@@ -12,13 +12,13 @@ pub async fn record(
     action: &str,
     detail: Value,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into audit_log (tenant_id, actor_user_id, action, detail) values ($1, $2, $3, $4)",
+        tx.tenant_id(),
+        actor_user_id,
+        action,
+        detail,
     )
-    .bind(tx.tenant_id())
-    .bind(actor_user_id)
-    .bind(action)
-    .bind(detail)
     .execute(&mut **tx)
     .await?;
     Ok(())
