@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use schemas::commerce::{Author, MessageStatus};
 use schemas::{Channel, EventData, OutboundReply};
 use serde::{Deserialize, Serialize};
 use store::chats::{self, Chat, ChatSummary};
@@ -65,7 +66,7 @@ impl ChatRef {
     async fn resolve(&self, tx: &mut TenantTx<'_>) -> Result<Chat> {
         match self {
             ChatRef::Id(id) => chats::get(tx, *id).await,
-            ChatRef::Key { channel, user } => chats::find_by_key(tx, channel.as_str(), user).await,
+            ChatRef::Key { channel, user } => chats::find_by_key(tx, *channel, user).await,
         }
         .map_err(not_found)
     }
@@ -270,7 +271,7 @@ pub(crate) async fn reply_by_hand(
 
     let mut tx = state.db.tenant(user.ctx()).await?;
     let chat = chat.resolve(&mut tx).await?;
-    let channel = Channel::parse(&chat.channel).unwrap_or(Channel::Whatsapp);
+    let channel = chat.channel;
     // The chat is part of the id, so a client id is scoped to its conversation.
     let outbound_id = match &client_id {
         Some(id) => format!("own-{}-{id}", chat.chat_id.simple()),
@@ -285,11 +286,11 @@ pub(crate) async fn reply_by_hand(
             chat_id: chat.chat_id,
             outbound_id: &outbound_id,
             body: &text,
-            author: "owner",
+            author: Author::Owner,
             status: if channel == Channel::Simulator {
-                "sent"
+                MessageStatus::Sent
             } else {
-                "queued"
+                MessageStatus::Queued
             },
             in_reply_to: waiting.last().map(|m| m.message_id),
             sent_at: now,
@@ -301,7 +302,13 @@ pub(crate) async fn reply_by_hand(
         return Ok(HandReplySent { message, created });
     }
     let waiting_ids: Vec<Uuid> = waiting.iter().map(|m| m.message_id).collect();
-    messages::settle(&mut tx, &waiting_ids, "answered", "Répondu à la main.").await?;
+    messages::settle(
+        &mut tx,
+        &waiting_ids,
+        MessageStatus::Answered,
+        "Répondu à la main.",
+    )
+    .await?;
     if channel == Channel::Whatsapp {
         let outbound = OutboundReply {
             tenant_id: user.tenant_id,
@@ -329,7 +336,7 @@ pub(crate) async fn reply_by_hand(
             message_id: message.message_id,
             channel,
             text,
-            author: "owner".into(),
+            author: Author::Owner,
         },
     )
     .await?;

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use schemas::InboundMessage;
+use schemas::commerce::DeadLetterStatus;
 use serde::Serialize;
 use store::TenantCtx;
 use store::dead_letters::{self, DeadLetter, Resolution};
@@ -52,10 +53,11 @@ pub(crate) enum Action {
 }
 
 impl Action {
-    fn status(self) -> &'static str {
+    /// The dead letter's status once the action is done.
+    fn status(self) -> DeadLetterStatus {
         match self {
-            Action::Replay => "replayed",
-            Action::Discard => "discarded",
+            Action::Replay => DeadLetterStatus::Replayed,
+            Action::Discard => DeadLetterStatus::Discarded,
         }
     }
 }
@@ -65,7 +67,7 @@ impl Action {
 pub struct Resolved {
     pub dead_letter_id: Uuid,
     /// `replayed` or `discarded`.
-    pub status: String,
+    pub status: DeadLetterStatus,
     /// False when it had already been resolved that way: nothing was done again (a double click).
     pub changed: bool,
 }
@@ -89,7 +91,7 @@ pub(crate) async fn resolve(
     let dead = dead_letters::lock(&mut tx, dead_letter_id)
         .await
         .map_err(Error::not_found_as("Message introuvable."))?;
-    if dead.status != "open" {
+    if dead.status != DeadLetterStatus::Open {
         tx.commit().await?;
         if dead.status == action.status() {
             return Ok(Resolved {
@@ -100,7 +102,7 @@ pub(crate) async fn resolve(
         }
         return Err(Error::Conflict {
             code: "dead_letter_resolved",
-            message: if dead.status == "replayed" {
+            message: if dead.status == DeadLetterStatus::Replayed {
                 "Ce message a déjà été remis dans le circuit : il ne peut plus être écarté.".into()
             } else {
                 "Ce message a déjà été écarté : il ne peut plus être rejoué.".into()
@@ -142,10 +144,10 @@ pub(crate) async fn resolve(
     if action == Action::Replay {
         tdj_nats::publish_outbox(&state.db, &state.nats, ctx).await;
     }
-    tracing::info!(tenant_id = %ctx.tenant_id, %dead_letter_id, status = action.status(), "dead letter resolved");
+    tracing::info!(tenant_id = %ctx.tenant_id, %dead_letter_id, status = %action.status(), "dead letter resolved");
     Ok(Resolved {
         dead_letter_id,
-        status: action.status().into(),
+        status: action.status(),
         changed: true,
     })
 }

@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use schemas::EventData;
+use schemas::commerce::OrderStatus;
 use serde::Deserialize;
 use store::orders::{self, Order};
 use store::{audit, outbox};
@@ -23,7 +24,6 @@ pub fn router() -> Router<AppState> {
 }
 
 const NOT_FOUND: Error = Error::NotFound("Commande introuvable.");
-const STATUSES: [&str; 4] = ["new", "confirmed", "delivered", "cancelled"];
 
 fn not_found(e: store::Error) -> Error {
     Error::not_found_as("Commande introuvable.")(e)
@@ -65,18 +65,20 @@ pub(crate) async fn list_orders(
         offset: query.offset,
     }
     .bounds()?;
-    if let Some(status) = &query.status
-        && !STATUSES.contains(&status.as_str())
-    {
-        let mut check = Check::default();
-        check.fail(
-            "status",
-            "Statut inconnu : new, confirmed, delivered ou cancelled.",
-        );
-        check.finish()?;
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|word| {
+            OrderStatus::parse(word).ok_or_else(|| {
+                Check::refuse(
+                    "status",
+                    "Statut inconnu : new, confirmed, delivered ou cancelled.",
+                )
+            })
+        })
+        .transpose()?;
     let mut tx = state.db.tenant(user.ctx()).await?;
-    let list = orders::list(&mut tx, query.status.as_deref(), None, limit, offset).await?;
+    let list = orders::list(&mut tx, status, None, limit, offset).await?;
     tx.commit().await?;
     Ok(list)
 }
@@ -134,17 +136,14 @@ pub(crate) async fn change_order_status(
     order_id: Uuid,
     update: OrderUpdate,
 ) -> Result<Order> {
-    let to = update.status.trim().to_lowercase();
-    if !STATUSES.contains(&to.as_str()) {
-        let mut check = Check::default();
-        check.fail(
+    let Some(to) = OrderStatus::parse(&update.status.trim().to_lowercase()) else {
+        return Err(Check::refuse(
             "status",
             "Statut inconnu : confirmed, delivered ou cancelled.",
-        );
-        check.finish()?;
-    }
+        ));
+    };
     let mut tx = state.db.tenant(user.ctx()).await?;
-    let (order, from) = orders::set_status(&mut tx, order_id, &to).await.map_err(|e| match e {
+    let (order, from) = orders::set_status(&mut tx, order_id, to).await.map_err(|e| match e {
         store::Error::Constraint(c) if c.starts_with("order_transition") => Error::Conflict {
             code: "invalid_transition",
             message: "Ce changement de statut n'est pas possible (nouvelle → confirmée → livrée, ou annulée).".into(),
@@ -157,8 +156,8 @@ pub(crate) async fn change_order_status(
         EventData::OrderStatusChanged {
             order_id,
             order_ref: order.order_ref.clone(),
-            from: from.clone(),
-            to: to.clone(),
+            from,
+            to,
         },
     )
     .await?;

@@ -1,5 +1,7 @@
 //! Field validation with French messages, collected so a form shows every mistake at once.
 
+use schemas::commerce::Invalid;
+
 use crate::error::FieldError;
 use crate::{Error, Result};
 
@@ -41,6 +43,20 @@ impl Check {
     ) -> Option<String> {
         let value = value.map(str::trim).filter(|v| !v.is_empty())?;
         Some(self.text(field, value, 1, max))
+    }
+
+    /// The value a domain constructor (`schemas::commerce::Sku::new`, `Xof::price`…) built, or `None` with
+    /// each of its messages reported against `field`.
+    pub fn value<T>(&mut self, field: &str, built: Result<T, Invalid>) -> Option<T> {
+        match built {
+            Ok(value) => Some(value),
+            Err(invalid) => {
+                for message in invalid.messages() {
+                    self.fail(field, *message);
+                }
+                None
+            }
+        }
     }
 
     pub fn range_i64(&mut self, field: &str, value: i64, min: i64, max: i64, message: &str) -> i64 {
@@ -90,6 +106,14 @@ impl Check {
     #[allow(dead_code, reason = "used by the dashboard forms")]
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    /// The refusal of one field, for a check that stops at its first problem.
+    pub fn refuse(field: &str, message: &str) -> Error {
+        Error::Validation(vec![FieldError {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }])
     }
 
     pub fn finish(self) -> Result<()> {

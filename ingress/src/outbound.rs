@@ -23,6 +23,7 @@ use async_nats::jetstream::{AckKind, consumer};
 use chrono::Utc;
 use futures::StreamExt;
 use schemas::OutboundReply;
+use schemas::commerce::MessageStatus;
 use store::{TenantCtx, messages, whatsapp_sessions};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -258,7 +259,14 @@ async fn send_reply(
         .to_std()
         .is_ok_and(|age| age > shared.config.outbound_max_age)
     {
-        mark(shared, tenant_id, &reply.outbound_id, "failed", TOO_OLD).await;
+        mark(
+            shared,
+            tenant_id,
+            &reply.outbound_id,
+            MessageStatus::Failed,
+            TOO_OLD,
+        )
+        .await;
         count("failed");
         return OutboundOutcome::Failed(TOO_OLD.into());
     }
@@ -291,7 +299,14 @@ async fn send_reply(
                 recent.insert(&reply.outbound_id);
                 recent.insert(&whatsapp_id);
                 let _ = live.typing(&reply.customer_jid, false).await;
-                mark(shared, tenant_id, &reply.outbound_id, "sent", "").await;
+                mark(
+                    shared,
+                    tenant_id,
+                    &reply.outbound_id,
+                    MessageStatus::Sent,
+                    "",
+                )
+                .await;
                 count("sent");
                 return OutboundOutcome::Sent;
             }
@@ -318,7 +333,14 @@ async fn send_reply(
         }
     };
     let _ = live.typing(&reply.customer_jid, false).await;
-    mark(shared, tenant_id, &reply.outbound_id, "failed", &reason).await;
+    mark(
+        shared,
+        tenant_id,
+        &reply.outbound_id,
+        MessageStatus::Failed,
+        &reason,
+    )
+    .await;
     count("failed");
     OutboundOutcome::Failed(reason)
 }
@@ -348,7 +370,13 @@ async fn delivery_status(
     Ok(status)
 }
 
-async fn mark(shared: &NodeState, tenant_id: Uuid, outbound_id: &str, status: &str, detail: &str) {
+async fn mark(
+    shared: &NodeState,
+    tenant_id: Uuid,
+    outbound_id: &str,
+    status: MessageStatus,
+    detail: &str,
+) {
     let written = async {
         let mut tx = shared.db.tenant(TenantCtx::new(tenant_id)).await?;
         messages::set_delivery(&mut tx, outbound_id, status, detail).await?;

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::commerce::{Author, OrderStatus};
 use crate::messages::Channel;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -38,7 +39,7 @@ pub enum EventData {
         message_id: Uuid,
         channel: Channel,
         text: String,
-        author: String,
+        author: Author,
     },
     /// An order was taken.
     #[serde(rename = "order.created")]
@@ -49,13 +50,13 @@ pub enum EventData {
         total_xof: i64,
         items: Vec<OrderItem>,
     },
-    /// An order moved to another status (`new`, `confirmed`, `delivered`, `cancelled`).
+    /// An order moved to another status.
     #[serde(rename = "order.status_changed")]
     OrderStatusChanged {
         order_id: Uuid,
         order_ref: String,
-        from: String,
-        to: String,
+        from: OrderStatus,
+        to: OrderStatus,
     },
     /// A message could not be processed after every retry and was set aside.
     #[serde(rename = "message.dead_lettered")]
@@ -99,8 +100,8 @@ mod tests {
             data: EventData::OrderStatusChanged {
                 order_id: Uuid::nil(),
                 order_ref: "CMD-1".into(),
-                from: "new".into(),
-                to: "confirmed".into(),
+                from: OrderStatus::New,
+                to: OrderStatus::Confirmed,
             },
         };
         let json = serde_json::to_value(&event).expect("serialize");

@@ -2,6 +2,7 @@
 //! Schemas (`schemas/json/*.schema.json`, generated from these types and checked by a test so they never drift).
 
 pub mod billing;
+pub mod commerce;
 pub mod events;
 pub mod messages;
 pub mod subjects;

@@ -9,6 +9,9 @@ use uuid::Uuid;
 /// Where a conversation happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Channel {
     /// The shop's linked WhatsApp number.
     Whatsapp,
@@ -21,14 +24,6 @@ impl Channel {
         match self {
             Channel::Whatsapp => "whatsapp",
             Channel::Simulator => "simulator",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "whatsapp" => Some(Channel::Whatsapp),
-            "simulator" => Some(Channel::Simulator),
-            _ => None,
         }
     }
 

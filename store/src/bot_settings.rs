@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::{Result, TenantTx};
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BotSettings {
     pub bot_name: String,
@@ -35,59 +35,76 @@ pub struct BotSettingsFields {
     pub out_of_hours_message: String,
 }
 
-macro_rules! bot_columns {
-    () => {
-        "bot_name, tone, language, instructions, business_hours, out_of_hours_message, updated_at"
+/// A compile-checked query returning [`BotSettings`]: `$head`, the columns of `bot_setting`, then `$tail`.
+macro_rules! settings_row {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            BotSettings,
+            $head
+                + "bot_name, tone, language, instructions, business_hours, out_of_hours_message, updated_at"
+                + $tail
+            $(, $arg)*
+        )
     };
+}
+
+/// Creates the shop's settings row with the defaults, unless it exists.
+async fn ensure_row(tx: &mut TenantTx<'_>) -> Result<()> {
+    sqlx::query!(
+        "insert into bot_setting (tenant_id) values ($1) on conflict do nothing",
+        tx.tenant_id(),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The settings, created with defaults if the shop has none yet.
 pub async fn get(tx: &mut TenantTx<'_>) -> Result<BotSettings> {
-    sqlx::query("insert into bot_setting (tenant_id) values ($1) on conflict do nothing")
-        .bind(tx.tenant_id())
-        .execute(&mut **tx)
-        .await?;
-    Ok(sqlx::query_as::<_, BotSettings>(concat!(
+    ensure_row(tx).await?;
+    let tenant_id = tx.tenant_id();
+    Ok(settings_row!(
         "select ",
-        bot_columns!(),
-        " from bot_setting where tenant_id = $1"
-    ))
-    .bind(tx.tenant_id())
+        " from bot_setting where tenant_id = $1",
+        tenant_id
+    )
     .fetch_one(&mut **tx)
     .await?)
 }
 
 /// Like [`get`], but locks the row until the transaction ends (read-modify-write of a PATCH).
 pub async fn get_for_update(tx: &mut TenantTx<'_>) -> Result<BotSettings> {
-    sqlx::query("insert into bot_setting (tenant_id) values ($1) on conflict do nothing")
-        .bind(tx.tenant_id())
-        .execute(&mut **tx)
-        .await?;
-    Ok(sqlx::query_as::<_, BotSettings>(concat!(
+    ensure_row(tx).await?;
+    let tenant_id = tx.tenant_id();
+    Ok(settings_row!(
         "select ",
-        bot_columns!(),
-        " from bot_setting where tenant_id = $1 for update"
-    ))
-    .bind(tx.tenant_id())
+        " from bot_setting where tenant_id = $1 for update",
+        tenant_id
+    )
     .fetch_one(&mut **tx)
     .await?)
 }
 
 pub async fn put(tx: &mut TenantTx<'_>, fields: &BotSettingsFields) -> Result<BotSettings> {
-    Ok(sqlx::query_as::<_, BotSettings>(concat!("insert into bot_setting (tenant_id, bot_name, tone, language, instructions, business_hours, out_of_hours_message)
+    let tenant_id = tx.tenant_id();
+    Ok(settings_row!(
+        "insert into bot_setting (tenant_id, bot_name, tone, language, instructions, business_hours,
+                                  out_of_hours_message)
          values ($1, $2, $3, $4, $5, $6, $7)
          on conflict (tenant_id) do update set
            bot_name = excluded.bot_name, tone = excluded.tone, language = excluded.language,
            instructions = excluded.instructions, business_hours = excluded.business_hours,
            out_of_hours_message = excluded.out_of_hours_message, updated_at = now()
-         returning ", bot_columns!()))
-    .bind(tx.tenant_id())
-    .bind(&fields.bot_name)
-    .bind(&fields.tone)
-    .bind(&fields.language)
-    .bind(&fields.instructions)
-    .bind(&fields.business_hours)
-    .bind(&fields.out_of_hours_message)
+         returning ",
+        "",
+        tenant_id,
+        fields.bot_name,
+        fields.tone,
+        fields.language,
+        fields.instructions,
+        fields.business_hours,
+        fields.out_of_hours_message,
+    )
     .fetch_one(&mut **tx)
     .await?)
 }

@@ -4,18 +4,18 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use schemas::Channel;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::OptionalExt;
 use crate::{PlatformTx, Result, TenantTx};
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Chat {
     pub chat_id: Uuid,
-    /// `whatsapp` or `simulator`.
-    pub channel: String,
+    pub channel: Channel,
     pub customer_jid: String,
     pub customer_name: String,
     /// The bot stays silent in this chat until then (the owner answers by hand).
@@ -25,10 +25,9 @@ pub struct Chat {
 }
 
 /// A chat in the conversation list, with its latest message.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatSummary {
-    #[sqlx(flatten)]
     #[serde(flatten)]
     pub chat: Chat,
     pub last_message: Option<String>,
@@ -36,9 +35,17 @@ pub struct ChatSummary {
     pub pending_count: i64,
 }
 
-macro_rules! chat_columns {
-    () => {
-        "chat_id, channel, customer_jid, customer_name, bot_paused_until, last_message_at, created_at"
+/// A compile-checked query returning [`Chat`]s: `$head`, the columns of `chat`, then `$tail`.
+macro_rules! chat_row {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Chat,
+            $head
+                + r#"chat_id, channel as "channel: Channel", customer_jid, customer_name, bot_paused_until,
+                     last_message_at, created_at"#
+                + $tail
+            $(, $arg)*
+        )
     };
 }
 
@@ -46,34 +53,35 @@ macro_rules! chat_columns {
 /// the stored one.
 pub async fn upsert(
     tx: &mut TenantTx<'_>,
-    channel: &str,
+    channel: Channel,
     customer_jid: &str,
     customer_name: &str,
 ) -> Result<Chat> {
-    Ok(sqlx::query_as::<_, Chat>(concat!(
+    let tenant_id = tx.tenant_id();
+    Ok(chat_row!(
         "insert into chat (tenant_id, channel, customer_jid, customer_name) values ($1, $2, $3, $4)
          on conflict (tenant_id, channel, customer_jid) do update
            set customer_name = case when excluded.customer_name <> '' then excluded.customer_name
                                     else chat.customer_name end
          returning ",
-        chat_columns!()
-    ))
-    .bind(tx.tenant_id())
-    .bind(channel)
-    .bind(customer_jid)
-    .bind(customer_name)
+        "",
+        tenant_id,
+        channel.as_str(),
+        customer_jid,
+        customer_name,
+    )
     .fetch_one(&mut **tx)
     .await?)
 }
 
 pub async fn get(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<Chat> {
-    sqlx::query_as::<_, Chat>(concat!(
+    let tenant_id = tx.tenant_id();
+    chat_row!(
         "select ",
-        chat_columns!(),
-        " from chat where tenant_id = $1 and chat_id = $2"
-    ))
-    .bind(tx.tenant_id())
-    .bind(chat_id)
+        " from chat where tenant_id = $1 and chat_id = $2",
+        tenant_id,
+        chat_id,
+    )
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()
@@ -82,17 +90,17 @@ pub async fn get(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<Chat> {
 /// The chat a chat key names (`Channel::chat_key`: the channel's prefix and the ASCII letters and digits
 /// of the customer's JID before `@`), computed here the same way. Two JIDs with the same digits share
 /// one NATS subject, so they share a key too; the most recently active one answers.
-pub async fn find_by_key(tx: &mut TenantTx<'_>, channel: &str, key_user: &str) -> Result<Chat> {
-    sqlx::query_as::<_, Chat>(concat!(
+pub async fn find_by_key(tx: &mut TenantTx<'_>, channel: Channel, key_user: &str) -> Result<Chat> {
+    let tenant_id = tx.tenant_id();
+    chat_row!(
         "select ",
-        chat_columns!(),
         " from chat where tenant_id = $1 and channel = $2
             and regexp_replace(split_part(customer_jid, '@', 1), '[^A-Za-z0-9]', '', 'g') = $3
-          order by last_message_at desc nulls last, created_at desc limit 1"
-    ))
-    .bind(tx.tenant_id())
-    .bind(channel)
-    .bind(key_user)
+          order by last_message_at desc nulls last, created_at desc limit 1",
+        tenant_id,
+        channel.as_str(),
+        key_user,
+    )
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()
@@ -100,32 +108,48 @@ pub async fn find_by_key(tx: &mut TenantTx<'_>, channel: &str, key_user: &str) -
 
 /// Chats, most recent activity first.
 pub async fn list(tx: &mut TenantTx<'_>, limit: i64, offset: i64) -> Result<Vec<ChatSummary>> {
-    Ok(sqlx::query_as::<_, ChatSummary>(
-        "select c.chat_id, c.channel, c.customer_jid, c.customer_name, c.bot_paused_until, c.last_message_at,
-                c.created_at,
+    let rows = sqlx::query!(
+        r#"select c.chat_id, c.channel as "channel: Channel", c.customer_jid, c.customer_name,
+                c.bot_paused_until, c.last_message_at, c.created_at,
                 (select m.body from message m where m.tenant_id = c.tenant_id and m.chat_id = c.chat_id
                  order by m.sent_at desc, m.created_at desc limit 1) as last_message,
                 (select count(*) from message m where m.tenant_id = c.tenant_id and m.chat_id = c.chat_id
-                   and m.status = 'pending') as pending_count
+                   and m.status = 'pending') as "pending_count!"
          from chat c where c.tenant_id = $1
          order by c.last_message_at desc nulls last, c.created_at desc
-         limit $2 offset $3",
+         limit $2 offset $3"#,
+        tx.tenant_id(),
+        limit,
+        offset,
     )
-    .bind(tx.tenant_id())
-    .bind(limit)
-    .bind(offset)
     .fetch_all(&mut **tx)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ChatSummary {
+            chat: Chat {
+                chat_id: row.chat_id,
+                channel: row.channel,
+                customer_jid: row.customer_jid,
+                customer_name: row.customer_name,
+                bot_paused_until: row.bot_paused_until,
+                last_message_at: row.last_message_at,
+                created_at: row.created_at,
+            },
+            last_message: row.last_message,
+            pending_count: row.pending_count,
+        })
+        .collect())
 }
 
 pub async fn touch(tx: &mut TenantTx<'_>, chat_id: Uuid, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update chat set last_message_at = greatest(coalesce(last_message_at, $3), $3)
          where tenant_id = $1 and chat_id = $2",
+        tx.tenant_id(),
+        chat_id,
+        at,
     )
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -133,22 +157,26 @@ pub async fn touch(tx: &mut TenantTx<'_>, chat_id: Uuid, at: DateTime<Utc>) -> R
 
 /// The chat's ingested stream sequence: every inbound message of the chat up to it is stored.
 pub async fn ingested_seq(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<i64> {
-    sqlx::query_scalar("select ingested_seq from chat where tenant_id = $1 and chat_id = $2")
-        .bind(tx.tenant_id())
-        .bind(chat_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .or_not_found()
+    sqlx::query_scalar!(
+        "select ingested_seq from chat where tenant_id = $1 and chat_id = $2",
+        tx.tenant_id(),
+        chat_id,
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()
 }
 
 /// Raises the ingested stream sequence to `seq`, once every earlier message of the chat is stored.
 pub async fn advance_ingested(tx: &mut TenantTx<'_>, chat_id: Uuid, seq: i64) -> Result<()> {
-    sqlx::query("update chat set ingested_seq = greatest(ingested_seq, $3) where tenant_id = $1 and chat_id = $2")
-        .bind(tx.tenant_id())
-        .bind(chat_id)
-        .bind(seq)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "update chat set ingested_seq = greatest(ingested_seq, $3) where tenant_id = $1 and chat_id = $2",
+        tx.tenant_id(),
+        chat_id,
+        seq,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -158,13 +186,14 @@ pub async fn set_paused_until(
     chat_id: Uuid,
     until: Option<DateTime<Utc>>,
 ) -> Result<Chat> {
-    sqlx::query_as::<_, Chat>(concat!(
+    let tenant_id = tx.tenant_id();
+    chat_row!(
         "update chat set bot_paused_until = $3 where tenant_id = $1 and chat_id = $2 returning ",
-        chat_columns!()
-    ))
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(until)
+        "",
+        tenant_id,
+        chat_id,
+        until,
+    )
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()
@@ -176,14 +205,15 @@ pub async fn pause_at_least(
     chat_id: Uuid,
     until: DateTime<Utc>,
 ) -> Result<Chat> {
-    sqlx::query_as::<_, Chat>(concat!(
+    let tenant_id = tx.tenant_id();
+    chat_row!(
         "update chat set bot_paused_until = greatest(coalesce(bot_paused_until, $3), $3)
          where tenant_id = $1 and chat_id = $2 returning ",
-        chat_columns!()
-    ))
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(until)
+        "",
+        tenant_id,
+        chat_id,
+        until,
+    )
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()
@@ -196,15 +226,15 @@ pub async fn try_claim(
     worker: &str,
     ttl: Duration,
 ) -> Result<bool> {
-    let claimed = sqlx::query(
+    let claimed = sqlx::query!(
         "update chat set claimed_by = $3, claim_expires_at = now() + make_interval(secs => $4)
          where tenant_id = $1 and chat_id = $2
            and (claim_expires_at is null or claim_expires_at < now() or claimed_by = $3)",
+        tx.tenant_id(),
+        chat_id,
+        worker,
+        ttl.as_secs_f64(),
     )
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(worker)
-    .bind(ttl.as_secs_f64())
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -213,25 +243,25 @@ pub async fn try_claim(
 
 /// Whether `worker` still holds the claim (it may have expired during a slow turn and been taken over).
 pub async fn holds_claim(tx: &mut TenantTx<'_>, chat_id: Uuid, worker: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar(
-        "select exists (select 1 from chat where tenant_id = $1 and chat_id = $2 and claimed_by = $3
-                          and claim_expires_at > now())",
+    Ok(sqlx::query_scalar!(
+        r#"select exists (select 1 from chat where tenant_id = $1 and chat_id = $2 and claimed_by = $3
+                          and claim_expires_at > now()) as "held!""#,
+        tx.tenant_id(),
+        chat_id,
+        worker,
     )
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(worker)
     .fetch_one(&mut **tx)
     .await?)
 }
 
 pub async fn release(tx: &mut TenantTx<'_>, chat_id: Uuid, worker: &str) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update chat set claimed_by = null, claim_expires_at = null
          where tenant_id = $1 and chat_id = $2 and claimed_by = $3",
+        tx.tenant_id(),
+        chat_id,
+        worker,
     )
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(worker)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -244,34 +274,35 @@ pub async fn stranded(
     older_than: Duration,
     limit: i64,
 ) -> Result<Vec<(Uuid, Uuid)>> {
-    Ok(sqlx::query_as(
+    let rows = sqlx::query!(
         "select distinct c.tenant_id, c.chat_id from chat c
          join message m on m.tenant_id = c.tenant_id and m.chat_id = c.chat_id and m.status = 'pending'
            and (m.stream_seq is null or m.stream_seq <= c.ingested_seq)
          where (c.claim_expires_at is null or c.claim_expires_at < now())
            and m.created_at < now() - make_interval(secs => $1)
          limit $2",
+        older_than.as_secs_f64(),
+        limit,
     )
-    .bind(older_than.as_secs_f64())
-    .bind(limit)
     .fetch_all(&mut **tx)
-    .await?)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.tenant_id, r.chat_id)).collect())
 }
 
 /// The chat of this customer on this channel, if they ever wrote.
 pub async fn find(
     tx: &mut TenantTx<'_>,
-    channel: &str,
+    channel: Channel,
     customer_jid: &str,
 ) -> Result<Option<Chat>> {
-    Ok(sqlx::query_as::<_, Chat>(concat!(
+    let tenant_id = tx.tenant_id();
+    Ok(chat_row!(
         "select ",
-        chat_columns!(),
-        " from chat where tenant_id = $1 and channel = $2 and customer_jid = $3"
-    ))
-    .bind(tx.tenant_id())
-    .bind(channel)
-    .bind(customer_jid)
+        " from chat where tenant_id = $1 and channel = $2 and customer_jid = $3",
+        tenant_id,
+        channel.as_str(),
+        customer_jid,
+    )
     .fetch_optional(&mut **tx)
     .await?)
 }

@@ -1,33 +1,41 @@
 //! Messages of a chat: inbound customer messages (pending until a turn answers them) and outbound replies.
 
 use chrono::{DateTime, Utc};
+use schemas::commerce::{Author, Direction, MessageStatus};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{Result, TenantTx};
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     pub message_id: Uuid,
     pub chat_id: Uuid,
-    /// `inbound` (from the customer) or `outbound`.
-    pub direction: String,
-    /// `customer`, `bot` or `owner` (typed by hand on the linked phone).
-    pub author: String,
+    pub direction: Direction,
+    /// `owner` when typed by hand, in the dashboard or on the linked phone.
+    pub author: Author,
     pub wa_message_id: String,
     pub body: String,
     /// `pending`, `answered`, `skipped` (inbound); `queued`, `sent`, `failed` (outbound).
-    pub status: String,
+    pub status: MessageStatus,
     /// Why a message was skipped or failed, in French, for the dashboard.
     pub status_detail: String,
     pub in_reply_to: Option<Uuid>,
     pub sent_at: DateTime<Utc>,
 }
 
-macro_rules! message_columns {
-    () => {
-        "message_id, chat_id, direction, author, wa_message_id, body, status, status_detail, in_reply_to, sent_at"
+/// A compile-checked query returning [`Message`]s: `$head`, the columns of `message`, then `$tail`.
+macro_rules! message_row {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Message,
+            $head
+                + r#"message_id, chat_id, direction as "direction: Direction", author as "author: Author",
+                     wa_message_id, body, status as "status: MessageStatus", status_detail, in_reply_to, sent_at"#
+                + $tail
+            $(, $arg)*
+        )
     };
 }
 
@@ -40,18 +48,18 @@ pub async fn insert_inbound(
     sent_at: DateTime<Utc>,
     stream_seq: Option<i64>,
 ) -> Result<Option<Uuid>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, sent_at, stream_seq)
          values ($1, $2, 'inbound', 'customer', $3, $4, 'pending', $5, $6)
          on conflict (tenant_id, wa_message_id) do nothing
          returning message_id",
+        tx.tenant_id(),
+        chat_id,
+        wa_message_id,
+        body,
+        sent_at,
+        stream_seq,
     )
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(wa_message_id)
-    .bind(body)
-    .bind(sent_at)
-    .bind(stream_seq)
     .fetch_optional(&mut **tx)
     .await?)
 }
@@ -62,8 +70,8 @@ pub struct NewOutbound<'a> {
     /// Deterministic id (the JetStream dedup id): storing the same reply twice is a no-op.
     pub outbound_id: &'a str,
     pub body: &'a str,
-    pub author: &'a str,
-    pub status: &'a str,
+    pub author: Author,
+    pub status: MessageStatus,
     pub in_reply_to: Option<Uuid>,
     pub sent_at: DateTime<Utc>,
 }
@@ -73,33 +81,34 @@ pub async fn insert_outbound(
     tx: &mut TenantTx<'_>,
     new: &NewOutbound<'_>,
 ) -> Result<(Message, bool)> {
-    let inserted = sqlx::query_as::<_, Message>(concat!(
-        "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, in_reply_to, sent_at)
+    let tenant_id = tx.tenant_id();
+    let inserted = message_row!(
+        "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, in_reply_to,
+                              sent_at)
          values ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8)
          on conflict (tenant_id, wa_message_id) do nothing
          returning ",
-        message_columns!()
-    ))
-    .bind(tx.tenant_id())
-    .bind(new.chat_id)
-    .bind(new.author)
-    .bind(new.outbound_id)
-    .bind(new.body)
-    .bind(new.status)
-    .bind(new.in_reply_to)
-    .bind(new.sent_at)
+        "",
+        tenant_id,
+        new.chat_id,
+        new.author.as_str(),
+        new.outbound_id,
+        new.body,
+        new.status.as_str(),
+        new.in_reply_to,
+        new.sent_at,
+    )
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(message) = inserted {
         return Ok((message, true));
     }
-    let existing = sqlx::query_as::<_, Message>(concat!(
+    let existing = message_row!(
         "select ",
-        message_columns!(),
-        " from message where tenant_id = $1 and wa_message_id = $2"
-    ))
-    .bind(tx.tenant_id())
-    .bind(new.outbound_id)
+        " from message where tenant_id = $1 and wa_message_id = $2",
+        tenant_id,
+        new.outbound_id,
+    )
     .fetch_one(&mut **tx)
     .await?;
     Ok((existing, false))
@@ -108,31 +117,31 @@ pub async fn insert_outbound(
 /// Customer messages of the chat still waiting for an answer, in the order they were sent — only those up to
 /// the stream sequence `up_to` (every earlier message of the chat is stored), so no gap is answered around.
 pub async fn pending(tx: &mut TenantTx<'_>, chat_id: Uuid, up_to: i64) -> Result<Vec<Message>> {
-    Ok(sqlx::query_as::<_, Message>(concat!(
+    let tenant_id = tx.tenant_id();
+    Ok(message_row!(
         "select ",
-        message_columns!(),
         " from message where tenant_id = $1 and chat_id = $2 and status = 'pending'
             and (stream_seq is null or stream_seq <= $3)
-          order by sent_at, created_at, message_id"
-    ))
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(up_to)
+          order by sent_at, created_at, message_id",
+        tenant_id,
+        chat_id,
+        up_to,
+    )
     .fetch_all(&mut **tx)
     .await?)
 }
 
 /// The last `limit` settled messages of the chat (the conversation memory), oldest first.
 pub async fn history(tx: &mut TenantTx<'_>, chat_id: Uuid, limit: i64) -> Result<Vec<Message>> {
-    let mut messages = sqlx::query_as::<_, Message>(concat!(
+    let tenant_id = tx.tenant_id();
+    let mut messages = message_row!(
         "select ",
-        message_columns!(),
         " from message where tenant_id = $1 and chat_id = $2 and status <> 'pending' and status <> 'failed'
-          order by sent_at desc, created_at desc limit $3"
-    ))
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(limit)
+          order by sent_at desc, created_at desc limit $3",
+        tenant_id,
+        chat_id,
+        limit,
+    )
     .fetch_all(&mut **tx)
     .await?;
     messages.reverse();
@@ -146,16 +155,16 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<Message>> {
-    Ok(sqlx::query_as::<_, Message>(concat!(
+    let tenant_id = tx.tenant_id();
+    Ok(message_row!(
         "select ",
-        message_columns!(),
         " from message where tenant_id = $1 and chat_id = $2 order by sent_at, created_at, message_id
-          limit $3 offset $4"
-    ))
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(limit)
-    .bind(offset)
+          limit $3 offset $4",
+        tenant_id,
+        chat_id,
+        limit,
+        offset,
+    )
     .fetch_all(&mut **tx)
     .await?)
 }
@@ -164,17 +173,17 @@ pub async fn list(
 pub async fn settle(
     tx: &mut TenantTx<'_>,
     ids: &[Uuid],
-    status: &str,
+    status: MessageStatus,
     detail: &str,
 ) -> Result<u64> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "update message set status = $3, status_detail = $4
          where tenant_id = $1 and message_id = any($2) and status = 'pending'",
+        tx.tenant_id(),
+        ids,
+        status.as_str(),
+        detail,
     )
-    .bind(tx.tenant_id())
-    .bind(ids)
-    .bind(status)
-    .bind(detail)
     .execute(&mut **tx)
     .await?
     .rows_affected())
@@ -184,17 +193,17 @@ pub async fn settle(
 pub async fn set_delivery(
     tx: &mut TenantTx<'_>,
     outbound_id: &str,
-    status: &str,
+    status: MessageStatus,
     detail: &str,
 ) -> Result<bool> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "update message set status = $3, status_detail = $4
          where tenant_id = $1 and wa_message_id = $2 and direction = 'outbound'",
+        tx.tenant_id(),
+        outbound_id,
+        status.as_str(),
+        detail,
     )
-    .bind(tx.tenant_id())
-    .bind(outbound_id)
-    .bind(status)
-    .bind(detail)
     .execute(&mut **tx)
     .await?
     .rows_affected()
@@ -203,15 +212,15 @@ pub async fn set_delivery(
 
 /// The chat's last `limit` messages, oldest first (a transcript's latest page).
 pub async fn latest(tx: &mut TenantTx<'_>, chat_id: Uuid, limit: i64) -> Result<Vec<Message>> {
-    let mut messages = sqlx::query_as::<_, Message>(concat!(
+    let tenant_id = tx.tenant_id();
+    let mut messages = message_row!(
         "select ",
-        message_columns!(),
         " from message where tenant_id = $1 and chat_id = $2
-          order by sent_at desc, created_at desc, message_id desc limit $3"
-    ))
-    .bind(tx.tenant_id())
-    .bind(chat_id)
-    .bind(limit)
+          order by sent_at desc, created_at desc, message_id desc limit $3",
+        tenant_id,
+        chat_id,
+        limit,
+    )
     .fetch_all(&mut **tx)
     .await?;
     messages.reverse();

@@ -1,6 +1,7 @@
 //! Orders: priced from the catalogue, stock checked and decremented atomically, idempotent per bot turn.
 
 use chrono::{DateTime, Utc};
+use schemas::commerce::{OrderStatus, Stock, Xof};
 use serde::Serialize;
 use sqlx::Acquire;
 use uuid::Uuid;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 use crate::error::OptionalExt;
 use crate::{Error, Result, TenantTx};
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Order {
     pub order_id: Uuid,
@@ -19,24 +20,58 @@ pub struct Order {
     pub customer_phone: String,
     pub delivery_address: String,
     pub note: String,
-    /// `new`, `confirmed`, `delivered` or `cancelled`.
-    pub status: String,
-    pub total_xof: i64,
+    pub status: OrderStatus,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub total_xof: Xof,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    #[sqlx(skip)]
     pub items: Vec<OrderItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderItem {
     pub line_no: i32,
     /// Null once the product is deleted; name and price stay as sold.
     pub product_id: Option<Uuid>,
     pub product_name: String,
-    pub unit_price_xof: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub unit_price_xof: Xof,
     pub quantity: i32,
+}
+
+/// A `customer_order` row as [`order_row!`] reads it, before its items are loaded.
+struct OrderRow {
+    order_id: Uuid,
+    order_ref: String,
+    chat_id: Option<Uuid>,
+    customer_name: String,
+    customer_phone: String,
+    delivery_address: String,
+    note: String,
+    status: OrderStatus,
+    total_xof: Xof,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl OrderRow {
+    fn with_items(self, items: Vec<OrderItem>) -> Order {
+        Order {
+            order_id: self.order_id,
+            order_ref: self.order_ref,
+            chat_id: self.chat_id,
+            customer_name: self.customer_name,
+            customer_phone: self.customer_phone,
+            delivery_address: self.delivery_address,
+            note: self.note,
+            status: self.status,
+            total_xof: self.total_xof,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            items,
+        }
+    }
 }
 
 /// An order to place. Prices are not part of it: they are read from the catalogue.
@@ -63,7 +98,7 @@ pub enum Refusal {
     InsufficientStock {
         product_id: Uuid,
         name: String,
-        available: i32,
+        available: Stock,
     },
     Empty,
 }
@@ -76,10 +111,17 @@ pub enum Placed {
     Refused(Refusal),
 }
 
-macro_rules! order_columns {
-    () => {
-        "order_id, order_ref, chat_id, customer_name, customer_phone, delivery_address, note, status, total_xof, \
-         created_at, updated_at"
+/// A compile-checked query returning [`OrderRow`]s: `$head`, the columns of `customer_order`, then `$tail`.
+macro_rules! order_row {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            OrderRow,
+            $head
+                + r#"order_id, order_ref, chat_id, customer_name, customer_phone, delivery_address, note,
+                     status as "status: OrderStatus", total_xof as "total_xof: Xof", created_at, updated_at"#
+                + $tail
+            $(, $arg)*
+        )
     };
 }
 
@@ -103,35 +145,39 @@ pub async fn place(tx: &mut TenantTx<'_>, new: &NewOrder) -> Result<Placed> {
     lines.sort_by_key(|(id, _)| *id);
     let mut priced = Vec::with_capacity(lines.len());
     for (product_id, quantity) in &lines {
-        let row: Option<(String, i64)> = sqlx::query_as(
-            "update product set stock = stock - $3, updated_at = case when stock is null then updated_at else now() end
+        let taken = sqlx::query!(
+            r#"update product set stock = stock - $3,
+                 updated_at = case when stock is null then updated_at else now() end
              where tenant_id = $1 and product_id = $2 and active and (stock is null or stock >= $3)
-             returning name, price_xof",
+             returning name, price_xof as "price_xof: Xof""#,
+            tenant_id,
+            product_id,
+            quantity,
         )
-        .bind(tenant_id)
-        .bind(product_id)
-        .bind(quantity)
         .fetch_optional(&mut *sp)
         .await?;
-        match row {
-            Some((name, price)) => priced.push((*product_id, name, price, *quantity)),
+        match taken {
+            Some(row) => priced.push((*product_id, row.name, row.price_xof, *quantity)),
             None => {
-                let current: Option<(String, Option<i32>, bool)> = sqlx::query_as(
-                    "select name, stock, active from product where tenant_id = $1 and product_id = $2",
+                let current = sqlx::query!(
+                    r#"select name, stock as "stock: Stock", active from product
+                     where tenant_id = $1 and product_id = $2"#,
+                    tenant_id,
+                    product_id,
                 )
-                .bind(tenant_id)
-                .bind(product_id)
                 .fetch_optional(&mut *sp)
                 .await?;
                 sp.rollback().await?;
-                return Ok(Placed::Refused(match current {
-                    Some((name, Some(available), true)) => Refusal::InsufficientStock {
-                        product_id: *product_id,
-                        name,
-                        available,
+                return Ok(Placed::Refused(
+                    match current.map(|row| (row.name, row.stock, row.active)) {
+                        Some((name, Some(available), true)) => Refusal::InsufficientStock {
+                            product_id: *product_id,
+                            name,
+                            available,
+                        },
+                        _ => Refusal::UnknownProduct(*product_id),
                     },
-                    _ => Refusal::UnknownProduct(*product_id),
-                }));
+                ));
             }
         }
     }
@@ -139,192 +185,174 @@ pub async fn place(tx: &mut TenantTx<'_>, new: &NewOrder) -> Result<Placed> {
     priced.sort_by_key(|(id, ..)| new.lines.iter().position(|(l, _)| l == id));
     let total: i64 = priced
         .iter()
-        .map(|(_, _, price, q)| price * i64::from(*q))
+        .map(|(_, _, price, q)| price.get() * i64::from(*q))
         .sum();
     let order_id = new.order_id;
-    let mut order = sqlx::query_as::<_, Order>(concat!(
+    let row = order_row!(
         "insert into customer_order (tenant_id, order_id, order_ref, chat_id, customer_name, customer_phone,
                                      customer_jid, delivery_address, note, total_xof, idempotency_key)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          returning ",
-        order_columns!()
-    ))
-    .bind(tenant_id)
-    .bind(order_id)
-    .bind(order_ref(order_id))
-    .bind(new.chat_id)
-    .bind(&new.customer_name)
-    .bind(&new.customer_phone)
-    .bind(&new.customer_jid)
-    .bind(&new.delivery_address)
-    .bind(&new.note)
-    .bind(total)
-    .bind(&new.idempotency_key)
+        "",
+        tenant_id,
+        order_id,
+        order_ref(order_id),
+        new.chat_id,
+        new.customer_name,
+        new.customer_phone,
+        new.customer_jid,
+        new.delivery_address,
+        new.note,
+        total,
+        new.idempotency_key,
+    )
     .fetch_one(&mut *sp)
     .await?;
     for (line_no, (product_id, name, price, quantity)) in (1..).zip(&priced) {
-        sqlx::query(
-            "insert into order_item (tenant_id, order_id, line_no, product_id, product_name, unit_price_xof, quantity)
+        let line_no: i32 = line_no;
+        sqlx::query!(
+            "insert into order_item (tenant_id, order_id, line_no, product_id, product_name, unit_price_xof,
+                                     quantity)
              values ($1, $2, $3, $4, $5, $6, $7)",
+            tenant_id,
+            order_id,
+            line_no,
+            product_id,
+            name,
+            price.get(),
+            quantity,
         )
-        .bind(tenant_id)
-        .bind(order_id)
-        .bind(line_no)
-        .bind(product_id)
-        .bind(name)
-        .bind(price)
-        .bind(quantity)
         .execute(&mut *sp)
         .await?;
     }
     sp.commit().await?;
-    order.items = items(tx, order_id).await?;
-    Ok(Placed::Created(order))
+    let items = items(tx, order_id).await?;
+    Ok(Placed::Created(row.with_items(items)))
 }
 
 async fn by_idempotency_key(tx: &mut TenantTx<'_>, key: &str) -> Result<Option<Order>> {
-    let order = sqlx::query_as::<_, Order>(concat!(
+    let tenant_id = tx.tenant_id();
+    let row = order_row!(
         "select ",
-        order_columns!(),
-        " from customer_order where tenant_id = $1 and idempotency_key = $2"
-    ))
-    .bind(tx.tenant_id())
-    .bind(key)
+        " from customer_order where tenant_id = $1 and idempotency_key = $2",
+        tenant_id,
+        key,
+    )
     .fetch_optional(&mut **tx)
     .await?;
-    with_items(tx, order).await
+    with_items(tx, row).await
 }
 
 async fn items(tx: &mut TenantTx<'_>, order_id: Uuid) -> Result<Vec<OrderItem>> {
-    Ok(sqlx::query_as::<_, OrderItem>(
-        "select line_no, product_id, product_name, unit_price_xof, quantity from order_item
-         where tenant_id = $1 and order_id = $2 order by line_no",
+    Ok(sqlx::query_as!(
+        OrderItem,
+        r#"select line_no, product_id, product_name, unit_price_xof as "unit_price_xof: Xof", quantity
+         from order_item where tenant_id = $1 and order_id = $2 order by line_no"#,
+        tx.tenant_id(),
+        order_id,
     )
-    .bind(tx.tenant_id())
-    .bind(order_id)
     .fetch_all(&mut **tx)
     .await?)
 }
 
-async fn with_items(tx: &mut TenantTx<'_>, order: Option<Order>) -> Result<Option<Order>> {
-    match order {
-        Some(mut order) => {
-            order.items = items(tx, order.order_id).await?;
-            Ok(Some(order))
+async fn with_items(tx: &mut TenantTx<'_>, row: Option<OrderRow>) -> Result<Option<Order>> {
+    match row {
+        Some(row) => {
+            let items = items(tx, row.order_id).await?;
+            Ok(Some(row.with_items(items)))
         }
         None => Ok(None),
     }
 }
 
 pub async fn get(tx: &mut TenantTx<'_>, order_id: Uuid) -> Result<Order> {
-    let order = sqlx::query_as::<_, Order>(concat!(
+    let tenant_id = tx.tenant_id();
+    let row = order_row!(
         "select ",
-        order_columns!(),
-        " from customer_order where tenant_id = $1 and order_id = $2"
-    ))
-    .bind(tx.tenant_id())
-    .bind(order_id)
+        " from customer_order where tenant_id = $1 and order_id = $2",
+        tenant_id,
+        order_id,
+    )
     .fetch_optional(&mut **tx)
     .await?;
-    with_items(tx, order).await?.or_not_found()
+    with_items(tx, row).await?.or_not_found()
 }
 
 /// Orders, newest first, optionally of one status or one chat.
 pub async fn list(
     tx: &mut TenantTx<'_>,
-    status: Option<&str>,
+    status: Option<OrderStatus>,
     chat_id: Option<Uuid>,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<Order>> {
-    let orders = sqlx::query_as::<_, Order>(concat!(
+    let tenant_id = tx.tenant_id();
+    let rows = order_row!(
         "select ",
-        order_columns!(),
         " from customer_order where tenant_id = $1 and ($2::text is null or status = $2)
             and ($3::uuid is null or chat_id = $3)
-          order by created_at desc, order_id limit $4 offset $5"
-    ))
-    .bind(tx.tenant_id())
-    .bind(status)
-    .bind(chat_id)
-    .bind(limit)
-    .bind(offset)
+          order by created_at desc, order_id limit $4 offset $5",
+        tenant_id,
+        status.map(OrderStatus::as_str),
+        chat_id,
+        limit,
+        offset,
+    )
     .fetch_all(&mut **tx)
     .await?;
-    let mut out = Vec::with_capacity(orders.len());
-    for order in orders {
-        if let Some(order) = with_items(tx, Some(order)).await? {
-            out.push(order);
-        }
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let items = items(tx, row.order_id).await?;
+        out.push(row.with_items(items));
     }
     Ok(out)
 }
 
-/// Whether an order may go from `from` to `to`: new → confirmed → delivered, and new|confirmed → cancelled.
-pub fn transition_allowed(from: &str, to: &str) -> bool {
-    matches!(
-        (from, to),
-        ("new", "confirmed") | ("confirmed", "delivered") | ("new" | "confirmed", "cancelled")
-    )
-}
-
-/// Moves an order to `to`; cancelling puts its items back in stock. Returns the order and its former status.
+/// Moves an order to `to` if [`OrderStatus::can_become`] allows it; cancelling puts its items back in stock.
+/// Returns the order and its former status.
 pub async fn set_status(
     tx: &mut TenantTx<'_>,
     order_id: Uuid,
-    to: &str,
-) -> Result<(Order, String)> {
-    let from: String = sqlx::query_scalar(
-        "select status from customer_order where tenant_id = $1 and order_id = $2 for update",
+    to: OrderStatus,
+) -> Result<(Order, OrderStatus)> {
+    let from = sqlx::query_scalar!(
+        r#"select status as "status: OrderStatus" from customer_order
+         where tenant_id = $1 and order_id = $2 for update"#,
+        tx.tenant_id(),
+        order_id,
     )
-    .bind(tx.tenant_id())
-    .bind(order_id)
     .fetch_optional(&mut **tx)
     .await?
     .or_not_found()?;
-    if !transition_allowed(&from, to) {
+    if !from.can_become(to) {
         return Err(Error::Constraint(format!("order_transition:{from}->{to}")));
     }
-    if to == "cancelled" {
-        sqlx::query(
+    if to == OrderStatus::Cancelled {
+        sqlx::query!(
             "update product p set stock = p.stock + i.quantity, updated_at = now()
              from order_item i
              where i.tenant_id = $1 and i.order_id = $2 and p.tenant_id = i.tenant_id
                and p.product_id = i.product_id and p.stock is not null",
+            tx.tenant_id(),
+            order_id,
         )
-        .bind(tx.tenant_id())
-        .bind(order_id)
         .execute(&mut **tx)
         .await?;
     }
-    sqlx::query("update customer_order set status = $3, updated_at = now() where tenant_id = $1 and order_id = $2")
-        .bind(tx.tenant_id())
-        .bind(order_id)
-        .bind(to)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "update customer_order set status = $3, updated_at = now() where tenant_id = $1 and order_id = $2",
+        tx.tenant_id(),
+        order_id,
+        to.as_str(),
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok((get(tx, order_id).await?, from))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn order_status_moves_forward_or_to_cancelled() {
-        for (from, to, allowed) in [
-            ("new", "confirmed", true),
-            ("confirmed", "delivered", true),
-            ("new", "cancelled", true),
-            ("confirmed", "cancelled", true),
-            ("new", "delivered", false),
-            ("delivered", "cancelled", false),
-            ("cancelled", "new", false),
-            ("confirmed", "new", false),
-        ] {
-            assert_eq!(transition_allowed(from, to), allowed, "{from} -> {to}");
-        }
-    }
 
     #[test]
     fn order_refs_are_short_and_upper_case() {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{PlatformTx, Result, TenantTx};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub tenant_id: uuid::Uuid,
     pub outbox_id: i64,
@@ -23,13 +23,15 @@ pub async fn push(
     msg_id: &str,
     payload: &Value,
 ) -> Result<()> {
-    sqlx::query("insert into outbox (tenant_id, subject, msg_id, payload) values ($1, $2, $3, $4)")
-        .bind(tx.tenant_id())
-        .bind(subject)
-        .bind(msg_id)
-        .bind(payload)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "insert into outbox (tenant_id, subject, msg_id, payload) values ($1, $2, $3, $4)",
+        tx.tenant_id(),
+        subject,
+        msg_id,
+        payload,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -48,23 +50,24 @@ pub async fn push_event(tx: &mut TenantTx<'_>, subjects: &Subjects, data: EventD
 
 /// Unpublished entries of the transaction's tenant, oldest first, locked so two publishers skip each other.
 pub async fn claim_unpublished(tx: &mut TenantTx<'_>, limit: i64) -> Result<Vec<Entry>> {
-    Ok(sqlx::query_as::<_, Entry>(
+    Ok(sqlx::query_as!(
+        Entry,
         "select tenant_id, outbox_id, subject, msg_id, payload from outbox
          where tenant_id = $1 and published_at is null
          order by outbox_id limit $2 for update skip locked",
+        tx.tenant_id(),
+        limit,
     )
-    .bind(tx.tenant_id())
-    .bind(limit)
     .fetch_all(&mut **tx)
     .await?)
 }
 
 pub async fn mark_published(tx: &mut TenantTx<'_>, ids: &[i64]) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update outbox set published_at = now() where tenant_id = $1 and outbox_id = any($2)",
+        tx.tenant_id(),
+        ids,
     )
-    .bind(tx.tenant_id())
-    .bind(ids)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -75,11 +78,11 @@ pub async fn tenants_with_backlog(
     tx: &mut PlatformTx,
     older_than_secs: f64,
 ) -> Result<Vec<uuid::Uuid>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "select distinct tenant_id from outbox
          where published_at is null and created_at < now() - make_interval(secs => $1)",
+        older_than_secs,
     )
-    .bind(older_than_secs)
     .fetch_all(&mut **tx)
     .await?)
 }

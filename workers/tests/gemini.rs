@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use schemas::commerce::{Sku, Stock, Xof};
 use serde_json::{Value, json};
+use store::products::ProductFields;
 use uuid::Uuid;
 use workers::llm::gemini::fake::{
     FAKE_API_KEY, FakeGemini, FakeResponse, blocked_prompt_response, function_call_part,
@@ -56,13 +58,14 @@ fn awa_turn() -> Turn {
         },
         catalog: vec![CatalogItem {
             product_id: robe_id(),
-            sku: Some("ROBE-WAX-ROUGE".to_owned()),
-            name: "Robe wax rouge".to_owned(),
-            description: "Robe en pagne wax".to_owned(),
-            category: "Robes".to_owned(),
-            price_xof: 15_000,
-            stock: Some(3),
-            attributes: json!({"taille": ["S", "M", "L"]}),
+            fields: ProductFields {
+                sku: Some(Sku::new("ROBE-WAX-ROUGE").expect("sku")),
+                description: "Robe en pagne wax".to_owned(),
+                category: "Robes".to_owned(),
+                stock: Some(Stock::new(3).expect("stock")),
+                attributes: json!({"taille": ["S", "M", "L"]}),
+                ..ProductFields::new("Robe wax rouge", Xof::price(15_000).expect("price"))
+            },
         }],
         customer_name: "Koffi".to_owned(),
         history: vec![

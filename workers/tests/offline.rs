@@ -2,7 +2,9 @@
 //! and which tools it calls with which arguments.
 
 use async_trait::async_trait;
+use schemas::commerce::{Stock, Xof};
 use serde_json::{Value, json};
+use store::products::ProductFields;
 use uuid::Uuid;
 use workers::llm::offline::Offline;
 use workers::llm::{CatalogItem, ChatMessage, LlmProvider, Role, ShopProfile, ToolExecutor, Turn};
@@ -31,8 +33,8 @@ impl FakeTools {
         let products = catalogue()
             .into_iter()
             .map(|item| Stocked {
-                tool_price: item.price_xof,
-                stock: item.stock.map(i64::from),
+                tool_price: item.fields.price_xof.get(),
+                stock: item.fields.stock.map(i64::from),
                 item,
             })
             .collect();
@@ -47,9 +49,9 @@ impl FakeTools {
     fn product_json(p: &Stocked) -> Value {
         json!({
             "product_id": p.item.product_id,
-            "sku": p.item.sku,
-            "name": p.item.name,
-            "category": p.item.category,
+            "sku": p.item.fields.sku,
+            "name": p.item.fields.name,
+            "category": p.item.fields.category,
             "price_xof": p.tool_price,
             "stock": p.stock,
             "in_stock": p.stock.is_none_or(|s| s > 0),
@@ -77,7 +79,10 @@ impl FakeTools {
             .products
             .iter()
             .filter(|p| {
-                let hay = store::text::fold(&format!("{} {}", p.item.name, p.item.category));
+                let hay = store::text::fold(&format!(
+                    "{} {}",
+                    p.item.fields.name, p.item.fields.category
+                ));
                 query.split_whitespace().all(|w| hay.contains(w))
             })
             .take(max)
@@ -95,11 +100,11 @@ impl FakeTools {
             };
             let quantity = line["quantity"].as_i64().unwrap_or(0);
             if p.stock.is_some_and(|s| s < quantity) {
-                return json!({"error": "insufficient_stock", "product": p.item.name, "available": p.stock});
+                return json!({"error": "insufficient_stock", "product": p.item.fields.name, "available": p.stock});
             }
             let line_total = p.tool_price * quantity;
             total += line_total;
-            items.push(json!({"name": p.item.name, "quantity": quantity, "unit_price_xof": p.tool_price, "line_total_xof": line_total}));
+            items.push(json!({"name": p.item.fields.name, "quantity": quantity, "unit_price_xof": p.tool_price, "line_total_xof": line_total}));
         }
         self.placed += 1;
         json!({"order_ref": format!("CMD-0000000{}", self.placed), "total_xof": total, "items": items})
@@ -115,8 +120,8 @@ impl ToolExecutor for FakeTools {
             "get_product" => match self.by_id(&args["product_id"]) {
                 Some(p) => {
                     let mut v = Self::product_json(p);
-                    v["description"] = json!(p.item.description);
-                    v["attributes"] = p.item.attributes.clone();
+                    v["description"] = json!(p.item.fields.description);
+                    v["attributes"] = p.item.fields.attributes.clone();
                     v
                 }
                 None => json!({"error": "unknown_product"}),
@@ -132,18 +137,18 @@ fn item(
     name: &str,
     category: &str,
     price_xof: i64,
-    stock: Option<i32>,
+    stock: Option<i64>,
     attributes: Value,
 ) -> CatalogItem {
     CatalogItem {
         product_id: Uuid::new_v4(),
-        sku: None,
-        name: name.into(),
-        description: format!("{name}, qualité garantie"),
-        category: category.into(),
-        price_xof,
-        stock,
-        attributes,
+        fields: ProductFields {
+            description: format!("{name}, qualité garantie"),
+            category: category.into(),
+            stock: stock.map(|s| Stock::new(s).expect("stock")),
+            attributes,
+            ..ProductFields::new(name, Xof::price(price_xof).expect("price"))
+        },
     }
 }
 
@@ -277,7 +282,7 @@ impl Chat {
         self.tools
             .products
             .iter()
-            .find(|p| p.item.name == name)
+            .find(|p| p.item.fields.name == name)
             .map(|p| p.item.product_id)
             .unwrap_or_else(|| panic!("no product {name}"))
     }
@@ -287,7 +292,7 @@ impl Chat {
             .tools
             .products
             .iter_mut()
-            .filter(|p| p.item.name == name)
+            .filter(|p| p.item.fields.name == name)
         {
             p.stock = stock;
         }

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use schemas::commerce::Sku;
 use serde_json::Value;
 use store::products::{self, Product};
 
@@ -67,7 +68,7 @@ pub(crate) async fn export_csv(state: &AppState, user: &AuthUser) -> Result<Vec<
 fn attribute_columns(catalogue: &[Product]) -> Vec<String> {
     let keys: BTreeSet<&String> = catalogue
         .iter()
-        .filter_map(|p| p.attributes.as_object())
+        .filter_map(|p| p.fields.attributes.as_object())
         .flat_map(|attributes| attributes.keys())
         .collect();
     keys.into_iter()
@@ -88,20 +89,21 @@ fn write(catalogue: &[Product]) -> Result<Vec<u8>> {
         .chain(attributes.iter().map(|k| k.trim().to_owned()));
     out.write_record(header).map_err(anyhow::Error::from)?;
     for product in catalogue {
-        let attribute = |key: &String| match product.attributes.get(key) {
+        let fields = &product.fields;
+        let attribute = |key: &String| match fields.attributes.get(key) {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
         };
         let record = [
-            product.sku.clone().unwrap_or_default(),
-            product.name.clone(),
-            product.description.clone(),
-            product.category.clone(),
-            product.price_xof.to_string(),
-            product.stock.map(|s| s.to_string()).unwrap_or_default(),
-            product.image_url.clone().unwrap_or_default(),
-            if product.active { "oui" } else { "non" }.to_owned(),
+            fields.sku.as_ref().map(Sku::to_string).unwrap_or_default(),
+            fields.name.clone(),
+            fields.description.clone(),
+            fields.category.clone(),
+            fields.price_xof.to_string(),
+            fields.stock.map(|s| s.to_string()).unwrap_or_default(),
+            fields.image_url.clone().unwrap_or_default(),
+            if fields.active { "oui" } else { "non" }.to_owned(),
         ]
         .into_iter()
         .chain(attributes.iter().map(attribute));
@@ -114,7 +116,9 @@ fn write(catalogue: &[Product]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+    use schemas::commerce::Xof;
     use serde_json::json;
+    use store::products::ProductFields;
     use uuid::Uuid;
 
     use super::*;
@@ -122,15 +126,17 @@ mod tests {
     fn product(name: &str, sku: Option<&str>, attributes: Value) -> Product {
         Product {
             product_id: Uuid::new_v4(),
-            sku: sku.map(str::to_owned),
-            name: name.into(),
-            description: "Coton; motif \"fleurs\"\nlavable".into(),
-            category: "Robes".into(),
-            price_xof: 15_000,
-            stock: None,
-            image_url: Some("https://exemple.ci/robe.jpg".into()),
-            attributes,
-            active: false,
+            fields: ProductFields {
+                sku: sku.map(|s| Sku::new(s).expect("valid SKU")),
+                name: name.into(),
+                description: "Coton; motif \"fleurs\"\nlavable".into(),
+                category: "Robes".into(),
+                price_xof: Xof::price(15_000).expect("valid price"),
+                stock: None,
+                image_url: Some("https://exemple.ci/robe.jpg".into()),
+                attributes,
+                active: false,
+            },
             created_at: Utc::now(),
             updated_at: Utc::now(),
             duplicate_name: false,
@@ -162,10 +168,10 @@ mod tests {
 
         assert_eq!(rows.len(), 2);
         let (_, sandales) = &rows[0];
-        assert_eq!(sandales.sku.as_deref(), Some("SD-1"));
+        assert_eq!(sandales.sku.as_ref().map(Sku::as_str), Some("SD-1"));
         assert_eq!(sandales.name, "Sandales dorées");
-        assert_eq!(sandales.description, catalogue[0].description);
-        assert_eq!(sandales.price_xof, 15_000);
+        assert_eq!(sandales.description, catalogue[0].fields.description);
+        assert_eq!(sandales.price_xof.get(), 15_000);
         assert_eq!(sandales.stock, None, "unlimited stays unlimited");
         assert!(!sandales.active);
         assert_eq!(

@@ -16,9 +16,8 @@ use serde_json::{Map, Value};
 use store::audit;
 use store::products::{self, ProductFields};
 
-use super::input::Draft;
+use super::input::NewProduct;
 use crate::auth::AuthUser;
-use crate::validate::Check;
 use crate::{AppState, Error, Result};
 
 pub const MAX_CSV_BYTES: usize = 2 * 1024 * 1024;
@@ -332,7 +331,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<(u64, ProductFields)>> {
                     .map(|v| (name.clone(), Value::from(v)))
             })
             .collect();
-        let draft = Draft {
+        let draft = NewProduct {
             sku: Some(cell(Column::Sku).to_owned()),
             name: cell(Column::Name).to_owned(),
             description: cell(Column::Description).to_owned(),
@@ -343,14 +342,26 @@ pub(super) fn parse(text: &str) -> Result<Vec<(u64, ProductFields)>> {
             attributes: Value::Object(attributes),
             active,
         };
-        let mut check = Check::default();
-        let fields = draft.validate(&mut check);
-        row_errors.extend(check.into_errors().into_iter().map(|e| RowError {
-            line,
-            field: e.field,
-            message: e.message,
-        }));
-        if let Some(sku) = &fields.sku
+        // Checked on the SKU as written, so a row refused for another field still claims its SKU.
+        let sku = draft
+            .sku
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        let fields = match draft.validate() {
+            Ok(fields) => Some(fields),
+            Err(Error::Validation(refused)) => {
+                row_errors.extend(refused.into_iter().map(|e| RowError {
+                    line,
+                    field: e.field,
+                    message: e.message,
+                }));
+                None
+            }
+            Err(other) => return Err(other),
+        };
+        if let Some(sku) = sku
             && !seen_skus.insert(sku.clone())
         {
             row_errors.push(RowError {
@@ -359,10 +370,9 @@ pub(super) fn parse(text: &str) -> Result<Vec<(u64, ProductFields)>> {
                 message: format!("La référence « {sku} » apparaît plusieurs fois dans le fichier."),
             });
         }
-        if row_errors.is_empty() {
-            rows.push((line, fields));
-        } else {
-            errors.extend(row_errors);
+        match fields {
+            Some(fields) if row_errors.is_empty() => rows.push((line, fields)),
+            _ => errors.extend(row_errors),
         }
     }
     if !errors.is_empty() {
@@ -427,6 +437,8 @@ pub(crate) struct FileBody(Vec<u8>);
 
 #[cfg(test)]
 mod tests {
+    use schemas::commerce::{Sku, Stock};
+
     use super::*;
 
     #[test]
@@ -455,9 +467,9 @@ mod tests {
         assert_eq!(rows.len(), 2);
         let (line, robe) = &rows[0];
         assert_eq!(*line, 2);
-        assert_eq!(robe.sku.as_deref(), Some("RW-1"));
-        assert_eq!(robe.price_xof, 15_000);
-        assert_eq!(robe.stock, Some(3));
+        assert_eq!(robe.sku.as_ref().map(Sku::as_str), Some("RW-1"));
+        assert_eq!(robe.price_xof.get(), 15_000);
+        assert_eq!(robe.stock.map(Stock::get), Some(3));
         assert_eq!(robe.attributes, serde_json::json!({ "Taille": "M" }));
         assert_eq!(rows[1].1.stock, None, "empty stock is unlimited");
     }

@@ -1,16 +1,18 @@
-//! Product fields as clients send them, and their validation into `store::products::ProductFields`.
+//! Product fields as clients send them (raw numbers and text, so a wrong value gets its French message
+//! rather than a JSON error), and their validation into `store::products::ProductFields`.
 
+use schemas::commerce::{Sku, Stock, Xof};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use store::products::ProductFields;
 
 use crate::validate::{self, Check};
+use crate::{Error, Result};
 
-pub const MAX_PRICE_XOF: i64 = 1_000_000_000;
-pub const MAX_STOCK: i64 = 10_000_000;
 const MAX_ATTRIBUTES_BYTES: usize = 4096;
 
-/// `POST /api/v1/products`.
+/// `POST /api/v1/products`; also the raw form of every product change (a patched product, a CSV row, the
+/// dashboard's form) before [`NewProduct::validate`].
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
@@ -86,44 +88,15 @@ fn yes() -> bool {
     true
 }
 
-/// The raw fields of a product, before validation.
-pub struct Draft {
-    pub sku: Option<String>,
-    pub name: String,
-    pub description: String,
-    pub category: String,
-    pub price_xof: i64,
-    pub stock: Option<i64>,
-    pub image_url: Option<String>,
-    pub attributes: Value,
-    pub active: bool,
-}
-
-impl From<NewProduct> for Draft {
-    fn from(p: NewProduct) -> Self {
-        Draft {
-            sku: p.sku,
-            name: p.name,
-            description: p.description,
-            category: p.category,
-            price_xof: p.price_xof,
-            stock: p.stock,
-            image_url: p.image_url,
-            attributes: p.attributes,
-            active: p.active,
-        }
-    }
-}
-
-impl Draft {
+impl NewProduct {
     /// The existing product with the patch applied.
     pub fn patched(current: ProductFields, patch: ProductPatch) -> Self {
-        Draft {
-            sku: patch.sku.unwrap_or(current.sku),
+        NewProduct {
+            sku: patch.sku.unwrap_or(current.sku.map(String::from)),
             name: patch.name.unwrap_or(current.name),
             description: patch.description.unwrap_or(current.description),
             category: patch.category.unwrap_or(current.category),
-            price_xof: patch.price_xof.unwrap_or(current.price_xof),
+            price_xof: patch.price_xof.unwrap_or(current.price_xof.get()),
             stock: patch.stock.unwrap_or(current.stock.map(i64::from)),
             image_url: patch.image_url.unwrap_or(current.image_url),
             attributes: patch.attributes.unwrap_or(current.attributes),
@@ -131,38 +104,21 @@ impl Draft {
         }
     }
 
-    /// Validates every field, reporting all problems into `check`.
-    pub fn validate(self, check: &mut Check) -> ProductFields {
-        let sku = check.optional_text("sku", self.sku.as_deref(), 64);
-        if let Some(sku) = &sku
-            && !sku
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-        {
-            check.fail("sku", "La référence ne peut contenir que des lettres, chiffres, « - », « _ », « . » et « / ».");
-        }
+    /// Validates every field; a refusal lists all problems (`Error::Validation`).
+    pub fn validate(self) -> Result<ProductFields> {
+        let mut check = Check::default();
+        let sku = check.value("sku", Sku::optional(self.sku.as_deref()));
         let name = check.text("name", &self.name, 1, 200);
         let description = check.text("description", &self.description, 0, 2000);
         let category = check.text("category", &self.category, 0, 100);
-        let price_xof = check.range_i64(
-            "price_xof",
-            self.price_xof,
-            0,
-            MAX_PRICE_XOF,
-            "Le prix doit être un nombre entier de francs CFA, positif ou nul.",
-        );
-        let stock = self.stock.map(|s| {
-            check.range_i64(
-                "stock",
-                s,
-                0,
-                MAX_STOCK,
-                "Le stock doit être un nombre entier positif ou nul (vide = illimité).",
-            )
-        });
+        let price_xof = check.value("price_xof", Xof::price(self.price_xof));
+        let stock = match self.stock {
+            Some(units) => check.value("stock", Stock::new(units)).map(Some),
+            None => Some(None),
+        };
         let image_url = check.optional_text("image_url", self.image_url.as_deref(), 2048);
         if let Some(url) = &image_url {
-            validate::url(check, "image_url", url);
+            validate::url(&mut check, "image_url", url);
         }
         if !self.attributes.is_object() {
             check.fail(
@@ -175,16 +131,23 @@ impl Draft {
                 "Les attributs sont trop volumineux (4 Ko maximum).",
             );
         }
-        ProductFields {
+        check.finish()?;
+        let (Some(sku), Some(price_xof), Some(stock)) = (sku, price_xof, stock) else {
+            // `Check::value` records every refusal, so `finish` has returned it above.
+            return Err(Error::Internal(anyhow::anyhow!(
+                "a product field was refused without a message"
+            )));
+        };
+        Ok(ProductFields {
             sku,
             name,
             description,
             category,
             price_xof,
-            stock: stock.and_then(|s| i32::try_from(s).ok()),
+            stock,
             image_url,
             attributes: self.attributes,
             active: self.active,
-        }
+        })
     }
 }

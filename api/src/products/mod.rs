@@ -13,15 +13,15 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use schemas::commerce::Sku;
 use serde::{Deserialize, Serialize};
 use store::products::{self, Product, ProductFields, ProductFilter};
 use store::{TenantTx, audit, plans};
 use uuid::Uuid;
 
-use self::input::{Draft, NewProduct, ProductPatch};
+use self::input::{NewProduct, ProductPatch};
 use crate::auth::AuthUser;
 use crate::extract::ApiJson;
-use crate::validate::Check;
 use crate::{AppState, Error, Result};
 
 pub fn router() -> Router<AppState> {
@@ -132,9 +132,7 @@ pub(crate) async fn create_product(
     user: &AuthUser,
     new: NewProduct,
 ) -> Result<Product> {
-    let mut check = Check::default();
-    let fields = Draft::from(new).validate(&mut check);
-    check.finish()?;
+    let fields = new.validate()?;
     let mut tx = state.db.tenant(user.ctx()).await?;
     ensure_room_for(&mut tx, 1).await?;
     let product = products::create(&mut tx, &fields)
@@ -198,9 +196,7 @@ pub(crate) async fn update_product(
     let current = products::get_for_update(&mut tx, id)
         .await
         .map_err(not_found)?;
-    let mut check = Check::default();
-    let fields = Draft::patched(ProductFields::from(current), patch).validate(&mut check);
-    check.finish()?;
+    let fields = NewProduct::patched(current.fields, patch).validate()?;
     let product = products::update(&mut tx, id, &fields)
         .await
         .map_err(sku_conflict(&fields))?;
@@ -259,7 +255,7 @@ fn sku_conflict(fields: &ProductFields) -> impl FnOnce(store::Error) -> Error + 
                 code: "sku_taken",
                 message: format!(
                     "Un produit avec la référence « {} » existe déjà.",
-                    fields.sku.as_deref().unwrap_or_default()
+                    fields.sku.as_ref().map(Sku::as_str).unwrap_or_default()
                 ),
             }
         } else {

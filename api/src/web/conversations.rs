@@ -9,6 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, Utc};
+use schemas::Channel;
+use schemas::commerce::MessageStatus;
 use serde::Deserialize;
 use store::messages::Message;
 use store::{dead_letters, messages};
@@ -56,17 +58,17 @@ pub fn message_views(lang: Lang, list: &[Message]) -> Vec<MessageView> {
     list.iter()
         .map(|m| MessageView {
             id: m.message_id.to_string(),
-            author: m.author.clone(),
+            author: m.author.to_string(),
             body_html: whatsapp_markup(&m.body),
             who: lang.t(&format!("chat.author.{}", m.author)).into_owned(),
             at: lang.datetime(m.sent_at),
-            note: match m.status.as_str() {
-                "skipped" | "failed" => m.status_detail.clone(),
-                "queued" => lang.t("chat.queued").into_owned(),
-                "pending" => lang.t("chat.pending").into_owned(),
-                _ => String::new(),
+            note: match m.status {
+                MessageStatus::Skipped | MessageStatus::Failed => m.status_detail.clone(),
+                MessageStatus::Queued => lang.t("chat.queued").into_owned(),
+                MessageStatus::Pending => lang.t("chat.pending").into_owned(),
+                MessageStatus::Answered | MessageStatus::Sent => String::new(),
             },
-            failed: m.status == "failed",
+            failed: m.status == MessageStatus::Failed,
         })
         .collect()
 }
@@ -234,7 +236,7 @@ async fn list(
                     .map(|at| lang.datetime(at))
                     .unwrap_or_default(),
                 pending: s.pending_count,
-                test: s.chat.channel == "simulator",
+                test: s.chat.channel == Channel::Simulator,
                 paused: s.chat.bot_paused_until.is_some_and(|u| u > now),
             })
             .collect(),

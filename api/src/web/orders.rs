@@ -5,6 +5,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use schemas::commerce::OrderStatus;
 use serde::Deserialize;
 use store::orders::Order;
 
@@ -20,9 +21,6 @@ const ORDER_NOT_FOUND: crate::Error = crate::Error::NotFound("Commande introuvab
 
 /// Orders per page.
 const PAGE: i64 = 50;
-
-/// The statuses, in the order a shop works through them.
-const STATUSES: [&str; 4] = ["new", "confirmed", "delivered", "cancelled"];
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -51,8 +49,8 @@ fn order_row(lang: Lang, o: &Order) -> OrderRow {
         } else {
             o.customer_name.clone()
         },
-        total: lang.money(o.total_xof),
-        status: o.status.clone(),
+        total: lang.money(o.total_xof.get()),
+        status: o.status.to_string(),
         status_label: lang.t(&format!("order.status.{}", o.status)).into_owned(),
         at: lang.datetime(o.created_at),
         items: o
@@ -96,7 +94,7 @@ async fn list(
     let lang = chrome.lang;
     let status = params
         .status
-        .filter(|s| STATUSES.contains(&s.as_str()))
+        .filter(|s| OrderStatus::parse(s).is_some())
         .unwrap_or_default();
     let page = params.page.unwrap_or(1).max(1);
     let mut orders = crate::orders::list_orders(
@@ -112,9 +110,10 @@ async fn list(
     let has_more = orders.len() as i64 > PAGE;
     orders.truncate(PAGE as usize);
     render(&ListTemplate {
-        tabs: STATUSES
+        // In the order a shop works through them.
+        tabs: OrderStatus::ALL
             .iter()
-            .map(|s| (*s, lang.t(&format!("order.tab.{s}")).into_owned()))
+            .map(|s| (s.as_str(), lang.t(&format!("order.tab.{s}")).into_owned()))
             .collect(),
         rows: orders.iter().map(|o| order_row(lang, o)).collect(),
         status,
@@ -161,11 +160,11 @@ async fn detail(
     let mut chrome = Chrome::load(&state, &session, "orders", "orders.title", flash).await?;
     let lang = chrome.lang;
     chrome.title = lang.tf("order.title", &[("ref", &order.order_ref)]);
-    let actions: &[&'static str] = match order.status.as_str() {
-        "new" => &["confirmed", "cancelled"],
-        "confirmed" => &["delivered", "cancelled"],
-        _ => &[],
-    };
+    let actions: Vec<&'static str> = OrderStatus::ALL
+        .iter()
+        .filter(|to| order.status.can_become(**to))
+        .map(|to| to.as_str())
+        .collect();
     render(&DetailTemplate {
         items: order
             .items
@@ -173,8 +172,8 @@ async fn detail(
             .map(|i| ItemRow {
                 name: i.product_name.clone(),
                 quantity: i.quantity,
-                unit: lang.money(i.unit_price_xof),
-                line: lang.money(i.unit_price_xof.saturating_mul(i64::from(i.quantity))),
+                unit: lang.money(i.unit_price_xof.get()),
+                line: lang.money(i.unit_price_xof.get().saturating_mul(i64::from(i.quantity))),
             })
             .collect(),
         phone: crate::phone::PhoneNumber::display(&order.customer_phone),

@@ -7,6 +7,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use schemas::commerce::Sku;
 use serde::Deserialize;
 use serde_json::Value;
 use store::products::Product;
@@ -54,21 +55,19 @@ struct Row {
 }
 
 fn row(lang: Lang, p: &Product, duplicate: bool) -> Row {
+    let fields = &p.fields;
     Row {
         id: p.product_id.to_string(),
-        name: p.name.clone(),
-        category: p.category.clone(),
-        price: lang.money(p.price_xof),
-        stock: match p.stock {
-            Some(n) => lang.tf(
-                "products.in_stock",
-                &[("n", &group_thousands(i64::from(n)))],
-            ),
+        name: fields.name.clone(),
+        category: fields.category.clone(),
+        price: lang.money(fields.price_xof.get()),
+        stock: match fields.stock {
+            Some(n) => lang.tf("products.in_stock", &[("n", &group_thousands(n.into()))]),
             None => lang.t("products.unlimited").into_owned(),
         },
-        low_stock: p.stock.is_some_and(|n| n <= 2),
-        image_url: p.image_url.clone().unwrap_or_default(),
-        active: p.active,
+        low_stock: fields.stock.is_some_and(|n| n.get() <= 2),
+        image_url: fields.image_url.clone().unwrap_or_default(),
+        active: fields.active,
         duplicate,
     }
 }
@@ -172,15 +171,16 @@ pub struct ProductForm {
 
 impl ProductForm {
     fn of(p: &Product) -> Self {
+        let fields = &p.fields;
         ProductForm {
-            name: p.name.clone(),
-            sku: p.sku.clone().unwrap_or_default(),
-            description: p.description.clone(),
-            category: p.category.clone(),
-            price_xof: p.price_xof.to_string(),
-            stock: p.stock.map(|s| s.to_string()).unwrap_or_default(),
-            image_url: p.image_url.clone().unwrap_or_default(),
-            active: p.active.then(|| "on".into()),
+            name: fields.name.clone(),
+            sku: fields.sku.as_ref().map(Sku::to_string).unwrap_or_default(),
+            description: fields.description.clone(),
+            category: fields.category.clone(),
+            price_xof: fields.price_xof.to_string(),
+            stock: fields.stock.map(|s| s.to_string()).unwrap_or_default(),
+            image_url: fields.image_url.clone().unwrap_or_default(),
+            active: fields.active.then(|| "on".into()),
             from: String::new(),
         }
     }
@@ -390,7 +390,7 @@ async fn edit_page(
         form: ProductForm::of(&product),
         errors: FieldErrors::default(),
         id: Some(product.product_id.to_string()),
-        active: product.active,
+        active: product.fields.active,
     })
 }
 

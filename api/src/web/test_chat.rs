@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use schemas::Channel;
 use serde::Deserialize;
 use store::{chats, messages};
 
@@ -42,7 +43,7 @@ fn test_jid() -> String {
 
 async fn transcript(state: &AppState, session: &Session) -> WebResult<Vec<MessageView>> {
     let mut tx = state.db.tenant(session.user.ctx()).await?;
-    let chat = chats::find(&mut tx, "simulator", &test_jid()).await?;
+    let chat = chats::find(&mut tx, Channel::Simulator, &test_jid()).await?;
     let list = match chat {
         Some(chat) => messages::latest(&mut tx, chat.chat_id, SHOWN).await?,
         None => Vec::new(),

@@ -13,7 +13,9 @@ pub mod tools;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use schemas::commerce::Sku;
 use serde::{Deserialize, Serialize};
+use store::products::{Product, ProductFields};
 use uuid::Uuid;
 
 use crate::catalogue::ProductText;
@@ -44,27 +46,30 @@ pub struct ShopProfile {
     pub instructions: String,
 }
 
+/// A product the bot may offer: the same field set the API and the store use.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CatalogItem {
     pub product_id: Uuid,
-    pub sku: Option<String>,
-    pub name: String,
-    pub description: String,
-    pub category: String,
-    /// Integer XOF.
-    pub price_xof: i64,
-    /// `None` = unlimited.
-    pub stock: Option<i32>,
-    pub attributes: serde_json::Value,
+    #[serde(flatten)]
+    pub fields: ProductFields,
+}
+
+impl From<Product> for CatalogItem {
+    fn from(product: Product) -> Self {
+        CatalogItem {
+            product_id: product.product_id,
+            fields: product.fields,
+        }
+    }
 }
 
 impl<'a> From<&'a CatalogItem> for ProductText<'a> {
     fn from(item: &'a CatalogItem) -> Self {
         ProductText {
-            name: &item.name,
-            category: &item.category,
-            sku: item.sku.as_deref(),
-            attributes: Some(&item.attributes),
+            name: &item.fields.name,
+            category: &item.fields.category,
+            sku: item.fields.sku.as_ref().map(Sku::as_str),
+            attributes: Some(&item.fields.attributes),
         }
     }
 }

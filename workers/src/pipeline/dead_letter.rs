@@ -3,6 +3,7 @@
 //! event is published.
 
 use schemas::EventData;
+use schemas::commerce::MessageStatus;
 use store::{TenantCtx, messages};
 
 use super::{Pipeline, ingest};
@@ -44,8 +45,13 @@ impl Pipeline {
             .await?;
             if !wa_message_id.is_empty() {
                 let ids = store::dead_letters::pending_message_ids(&mut tx, &wa_message_id).await?;
-                messages::settle(&mut tx, &ids, "skipped", &format!("Non traité : {reason}"))
-                    .await?;
+                messages::settle(
+                    &mut tx,
+                    &ids,
+                    MessageStatus::Skipped,
+                    &format!("Non traité : {reason}"),
+                )
+                .await?;
             }
             self.queue_event(
                 &mut tx,

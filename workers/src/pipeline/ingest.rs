@@ -4,6 +4,7 @@
 
 use async_nats::jetstream;
 use chrono::Utc;
+use schemas::commerce::{Author, MessageStatus};
 use schemas::{EventData, InboundMessage, Subjects};
 use store::{TenantCtx, TenantTx, chats, messages};
 use uuid::Uuid;
@@ -67,7 +68,7 @@ impl Pipeline {
         let mut tx = self.inner.db.tenant(ctx).await?;
         let chat = chats::upsert(
             &mut tx,
-            inbound.channel.as_str(),
+            inbound.channel,
             &inbound.customer_jid,
             &inbound.customer_name,
         )
@@ -98,8 +99,8 @@ impl Pipeline {
                 chat_id,
                 outbound_id: &inbound.wa_message_id,
                 body: &inbound.text,
-                author: "owner",
-                status: "sent",
+                author: Author::Owner,
+                status: MessageStatus::Sent,
                 in_reply_to: None,
                 sent_at: inbound.timestamp,
             },
@@ -115,7 +116,7 @@ impl Pipeline {
                     message_id: message.message_id,
                     channel: inbound.channel,
                     text: inbound.text.clone(),
-                    author: "owner".into(),
+                    author: Author::Owner,
                 },
             )
             .await?;

@@ -47,7 +47,7 @@ pub(super) fn order_created(order: &Order) -> EventData {
         order_id: order.order_id,
         order_ref: order.order_ref.clone(),
         chat_id: order.chat_id,
-        total_xof: order.total_xof,
+        total_xof: order.total_xof.get(),
         items: order
             .items
             .iter()
@@ -55,7 +55,7 @@ pub(super) fn order_created(order: &Order) -> EventData {
                 product_id: i.product_id,
                 name: i.product_name.clone(),
                 quantity: i.quantity,
-                unit_price_xof: i.unit_price_xof,
+                unit_price_xof: i.unit_price_xof.get(),
             })
             .collect(),
     }

@@ -53,15 +53,17 @@ impl<'a> SalesTools<'a> {
     }
 
     fn available(&self, p: &CatalogItem) -> Option<i64> {
-        p.stock
+        p.fields
+            .stock
             .map(|s| i64::from(s) - self.reserved.get(&p.product_id).copied().unwrap_or(0))
     }
 
     fn summary(&self, p: &CatalogItem) -> Value {
         let stock = self.available(p);
+        let f = &p.fields;
         json!({
-            "product_id": p.product_id, "sku": p.sku, "name": p.name, "category": p.category,
-            "price_xof": p.price_xof, "stock": stock, "in_stock": stock.is_none_or(|s| s > 0),
+            "product_id": p.product_id, "sku": f.sku, "name": f.name, "category": f.category,
+            "price_xof": f.price_xof, "stock": stock, "in_stock": stock.is_none_or(|s| s > 0),
         })
     }
 
@@ -81,8 +83,8 @@ impl<'a> SalesTools<'a> {
         match self.product(args.product_id) {
             Some(p) => {
                 let mut details = self.summary(p);
-                details["description"] = json!(p.description);
-                details["attributes"] = p.attributes.clone();
+                details["description"] = json!(p.fields.description);
+                details["attributes"] = p.fields.attributes.clone();
                 details
             }
             None => json!({ "error": "unknown_product" }),
@@ -113,12 +115,13 @@ impl<'a> SalesTools<'a> {
             if let Some(available) = self.available(p)
                 && available < i64::from(*quantity)
             {
-                return json!({ "error": "insufficient_stock", "product": p.name, "available": available.max(0) });
+                return json!({ "error": "insufficient_stock", "product": p.fields.name, "available": available.max(0) });
             }
-            let line_total = p.price_xof * i64::from(*quantity);
+            let price = p.fields.price_xof.get();
+            let line_total = price * i64::from(*quantity);
             total += line_total;
             items.push(
-                json!({ "name": p.name, "quantity": quantity, "unit_price_xof": p.price_xof,
+                json!({ "name": p.fields.name, "quantity": quantity, "unit_price_xof": price,
                                "line_total_xof": line_total }),
             );
         }
@@ -140,7 +143,7 @@ impl<'a> SalesTools<'a> {
             delivery_address: clip(args.delivery_address.as_deref().unwrap_or_default(), 500),
             note: clip(args.note.as_deref().unwrap_or_default(), 500),
         });
-        json!({ "order_ref": store::orders::order_ref(order_id), "status": "new", "total_xof": total, "items": items })
+        json!({ "order_ref": store::orders::order_ref(order_id), "status": schemas::commerce::OrderStatus::New, "total_xof": total, "items": items })
     }
 
     fn status(&self, args: OrderStatus) -> Value {
@@ -152,10 +155,10 @@ impl<'a> SalesTools<'a> {
                 let total: i64 = i
                     .lines
                     .iter()
-                    .filter_map(|(id, q)| self.product(*id).map(|p| p.price_xof * i64::from(*q)))
+                    .filter_map(|(id, q)| self.product(*id).map(|p| p.fields.price_xof.get() * i64::from(*q)))
                     .sum();
-                json!({ "order_ref": store::orders::order_ref(i.order_id), "status": "new", "total_xof": total,
-                        "created_at": "maintenant" })
+                json!({ "order_ref": store::orders::order_ref(i.order_id), "status": schemas::commerce::OrderStatus::New,
+                        "total_xof": total, "created_at": "maintenant" })
             })
             .chain(self.orders.iter().map(|o| {
                 json!({ "order_ref": o.order_ref, "status": o.status, "total_xof": o.total_xof,
@@ -204,18 +207,18 @@ impl ToolExecutor for SalesTools<'_> {
 
 #[cfg(test)]
 mod tests {
+    use schemas::commerce::{Stock, Xof};
+    use store::products::ProductFields;
+
     use super::*;
 
-    fn item(name: &str, price: i64, stock: Option<i32>) -> CatalogItem {
+    fn item(name: &str, price: i64, stock: Option<i64>) -> CatalogItem {
         CatalogItem {
             product_id: Uuid::new_v4(),
-            sku: None,
-            name: name.into(),
-            description: String::new(),
-            category: String::new(),
-            price_xof: price,
-            stock,
-            attributes: json!({}),
+            fields: ProductFields {
+                stock: stock.map(|s| Stock::new(s).expect("stock")),
+                ..ProductFields::new(name, Xof::price(price).expect("price"))
+            },
         }
     }
 

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use schemas::commerce::{Author, Direction, MessageStatus};
 use schemas::{Channel, EventData, OutboundReply};
 use serde_json::json;
 use store::billing::{AnswerPermission, OperatorSuspension, SuspendReason};
@@ -121,7 +122,7 @@ impl Pipeline {
             tx.commit().await?;
             return Ok(Prepared::NothingPending);
         };
-        let channel = Channel::parse(&chat.channel).unwrap_or(Channel::Whatsapp);
+        let channel = chat.channel;
         if let Some(unanswered) = skip_unanswerable(&mut tx, &chat, channel, &pending).await? {
             tx.commit().await?;
             if unanswered == Unanswered::NotAllowed {
@@ -159,16 +160,7 @@ impl Pipeline {
         let catalog: Vec<CatalogItem> = products::list(tx, &filter)
             .await?
             .into_iter()
-            .map(|p| CatalogItem {
-                product_id: p.product_id,
-                sku: p.sku,
-                name: p.name,
-                description: p.description,
-                category: p.category,
-                price_xof: p.price_xof,
-                stock: p.stock,
-                attributes: p.attributes,
-            })
+            .map(CatalogItem::from)
             .collect();
         let history =
             messages::history(tx, chat.chat_id, self.inner.config.history_messages).await?;
@@ -185,7 +177,7 @@ impl Pipeline {
             history: history
                 .into_iter()
                 .map(|m| ChatMessage {
-                    role: if m.direction == "inbound" {
+                    role: if m.direction == Direction::Inbound {
                         Role::Customer
                     } else {
                         Role::Shop
@@ -237,7 +229,7 @@ impl Pipeline {
             return Ok(Committed::ClaimLost);
         }
         let pending_ids = snapshot.pending_ids();
-        let settled = messages::settle(&mut tx, &pending_ids, "answered", "").await?;
+        let settled = messages::settle(&mut tx, &pending_ids, MessageStatus::Answered, "").await?;
         if settled != pending_ids.len() as u64 {
             return Ok(Committed::AlreadyAnswered);
         }
@@ -305,9 +297,9 @@ impl Pipeline {
         let last_message_id = snapshot.last_message_id;
         let outbound_id = format!("out-{}", last_message_id.simple());
         let status = if channel == Channel::Simulator {
-            "sent"
+            MessageStatus::Sent
         } else {
-            "queued"
+            MessageStatus::Queued
         };
         let (sent, inserted) = messages::insert_outbound(
             tx,
@@ -315,7 +307,7 @@ impl Pipeline {
                 chat_id: chat.chat_id,
                 outbound_id: &outbound_id,
                 body: &response.text,
-                author: "bot",
+                author: Author::Bot,
                 status,
                 in_reply_to: Some(last_message_id),
                 sent_at: now,
@@ -348,7 +340,7 @@ impl Pipeline {
                 message_id: sent.message_id,
                 channel,
                 text: response.text.clone(),
-                author: "bot".into(),
+                author: Author::Bot,
             },
         )
         .await?;
@@ -383,7 +375,7 @@ async fn skip_unanswerable(
         messages::settle(
             tx,
             &pending_ids,
-            "skipped",
+            MessageStatus::Skipped,
             "Bot en pause : la conversation est reprise à la main.",
         )
         .await?;
@@ -401,7 +393,7 @@ async fn skip_unanswerable(
             None
         };
         let detail = not_answered_reason(&permission, suspension.as_ref());
-        messages::settle(tx, &pending_ids, "skipped", &detail).await?;
+        messages::settle(tx, &pending_ids, MessageStatus::Skipped, &detail).await?;
         store::audit::record(
             tx,
             None,

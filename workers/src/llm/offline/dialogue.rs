@@ -357,8 +357,8 @@ impl<'a> Dialogue<'a> {
         }
         let mut categories: Vec<&str> = Vec::new();
         for c in catalog {
-            if !categories.contains(&c.category.as_str()) {
-                categories.push(&c.category);
+            if !categories.contains(&c.fields.category.as_str()) {
+                categories.push(&c.fields.category);
             }
         }
         let mut groups = Vec::new();
@@ -370,7 +370,7 @@ impl<'a> Dialogue<'a> {
             let take = CATALOGUE_PER_GROUP.min(CATALOGUE_SHOWN - shown);
             let members: Vec<Uuid> = catalog
                 .iter()
-                .filter(|c| c.category == category)
+                .filter(|c| c.fields.category == category)
                 .take(take)
                 .map(|c| c.product_id)
                 .collect();
@@ -516,7 +516,7 @@ impl<'a> Dialogue<'a> {
     fn categories(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for c in &self.turn.catalog {
-            let name = c.category.trim();
+            let name = c.fields.category.trim();
             if !name.is_empty() && !out.iter().any(|o| o == name) {
                 out.push(name.to_owned());
             }

@@ -98,11 +98,11 @@ fn parse_line(line: &str, catalog: &[CatalogItem]) -> Option<OrderLine> {
     let wanted = store::text::fold(name.trim());
     let same_name: Vec<&CatalogItem> = catalog
         .iter()
-        .filter(|c| store::text::fold(c.name.trim()) == wanted)
+        .filter(|c| store::text::fold(c.fields.name.trim()) == wanted)
         .collect();
     let product_id: Uuid = same_name
         .iter()
-        .find(|c| Some(c.price_xof) == unit_price)
+        .find(|c| Some(c.fields.price_xof.get()) == unit_price)
         .or(same_name.first())?
         .product_id;
     Some(OrderLine {
@@ -113,7 +113,8 @@ fn parse_line(line: &str, catalog: &[CatalogItem]) -> Option<OrderLine> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use schemas::commerce::Xof;
+    use store::products::ProductFields;
 
     use super::*;
     use crate::llm::{ChatMessage, ShopProfile};
@@ -121,13 +122,7 @@ mod tests {
     fn item(name: &str, price_xof: i64) -> CatalogItem {
         CatalogItem {
             product_id: Uuid::new_v4(),
-            sku: None,
-            name: name.into(),
-            description: String::new(),
-            category: String::new(),
-            price_xof,
-            stock: None,
-            attributes: json!({}),
+            fields: ProductFields::new(name, Xof::price(price_xof).expect("price")),
         }
     }
 
@@ -135,9 +130,9 @@ mod tests {
         Product {
             product_id: c.product_id,
             sku: None,
-            name: c.name.clone(),
+            name: c.fields.name.clone(),
             category: None,
-            price_xof: c.price_xof,
+            price_xof: c.fields.price_xof.get(),
             stock: None,
             in_stock: Some(true),
         }
