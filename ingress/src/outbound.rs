@@ -244,7 +244,7 @@ async fn send_reply(
         return OutboundOutcome::AlreadySent;
     }
     match delivery_status(shared, tenant_id, &reply.outbound_id).await {
-        Ok(Some(status)) if status == "sent" || status == "failed" => {
+        Ok(Some(MessageStatus::Sent | MessageStatus::Failed)) => {
             count("duplicate");
             return OutboundOutcome::AlreadySent;
         }
@@ -363,7 +363,7 @@ async fn delivery_status(
     shared: &NodeState,
     tenant_id: Uuid,
     outbound_id: &str,
-) -> Result<Option<String>, store::Error> {
+) -> Result<Option<MessageStatus>, store::Error> {
     let mut tx = shared.db.tenant(TenantCtx::new(tenant_id)).await?;
     let status = whatsapp_sessions::outbound_status(&mut tx, outbound_id).await?;
     tx.commit().await?;

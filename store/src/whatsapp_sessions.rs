@@ -2,6 +2,7 @@
 //! to know which tenants want a connection. Only the ingress node holding a tenant's lease writes it.
 
 use chrono::{DateTime, Utc};
+use schemas::commerce::MessageStatus;
 use schemas::whatsapp::WaStatus;
 use serde::Serialize;
 use uuid::Uuid;
@@ -92,10 +93,13 @@ pub async fn wanting(tx: &mut PlatformTx) -> Result<Vec<Uuid>> {
 
 /// The delivery status of an outbound message (`queued`, `sent`, `failed`), by its outbound id: the ingress
 /// skips a reply already sent (a redelivery after a crash or a lease hand-over).
-pub async fn outbound_status(tx: &mut TenantTx<'_>, outbound_id: &str) -> Result<Option<String>> {
+pub async fn outbound_status(
+    tx: &mut TenantTx<'_>,
+    outbound_id: &str,
+) -> Result<Option<MessageStatus>> {
     Ok(sqlx::query_scalar!(
-        "select status from message
-         where tenant_id = $1 and wa_message_id = $2 and direction = 'outbound'",
+        r#"select status as "status: MessageStatus" from message
+           where tenant_id = $1 and wa_message_id = $2 and direction = 'outbound'"#,
         tx.tenant_id(),
         outbound_id,
     )

@@ -5,6 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use schemas::commerce::DeadLetterStatus;
 use serde::Deserialize;
 use store::TenantCtx;
 use store::admin::{self, AdminDeadLetter, DeadLetterFilter};
@@ -57,7 +58,8 @@ pub(crate) async fn list_dead_letters(
         .unwrap_or_else(|| "open".into());
     check.finish()?;
     let filter = DeadLetterFilter {
-        status: (status != "all").then_some(status),
+        // `all` names no status: no filter.
+        status: DeadLetterStatus::parse(&status),
         tenant_id: query.tenant_id,
     };
     let mut tx = state.db.platform().await?;

@@ -2,6 +2,7 @@
 //! ([`crate::dead_letters`]); this module lists them and finds which shop one belongs to.
 
 use chrono::{DateTime, Utc};
+use schemas::commerce::DeadLetterStatus;
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -23,8 +24,7 @@ pub struct AdminDeadLetter {
     pub payload: Value,
     pub reason: String,
     pub deliveries: i32,
-    /// `open`, `replayed` or `discarded`.
-    pub status: String,
+    pub status: DeadLetterStatus,
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolved_by: Option<Uuid>,
     pub resolution_note: String,
@@ -34,8 +34,8 @@ pub struct AdminDeadLetter {
 /// What the operator's list is narrowed to.
 #[derive(Debug, Clone, Default)]
 pub struct DeadLetterFilter {
-    /// `open`, `replayed` or `discarded`; `None` for all.
-    pub status: Option<String>,
+    /// `None` for all.
+    pub status: Option<DeadLetterStatus>,
     pub tenant_id: Option<Uuid>,
 }
 
@@ -48,12 +48,13 @@ pub async fn list_dead_letters(
 ) -> Result<Vec<AdminDeadLetter>> {
     Ok(sqlx::query_as!(
         AdminDeadLetter,
-        "select d.dead_letter_id, d.tenant_id, t.name as tenant_name, d.subject, d.wa_message_id, d.payload,
-                d.reason, d.deliveries, d.status, d.resolved_at, d.resolved_by, d.resolution_note, d.created_at
-         from dead_letter d join tenant t on t.tenant_id = d.tenant_id
-         where ($1::text is null or d.status = $1) and ($2::uuid is null or d.tenant_id = $2)
-         order by d.created_at desc, d.dead_letter_id limit $3 offset $4",
-        filter.status.as_deref(),
+        r#"select d.dead_letter_id, d.tenant_id, t.name as tenant_name, d.subject, d.wa_message_id,
+                  d.payload, d.reason, d.deliveries, d.status as "status: DeadLetterStatus", d.resolved_at,
+                  d.resolved_by, d.resolution_note, d.created_at
+           from dead_letter d join tenant t on t.tenant_id = d.tenant_id
+           where ($1::text is null or d.status = $1) and ($2::uuid is null or d.tenant_id = $2)
+           order by d.created_at desc, d.dead_letter_id limit $3 offset $4"#,
+        filter.status as _,
         filter.tenant_id,
         limit,
         offset,

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use schemas::commerce::DeadLetterStatus;
 use serde::Deserialize;
 use store::admin::AdminDeadLetter;
 use uuid::Uuid;
@@ -71,11 +72,11 @@ fn customer_and_text(payload: &serde_json::Value) -> (String, String) {
     (customer, text)
 }
 
-fn status_label(lang: Lang, status: &str) -> String {
+fn status_label(lang: Lang, status: DeadLetterStatus) -> String {
     match status {
-        "replayed" => lang.t("admin.dead.replayed"),
-        "discarded" => lang.t("admin.dead.discarded"),
-        _ => lang.t("admin.dead.open"),
+        DeadLetterStatus::Replayed => lang.t("admin.dead.replayed"),
+        DeadLetterStatus::Discarded => lang.t("admin.dead.discarded"),
+        DeadLetterStatus::Open => lang.t("admin.dead.open"),
     }
     .into_owned()
 }
@@ -92,9 +93,9 @@ fn row(lang: Lang, d: &AdminDeadLetter, refused: Option<&Refused>) -> Row {
         text,
         reason: d.reason.clone(),
         deliveries: d.deliveries,
-        open: d.status == "open",
-        status_label: status_label(lang, &d.status),
-        resolution: if d.status == "open" {
+        open: d.status == DeadLetterStatus::Open,
+        status_label: status_label(lang, d.status),
+        resolution: if d.status == DeadLetterStatus::Open {
             String::new()
         } else {
             let note = if d.resolution_note.is_empty() {
@@ -177,16 +178,10 @@ async fn list_page(
             .iter()
             .map(|d| row(lang, d, refused.as_ref()))
             .collect(),
-        statuses: ["open", "replayed", "discarded", "all"]
-            .into_iter()
-            .map(|s| {
-                let label = if s == "all" {
-                    lang.t("common.all").into_owned()
-                } else {
-                    status_label(lang, s)
-                };
-                (s, label)
-            })
+        statuses: DeadLetterStatus::ALL
+            .iter()
+            .map(|&s| (s.as_str(), status_label(lang, s)))
+            .chain([("all", lang.t("common.all").into_owned())])
             .collect(),
         status,
         page,
