@@ -18,28 +18,12 @@ pub enum Provider {
     Sandbox,
 }
 
-impl Provider {
-    /// Every provider, in display order.
-    pub const ALL: [Provider; 4] = [
-        Provider::Wave,
-        Provider::OrangeMoney,
-        Provider::Stripe,
-        Provider::Sandbox,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Wave => "wave",
-            Provider::OrangeMoney => "orange_money",
-            Provider::Stripe => "stripe",
-            Provider::Sandbox => "sandbox",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-}
+words!(Provider {
+    Wave => "wave",
+    OrangeMoney => "orange_money",
+    Stripe => "stripe",
+    Sandbox => "sandbox",
+});
 
 /// Where a payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,27 +41,12 @@ pub enum PaymentStatus {
     Flagged,
 }
 
-impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 4] = [
-        PaymentStatus::Pending,
-        PaymentStatus::Succeeded,
-        PaymentStatus::Failed,
-        PaymentStatus::Flagged,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentStatus::Pending => "pending",
-            PaymentStatus::Succeeded => "succeeded",
-            PaymentStatus::Failed => "failed",
-            PaymentStatus::Flagged => "flagged",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == s)
-    }
-}
+words!(PaymentStatus {
+    Pending => "pending",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Flagged => "flagged",
+});
 
 /// Where a shop's subscription stands: `pending` (never paid) → `active` → `past_due` (expired, within the
 /// grace period) → `suspended` (for non-payment); a payment makes it `active` again.
@@ -93,39 +62,12 @@ pub enum SubscriptionStatus {
     Suspended,
 }
 
-impl SubscriptionStatus {
-    pub const ALL: [SubscriptionStatus; 4] = [
-        SubscriptionStatus::Pending,
-        SubscriptionStatus::Active,
-        SubscriptionStatus::PastDue,
-        SubscriptionStatus::Suspended,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubscriptionStatus::Pending => "pending",
-            SubscriptionStatus::Active => "active",
-            SubscriptionStatus::PastDue => "past_due",
-            SubscriptionStatus::Suspended => "suspended",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == s)
-    }
-}
-
-macro_rules! display_as_str {
-    ($($ty:ty),*) => {$(
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    )*};
-}
-
-display_as_str!(Provider, PaymentStatus, SubscriptionStatus);
+words!(SubscriptionStatus {
+    Pending => "pending",
+    Active => "active",
+    PastDue => "past_due",
+    Suspended => "suspended",
+});
 
 #[cfg(test)]
 mod tests {

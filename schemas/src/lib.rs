@@ -1,6 +1,10 @@
 //! The contracts Tdjaasa publishes: NATS subject names, and the message and event types with their JSON
 //! Schemas (`schemas/json/*.schema.json`, generated from these types and checked by a test so they never drift).
 
+#[macro_use]
+mod words;
+
+pub mod accounts;
 pub mod billing;
 pub mod commerce;
 pub mod events;

@@ -8,42 +8,7 @@ use uuid::Uuid;
 use crate::error::OptionalExt;
 use crate::{PlatformTx, Result, TenantTx};
 
-/// What a member may do in the shop (`app_user.role`); a platform administrator belongs to the platform's
-/// own tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::Type)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum Role {
-    Owner,
-    Staff,
-    PlatformAdmin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Staff => "staff",
-            Role::PlatformAdmin => "platform_admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "owner" => Some(Role::Owner),
-            "staff" => Some(Role::Staff),
-            "platform_admin" => Some(Role::PlatformAdmin),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use schemas::accounts::Role;
 
 /// A user as shown to clients: never carries the password hash.
 #[derive(Debug, Clone, Serialize)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::users::Role;
 use crate::{PlatformTx, Result, TenantTx};
+use schemas::accounts::Role;
 
 /// Sliding expiry is refreshed at most this often, so a page view does not write on every request.
 const TOUCH_EVERY_SECS: f64 = 300.0;
