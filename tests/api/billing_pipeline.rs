@@ -65,7 +65,7 @@ async fn whatsapp_chat(app: &TestApp, shop: &Shop) -> (Vec<Value>, usize) {
 async fn a_suspended_shop_is_silent_to_customers_keeps_its_data_and_still_previews(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
-    app.create_product(&shop, json!({"name": "Pagne", "price_xof": 7500}))
+    app.create_product_ok(&shop, json!({"name": "Pagne", "price_xof": 7500}))
         .await;
     set_subscription(&app, &shop, "suspended").await;
 

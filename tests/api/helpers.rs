@@ -2,15 +2,18 @@
 
 use api::auth::TokenKeys;
 use api::{ApiConfig, AppState, Application};
-use async_nats::jetstream;
 use reqwest::{Method, Response};
 use schemas::Subjects;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use store::crypto::MasterKey;
+use testkit::nats::Namespace;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+mod requests;
+
+pub use requests::{Bearer, json_ok};
 
 pub struct TestApp {
     pub address: String,
@@ -23,6 +26,8 @@ pub struct TestApp {
     pub nats: async_nats::Client,
     pub subjects: Subjects,
     shutdown: CancellationToken,
+    /// This test's NATS streams, deleted when the app is dropped.
+    _namespace: Namespace,
 }
 
 /// A signed-up shop.
@@ -33,29 +38,8 @@ pub struct Shop {
     pub email: String,
 }
 
-pub fn nats_url() -> String {
-    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
 pub async fn spawn_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, |_| {}).await
-}
-
-/// The app-role pool over the same database as sqlx::test's superuser pool.
-pub async fn app_role_pool(pool: &PgPool) -> PgPool {
-    app_role_pool_sized(pool, 5).await
-}
-
-async fn app_role_pool_sized(pool: &PgPool, size: u32) -> PgPool {
-    let options = (*pool.connect_options())
-        .clone()
-        .username(store::db::APP_ROLE);
-    PgPoolOptions::new()
-        .max_connections(size)
-        .acquire_timeout(std::time::Duration::from_secs(30))
-        .connect_with(options)
-        .await
-        .expect("connect as tdjaasa_app")
 }
 
 /// Logs to the test output when `TEST_LOG` is set (quiet otherwise).
@@ -87,14 +71,9 @@ async fn spawn(
     billing_config: api::billing::BillingConfig,
 ) -> TestApp {
     init_test_logging();
-    let db = store::Db::from_pool(app_role_pool_sized(&pool, 20).await);
-    let subjects = Subjects::with_prefix(&format!("t{}", Uuid::new_v4().simple())).expect("prefix");
-    let nats = async_nats::connect(nats_url())
-        .await
-        .expect("local NATS is running");
-    tdj_nats::provision(&nats, &subjects, 1)
-        .await
-        .expect("provision NATS");
+    let db = store::Db::from_pool(testkit::db::app_role_pool(&pool, 20).await);
+    let namespace = Namespace::new().await;
+    let (nats, subjects) = (namespace.client.clone(), namespace.subjects.clone());
 
     let master_key = MasterKey::generate();
     let tokens = TokenKeys::from_master_key(&master_key, config.jwt_ttl_minutes);
@@ -117,38 +96,14 @@ async fn spawn(
         nats,
         subjects,
         shutdown,
+        _namespace: namespace,
     }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // The namespace's streams go when `_namespace` drops, after this.
         self.shutdown.cancel();
-        // Remove this test's streams. The test's runtime is blocked in this drop, so the cleanup runs on a
-        // runtime and a NATS connection of its own (the test's client could not make progress).
-        let subjects = self.subjects.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                let Ok(nats) = async_nats::connect(nats_url()).await else {
-                    return;
-                };
-                let js = jetstream::new(nats);
-                for stream in [
-                    subjects.inbound_stream(),
-                    subjects.outbound_stream(),
-                    subjects.events_stream(),
-                    format!("KV_{}", subjects.lease_bucket()),
-                ] {
-                    let _ = js.delete_stream(&stream).await;
-                }
-            });
-        })
-        .join();
     }
 }
 
@@ -234,8 +189,8 @@ impl TestApp {
     }
 
     /// Creates a product and returns its JSON.
-    pub async fn create_product(&self, shop: &Shop, body: Value) -> Value {
-        let response = self.post("/api/v1/products", &shop.token, body).await;
+    pub async fn create_product_ok(&self, shop: &Shop, body: Value) -> Value {
+        let response = self.create_product(shop, body).await;
         assert_eq!(response.status(), 201, "product creation");
         response.json().await.expect("json")
     }

@@ -167,7 +167,7 @@ async fn an_exported_catalogue_imports_back_unchanged(pool: PgPool) {
         serde_json::json!({"sku": "CH-1", "name": "Chemise lin", "price_xof": 9000, "stock": 0,
             "attributes": {"taille": "L"}}),
     ] {
-        app.create_product(&abobo, product).await;
+        app.create_product_ok(&abobo, product).await;
     }
 
     // Act: export from one shop, import into another

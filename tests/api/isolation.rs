@@ -11,7 +11,7 @@ async fn products_are_isolated_between_tenants(pool: PgPool) {
     let abobo = app.signup("Friperie Abobo").await;
     let marcory = app.signup("Boutique Marcory").await;
     let robe = app
-        .create_product(
+        .create_product_ok(
             &abobo,
             json!({"sku": "RW-1", "name": "Robe wax", "price_xof": 15000, "stock": 3}),
         )

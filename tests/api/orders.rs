@@ -12,7 +12,7 @@ const CUSTOMER: &str = "2250700000003";
 async fn shop_with_an_order(app: &TestApp) -> (Shop, String, String) {
     let shop = app.signup("Friperie").await;
     let pagne = app
-        .create_product(
+        .create_product_ok(
             &shop,
             json!({"name": "Pagne", "price_xof": 7500, "stock": 10}),
         )

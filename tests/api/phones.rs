@@ -16,7 +16,7 @@ async fn a_local_ivorian_number_in_the_simulator_is_one_international_customer(p
     // Arrange
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
-    app.create_product(
+    app.create_product_ok(
         &shop,
         json!({"name": "Pagne", "price_xof": 7500, "stock": 10}),
     )

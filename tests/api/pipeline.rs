@@ -20,13 +20,13 @@ const CUSTOMER: &str = "2250700000001";
 async fn friperie(app: &TestApp) -> (Shop, Value, Value) {
     let shop = app.signup("Friperie Abobo").await;
     let robe = app
-        .create_product(
+        .create_product_ok(
             &shop,
             json!({"name": "Robe wax", "price_xof": 15000, "stock": 3}),
         )
         .await;
     let pagne = app
-        .create_product(
+        .create_product_ok(
             &shop,
             json!({"name": "Pagne", "price_xof": 7500, "stock": 10}),
         )
@@ -384,12 +384,12 @@ async fn three_shops_in_parallel_only_ever_use_their_own_inventory(pool: PgPool)
     let mut tenants = Vec::new();
     for (name, price) in shops {
         let shop = app.signup(name).await;
-        app.create_product(
+        app.create_product_ok(
             &shop,
             json!({"name": "Robe wax", "price_xof": price, "stock": 5}),
         )
         .await;
-        app.create_product(
+        app.create_product_ok(
             &shop,
             json!({"name": format!("Robe wax {name}"), "price_xof": price + 1, "stock": 5}),
         )

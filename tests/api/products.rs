@@ -11,7 +11,7 @@ async fn a_shop_manages_its_catalogue(pool: PgPool) {
     let shop = app.signup("Friperie").await;
 
     let robe = app
-        .create_product(
+        .create_product_ok(
             &shop,
             json!({"sku": "RW-1", "name": "Robe wax", "category": "Robes", "price_xof": 15000, "stock": 3,
                    "attributes": {"taille": "M"}}),
@@ -20,7 +20,7 @@ async fn a_shop_manages_its_catalogue(pool: PgPool) {
     assert_eq!(robe["price_xof"], 15000);
     assert_eq!(robe["active"], true, "active by default");
     let pagne = app
-        .create_product(&shop, json!({"name": "Pagne", "price_xof": 7500}))
+        .create_product_ok(&shop, json!({"name": "Pagne", "price_xof": 7500}))
         .await;
     assert_eq!(pagne["stock"], Value::Null, "no stock means unlimited");
 
@@ -97,7 +97,7 @@ async fn a_shop_manages_its_catalogue(pool: PgPool) {
 async fn a_sku_is_unique_within_a_shop(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
-    app.create_product(
+    app.create_product_ok(
         &shop,
         json!({"sku": "RW-1", "name": "Robe wax", "price_xof": 15000}),
     )
@@ -163,7 +163,7 @@ async fn invalid_products_are_refused_and_nothing_is_written(pool: PgPool) {
         .patch(
             &format!(
                 "/api/v1/products/{}",
-                app.create_product(&shop, json!({"name": "Pagne", "price_xof": 7500}))
+                app.create_product_ok(&shop, json!({"name": "Pagne", "price_xof": 7500}))
                     .await["product_id"]
                     .as_str()
                     .expect("id")
@@ -401,7 +401,7 @@ async fn product_search_ignores_accents_and_case_and_counts_the_matches(pool: Pg
         ("Sac à main", "Maroquinerie"),
         ("Robe wax", "Robes"),
     ] {
-        app.create_product(
+        app.create_product_ok(
             &shop,
             json!({"name": name, "category": category, "price_xof": 1000}),
         )
@@ -451,20 +451,20 @@ async fn two_active_products_with_the_same_name_are_flagged(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
     let first = app
-        .create_product(&shop, json!({"name": "Sandales dorées", "price_xof": 1000}))
+        .create_product_ok(&shop, json!({"name": "Sandales dorées", "price_xof": 1000}))
         .await;
     let second = app
-        .create_product(
+        .create_product_ok(
             &shop,
             json!({"name": " SANDALES  DOREES", "price_xof": 1200}),
         )
         .await;
     let other = app
-        .create_product(&shop, json!({"name": "Robe wax", "price_xof": 1000}))
+        .create_product_ok(&shop, json!({"name": "Robe wax", "price_xof": 1000}))
         .await;
     let foreign = app.signup("Boutique Marcory").await;
     let elsewhere = app
-        .create_product(
+        .create_product_ok(
             &foreign,
             json!({"name": "Sandales dorées", "price_xof": 1000}),
         )

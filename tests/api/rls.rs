@@ -4,7 +4,8 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{app_role_pool, spawn_app};
+use crate::helpers::spawn_app;
+use testkit::db::app_role_pool;
 
 /// Every table with a `tenant_id` column.
 async fn tenant_tables(pool: &PgPool) -> Vec<String> {
@@ -51,9 +52,9 @@ async fn every_tenant_table_forces_row_level_security(pool: PgPool) {
 async fn a_query_without_a_tenant_sees_nothing(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let shop = app.signup("Friperie").await;
-    app.create_product(&shop, json!({"name": "Robe", "price_xof": 1000}))
+    app.create_product_ok(&shop, json!({"name": "Robe", "price_xof": 1000}))
         .await;
-    let app_pool = app_role_pool(&pool).await;
+    let app_pool = app_role_pool(&pool, 5).await;
 
     for table in tenant_tables(&pool).await {
         let sql = format!("select count(*) from {table}");
@@ -88,7 +89,7 @@ async fn a_tenant_transaction_cannot_read_or_write_another_tenant(pool: PgPool) 
     let app = spawn_app(pool).await;
     let abobo = app.signup("Abobo").await;
     let marcory = app.signup("Marcory").await;
-    app.create_product(&abobo, json!({"name": "Robe", "price_xof": 1000}))
+    app.create_product_ok(&abobo, json!({"name": "Robe", "price_xof": 1000}))
         .await;
 
     let mut tx = app

@@ -316,7 +316,7 @@ struct Scene {
 async fn scene(app: &TestApp) -> Scene {
     let owner = app.signup_on("Friperie Abobo", "business").await;
     let product = app
-        .create_product(
+        .create_product_ok(
             &owner,
             json!({"name": "Pagne", "price_xof": 7500, "stock": 10}),
         )
@@ -1264,12 +1264,9 @@ async fn spawn_with_mailer(
     pool: &PgPool,
     mailer: std::sync::Arc<dyn api::mail::Mailer>,
 ) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let db = store::Db::from_pool(crate::helpers::app_role_pool(pool).await);
-    let subjects =
-        schemas::Subjects::with_prefix(&format!("t{}", Uuid::new_v4().simple())).expect("prefix");
-    let nats = async_nats::connect(crate::helpers::nats_url())
-        .await
-        .expect("local NATS is running");
+    let db = testkit::db::app_db(pool).await;
+    let subjects = testkit::nats::fresh_subjects();
+    let nats = testkit::nats::connect().await;
     let tokens = api::auth::TokenKeys::from_secret(b"a test signing key, 32 bytes long", 60);
     let state = api::AppState::new(db, nats, subjects, api::ApiConfig::for_tests(), tokens)
         .with_mailer(mailer);

@@ -191,7 +191,7 @@ async fn another_shops_pages_answer_exactly_like_unknown_ids(pool: PgPool) {
     let app = spawn_app(pool).await;
     let victim = app.signup("Boutique A").await;
     let product = app
-        .create_product(
+        .create_product_ok(
             &victim,
             json!({"name": "Sac", "price_xof": 9000, "stock": 5}),
         )

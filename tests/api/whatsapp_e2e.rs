@@ -21,7 +21,7 @@ const CUSTOMER: &str = "2250705060708@s.whatsapp.net";
 async fn a_shop_links_its_number_from_the_dashboard_and_its_customers_get_answers(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = app.signup("Boutique Awa").await;
-    app.create_product(&shop, json!({"name": "Pagne", "price_xof": 7500}))
+    app.create_product_ok(&shop, json!({"name": "Pagne", "price_xof": 7500}))
         .await;
     activate_subscription(&app, shop.tenant_id).await;
     let _worker = start_offline_worker(&app);
@@ -104,7 +104,7 @@ async fn in_sandbox_mode_the_shop_plays_the_scan_and_a_customer_over_rest_and_th
     // Arrange: a shop waiting for its QR code to be scanned.
     let app = spawn_app(pool).await;
     let shop = app.signup("Boutique Awa").await;
-    app.create_product(&shop, json!({"name": "Pagne", "price_xof": 7500}))
+    app.create_product_ok(&shop, json!({"name": "Pagne", "price_xof": 7500}))
         .await;
     activate_subscription(&app, shop.tenant_id).await;
     let _worker = start_offline_worker(&app);

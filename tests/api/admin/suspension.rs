@@ -23,7 +23,7 @@ const CUSTOMER: &str = "2250700000042@s.whatsapp.net";
 async fn paid_shop(app: &TestApp) -> (Shop, Admin) {
     let shop = app.signup("Friperie Abobo").await;
     app.pay_with_sandbox(&shop, "pro").await;
-    app.create_product(&shop, json!({"name": "Pagne wax", "price_xof": 7500}))
+    app.create_product_ok(&shop, json!({"name": "Pagne wax", "price_xof": 7500}))
         .await;
     (shop, support::create_admin(app).await)
 }

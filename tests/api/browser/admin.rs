@@ -28,7 +28,7 @@ async fn the_operator_suspends_a_shop_that_sees_why_and_is_silent_until_reactiva
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie Abobo").await;
     app.pay_with_sandbox(&shop, "pro").await;
-    app.create_product(
+    app.create_product_ok(
         &shop,
         json!({"name": "Pagne wax", "price_xof": 7500, "stock": 4}),
     )

@@ -230,7 +230,7 @@ async fn a_conversation_taken_over_and_answered_by_hand_shows_the_owners_reply_a
     let started = Instant::now();
     let app = spawn_app_with(pool, |c| c.whatsapp_sandbox = true).await;
     let shop = app.signup("Boutique Awa").await;
-    app.create_product(
+    app.create_product_ok(
         &shop,
         json!({"name": "Pagne", "price_xof": 7500, "stock": 10}),
     )
