@@ -24,12 +24,7 @@ async fn a_shop_manages_its_catalogue(pool: PgPool) {
         .await;
     assert_eq!(pagne["stock"], Value::Null, "no stock means unlimited");
 
-    let list: Value = app
-        .get("/api/v1/products", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.list_products(&shop).await.json().await.expect("json");
     let names: Vec<&str> = list["items"]
         .as_array()
         .expect("items")
@@ -40,7 +35,7 @@ async fn a_shop_manages_its_catalogue(pool: PgPool) {
     assert_eq!(list["total"], 2);
 
     let search: Value = app
-        .get("/api/v1/products?q=wax", &shop.token)
+        .list_products_with(&shop, &[("q", "wax")])
         .await
         .json()
         .await
@@ -49,11 +44,7 @@ async fn a_shop_manages_its_catalogue(pool: PgPool) {
 
     let id = robe["product_id"].as_str().expect("id");
     let patched = app
-        .patch(
-            &format!("/api/v1/products/{id}"),
-            &shop.token,
-            json!({"price_xof": 14000, "stock": null}),
-        )
+        .update_product(&shop, id, json!({"price_xof": 14000, "stock": null}))
         .await;
     assert_eq!(patched.status(), 200);
     let patched: Value = patched.json().await.expect("json");
@@ -66,31 +57,16 @@ async fn a_shop_manages_its_catalogue(pool: PgPool) {
     assert_eq!(patched["name"], "Robe wax", "absent fields are unchanged");
 
     let read: Value = app
-        .get(&format!("/api/v1/products/{id}"), &shop.token)
+        .read_product(&shop, id)
         .await
         .json()
         .await
         .expect("json");
     assert_eq!(read, patched);
 
-    assert_eq!(
-        app.delete(&format!("/api/v1/products/{id}"), &shop.token)
-            .await
-            .status(),
-        204
-    );
-    assert_eq!(
-        app.get(&format!("/api/v1/products/{id}"), &shop.token)
-            .await
-            .status(),
-        404
-    );
-    assert_eq!(
-        app.delete(&format!("/api/v1/products/{id}"), &shop.token)
-            .await
-            .status(),
-        404
-    );
+    assert_eq!(app.delete_product(&shop, id).await.status(), 204);
+    assert_eq!(app.read_product(&shop, id).await.status(), 404);
+    assert_eq!(app.delete_product(&shop, id).await.status(), 404);
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
@@ -104,9 +80,8 @@ async fn a_sku_is_unique_within_a_shop(pool: PgPool) {
     .await;
 
     let response = app
-        .post(
-            "/api/v1/products",
-            &shop.token,
+        .create_product(
+            &shop,
             json!({"sku": "RW-1", "name": "Autre", "price_xof": 1}),
         )
         .await;
@@ -154,23 +129,17 @@ async fn invalid_products_are_refused_and_nothing_is_written(pool: PgPool) {
         ),
     ];
     for (body, field, case) in cases {
-        let response = app.post("/api/v1/products", &shop.token, body).await;
+        let response = app.create_product(&shop, body).await;
         assert_eq!(response.status(), 422, "{case}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["fields"][0]["field"], field, "{case}");
     }
+    let pagne = app
+        .create_product_ok(&shop, json!({"name": "Pagne", "price_xof": 7500}))
+        .await;
+    let id = pagne["product_id"].as_str().expect("id");
     let bad_patch = app
-        .patch(
-            &format!(
-                "/api/v1/products/{}",
-                app.create_product_ok(&shop, json!({"name": "Pagne", "price_xof": 7500}))
-                    .await["product_id"]
-                    .as_str()
-                    .expect("id")
-            ),
-            &shop.token,
-            json!({"price_xof": -5}),
-        )
+        .update_product(&shop, id, json!({"price_xof": -5}))
         .await;
     assert_eq!(bad_patch.status(), 422);
     let price: i64 = sqlx::query_scalar("select price_xof from product")
@@ -190,17 +159,13 @@ async fn the_plan_caps_the_catalogue_size(pool: PgPool) {
         .collect::<Vec<_>>()
         .join("\n");
     assert_eq!(
-        app.import_csv(&shop.token, &csv, "").await.status(),
+        app.import_products(&shop, &csv, &[]).await.status(),
         200,
         "the Starter plan allows 50 products"
     );
 
     let response = app
-        .post(
-            "/api/v1/products",
-            &shop.token,
-            json!({"name": "Un de trop", "price_xof": 100}),
-        )
+        .create_product(&shop, json!({"name": "Un de trop", "price_xof": 100}))
         .await;
     assert_eq!(response.status(), 402);
     let body: Value = response.json().await.expect("json");
@@ -218,12 +183,7 @@ async fn the_bot_identity_is_read_and_replaced(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
 
-    let defaults: Value = app
-        .get("/api/v1/bot", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let defaults: Value = app.read_bot(&shop).await.json().await.expect("json");
     assert_eq!(defaults["bot_name"], "Awa");
     assert_eq!(defaults["language"], "fr");
 
@@ -233,21 +193,16 @@ async fn the_bot_identity_is_read_and_replaced(pool: PgPool) {
         "business_hours": [{"day": 0, "open": "08:00", "close": "20:00"}],
         "out_of_hours_message": "Nous sommes fermés, on vous répond demain."
     });
-    let response = app.put("/api/v1/bot", &shop.token, body).await;
+    let response = app.replace_bot(&shop, body).await;
     assert_eq!(response.status(), 200);
-    let saved: Value = app
-        .get("/api/v1/bot", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let saved: Value = app.read_bot(&shop).await.json().await.expect("json");
     assert_eq!(saved["bot_name"], "Koffi");
     assert_eq!(saved["business_hours"][0]["close"], "20:00");
 
     let invalid = json!({"bot_name": "", "tone": "rude", "language": "de", "instructions": "",
                          "business_hours": [{"day": 9, "open": "20:00", "close": "08:00"}],
                          "out_of_hours_message": ""});
-    let response = app.put("/api/v1/bot", &shop.token, invalid).await;
+    let response = app.replace_bot(&shop, invalid).await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.expect("json");
     assert_eq!(
@@ -255,12 +210,7 @@ async fn the_bot_identity_is_read_and_replaced(pool: PgPool) {
         Some(5),
         "{body}"
     );
-    let unchanged: Value = app
-        .get("/api/v1/bot", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let unchanged: Value = app.read_bot(&shop).await.json().await.expect("json");
     assert_eq!(unchanged["bot_name"], "Koffi");
 }
 
@@ -279,16 +229,12 @@ async fn a_put_of_the_bot_without_every_field_is_refused_and_erases_nothing(pool
     // Arrange
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
-    assert_eq!(
-        app.put("/api/v1/bot", &shop.token, koffi()).await.status(),
-        200
-    );
+    assert_eq!(app.replace_bot(&shop, koffi()).await.status(), 200);
 
     // Act: the instructions and the business hours are forgotten
     let response = app
-        .put(
-            "/api/v1/bot",
-            &shop.token,
+        .replace_bot(
+            &shop,
             json!({"bot_name": "Awa", "tone": "casual", "language": "fr", "out_of_hours_message": ""}),
         )
         .await;
@@ -305,12 +251,7 @@ async fn a_put_of_the_bot_without_every_field_is_refused_and_erases_nothing(pool
         ]),
         "{body}"
     );
-    let saved: Value = app
-        .get("/api/v1/bot", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let saved: Value = app.read_bot(&shop).await.json().await.expect("json");
     assert_eq!(saved["bot_name"], "Koffi");
     assert_eq!(saved["instructions"], "Livraison gratuite à Abobo.");
 }
@@ -320,15 +261,11 @@ async fn a_patch_of_the_bot_changes_only_the_fields_it_names(pool: PgPool) {
     // Arrange
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
-    app.put("/api/v1/bot", &shop.token, koffi()).await;
+    app.replace_bot(&shop, koffi()).await;
 
     // Act
     let response = app
-        .patch(
-            "/api/v1/bot",
-            &shop.token,
-            json!({"tone": "casual", "bot_name": "Koffi B."}),
-        )
+        .update_bot(&shop, json!({"tone": "casual", "bot_name": "Koffi B."}))
         .await;
 
     // Assert
@@ -351,28 +288,14 @@ async fn a_patch_of_the_bot_changes_only_the_fields_it_names(pool: PgPool) {
     );
 
     let refused = app
-        .patch(
-            "/api/v1/bot",
-            &shop.token,
-            json!({"language": "de", "business_hours": []}),
-        )
+        .update_bot(&shop, json!({"language": "de", "business_hours": []}))
         .await;
     assert_eq!(refused.status(), 422);
     assert_eq!(error_code(refused).await, "validation_failed");
-    let saved: Value = app
-        .get("/api/v1/bot", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let saved: Value = app.read_bot(&shop).await.json().await.expect("json");
     assert_eq!(saved, patched, "a refused patch changes nothing");
 
-    let doc: Value = app
-        .request(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let doc = app.openapi_doc().await;
     for method in ["put", "patch"] {
         assert!(
             doc["paths"]["/api/v1/bot"][method]["requestBody"].is_object(),
@@ -408,16 +331,10 @@ async fn product_search_ignores_accents_and_case_and_counts_the_matches(pool: Pg
         .await;
     }
 
-    for q in [
-        "dorees",
-        "DOREES",
-        "dorées",
-        "SANDALES%20DOR%C3%89ES",
-        "chaussure",
-    ] {
+    for q in ["dorees", "DOREES", "dorées", "SANDALES DORÉES", "chaussure"] {
         // Act
         let list: Value = app
-            .get(&format!("/api/v1/products?q={q}"), &shop.token)
+            .list_products_with(&shop, &[("q", q)])
             .await
             .json()
             .await
@@ -429,7 +346,7 @@ async fn product_search_ignores_accents_and_case_and_counts_the_matches(pool: Pg
         assert_eq!(list["total"], 3, "q={q}: the shop's count");
     }
     let page: Value = app
-        .get("/api/v1/products?limit=1", &shop.token)
+        .list_products_with(&shop, &[("limit", "1")])
         .await
         .json()
         .await
@@ -437,7 +354,7 @@ async fn product_search_ignores_accents_and_case_and_counts_the_matches(pool: Pg
     assert_eq!(names(&page), ["Robe wax"]);
     assert_eq!(page["matching"], 3, "every page counts all the matches");
     let none: Value = app
-        .get("/api/v1/products?q=100%25", &shop.token)
+        .list_products_with(&shop, &[("q", "100%")])
         .await
         .json()
         .await
@@ -478,12 +395,7 @@ async fn two_active_products_with_the_same_name_are_flagged(pool: PgPool) {
         elsewhere["duplicate_name"], false,
         "another shop's product is not a duplicate"
     );
-    let list: Value = app
-        .get("/api/v1/products", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.list_products(&shop).await.json().await.expect("json");
     let flags: Vec<(&str, bool)> = list["items"]
         .as_array()
         .expect("items")
@@ -508,24 +420,14 @@ async fn two_active_products_with_the_same_name_are_flagged(pool: PgPool) {
     // Act: deactivating one clears the flag of both
     let id = second["product_id"].as_str().expect("id");
     let patched: Value = app
-        .patch(
-            &format!("/api/v1/products/{id}"),
-            &shop.token,
-            json!({"active": false}),
-        )
+        .update_product(&shop, id, json!({"active": false}))
         .await
         .json()
         .await
         .expect("json");
     assert_eq!(patched["duplicate_name"], false);
     let read: Value = app
-        .get(
-            &format!(
-                "/api/v1/products/{}",
-                first["product_id"].as_str().expect("id")
-            ),
-            &shop.token,
-        )
+        .read_product(&shop, first["product_id"].as_str().expect("id"))
         .await
         .json()
         .await
