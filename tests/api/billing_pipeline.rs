@@ -36,7 +36,7 @@ async fn whatsapp_message(app: &TestApp, shop: &Shop, text: &str) -> Outcome {
 
 async fn whatsapp_chat(app: &TestApp, shop: &Shop) -> (Vec<Value>, usize) {
     let chats: Value = app
-        .get("/api/v1/conversations", &shop.token)
+        .list_conversations(shop)
         .await
         .json()
         .await
@@ -46,12 +46,9 @@ async fn whatsapp_chat(app: &TestApp, shop: &Shop) -> (Vec<Value>, usize) {
         .and_then(|c| c.iter().find(|c| c["channel"] == "whatsapp"))
         .expect("chat")
         .clone();
-    let path = format!(
-        "/api/v1/conversations/{}/messages",
-        chat["chat_id"].as_str().expect("id")
-    );
+    let chat_id = chat["chat_id"].as_str().expect("id");
     let messages: Value = app
-        .get(&path, &shop.token)
+        .conversation_messages(shop, chat_id)
         .await
         .json()
         .await

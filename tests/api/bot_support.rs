@@ -76,9 +76,8 @@ pub fn inbound(app: &TestApp, shop: &Shop, from: &str, text: &str) -> (String, I
 /// Sends a message through the simulator endpoint.
 pub async fn say(app: &TestApp, shop: &Shop, from: &str, text: &str) {
     let response = app
-        .post(
-            "/api/v1/simulator/messages",
-            &shop.token,
+        .simulate_message(
+            shop,
             json!({ "from": from, "name": "Kouassi", "text": text }),
         )
         .await;
@@ -98,7 +97,7 @@ pub async fn bot_replies(app: &TestApp, shop: &Shop, from: &str) -> Vec<String> 
 /// Every message of the customer's chat, oldest first (read as the shop, through the API).
 pub async fn chat_messages(app: &TestApp, shop: &Shop, from: &str) -> Vec<Value> {
     let chats: Value = app
-        .get("/api/v1/conversations", &shop.token)
+        .list_conversations(shop)
         .await
         .json()
         .await
@@ -109,12 +108,9 @@ pub async fn chat_messages(app: &TestApp, shop: &Shop, from: &str) -> Vec<Value>
     else {
         return Vec::new();
     };
-    let path = format!(
-        "/api/v1/conversations/{}/messages?limit=200",
-        chat["chat_id"].as_str().expect("chat id")
-    );
+    let chat_id = chat["chat_id"].as_str().expect("chat id");
     let messages: Value = app
-        .get(&path, &shop.token)
+        .conversation_messages_with(shop, chat_id, &[("limit", "200")])
         .await
         .json()
         .await
@@ -234,11 +230,6 @@ pub async fn stock_of(app: &TestApp, product_id: &str) -> Option<i32> {
 }
 
 pub async fn orders_of(app: &TestApp, shop: &Shop) -> Vec<Value> {
-    let orders: Value = app
-        .get("/api/v1/orders", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let orders: Value = app.list_orders(shop).await.json().await.expect("json");
     orders.as_array().cloned().unwrap_or_default()
 }

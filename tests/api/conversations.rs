@@ -17,9 +17,8 @@ async fn a_conversation_is_read_by_the_chat_key_the_simulator_answers(pool: PgPo
     let other = app.signup("Boutique Marcory").await;
     let _worker = start_offline_worker(&app);
     let accepted: Value = app
-        .post(
-            "/api/v1/simulator/messages",
-            &shop.token,
+        .simulate_message(
+            &shop,
             json!({"from": CUSTOMER, "name": "Kouassi", "text": "bonjour"}),
         )
         .await
@@ -29,7 +28,7 @@ async fn a_conversation_is_read_by_the_chat_key_the_simulator_answers(pool: PgPo
     let key = accepted["chat_key"].as_str().expect("chat key").to_owned();
     wait_for_replies(&app, &shop, CUSTOMER, 1).await;
     let chats: Value = app
-        .get("/api/v1/conversations", &shop.token)
+        .list_conversations(&shop)
         .await
         .json()
         .await
@@ -37,28 +36,16 @@ async fn a_conversation_is_read_by_the_chat_key_the_simulator_answers(pool: PgPo
     let chat_id = chats[0]["chat_id"].as_str().expect("chat id");
 
     // Act
-    let by_key = app
-        .get(
-            &format!("/api/v1/conversations/{key}/messages"),
-            &shop.token,
-        )
-        .await;
+    let by_key = app.conversation_messages(&shop, &key).await;
     let paused = app
-        .put(
-            &format!("/api/v1/conversations/{key}/bot"),
-            &shop.token,
-            json!({"paused_until": null}),
-        )
+        .set_conversation_bot(&shop, &key, json!({"paused_until": null}))
         .await;
 
     // Assert
     assert_eq!(by_key.status(), 200, "{key} names the conversation");
     let by_key: Value = by_key.json().await.expect("json");
     let by_id: Value = app
-        .get(
-            &format!("/api/v1/conversations/{chat_id}/messages"),
-            &shop.token,
-        )
+        .conversation_messages(&shop, chat_id)
         .await
         .json()
         .await
@@ -70,18 +57,8 @@ async fn a_conversation_is_read_by_the_chat_key_the_simulator_answers(pool: PgPo
         "question and reply"
     );
     assert_eq!(paused.status(), 200);
-    let foreign = app
-        .get(
-            &format!("/api/v1/conversations/{key}/messages"),
-            &other.token,
-        )
-        .await;
-    let unknown = app
-        .get(
-            "/api/v1/conversations/sim_2250799999999/messages",
-            &other.token,
-        )
-        .await;
+    let foreign = app.conversation_messages(&other, &key).await;
+    let unknown = app.conversation_messages(&other, "sim_2250799999999").await;
     assert_eq!(foreign.status(), 404, "another shop's chat key");
     assert_eq!(unknown.status(), 404);
     assert_eq!(
@@ -89,18 +66,23 @@ async fn a_conversation_is_read_by_the_chat_key_the_simulator_answers(pool: PgPo
         unknown.text().await.expect("body"),
         "the same 404 as an unknown key"
     );
-    for path in [
-        format!("/api/v1/conversations/{chat_id}/messages"),
-        format!("/api/v1/conversations/{key}/bot"),
-        "/api/v1/conversations/not-a-key/messages".to_owned(),
-    ] {
-        let response = if path.ends_with("/bot") {
-            app.put(&path, &other.token, json!({"paused_until": null}))
-                .await
-        } else {
-            app.get(&path, &other.token).await
-        };
-        assert_eq!(response.status(), 404, "{path} as another shop");
+    let probes = [
+        (
+            "the messages by chat id",
+            app.conversation_messages(&other, chat_id).await,
+        ),
+        (
+            "the bot by chat key",
+            app.set_conversation_bot(&other, &key, json!({"paused_until": null}))
+                .await,
+        ),
+        (
+            "the messages of a malformed key",
+            app.conversation_messages(&other, "not-a-key").await,
+        ),
+    ];
+    for (what, response) in probes {
+        assert_eq!(response.status(), 404, "{what} as another shop");
     }
 }
 
@@ -116,11 +98,7 @@ async fn a_pause_that_ends_in_the_past_is_refused(pool: PgPool) {
 
     // Act
     let response = app
-        .put(
-            &format!("/api/v1/conversations/{key}/bot"),
-            &shop.token,
-            json!({"paused_until": yesterday}),
-        )
+        .set_conversation_bot(&shop, &key, json!({"paused_until": yesterday}))
         .await;
 
     // Assert
@@ -134,7 +112,7 @@ async fn a_pause_that_ends_in_the_past_is_refused(pool: PgPool) {
         "{body}"
     );
     let chats: Value = app
-        .get("/api/v1/conversations", &shop.token)
+        .list_conversations(&shop)
         .await
         .json()
         .await
@@ -200,10 +178,7 @@ async fn messages_of(
     chat: &str,
 ) -> Vec<Value> {
     let messages: Value = app
-        .get(
-            &format!("/api/v1/conversations/{chat}/messages"),
-            &shop.token,
-        )
+        .conversation_messages(shop, chat)
         .await
         .json()
         .await
@@ -226,20 +201,8 @@ async fn a_reply_by_hand_reaches_the_whatsapp_customer_once_and_silences_the_bot
 
     // Act: the owner answers by hand, and the request is retried
     let body = json!({"text": "Bonjour, c'est Awa de la boutique : je m'occupe de vous.", "client_message_id": "rep-1"});
-    let first = app
-        .post(
-            &format!("/api/v1/conversations/{chat}/messages"),
-            &shop.token,
-            body.clone(),
-        )
-        .await;
-    let retried = app
-        .post(
-            &format!("/api/v1/conversations/{chat}/messages"),
-            &shop.token,
-            body,
-        )
-        .await;
+    let first = app.reply_in_conversation(&shop, chat, body.clone()).await;
+    let retried = app.reply_in_conversation(&shop, chat, body).await;
     from_whatsapp(&app, &shop, "ok merci, et le prix du pagne ?").await;
 
     // Assert
@@ -272,7 +235,7 @@ async fn a_reply_by_hand_reaches_the_whatsapp_customer_once_and_silences_the_bot
     assert_eq!(last["author"], "customer");
     assert_eq!(last["status"], "skipped", "the bot stayed silent: {last}");
     let chats: Value = app
-        .get("/api/v1/conversations", &shop.token)
+        .list_conversations(&shop)
         .await
         .json()
         .await
@@ -295,9 +258,9 @@ async fn a_reply_by_hand_in_the_simulator_is_stored_sent_and_never_sent_to_whats
 
     // Act
     let response = app
-        .post(
-            &format!("/api/v1/conversations/sim_{CUSTOMER}/messages"),
-            &shop.token,
+        .reply_in_conversation(
+            &shop,
+            &format!("sim_{CUSTOMER}"),
             json!({"text": "Je vous réponds moi-même."}),
         )
         .await;
@@ -328,7 +291,7 @@ async fn a_reply_by_hand_is_validated_and_never_reaches_another_shops_chat(pool:
     let other = app.signup("Boutique Marcory").await;
     from_whatsapp(&app, &shop, "bonjour").await;
     let chats: Value = app
-        .get("/api/v1/conversations", &shop.token)
+        .list_conversations(&shop)
         .await
         .json()
         .await
@@ -337,32 +300,20 @@ async fn a_reply_by_hand_is_validated_and_never_reaches_another_shops_chat(pool:
 
     // Act
     let foreign_by_id = app
-        .post(
-            &format!("/api/v1/conversations/{chat_id}/messages"),
-            &other.token,
-            json!({"text": "Coucou"}),
-        )
+        .reply_in_conversation(&other, &chat_id, json!({"text": "Coucou"}))
         .await;
     let foreign_by_key = app
-        .post(
-            "/api/v1/conversations/wa_2250700000006/messages",
-            &other.token,
-            json!({"text": "Coucou"}),
-        )
+        .reply_in_conversation(&other, "wa_2250700000006", json!({"text": "Coucou"}))
         .await;
     let unknown = app
-        .post(
-            &format!("/api/v1/conversations/{}/messages", uuid::Uuid::new_v4()),
-            &other.token,
+        .reply_in_conversation(
+            &other,
+            &uuid::Uuid::new_v4().to_string(),
             json!({"text": "Coucou"}),
         )
         .await;
     let empty = app
-        .post(
-            &format!("/api/v1/conversations/{chat_id}/messages"),
-            &shop.token,
-            json!({"text": "  "}),
-        )
+        .reply_in_conversation(&shop, &chat_id, json!({"text": "  "}))
         .await;
 
     // Assert

@@ -14,7 +14,7 @@ async fn a_good_file_is_imported_and_a_reimport_updates_by_sku(pool: PgPool) {
                PG-1;Pagne;Tissus;7500;;\n\
                ;Sac à main;Accessoires;12.000;2;\n";
 
-    let response = app.import_csv(&shop.token, csv, "").await;
+    let response = app.import_products(&shop, csv, &[]).await;
     assert_eq!(response.status(), 200);
     let report: Value = response.json().await.expect("json");
     assert_eq!(
@@ -23,7 +23,7 @@ async fn a_good_file_is_imported_and_a_reimport_updates_by_sku(pool: PgPool) {
     );
 
     let list: Value = app
-        .get("/api/v1/products?q=robe", &shop.token)
+        .list_products_with(&shop, &[("q", "robe")])
         .await
         .json()
         .await
@@ -36,7 +36,7 @@ async fn a_good_file_is_imported_and_a_reimport_updates_by_sku(pool: PgPool) {
 
     let update = "sku,name,price\nRW-1,Robe wax premium,16000\nNEW-1,Chemise,9000\n";
     let report: Value = app
-        .import_csv(&shop.token, update, "")
+        .import_products(&shop, update, &[])
         .await
         .json()
         .await
@@ -64,7 +64,7 @@ async fn a_file_with_bad_rows_is_rejected_whole_with_a_report(pool: PgPool) {
     let csv =
         "nom,prix,stock\nRobe,15000,2\n,5000,1\nPagne,douze,1\nSac,12000,-1\nChemise,9000,4\n";
 
-    let response = app.import_csv(&shop.token, csv, "").await;
+    let response = app.import_products(&shop, csv, &[]).await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "import_rejected");
@@ -96,7 +96,7 @@ async fn a_dry_run_reports_without_writing(pool: PgPool) {
     let shop = app.signup("Friperie").await;
 
     let report: Value = app
-        .import_csv(&shop.token, "nom,prix\nRobe,100\n", "?dry_run=true")
+        .import_products(&shop, "nom,prix\nRobe,100\n", &[("dry_run", "true")])
         .await
         .json()
         .await
@@ -121,10 +121,10 @@ async fn only_csv_bodies_are_accepted(pool: PgPool) {
         .expect("sent");
     assert_eq!(response.status(), 415);
     let missing_columns = app
-        .import_csv(&shop.token, "sku,description\nA,b\n", "")
+        .import_products(&shop, "sku,description\nA,b\n", &[])
         .await;
     assert_eq!(missing_columns.status(), 422);
-    let empty = app.import_csv(&shop.token, "nom,prix\n", "").await;
+    let empty = app.import_products(&shop, "nom,prix\n", &[]).await;
     assert_eq!(empty.status(), 400);
 }
 
@@ -139,7 +139,7 @@ fn fields(product: &Value) -> Value {
 
 async fn catalogue(app: &crate::helpers::TestApp, shop: &crate::helpers::Shop) -> Vec<Value> {
     let list: Value = app
-        .get("/api/v1/products?limit=200", &shop.token)
+        .list_products_with(shop, &[("limit", "200")])
         .await
         .json()
         .await
@@ -171,7 +171,7 @@ async fn an_exported_catalogue_imports_back_unchanged(pool: PgPool) {
     }
 
     // Act: export from one shop, import into another
-    let response = app.get("/api/v1/products/export.csv", &abobo.token).await;
+    let response = app.export_products(&abobo).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-type"],
@@ -183,7 +183,7 @@ async fn an_exported_catalogue_imports_back_unchanged(pool: PgPool) {
         text.starts_with("\u{FEFF}Référence;Nom;"),
         "BOM and semicolons for French spreadsheets: {text}"
     );
-    let imported = app.import_csv(&marcory.token, &text, "").await;
+    let imported = app.import_products(&marcory, &text, &[]).await;
     assert_eq!(imported.status(), 200, "{:?}", imported.text().await);
 
     // Assert
@@ -192,7 +192,7 @@ async fn an_exported_catalogue_imports_back_unchanged(pool: PgPool) {
         catalogue(&app, &abobo).await
     );
     let foreign: Value = app
-        .get("/api/v1/products/export.csv", &marcory.token)
+        .export_products(&marcory)
         .await
         .text()
         .await

@@ -17,12 +17,11 @@ async fn products_are_isolated_between_tenants(pool: PgPool) {
         )
         .await;
     let id = robe["product_id"].as_str().expect("id");
-    let path = format!("/api/v1/products/{id}");
-    let unknown = format!("/api/v1/products/{}", uuid::Uuid::new_v4());
+    let unknown = uuid::Uuid::new_v4().to_string();
 
     // Another tenant's id answers exactly like an id that does not exist.
-    let foreign_read = app.get(&path, &marcory.token).await;
-    let unknown_read = app.get(&unknown, &marcory.token).await;
+    let foreign_read = app.read_product(&marcory, id).await;
+    let unknown_read = app.read_product(&marcory, &unknown).await;
     assert_eq!(foreign_read.status(), 404);
     assert_eq!(
         foreign_read.text().await.expect("body"),
@@ -30,14 +29,14 @@ async fn products_are_isolated_between_tenants(pool: PgPool) {
     );
 
     let patch = app
-        .patch(&path, &marcory.token, json!({"price_xof": 1}))
+        .update_product(&marcory, id, json!({"price_xof": 1}))
         .await;
     assert_eq!(patch.status(), 404, "no write through another tenant's id");
-    let delete = app.delete(&path, &marcory.token).await;
+    let delete = app.delete_product(&marcory, id).await;
     assert_eq!(delete.status(), 404);
 
     let list: Value = app
-        .get("/api/v1/products?q=robe", &marcory.token)
+        .list_products_with(&marcory, &[("q", "robe")])
         .await
         .json()
         .await
@@ -49,7 +48,7 @@ async fn products_are_isolated_between_tenants(pool: PgPool) {
 
     // The same SKU in the other shop is its own product, not an update of the first shop's.
     let report: Value = app
-        .import_csv(&marcory.token, "sku,nom,prix\nRW-1,Robe copiée,1\n", "")
+        .import_products(&marcory, "sku,nom,prix\nRW-1,Robe copiée,1\n", &[])
         .await
         .json()
         .await
@@ -57,7 +56,7 @@ async fn products_are_isolated_between_tenants(pool: PgPool) {
     assert_eq!(report["created"], 1);
 
     let untouched: Value = app
-        .get(&path, &abobo.token)
+        .read_product(&abobo, id)
         .await
         .json()
         .await
@@ -75,24 +74,11 @@ async fn bot_settings_are_isolated_between_tenants(pool: PgPool) {
 
     let body = json!({"bot_name": "Koffi", "tone": "casual", "language": "fr", "instructions": "Secret d'Abobo",
                       "business_hours": [], "out_of_hours_message": ""});
-    assert_eq!(
-        app.put("/api/v1/bot", &abobo.token, body).await.status(),
-        200
-    );
+    assert_eq!(app.replace_bot(&abobo, body).await.status(), 200);
 
-    let other: Value = app
-        .get("/api/v1/bot", &marcory.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let other: Value = app.read_bot(&marcory).await.json().await.expect("json");
     assert_eq!(other["bot_name"], "Awa");
     assert_eq!(other["instructions"], "");
-    let me: Value = app
-        .get("/api/v1/me", &marcory.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let me: Value = app.me(&marcory).await.json().await.expect("json");
     assert_eq!(me["tenant"]["name"], "Boutique Marcory");
 }

@@ -34,24 +34,23 @@ async fn shop_with_an_order(app: &TestApp) -> (Shop, String, String) {
 async fn an_order_moves_forward_and_cancelling_restocks(pool: PgPool) {
     let app = spawn_app(pool).await;
     let (shop, order_id, pagne) = shop_with_an_order(&app).await;
-    let path = format!("/api/v1/orders/{order_id}");
     assert_eq!(stock_of(&app, &pagne).await, Some(8));
 
     let confirmed: Value = app
-        .patch(&path, &shop.token, json!({"status": "confirmed"}))
+        .update_order(&shop, &order_id, json!({"status": "confirmed"}))
         .await
         .json()
         .await
         .expect("json");
     assert_eq!(confirmed["status"], "confirmed");
     let skip = app
-        .patch(&path, &shop.token, json!({"status": "new"}))
+        .update_order(&shop, &order_id, json!({"status": "new"}))
         .await;
     assert_eq!(skip.status(), 409, "no going back");
     assert_eq!(error_code(skip).await, "invalid_transition");
 
     let cancelled = app
-        .patch(&path, &shop.token, json!({"status": "cancelled"}))
+        .update_order(&shop, &order_id, json!({"status": "cancelled"}))
         .await;
     assert_eq!(cancelled.status(), 200);
     assert_eq!(
@@ -60,7 +59,7 @@ async fn an_order_moves_forward_and_cancelling_restocks(pool: PgPool) {
         "cancelling put the items back"
     );
     let again = app
-        .patch(&path, &shop.token, json!({"status": "cancelled"}))
+        .update_order(&shop, &order_id, json!({"status": "cancelled"}))
         .await;
     assert_eq!(
         again.status(),
@@ -70,14 +69,14 @@ async fn an_order_moves_forward_and_cancelling_restocks(pool: PgPool) {
     assert_eq!(stock_of(&app, &pagne).await, Some(10));
 
     let read: Value = app
-        .get(&path, &shop.token)
+        .read_order(&shop, &order_id)
         .await
         .json()
         .await
         .expect("json");
     assert_eq!(read["items"][0]["product_name"], "Pagne");
     let filtered: Value = app
-        .get("/api/v1/orders?status=cancelled", &shop.token)
+        .list_orders_with(&shop, &[("status", "cancelled")])
         .await
         .json()
         .await
@@ -98,52 +97,40 @@ async fn orders_and_conversations_are_isolated_between_tenants(pool: PgPool) {
     let (shop, order_id, pagne) = shop_with_an_order(&app).await;
     let other = app.signup("Autre boutique").await;
     let chats: Value = app
-        .get("/api/v1/conversations", &shop.token)
+        .list_conversations(&shop)
         .await
         .json()
         .await
         .expect("json");
     let chat_id = chats[0]["chat_id"].as_str().expect("chat");
 
-    for (method, path, body) in [
+    let probes = [
+        ("GET the order", app.read_order(&other, &order_id).await),
         (
-            reqwest::Method::GET,
-            format!("/api/v1/orders/{order_id}"),
-            None,
+            "PATCH the order",
+            app.update_order(&other, &order_id, json!({"status": "cancelled"}))
+                .await,
         ),
         (
-            reqwest::Method::PATCH,
-            format!("/api/v1/orders/{order_id}"),
-            Some(json!({"status": "cancelled"})),
+            "GET the chat's messages",
+            app.conversation_messages(&other, chat_id).await,
         ),
         (
-            reqwest::Method::GET,
-            format!("/api/v1/conversations/{chat_id}/messages"),
-            None,
+            "PUT the chat's bot",
+            app.set_conversation_bot(&other, chat_id, json!({"paused_until": null}))
+                .await,
         ),
-        (
-            reqwest::Method::PUT,
-            format!("/api/v1/conversations/{chat_id}/bot"),
-            Some(json!({"paused_until": null})),
-        ),
-    ] {
-        let response = app
-            .request(method.clone(), &path, Some(&other.token), body)
-            .await;
-        assert_eq!(
-            response.status(),
-            404,
-            "{method} {path} with another tenant's token"
-        );
+    ];
+    for (what, response) in probes {
+        assert_eq!(response.status(), 404, "{what} with another tenant's token");
     }
-    for path in ["/api/v1/orders", "/api/v1/conversations"] {
-        let list: Value = app
-            .get(path, &other.token)
-            .await
-            .json()
-            .await
-            .expect("json");
-        assert_eq!(list, json!([]), "{path} of the other shop is empty");
+    let lists = [
+        ("the orders", app.list_orders(&other).await),
+        ("the conversations", app.list_conversations(&other).await),
+    ];
+    for (what, response) in lists {
+        let list: Value = response.json().await.expect("json");
+        assert_eq!(list, json!([]), "{what} of the other shop is empty");
     }
     assert_eq!(
         stock_of(&app, &pagne).await,
@@ -159,19 +146,16 @@ async fn a_paused_conversation_gets_no_bot_reply_until_resumed(pool: PgPool) {
     let _worker = start_offline_worker(&app);
     ask(&app, &shop, CUSTOMER, "bonjour").await;
     let chats: Value = app
-        .get("/api/v1/conversations", &shop.token)
+        .list_conversations(&shop)
         .await
         .json()
         .await
         .expect("json");
-    let bot = format!(
-        "/api/v1/conversations/{}/bot",
-        chats[0]["chat_id"].as_str().expect("chat")
-    );
+    let chat = chats[0]["chat_id"].as_str().expect("chat");
 
     let until = chrono::Utc::now() + chrono::Duration::hours(1);
     let paused = app
-        .put(&bot, &shop.token, json!({"paused_until": until}))
+        .set_conversation_bot(&shop, chat, json!({"paused_until": until}))
         .await;
     assert_eq!(paused.status(), 200);
     say(&app, &shop, CUSTOMER, "vous êtes là ?").await;
@@ -187,7 +171,7 @@ async fn a_paused_conversation_gets_no_bot_reply_until_resumed(pool: PgPool) {
     );
 
     assert_eq!(
-        app.put(&bot, &shop.token, json!({"paused_until": null}))
+        app.set_conversation_bot(&shop, chat, json!({"paused_until": null}))
             .await
             .status(),
         200
@@ -201,7 +185,7 @@ async fn a_paused_conversation_gets_no_bot_reply_until_resumed(pool: PgPool) {
 
     let too_long = chrono::Utc::now() + chrono::Duration::days(90);
     assert_eq!(
-        app.put(&bot, &shop.token, json!({"paused_until": too_long}))
+        app.set_conversation_bot(&shop, chat, json!({"paused_until": too_long}))
             .await
             .status(),
         422
@@ -224,9 +208,7 @@ async fn the_simulator_validates_its_input(pool: PgPool) {
             "client_message_id",
         ),
     ] {
-        let response = app
-            .post("/api/v1/simulator/messages", &shop.token, body)
-            .await;
+        let response = app.simulate_message(&shop, body).await;
         assert_eq!(response.status(), 422, "{field}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["fields"][0]["field"], field);

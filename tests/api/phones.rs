@@ -31,9 +31,8 @@ async fn a_local_ivorian_number_in_the_simulator_is_one_international_customer(p
         ("+225 07 07 07 07 07", "merci"),
     ] {
         let response = app
-            .post(
-                "/api/v1/simulator/messages",
-                &shop.token,
+            .simulate_message(
+                &shop,
                 json!({"from": from, "name": "Kouassi", "text": text}),
             )
             .await;
@@ -56,11 +55,7 @@ async fn what_is_not_a_phone_number_is_refused_in_french(pool: PgPool) {
     let shop = app.signup("Friperie").await;
     for from in ["abc", "0707", "+225 12", "1-800-FLOWERS"] {
         let response = app
-            .post(
-                "/api/v1/simulator/messages",
-                &shop.token,
-                json!({"from": from, "text": "bonjour"}),
-            )
+            .simulate_message(&shop, json!({"from": from, "text": "bonjour"}))
             .await;
         assert_eq!(response.status(), 422, "{from}");
         let body: Value = response.json().await.expect("json");
@@ -100,18 +95,13 @@ async fn the_pairing_phone_reaches_the_ingress_in_international_digits(pool: PgP
 
     // Act
     let accepted = app
-        .post(
-            "/api/v1/whatsapp/connect",
-            &shop.token,
+        .connect_whatsapp_with(
+            &shop,
             json!({"mode": "pairing_code", "phone": "07 07 07 07 07"}),
         )
         .await;
     let refused = app
-        .post(
-            "/api/v1/whatsapp/connect",
-            &shop.token,
-            json!({"mode": "pairing_code", "phone": "0707"}),
-        )
+        .connect_whatsapp_with(&shop, json!({"mode": "pairing_code", "phone": "0707"}))
         .await;
 
     // Assert

@@ -121,7 +121,7 @@ async fn a_message_failing_on_every_delivery_is_dead_lettered_and_listed(pool: P
     );
 
     let dead: Value = app
-        .get("/api/v1/dead-letters", &shop.token)
+        .list_dead_letters(&shop)
         .await
         .json()
         .await
@@ -137,7 +137,7 @@ async fn a_message_failing_on_every_delivery_is_dead_lettered_and_listed(pool: P
     assert_eq!(status, "skipped", "kept, marked as not answered");
     let other = app.signup("Autre boutique").await;
     let foreign: Value = app
-        .get("/api/v1/dead-letters", &other.token)
+        .list_dead_letters(&other)
         .await
         .json()
         .await
@@ -215,7 +215,7 @@ async fn unreadable_messages_are_dead_lettered_at_once(pool: PgPool) {
 
     assert!(matches!(outcome, Outcome::DeadLetter(_)), "{outcome:?}");
     let dead: Value = app
-        .get("/api/v1/dead-letters", &shop.token)
+        .list_dead_letters(&shop)
         .await
         .json()
         .await

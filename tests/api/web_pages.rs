@@ -247,9 +247,7 @@ async fn another_shops_pages_answer_exactly_like_unknown_ids(pool: PgPool) {
         let response = browser.submit("/app", &action, &fields).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST {action}");
     }
-    let still = app
-        .get(&format!("/api/v1/products/{product_id}"), &victim.token)
-        .await;
+    let still = app.read_product(&victim, &product_id).await;
     let still: serde_json::Value = still.json().await.expect("json");
     assert_eq!(still["name"], "Sac");
     assert_eq!(still["active"], true);

@@ -16,17 +16,10 @@ async fn a_new_shop_is_disconnected_and_connecting_without_ingress_is_unavailabl
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
 
-    let status: Value = app
-        .get("/api/v1/whatsapp", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let status: Value = app.whatsapp_status(&shop).await.json().await.expect("json");
     assert_eq!(status["status"], "disconnected");
 
-    let response = app
-        .post("/api/v1/whatsapp/connect", &shop.token, json!({}))
-        .await;
+    let response = app.connect_whatsapp(&shop).await;
     assert_eq!(response.status(), 503, "no ingress node is running");
     assert_eq!(error_code(response).await, "service_unavailable");
 }
@@ -39,9 +32,7 @@ async fn connect_requests_are_validated(pool: PgPool) {
         (json!({"mode": "pairing_code", "phone": "12"}), "phone"),
         (json!({"mode": "telepathy"}), "mode"),
     ] {
-        let response = app
-            .post("/api/v1/whatsapp/connect", &shop.token, body)
-            .await;
+        let response = app.connect_whatsapp_with(&shop, body).await;
         assert_eq!(response.status(), 422, "{field}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["fields"][0]["field"], field);
@@ -153,7 +144,7 @@ async fn only_the_owner_links_or_unlinks_the_number(pool: PgPool) {
         assert_eq!(response.status(), 403, "{path}");
     }
     assert_eq!(
-        app.get("/api/v1/whatsapp", &staff).await.status(),
+        app.whatsapp_status(&staff).await.status(),
         200,
         "staff can see the status"
     );
@@ -224,9 +215,7 @@ async fn a_sandbox_scan_reaches_only_the_callers_own_connection(pool: PgPool) {
     let shop = app.signup("Friperie").await;
     let other = app.signup("Autre boutique").await;
     let _node = start_node(&app).await;
-    let connect = app
-        .post("/api/v1/whatsapp/connect", &shop.token, json!({}))
-        .await;
+    let connect = app.connect_whatsapp(&shop).await;
     assert_eq!(connect.status(), 202);
     eventually(Duration::from_secs(5), "A waits for the scan", || async {
         status_of(&app, &shop.token).await == "waiting_for_scan"
@@ -282,11 +271,6 @@ async fn sandbox_customer_messages_are_validated(pool: PgPool) {
 }
 
 async fn status_of(app: &TestApp, token: &str) -> String {
-    let status: Value = app
-        .get("/api/v1/whatsapp", token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let status: Value = app.whatsapp_status(token).await.json().await.expect("json");
     status["status"].as_str().expect("status").to_owned()
 }

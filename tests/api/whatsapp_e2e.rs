@@ -35,28 +35,16 @@ async fn a_shop_links_its_number_from_the_dashboard_and_its_customers_get_answer
         .expect("event stream");
     read_until(&mut stream, "disconnected").await;
 
-    let connect = app
-        .post("/api/v1/whatsapp/connect", &shop.token, json!({}))
-        .await;
+    let connect = app.connect_whatsapp(&shop).await;
     assert_eq!(connect.status(), 202);
     let qr = read_until(&mut stream, "event: qr").await;
     assert!(qr.contains("<svg"), "the QR code comes ready to show");
-    let status: Value = app
-        .get("/api/v1/whatsapp", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let status: Value = app.whatsapp_status(&shop).await.json().await.expect("json");
     assert_eq!(status["status"], "waiting_for_scan");
 
     scan_qr(&app, shop.tenant_id).await;
     read_until(&mut stream, "connected").await;
-    let status: Value = app
-        .get("/api/v1/whatsapp", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let status: Value = app.whatsapp_status(&shop).await.json().await.expect("json");
     assert_eq!(status["status"], "connected");
     assert!(
         status["phone_number"]
@@ -81,17 +69,10 @@ async fn a_shop_links_its_number_from_the_dashboard_and_its_customers_get_answer
         replies[0].text
     );
 
-    let logout = app
-        .post("/api/v1/whatsapp/logout", &shop.token, json!({}))
-        .await;
+    let logout = app.logout_whatsapp(&shop).await;
     assert_eq!(logout.status(), 202);
     eventually(Duration::from_secs(5), "logged out", || async {
-        let status: Value = app
-            .get("/api/v1/whatsapp", &shop.token)
-            .await
-            .json()
-            .await
-            .expect("json");
+        let status: Value = app.whatsapp_status(&shop).await.json().await.expect("json");
         status["status"] == "logged_out"
     })
     .await;
@@ -109,9 +90,7 @@ async fn in_sandbox_mode_the_shop_plays_the_scan_and_a_customer_over_rest_and_th
     activate_subscription(&app, shop.tenant_id).await;
     let _worker = start_offline_worker(&app);
     let _node = start_node(&app).await;
-    let connect = app
-        .post("/api/v1/whatsapp/connect", &shop.token, json!({}))
-        .await;
+    let connect = app.connect_whatsapp(&shop).await;
     assert_eq!(connect.status(), 202);
     eventually(Duration::from_secs(5), "waiting for the scan", || async {
         status_of(&app, &shop.token).await["status"] == "waiting_for_scan"
@@ -119,13 +98,7 @@ async fn in_sandbox_mode_the_shop_plays_the_scan_and_a_customer_over_rest_and_th
     .await;
     let customer =
         json!({"from": "+225 07 05 06 07 08", "name": "Awa", "text": "c'est combien le pagne ?"});
-    let too_early = app
-        .post(
-            "/api/v1/whatsapp/sandbox/messages",
-            &shop.token,
-            customer.clone(),
-        )
-        .await;
+    let too_early = app.sandbox_message(&shop, customer.clone()).await;
     assert_eq!(
         too_early.status(),
         409,
@@ -139,9 +112,7 @@ async fn in_sandbox_mode_the_shop_plays_the_scan_and_a_customer_over_rest_and_th
     );
 
     // Act: the phone scans.
-    let scan = app
-        .post("/api/v1/whatsapp/sandbox/scan", &shop.token, json!({}))
-        .await;
+    let scan = app.sandbox_scan(&shop).await;
 
     // Assert
     assert_eq!(scan.status(), 202);
@@ -153,9 +124,7 @@ async fn in_sandbox_mode_the_shop_plays_the_scan_and_a_customer_over_rest_and_th
         status_of(&app, &shop.token).await["phone_number"],
         ingress::sandbox::DEFAULT_PHONE
     );
-    let again = app
-        .post("/api/v1/whatsapp/sandbox/scan", &shop.token, json!({}))
-        .await;
+    let again = app.sandbox_scan(&shop).await;
     assert_eq!(again.status(), 409, "nothing left to scan");
     assert!(error_message(again).await.contains("déjà connecté"));
 
@@ -166,9 +135,7 @@ async fn in_sandbox_mode_the_shop_plays_the_scan_and_a_customer_over_rest_and_th
         .await
         .expect("inbound");
     let mut sent = sent_box(&app, shop.tenant_id).await;
-    let message = app
-        .post("/api/v1/whatsapp/sandbox/messages", &shop.token, customer)
-        .await;
+    let message = app.sandbox_message(&shop, customer).await;
 
     // Assert: it took the real inbound path, and exactly one answer went out on "WhatsApp".
     assert_eq!(message.status(), 202);
@@ -220,9 +187,7 @@ async fn a_new_viewer_gets_the_qr_code_shown_right_now_without_waiting_for_the_n
     let _node = start_node_with(&app, sandbox(&app, &config), config).await;
     let mut first_viewer = open_events(&app, &shop.token).await;
     read_until(&mut first_viewer, "disconnected").await;
-    let connect = app
-        .post("/api/v1/whatsapp/connect", &shop.token, json!({}))
-        .await;
+    let connect = app.connect_whatsapp(&shop).await;
     assert_eq!(connect.status(), 202);
     let shown = sse_data(&read_until(&mut first_viewer, "event: qr").await, "qr");
 
@@ -264,9 +229,8 @@ async fn a_new_viewer_gets_the_pairing_code_at_once_and_the_simulated_phone_link
     let mut first_viewer = open_events(&app, &shop.token).await;
     read_until(&mut first_viewer, "disconnected").await;
     let connect = app
-        .post(
-            "/api/v1/whatsapp/connect",
-            &shop.token,
+        .connect_whatsapp_with(
+            &shop,
             json!({"mode": "pairing_code", "phone": "225 07 01 02 03 04"}),
         )
         .await;
@@ -289,9 +253,7 @@ async fn a_new_viewer_gets_the_pairing_code_at_once_and_the_simulated_phone_link
     assert_eq!(sse_data(&seen, "pairing_code")["code"], shown["code"]);
 
     // Act: the phone types the code.
-    let scan = app
-        .post("/api/v1/whatsapp/sandbox/scan", &shop.token, json!({}))
-        .await;
+    let scan = app.sandbox_scan(&shop).await;
 
     // Assert
     assert_eq!(scan.status(), 202);
@@ -302,11 +264,7 @@ async fn a_new_viewer_gets_the_pairing_code_at_once_and_the_simulated_phone_link
 }
 
 async fn status_of(app: &crate::helpers::TestApp, token: &str) -> Value {
-    app.get("/api/v1/whatsapp", token)
-        .await
-        .json()
-        .await
-        .expect("json")
+    app.whatsapp_status(token).await.json().await.expect("json")
 }
 
 async fn error_message(response: reqwest::Response) -> String {

@@ -364,17 +364,13 @@ fn order_reference(confirmation: &str) -> String {
 
 /// Links the shop's number through the REST API: connect, then the sandbox's scan.
 async fn link_in_sandbox(app: &TestApp, shop: &Shop) {
-    let connect = app
-        .post("/api/v1/whatsapp/connect", &shop.token, json!({}))
-        .await;
+    let connect = app.connect_whatsapp(shop).await;
     assert_eq!(connect.status(), 202, "connect");
     eventually(Duration::from_secs(10), "a QR code to scan", || async {
         json_of(app, "/api/v1/whatsapp", shop).await["status"] == "waiting_for_scan"
     })
     .await;
-    let scan = app
-        .post("/api/v1/whatsapp/sandbox/scan", &shop.token, json!({}))
-        .await;
+    let scan = app.sandbox_scan(shop).await;
     assert_eq!(scan.status(), 202, "sandbox scan");
     eventually(Duration::from_secs(10), "linked", || async {
         json_of(app, "/api/v1/whatsapp", shop).await["status"] == "connected"

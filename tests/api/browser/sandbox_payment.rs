@@ -39,17 +39,14 @@ async fn a_shop_pays_in_the_sandbox_from_a_phone_browser(pool: PgPool) {
         format!("/billing/sandbox/{payment_id}/approve")
     );
     let payment: Value = app
-        .get(
-            &format!("/api/v1/billing/payments/{payment_id}"),
-            &shop.token,
-        )
+        .read_payment(&shop, payment_id)
         .await
         .json()
         .await
         .expect("json");
     assert_eq!(payment["status"], "succeeded", "paid: {payment}");
     let billing: Value = app
-        .get("/api/v1/billing", &shop.token)
+        .billing_overview(&shop)
         .await
         .json()
         .await

@@ -292,10 +292,9 @@ impl TestApp {
         self.get_as(who, "/api/v1/whatsapp", &[]).await
     }
 
-    /// `POST /api/v1/whatsapp/connect`.
+    /// `POST /api/v1/whatsapp/connect` with the default mode (QR code).
     pub async fn connect_whatsapp(&self, who: &(impl Bearer + ?Sized)) -> Response {
-        let path = "/api/v1/whatsapp/connect";
-        self.send_as(Method::POST, who, path, None).await
+        self.connect_whatsapp_with(who, serde_json::json!({})).await
     }
 
     /// `POST /api/v1/whatsapp/logout`.
@@ -318,6 +317,16 @@ impl TestApp {
     /// `POST /api/v1/whatsapp/sandbox/messages`: a sandbox customer writes.
     pub async fn sandbox_message(&self, who: &(impl Bearer + ?Sized), body: Value) -> Response {
         let path = "/api/v1/whatsapp/sandbox/messages";
+        self.send_as(Method::POST, who, path, Some(body)).await
+    }
+
+    /// `POST /api/v1/whatsapp/connect` with a body (mode, phone for a pairing code).
+    pub async fn connect_whatsapp_with(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        body: Value,
+    ) -> Response {
+        let path = "/api/v1/whatsapp/connect";
         self.send_as(Method::POST, who, path, Some(body)).await
     }
 
