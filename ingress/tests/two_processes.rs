@@ -18,10 +18,6 @@ const CUSTOMER: &str = "2250709090909@s.whatsapp.net";
 /// How long an outbound fetch waits on the server (`expires` in `ingress::outbound`), with some slack.
 const OUTBOUND_FETCH_EXPIRY: Duration = Duration::from_millis(5500);
 
-fn nats_url() -> String {
-    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
 /// A node process, killed when dropped.
 struct NodeProcess {
     id: String,
@@ -40,7 +36,7 @@ impl NodeProcess {
                 "DATABASE_APP_URL",
                 format!("postgres://tdjaasa_app@127.0.0.1:5432/{database}"),
             )
-            .env("NATS_URL", nats_url())
+            .env("NATS_URL", testkit::nats::nats_url())
             .env("NATS_PREFIX", subjects.prefix())
             .env("INGRESS_NODE_ID", id)
             .env("WHATSAPP_GATEWAY", "sandbox")
@@ -122,7 +118,9 @@ impl Env {
             .expect("session");
         let subjects =
             Subjects::with_prefix(&format!("p{}", Uuid::new_v4().simple())).expect("prefix");
-        let nats = async_nats::connect(nats_url()).await.expect("NATS");
+        let nats = async_nats::connect(testkit::nats::nats_url())
+            .await
+            .expect("NATS");
         tdj_nats::provision(&nats, &subjects, 1)
             .await
             .expect("provision");

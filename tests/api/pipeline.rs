@@ -335,20 +335,17 @@ async fn two_workers_answer_bursts_in_order_without_sharing_a_chat(pool: PgPool)
     }
 
     let expected: Vec<String> = (0..10).map(|n| format!("m{n}")).collect();
-    for _ in 0..300 {
-        let done = recorder
+    testkit::poll::within(Duration::from_secs(15), || async {
+        recorder
             .seen
             .lock()
             .expect("lock")
             .values()
             .map(Vec::len)
             .sum::<usize>()
-            == 50;
-        if done {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            == 50
+    })
+    .await;
     assert_eq!(
         recorder.overlaps.load(Ordering::SeqCst),
         0,

@@ -2,7 +2,7 @@
 //! roles enforced on every owner-only endpoint and page, role changes and removals that end sign-ins, and
 //! isolation between shops.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -20,26 +20,25 @@ pub const PASSWORD: &str = "motdepasse-solide";
 /// waiting a little for messages sent in the background.
 pub async fn mail_link(app: &TestApp, to: &str, path: &str) -> String {
     let prefix = format!("{}{path}", app.address);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let marker = format!("data-to=\"{to}\"");
+    let found = testkit::poll::within(Duration::from_secs(10), || async {
         let outbox = outbox_html(app).await;
-        let marker = format!("data-to=\"{to}\"");
-        let link = outbox.split(&marker).skip(1).find_map(|mail| {
+        outbox.split(&marker).skip(1).find_map(|mail| {
             let mail = mail.split("<article").next().unwrap_or_default();
             mail.split("href=\"")
                 .skip(1)
                 .filter_map(|rest| rest.split('"').next())
                 .find(|href| href.starts_with(&prefix))
                 .map(str::to_owned)
-        });
-        if let Some(link) = link {
-            return link;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no e-mail to {to} with a {path} link in the outbox:\n{outbox}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        })
+    })
+    .await;
+    match found {
+        Some(link) => link,
+        None => panic!(
+            "no e-mail to {to} with a {path} link in the outbox:\n{}",
+            outbox_html(app).await
+        ),
     }
 }
 

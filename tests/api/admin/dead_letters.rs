@@ -11,9 +11,10 @@ use sqlx::PgPool;
 use workers::Outcome;
 use workers::llm::gemini::Gemini;
 use workers::llm::gemini::fake::{FAKE_API_KEY, FakeGemini, FakeResponse};
+use workers::llm::offline::Offline;
 
 use super::support;
-use crate::bot_support::{inbound, pipeline, start_offline_worker};
+use crate::bot_support::{inbound, pipeline, start_offline_worker, wait_until_inbound_acked};
 use crate::helpers::{Shop, TestApp, spawn_app};
 use crate::web_support::{WebUser, location};
 
@@ -47,16 +48,15 @@ async fn dead_lettered(app: &TestApp, shop: &Shop, text: &str) -> (String, Strin
     (message.wa_message_id, id.to_string())
 }
 
-/// Waits until the message has a reply, then a little more: the count must not move.
+/// The message's replies once everything that could answer it again has run: every delivery on the inbound
+/// stream acked, then one more sweep (the sweeper re-answers stranded chats).
 async fn replies_once_settled(app: &TestApp, wa_message_id: &str) -> i64 {
-    for _ in 0..200 {
-        if support::replies_to(app, wa_message_id).await > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Long enough for a second delivery or the sweeper (1 s in tests) to answer again, if either could.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    testkit::eventually(Duration::from_secs(10), "the message answered", || async {
+        support::replies_to(app, wa_message_id).await > 0
+    })
+    .await;
+    wait_until_inbound_acked(app).await;
+    pipeline(app, Arc::new(Offline::new())).sweep_once().await;
     support::replies_to(app, wa_message_id).await
 }
 

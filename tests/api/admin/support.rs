@@ -125,20 +125,17 @@ pub async fn whatsapp_message(app: &TestApp, shop: &Shop, customer: &str, text: 
 
 /// The stored message `wa_message_id` once the pipeline settled it (answered or skipped): (status, detail).
 pub async fn settled(app: &TestApp, wa_message_id: &str) -> (String, String) {
-    for _ in 0..300 {
-        let found: Option<(String, String)> = sqlx::query_as(
+    let what = format!("message {wa_message_id} settled by the pipeline");
+    testkit::eventually(std::time::Duration::from_secs(15), &what, || async {
+        sqlx::query_as::<_, (String, String)>(
             "select status, status_detail from message where wa_message_id = $1 and status <> 'pending'",
         )
         .bind(wa_message_id)
         .fetch_optional(&app.admin_db)
         .await
-        .expect("message");
-        if let Some(found) = found {
-            return found;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("message {wa_message_id} was never settled by the pipeline");
+        .expect("message")
+    })
+    .await
 }
 
 /// Bot replies to the message `wa_message_id`.
