@@ -145,32 +145,11 @@ pub async fn activate_subscription(app: &TestApp, tenant_id: Uuid) {
     .expect("subscription");
 }
 
-/// A reply as the pipeline publishes it on `tdj.out.<tenant>` (through the outbox, with its dedup id).
-pub fn reply(tenant_id: Uuid, to: &str, text: &str) -> schemas::OutboundReply {
-    schemas::OutboundReply {
-        tenant_id,
-        chat_id: Uuid::new_v4(),
-        customer_jid: to.to_owned(),
-        text: text.to_owned(),
-        outbound_id: format!("out-{}", Uuid::new_v4().simple()),
-        in_reply_to: Vec::new(),
-        created_at: chrono::Utc::now(),
-    }
-}
+pub use testkit::publish::reply;
 
+/// Publishes `reply` on the tenant's outbound subject as the pipeline's outbox does.
 pub async fn publish_reply(app: &TestApp, reply: &schemas::OutboundReply) {
-    let js = async_nats::jetstream::new(app.nats.clone());
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", reply.outbound_id.as_str());
-    js.publish_with_headers(
-        app.subjects.outbound(reply.tenant_id),
-        headers,
-        serde_json::to_vec(reply).expect("json").into(),
-    )
-    .await
-    .expect("publish reply")
-    .await
-    .expect("reply stored");
+    testkit::publish::publish_outbound(&app.nats, &app.subjects, reply).await;
 }
 
 /// Opens the shop's `GET /api/v1/whatsapp/events` stream.

@@ -166,16 +166,9 @@ async fn the_same_message_id_published_twice_is_deduplicated_by_jetstream(pool: 
     let app = spawn_app(pool).await;
     let (shop, ..) = friperie(&app).await;
     let js = async_nats::jetstream::new(app.nats.clone());
-    let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
+    let (_, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
     for _ in 0..2 {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", message.msg_id().as_str());
-        let payload = serde_json::to_vec(&message).expect("json");
-        js.publish_with_headers(subject.clone(), headers, payload.into())
-            .await
-            .expect("publish")
-            .await
-            .expect("ack");
+        testkit::publish::publish_inbound(&app.nats, &app.subjects, &message).await;
     }
     let _worker = start_offline_worker(&app);
 

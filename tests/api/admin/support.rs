@@ -2,10 +2,8 @@
 //! signing in again after a suspension, and customers writing to a shop on WhatsApp (published on the inbound
 //! stream exactly as the ingress does).
 
-use async_nats::HeaderMap;
-use chrono::Utc;
 use reqwest::Method;
-use schemas::{Channel, InboundMessage};
+use schemas::Channel;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -98,28 +96,14 @@ pub async fn set_status(app: &TestApp, admin: &Admin, shop: &Shop, status: &str,
 
 /// A WhatsApp customer's message to the shop, published on the inbound stream as the ingress does.
 pub async fn whatsapp_message(app: &TestApp, shop: &Shop, customer: &str, text: &str) -> String {
-    let message = InboundMessage {
-        tenant_id: shop.tenant_id,
-        channel: Channel::Whatsapp,
-        customer_jid: format!("{customer}@s.whatsapp.net"),
-        customer_name: "Awa".into(),
-        wa_message_id: format!("wamid-{}", Uuid::new_v4().simple()),
-        text: text.to_owned(),
-        timestamp: Utc::now(),
-        from_owner: false,
-    };
-    let mut headers = HeaderMap::new();
-    headers.insert("Nats-Msg-Id", message.msg_id().as_str());
-    let js = async_nats::jetstream::new(app.nats.clone());
-    js.publish_with_headers(
-        app.subjects.inbound(shop.tenant_id, message.chat_key()),
-        headers,
-        serde_json::to_vec(&message).expect("json").into(),
-    )
-    .await
-    .expect("publish")
-    .await
-    .expect("stored by JetStream");
+    let mut message = testkit::publish::customer_message(
+        shop.tenant_id,
+        Channel::Whatsapp,
+        &format!("{customer}@s.whatsapp.net"),
+        text,
+    );
+    message.customer_name = "Awa".into();
+    testkit::publish::publish_inbound(&app.nats, &app.subjects, &message).await;
     message.wa_message_id
 }
 
