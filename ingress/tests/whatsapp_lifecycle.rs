@@ -201,14 +201,10 @@ async fn assert_closes(events: &mut mpsc::Receiver<GatewayEvent>, within: Durati
 
 /// Asserts the client is freed: no task of it (run loop, keepalive, saver…) still holds it.
 async fn assert_freed(client: &Weak<Client>, within: Duration) {
-    let deadline = Instant::now() + within;
-    while client.strong_count() > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the client is still alive after {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    testkit::eventually(within, "the client is freed", || async {
+        client.strong_count() == 0
+    })
+    .await;
 }
 
 #[tokio::test]
