@@ -11,12 +11,7 @@ async fn a_shop_signs_up_logs_in_and_sees_its_account(pool: PgPool) {
     let app = spawn_app(pool).await;
 
     let response = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/signup",
-            None,
-            Some(json!({"business_name": "Friperie d'Abobo", "email": "Awa@Example.CI", "password": "motdepasse1", "plan": "pro"})),
-        )
+        .signup_with(json!({"business_name": "Friperie d'Abobo", "email": "Awa@Example.CI", "password": "motdepasse1", "plan": "pro"}))
         .await;
     assert_eq!(response.status(), 201);
     let signup: Value = response.json().await.expect("json");
@@ -58,12 +53,7 @@ async fn an_email_can_hold_only_one_account(pool: PgPool) {
     let shop = app.signup("Boutique A").await;
 
     let response = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/signup",
-            None,
-            Some(json!({"business_name": "Boutique B", "email": shop.email.to_uppercase(), "password": "motdepasse1", "plan": "starter"})),
-        )
+        .signup_with(json!({"business_name": "Boutique B", "email": shop.email.to_uppercase(), "password": "motdepasse1", "plan": "starter"}))
         .await;
     assert_eq!(response.status(), 409);
     assert_eq!(error_code(response).await, "email_taken");
@@ -110,12 +100,7 @@ async fn signup_reports_every_invalid_field_in_french(pool: PgPool) {
     let app = spawn_app(pool).await;
 
     let response = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/signup",
-            None,
-            Some(json!({"business_name": "A", "email": "pas-un-email", "password": "court", "plan": "platinum"})),
-        )
+        .signup_with(json!({"business_name": "A", "email": "pas-un-email", "password": "court", "plan": "platinum"}))
         .await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.expect("json");
@@ -175,11 +160,6 @@ async fn password_hashes_never_leave_the_database(pool: PgPool) {
         .await
         .expect("hash");
     assert!(hash.starts_with("$argon2id$"), "argon2id is used");
-    let me = app
-        .get("/api/v1/me", &shop.token)
-        .await
-        .text()
-        .await
-        .expect("body");
+    let me = app.me(&shop.token).await.text().await.expect("body");
     assert!(!me.contains("argon2") && !me.contains("password"), "{me}");
 }

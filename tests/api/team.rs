@@ -116,12 +116,7 @@ pub async fn join(app: &TestApp, owner: &Shop, email: &str, role: &str) -> (Shop
 
 /// The user id of a shop's owner.
 pub async fn owner_id(app: &TestApp, owner: &Shop) -> Uuid {
-    let me: Value = app
-        .get("/api/v1/me", &owner.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let me: Value = app.me(&owner.token).await.json().await.expect("json");
     me["user"]["user_id"]
         .as_str()
         .expect("user id")
@@ -1043,7 +1038,7 @@ async fn a_role_change_ends_the_members_sign_ins_and_the_shop_keeps_an_owner(poo
     assert_eq!(as_owner["role"], "owner");
     let new_token = as_owner["token"].as_str().expect("token");
     assert_eq!(
-        app.get("/api/v1/billing", new_token).await.status(),
+        app.billing_overview(new_token).await.status(),
         StatusCode::OK
     );
     assert_eq!(unknown_role.status(), StatusCode::UNPROCESSABLE_ENTITY);

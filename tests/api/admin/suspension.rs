@@ -87,7 +87,7 @@ async fn the_suspension_and_its_reason_are_stored_on_the_shop_and_shown_on_its_p
     let home = web.page("/app").await;
     let billing_page = web.page("/app/billing").await;
     let billing: Value = app
-        .get("/api/v1/billing", &again.token)
+        .billing_overview(&again.token)
         .await
         .json()
         .await
