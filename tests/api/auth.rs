@@ -1,6 +1,5 @@
 //! Signing up, logging in, and the account endpoint.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -17,14 +16,7 @@ async fn a_shop_signs_up_logs_in_and_sees_its_account(pool: PgPool) {
     let signup: Value = response.json().await.expect("json");
     assert!(signup["token"].as_str().is_some_and(|t| !t.is_empty()));
 
-    let response = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"email": "awa@example.ci", "password": "motdepasse1"})),
-        )
-        .await;
+    let response = app.login("awa@example.ci", "motdepasse1").await;
     assert_eq!(
         response.status(),
         200,
@@ -77,14 +69,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(pool: PgPool)
         ),
         ("inconnu@example.ci", "motdepasse-solide", "unknown e-mail"),
     ] {
-        let response = app
-            .request(
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"email": email, "password": password})),
-            )
-            .await;
+        let response = app.login(email, password).await;
         assert_eq!(response.status(), 401, "{case}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["code"], "invalid_credentials", "{case}");
@@ -125,14 +110,7 @@ async fn signup_reports_every_invalid_field_in_french(pool: PgPool) {
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn login_attempts_are_rate_limited_per_client_address(pool: PgPool) {
     let app = spawn_app_with(pool, |config| config.auth_rate_per_minute = 3).await;
-    let attempt = || {
-        app.request(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"email": "x@example.ci", "password": "motdepasse"})),
-        )
-    };
+    let attempt = || app.login("x@example.ci", "motdepasse");
 
     for i in 0..3 {
         assert_eq!(

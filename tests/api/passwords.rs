@@ -13,13 +13,7 @@ use crate::web_support::{WebUser, csrf_of, location};
 const NEW_PASSWORD: &str = "nouveau-mot-de-passe";
 
 async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.request(
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({ "email": email, "password": password })),
-    )
-    .await
+    app.login(email, password).await
 }
 
 async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {

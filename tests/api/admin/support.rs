@@ -2,7 +2,6 @@
 //! signing in again after a suspension, and customers writing to a shop on WhatsApp (published on the inbound
 //! stream exactly as the ingress does).
 
-use reqwest::Method;
 use schemas::Channel;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -42,14 +41,7 @@ pub async fn create_admin(app: &TestApp) -> Admin {
 
 /// A fresh API token (`POST /api/v1/auth/login`).
 pub async fn login(app: &TestApp, email: &str, password: &str) -> String {
-    let response = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({ "email": email, "password": password })),
-        )
-        .await;
+    let response = app.login(email, password).await;
     assert_eq!(response.status(), 200, "login of {email}");
     let body: Value = response.json().await.expect("json");
     body["token"].as_str().expect("token").to_owned()
