@@ -127,14 +127,14 @@ async fn a_dead_letter_replayed_twice_by_the_operator_is_answered_exactly_once(p
             .expect("message");
     assert_eq!((status.as_str(), detail.as_str()), ("answered", ""));
     let open: Vec<Value> = app
-        .get("/api/v1/admin/dead-letters", &admin.token)
+        .admin_dead_letters(&admin.token, &[])
         .await
         .json()
         .await
         .expect("json");
     assert!(open.is_empty(), "no longer open");
     let replayed: Vec<Value> = app
-        .get("/api/v1/admin/dead-letters?status=replayed", &admin.token)
+        .admin_dead_letters(&admin.token, &[("status", "replayed")])
         .await
         .json()
         .await
@@ -287,7 +287,7 @@ async fn an_unreadable_dead_letter_can_be_discarded_but_not_replayed(pool: PgPoo
         .await;
     assert!(matches!(outcome, Outcome::DeadLetter(_)));
     let dead: Vec<Value> = app
-        .get("/api/v1/admin/dead-letters", &admin.token)
+        .admin_dead_letters(&admin.token, &[])
         .await
         .json()
         .await

@@ -274,7 +274,7 @@ async fn suspension_ends_every_session_keeps_the_data_and_reactivation_restores_
     // Act
     support::set_status(&app, &admin, &shop, "suspended", REASON).await;
     let web_after = web.get("/app").await;
-    let token_after = app.get("/api/v1/products", &shop.token).await.status();
+    let token_after = app.list_products(&shop.token).await.status();
     let silent = customer_writes(&app, &shop, "bonjour").await;
     support::set_status(
         &app,
