@@ -9,42 +9,15 @@ use std::sync::Arc;
 
 use ingress::whatsapp::PgSessionStore;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use store::crypto::MasterKey;
 use uuid::Uuid;
 use whatsapp_rust::wacore::store::InMemoryBackend;
 use whatsapp_rust::wacore::store::traits::Backend;
 
-/// The app-role pool over the same database as sqlx::test's superuser pool (the superuser bypasses RLS).
-async fn app_role_pool(pool: &PgPool) -> PgPool {
-    let options = (*pool.connect_options())
-        .clone()
-        .username(store::db::APP_ROLE);
-    PgPoolOptions::new()
-        .max_connections(5)
-        .connect_with(options)
-        .await
-        .expect("connect as tdjaasa_app")
-}
-
-async fn create_tenant(pool: &PgPool) -> Uuid {
-    let tenant_id = Uuid::new_v4();
-    sqlx::query(
-        "insert into tenant (tenant_id, name, slug, plan_code) values ($1, $2, $3, 'starter')",
-    )
-    .bind(tenant_id)
-    .bind(format!("Shop {}", tenant_id.simple()))
-    .bind(format!("shop-{}", tenant_id.simple()))
-    .execute(pool)
-    .await
-    .expect("insert tenant");
-    tenant_id
-}
-
 /// A fresh tenant's store on the app-role pool.
 async fn open_store(pool: &PgPool, master: &MasterKey) -> PgSessionStore {
-    let tenant_id = create_tenant(pool).await;
-    let db = store::Db::from_pool(app_role_pool(pool).await);
+    let tenant_id = testkit::db::create_tenant(pool).await;
+    let db = store::Db::from_pool(testkit::db::app_role_pool(pool, 5).await);
     PgSessionStore::open(&db, master, tenant_id)
         .await
         .expect("open the session store")
@@ -1255,7 +1228,7 @@ mod postgres_only {
         let (a, b) = two_tenants(&pool).await;
         a.put_session(ALICE, b"s").await.expect("put");
         a.create().await.expect("device");
-        let app = app_role_pool(&pool).await;
+        let app = testkit::db::app_role_pool(&pool, 5).await;
 
         let no_tenant: i64 = sqlx::query_scalar("select count(*) from wa_kv")
             .fetch_one(&app)

@@ -18,10 +18,6 @@ const CUSTOMER: &str = "2250709090909@s.whatsapp.net";
 /// How long an outbound fetch waits on the server (`expires` in `ingress::outbound`), with some slack.
 const OUTBOUND_FETCH_EXPIRY: Duration = Duration::from_millis(5500);
 
-fn nats_url() -> String {
-    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
 /// A node process, killed when dropped.
 struct NodeProcess {
     id: String,
@@ -40,7 +36,7 @@ impl NodeProcess {
                 "DATABASE_APP_URL",
                 format!("postgres://tdjaasa_app@127.0.0.1:5432/{database}"),
             )
-            .env("NATS_URL", nats_url())
+            .env("NATS_URL", testkit::nats::nats_url())
             .env("NATS_PREFIX", subjects.prefix())
             .env("INGRESS_NODE_ID", id)
             .env("WHATSAPP_GATEWAY", "sandbox")
@@ -122,7 +118,9 @@ impl Env {
             .expect("session");
         let subjects =
             Subjects::with_prefix(&format!("p{}", Uuid::new_v4().simple())).expect("prefix");
-        let nats = async_nats::connect(nats_url()).await.expect("NATS");
+        let nats = async_nats::connect(testkit::nats::nats_url())
+            .await
+            .expect("NATS");
         tdj_nats::provision(&nats, &subjects, 1)
             .await
             .expect("provision");
@@ -162,36 +160,37 @@ impl Env {
     /// node heartbeats at the start of each scan, so two beats mean it finished a whole scan in between.
     async fn wait_for_heartbeats(&self, node: &str, beats: usize, limit: Duration) {
         let key = format!("node.{node}");
-        let mut seen = std::collections::BTreeSet::new();
-        let started = Instant::now();
-        while seen.len() < beats {
-            assert!(
-                started.elapsed() < limit,
-                "{node} heartbeated {} of {beats} times within {limit:?}",
-                seen.len()
-            );
+        let seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        let done = testkit::poll::within(limit, || async {
             if let Ok(Some(entry)) = self.kv.entry(key.clone()).await
                 && entry.operation == jetstream::kv::Operation::Put
             {
-                seen.insert(entry.revision);
+                seen.lock().expect("lock").insert(entry.revision);
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            seen.lock().expect("lock").len() >= beats
+        })
+        .await;
+        assert!(
+            done.is_some(),
+            "{node} heartbeated {} of {beats} times within {limit:?}",
+            seen.lock().expect("lock").len()
+        );
     }
 
     /// Waits until `node` holds the tenant; returns how long it took.
     async fn wait_for_holder(&self, node: &str, limit: Duration) -> Duration {
         let started = Instant::now();
-        while started.elapsed() < limit {
-            if self.holder().await.as_deref() == Some(node) {
-                return started.elapsed();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let held = testkit::poll::within(limit, || async {
+            self.holder().await.as_deref() == Some(node)
+        })
+        .await;
+        if held.is_none() {
+            panic!(
+                "{node} did not take the lease within {limit:?} (holder: {:?})",
+                self.holder().await
+            );
         }
-        panic!(
-            "{node} did not take the lease within {limit:?} (holder: {:?})",
-            self.holder().await
-        );
+        started.elapsed()
     }
 
     async fn publish_reply(&self, text: &str) -> OutboundReply {

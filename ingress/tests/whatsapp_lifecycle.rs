@@ -16,7 +16,6 @@ use ingress::{IngressConfig, IngressNode, status};
 use schemas::Subjects;
 use schemas::whatsapp::{WaCommand, WaCommandReply, WaEvent, WaStatus};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use store::crypto::MasterKey;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -202,41 +201,10 @@ async fn assert_closes(events: &mut mpsc::Receiver<GatewayEvent>, within: Durati
 
 /// Asserts the client is freed: no task of it (run loop, keepalive, saver…) still holds it.
 async fn assert_freed(client: &Weak<Client>, within: Duration) {
-    let deadline = Instant::now() + within;
-    while client.strong_count() > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the client is still alive after {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// The app-role pool over the same database as sqlx::test's superuser pool (the superuser bypasses RLS).
-async fn app_role_db(pool: &PgPool) -> store::Db {
-    let options = (*pool.connect_options())
-        .clone()
-        .username(store::db::APP_ROLE);
-    let pool = PgPoolOptions::new()
-        .max_connections(5)
-        .connect_with(options)
-        .await
-        .expect("connect as tdjaasa_app");
-    store::Db::from_pool(pool)
-}
-
-async fn create_tenant(pool: &PgPool) -> Uuid {
-    let tenant_id = Uuid::new_v4();
-    sqlx::query(
-        "insert into tenant (tenant_id, name, slug, plan_code) values ($1, $2, $3, 'starter')",
-    )
-    .bind(tenant_id)
-    .bind(format!("Shop {}", tenant_id.simple()))
-    .bind(format!("shop-{}", tenant_id.simple()))
-    .execute(pool)
-    .await
-    .expect("insert tenant");
-    tenant_id
+    testkit::eventually(within, "the client is freed", || async {
+        client.strong_count() == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -334,8 +302,8 @@ async fn sends_while_offline_fail_fast_and_are_classified() {
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn watchdog_rebuild_replaces_a_client_stuck_connecting(pool: PgPool) {
     // Arrange: the first client never gets past its connect attempt.
-    let tenant_id = create_tenant(&pool).await;
-    let db = app_role_db(&pool).await;
+    let tenant_id = testkit::db::create_tenant(&pool).await;
+    let db = testkit::db::app_db(&pool).await;
     let master = MasterKey::generate();
     let stuck = FakeNetwork::new(Behaviour::Hangs);
     let gateway = WhatsAppRustGateway::new(db.clone(), master.clone(), offline_config())
@@ -406,8 +374,8 @@ async fn watchdog_rebuild_replaces_a_client_stuck_connecting(pool: PgPool) {
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn logout_wipes_the_stored_session_and_ends_the_connection(pool: PgPool) {
     // Arrange
-    let tenant_id = create_tenant(&pool).await;
-    let db = app_role_db(&pool).await;
+    let tenant_id = testkit::db::create_tenant(&pool).await;
+    let db = testkit::db::app_db(&pool).await;
     let master = MasterKey::generate();
     let fake = FakeNetwork::new(Behaviour::ClosesAfterConnect);
     let gateway = WhatsAppRustGateway::new(db.clone(), master.clone(), offline_config())
@@ -446,8 +414,8 @@ async fn logout_wipes_the_stored_session_and_ends_the_connection(pool: PgPool) {
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_real_start_without_network_retries_with_backoff_and_stops_promptly(pool: PgPool) {
     // Arrange: the production transport and HTTP client, on a machine with no route to WhatsApp.
-    let tenant_id = create_tenant(&pool).await;
-    let db = app_role_db(&pool).await;
+    let tenant_id = testkit::db::create_tenant(&pool).await;
+    let db = testkit::db::app_db(&pool).await;
     let config = WaConfig {
         shutdown_timeout: Duration::from_secs(2),
         ..WaConfig::default()
@@ -537,7 +505,7 @@ struct OfflineNode {
 
 impl OfflineNode {
     async fn start(pool: &PgPool, network: Network, config: IngressConfig) -> Self {
-        let db = app_role_db(pool).await;
+        let db = testkit::db::app_db(pool).await;
         let nats = async_nats::connect(
             std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
         )
@@ -604,7 +572,7 @@ impl OfflineNode {
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn without_internet_the_shop_reads_one_plain_status_while_retries_back_off(pool: PgPool) {
     // Arrange: a node whose every connection attempt fails as with no internet access.
-    let tenant_id = create_tenant(&pool).await;
+    let tenant_id = testkit::db::create_tenant(&pool).await;
     let fake = FakeNetwork::new(Behaviour::Refuses);
     let config = IngressConfig {
         reconnect_backoff_min: Duration::from_millis(200),
@@ -703,9 +671,9 @@ async fn without_internet_the_shop_reads_one_plain_status_while_retries_back_off
 #[sqlx::test(migrator = "store::MIGRATOR")]
 #[ignore = "needs network, a real WhatsApp account and a human to link it"]
 async fn real_whatsapp_smoke(pool: PgPool) {
-    let tenant_id = create_tenant(&pool).await;
+    let tenant_id = testkit::db::create_tenant(&pool).await;
     let gateway = WhatsAppRustGateway::new(
-        app_role_db(&pool).await,
+        testkit::db::app_db(&pool).await,
         MasterKey::generate(),
         WaConfig::default(),
     );

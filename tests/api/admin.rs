@@ -196,7 +196,7 @@ async fn the_admin_lists_tenants_with_subscription_and_usage(pool: PgPool) {
         .expect("usage");
 
     // Act
-    let response = app.get("/api/v1/admin/tenants", &admin).await;
+    let response = app.admin_tenants(&admin, &[]).await;
 
     // Assert
     assert_eq!(response.status(), 200);
@@ -292,13 +292,13 @@ async fn the_admin_suspends_a_tenant_with_a_reason_that_is_audited(pool: PgPool)
     );
     tx.commit().await.expect("commit");
     assert_eq!(
-        app.get("/api/v1/products", &shop.token).await.status(),
+        app.list_products(&shop.token).await.status(),
         401,
         "the suspension ended the shop's tokens"
     );
     let again = support::owner_again(&app, &shop).await;
     assert_eq!(
-        app.get("/api/v1/products", &again.token).await.status(),
+        app.list_products(&again.token).await.status(),
         200,
         "the dashboard stays"
     );
@@ -335,7 +335,7 @@ async fn admin_stats_count_active_tenants_revenue_payments_and_churn(pool: PgPoo
     app.signup("Boutique Gratuite").await;
 
     // Act
-    let response = app.get("/api/v1/admin/stats", &admin).await;
+    let response = app.admin_stats(&admin).await;
 
     // Assert
     assert_eq!(response.status(), 200);

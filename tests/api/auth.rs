@@ -1,6 +1,5 @@
 //! Signing up, logging in, and the account endpoint.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -11,25 +10,13 @@ async fn a_shop_signs_up_logs_in_and_sees_its_account(pool: PgPool) {
     let app = spawn_app(pool).await;
 
     let response = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/signup",
-            None,
-            Some(json!({"business_name": "Friperie d'Abobo", "email": "Awa@Example.CI", "password": "motdepasse1", "plan": "pro"})),
-        )
+        .signup_with(json!({"business_name": "Friperie d'Abobo", "email": "Awa@Example.CI", "password": "motdepasse1", "plan": "pro"}))
         .await;
     assert_eq!(response.status(), 201);
     let signup: Value = response.json().await.expect("json");
     assert!(signup["token"].as_str().is_some_and(|t| !t.is_empty()));
 
-    let response = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"email": "awa@example.ci", "password": "motdepasse1"})),
-        )
-        .await;
+    let response = app.login("awa@example.ci", "motdepasse1").await;
     assert_eq!(
         response.status(),
         200,
@@ -58,12 +45,7 @@ async fn an_email_can_hold_only_one_account(pool: PgPool) {
     let shop = app.signup("Boutique A").await;
 
     let response = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/signup",
-            None,
-            Some(json!({"business_name": "Boutique B", "email": shop.email.to_uppercase(), "password": "motdepasse1", "plan": "starter"})),
-        )
+        .signup_with(json!({"business_name": "Boutique B", "email": shop.email.to_uppercase(), "password": "motdepasse1", "plan": "starter"}))
         .await;
     assert_eq!(response.status(), 409);
     assert_eq!(error_code(response).await, "email_taken");
@@ -87,14 +69,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(pool: PgPool)
         ),
         ("inconnu@example.ci", "motdepasse-solide", "unknown e-mail"),
     ] {
-        let response = app
-            .request(
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"email": email, "password": password})),
-            )
-            .await;
+        let response = app.login(email, password).await;
         assert_eq!(response.status(), 401, "{case}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["code"], "invalid_credentials", "{case}");
@@ -110,12 +85,7 @@ async fn signup_reports_every_invalid_field_in_french(pool: PgPool) {
     let app = spawn_app(pool).await;
 
     let response = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/signup",
-            None,
-            Some(json!({"business_name": "A", "email": "pas-un-email", "password": "court", "plan": "platinum"})),
-        )
+        .signup_with(json!({"business_name": "A", "email": "pas-un-email", "password": "court", "plan": "platinum"}))
         .await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.expect("json");
@@ -140,14 +110,7 @@ async fn signup_reports_every_invalid_field_in_french(pool: PgPool) {
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn login_attempts_are_rate_limited_per_client_address(pool: PgPool) {
     let app = spawn_app_with(pool, |config| config.auth_rate_per_minute = 3).await;
-    let attempt = || {
-        app.request(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"email": "x@example.ci", "password": "motdepasse"})),
-        )
-    };
+    let attempt = || app.login("x@example.ci", "motdepasse");
 
     for i in 0..3 {
         assert_eq!(
@@ -175,11 +138,6 @@ async fn password_hashes_never_leave_the_database(pool: PgPool) {
         .await
         .expect("hash");
     assert!(hash.starts_with("$argon2id$"), "argon2id is used");
-    let me = app
-        .get("/api/v1/me", &shop.token)
-        .await
-        .text()
-        .await
-        .expect("body");
+    let me = app.me(&shop.token).await.text().await.expect("body");
     assert!(!me.contains("argon2") && !me.contains("password"), "{me}");
 }

@@ -348,7 +348,7 @@ async fn a_known_provider_without_keys_is_not_offered_yet_and_an_unknown_one_is_
         );
     }
     let overview: serde_json::Value = app
-        .get("/api/v1/billing", &shop.token)
+        .billing_overview(&shop.token)
         .await
         .json()
         .await
@@ -382,7 +382,7 @@ async fn every_provider_with_keys_is_listed_as_configured(pool: PgPool) {
     let shop = app.signup("Friperie Abobo").await;
 
     let overview: serde_json::Value = app
-        .get("/api/v1/billing", &shop.token)
+        .billing_overview(&shop.token)
         .await
         .json()
         .await
@@ -460,7 +460,7 @@ async fn sandbox_page_renders_and_approve_fires_the_signed_webhook_that_activate
     );
 
     let overview: Value = app
-        .get("/api/v1/billing", &shop.token)
+        .billing_overview(&shop.token)
         .await
         .json()
         .await
@@ -517,12 +517,8 @@ async fn a_shop_cannot_see_another_shops_payment(pool: PgPool) {
     let id = checkout["payment_id"].as_str().expect("id");
 
     // Act
-    let own = app
-        .get(&format!("/api/v1/billing/payments/{id}"), &abobo.token)
-        .await;
-    let foreign = app
-        .get(&format!("/api/v1/billing/payments/{id}"), &marcory.token)
-        .await;
+    let own = app.read_payment(&abobo.token, id).await;
+    let foreign = app.read_payment(&marcory.token, id).await;
     let unknown = app
         .get(
             &format!("/api/v1/billing/payments/{}", uuid::Uuid::new_v4()),
@@ -530,7 +526,7 @@ async fn a_shop_cannot_see_another_shops_payment(pool: PgPool) {
         )
         .await;
     let overview: Value = app
-        .get("/api/v1/billing", &marcory.token)
+        .billing_overview(&marcory.token)
         .await
         .json()
         .await
@@ -559,7 +555,7 @@ async fn the_keyless_default_offers_only_the_sandbox(pool: PgPool) {
 
     // Act
     let overview: Value = app
-        .get("/api/v1/billing", &shop.token)
+        .billing_overview(&shop.token)
         .await
         .json()
         .await

@@ -72,7 +72,7 @@ async fn an_unpaid_subscription_goes_past_due_then_suspended_and_a_payment_react
         }
     );
     assert_eq!(
-        app.get("/api/v1/billing", &shop.token).await.status(),
+        app.billing_overview(&shop.token).await.status(),
         200,
         "the dashboard still works"
     );

@@ -46,10 +46,7 @@ async fn paid_wave_session(
     let checkout = app.checkout_ok(shop, "pro", "wave").await;
     let payment_id = checkout["payment_id"].as_str().expect("id").to_owned();
     let payment: Value = app
-        .get(
-            &format!("/api/v1/billing/payments/{payment_id}"),
-            &shop.token,
-        )
+        .read_payment(&shop.token, &payment_id)
         .await
         .json()
         .await
@@ -111,7 +108,7 @@ async fn a_signed_wave_webhook_activates_after_rechecking_the_session(pool: PgPo
         "the session is re-read server-to-server before granting"
     );
     let overview: Value = app
-        .get("/api/v1/billing", &shop.token)
+        .billing_overview(&shop.token)
         .await
         .json()
         .await

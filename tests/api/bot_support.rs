@@ -198,17 +198,18 @@ pub async fn wait_until_inbound_acked(app: &TestApp) {
 
 /// Polls until the customer has `count` replies (10 s at most), and returns them.
 pub async fn wait_for_replies(app: &TestApp, shop: &Shop, from: &str, count: usize) -> Vec<String> {
-    for _ in 0..200 {
+    let found = testkit::poll::within(Duration::from_secs(10), || async {
         let replies = bot_replies(app, shop, from).await;
-        if replies.len() >= count {
-            return replies;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        (replies.len() >= count).then_some(replies)
+    })
+    .await;
+    match found {
+        Some(replies) => replies,
+        None => panic!(
+            "expected {count} replies for {from}, got {:?}",
+            bot_replies(app, shop, from).await
+        ),
     }
-    panic!(
-        "expected {count} replies for {from}, got {:?}",
-        bot_replies(app, shop, from).await
-    );
 }
 
 /// Says `text` and waits for the next reply.

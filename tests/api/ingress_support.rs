@@ -2,52 +2,31 @@
 //! talking to the sandbox like a phone and a customer would.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use ingress::sandbox::{SandboxInbound, SandboxSent};
-use ingress::{IngressConfig, IngressNode, SandboxGateway, WhatsAppGateway, names};
+use ingress::{IngressConfig, WhatsAppGateway, names};
 use schemas::whatsapp::{WaCommand, WaCommandReply};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use testkit::node::NodeEnv;
 use uuid::Uuid;
 
 use crate::helpers::TestApp;
 
+pub use testkit::eventually;
+pub use testkit::node::RunningNode;
+
+/// What an in-process node runs on: the test app's database and NATS namespace.
+pub fn node_env(app: &TestApp) -> NodeEnv {
+    NodeEnv {
+        db: app.db.clone(),
+        nats: app.nats.clone(),
+        subjects: app.subjects.clone(),
+    }
+}
+
 pub fn sandbox(app: &TestApp, config: &IngressConfig) -> Arc<dyn WhatsAppGateway> {
-    Arc::new(SandboxGateway::new(
-        app.db.clone(),
-        app.nats.clone(),
-        app.subjects.clone(),
-        config.sandbox_qr_interval,
-        config.sandbox_qr_count,
-    ))
-}
-
-/// A node running in the test process.
-pub struct RunningNode {
-    pub node: IngressNode,
-    stop: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl RunningNode {
-    /// Kills the node like a crash: no lease released, nothing written.
-    pub fn crash(&self) {
-        self.task.abort();
-    }
-
-    /// Stops the node cleanly (leases released).
-    pub async fn stop(mut self) {
-        self.stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(15), &mut self.task).await;
-    }
-}
-
-impl Drop for RunningNode {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    node_env(app).sandbox(config)
 }
 
 pub async fn start_node_with(
@@ -55,29 +34,16 @@ pub async fn start_node_with(
     gateway: Arc<dyn WhatsAppGateway>,
     config: IngressConfig,
 ) -> RunningNode {
-    let node = IngressNode::new(
-        app.db.clone(),
-        app.nats.clone(),
-        app.subjects.clone(),
-        gateway,
-        config,
-    )
-    .await
-    .expect("ingress node");
-    let stop = CancellationToken::new();
-    let running = node.clone();
-    let stopped = stop.clone();
-    let task = tokio::spawn(async move {
-        if let Err(e) = running.run(stopped).await {
-            panic!("ingress node failed: {e}");
-        }
-    });
-    RunningNode { node, stop, task }
+    testkit::node::start_node_with(&node_env(app), gateway, config).await
 }
 
 pub async fn start_node(app: &TestApp) -> RunningNode {
-    let config = IngressConfig::for_tests();
-    start_node_with(app, sandbox(app, &config), config).await
+    testkit::node::start_node(&node_env(app)).await
+}
+
+/// Starts a sandbox node and waits until it runs `tenant_id` (which must be linked).
+pub async fn start_node_owning(app: &TestApp, tenant_id: Uuid) -> RunningNode {
+    testkit::node::start_node_owning(&node_env(app), tenant_id).await
 }
 
 /// Sends a `WaCommand` as the api does.
@@ -179,48 +145,11 @@ pub async fn activate_subscription(app: &TestApp, tenant_id: Uuid) {
     .expect("subscription");
 }
 
-/// Polls `check` every 50 ms until it holds; returns how long it took, or panics after `limit`.
-pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if check().await {
-            return started.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what}: not within {limit:?}");
-}
+pub use testkit::publish::reply;
 
-/// A reply as the pipeline publishes it on `tdj.out.<tenant>` (through the outbox, with its dedup id).
-pub fn reply(tenant_id: Uuid, to: &str, text: &str) -> schemas::OutboundReply {
-    schemas::OutboundReply {
-        tenant_id,
-        chat_id: Uuid::new_v4(),
-        customer_jid: to.to_owned(),
-        text: text.to_owned(),
-        outbound_id: format!("out-{}", Uuid::new_v4().simple()),
-        in_reply_to: Vec::new(),
-        created_at: chrono::Utc::now(),
-    }
-}
-
+/// Publishes `reply` on the tenant's outbound subject as the pipeline's outbox does.
 pub async fn publish_reply(app: &TestApp, reply: &schemas::OutboundReply) {
-    let js = async_nats::jetstream::new(app.nats.clone());
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", reply.outbound_id.as_str());
-    js.publish_with_headers(
-        app.subjects.outbound(reply.tenant_id),
-        headers,
-        serde_json::to_vec(reply).expect("json").into(),
-    )
-    .await
-    .expect("publish reply")
-    .await
-    .expect("reply stored");
+    testkit::publish::publish_outbound(&app.nats, &app.subjects, reply).await;
 }
 
 /// Opens the shop's `GET /api/v1/whatsapp/events` stream.

@@ -18,7 +18,7 @@ fn payload(token: &str) -> Value {
 }
 
 async fn status_with(app: &TestApp, token: &str) -> (u16, String) {
-    let response = app.get("/api/v1/me", token).await;
+    let response = app.me(token).await;
     let status = response.status().as_u16();
     (
         status,

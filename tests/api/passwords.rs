@@ -13,13 +13,7 @@ use crate::web_support::{WebUser, csrf_of, location};
 const NEW_PASSWORD: &str = "nouveau-mot-de-passe";
 
 async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.request(
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({ "email": email, "password": password })),
-    )
-    .await
+    app.login(email, password).await
 }
 
 async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
@@ -100,7 +94,7 @@ async fn changing_the_password_keeps_this_browser_and_ends_other_sessions_and_ev
         "the other phone is signed out"
     );
     assert_eq!(
-        app.get("/api/v1/me", &shop.token).await.status(),
+        app.me(&shop.token).await.status(),
         StatusCode::UNAUTHORIZED,
         "the old API token stopped working"
     );
@@ -129,22 +123,19 @@ async fn changing_the_password_over_rest_answers_a_fresh_token_and_revokes_the_o
 
     // Act
     let wrong = app
-        .post(
-            "/api/v1/me/password",
+        .change_password(
             &shop.token,
             json!({"current_password": "pas-le-bon", "new_password": NEW_PASSWORD}),
         )
         .await;
     let too_long = app
-        .post(
-            "/api/v1/me/password",
+        .change_password(
             &shop.token,
             json!({"current_password": PASSWORD, "new_password": "x".repeat(129)}),
         )
         .await;
     let changed = app
-        .post(
-            "/api/v1/me/password",
+        .change_password(
             &shop.token,
             json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
         )
@@ -160,12 +151,9 @@ async fn changing_the_password_over_rest_answers_a_fresh_token_and_revokes_the_o
     );
     assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(changed_status, StatusCode::OK);
-    assert_eq!(
-        app.get("/api/v1/me", &shop.token).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.me(&shop.token).await.status(), StatusCode::UNAUTHORIZED);
     let token = fresh["token"].as_str().expect("fresh token");
-    assert_eq!(app.get("/api/v1/me", token).await.status(), StatusCode::OK);
+    assert_eq!(app.me(token).await.status(), StatusCode::OK);
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
@@ -247,10 +235,7 @@ async fn forgot_password_is_rate_limited_per_client_address(pool: PgPool) {
 async fn owner_with_sessions_and_a_reset_link(app: &TestApp) -> (Shop, WebUser<'_>, String) {
     let shop = app.signup("Friperie Abobo").await;
     let phone = WebUser::signed_in(app, &shop).await;
-    assert_eq!(
-        app.get("/api/v1/me", &shop.token).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me(&shop.token).await.status(), StatusCode::OK);
     let link = reset_link_by_the_forgot_page(app, &shop.email).await;
     (shop, phone, link)
 }
@@ -287,12 +272,7 @@ async fn a_reset_link_works_once_then_the_old_password_sessions_and_tokens_are_r
     let again_status = again.status();
     let again = again.text().await.expect("body");
     let replay = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/password/reset",
-            None,
-            Some(json!({"token": token_of(&link), "password": "encore-un-autre"})),
-        )
+        .reset_password(json!({"token": token_of(&link), "password": "encore-un-autre"}))
         .await;
 
     // Assert
@@ -323,7 +303,7 @@ async fn a_reset_link_works_once_then_the_old_password_sessions_and_tokens_are_r
         "old browser session refused"
     );
     assert_eq!(
-        app.get("/api/v1/me", &shop.token).await.status(),
+        app.me(&shop.token).await.status(),
         StatusCode::UNAUTHORIZED,
         "old API token refused"
     );
@@ -357,12 +337,7 @@ async fn an_expired_reset_link_is_refused_exactly_like_an_unknown_one(pool: PgPo
     let missing = reqwest::get(&unknown).await.expect("page");
     let (missing_status, missing) = (missing.status(), missing.text().await.expect("body"));
     let used_over_rest = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/password/reset",
-            None,
-            Some(json!({"token": token_of(&link), "password": NEW_PASSWORD})),
-        )
+        .reset_password(json!({"token": token_of(&link), "password": NEW_PASSWORD}))
         .await;
 
     // Assert
@@ -395,21 +370,17 @@ async fn a_member_resets_over_rest_and_a_newer_link_spends_the_older_one(pool: P
     forgot(&app, &shop.email).await;
     let first = mail_link(&app, &shop.email, "/password/reset/").await;
     forgot(&app, &shop.email).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while mails_to(&app, &shop.email).await < 2 {
-        assert!(std::time::Instant::now() < deadline, "second reset e-mail");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    testkit::eventually(
+        std::time::Duration::from_secs(10),
+        "second reset e-mail",
+        || async { mails_to(&app, &shop.email).await >= 2 },
+    )
+    .await;
     let second = mail_link(&app, &shop.email, "/password/reset/").await;
 
     // Act
     let reset = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/password/reset",
-            None,
-            Some(json!({"token": token_of(&second), "password": NEW_PASSWORD})),
-        )
+        .reset_password(json!({"token": token_of(&second), "password": NEW_PASSWORD}))
         .await;
     let older = reqwest::get(&first).await.expect("page");
 

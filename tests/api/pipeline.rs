@@ -166,16 +166,9 @@ async fn the_same_message_id_published_twice_is_deduplicated_by_jetstream(pool: 
     let app = spawn_app(pool).await;
     let (shop, ..) = friperie(&app).await;
     let js = async_nats::jetstream::new(app.nats.clone());
-    let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
+    let (_, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
     for _ in 0..2 {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", message.msg_id().as_str());
-        let payload = serde_json::to_vec(&message).expect("json");
-        js.publish_with_headers(subject.clone(), headers, payload.into())
-            .await
-            .expect("publish")
-            .await
-            .expect("ack");
+        testkit::publish::publish_inbound(&app.nats, &app.subjects, &message).await;
     }
     let _worker = start_offline_worker(&app);
 
@@ -335,20 +328,17 @@ async fn two_workers_answer_bursts_in_order_without_sharing_a_chat(pool: PgPool)
     }
 
     let expected: Vec<String> = (0..10).map(|n| format!("m{n}")).collect();
-    for _ in 0..300 {
-        let done = recorder
+    testkit::poll::within(Duration::from_secs(15), || async {
+        recorder
             .seen
             .lock()
             .expect("lock")
             .values()
             .map(Vec::len)
             .sum::<usize>()
-            == 50;
-        if done {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            == 50
+    })
+    .await;
     assert_eq!(
         recorder.overlaps.load(Ordering::SeqCst),
         0,

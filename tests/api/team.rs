@@ -2,7 +2,7 @@
 //! roles enforced on every owner-only endpoint and page, role changes and removals that end sign-ins, and
 //! isolation between shops.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -20,26 +20,25 @@ pub const PASSWORD: &str = "motdepasse-solide";
 /// waiting a little for messages sent in the background.
 pub async fn mail_link(app: &TestApp, to: &str, path: &str) -> String {
     let prefix = format!("{}{path}", app.address);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let marker = format!("data-to=\"{to}\"");
+    let found = testkit::poll::within(Duration::from_secs(10), || async {
         let outbox = outbox_html(app).await;
-        let marker = format!("data-to=\"{to}\"");
-        let link = outbox.split(&marker).skip(1).find_map(|mail| {
+        outbox.split(&marker).skip(1).find_map(|mail| {
             let mail = mail.split("<article").next().unwrap_or_default();
             mail.split("href=\"")
                 .skip(1)
                 .filter_map(|rest| rest.split('"').next())
                 .find(|href| href.starts_with(&prefix))
                 .map(str::to_owned)
-        });
-        if let Some(link) = link {
-            return link;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no e-mail to {to} with a {path} link in the outbox:\n{outbox}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        })
+    })
+    .await;
+    match found {
+        Some(link) => link,
+        None => panic!(
+            "no e-mail to {to} with a {path} link in the outbox:\n{}",
+            outbox_html(app).await
+        ),
     }
 }
 
@@ -74,12 +73,8 @@ pub fn new_email(who: &str) -> String {
 
 /// The owner invites `email` as `role` over REST; returns the answer.
 pub async fn invite(app: &TestApp, owner: &Shop, email: &str, role: &str) -> reqwest::Response {
-    app.post(
-        "/api/v1/team/invitations",
-        &owner.token,
-        json!({ "email": email, "role": role }),
-    )
-    .await
+    app.invite(&owner.token, json!({ "email": email, "role": role }))
+        .await
 }
 
 /// Invites `email` as `role`, opens the e-mailed link and accepts with [`PASSWORD`]; the member as a `Shop`
@@ -93,12 +88,7 @@ pub async fn join(app: &TestApp, owner: &Shop, email: &str, role: &str) -> (Shop
     );
     let link = mail_link(app, email, "/invitation/").await;
     let accepted = app
-        .request(
-            Method::POST,
-            "/api/v1/invitations/accept",
-            None,
-            Some(json!({ "token": token_of(&link), "password": PASSWORD })),
-        )
+        .accept_invitation(json!({ "token": token_of(&link), "password": PASSWORD }))
         .await;
     assert_eq!(accepted.status(), StatusCode::CREATED, "{email} joins");
     let body: Value = accepted.json().await.expect("json");
@@ -117,12 +107,7 @@ pub async fn join(app: &TestApp, owner: &Shop, email: &str, role: &str) -> (Shop
 
 /// The user id of a shop's owner.
 pub async fn owner_id(app: &TestApp, owner: &Shop) -> Uuid {
-    let me: Value = app
-        .get("/api/v1/me", &owner.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let me: Value = app.me(&owner.token).await.json().await.expect("json");
     me["user"]["user_id"]
         .as_str()
         .expect("user id")
@@ -131,13 +116,7 @@ pub async fn owner_id(app: &TestApp, owner: &Shop) -> Uuid {
 }
 
 async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.request(
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({ "email": email, "password": password })),
-    )
-    .await
+    app.login(email, password).await
 }
 
 /// A test app whose login rate limit does not get in the way of a long scenario.
@@ -162,34 +141,15 @@ async fn an_invited_member_joins_with_the_emailed_link_once_and_signs_in_as_staf
     let page_status = page.status();
     let page = page.text().await.expect("body");
     let too_short = app
-        .request(
-            Method::POST,
-            "/api/v1/invitations/accept",
-            None,
-            Some(json!({ "token": token_of(&link), "password": "court" })),
-        )
+        .accept_invitation(json!({ "token": token_of(&link), "password": "court" }))
         .await;
     let too_short_status = too_short.status();
     let too_short: Value = too_short.json().await.expect("json");
     let accept = json!({ "token": token_of(&link), "password": PASSWORD });
-    let first = app
-        .request(
-            Method::POST,
-            "/api/v1/invitations/accept",
-            None,
-            Some(accept.clone()),
-        )
-        .await;
+    let first = app.accept_invitation(accept.clone()).await;
     let first_status = first.status();
     let joined: Value = first.json().await.expect("json");
-    let second = app
-        .request(
-            Method::POST,
-            "/api/v1/invitations/accept",
-            None,
-            Some(accept),
-        )
-        .await;
+    let second = app.accept_invitation(accept).await;
 
     // Assert
     assert_eq!(invited["email_sent"], true);
@@ -226,12 +186,7 @@ async fn an_invited_member_joins_with_the_emailed_link_once_and_signs_in_as_staf
     assert_eq!(signed_in.status(), StatusCode::OK);
     let signed_in: Value = signed_in.json().await.expect("json");
     assert_eq!(signed_in["role"], "staff");
-    let team: Value = app
-        .get("/api/v1/team", &owner.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let team: Value = app.team(&owner.token).await.json().await.expect("json");
     let members: Vec<(&str, &str)> = team["members"]
         .as_array()
         .expect("members")
@@ -623,12 +578,7 @@ async fn staff_do_the_daily_work_and_get_403_on_every_owner_only_endpoint_and_pa
         .await
         .expect("json");
     assert_eq!(bot["bot_name"], "Awa", "the bot's identity is untouched");
-    let team: Value = app
-        .get("/api/v1/team", &s.owner.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let team: Value = app.team(&s.owner.token).await.json().await.expect("json");
     assert_eq!(
         team["members"].as_array().map(Vec::len),
         Some(2),
@@ -718,12 +668,7 @@ async fn accepting_is_refused_when_the_plan_lost_its_seats_meanwhile(pool: PgPoo
 
     // Act
     let accepted = app
-        .request(
-            Method::POST,
-            "/api/v1/invitations/accept",
-            None,
-            Some(json!({ "token": token_of(&link), "password": PASSWORD })),
-        )
+        .accept_invitation(json!({ "token": token_of(&link), "password": PASSWORD }))
         .await;
 
     // Assert
@@ -773,12 +718,7 @@ async fn an_expired_used_or_unknown_invitation_link_gets_one_and_the_same_page(p
         pages.push((response.status(), response.text().await.expect("body")));
     }
     let accept_expired = app
-        .request(
-            Method::POST,
-            "/api/v1/invitations/accept",
-            None,
-            Some(json!({ "token": token_of(&expired), "password": PASSWORD })),
-        )
+        .accept_invitation(json!({ "token": token_of(&expired), "password": PASSWORD }))
         .await;
 
     // Assert
@@ -800,12 +740,7 @@ async fn an_expired_used_or_unknown_invitation_link_gets_one_and_the_same_page(p
         2,
         "the expired link made nobody"
     );
-    let team: Value = app
-        .get("/api/v1/team", &owner.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let team: Value = app.team(&owner.token).await.json().await.expect("json");
     assert_eq!(
         team["invitations"][0]["expired"], true,
         "the owner sees it expired and may resend it"
@@ -1044,7 +979,7 @@ async fn a_role_change_ends_the_members_sign_ins_and_the_shop_keeps_an_owner(poo
     assert_eq!(as_owner["role"], "owner");
     let new_token = as_owner["token"].as_str().expect("token");
     assert_eq!(
-        app.get("/api/v1/billing", new_token).await.status(),
+        app.billing_overview(new_token).await.status(),
         StatusCode::OK
     );
     assert_eq!(unknown_role.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -1054,7 +989,7 @@ async fn a_role_change_ends_the_members_sign_ins_and_the_shop_keeps_an_owner(poo
         "with another owner, the first may step down"
     );
     assert_eq!(
-        app.get("/api/v1/team", &owner.token).await.status(),
+        app.team(&owner.token).await.status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -1079,15 +1014,10 @@ async fn a_staff_member_never_sees_another_shops_team_and_its_ids_answer_404(poo
 
     // Act / Assert: B's staff cannot even read B's team
     assert_eq!(
-        app.get("/api/v1/team", &staff_b.token).await.status(),
+        app.team(&staff_b.token).await.status(),
         StatusCode::FORBIDDEN
     );
-    let team_b: Value = app
-        .get("/api/v1/team", &shop_b.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let team_b: Value = app.team(&shop_b.token).await.json().await.expect("json");
     assert!(
         !team_b.to_string().contains("membre-a"),
         "B's team never lists A's people"
@@ -1147,12 +1077,7 @@ async fn a_staff_member_never_sees_another_shops_team_and_its_ids_answer_404(poo
             .await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST {action}");
     }
-    let team_a: Value = app
-        .get("/api/v1/team", &shop_a.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let team_a: Value = app.team(&shop_a.token).await.json().await.expect("json");
     assert_eq!(
         team_a["members"].as_array().map(Vec::len),
         Some(2),

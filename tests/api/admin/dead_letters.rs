@@ -11,9 +11,10 @@ use sqlx::PgPool;
 use workers::Outcome;
 use workers::llm::gemini::Gemini;
 use workers::llm::gemini::fake::{FAKE_API_KEY, FakeGemini, FakeResponse};
+use workers::llm::offline::Offline;
 
 use super::support;
-use crate::bot_support::{inbound, pipeline, start_offline_worker};
+use crate::bot_support::{inbound, pipeline, start_offline_worker, wait_until_inbound_acked};
 use crate::helpers::{Shop, TestApp, spawn_app};
 use crate::web_support::{WebUser, location};
 
@@ -47,16 +48,15 @@ async fn dead_lettered(app: &TestApp, shop: &Shop, text: &str) -> (String, Strin
     (message.wa_message_id, id.to_string())
 }
 
-/// Waits until the message has a reply, then a little more: the count must not move.
+/// The message's replies once everything that could answer it again has run: every delivery on the inbound
+/// stream acked, then one more sweep (the sweeper re-answers stranded chats).
 async fn replies_once_settled(app: &TestApp, wa_message_id: &str) -> i64 {
-    for _ in 0..200 {
-        if support::replies_to(app, wa_message_id).await > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Long enough for a second delivery or the sweeper (1 s in tests) to answer again, if either could.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    testkit::eventually(Duration::from_secs(10), "the message answered", || async {
+        support::replies_to(app, wa_message_id).await > 0
+    })
+    .await;
+    wait_until_inbound_acked(app).await;
+    pipeline(app, Arc::new(Offline::new())).sweep_once().await;
     support::replies_to(app, wa_message_id).await
 }
 
@@ -127,14 +127,14 @@ async fn a_dead_letter_replayed_twice_by_the_operator_is_answered_exactly_once(p
             .expect("message");
     assert_eq!((status.as_str(), detail.as_str()), ("answered", ""));
     let open: Vec<Value> = app
-        .get("/api/v1/admin/dead-letters", &admin.token)
+        .admin_dead_letters(&admin.token, &[])
         .await
         .json()
         .await
         .expect("json");
     assert!(open.is_empty(), "no longer open");
     let replayed: Vec<Value> = app
-        .get("/api/v1/admin/dead-letters?status=replayed", &admin.token)
+        .admin_dead_letters(&admin.token, &[("status", "replayed")])
         .await
         .json()
         .await
@@ -287,7 +287,7 @@ async fn an_unreadable_dead_letter_can_be_discarded_but_not_replayed(pool: PgPoo
         .await;
     assert!(matches!(outcome, Outcome::DeadLetter(_)));
     let dead: Vec<Value> = app
-        .get("/api/v1/admin/dead-letters", &admin.token)
+        .admin_dead_letters(&admin.token, &[])
         .await
         .json()
         .await

@@ -68,7 +68,7 @@ async fn the_operator_sees_every_shops_payments_and_reviews_the_flagged_ones(poo
         )
         .await;
     let bad_filter = app
-        .get("/api/v1/admin/payments?provider=paypal", &admin.token)
+        .admin_payments(&admin.token, &[("provider", "paypal")])
         .await;
 
     // Assert

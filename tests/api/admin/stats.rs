@@ -48,13 +48,13 @@ async fn the_operator_sees_revenue_shops_by_state_and_activity_over_time(pool: P
 
     // Act
     let stats: Value = app
-        .get("/api/v1/admin/stats", &admin.token)
+        .admin_stats(&admin.token)
         .await
         .json()
         .await
         .expect("json");
     let activity: Value = app
-        .get("/api/v1/admin/activity", &admin.token)
+        .admin_activity(&admin.token)
         .await
         .json()
         .await

@@ -2,10 +2,7 @@
 //! signing in again after a suspension, and customers writing to a shop on WhatsApp (published on the inbound
 //! stream exactly as the ingress does).
 
-use async_nats::HeaderMap;
-use chrono::Utc;
-use reqwest::Method;
-use schemas::{Channel, InboundMessage};
+use schemas::Channel;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -44,14 +41,7 @@ pub async fn create_admin(app: &TestApp) -> Admin {
 
 /// A fresh API token (`POST /api/v1/auth/login`).
 pub async fn login(app: &TestApp, email: &str, password: &str) -> String {
-    let response = app
-        .request(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({ "email": email, "password": password })),
-        )
-        .await;
+    let response = app.login(email, password).await;
     assert_eq!(response.status(), 200, "login of {email}");
     let body: Value = response.json().await.expect("json");
     body["token"].as_str().expect("token").to_owned()
@@ -98,47 +88,30 @@ pub async fn set_status(app: &TestApp, admin: &Admin, shop: &Shop, status: &str,
 
 /// A WhatsApp customer's message to the shop, published on the inbound stream as the ingress does.
 pub async fn whatsapp_message(app: &TestApp, shop: &Shop, customer: &str, text: &str) -> String {
-    let message = InboundMessage {
-        tenant_id: shop.tenant_id,
-        channel: Channel::Whatsapp,
-        customer_jid: format!("{customer}@s.whatsapp.net"),
-        customer_name: "Awa".into(),
-        wa_message_id: format!("wamid-{}", Uuid::new_v4().simple()),
-        text: text.to_owned(),
-        timestamp: Utc::now(),
-        from_owner: false,
-    };
-    let mut headers = HeaderMap::new();
-    headers.insert("Nats-Msg-Id", message.msg_id().as_str());
-    let js = async_nats::jetstream::new(app.nats.clone());
-    js.publish_with_headers(
-        app.subjects.inbound(shop.tenant_id, message.chat_key()),
-        headers,
-        serde_json::to_vec(&message).expect("json").into(),
-    )
-    .await
-    .expect("publish")
-    .await
-    .expect("stored by JetStream");
+    let mut message = testkit::publish::customer_message(
+        shop.tenant_id,
+        Channel::Whatsapp,
+        &format!("{customer}@s.whatsapp.net"),
+        text,
+    );
+    message.customer_name = "Awa".into();
+    testkit::publish::publish_inbound(&app.nats, &app.subjects, &message).await;
     message.wa_message_id
 }
 
 /// The stored message `wa_message_id` once the pipeline settled it (answered or skipped): (status, detail).
 pub async fn settled(app: &TestApp, wa_message_id: &str) -> (String, String) {
-    for _ in 0..300 {
-        let found: Option<(String, String)> = sqlx::query_as(
+    let what = format!("message {wa_message_id} settled by the pipeline");
+    testkit::eventually(std::time::Duration::from_secs(15), &what, || async {
+        sqlx::query_as::<_, (String, String)>(
             "select status, status_detail from message where wa_message_id = $1 and status <> 'pending'",
         )
         .bind(wa_message_id)
         .fetch_optional(&app.admin_db)
         .await
-        .expect("message");
-        if let Some(found) = found {
-            return found;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("message {wa_message_id} was never settled by the pipeline");
+        .expect("message")
+    })
+    .await
 }
 
 /// Bot replies to the message `wa_message_id`.

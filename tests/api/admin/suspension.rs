@@ -87,7 +87,7 @@ async fn the_suspension_and_its_reason_are_stored_on_the_shop_and_shown_on_its_p
     let home = web.page("/app").await;
     let billing_page = web.page("/app/billing").await;
     let billing: Value = app
-        .get("/api/v1/billing", &again.token)
+        .billing_overview(&again.token)
         .await
         .json()
         .await
@@ -274,7 +274,7 @@ async fn suspension_ends_every_session_keeps_the_data_and_reactivation_restores_
     // Act
     support::set_status(&app, &admin, &shop, "suspended", REASON).await;
     let web_after = web.get("/app").await;
-    let token_after = app.get("/api/v1/products", &shop.token).await.status();
+    let token_after = app.list_products(&shop.token).await.status();
     let silent = customer_writes(&app, &shop, "bonjour").await;
     support::set_status(
         &app,

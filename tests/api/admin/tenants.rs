@@ -85,9 +85,9 @@ async fn the_operator_finds_shops_by_name_slug_or_owner_email_and_filters_them(p
         assert_eq!(found, expected, "{case} ({query})");
     }
     let bad = app
-        .get(
-            "/api/v1/admin/tenants?status=banned&subscription=free",
+        .admin_tenants(
             &admin.token,
+            &[("status", "banned"), ("subscription", "free")],
         )
         .await;
     assert_eq!(bad.status(), 422);
@@ -98,7 +98,7 @@ async fn the_operator_finds_shops_by_name_slug_or_owner_email_and_filters_them(p
         "{body}"
     );
     let all: Vec<Value> = app
-        .get("/api/v1/admin/tenants?q=friperie", &admin.token)
+        .admin_tenants(&admin.token, &[("q", "friperie")])
         .await
         .json()
         .await

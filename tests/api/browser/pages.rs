@@ -3,7 +3,6 @@
 //! `Album` takes the screenshot of every screen visited and remembers which ones scroll sideways.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -12,8 +11,7 @@ use super::{Browser, WAIT};
 /// Waits until the JavaScript expression `js` (a `return …` statement) gives a truthy value, and returns that
 /// value. Panics after `WAIT` with `what`, the last value and the page's visible text.
 pub async fn wait_until(browser: &Browser, what: &str, js: &str) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    let found = testkit::poll::within(WAIT, || async {
         let value = browser.script(js).await;
         let truthy = match &value {
             Value::Null | Value::Bool(false) => false,
@@ -21,21 +19,21 @@ pub async fn wait_until(browser: &Browser, what: &str, js: &str) -> Value {
             Value::String(s) => !s.is_empty(),
             _ => true,
         };
-        if truthy {
-            return value;
-        }
-        if Instant::now() > deadline {
-            let shown = browser
-                .script("return document.body ? document.body.innerText : '';")
-                .await;
-            panic!(
-                "waited {WAIT:?} for {what} at {}; last value {value}; the page shows:\n{}",
-                browser.current_url().await,
-                shown.as_str().unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        truthy.then_some(value)
+    })
+    .await;
+    if let Some(value) = found {
+        return value;
     }
+    let value = browser.script(js).await;
+    let shown = browser
+        .script("return document.body ? document.body.innerText : '';")
+        .await;
+    panic!(
+        "waited {WAIT:?} for {what} at {}; last value {value}; the page shows:\n{}",
+        browser.current_url().await,
+        shown.as_str().unwrap_or_default()
+    );
 }
 
 /// Spaces as a reader sees them: no-break and narrow no-break spaces become plain spaces.
