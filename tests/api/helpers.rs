@@ -150,17 +150,6 @@ impl TestApp {
         self.request(Method::DELETE, path, Some(token), None).await
     }
 
-    pub async fn import_csv(&self, token: &str, csv: &str, query: &str) -> Response {
-        self.client
-            .post(format!("{}/api/v1/products/import{query}", self.address))
-            .bearer_auth(token)
-            .header("content-type", "text/csv")
-            .body(csv.to_owned())
-            .send()
-            .await
-            .expect("request sent")
-    }
-
     /// Signs a shop up on `plan` and returns its owner's token.
     pub async fn signup_on(&self, business_name: &str, plan: &str) -> Shop {
         let email = format!("{}@example.ci", Uuid::new_v4().simple());

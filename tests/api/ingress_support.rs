@@ -154,13 +154,7 @@ pub async fn publish_reply(app: &TestApp, reply: &schemas::OutboundReply) {
 
 /// Opens the shop's `GET /api/v1/whatsapp/events` stream.
 pub async fn open_events(app: &TestApp, token: &str) -> reqwest::Response {
-    let response = app
-        .client
-        .get(format!("{}/api/v1/whatsapp/events", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("event stream");
+    let response = app.whatsapp_events(token).await;
     assert_eq!(response.status(), 200, "event stream opened");
     response
 }

@@ -43,13 +43,7 @@ async fn connect_requests_are_validated(pool: PgPool) {
 async fn the_event_stream_starts_with_the_stored_status_then_relays_live_events(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;
-    let response = app
-        .client
-        .get(format!("{}/api/v1/whatsapp/events", app.address))
-        .bearer_auth(&shop.token)
-        .send()
-        .await
-        .expect("sse");
+    let response = app.whatsapp_events(&shop).await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]

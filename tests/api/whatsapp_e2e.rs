@@ -26,13 +26,7 @@ async fn a_shop_links_its_number_from_the_dashboard_and_its_customers_get_answer
     activate_subscription(&app, shop.tenant_id).await;
     let _worker = start_offline_worker(&app);
     let _node = start_node(&app).await;
-    let mut stream = app
-        .client
-        .get(format!("{}/api/v1/whatsapp/events", app.address))
-        .bearer_auth(&shop.token)
-        .send()
-        .await
-        .expect("event stream");
+    let mut stream = app.whatsapp_events(&shop).await;
     read_until(&mut stream, "disconnected").await;
 
     let connect = app.connect_whatsapp(&shop).await;
