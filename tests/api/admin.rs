@@ -242,9 +242,9 @@ async fn the_admin_suspends_a_tenant_with_a_reason_that_is_audited(pool: PgPool)
         )
         .await;
     let unknown = app
-        .patch(
-            &format!("/api/v1/admin/tenants/{}", uuid::Uuid::new_v4()),
+        .admin_update_tenant(
             &admin,
+            uuid::Uuid::new_v4(),
             json!({"status": "suspended", "reason": "fraude"}),
         )
         .await;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 mod requests;
 
-pub use requests::{Bearer, json_ok};
+pub use requests::Bearer;
 
 pub struct TestApp {
     pub address: String,
@@ -144,10 +144,6 @@ impl TestApp {
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Response {
         self.request(Method::PUT, path, Some(token), Some(body))
             .await
-    }
-
-    pub async fn delete(&self, path: &str, token: &str) -> Response {
-        self.request(Method::DELETE, path, Some(token), None).await
     }
 
     /// Signs a shop up on `plan` and returns its owner's token.

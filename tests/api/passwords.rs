@@ -2,7 +2,7 @@
 //! password" (the same answer whether or not the account exists, rate-limited), and the e-mailed reset link
 //! (read from the development outbox): it works once, expires, and ends every sign-in of the account.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -11,20 +11,6 @@ use crate::team::{PASSWORD, mail_link, mails_to, new_email, token_of};
 use crate::web_support::{WebUser, csrf_of, location};
 
 const NEW_PASSWORD: &str = "nouveau-mot-de-passe";
-
-async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.login(email, password).await
-}
-
-async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
-    app.request(
-        Method::POST,
-        "/api/v1/auth/password/forgot",
-        None,
-        Some(json!({ "email": email })),
-    )
-    .await
-}
 
 /// Asks for a reset link through the "forgot password" page and returns the e-mailed link.
 async fn reset_link_by_the_forgot_page(app: &TestApp, email: &str) -> String {
@@ -99,11 +85,11 @@ async fn changing_the_password_keeps_this_browser_and_ends_other_sessions_and_ev
         "the old API token stopped working"
     );
     assert_eq!(
-        login(&app, &shop.email, PASSWORD).await.status(),
+        app.login(&shop.email, PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        login(&app, &shop.email, NEW_PASSWORD).await.status(),
+        app.login(&shop.email, NEW_PASSWORD).await.status(),
         StatusCode::OK
     );
     assert!(
@@ -164,8 +150,8 @@ async fn forgot_password_answers_the_same_whether_or_not_the_account_exists(pool
     let nobody = new_email("personne");
 
     // Act
-    let known = forgot(&app, &shop.email).await;
-    let unknown = forgot(&app, &nobody).await;
+    let known = app.forgot_password(&shop.email).await;
+    let unknown = app.forgot_password(&nobody).await;
     let (known_status, unknown_status) = (known.status(), unknown.status());
     let (known, unknown) = (
         known.text().await.expect("body"),
@@ -216,7 +202,7 @@ async fn forgot_password_is_rate_limited_per_client_address(pool: PgPool) {
     // Act
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        statuses.push(forgot(&app, "quelqu-un@example.ci").await.status());
+        statuses.push(app.forgot_password("quelqu-un@example.ci").await.status());
     }
 
     // Assert
@@ -288,12 +274,12 @@ async fn a_reset_link_works_once_then_the_old_password_sessions_and_tokens_are_r
     );
     assert_eq!(location(&reset), "/login?next=reset");
     assert_eq!(
-        login(&app, &shop.email, PASSWORD).await.status(),
+        app.login(&shop.email, PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED,
         "old password"
     );
     assert_eq!(
-        login(&app, &shop.email, NEW_PASSWORD).await.status(),
+        app.login(&shop.email, NEW_PASSWORD).await.status(),
         StatusCode::OK,
         "new password"
     );
@@ -356,7 +342,7 @@ async fn an_expired_reset_link_is_refused_exactly_like_an_unknown_one(pool: PgPo
         "{message}"
     );
     assert_eq!(
-        login(&app, &shop.email, PASSWORD).await.status(),
+        app.login(&shop.email, PASSWORD).await.status(),
         StatusCode::OK,
         "nothing changed"
     );
@@ -367,9 +353,9 @@ async fn a_member_resets_over_rest_and_a_newer_link_spends_the_older_one(pool: P
     // Arrange
     let app = roomy_app(pool).await;
     let shop = app.signup("Friperie Abobo").await;
-    forgot(&app, &shop.email).await;
+    app.forgot_password(&shop.email).await;
     let first = mail_link(&app, &shop.email, "/password/reset/").await;
-    forgot(&app, &shop.email).await;
+    app.forgot_password(&shop.email).await;
     testkit::eventually(
         std::time::Duration::from_secs(10),
         "second reset e-mail",
@@ -393,7 +379,7 @@ async fn a_member_resets_over_rest_and_a_newer_link_spends_the_older_one(pool: P
         "the older link is spent too"
     );
     assert_eq!(
-        login(&app, &shop.email, NEW_PASSWORD).await.status(),
+        app.login(&shop.email, NEW_PASSWORD).await.status(),
         StatusCode::OK
     );
 }

@@ -774,20 +774,9 @@ async fn resending_replaces_the_link_and_cancelling_kills_it(pool: PgPool) {
 
     // Act
     let twice = invite(&app, &owner, &kept, "staff").await;
-    let resent = app
-        .post(
-            &format!("/api/v1/team/invitations/{kept_id}/resend"),
-            &owner.token,
-            json!({}),
-        )
-        .await;
+    let resent = app.resend_invitation(&owner.token, &kept_id).await;
     let new_link = mail_link(&app, &kept, "/invitation/").await;
-    let cancelled = app
-        .delete(
-            &format!("/api/v1/team/invitations/{dropped_id}"),
-            &owner.token,
-        )
-        .await;
+    let cancelled = app.cancel_invitation(&owner.token, &dropped_id).await;
 
     // Assert
     assert_eq!(
@@ -919,21 +908,11 @@ async fn a_role_change_ends_the_members_sign_ins_and_the_shop_keeps_an_owner(poo
 
     // Act
     let demote_last_owner = app
-        .patch(
-            &format!("/api/v1/team/members/{me}"),
-            &owner.token,
-            json!({"role": "staff"}),
-        )
+        .change_role(&owner.token, &me, json!({"role": "staff"}))
         .await;
-    let remove_last_owner = app
-        .delete(&format!("/api/v1/team/members/{me}"), &owner.token)
-        .await;
+    let remove_last_owner = app.remove_member(&owner.token, &me).await;
     let promoted = app
-        .patch(
-            &format!("/api/v1/team/members/{staff_id}"),
-            &owner.token,
-            json!({"role": "owner"}),
-        )
+        .change_role(&owner.token, &staff_id, json!({"role": "owner"}))
         .await;
     let old_staff_token = app.get("/api/v1/orders", &staff.token).await;
     let as_owner: Value = login(&app, &staff.email, PASSWORD)
@@ -942,18 +921,10 @@ async fn a_role_change_ends_the_members_sign_ins_and_the_shop_keeps_an_owner(poo
         .await
         .expect("json");
     let unknown_role = app
-        .patch(
-            &format!("/api/v1/team/members/{staff_id}"),
-            &owner.token,
-            json!({"role": "platform_admin"}),
-        )
+        .change_role(&owner.token, &staff_id, json!({"role": "platform_admin"}))
         .await;
     let step_down = app
-        .patch(
-            &format!("/api/v1/team/members/{me}"),
-            &owner.token,
-            json!({"role": "staff"}),
-        )
+        .change_role(&owner.token, &me, json!({"role": "staff"}))
         .await;
 
     // Assert

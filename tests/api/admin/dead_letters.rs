@@ -93,11 +93,7 @@ async fn a_dead_letter_replayed_twice_by_the_operator_is_answered_exactly_once(p
         .await;
     let third: Value = third.json().await.expect("json");
     let discard = app
-        .post(
-            &format!("/api/v1/admin/dead-letters/{dead_id}/discard"),
-            &admin.token,
-            json!({"reason": "Trop tard"}),
-        )
+        .admin_discard_dead_letter(&admin.token, dead_id, json!({"reason": "Trop tard"}))
         .await;
 
     // Assert
@@ -190,11 +186,7 @@ async fn the_shops_owner_replays_or_discards_its_own_dead_letters_from_its_pages
         )
         .await;
     let foreign = app
-        .post(
-            &format!("/api/v1/dead-letters/{foreign_id}/replay"),
-            &shop.token,
-            json!({}),
-        )
+        .replay_dead_letter(&shop.token, &foreign_id, json!({}))
         .await;
     let foreign_page = web
         .submit(
@@ -204,11 +196,7 @@ async fn the_shops_owner_replays_or_discards_its_own_dead_letters_from_its_pages
         )
         .await;
     let by_staff = app
-        .post(
-            &format!("/api/v1/dead-letters/{discard_id}/discard"),
-            &staff_token,
-            json!({}),
-        )
+        .discard_dead_letter(&staff_token, discard_id, json!({}))
         .await;
     let replies = replies_once_settled(&app, &replayed_wa).await;
 
@@ -296,11 +284,7 @@ async fn an_unreadable_dead_letter_can_be_discarded_but_not_replayed(pool: PgPoo
 
     // Act
     let replay = app
-        .post(
-            &format!("/api/v1/admin/dead-letters/{id}/replay"),
-            &admin.token,
-            json!({"reason": "On essaie"}),
-        )
+        .admin_replay_dead_letter(&admin.token, &id, json!({"reason": "On essaie"}))
         .await;
     let replay_status = replay.status();
     let replay_body: Value = replay.json().await.expect("json");

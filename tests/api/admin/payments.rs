@@ -54,16 +54,12 @@ async fn the_operator_sees_every_shops_payments_and_reviews_the_flagged_ones(poo
     let to_review_after = listed(&app, &admin.token, "?needs_review=true").await;
     let paid_id = succeeded[0]["payment_id"].as_str().expect("id").to_owned();
     let not_flagged = app
-        .post(
-            &format!("/api/v1/admin/payments/{paid_id}/review"),
-            &admin.token,
-            json!({"note": "Vérifié"}),
-        )
+        .admin_review_payment(&admin.token, paid_id, json!({"note": "Vérifié"}))
         .await;
     let unknown = app
-        .post(
-            &format!("/api/v1/admin/payments/{}/review", uuid::Uuid::new_v4()),
+        .admin_review_payment(
             &admin.token,
+            uuid::Uuid::new_v4(),
             json!({"note": "Vérifié"}),
         )
         .await;

@@ -77,9 +77,9 @@ pub async fn staff_of(app: &TestApp, shop: &Shop) -> (String, String) {
 /// `PATCH /api/v1/admin/tenants/{id}` that must succeed.
 pub async fn set_status(app: &TestApp, admin: &Admin, shop: &Shop, status: &str, reason: &str) {
     let response = app
-        .patch(
-            &format!("/api/v1/admin/tenants/{}", shop.tenant_id),
+        .admin_update_tenant(
             &admin.token,
+            shop.tenant_id,
             json!({ "status": status, "reason": reason }),
         )
         .await;

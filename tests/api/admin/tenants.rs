@@ -128,26 +128,10 @@ async fn the_shop_detail_shows_users_payments_usage_and_audit_but_never_a_passwo
     app.checkout_ok(&other, "starter", "sandbox").await;
 
     // Act
-    let response = app
-        .get(
-            &format!("/api/v1/admin/tenants/{}", shop.tenant_id),
-            &admin.token,
-        )
-        .await;
-    let unknown = app
-        .get(
-            &format!("/api/v1/admin/tenants/{}", uuid::Uuid::new_v4()),
-            &admin.token,
-        )
-        .await;
+    let response = app.admin_tenant(&admin.token, shop.tenant_id).await;
+    let unknown = app.admin_tenant(&admin.token, uuid::Uuid::new_v4()).await;
     let platform = app
-        .get(
-            &format!(
-                "/api/v1/admin/tenants/{}",
-                store::tenants::PLATFORM_TENANT_ID
-            ),
-            &admin.token,
-        )
+        .admin_tenant(&admin.token, store::tenants::PLATFORM_TENANT_ID)
         .await;
 
     // Assert
@@ -222,18 +206,18 @@ async fn extending_by_hand_activates_the_subscription_and_is_audited_with_who_an
 
     // Act
     let months = app
-        .post(
-            &format!("/api/v1/admin/tenants/{}/extend", pending.tenant_id),
+        .admin_extend_tenant(
             &admin.token,
+            pending.tenant_id,
             json!({"months": 1, "reason": "Payé en espèces au bureau de Cocody, reçu n° 142"}),
         )
         .await;
     let months_status = months.status();
     let months_body: Value = months.json().await.expect("json");
     let days = app
-        .post(
-            &format!("/api/v1/admin/tenants/{}/extend", past_due.tenant_id),
+        .admin_extend_tenant(
             &admin.token,
+            past_due.tenant_id,
             json!({"days": 10, "reason": "Geste commercial"}),
         )
         .await;
@@ -334,9 +318,9 @@ async fn the_operator_changes_a_shops_plan_with_a_reason_and_from_the_page(pool:
         )
         .await;
     let unknown = app
-        .post(
-            &format!("{page}/plan").replace("/admin/", "/api/v1/admin/"),
+        .admin_change_plan(
             &admin.token,
+            shop.tenant_id,
             json!({"plan": "gold", "reason": "test"}),
         )
         .await;

@@ -134,7 +134,11 @@ impl TestApp {
     }
 
     /// `GET /api/v1/products/{id}`.
-    pub async fn read_product(&self, who: &(impl Bearer + ?Sized), id: &str) -> Response {
+    pub async fn read_product(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        id: impl std::fmt::Display,
+    ) -> Response {
         self.get_as(who, &format!("/api/v1/products/{id}"), &[])
             .await
     }
@@ -143,7 +147,7 @@ impl TestApp {
     pub async fn update_product(
         &self,
         who: &(impl Bearer + ?Sized),
-        id: &str,
+        id: impl std::fmt::Display,
         body: Value,
     ) -> Response {
         let path = format!("/api/v1/products/{id}");
@@ -151,7 +155,11 @@ impl TestApp {
     }
 
     /// `DELETE /api/v1/products/{id}`.
-    pub async fn delete_product(&self, who: &(impl Bearer + ?Sized), id: &str) -> Response {
+    pub async fn delete_product(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        id: impl std::fmt::Display,
+    ) -> Response {
         let path = format!("/api/v1/products/{id}");
         self.send_as(Method::DELETE, who, &path, None).await
     }
@@ -270,7 +278,11 @@ impl TestApp {
     }
 
     /// `GET /api/v1/orders/{id}`.
-    pub async fn read_order(&self, who: &(impl Bearer + ?Sized), id: &str) -> Response {
+    pub async fn read_order(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        id: impl std::fmt::Display,
+    ) -> Response {
         self.get_as(who, &format!("/api/v1/orders/{id}"), &[]).await
     }
 
@@ -278,7 +290,7 @@ impl TestApp {
     pub async fn update_order(
         &self,
         who: &(impl Bearer + ?Sized),
-        id: &str,
+        id: impl std::fmt::Display,
         body: Value,
     ) -> Response {
         let path = format!("/api/v1/orders/{id}");
@@ -338,20 +350,13 @@ impl TestApp {
     }
 
     /// `GET /api/v1/billing/payments/{id}`.
-    pub async fn read_payment(&self, who: &(impl Bearer + ?Sized), id: &str) -> Response {
+    pub async fn read_payment(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        id: impl std::fmt::Display,
+    ) -> Response {
         let path = format!("/api/v1/billing/payments/{id}");
         self.get_as(who, &path, &[]).await
-    }
-
-    /// `POST /api/v1/webhooks/{provider}` with a raw body (`wave`, `orange-money`, `stripe`, `sandbox`).
-    pub async fn webhook(
-        &self,
-        provider: &str,
-        headers: &[(&str, String)],
-        body: &[u8],
-    ) -> Response {
-        self.post_raw(&format!("/api/v1/webhooks/{provider}"), headers, body)
-            .await
     }
 
     // Team
@@ -368,13 +373,21 @@ impl TestApp {
     }
 
     /// `DELETE /api/v1/team/invitations/{id}`.
-    pub async fn cancel_invitation(&self, who: &(impl Bearer + ?Sized), id: &str) -> Response {
+    pub async fn cancel_invitation(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        id: impl std::fmt::Display,
+    ) -> Response {
         let path = format!("/api/v1/team/invitations/{id}");
         self.send_as(Method::DELETE, who, &path, None).await
     }
 
     /// `POST /api/v1/team/invitations/{id}/resend`.
-    pub async fn resend_invitation(&self, who: &(impl Bearer + ?Sized), id: &str) -> Response {
+    pub async fn resend_invitation(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        id: impl std::fmt::Display,
+    ) -> Response {
         let path = format!("/api/v1/team/invitations/{id}/resend");
         self.send_as(Method::POST, who, &path, None).await
     }
@@ -389,7 +402,7 @@ impl TestApp {
     pub async fn change_role(
         &self,
         who: &(impl Bearer + ?Sized),
-        id: &str,
+        id: impl std::fmt::Display,
         body: Value,
     ) -> Response {
         let path = format!("/api/v1/team/members/{id}");
@@ -397,7 +410,11 @@ impl TestApp {
     }
 
     /// `DELETE /api/v1/team/members/{id}`.
-    pub async fn remove_member(&self, who: &(impl Bearer + ?Sized), id: &str) -> Response {
+    pub async fn remove_member(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        id: impl std::fmt::Display,
+    ) -> Response {
         let path = format!("/api/v1/team/members/{id}");
         self.send_as(Method::DELETE, who, &path, None).await
     }
@@ -410,15 +427,25 @@ impl TestApp {
     }
 
     /// `POST /api/v1/dead-letters/{id}/replay`.
-    pub async fn replay_dead_letter(&self, who: &(impl Bearer + ?Sized), id: &str) -> Response {
+    pub async fn replay_dead_letter(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        id: impl std::fmt::Display,
+        body: Value,
+    ) -> Response {
         let path = format!("/api/v1/dead-letters/{id}/replay");
-        self.send_as(Method::POST, who, &path, None).await
+        self.send_as(Method::POST, who, &path, Some(body)).await
     }
 
     /// `POST /api/v1/dead-letters/{id}/discard`.
-    pub async fn discard_dead_letter(&self, who: &(impl Bearer + ?Sized), id: &str) -> Response {
+    pub async fn discard_dead_letter(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        id: impl std::fmt::Display,
+        body: Value,
+    ) -> Response {
         let path = format!("/api/v1/dead-letters/{id}/discard");
-        self.send_as(Method::POST, who, &path, None).await
+        self.send_as(Method::POST, who, &path, Some(body)).await
     }
 
     // The operator's console
@@ -429,7 +456,11 @@ impl TestApp {
     }
 
     /// `GET /api/v1/admin/tenants/{id}`.
-    pub async fn admin_tenant(&self, who: &(impl Bearer + ?Sized), id: &str) -> Response {
+    pub async fn admin_tenant(
+        &self,
+        who: &(impl Bearer + ?Sized),
+        id: impl std::fmt::Display,
+    ) -> Response {
         let path = format!("/api/v1/admin/tenants/{id}");
         self.get_as(who, &path, &[]).await
     }
@@ -438,7 +469,7 @@ impl TestApp {
     pub async fn admin_update_tenant(
         &self,
         who: &(impl Bearer + ?Sized),
-        id: &str,
+        id: impl std::fmt::Display,
         body: Value,
     ) -> Response {
         let path = format!("/api/v1/admin/tenants/{id}");
@@ -449,7 +480,7 @@ impl TestApp {
     pub async fn admin_extend_tenant(
         &self,
         who: &(impl Bearer + ?Sized),
-        id: &str,
+        id: impl std::fmt::Display,
         body: Value,
     ) -> Response {
         let path = format!("/api/v1/admin/tenants/{id}/extend");
@@ -460,7 +491,7 @@ impl TestApp {
     pub async fn admin_change_plan(
         &self,
         who: &(impl Bearer + ?Sized),
-        id: &str,
+        id: impl std::fmt::Display,
         body: Value,
     ) -> Response {
         let path = format!("/api/v1/admin/tenants/{id}/plan");
@@ -486,7 +517,7 @@ impl TestApp {
     pub async fn admin_review_payment(
         &self,
         who: &(impl Bearer + ?Sized),
-        id: &str,
+        id: impl std::fmt::Display,
         body: Value,
     ) -> Response {
         let path = format!("/api/v1/admin/payments/{id}/review");
@@ -506,20 +537,22 @@ impl TestApp {
     pub async fn admin_replay_dead_letter(
         &self,
         who: &(impl Bearer + ?Sized),
-        id: &str,
+        id: impl std::fmt::Display,
+        body: Value,
     ) -> Response {
         let path = format!("/api/v1/admin/dead-letters/{id}/replay");
-        self.send_as(Method::POST, who, &path, None).await
+        self.send_as(Method::POST, who, &path, Some(body)).await
     }
 
     /// `POST /api/v1/admin/dead-letters/{id}/discard`.
     pub async fn admin_discard_dead_letter(
         &self,
         who: &(impl Bearer + ?Sized),
-        id: &str,
+        id: impl std::fmt::Display,
+        body: Value,
     ) -> Response {
         let path = format!("/api/v1/admin/dead-letters/{id}/discard");
-        self.send_as(Method::POST, who, &path, None).await
+        self.send_as(Method::POST, who, &path, Some(body)).await
     }
 
     // The contract
@@ -532,11 +565,4 @@ impl TestApp {
         assert_eq!(response.status(), 200, "the OpenAPI document");
         response.json().await.expect("json")
     }
-}
-
-/// The JSON of a successful response; panics with `what` and the status otherwise.
-pub async fn json_ok(response: Response, what: &str) -> Value {
-    let status = response.status();
-    assert!(status.is_success(), "{what}: {status}");
-    response.json().await.expect("json")
 }
