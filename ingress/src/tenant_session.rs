@@ -282,6 +282,34 @@ impl TenantSession {
         }
     }
 
+    /// A QR code (or, with `pairing`, a pairing code) for the owner to scan or type: kept in memory for viewers
+    /// who ask, then the status, then the live event.
+    async fn show_code(&mut self, pairing: bool, code: String, valid_for: Duration) {
+        self.offline = false;
+        // Before the status and the event, so a viewer who reads the status then asks finds it.
+        self.live.show(pairing, code.clone(), valid_for);
+        let detail = if pairing {
+            status::WAITING_FOR_CODE
+        } else {
+            status::WAITING_FOR_SCAN
+        };
+        self.set_status(WaStatus::WaitingForScan, detail, None)
+            .await;
+        let expires_in_secs = valid_for.as_secs();
+        let event = if pairing {
+            WaEvent::PairingCode {
+                code,
+                expires_in_secs,
+            }
+        } else {
+            WaEvent::Qr {
+                code,
+                expires_in_secs,
+            }
+        };
+        self.publish(&event).await;
+    }
+
     async fn on_event(
         &mut self,
         event: GatewayEvent,
@@ -293,29 +321,12 @@ impl TenantSession {
             GatewayEvent::Qr { code, valid_for } => {
                 *connecting_since = None;
                 *backoff = self.shared.config.reconnect_backoff_min;
-                self.offline = false;
-                // Before the status and the event, so a viewer who reads the status then asks finds it.
-                self.live.show(false, code.clone(), valid_for);
-                self.set_status(WaStatus::WaitingForScan, status::WAITING_FOR_SCAN, None)
-                    .await;
-                self.publish(&WaEvent::Qr {
-                    code,
-                    expires_in_secs: valid_for.as_secs(),
-                })
-                .await;
+                self.show_code(false, code, valid_for).await;
             }
             GatewayEvent::PairingCode { code, valid_for } => {
                 *connecting_since = None;
                 *backoff = self.shared.config.reconnect_backoff_min;
-                self.offline = false;
-                self.live.show(true, code.clone(), valid_for);
-                self.set_status(WaStatus::WaitingForScan, status::WAITING_FOR_CODE, None)
-                    .await;
-                self.publish(&WaEvent::PairingCode {
-                    code,
-                    expires_in_secs: valid_for.as_secs(),
-                })
-                .await;
+                self.show_code(true, code, valid_for).await;
             }
             GatewayEvent::Connecting => {
                 connecting_since.get_or_insert_with(Instant::now);
