@@ -208,6 +208,7 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
 
     if services.worker {
+        config.worker.check().map_err(anyhow::Error::msg)?;
         let provider = workers::provider_from_config(&config.worker)?;
         let pipeline = workers::Pipeline::new(
             db.clone(),

@@ -135,7 +135,7 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     for _ in 0..args.workers {
         let config = WorkerConfig {
             concurrency: args.concurrency,
-            tenant_turns_per_second: 100_000,
+            tenant_concurrent_turns: 100_000,
             ..WorkerConfig::for_tests()
         };
         let pipeline = Pipeline::new(

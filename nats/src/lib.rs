@@ -69,7 +69,10 @@ pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client> {
         })
 }
 
-/// Inbound messages are kept a week for diagnosis; the dedup window absorbs re-published WhatsApp messages.
+/// Inbound messages are kept a day after they arrive (for diagnosis and the workers' catch-up) and at most
+/// [`INBOUND_MAX_BYTES`]. When full, the stream refuses new messages rather than dropping unprocessed ones:
+/// the ingress then leaves them unacknowledged at WhatsApp, which redelivers them later. The dedup window
+/// absorbs re-published WhatsApp messages.
 pub fn inbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
     stream::Config {
         name: subjects.inbound_stream(),
@@ -79,14 +82,22 @@ pub fn inbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
         storage: stream::StorageType::File,
         // Workers read a chat's earlier messages by subject to answer them in order.
         allow_direct: true,
-        max_age: Duration::from_secs(7 * 24 * 3600),
+        max_age: Duration::from_secs(24 * 3600),
+        max_bytes: INBOUND_MAX_BYTES,
+        discard: stream::DiscardPolicy::New,
         duplicate_window: Duration::from_secs(10 * 60),
         num_replicas: replicas,
         ..Default::default()
     }
 }
 
-/// Replies waiting to be sent; a day is long enough for an ingress fail-over.
+/// Size limits of the streams (per stream, on every replica).
+pub const INBOUND_MAX_BYTES: i64 = 4 << 30;
+pub const OUTBOUND_MAX_BYTES: i64 = 1 << 30;
+pub const EVENTS_MAX_BYTES: i64 = 2 << 30;
+
+/// Replies waiting to be sent; a day is long enough for an ingress fail-over. When full, publishing a reply
+/// fails and it stays in the database outbox, which is retried: nothing is dropped.
 pub fn outbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
     stream::Config {
         name: subjects.outbound_stream(),
@@ -95,13 +106,16 @@ pub fn outbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
         retention: stream::RetentionPolicy::Limits,
         storage: stream::StorageType::File,
         max_age: Duration::from_secs(24 * 3600),
+        max_bytes: OUTBOUND_MAX_BYTES,
+        discard: stream::DiscardPolicy::New,
         duplicate_window: Duration::from_secs(10 * 60),
         num_replicas: replicas,
         ..Default::default()
     }
 }
 
-/// Domain events, kept 30 days so integrators can replay them.
+/// Domain events (live dashboard pages, integrators), kept 3 days and at most [`EVENTS_MAX_BYTES`]: they
+/// carry customers' message texts, which the database keeps anyway. When full, the oldest go first.
 pub fn events_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
     stream::Config {
         name: subjects.events_stream(),
@@ -109,25 +123,29 @@ pub fn events_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
         subjects: vec![subjects.events_all()],
         retention: stream::RetentionPolicy::Limits,
         storage: stream::StorageType::File,
-        max_age: Duration::from_secs(30 * 24 * 3600),
+        max_age: Duration::from_secs(3 * 24 * 3600),
+        max_bytes: EVENTS_MAX_BYTES,
+        discard: stream::DiscardPolicy::Old,
         duplicate_window: Duration::from_secs(10 * 60),
         num_replicas: replicas,
         ..Default::default()
     }
 }
 
-/// Deliveries of one inbound message before the worker dead-letters it.
-pub const WORKER_MAX_DELIVER: i64 = 8;
+/// How long JetStream waits for a worker's ack before redelivering; a worker sends progress acks every
+/// third of it while it works on a message, so only a dead worker's messages are redelivered.
+pub const WORKERS_ACK_WAIT: Duration = Duration::from_secs(90);
 
-/// The workers' shared durable pull consumer: explicit acks, a bounded number of deliveries (then the
-/// worker dead-letters the message), and an ack wait longer than one LLM turn.
+/// The workers' shared durable pull consumer: explicit acks and no delivery limit — a message is redelivered
+/// until a worker stored its effect or its dead letter (the worker, not JetStream, decides when to give up,
+/// and never because the database or NATS was down).
 pub fn workers_consumer(subjects: &Subjects) -> consumer::pull::Config {
     consumer::pull::Config {
         durable_name: Some(subjects.workers_consumer()),
         description: Some("Tdjaasa workers".into()),
         ack_policy: consumer::AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(90),
-        max_deliver: WORKER_MAX_DELIVER,
+        ack_wait: WORKERS_ACK_WAIT,
+        max_deliver: -1,
         max_ack_pending: 10_000,
         ..Default::default()
     }
@@ -177,11 +195,7 @@ pub async fn provision(
         .get_stream(subjects.inbound_stream())
         .await
         .map_err(|e| provision_error("inbound stream", e))?;
-    let consumer = workers_consumer(subjects);
-    inbound
-        .get_or_create_consumer(&subjects.workers_consumer(), consumer)
-        .await
-        .map_err(|e| provision_error("workers consumer", e))?;
+    apply_consumer(&inbound, workers_consumer(subjects)).await?;
     apply_stream(&js, lease_bucket_stream(subjects, replicas)).await?;
     js.get_key_value(subjects.lease_bucket())
         .await
@@ -221,10 +235,52 @@ async fn apply_stream(js: &jetstream::Context, config: stream::Config) -> Result
     Ok(())
 }
 
+/// Creates the consumer, or updates it when a field this module manages changed (a restart rolls out a new
+/// definition).
+async fn apply_consumer(
+    stream: &jetstream::stream::Stream,
+    wanted: consumer::pull::Config,
+) -> Result<()> {
+    let name = wanted.durable_name.clone().unwrap_or_default();
+    match stream.get_consumer::<consumer::pull::Config>(&name).await {
+        Ok(mut existing) => {
+            let current = existing
+                .info()
+                .await
+                .map_err(|e| provision_error(&name, e))?
+                .config
+                .clone();
+            if consumer_differs(&current, &wanted) {
+                stream
+                    .create_consumer(wanted)
+                    .await
+                    .map_err(|e| provision_error(&name, e))?;
+                tracing::info!(consumer = %name, "updated consumer definition");
+            }
+        }
+        Err(_) => {
+            stream
+                .get_or_create_consumer(&name, wanted)
+                .await
+                .map_err(|e| provision_error(&name, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn consumer_differs(current: &consumer::Config, wanted: &consumer::pull::Config) -> bool {
+    current.ack_wait != wanted.ack_wait
+        || current.max_deliver != wanted.max_deliver
+        || current.max_ack_pending != wanted.max_ack_pending
+        || current.description != wanted.description
+}
+
 /// The fields this module manages; others (set by an operator) are left alone.
 fn differs(current: &stream::Config, wanted: &stream::Config) -> bool {
     current.subjects != wanted.subjects
         || current.max_age != wanted.max_age
+        || current.max_bytes != wanted.max_bytes
+        || current.discard != wanted.discard
         || current.duplicate_window != wanted.duplicate_window
         || current.num_replicas != wanted.num_replicas
         || current.description != wanted.description

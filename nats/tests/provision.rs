@@ -100,3 +100,53 @@ fn an_invalid_prefix_is_refused() {
         Subjects::new()
     );
 }
+
+#[tokio::test]
+async fn a_changed_consumer_or_stream_definition_is_rolled_out_on_the_next_start() {
+    let prefix = unique_prefix();
+    let config = config(&prefix);
+    let subjects = config.subjects().expect("valid prefix");
+    let client = tdj_nats::connect(&config)
+        .await
+        .expect("local NATS is running");
+    let js = jetstream::new(client.clone());
+    // An older release's definitions: a delivery limit and a week of inbound history without a size cap.
+    let mut old_stream = tdj_nats::inbound_stream(&subjects, 1);
+    old_stream.max_age = std::time::Duration::from_secs(7 * 24 * 3600);
+    old_stream.max_bytes = -1;
+    old_stream.discard = jetstream::stream::DiscardPolicy::Old;
+    let stream = js.create_stream(old_stream).await.expect("old stream");
+    let mut old_consumer = tdj_nats::workers_consumer(&subjects);
+    old_consumer.max_deliver = 8;
+    old_consumer.ack_wait = std::time::Duration::from_secs(30);
+    stream
+        .create_consumer(old_consumer)
+        .await
+        .expect("old consumer");
+
+    provision(&client, &subjects, 1)
+        .await
+        .expect("provisioning");
+
+    let mut stream = js
+        .get_stream(subjects.inbound_stream())
+        .await
+        .expect("inbound");
+    let stream_config = stream.info().await.expect("info").config.clone();
+    assert_eq!(stream_config.max_bytes, tdj_nats::INBOUND_MAX_BYTES);
+    assert_eq!(
+        stream_config.discard,
+        jetstream::stream::DiscardPolicy::New,
+        "a full inbound stream refuses new messages instead of dropping unprocessed ones"
+    );
+    let mut consumer = stream
+        .get_consumer::<jetstream::consumer::pull::Config>(&subjects.workers_consumer())
+        .await
+        .expect("consumer");
+    let consumer_config = consumer.info().await.expect("info").config.clone();
+    assert_eq!(
+        consumer_config.max_deliver, -1,
+        "no delivery limit: the worker decides"
+    );
+    assert_eq!(consumer_config.ack_wait, tdj_nats::WORKERS_ACK_WAIT);
+}

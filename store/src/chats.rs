@@ -219,26 +219,111 @@ pub async fn pause_at_least(
     .or_not_found()
 }
 
-/// Claims the chat for `worker` until `ttl` from now, unless another worker holds a live claim.
+/// What [`try_claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Claimed,
+    /// Another worker holds a live claim on the chat: it re-checks for pending messages when it releases it.
+    Held,
+    /// The chat's last turn failed and its backoff has not passed (`retry_at`): the sweeper retries it.
+    BackingOff,
+    /// The shop already has `max_per_tenant` turns running: the chat waits for one of them to finish.
+    TenantBusy,
+}
+
+/// Claims the chat for `worker` until `ttl` from now, unless another worker holds a live claim, the chat is
+/// backing off after a failed turn, or the shop already runs `max_per_tenant` turns (across every worker:
+/// the count is taken under a per-shop advisory lock, so two claims cannot both see room for one).
 pub async fn try_claim(
     tx: &mut TenantTx<'_>,
     chat_id: Uuid,
     worker: &str,
     ttl: Duration,
-) -> Result<bool> {
-    let claimed = sqlx::query!(
+    max_per_tenant: i64,
+) -> Result<ClaimOutcome> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1::text, 12)) as locked",
+        tenant_id.to_string(),
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let state = sqlx::query!(
+        r#"select
+             coalesce(c.claim_expires_at >= now() and c.claimed_by <> $3, false) as "held!",
+             (c.retry_at is not null and c.retry_at > now()) as "backing_off!",
+             (select count(*) from chat o where o.tenant_id = $1 and o.chat_id <> $2
+                and o.claim_expires_at >= now()) as "running!"
+           from chat c where c.tenant_id = $1 and c.chat_id = $2"#,
+        tenant_id,
+        chat_id,
+        worker,
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?;
+    if state.held {
+        return Ok(ClaimOutcome::Held);
+    }
+    if state.backing_off {
+        return Ok(ClaimOutcome::BackingOff);
+    }
+    if state.running >= max_per_tenant.max(1) {
+        return Ok(ClaimOutcome::TenantBusy);
+    }
+    sqlx::query!(
         "update chat set claimed_by = $3, claim_expires_at = now() + make_interval(secs => $4)
-         where tenant_id = $1 and chat_id = $2
-           and (claim_expires_at is null or claim_expires_at < now() or claimed_by = $3)",
-        tx.tenant_id(),
+         where tenant_id = $1 and chat_id = $2",
+        tenant_id,
         chat_id,
         worker,
         ttl.as_secs_f64(),
     )
     .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok(claimed == 1)
+    .await?;
+    Ok(ClaimOutcome::Claimed)
+}
+
+/// Counts a failed turn of the chat; returns the consecutive failures so far.
+pub async fn record_failed_turn(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<i32> {
+    Ok(sqlx::query_scalar!(
+        "update chat set failed_turns = failed_turns + 1
+         where tenant_id = $1 and chat_id = $2 returning failed_turns",
+        tx.tenant_id(),
+        chat_id,
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Holds the chat back from every worker and the sweeper until `retry_at` (the backoff of a failed turn).
+pub async fn record_retry_at(
+    tx: &mut TenantTx<'_>,
+    chat_id: Uuid,
+    retry_at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query!(
+        "update chat set retry_at = $3 where tenant_id = $1 and chat_id = $2",
+        tx.tenant_id(),
+        chat_id,
+        retry_at,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A turn succeeded (or its messages were given up on): the failure count starts again.
+pub async fn clear_failures(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<()> {
+    sqlx::query!(
+        "update chat set failed_turns = 0, retry_at = null
+         where tenant_id = $1 and chat_id = $2 and (failed_turns <> 0 or retry_at is not null)",
+        tx.tenant_id(),
+        chat_id,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Whether `worker` still holds the claim (it may have expired during a slow turn and been taken over).
@@ -267,26 +352,57 @@ pub async fn release(tx: &mut TenantTx<'_>, chat_id: Uuid, worker: &str) -> Resu
     Ok(())
 }
 
-/// Chats with customer messages waiting longer than `older_than` and no live claim: a worker died mid-turn,
-/// or its turn lost a race. Platform path: the sweeper looks across tenants.
+/// Chats with customer messages waiting longer than `older_than`, no live claim and no backoff running: a
+/// worker died mid-turn, its turn failed, or its shop was at its concurrent-turn cap. Fair: the oldest
+/// waiting chat of each shop first, then each shop's second, and so on, so one busy shop cannot take the
+/// whole sweep. Platform path: the sweeper looks across tenants.
 pub async fn stranded(
     tx: &mut PlatformTx,
     older_than: Duration,
     limit: i64,
 ) -> Result<Vec<(Uuid, Uuid)>> {
     let rows = sqlx::query!(
-        "select distinct c.tenant_id, c.chat_id from chat c
-         join message m on m.tenant_id = c.tenant_id and m.chat_id = c.chat_id and m.status = 'pending'
-           and (m.stream_seq is null or m.stream_seq <= c.ingested_seq)
-         where (c.claim_expires_at is null or c.claim_expires_at < now())
-           and m.created_at < now() - make_interval(secs => $1)
-         limit $2",
+        r#"select tenant_id as "tenant_id!", chat_id as "chat_id!" from (
+             select w.tenant_id, w.chat_id, w.oldest,
+                    row_number() over (partition by w.tenant_id order by w.oldest) as rank
+             from (
+               select c.tenant_id, c.chat_id, min(m.created_at) as oldest from chat c
+               join message m on m.tenant_id = c.tenant_id and m.chat_id = c.chat_id and m.status = 'pending'
+                 and (m.stream_seq is null or m.stream_seq <= c.ingested_seq)
+               where (c.claim_expires_at is null or c.claim_expires_at < now())
+                 and (c.retry_at is null or c.retry_at <= now())
+                 and m.created_at < now() - make_interval(secs => $1)
+               group by c.tenant_id, c.chat_id
+             ) w
+           ) ranked
+           order by rank, oldest
+           limit $2"#,
         older_than.as_secs_f64(),
         limit,
     )
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.into_iter().map(|r| (r.tenant_id, r.chat_id)).collect())
+}
+
+/// The shop's chat that has waited longest with answerable pending messages and nobody on it (no live
+/// claim, no backoff): what a worker finishing a turn of this shop takes next, so a shop held at its
+/// concurrent-turn cap does not wait for the sweeper.
+pub async fn next_waiting(tx: &mut TenantTx<'_>) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        "select c.chat_id from chat c
+         join message m on m.tenant_id = c.tenant_id and m.chat_id = c.chat_id and m.status = 'pending'
+           and (m.stream_seq is null or m.stream_seq <= c.ingested_seq)
+         where c.tenant_id = $1
+           and (c.claim_expires_at is null or c.claim_expires_at < now())
+           and (c.retry_at is null or c.retry_at <= now())
+         group by c.chat_id
+         order by min(m.created_at)
+         limit 1",
+        tx.tenant_id(),
+    )
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 /// The chat of this customer on this channel, if they ever wrote.

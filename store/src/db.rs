@@ -41,6 +41,10 @@ pub struct DbConfig {
     /// Size of each process's connection pool.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub max_connections: u32,
+    /// Longest a single statement may run (including waiting for a lock) before PostgreSQL cancels it, so a
+    /// stuck query fails (and is retried) instead of holding a connection and a turn forever.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_SECS", default_value_t = 15)]
+    pub statement_timeout_secs: u64,
 }
 
 fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -159,7 +163,10 @@ impl Db {
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(config.app_options()?)
+            .connect_with(config.app_options()?.options([(
+                "statement_timeout",
+                format!("{}s", config.statement_timeout_secs.max(1)),
+            )]))
             .await
             .context("cannot connect to PostgreSQL as the tdjaasa_app role (run `tdjaasa migrate` first)")?;
         Ok(Self { pool })

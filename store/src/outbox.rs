@@ -1,5 +1,7 @@
 //! The transactional outbox: what must reach NATS once a transaction commits (replies, domain events).
 
+use std::time::Duration;
+
 use chrono::Utc;
 use schemas::{Event, EventData, Subjects};
 use serde_json::Value;
@@ -48,18 +50,43 @@ pub async fn push_event(tx: &mut TenantTx<'_>, subjects: &Subjects, data: EventD
     push(tx, &subject, &event.event_id.to_string(), &payload).await
 }
 
-/// Unpublished entries of the transaction's tenant, oldest first, locked so two publishers skip each other.
+/// Unpublished entries of the transaction's tenant, oldest first. One publisher per shop at a time (a
+/// per-shop advisory lock held until the transaction ends; the next one waits, then finds what is left):
+/// with `skip locked` two publishers could each take a different entry and send a chat's second reply before
+/// its first.
 pub async fn claim_unpublished(tx: &mut TenantTx<'_>, limit: i64) -> Result<Vec<Entry>> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1::text, 13)) as locked",
+        tenant_id.to_string(),
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(sqlx::query_as!(
         Entry,
         "select tenant_id, outbox_id, subject, msg_id, payload from outbox
          where tenant_id = $1 and published_at is null
-         order by outbox_id limit $2 for update skip locked",
-        tx.tenant_id(),
+         order by outbox_id limit $2",
+        tenant_id,
         limit,
     )
     .fetch_all(&mut **tx)
     .await?)
+}
+
+/// Deletes entries published more than `older_than` ago, at most `limit` of them (the caller repeats):
+/// once published, JetStream holds them, and the dedup window they served is long past.
+pub async fn prune_published(tx: &mut PlatformTx, older_than: Duration, limit: i64) -> Result<u64> {
+    Ok(sqlx::query!(
+        "delete from outbox where (tenant_id, outbox_id) in (
+           select tenant_id, outbox_id from outbox
+           where published_at < now() - make_interval(secs => $1) limit $2)",
+        older_than.as_secs_f64(),
+        limit,
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 pub async fn mark_published(tx: &mut TenantTx<'_>, ids: &[i64]) -> Result<()> {

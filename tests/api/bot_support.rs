@@ -234,3 +234,23 @@ pub async fn orders_of(app: &TestApp, shop: &Shop) -> Vec<Value> {
     let orders: Value = app.list_orders(shop).await.json().await.expect("json");
     orders.as_array().cloned().unwrap_or_default()
 }
+
+/// Lets every chat's retry backoff run out now (what waiting would do), so a test can retry a failed turn
+/// without sleeping through the backoff.
+pub async fn backoff_elapsed(app: &TestApp) {
+    sqlx::query("update chat set retry_at = now() where retry_at is not null")
+        .execute(&app.admin_db)
+        .await
+        .expect("backoff");
+}
+
+/// The chat's consecutive failed turns and whether it is held back right now.
+pub async fn backoff_of(app: &TestApp, shop: &Shop) -> Vec<(i32, bool)> {
+    sqlx::query_as(
+        "select failed_turns, coalesce(retry_at > now(), false) from chat where tenant_id = $1",
+    )
+    .bind(shop.tenant_id)
+    .fetch_all(&app.admin_db)
+    .await
+    .expect("chats")
+}

@@ -28,6 +28,7 @@ mod passwords;
 mod phones;
 mod pipeline;
 mod pipeline_failures;
+mod pipeline_reliability;
 mod products;
 mod rls;
 mod team;

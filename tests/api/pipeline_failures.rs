@@ -40,35 +40,44 @@ async fn transient_model_failures_are_retried_with_a_delay_and_nothing_is_lost(p
     let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
     let payload = serde_json::to_vec(&message).expect("json");
 
-    let outcomes = [
-        (
-            pipeline.process_delivery(&subject, &payload, 1).await,
-            "429 with RetryInfo",
-        ),
-        (
-            pipeline.process_delivery(&subject, &payload, 2).await,
-            "500",
-        ),
-        (
-            pipeline.process_delivery(&subject, &payload, 3).await,
-            "timeout",
-        ),
-        (
-            pipeline.process_delivery(&subject, &payload, 4).await,
-            "malformed function call",
-        ),
-    ];
+    let first = pipeline.process_delivery(&subject, &payload, 1).await;
     assert_eq!(
-        outcomes[0].0,
+        first,
         Outcome::Retry(Duration::from_secs(12)),
         "RetryInfo's delay is honoured"
     );
     assert_eq!(
-        outcomes[1].0,
-        Outcome::Retry(Duration::from_secs(2)),
-        "exponential backoff"
+        backoff_of(&app, &shop).await,
+        [(1, true)],
+        "the chat is held back"
     );
-    for (outcome, case) in &outcomes[2..] {
+    assert_eq!(
+        pipeline.process_delivery(&subject, &payload, 2).await,
+        Outcome::Ack,
+        "a redelivery before the backoff ran out leaves the stored message to the sweeper"
+    );
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "the provider is not asked again before its delay"
+    );
+
+    let mut outcomes = Vec::new();
+    for (delivery, case) in [(3, "500"), (4, "timeout"), (5, "malformed function call")] {
+        backoff_elapsed(&app).await;
+        outcomes.push((
+            pipeline
+                .process_delivery(&subject, &payload, delivery)
+                .await,
+            case,
+        ));
+    }
+    assert_eq!(
+        outcomes[0].0,
+        Outcome::Retry(Duration::from_secs(2)),
+        "exponential backoff on the second failure"
+    );
+    for (outcome, case) in &outcomes[1..] {
         assert!(
             matches!(outcome, Outcome::Retry(d) if *d >= Duration::from_secs(1)),
             "{case}: {outcome:?}"
@@ -79,14 +88,20 @@ async fn transient_model_failures_are_retried_with_a_delay_and_nothing_is_lost(p
         "no reply while failing"
     );
 
+    backoff_elapsed(&app).await;
     assert_eq!(
-        pipeline.process_delivery(&subject, &payload, 5).await,
+        pipeline.process_delivery(&subject, &payload, 6).await,
         Outcome::Ack
     );
     assert_eq!(
         bot_replies(&app, &shop, CUSTOMER).await,
         ["Bonjour, bienvenue !"],
         "answered once it recovered"
+    );
+    assert_eq!(
+        backoff_of(&app, &shop).await,
+        [(0, false)],
+        "the failure count starts again"
     );
 }
 
@@ -101,7 +116,9 @@ async fn a_message_failing_on_every_delivery_is_dead_lettered_and_listed(pool: P
     let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
     let payload = serde_json::to_vec(&message).expect("json");
 
-    for delivery in 1..tdj_nats::WORKER_MAX_DELIVER {
+    let last_attempt = i64::from(workers::MAX_FAILED_TURNS);
+    for delivery in 1..last_attempt {
+        backoff_elapsed(&app).await;
         assert!(
             matches!(
                 pipeline
@@ -112,13 +129,11 @@ async fn a_message_failing_on_every_delivery_is_dead_lettered_and_listed(pool: P
             "delivery {delivery}"
         );
     }
+    backoff_elapsed(&app).await;
     let last = pipeline
-        .process_delivery(&subject, &payload, tdj_nats::WORKER_MAX_DELIVER)
+        .process_delivery(&subject, &payload, last_attempt)
         .await;
-    assert!(
-        matches!(&last, Outcome::DeadLetter(reason) if reason.contains("tentatives")),
-        "{last:?}"
-    );
+    assert_eq!(last, Outcome::Ack, "acked once the dead letter is stored");
 
     let dead: Value = app
         .list_dead_letters(&shop)
@@ -128,7 +143,14 @@ async fn a_message_failing_on_every_delivery_is_dead_lettered_and_listed(pool: P
         .expect("json");
     assert_eq!(dead.as_array().map(Vec::len), Some(1));
     assert_eq!(dead[0]["wa_message_id"], message.wa_message_id);
-    assert_eq!(dead[0]["deliveries"], tdj_nats::WORKER_MAX_DELIVER);
+    assert_eq!(dead[0]["deliveries"], workers::MAX_FAILED_TURNS);
+    assert!(
+        dead[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("tentatives")),
+        "{}",
+        dead[0]["reason"]
+    );
     let status: String = sqlx::query_scalar("select status from message where wa_message_id = $1")
         .bind(&message.wa_message_id)
         .fetch_one(&app.admin_db)
@@ -159,8 +181,16 @@ async fn bad_requests_to_the_model_are_not_retried(pool: PgPool) {
         .process_delivery(&subject, &serde_json::to_vec(&message).expect("json"), 1)
         .await;
 
-    assert!(matches!(outcome, Outcome::DeadLetter(_)), "{outcome:?}");
+    assert_eq!(outcome, Outcome::Ack, "acked: the dead letter is stored");
     assert_eq!(fake.requests().len(), 1, "asked once");
+    let dead: Value = app
+        .list_dead_letters(&shop)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(dead[0]["wa_message_id"], message.wa_message_id);
+    assert_eq!(dead[0]["deliveries"], 1);
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
@@ -189,6 +219,7 @@ async fn with_the_fallback_on_customers_are_answered_offline_when_gemini_keeps_f
         ),
         "first failure is retried"
     );
+    backoff_elapsed(&app).await;
     assert_eq!(
         pipeline.process_delivery(&subject, &payload, 2).await,
         Outcome::Ack,

@@ -13,15 +13,24 @@ pub struct WorkerConfig {
         default_value_t = 16
     )]
     pub concurrency: usize,
-    /// Bot turns per second allowed per shop (bursts of twice that); beyond it a shop's messages wait for the
-    /// sweeper, so one busy shop cannot starve the others.
+    /// Turns one shop may have running at once, across every worker process; its other chats wait (in order
+    /// of age) for one to finish, so one busy shop cannot take every slot from the others.
     #[arg(
-        long = "worker-tenant-turns-per-second",
-        env = "WORKER_TENANT_TURNS_PER_SECOND",
-        default_value_t = 5
+        long = "worker-tenant-concurrent-turns",
+        env = "WORKER_TENANT_CONCURRENT_TURNS",
+        default_value_t = 4
     )]
-    pub tenant_turns_per_second: u32,
-    /// How long a worker may hold a chat before another may take it over; longer than one model turn.
+    pub tenant_concurrent_turns: u32,
+    /// The most one turn may take, every model round and tool call included; past it the turn fails and is
+    /// retried after a backoff. Shorter than the chat claim.
+    #[arg(
+        long = "worker-turn-deadline-secs",
+        env = "WORKER_TURN_DEADLINE_SECS",
+        default_value_t = 60
+    )]
+    pub turn_deadline_secs: u64,
+    /// How long a worker may hold a chat before another may take it over: longer than the turn deadline
+    /// plus the commit, so a live worker never loses a claim it is using.
     #[arg(
         long = "worker-claim-ttl-secs",
         env = "WORKER_CLAIM_TTL_SECS",
@@ -74,16 +83,47 @@ pub struct WorkerConfig {
     pub gemini: GeminiConfig,
 }
 
+/// Consecutive failed turns of a chat (model errors, timeouts) before its pending messages are dead-lettered.
+/// Database and NATS errors never count: they are retried until the service is back.
+pub const MAX_FAILED_TURNS: i32 = 8;
+
 impl WorkerConfig {
     pub fn claim_ttl(&self) -> Duration {
         Duration::from_secs(self.claim_ttl_secs.max(1))
+    }
+
+    pub fn turn_deadline(&self) -> Duration {
+        Duration::from_secs(self.turn_deadline_secs.max(1))
+    }
+
+    /// The deadlines must nest: a turn ends (or is abandoned) before its chat claim expires, and the claim
+    /// before JetStream would redeliver the message to another worker (progress acks keep the delivery alive
+    /// meanwhile, see `consume`).
+    pub fn check(&self) -> Result<(), String> {
+        let margin = Duration::from_secs(15);
+        if self.turn_deadline() + margin > self.claim_ttl() {
+            return Err(format!(
+                "WORKER_TURN_DEADLINE_SECS ({}) must be at least {} s shorter than WORKER_CLAIM_TTL_SECS ({})",
+                self.turn_deadline_secs,
+                margin.as_secs(),
+                self.claim_ttl_secs
+            ));
+        }
+        if self.gemini.timeout_secs > self.turn_deadline_secs {
+            return Err(format!(
+                "GEMINI_TIMEOUT_SECS ({}) must not exceed WORKER_TURN_DEADLINE_SECS ({})",
+                self.gemini.timeout_secs, self.turn_deadline_secs
+            ));
+        }
+        Ok(())
     }
 
     /// Settings for tests: small and fast, no fallback, no Gemini.
     pub fn for_tests() -> Self {
         Self {
             concurrency: 8,
-            tenant_turns_per_second: 1000,
+            tenant_concurrent_turns: 1000,
+            turn_deadline_secs: 15,
             claim_ttl_secs: 30,
             history_messages: 20,
             takeover_minutes: 30,
@@ -91,7 +131,10 @@ impl WorkerConfig {
             stranded_after_secs: 1,
             fallback_after_failures: 0,
             fallback_cooldown_secs: 60,
-            gemini: GeminiConfig::default(),
+            gemini: GeminiConfig {
+                timeout_secs: 10,
+                ..GeminiConfig::default()
+            },
         }
     }
 }

@@ -5,7 +5,7 @@ pub mod config;
 pub mod llm;
 pub mod pipeline;
 
-pub use config::WorkerConfig;
+pub use config::{MAX_FAILED_TURNS, WorkerConfig};
 pub use pipeline::{Outcome, Pipeline};
 
 use std::sync::Arc;

@@ -41,6 +41,8 @@ impl ToolExecutor for RecordingTools {
         self.calls.push((name.to_owned(), args));
         self.answer.clone()
     }
+
+    fn discard_attempt(&mut self) {}
 }
 
 fn robe_id() -> Uuid {

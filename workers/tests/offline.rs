@@ -131,6 +131,8 @@ impl ToolExecutor for FakeTools {
             _ => json!({"error": "unknown_tool"}),
         }
     }
+
+    fn discard_attempt(&mut self) {}
 }
 
 fn item(

@@ -14,7 +14,9 @@ use workers::llm::gemini::fake::{FAKE_API_KEY, FakeGemini, FakeResponse};
 use workers::llm::offline::Offline;
 
 use super::support;
-use crate::bot_support::{inbound, pipeline, start_offline_worker, wait_until_inbound_acked};
+use crate::bot_support::{
+    backoff_elapsed, inbound, pipeline, start_offline_worker, wait_until_inbound_acked,
+};
 use crate::helpers::{Shop, TestApp, spawn_app};
 use crate::web_support::{WebUser, location};
 
@@ -31,14 +33,17 @@ async fn dead_lettered(app: &TestApp, shop: &Shop, text: &str) -> (String, Strin
         Arc::new(Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider")),
     );
     let (subject, message) = inbound(app, shop, CUSTOMER, text);
-    let outcome = failing
-        .process_delivery(
-            &subject,
-            &serde_json::to_vec(&message).expect("json"),
-            tdj_nats::WORKER_MAX_DELIVER,
-        )
-        .await;
-    assert!(matches!(outcome, Outcome::DeadLetter(_)), "{outcome:?}");
+    let payload = serde_json::to_vec(&message).expect("json");
+    for delivery in 1..=i64::from(workers::MAX_FAILED_TURNS) {
+        backoff_elapsed(app).await;
+        let outcome = failing.process_delivery(&subject, &payload, delivery).await;
+        let expected_ack = delivery == i64::from(workers::MAX_FAILED_TURNS);
+        assert_eq!(
+            outcome == Outcome::Ack,
+            expected_ack,
+            "{delivery}: {outcome:?}"
+        );
+    }
     let id: uuid::Uuid =
         sqlx::query_scalar("select dead_letter_id from dead_letter where wa_message_id = $1")
             .bind(&message.wa_message_id)

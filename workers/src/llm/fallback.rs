@@ -90,10 +90,12 @@ impl LlmProvider for Fallback {
                 // A bad key or model id will not fix itself: answer now, and let the operator see the error.
                 tracing::error!(provider = self.primary.name(), %message, "model provider refused the request");
                 self.failed();
+                tools.discard_attempt();
                 self.secondary.respond(turn, tools).await
             }
             Err(e) => {
                 if self.failed() {
+                    tools.discard_attempt();
                     self.secondary.respond(turn, tools).await
                 } else {
                     Err(e)

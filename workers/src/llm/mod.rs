@@ -121,6 +121,10 @@ pub enum LlmError {
 #[async_trait]
 pub trait ToolExecutor: Send {
     async fn call(&mut self, name: &str, args: serde_json::Value) -> serde_json::Value;
+
+    /// Forgets everything an abandoned attempt did (its order intents, the stock they held), so that the
+    /// provider answering instead starts from the snapshot: one customer request, one order.
+    fn discard_attempt(&mut self);
 }
 
 #[async_trait]

@@ -23,8 +23,14 @@ pub enum Outcome {
     DeadLetter(String),
 }
 
+/// How long one pull request waits for messages before it is renewed.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
+
 impl Pipeline {
     /// Consumes the inbound stream until `shutdown`, then lets in-flight messages finish.
+    ///
+    /// Messages are pulled only for free slots (one pull asks for as many messages as there are free
+    /// slots), so none waits in a client-side buffer while its ack wait runs out.
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         let js = jetstream::new(self.inner.nats.clone());
         let consumer: jetstream::consumer::PullConsumer = js
@@ -34,36 +40,63 @@ impl Pipeline {
             .get_consumer(&self.inner.subjects.workers_consumer())
             .await
             .map_err(|e| Error::Nats(e.to_string()))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| Error::Nats(e.to_string()))?;
         let concurrency = self.inner.config.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let sweeper = tokio::spawn(self.clone().sweep_forever(shutdown.clone()));
         tracing::info!(worker = %self.inner.worker_id, concurrency, "worker consuming inbound messages");
-        loop {
-            let next = tokio::select! {
+        'pull: loop {
+            let first = tokio::select! {
                 () = shutdown.cancelled() => break,
-                next = messages.next() => next,
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
             };
-            let Some(next) = next else { break };
-            let message = match next {
-                Ok(message) => message,
+            let mut free = vec![first];
+            while let Ok(slot) = slots.clone().try_acquire_owned() {
+                free.push(slot);
+            }
+            let batch = consumer
+                .batch()
+                .max_messages(free.len())
+                .expires(PULL_EXPIRES)
+                .messages()
+                .await;
+            let mut batch = match batch {
+                Ok(batch) => batch,
                 Err(e) => {
                     tracing::warn!(error = %e, "pull from the inbound stream failed");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
+                    drop(free);
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                    }
                 }
             };
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                break;
-            };
-            let pipeline = self.clone();
-            tokio::spawn(async move {
-                pipeline.consume_message(message).await;
-                drop(slot);
-            });
+            loop {
+                let next = tokio::select! {
+                    () = shutdown.cancelled() => break 'pull,
+                    next = batch.next() => next,
+                };
+                let Some(next) = next else { break };
+                let message = match next {
+                    Ok(message) => message,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "pull from the inbound stream failed");
+                        break;
+                    }
+                };
+                let Some(slot) = free.pop() else {
+                    // Not expected: the server sends at most the batch size. Take a slot like the others.
+                    tracing::warn!("more messages than requested in a pull");
+                    break;
+                };
+                let pipeline = self.clone();
+                tokio::spawn(async move {
+                    pipeline.consume_message(message).await;
+                    drop(slot);
+                });
+            }
         }
         // Wait for the in-flight messages (bounded), so a deploy does not cut a turn in half needlessly.
         let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
@@ -73,8 +106,10 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Processes one JetStream message, then acknowledges it according to the outcome: acked when done or
-    /// dead-lettered, nak'ed with a delay to be retried.
+    /// Processes one JetStream message, then acknowledges it according to the outcome: acked when its effect
+    /// (or its dead letter) is stored, nak'ed with a delay to be retried. While it is being processed, a
+    /// progress ack every third of the consumer's ack wait keeps JetStream from handing it to another
+    /// worker (a chat may need several turns; a slow model is bounded by the turn deadline).
     async fn consume_message(&self, message: jetstream::Message) {
         let (delivered, stream_seq) = match message.info() {
             Ok(info) => (info.delivered, Some(info.stream_sequence)),
@@ -83,9 +118,20 @@ impl Pipeline {
                 (1, None)
             }
         };
-        let outcome = self
-            .process(&message.subject, &message.payload, delivered, stream_seq)
-            .await;
+        let work = self.process(&message.subject, &message.payload, delivered, stream_seq);
+        tokio::pin!(work);
+        let mut progress = tokio::time::interval(tdj_nats::WORKERS_ACK_WAIT / 3);
+        progress.tick().await;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut work => break outcome,
+                _ = progress.tick() => {
+                    if let Err(e) = message.ack_with(AckKind::Progress).await {
+                        tracing::debug!(error = %e, "progress ack failed");
+                    }
+                }
+            }
+        };
         let ack = match &outcome {
             Outcome::Ack | Outcome::DeadLetter(_) => message.ack().await,
             Outcome::Retry(delay) => message.ack_with(AckKind::Nak(Some(*delay))).await,
@@ -101,8 +147,9 @@ impl Pipeline {
         self.process(subject, payload, delivered, None).await
     }
 
-    /// Processes a delivery and decides its outcome, dead-lettering the message when giving up. `stream_seq`,
-    /// the message's sequence in the inbound stream, lets ingest catch up earlier messages of its chat.
+    /// Processes a delivery and decides its outcome. A message given up on is acked only once its dead
+    /// letter is stored; if that fails too (the database is down), it is retried instead. `stream_seq`, the
+    /// message's sequence in the inbound stream, lets ingest catch up earlier messages of its chat.
     async fn process(
         &self,
         subject: &str,
@@ -112,10 +159,14 @@ impl Pipeline {
     ) -> Outcome {
         let started = Instant::now();
         let result = self.ingest_and_answer(subject, payload, stream_seq).await;
-        let outcome = outcome_of(result, delivered);
-        if let Outcome::DeadLetter(reason) = &outcome {
-            self.record_dead_letter(subject, payload, reason, delivered)
-                .await;
+        let mut outcome = outcome_of(result, delivered);
+        if let Outcome::DeadLetter(reason) = &outcome
+            && let Err(e) = self
+                .record_dead_letter(subject, payload, reason, delivered)
+                .await
+        {
+            tracing::warn!(error = %e, "could not store a dead letter; the message will be redelivered");
+            outcome = Outcome::Retry(backoff(delivered));
         }
         let label = match &outcome {
             Outcome::Ack => "ack",
@@ -127,8 +178,9 @@ impl Pipeline {
         outcome
     }
 
-    /// Ingests the message, then answers its chat: not for a message the owner typed on the phone (it pauses
-    /// the bot instead), nor while the shop is over its turn rate (the sweeper answers it later).
+    /// Ingests the message, then answers its chat (not for a message the owner typed on the phone: it
+    /// pauses the bot instead). A chat this worker cannot take now (held, backing off, its shop at its turn
+    /// cap) stays pending for whoever can.
     async fn ingest_and_answer(
         &self,
         subject: &str,
@@ -141,42 +193,35 @@ impl Pipeline {
         if inbound.from_owner {
             return Ok(());
         }
-        if !self.admit_turn(ctx.tenant_id) {
-            // The message is stored as pending: the sweeper answers it once the shop is under its rate again.
-            metrics::counter!("pipeline_tenant_throttled_total").increment(1);
-            return Ok(());
-        }
         self.answer_chat(ctx, chat_id).await
     }
 }
 
-/// The ack policy: a permanent failure is dead-lettered at once, a transient one (or a database error) is
-/// retried with backoff until the last of `WORKER_MAX_DELIVER` deliveries, which is dead-lettered.
+/// The ack policy. A message that cannot be read is dead-lettered at once. A turn's failure is retried after
+/// its delay (the turn itself counts it and dead-letters the chat's messages at the poison limit, see
+/// `turn`). The database or NATS being down is never the message's fault: retried with backoff for as long
+/// as it takes (the consumer has no delivery limit).
 fn outcome_of(result: Result<(), Failure>, delivered: i64) -> Outcome {
     match result {
         Ok(()) => Outcome::Ack,
         Err(Failure::Permanent(reason)) => Outcome::DeadLetter(reason),
-        Err(Failure::Retry { delay, reason }) => {
-            if delivered >= tdj_nats::WORKER_MAX_DELIVER {
-                Outcome::DeadLetter(format!("abandonné après {delivered} tentatives : {reason}"))
-            } else {
-                Outcome::Retry(delay.unwrap_or_else(|| backoff(delivered)))
-            }
+        Err(Failure::Retry { delay, .. }) => {
+            Outcome::Retry(delay.unwrap_or_else(|| backoff(delivered)))
         }
         Err(Failure::Store(e)) => {
-            tracing::warn!(error.cause_chain = ?e, error.message = %e, "database error in a turn");
-            if delivered >= tdj_nats::WORKER_MAX_DELIVER {
-                Outcome::DeadLetter("erreur de base de données persistante".into())
-            } else {
-                Outcome::Retry(backoff(delivered))
-            }
+            tracing::warn!(error.cause_chain = ?e, error.message = %e, "database unavailable; the message will be retried");
+            Outcome::Retry(backoff(delivered))
+        }
+        Err(Failure::Nats(e)) => {
+            tracing::warn!(error.message = %e, "NATS unavailable; the message will be retried");
+            Outcome::Retry(backoff(delivered))
         }
     }
 }
 
 /// 1 s, 2 s, 4 s … capped at one minute.
-fn backoff(delivered: i64) -> Duration {
-    let exponent = u32::try_from(delivered.saturating_sub(1).clamp(0, 6)).unwrap_or(6);
+pub(super) fn backoff(attempt: i64) -> Duration {
+    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 6)).unwrap_or(6);
     Duration::from_secs(2u64.pow(exponent)).min(Duration::from_secs(60))
 }
 
@@ -191,14 +236,13 @@ mod tests {
     }
 
     #[test]
-    fn failures_are_retried_until_the_last_delivery_then_dead_lettered() {
+    fn only_unreadable_messages_are_dead_lettered_by_the_ack_policy() {
         let retry = |delay| {
             Err(Failure::Retry {
                 delay,
                 reason: "panne".into(),
             })
         };
-        let last = tdj_nats::WORKER_MAX_DELIVER;
         let cases = [
             (Ok(()), 1, Outcome::Ack, "done"),
             (
@@ -214,10 +258,18 @@ mod tests {
                 "backoff",
             ),
             (
-                retry(None),
-                last,
-                Outcome::DeadLetter(format!("abandonné après {last} tentatives : panne")),
-                "the last delivery gives up",
+                Err(Failure::Store(store::Error::Internal(anyhow::anyhow!(
+                    "down"
+                )))),
+                50,
+                Outcome::Retry(Duration::from_secs(60)),
+                "a database outage is never dead-lettered, however long",
+            ),
+            (
+                Err(Failure::Nats("down".into())),
+                50,
+                Outcome::Retry(Duration::from_secs(60)),
+                "nor a NATS outage",
             ),
             (
                 Err(Failure::Permanent("illisible".into())),

@@ -3,6 +3,7 @@
 //! turns answer the customer's messages in order.
 
 use async_nats::jetstream;
+use async_nats::jetstream::stream::DirectGetErrorKind;
 use chrono::Utc;
 use schemas::commerce::{Author, MessageStatus};
 use schemas::{EventData, InboundMessage, Subjects};
@@ -179,18 +180,19 @@ impl Pipeline {
             let stream = js
                 .get_stream_no_info(self.inner.subjects.inbound_stream())
                 .await
-                .map_err(|e| Failure::Retry {
-                    delay: None,
-                    reason: format!("flux entrant indisponible : {e}"),
-                })?;
+                .map_err(|e| Failure::Nats(format!("inbound stream unavailable: {e}")))?;
             for _ in 0..MAX_CATCH_UP {
-                // An error means nothing more on this subject (or expired): the prefix is complete.
+                // "Not found" means nothing more on this subject (or expired): the prefix is complete. Any
+                // other error says nothing about the prefix: retry rather than answer around a gap.
                 let earlier = match stream
                     .direct_get_next_for_subject(subject, Some(from))
                     .await
                 {
                     Ok(earlier) => earlier,
-                    Err(_) => break,
+                    Err(e) if e.kind() == DirectGetErrorKind::NotFound => break,
+                    Err(e) => {
+                        return Err(Failure::Nats(format!("catching up {subject}: {e}")));
+                    }
                 };
                 if earlier.sequence >= seq {
                     break;

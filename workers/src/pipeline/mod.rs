@@ -23,11 +23,9 @@ pub mod sales_tools;
 mod sweep;
 mod turn;
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use schemas::Subjects;
 use store::Db;
 use uuid::Uuid;
@@ -40,14 +38,18 @@ pub use consume::Outcome;
 /// Why processing a delivery failed; the ack policy (`consume::outcome_of`) turns it into an [`Outcome`].
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// Try again later (model rate limit or outage, stock changed under the turn…).
+    /// The turn failed and may succeed later (model rate limit, outage or timeout, stock changed under the
+    /// turn…): retried after the delay, and counted toward the chat's poison limit.
     Retry {
         delay: Option<Duration>,
         reason: String,
     },
     /// Retrying cannot help.
     Permanent(String),
+    /// The database is unavailable: retried until it is back, never counted as the message's fault.
     Store(store::Error),
+    /// NATS is unavailable: likewise.
+    Nats(String),
 }
 
 impl From<store::Error> for Failure {
@@ -86,7 +88,6 @@ struct Inner {
     config: WorkerConfig,
     /// Identifies this process's claims.
     worker_id: String,
-    tenant_limiter: DefaultKeyedRateLimiter<Uuid>,
 }
 
 impl Pipeline {
@@ -97,9 +98,6 @@ impl Pipeline {
         provider: Arc<dyn LlmProvider>,
         config: WorkerConfig,
     ) -> Self {
-        let rate = NonZeroU32::new(config.tenant_turns_per_second).unwrap_or(NonZeroU32::MIN);
-        let burst =
-            NonZeroU32::new(config.tenant_turns_per_second.saturating_mul(2)).unwrap_or(rate);
         let worker_id = format!("worker-{}", Uuid::new_v4().simple());
         Self {
             inner: Arc::new(Inner {
@@ -107,7 +105,6 @@ impl Pipeline {
                 nats,
                 subjects,
                 provider,
-                tenant_limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
                 config,
                 worker_id,
             }),
@@ -116,11 +113,5 @@ impl Pipeline {
 
     pub fn worker_id(&self) -> &str {
         &self.inner.worker_id
-    }
-
-    /// Takes one turn from the shop's rate budget; `false` when the shop is over it (its messages stay
-    /// pending for the sweeper).
-    fn admit_turn(&self, tenant_id: Uuid) -> bool {
-        self.inner.tenant_limiter.check_key(&tenant_id).is_ok()
     }
 }

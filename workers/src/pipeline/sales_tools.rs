@@ -203,6 +203,11 @@ impl ToolExecutor for SalesTools<'_> {
             other => json!({ "error": "unknown_tool", "tool": other }),
         }
     }
+
+    fn discard_attempt(&mut self) {
+        self.intents.clear();
+        self.reserved.clear();
+    }
 }
 
 #[cfg(test)]

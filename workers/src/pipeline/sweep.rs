@@ -1,12 +1,24 @@
-//! The safety net: chats whose pending messages nobody is answering (a worker died, a claim was lost, a shop
-//! was throttled) are picked up again, and outbox entries left unpublished are published.
+//! The safety net: chats whose pending messages nobody is answering (a worker died, a turn failed and its
+//! backoff passed, a shop was at its turn cap) are picked up again, outbox entries left unpublished are
+//! published, and published ones are pruned.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use store::TenantCtx;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::Pipeline;
+
+/// Chats taken per sweep: the oldest waiting one of each shop first, then each shop's next (see
+/// `store::chats::stranded`).
+const SWEEP_CHATS: i64 = 200;
+/// Published outbox entries are kept this long (for diagnosis), then deleted.
+const OUTBOX_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// Outbox rows deleted per sweep at most, so one sweep stays short after a long pause.
+const PRUNE_BATCH: i64 = 5_000;
 
 impl Pipeline {
     /// Sweeps every `sweep_secs` until `shutdown`.
@@ -18,11 +30,15 @@ impl Pipeline {
                 () = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            self.sweep_once().await;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.sweep_once() => {}
+            }
         }
     }
 
-    /// One sweep: publishes outbox backlogs, then answers stranded chats (within each shop's turn rate).
+    /// One sweep: publishes outbox backlogs, answers stranded chats (several at once, up to the worker's
+    /// concurrency; each still within its shop's turn cap and past its backoff), prunes the outbox.
     /// Exposed for tests.
     pub async fn sweep_once(&self) {
         let inner = &self.inner;
@@ -31,7 +47,7 @@ impl Pipeline {
             let stranded = store::chats::stranded(
                 &mut tx,
                 Duration::from_secs(inner.config.stranded_after_secs),
-                50,
+                SWEEP_CHATS,
             )
             .await?;
             let backlog = store::outbox::tenants_with_backlog(&mut tx, 2.0).await?;
@@ -49,14 +65,41 @@ impl Pipeline {
         for tenant_id in backlog {
             self.publish_outbox(TenantCtx::new(tenant_id)).await;
         }
+        let slots = Arc::new(Semaphore::new(inner.config.concurrency.max(1)));
+        let mut turns = JoinSet::new();
         for (tenant_id, chat_id) in stranded {
-            if !self.admit_turn(tenant_id) {
-                continue;
-            }
-            metrics::counter!("pipeline_swept_chats_total").increment(1);
-            if let Err(e) = self.answer_chat(TenantCtx::new(tenant_id), chat_id).await {
-                tracing::warn!(%tenant_id, %chat_id, error = ?e, "sweeper could not answer a stranded chat");
-            }
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let pipeline = self.clone();
+            turns.spawn(async move {
+                metrics::counter!("pipeline_swept_chats_total").increment(1);
+                if let Err(e) = pipeline
+                    .answer_chat(TenantCtx::new(tenant_id), chat_id)
+                    .await
+                {
+                    tracing::warn!(%tenant_id, %chat_id, error = ?e, "sweeper could not answer a stranded chat");
+                }
+                drop(slot);
+            });
+        }
+        while turns.join_next().await.is_some() {}
+        self.prune_outbox().await;
+    }
+
+    async fn prune_outbox(&self) {
+        let pruned = async {
+            let mut tx = self.inner.db.platform().await?;
+            let pruned =
+                store::outbox::prune_published(&mut tx, OUTBOX_RETENTION, PRUNE_BATCH).await?;
+            tx.commit().await?;
+            Ok::<_, store::Error>(pruned)
+        }
+        .await;
+        match pruned {
+            Ok(0) => {}
+            Ok(pruned) => tracing::debug!(pruned, "pruned published outbox entries"),
+            Err(e) => tracing::warn!(error = %e, "outbox pruning failed"),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use schemas::commerce::{Author, Direction, MessageStatus};
-use schemas::{Channel, EventData, OutboundReply};
+use schemas::{Channel, EventData, InboundMessage, OutboundReply};
 use serde_json::json;
 use store::billing::{AnswerPermission, OperatorSuspension, SuspendReason};
 use store::orders::Order;
@@ -93,11 +93,26 @@ impl Pipeline {
             Prepared::Skipped => return Ok(true),
             Prepared::ToAnswer(snapshot) => snapshot,
         };
-        let response = self.respond(&snapshot).await?;
-        match self.commit_turn(ctx, claim, &snapshot, &response).await? {
-            Committed::ClaimLost => return Ok(false),
-            Committed::AlreadyAnswered => return Ok(true),
-            Committed::Written => {}
+        let deadline = self.inner.config.turn_deadline();
+        let response = match tokio::time::timeout(deadline, self.respond(&snapshot)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(failure)) => return self.turn_failed(ctx, claim, &snapshot, failure).await,
+            Err(_) => {
+                let failure = Failure::Retry {
+                    delay: None,
+                    reason: format!("le modèle n'a pas répondu en {} s", deadline.as_secs()),
+                };
+                return self.turn_failed(ctx, claim, &snapshot, failure).await;
+            }
+        };
+        match self.commit_turn(ctx, claim, &snapshot, &response).await {
+            Ok(Committed::ClaimLost) => return Ok(false),
+            Ok(Committed::AlreadyAnswered) => return Ok(true),
+            Ok(Committed::Written) => {}
+            Err(failure @ (Failure::Retry { .. } | Failure::Permanent(_))) => {
+                return self.turn_failed(ctx, claim, &snapshot, failure).await;
+            }
+            Err(infrastructure) => return Err(infrastructure),
         }
         self.publish_outbox(ctx).await;
 
@@ -239,8 +254,74 @@ impl Pipeline {
         self.store_reply(&mut tx, ctx, snapshot, response, now)
             .await?;
         chats::touch(&mut tx, chat_id, now).await?;
+        chats::clear_failures(&mut tx, chat_id).await?;
         tx.commit().await?;
         Ok(Committed::Written)
+    }
+
+    /// A turn that failed (model error or timeout, an order refused at write time): counted on the chat,
+    /// which is held back until its retry time. At the poison limit, or at once when retrying cannot help,
+    /// the pending messages are dead-lettered (kept with the reason for the shop and the operator to replay)
+    /// and the chat goes on with whatever comes next. Database errors never get here: they are not the
+    /// messages' fault.
+    async fn turn_failed(
+        &self,
+        ctx: TenantCtx,
+        claim: &str,
+        snapshot: &Snapshot,
+        failure: Failure,
+    ) -> Result<bool, Failure> {
+        let (delay, reason, permanent) = match failure {
+            Failure::Retry { delay, reason } => (delay, reason, false),
+            Failure::Permanent(reason) => (None, reason, true),
+            infrastructure => return Err(infrastructure),
+        };
+        let chat_id = snapshot.chat.chat_id;
+        let mut tx = self.inner.db.tenant(ctx).await?;
+        if !chats::holds_claim(&mut tx, chat_id, claim).await? {
+            return Ok(false);
+        }
+        let failed_turns = chats::record_failed_turn(&mut tx, chat_id).await?;
+        let retry_in = delay.unwrap_or_else(|| super::consume::backoff(i64::from(failed_turns)));
+        if !permanent && failed_turns < crate::config::MAX_FAILED_TURNS {
+            let retry_at = Utc::now() + chrono::Duration::from_std(retry_in).unwrap_or_default();
+            chats::record_retry_at(&mut tx, chat_id, retry_at).await?;
+            tx.commit().await?;
+            tracing::warn!(%chat_id, failed_turns, ?retry_in, %reason, "turn failed; retried later");
+            metrics::counter!("pipeline_turn_failures_total").increment(1);
+            return Err(Failure::Retry {
+                delay: Some(retry_in),
+                reason,
+            });
+        }
+        let reason = if permanent {
+            reason
+        } else {
+            format!("abandonné après {failed_turns} tentatives : {reason}")
+        };
+        for message in &snapshot.pending {
+            let inbound = InboundMessage {
+                tenant_id: ctx.tenant_id,
+                channel: snapshot.channel,
+                customer_jid: snapshot.chat.customer_jid.clone(),
+                customer_name: snapshot.chat.customer_name.clone(),
+                wa_message_id: message.wa_message_id.clone(),
+                text: message.body.clone(),
+                timestamp: message.sent_at,
+                from_owner: false,
+            };
+            let subject = self
+                .inner
+                .subjects
+                .inbound(ctx.tenant_id, inbound.chat_key());
+            self.store_dead_letter(&mut tx, &subject, &json!(inbound), &reason, failed_turns)
+                .await?;
+        }
+        chats::clear_failures(&mut tx, chat_id).await?;
+        tx.commit().await?;
+        tracing::warn!(%chat_id, %reason, "turn given up: messages dead-lettered");
+        self.publish_outbox(ctx).await;
+        Ok(true)
     }
 
     /// Places the orders the model took, one idempotency key each per turn. Stock that moved since the
