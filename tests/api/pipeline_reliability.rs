@@ -448,3 +448,54 @@ async fn one_publisher_per_shop_at_a_time_so_replies_leave_in_order(pool: PgPool
     first.commit().await.expect("commit");
     assert_eq!(second.await.expect("join"), ["reply-2"]);
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_message_with_a_nul_byte_is_answered_not_retried_forever(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let (subject, payload) = payload_of(&app, &shop, CUSTOMER, "bon\0jour").await;
+
+    let outcome = pipeline(&app, Arc::new(Offline::new()))
+        .process_delivery(&subject, &payload, 1)
+        .await;
+
+    assert_eq!(outcome, Outcome::Ack);
+    let messages = chat_messages(&app, &shop, CUSTOMER).await;
+    assert_eq!(messages[0]["body"], "bonjour");
+    assert_eq!(bot_replies(&app, &shop, CUSTOMER).await.len(), 1);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn work_the_database_keeps_refusing_is_dead_lettered_at_the_poison_limit(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    // A customer id the database refuses (a constraint added for the test): every attempt to store it fails.
+    let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
+    let mut payload = serde_json::to_value(&message).expect("json");
+    payload["customer_jid"] = json!("x".repeat(100_000));
+    sqlx::query("alter table chat add constraint short_jid check (length(customer_jid) < 1000)")
+        .execute(&app.admin_db)
+        .await
+        .expect("constraint");
+    let payload = serde_json::to_vec(&payload).expect("json");
+    let pipeline = pipeline(&app, Arc::new(Offline::new()));
+
+    let early = pipeline.process_delivery(&subject, &payload, 1).await;
+    let last = pipeline
+        .process_delivery(&subject, &payload, i64::from(workers::MAX_FAILED_TURNS))
+        .await;
+
+    assert!(matches!(early, Outcome::Retry(_)), "{early:?}");
+    assert!(matches!(last, Outcome::DeadLetter(_)), "{last:?}");
+    let dead: Value = app
+        .list_dead_letters(&shop)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        dead.as_array().map(Vec::len),
+        Some(1),
+        "stored before the ack"
+    );
+}

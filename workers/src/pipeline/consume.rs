@@ -197,7 +197,8 @@ impl Pipeline {
     }
 }
 
-/// The ack policy. A message that cannot be read is dead-lettered at once. A turn's failure is retried after
+/// The ack policy. A message that cannot be read is dead-lettered at once, one whose work the database keeps
+/// refusing at the poison limit of deliveries. A turn's failure is retried after
 /// its delay (the turn itself counts it and dead-letters the chat's messages at the poison limit, see
 /// `turn`). The database or NATS being down is never the message's fault: retried with backoff for as long
 /// as it takes (the consumer has no delivery limit).
@@ -215,6 +216,14 @@ fn outcome_of(result: Result<(), Failure>, delivered: i64) -> Outcome {
         Err(Failure::Nats(e)) => {
             tracing::warn!(error.message = %e, "NATS unavailable; the message will be retried");
             Outcome::Retry(backoff(delivered))
+        }
+        Err(Failure::Defect(e)) => {
+            tracing::error!(error.cause_chain = ?e, error.message = %e, delivered, "the database refused a message's work");
+            if delivered >= i64::from(crate::config::MAX_FAILED_TURNS) {
+                Outcome::DeadLetter(format!("erreur inattendue de la base de données : {e}"))
+            } else {
+                Outcome::Retry(backoff(delivered))
+            }
         }
     }
 }
@@ -276,6 +285,18 @@ mod tests {
                 1,
                 Outcome::DeadLetter("illisible".into()),
                 "a permanent failure gives up at once",
+            ),
+            (
+                Err(Failure::Defect(store::Error::NotFound)),
+                2,
+                Outcome::Retry(Duration::from_secs(2)),
+                "work the database refuses is retried…",
+            ),
+            (
+                Err(Failure::Defect(store::Error::NotFound)),
+                i64::from(crate::config::MAX_FAILED_TURNS),
+                Outcome::DeadLetter("erreur inattendue de la base de données : not found".into()),
+                "…up to the poison limit",
             ),
         ];
         for (result, delivered, expected, case) in cases {

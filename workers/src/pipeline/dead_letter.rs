@@ -25,17 +25,50 @@ impl Pipeline {
             metrics::counter!("pipeline_dead_letters_total").increment(1);
             return Ok(());
         };
-        let payload: Value = serde_json::from_slice(payload)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()));
+        let raw = String::from_utf8_lossy(payload).into_owned();
+        let parsed: Value =
+            serde_json::from_slice(payload).unwrap_or_else(|_| Value::String(raw.clone()));
         let ctx = TenantCtx::new(tenant_id);
-        let mut tx = self.inner.db.tenant(ctx).await?;
         let deliveries = i32::try_from(delivered).unwrap_or(i32::MAX);
-        self.store_dead_letter(&mut tx, subject, &payload, reason, deliveries)
-            .await?;
-        tx.commit().await?;
+        let stored = self
+            .try_dead_letter(ctx, subject, &parsed, reason, deliveries)
+            .await;
+        match stored {
+            Err(e) if !e.is_unavailable() => {
+                // The payload itself is refused (a NUL byte in JSON, say): keep what can be kept.
+                tracing::warn!(error = %e, "dead letter refused; storing its payload as sanitised text");
+                let sanitised = Value::String(raw.replace('\0', ""));
+                if let Err(e) = self
+                    .try_dead_letter(ctx, subject, &sanitised, reason, deliveries)
+                    .await
+                {
+                    if e.is_unavailable() {
+                        return Err(e);
+                    }
+                    // Nothing of it can be stored (the shop was deleted meanwhile, say).
+                    tracing::error!(%tenant_id, %reason, error = %e, "dead letter cannot be stored: dropped after logging");
+                    return Ok(());
+                }
+            }
+            other => other?,
+        }
         tracing::warn!(%tenant_id, %reason, "message dead-lettered");
         self.publish_outbox(ctx).await;
         Ok(())
+    }
+
+    async fn try_dead_letter(
+        &self,
+        ctx: TenantCtx,
+        subject: &str,
+        payload: &Value,
+        reason: &str,
+        deliveries: i32,
+    ) -> store::Result<()> {
+        let mut tx = self.inner.db.tenant(ctx).await?;
+        self.store_dead_letter(&mut tx, subject, payload, reason, deliveries)
+            .await?;
+        tx.commit().await
     }
 
     /// Writes one dead letter in `tx`: the row, the stored message settled as skipped with the reason, and

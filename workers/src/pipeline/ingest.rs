@@ -23,8 +23,14 @@ pub(super) fn read_inbound(
 ) -> Result<InboundMessage, Failure> {
     let tenant_id = tenant_of(subjects, subject)
         .ok_or_else(|| Failure::Permanent(format!("sujet inattendu : {subject}")))?;
-    let inbound: InboundMessage = serde_json::from_slice(payload)
+    let mut inbound: InboundMessage = serde_json::from_slice(payload)
         .map_err(|e| Failure::Permanent(format!("message illisible : {e}")))?;
+    // PostgreSQL text cannot hold NUL; a customer cannot mean one.
+    for text in [&mut inbound.text, &mut inbound.customer_name] {
+        if text.contains('\0') {
+            *text = text.replace('\0', "");
+        }
+    }
     if inbound.tenant_id != tenant_id {
         return Err(Failure::Permanent(
             "le message ne correspond pas à la boutique du sujet".into(),

@@ -48,13 +48,20 @@ pub(crate) enum Failure {
     Permanent(String),
     /// The database is unavailable: retried until it is back, never counted as the message's fault.
     Store(store::Error),
+    /// The database refused the work itself (bad data, a missing row): retried like a failed turn, and given
+    /// up on at the poison limit.
+    Defect(store::Error),
     /// NATS is unavailable: likewise.
     Nats(String),
 }
 
 impl From<store::Error> for Failure {
     fn from(e: store::Error) -> Self {
-        Failure::Store(e)
+        if e.is_unavailable() {
+            Failure::Store(e)
+        } else {
+            Failure::Defect(e)
+        }
     }
 }
 

@@ -112,6 +112,13 @@ impl Pipeline {
             Err(failure @ (Failure::Retry { .. } | Failure::Permanent(_))) => {
                 return self.turn_failed(ctx, claim, &snapshot, failure).await;
             }
+            Err(Failure::Defect(e)) => {
+                let failure = Failure::Retry {
+                    delay: None,
+                    reason: format!("écriture refusée par la base de données : {e}"),
+                };
+                return self.turn_failed(ctx, claim, &snapshot, failure).await;
+            }
             Err(infrastructure) => return Err(infrastructure),
         }
         self.publish_outbox(ctx).await;
