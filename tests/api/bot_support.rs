@@ -254,3 +254,12 @@ pub async fn backoff_of(app: &TestApp, shop: &Shop) -> Vec<(i32, bool)> {
     .await
     .expect("chats")
 }
+
+/// The shop's dead letters, as its owner lists them through the API.
+pub async fn dead_letters_of(app: &TestApp, shop: &Shop) -> Value {
+    app.list_dead_letters(shop)
+        .await
+        .json()
+        .await
+        .expect("json")
+}

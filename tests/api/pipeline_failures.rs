@@ -135,12 +135,7 @@ async fn a_message_failing_on_every_delivery_is_dead_lettered_and_listed(pool: P
         .await;
     assert_eq!(last, Outcome::Ack, "acked once the dead letter is stored");
 
-    let dead: Value = app
-        .list_dead_letters(&shop)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let dead: Value = dead_letters_of(&app, &shop).await;
     assert_eq!(dead.as_array().map(Vec::len), Some(1));
     assert_eq!(dead[0]["wa_message_id"], message.wa_message_id);
     assert_eq!(dead[0]["deliveries"], workers::MAX_FAILED_TURNS);
@@ -158,12 +153,7 @@ async fn a_message_failing_on_every_delivery_is_dead_lettered_and_listed(pool: P
         .expect("message kept");
     assert_eq!(status, "skipped", "kept, marked as not answered");
     let other = app.signup("Autre boutique").await;
-    let foreign: Value = app
-        .list_dead_letters(&other)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let foreign: Value = dead_letters_of(&app, &other).await;
     assert_eq!(foreign, json!([]), "another shop sees none of it");
 }
 
@@ -183,12 +173,7 @@ async fn bad_requests_to_the_model_are_not_retried(pool: PgPool) {
 
     assert_eq!(outcome, Outcome::Ack, "acked: the dead letter is stored");
     assert_eq!(fake.requests().len(), 1, "asked once");
-    let dead: Value = app
-        .list_dead_letters(&shop)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let dead: Value = dead_letters_of(&app, &shop).await;
     assert_eq!(dead[0]["wa_message_id"], message.wa_message_id);
     assert_eq!(dead[0]["deliveries"], 1);
 }
@@ -245,12 +230,7 @@ async fn unreadable_messages_are_dead_lettered_at_once(pool: PgPool) {
     let outcome = pipeline.process_delivery(&subject, b"{not json", 1).await;
 
     assert!(matches!(outcome, Outcome::DeadLetter(_)), "{outcome:?}");
-    let dead: Value = app
-        .list_dead_letters(&shop)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let dead: Value = dead_letters_of(&app, &shop).await;
     assert_eq!(
         dead[0]["payload"], "{not json",
         "the raw payload is kept for diagnosis"

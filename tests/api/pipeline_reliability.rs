@@ -487,12 +487,7 @@ async fn work_the_database_keeps_refusing_is_dead_lettered_at_the_poison_limit(p
 
     assert!(matches!(early, Outcome::Retry(_)), "{early:?}");
     assert!(matches!(last, Outcome::DeadLetter(_)), "{last:?}");
-    let dead: Value = app
-        .list_dead_letters(&shop)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let dead: Value = dead_letters_of(&app, &shop).await;
     assert_eq!(
         dead.as_array().map(Vec::len),
         Some(1),
