@@ -42,7 +42,7 @@ impl Pipeline {
             .map_err(|e| Error::Nats(e.to_string()))?;
         let concurrency = self.inner.config.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
-        let sweeper = tokio::spawn(self.clone().sweep_forever(shutdown.clone()));
+        let sweeper = tokio::spawn(self.clone().sweep_forever(slots.clone(), shutdown.clone()));
         tracing::info!(worker = %self.inner.worker_id, concurrency, "worker consuming inbound messages");
         'pull: loop {
             let first = tokio::select! {

@@ -21,8 +21,9 @@ const OUTBOX_RETENTION: Duration = Duration::from_secs(24 * 3600);
 const PRUNE_BATCH: i64 = 5_000;
 
 impl Pipeline {
-    /// Sweeps every `sweep_secs` until `shutdown`.
-    pub(super) async fn sweep_forever(self, shutdown: CancellationToken) {
+    /// Sweeps every `sweep_secs` until `shutdown`, its turns taking the same slots as the consumer's, so a
+    /// worker never runs more turns at once than its concurrency.
+    pub(super) async fn sweep_forever(self, slots: Arc<Semaphore>, shutdown: CancellationToken) {
         let mut tick =
             tokio::time::interval(Duration::from_secs(self.inner.config.sweep_secs.max(1)));
         loop {
@@ -32,15 +33,20 @@ impl Pipeline {
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = self.sweep_once() => {}
+                () = self.sweep(&slots) => {}
             }
         }
     }
 
-    /// One sweep: publishes outbox backlogs, answers stranded chats (several at once, up to the worker's
-    /// concurrency; each still within its shop's turn cap and past its backoff), prunes the outbox.
-    /// Exposed for tests.
+    /// One sweep, on slots of its own: for tests.
     pub async fn sweep_once(&self) {
+        let slots = Arc::new(Semaphore::new(self.inner.config.concurrency.max(1)));
+        self.sweep(&slots).await;
+    }
+
+    /// One sweep: publishes outbox backlogs, answers stranded chats (several at once, as slots allow; each
+    /// still within its shop's turn cap and past its backoff), prunes the outbox.
+    async fn sweep(&self, slots: &Arc<Semaphore>) {
         let inner = &self.inner;
         let found = async {
             let mut tx = inner.db.platform().await?;
@@ -65,7 +71,6 @@ impl Pipeline {
         for tenant_id in backlog {
             self.publish_outbox(TenantCtx::new(tenant_id)).await;
         }
-        let slots = Arc::new(Semaphore::new(inner.config.concurrency.max(1)));
         let mut turns = JoinSet::new();
         for (tenant_id, chat_id) in stranded {
             let Ok(slot) = slots.clone().acquire_owned().await else {
