@@ -146,7 +146,8 @@ impl IngressConfig {
         }
     }
 
-    /// Renewal period: a third of the TTL, so two renewals may fail transiently before the node self-fences.
+    /// Renewal period: a third of the TTL. A failed renewal is retried until TTL − margin after the last
+    /// successful one; only then does the node self-fence.
     pub fn renew_interval(&self) -> Duration {
         self.lease_ttl / 3
     }

@@ -4,11 +4,12 @@
 //! [`crate::sandbox::SandboxGateway`] (demos and tests, which speaks the same events). Keeping the crate behind
 //! this trait confines its API churn to one module.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 /// How a tenant links its number the first time.
@@ -83,7 +84,46 @@ pub enum GatewayEvent {
         until: Option<DateTime<Utc>>,
         reason: String,
     },
-    Message(IncomingMessage),
+    /// A message, with the handle that acknowledges it to WhatsApp once it is stored.
+    Message(IncomingMessage, Delivery),
+}
+
+/// The acknowledgement of one customer message to WhatsApp. The gateway sends WhatsApp its receipt only once
+/// the session [`accept`](Delivery::accept)s the message (after JetStream stored it, or when it is
+/// deliberately ignored); a message never accepted stays unacknowledged, and WhatsApp delivers it again on
+/// the next connection — to whichever node then holds the shop. Clones share one acknowledgement.
+#[derive(Debug, Clone, Default)]
+pub struct Delivery(Arc<Mutex<Option<oneshot::Sender<()>>>>);
+
+impl Delivery {
+    /// A delivery, and what resolves (`Ok`) when it is accepted or fails when it is dropped unaccepted.
+    pub fn new() -> (Self, oneshot::Receiver<()>) {
+        let (accepted, receiver) = oneshot::channel();
+        (Self(Arc::new(Mutex::new(Some(accepted)))), receiver)
+    }
+
+    /// A message nobody waits on (a sandbox simulation).
+    pub fn untracked() -> Self {
+        Self::default()
+    }
+
+    pub fn accept(&self) {
+        let accepted = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(accepted) = accepted {
+            let _ = accepted.send(());
+        }
+    }
+}
+
+/// Deliveries say nothing about the message: events compare by their content.
+impl PartialEq for Delivery {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

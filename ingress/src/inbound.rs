@@ -1,26 +1,51 @@
 //! Customer messages from WhatsApp to `tdj.in.<tenant>.<chat>`: only direct chats with text are published
-//! (by `tdj_nats::publish_inbound`, retried until JetStream acknowledges), with
-//! `Nats-Msg-Id = <tenant>:<WhatsApp id>` so a message seen twice (reconnect, fail-over) is stored once.
+//! (by `tdj_nats::publish_inbound`), with `Nats-Msg-Id = <tenant>:<WhatsApp id>` so a message seen twice
+//! (reconnect, fail-over, redelivery) is stored once.
+//!
+//! A message is accepted — its receipt goes to WhatsApp — only once JetStream acknowledged it, or when it is
+//! deliberately ignored. Publishing is retried for as long as this node holds the shop and the session runs;
+//! if either ends first, the message is left unacknowledged and WhatsApp delivers it again, to the next owner.
 
 use std::time::Duration;
 
 use schemas::{Channel, InboundMessage};
 use tdj_nats::{PublishInboundError, publish_inbound};
+use tokio_util::sync::CancellationToken;
 
-use crate::gateway::{ChatKind, IncomingMessage};
+use crate::gateway::{ChatKind, Delivery, IncomingMessage};
 use crate::lease::Lease;
 use crate::node_state::NodeState;
 use crate::tenant_slot::RecentIds;
 
-/// Publish attempts before a message is given up (logged and counted).
-const ATTEMPTS: u32 = 4;
+/// Longest pause between two publish attempts.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
 
+/// Handles one message: publishes it (or ignores it), then accepts its delivery — or leaves it unaccepted
+/// when the lease or the session ends before JetStream stored it.
 pub(crate) async fn handle(
     shared: &NodeState,
     lease: &Lease,
     recent: &RecentIds,
+    stop: &CancellationToken,
     message: IncomingMessage,
+    delivery: Delivery,
 ) {
+    if publish(shared, lease, recent, stop, message).await {
+        delivery.accept();
+    } else {
+        metrics::counter!("whatsapp_inbound_total", "outcome" => "left_for_redelivery")
+            .increment(1);
+    }
+}
+
+/// `true` when the message is stored in the inbound stream or deliberately ignored.
+async fn publish(
+    shared: &NodeState,
+    lease: &Lease,
+    recent: &RecentIds,
+    stop: &CancellationToken,
+    message: IncomingMessage,
+) -> bool {
     let ignored = match message.kind {
         ChatKind::Direct => None,
         ChatKind::Group => Some("group"),
@@ -31,22 +56,18 @@ pub(crate) async fn handle(
     if let Some(kind) = ignored {
         metrics::counter!("whatsapp_inbound_total", "outcome" => "ignored", "reason" => kind)
             .increment(1);
-        return;
+        return true;
     }
     let Some(text) = message.text.filter(|t| !t.trim().is_empty()) else {
         metrics::counter!("whatsapp_inbound_total", "outcome" => "ignored", "reason" => "no_text")
             .increment(1);
-        return;
+        return true;
     };
     // Our own replies may come back as "from me": they are not the owner typing by hand.
     if message.from_me && recent.contains(&message.id) {
         metrics::counter!("whatsapp_inbound_total", "outcome" => "ignored", "reason" => "own_reply")
             .increment(1);
-        return;
-    }
-    if !lease.is_valid() {
-        // Fenced: the new owner's connection receives it from WhatsApp.
-        return;
+        return true;
     }
     let inbound = InboundMessage {
         tenant_id: lease.tenant_id,
@@ -59,30 +80,38 @@ pub(crate) async fn handle(
         from_owner: message.from_me,
     };
     let mut wait = Duration::from_millis(200);
-    for attempt in 1..=ATTEMPTS {
+    let mut attempt = 0u32;
+    loop {
+        // Fenced: not ours to publish; unacknowledged, WhatsApp redelivers it to the next owner.
+        if !lease.is_valid() || stop.is_cancelled() {
+            return false;
+        }
+        attempt += 1;
         match publish_inbound(&shared.js, &shared.subjects, &inbound).await {
             Ok(()) => {
                 metrics::counter!("whatsapp_inbound_total", "outcome" => "published").increment(1);
-                return;
+                return true;
             }
             Err(e @ PublishInboundError::Encode(_)) => {
-                // Retrying cannot help.
+                // Retrying cannot help, and leaving it unacknowledged would have it redelivered forever.
                 tracing::error!(tenant_id = %lease.tenant_id, error = %e, "customer message not encodable");
-                return;
-            }
-            Err(e) if attempt == ATTEMPTS => {
-                tracing::error!(
-                    tenant_id = %lease.tenant_id,
-                    wa_message_id = %inbound.wa_message_id,
-                    error = %e,
-                    "customer message lost: JetStream did not acknowledge it"
-                );
                 metrics::counter!("whatsapp_inbound_total", "outcome" => "failed").increment(1);
+                return true;
             }
             Err(e) => {
-                tracing::warn!(tenant_id = %lease.tenant_id, attempt, error = %e, "inbound publish failed, retrying");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
+                tracing::warn!(
+                    tenant_id = %lease.tenant_id,
+                    wa_message_id = %inbound.wa_message_id,
+                    attempt,
+                    error = %e,
+                    "inbound publish failed; retrying while this node holds the shop"
+                );
+                tokio::select! {
+                    () = stop.cancelled() => return false,
+                    () = lease.fenced() => return false,
+                    () = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(MAX_RETRY_WAIT);
             }
         }
     }

@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
+use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -225,32 +225,54 @@ impl LeaseStore {
         })
     }
 
-    /// One renewal. On failure (lost race, timeout, NATS down) the lease is fenced at once.
+    /// One renewal. A NATS hiccup (timeout, disconnection) is retried until the lease's own deadline: only
+    /// then is the lease fenced, so a stall of a few seconds does not stop every session on every node. A
+    /// revision conflict (someone else wrote the key) fences at once — unless the entry names us, which is a
+    /// retry of a renewal whose acknowledgement was lost.
     pub async fn renew(&self, lease: &Lease) -> bool {
-        if !lease.is_valid() {
-            lease.fence("renewal came too late (process paused or overloaded)");
-            return false;
-        }
-        let sent_at = Instant::now();
-        let budget = lease.deadline().saturating_duration_since(sent_at);
-        let update = self.kv.update(
-            key(lease.tenant_id),
-            Bytes::from(self.node_id.clone()),
-            lease.revision(),
-        );
-        match tokio::time::timeout(budget, update).await {
-            Ok(Ok(revision)) => {
-                lease.renewed(revision, sent_at);
-                true
+        let mut wait = Duration::from_millis(200);
+        loop {
+            if !lease.is_valid() {
+                lease.fence(
+                    "renewal came too late (process paused, overloaded, or NATS unreachable)",
+                );
+                return false;
             }
-            Ok(Err(e)) => {
-                lease.fence(&format!("renewal refused: {e}"));
-                false
+            let sent_at = Instant::now();
+            let budget = lease.deadline().saturating_duration_since(sent_at);
+            let update = self.kv.update(
+                key(lease.tenant_id),
+                Bytes::from(self.node_id.clone()),
+                lease.revision(),
+            );
+            let failure = match tokio::time::timeout(budget, update).await {
+                Ok(Ok(revision)) => {
+                    lease.renewed(revision, sent_at);
+                    return true;
+                }
+                Ok(Err(e)) if e.kind() == UpdateErrorKind::WrongLastRevision => {
+                    match self.holder(lease.tenant_id).await {
+                        Ok(Some((node, revision))) if node == self.node_id => {
+                            lease.renewed(revision, sent_at);
+                            return true;
+                        }
+                        _ => {
+                            lease.fence(&format!("renewal refused: {e}"));
+                            return false;
+                        }
+                    }
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "timed out".to_owned(),
+            };
+            tracing::warn!(tenant_id = %lease.tenant_id, error = %failure, "lease renewal failed; retrying until the lease's deadline");
+            metrics::counter!("whatsapp_lease_renewal_retries_total").increment(1);
+            let left = lease.deadline().saturating_duration_since(Instant::now());
+            tokio::select! {
+                () = lease.fenced() => return false,
+                () = tokio::time::sleep(wait.min(left)) => {}
             }
-            Err(_) => {
-                lease.fence("renewal timed out");
-                false
-            }
+            wait = (wait * 2).min(Duration::from_secs(2));
         }
     }
 
@@ -285,6 +307,18 @@ impl LeaseStore {
         }
     }
 
+    /// Forgets keys not seen changing for a long time: every live key changes at each renewal and a dead
+    /// one leaves the bucket after its max age, so such an entry is for a key that is gone (a tenant moved
+    /// away, a node that stopped). Keeps the map as large as the bucket, not as its history.
+    fn prune_observed(&self) {
+        let horizon = (self.ttl * 4).max(Duration::from_secs(60));
+        let now = Instant::now();
+        self.observed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, (_, since)| now.duration_since(*since) < horizon);
+    }
+
     fn forget(&self, key: &str) {
         self.observed
             .lock()
@@ -309,6 +343,7 @@ impl LeaseStore {
     /// Nodes whose heartbeat changed within the last TTL as this node observed it (at least 1: this node).
     /// Judged on our monotonic clock like lease expiry, so no wall-clock agreement is needed.
     pub async fn live_nodes(&self) -> Result<usize> {
+        self.prune_observed();
         // The node keys come from the stream's own per-subject state: exact. A `keys()` listing relies on an
         // ordered consumer's pending count, which on nats-server 2.9 can end the listing early under load.
         let prefix = self.kv.prefix.clone();

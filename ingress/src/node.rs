@@ -212,6 +212,9 @@ impl IngressNode {
     /// Heartbeat, then take unowned tenants that want a connection, up to this node's fair share.
     async fn scan(&self) -> Result<()> {
         let shared = &self.shared;
+        // Forget the send budgets of shops that have not sent for a while (they equal a fresh budget), so the
+        // limiter holds the shops sending now, not every shop ever seen.
+        shared.limiter.retain_recent();
         shared.leases.heartbeat().await?;
         let live = shared.leases.live_nodes().await?;
         let wanting = {

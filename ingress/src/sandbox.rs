@@ -7,7 +7,12 @@
 //! - a core NATS message on `…wa.sandbox.<tenant>.scan` scans it: `Connecting`, then `Connected`;
 //! - a tenant linked before (its `whatsapp_session` row keeps a phone number) resumes connected at once, on
 //!   any node — the number is the sandbox's whole "stored session", forgotten on logout;
-//! - JSON [`SandboxInbound`] messages on `…wa.sandbox.<tenant>.inbound` arrive as customer messages;
+//! - JSON [`SandboxInbound`] messages on `…wa.sandbox.<tenant>.inbound` arrive as customer messages. Like
+//!   WhatsApp's server, the sandbox holds a message until the ingress acknowledges it: a message sent as a
+//!   request (with a reply subject) is answered `{"accepted": true, "id": …}` only once the ingress stored it
+//!   in JetStream (or deliberately ignored it); no answer means not stored, and the sender sends it again with
+//!   the same `id`, as WhatsApp redelivers an unacknowledged message. A message arriving while the number is
+//!   not linked is not accepted either;
 //! - every text sent is published as a [`SandboxSent`] on `…wa.sandbox.<tenant>.sent`, so a demo or a test in
 //!   another process sees exactly what went out;
 //! - a new connection of a tenant ends the older ones with `Replaced`, as WhatsApp does.
@@ -28,8 +33,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
 use crate::gateway::{
-    ChatKind, Connection, GatewayError, GatewayEvent, IncomingMessage, Simulation, StartOptions,
-    WhatsAppGateway,
+    ChatKind, Connection, Delivery, GatewayError, GatewayEvent, IncomingMessage, Simulation,
+    StartOptions, WhatsAppGateway,
 };
 use crate::names;
 
@@ -74,6 +79,14 @@ pub struct SandboxSent {
     pub text: String,
     /// Which connection sent it (tells nodes apart in fail-over tests).
     pub connection: String,
+}
+
+/// The sandbox's acknowledgement of a [`SandboxInbound`] sent as a request: the ingress stored it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxAccepted {
+    pub accepted: bool,
+    /// The message's WhatsApp id (the one sent, or the one the sandbox gave it).
+    pub id: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -167,6 +180,7 @@ impl WhatsAppGateway for SandboxGateway {
         let stop = CancellationToken::new();
         let connected = Arc::new(AtomicBool::new(false));
         let run = Run {
+            nats: self.nats.clone(),
             connection_id: connection_id.clone(),
             linked,
             pairing_phone: options.pairing_phone,
@@ -200,6 +214,7 @@ impl WhatsAppGateway for SandboxGateway {
 
 /// The simulated connection's event loop.
 struct Run {
+    nats: async_nats::Client,
     connection_id: String,
     linked: Option<String>,
     pairing_phone: Option<String>,
@@ -235,12 +250,33 @@ impl Run {
         self.connect(phone).await
     }
 
-    /// A message arrives, if the number is linked. `false` when the reader is gone.
-    async fn inject(&self, message: SandboxInbound) -> bool {
+    /// A message arrives, if the number is linked; with a `reply` subject, it is answered once the ingress
+    /// accepted the message. `false` when the reader is gone.
+    async fn inject(&self, message: SandboxInbound, reply: Option<async_nats::Subject>) -> bool {
         if !self.connected.load(Ordering::SeqCst) {
             return true;
         }
-        self.emit(GatewayEvent::Message(incoming(message))).await
+        let message = incoming(message);
+        let Some(reply) = reply else {
+            return self
+                .emit(GatewayEvent::Message(message, Delivery::untracked()))
+                .await;
+        };
+        let (delivery, accepted) = Delivery::new();
+        let acknowledgement = SandboxAccepted {
+            accepted: true,
+            id: message.id.clone(),
+        };
+        let nats = self.nats.clone();
+        tokio::spawn(async move {
+            if accepted.await.is_ok()
+                && let Ok(payload) = serde_json::to_vec(&acknowledgement)
+            {
+                let _ = nats.publish(reply, payload.into()).await;
+                let _ = nats.flush().await;
+            }
+        });
+        self.emit(GatewayEvent::Message(message, delivery)).await
     }
 
     async fn run(
@@ -289,11 +325,11 @@ impl Run {
                     }
                 }
                 Some(message) = inbound.next() => {
-                    let Ok(message) = serde_json::from_slice::<SandboxInbound>(&message.payload) else {
+                    let Ok(inbound) = serde_json::from_slice::<SandboxInbound>(&message.payload) else {
                         tracing::warn!("sandbox: ignoring an unreadable inbound message");
                         continue;
                     };
-                    if !self.inject(message).await {
+                    if !self.inject(inbound, message.reply).await {
                         return;
                     }
                 }
@@ -308,7 +344,7 @@ impl Run {
                                 text: Some(text),
                                 kind: direct(),
                                 from_me: false,
-                            })
+                            }, None)
                             .await
                         }
                     };

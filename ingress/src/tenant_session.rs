@@ -386,8 +386,16 @@ impl TenantSession {
                 let detail = status::banned(until);
                 return Flow::End(self.terminal(connection, WaStatus::Banned, &detail).await);
             }
-            GatewayEvent::Message(message) => {
-                inbound::handle(&self.shared, &self.lease, &self.recent, message).await;
+            GatewayEvent::Message(message, delivery) => {
+                inbound::handle(
+                    &self.shared,
+                    &self.lease,
+                    &self.recent,
+                    &self.stop,
+                    message,
+                    delivery,
+                )
+                .await;
             }
         }
         Flow::Continue

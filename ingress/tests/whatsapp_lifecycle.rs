@@ -707,7 +707,8 @@ async fn real_whatsapp_smoke(pool: PgPool) {
     println!("send a message to {phone} within two minutes");
     let received = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(event) = events.recv().await {
-            if let GatewayEvent::Message(message) = event {
+            if let GatewayEvent::Message(message, delivery) = event {
+                delivery.accept();
                 return Some(message);
             }
         }

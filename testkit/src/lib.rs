@@ -1,12 +1,14 @@
 //! Test setup shared by the workspace's integration tests, so that each crate's tests arrange the world the
 //! same way: the app-role pool and tenants (`db`), a NATS namespace per test (`nats`), one poller (`poll`),
-//! customer messages published as the ingress does (`publish`) and, with the `ingress` feature, ingress nodes
+//! a throwaway nats-server for tests that break NATS (`nats_server`), customer messages published as the
+//! ingress does (`publish`) and, with the `ingress` feature, ingress nodes
 //! running in the test process (`node`).
 //!
 //! Dev-only: never a dependency of production code.
 
 pub mod db;
 pub mod nats;
+pub mod nats_server;
 #[cfg(feature = "ingress")]
 pub mod node;
 pub mod poll;

@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod housekeeping;
 mod import;
+mod ingress_durability;
 mod ingress_leases;
 mod ingress_runtime;
 mod ingress_support;

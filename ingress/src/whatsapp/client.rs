@@ -23,12 +23,12 @@ use whatsapp_rust::types::events::{Event, EventHandler, EventInterest, EventKind
 use whatsapp_rust::wacore::net::{StreamingHttpResponse, UploadBody};
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 use whatsapp_rust::wacore::store::traits::Backend;
-use whatsapp_rust::{ClientError, IqError, SendError};
+use whatsapp_rust::{ClientError, InboundDurabilityHook, IqError, SendError};
 
-use super::events::{Mapped, map_event};
+use super::events::{Mapped, incoming_message, map_event};
 use super::jid::parse_recipient;
 use super::session_store::{PgSessionStore, SessionStoreError};
-use crate::gateway::{Connection, GatewayError, GatewayEvent, StartOptions};
+use crate::gateway::{Connection, Delivery, GatewayError, GatewayEvent, StartOptions};
 
 /// Client settings shared by every tenant.
 #[derive(Debug, Clone)]
@@ -131,6 +131,10 @@ pub async fn start_session(
             signals: signal_tx.clone(),
         })
         .with_http_client(SharedHttp(network.http.clone()))
+        // The receipt of a customer message goes to WhatsApp only once the session stored it in JetStream.
+        .with_inbound_durability_hook(StoreBeforeReceipt {
+            signals: signal_tx.clone(),
+        })
         .with_device_props(DevicePropsOverride::new().with_os(config.device_name.clone()))
         // A sales assistant answers new messages; downloading the chat history costs traffic and memory.
         .skip_history_sync();
@@ -548,7 +552,6 @@ impl Forwarder {
             EventKind::TemporaryBan,
             EventKind::ClientOutdated,
             EventKind::ConnectFailure,
-            EventKind::Messages,
         ])
     }
 }
@@ -584,6 +587,49 @@ impl EventHandler for Forwarder {
     fn interest(&self) -> EventInterest {
         Self::interest()
     }
+}
+
+/// The crate's inbound durability hook: every decrypted message goes to the session (in order, on the same
+/// queue as the other events) with a [`Delivery`], and the batch is acknowledged to WhatsApp only once the
+/// session accepted each of its messages — stored in JetStream, or deliberately ignored. Until then the crate
+/// keeps the decrypted copies in the session store (PostgreSQL); if the session does not accept them (the
+/// lease was lost, the node stops or crashes), WhatsApp redelivers them on the next connection, to whichever
+/// node then holds the shop. The session only publishes and never waits on this client, so awaiting it here
+/// cannot deadlock the receive path.
+struct StoreBeforeReceipt {
+    signals: mpsc::UnboundedSender<Mapped>,
+}
+
+#[async_trait]
+impl InboundDurabilityHook for StoreBeforeReceipt {
+    async fn on_messages(
+        &self,
+        _client: Arc<Client>,
+        batch: &[whatsapp_rust::types::events::InboundMessage],
+    ) -> anyhow::Result<()> {
+        hand_over(&self.signals, batch).await
+    }
+}
+
+/// Hands every message of `batch` to the session and waits until it accepted them all.
+pub(crate) async fn hand_over(
+    signals: &mpsc::UnboundedSender<Mapped>,
+    batch: &[whatsapp_rust::types::events::InboundMessage],
+) -> anyhow::Result<()> {
+    let mut accepted = Vec::with_capacity(batch.len());
+    for message in batch.iter().filter_map(incoming_message) {
+        let (delivery, accepting) = Delivery::new();
+        signals
+            .send(Mapped::Event(GatewayEvent::Message(message, delivery)))
+            .map_err(|_| anyhow::anyhow!("the session has stopped: WhatsApp will redeliver"))?;
+        accepted.push(accepting);
+    }
+    for accepting in accepted {
+        accepting
+            .await
+            .map_err(|_| anyhow::anyhow!("message not stored: WhatsApp will redeliver"))?;
+    }
+    Ok(())
 }
 
 /// Wraps the transport factory to report each connection attempt: the crate emits no event for an attempt,
@@ -669,5 +715,78 @@ impl HttpClient for SharedHttp {
 
     fn resource_report(&self) -> Option<whatsapp_rust::wacore::stats::HttpResourceReport> {
         self.0.resource_report()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::events::tests::{inbound, text};
+    use super::*;
+
+    /// The session's side: accepts (or not) each message handed over, in order.
+    async fn session(mut signals: mpsc::UnboundedReceiver<Mapped>, accept: bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Some(Mapped::Event(GatewayEvent::Message(message, delivery))) =
+            signals.recv().await
+        {
+            seen.push(message.chat_jid);
+            if accept {
+                delivery.accept();
+            }
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_acknowledged_to_whatsapp_only_once_the_session_accepted_every_message() {
+        let batch = [
+            inbound("2250700000001@s.whatsapp.net", false, text("Bonjour")),
+            inbound("120363021033254949@g.us", false, text("Promo")),
+            inbound("867051314767696@bot", false, text("not for the session")),
+        ];
+        let (signals, received) = mpsc::unbounded_channel();
+        let accepting = tokio::spawn(session(received, true));
+
+        let committed = hand_over(&signals, &batch).await;
+        drop(signals);
+
+        assert!(committed.is_ok(), "{committed:?}");
+        assert_eq!(
+            accepting.await.expect("session"),
+            ["2250700000001@s.whatsapp.net", "120363021033254949@g.us"],
+            "in order; the bot chat needs no acceptance"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_the_session_does_not_accept_is_left_for_whatsapp_to_redeliver() {
+        let batch = [inbound(
+            "2250700000001@s.whatsapp.net",
+            false,
+            text("Bonjour"),
+        )];
+        let (signals, received) = mpsc::unbounded_channel();
+        tokio::spawn(session(received, false));
+
+        let committed = tokio::time::timeout(Duration::from_secs(5), hand_over(&signals, &batch))
+            .await
+            .expect("answered");
+
+        assert!(committed.is_err(), "the receipt must not be sent");
+    }
+
+    #[tokio::test]
+    async fn a_stopped_session_accepts_nothing() {
+        let batch = [inbound(
+            "2250700000001@s.whatsapp.net",
+            false,
+            text("Bonjour"),
+        )];
+        let (signals, received) = mpsc::unbounded_channel();
+        drop(received);
+
+        assert!(hand_over(&signals, &batch).await.is_err());
     }
 }

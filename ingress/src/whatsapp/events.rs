@@ -26,7 +26,7 @@ pub enum Mapped {
 }
 
 /// Translates one crate event. Most kinds (receipts, presence, app-state sync…) mean nothing to the
-/// gateway and give an empty list; a message batch gives one entry per message we can classify.
+/// gateway and give an empty list.
 pub fn map_event(event: &Event, own_pn: Option<&Jid>) -> Vec<Mapped> {
     let forward = |e| vec![Mapped::Event(e)];
     match event {
@@ -89,11 +89,8 @@ pub fn map_event(event: &Event, own_pn: Option<&Jid>) -> Vec<Mapped> {
             },
             false,
         ),
-        Event::Messages(batch) => batch
-            .iter()
-            .filter_map(incoming_message)
-            .map(|m| Mapped::Event(GatewayEvent::Message(m)))
-            .collect(),
+        // Messages arrive through the durability hook (`client::StoreBeforeReceipt`), not as events: the
+        // receipt to WhatsApp waits until they are stored.
         _ => Vec::new(),
     }
 }
@@ -140,16 +137,15 @@ fn logout_reason(reason: ConnectFailureReason, on_connect: bool) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
     use whatsapp_rust::chrono::{self, TimeZone};
     use whatsapp_rust::transport::DisconnectReason;
     use whatsapp_rust::types::events::{
-        BatchOrigin, ClientOutdated, ConnectFailure, Connected, Disconnected, LoggedOut,
-        MessageBatch, PairingCode, PairingQrCode, PairingQrCodesExhausted, StreamReplaced,
-        TempBanReason, TemporaryBan,
+        ClientOutdated, ConnectFailure, Connected, Disconnected, LoggedOut, PairingCode,
+        PairingQrCode, PairingQrCodesExhausted, StreamReplaced, TempBanReason, TemporaryBan,
     };
     use whatsapp_rust::types::message::MessageInfo;
     use whatsapp_rust::waproto::whatsapp as wa;
@@ -167,7 +163,7 @@ mod tests {
         mapped.remove(0)
     }
 
-    fn inbound(chat: &str, from_me: bool, message: wa::Message) -> InboundMessage {
+    pub(crate) fn inbound(chat: &str, from_me: bool, message: wa::Message) -> InboundMessage {
         let mut info = MessageInfo::default();
         info.source.chat = chat.parse().expect("chat jid");
         info.source.sender = info.source.chat.clone();
@@ -184,7 +180,7 @@ mod tests {
             .build()
     }
 
-    fn text(body: &str) -> wa::Message {
+    pub(crate) fn text(body: &str) -> wa::Message {
         wa::Message {
             conversation: Some(body.into()),
             ..Default::default()
@@ -359,22 +355,12 @@ mod tests {
 
     #[test]
     fn messages_carry_text_kind_sender_name_and_time() {
-        let batch = MessageBatch::builder()
-            .messages(Arc::from(vec![
-                inbound("2250700000001@s.whatsapp.net", false, text("Bonjour")),
-                inbound("120363021033254949@g.us", true, text("Promo")),
-                inbound("867051314767696@bot", false, text("ignored")),
-            ]))
-            .origin(BatchOrigin::OfflineDrain)
-            .build();
-        let mapped = map_event(&Event::Messages(batch), Some(&own()));
-        let messages: Vec<IncomingMessage> = mapped
-            .into_iter()
-            .map(|m| match m {
-                Mapped::Event(GatewayEvent::Message(m)) => m,
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect();
+        let batch = [
+            inbound("2250700000001@s.whatsapp.net", false, text("Bonjour")),
+            inbound("120363021033254949@g.us", true, text("Promo")),
+            inbound("867051314767696@bot", false, text("ignored")),
+        ];
+        let messages: Vec<IncomingMessage> = batch.iter().filter_map(incoming_message).collect();
         assert_eq!(messages.len(), 2, "the bot chat is dropped");
         assert_eq!(
             messages[0],
