@@ -16,14 +16,20 @@ fn unique_prefix() -> String {
     format!("t{}", uuid::Uuid::new_v4().simple())
 }
 
-#[tokio::test]
-async fn provisioning_is_idempotent_and_creates_every_definition() {
+/// A fresh namespace on the local server: its prefix, subjects and a connection.
+async fn namespace() -> (String, Subjects, async_nats::Client) {
     let prefix = unique_prefix();
     let config = config(&prefix);
     let subjects = config.subjects().expect("valid prefix");
     let client = tdj_nats::connect(&config)
         .await
         .expect("local NATS is running");
+    (prefix, subjects, client)
+}
+
+#[tokio::test]
+async fn provisioning_is_idempotent_and_creates_every_definition() {
+    let (prefix, subjects, client) = namespace().await;
 
     provision(&client, &subjects, 1)
         .await
@@ -103,12 +109,7 @@ fn an_invalid_prefix_is_refused() {
 
 #[tokio::test]
 async fn a_changed_consumer_or_stream_definition_is_rolled_out_on_the_next_start() {
-    let prefix = unique_prefix();
-    let config = config(&prefix);
-    let subjects = config.subjects().expect("valid prefix");
-    let client = tdj_nats::connect(&config)
-        .await
-        .expect("local NATS is running");
+    let (_, subjects, client) = namespace().await;
     let js = jetstream::new(client.clone());
     // An older release's definitions: a delivery limit and a week of inbound history without a size cap.
     let mut old_stream = tdj_nats::inbound_stream(&subjects, 1);
