@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use workers::llm::gemini::fake::{FakeGemini, FakeRequest, FakeResponse};
+use workers::llm::gemini::fake::{
+    FakeGemini, FakeRequest, FakeResponse, function_call_part, model_response,
+};
 
 /// The one product every shop sells: the same id in each shop (ids are per shop), unlimited stock.
 pub const PRODUCT_ID: &str = "01920000-0000-7000-8000-00000000f001";
@@ -119,17 +121,24 @@ fn answer(request: &FakeRequest, mode: Mode) -> FakeResponse {
         .filter(|c| c["role"] == "model")
         .flat_map(order_notes)
         .collect();
-    if let Some(next) = orders.iter().find(|o| !placed.contains(&o.as_str())) {
+    // Every order still to take, in one round (parallel function calls), as the real model does.
+    let missing: Vec<Value> = orders
+        .iter()
+        .filter(|o| !placed.contains(&o.as_str()))
+        .map(|note| {
+            function_call_part(
+                None,
+                "create_order",
+                json!({"items": [{"product_id": PRODUCT_ID, "quantity": 1}], "customer_name": "Client", "note": note}),
+                None,
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
         if mode == Mode::FailAfterOrder && !placed.is_empty() {
             return FakeResponse::error(500, "INTERNAL", "failed after an order call");
         }
-        return FakeResponse::function_call(
-            None,
-            "create_order",
-            json!({"items": [{"product_id": PRODUCT_ID, "quantity": 1}], "customer_name": "Client", "note": next}),
-            None,
-        )
-        .delayed(think);
+        return FakeResponse::ok(model_response(missing)).delayed(think);
     }
     if mode == Mode::FailAfterOrder && !placed.is_empty() {
         return FakeResponse::error(500, "INTERNAL", "failed after an order call");
