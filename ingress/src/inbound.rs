@@ -87,7 +87,14 @@ async fn publish(
             return false;
         }
         attempt += 1;
-        match publish_inbound(&shared.js, &shared.subjects, &inbound).await {
+        // One attempt may wait up to the ack timeout (5 s): a lost lease or a stop ends it at once.
+        let published = tokio::select! {
+            biased;
+            () = stop.cancelled() => return false,
+            () = lease.fenced() => return false,
+            published = publish_inbound(&shared.js, &shared.subjects, &inbound) => published,
+        };
+        match published {
             Ok(()) => {
                 metrics::counter!("whatsapp_inbound_total", "outcome" => "published").increment(1);
                 return true;

@@ -38,8 +38,22 @@ pub struct LeaseStore {
     node_id: String,
     ttl: Duration,
     margin: Duration,
-    /// First time this node saw each key at its current revision: the clock-free expiry (see module doc).
-    observed: Mutex<HashMap<String, (u64, Instant)>>,
+    /// What this node saw of each key it looked at: the clock-free expiry (see module doc). Keys not looked
+    /// at for [`FORGET_AFTER_TTLS`] TTLs are dropped, so tenants and nodes that came and went do not pile up.
+    observed: Mutex<HashMap<String, Observed>>,
+}
+
+/// Looking at a key again after this many TTLs starts its observation afresh, which only delays a
+/// takeover.
+const FORGET_AFTER_TTLS: u32 = 2;
+
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    revision: u64,
+    /// First seen at `revision`.
+    since: Instant,
+    /// Last looked at.
+    seen: Instant,
 }
 
 /// Who holds a tenant when we could not take it.
@@ -227,10 +241,15 @@ impl LeaseStore {
 
     /// One renewal. A NATS hiccup (timeout, disconnection) is retried until the lease's own deadline: only
     /// then is the lease fenced, so a stall of a few seconds does not stop every session on every node. A
-    /// revision conflict (someone else wrote the key) fences at once — unless the entry names us, which is a
-    /// retry of a renewal whose acknowledgement was lost.
+    /// revision conflict (someone else wrote the key) fences at once — unless an earlier attempt went
+    /// unanswered and the entry names us at a newer revision: that attempt was stored and its
+    /// acknowledgement lost. The lease then counts from when that first unanswered attempt was *sent*
+    /// (the write happened no earlier), never from when we found out, so it cannot outlive what other
+    /// nodes observed.
     pub async fn renew(&self, lease: &Lease) -> bool {
         let mut wait = Duration::from_millis(200);
+        // When the first attempt whose outcome we do not know was sent.
+        let mut unsure_since: Option<Instant> = None;
         loop {
             if !lease.is_valid() {
                 lease.fence(
@@ -251,20 +270,19 @@ impl LeaseStore {
                     return true;
                 }
                 Ok(Err(e)) if e.kind() == UpdateErrorKind::WrongLastRevision => {
-                    match self.holder(lease.tenant_id).await {
-                        Ok(Some((node, revision))) if node == self.node_id => {
-                            lease.renewed(revision, sent_at);
-                            return true;
-                        }
-                        _ => {
-                            lease.fence(&format!("renewal refused: {e}"));
-                            return false;
-                        }
+                    if let Some(first_sent) = unsure_since
+                        && let Some(revision) = self.own_write(lease).await
+                    {
+                        lease.renewed(revision, first_sent);
+                        return true;
                     }
+                    lease.fence(&format!("renewal refused: {e}"));
+                    return false;
                 }
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => "timed out".to_owned(),
             };
+            unsure_since.get_or_insert(sent_at);
             tracing::warn!(tenant_id = %lease.tenant_id, error = %failure, "lease renewal failed; retrying until the lease's deadline");
             metrics::counter!("whatsapp_lease_renewal_retries_total").increment(1);
             let left = lease.deadline().saturating_duration_since(Instant::now());
@@ -273,6 +291,20 @@ impl LeaseStore {
                 () = tokio::time::sleep(wait.min(left)) => {}
             }
             wait = (wait * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// The entry's revision when it names us at a revision newer than the lease's: a write of ours. (Only
+    /// this node writes its own id, and never for a tenant it already runs under another lease.)
+    async fn own_write(&self, lease: &Lease) -> Option<u64> {
+        let budget = lease.deadline().saturating_duration_since(Instant::now());
+        match tokio::time::timeout(budget, self.holder(lease.tenant_id)).await {
+            Ok(Ok(Some((node, revision))))
+                if node == self.node_id && revision > lease.revision() =>
+            {
+                Some(revision)
+            }
+            _ => None,
         }
     }
 
@@ -298,25 +330,42 @@ impl LeaseStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        match observed.get(key) {
-            Some(&(seen, since)) if seen == revision => now.duration_since(since) >= self.ttl,
+        match observed.get_mut(key) {
+            Some(entry) if entry.revision == revision => {
+                entry.seen = now;
+                now.duration_since(entry.since) >= self.ttl
+            }
             _ => {
-                observed.insert(key.to_owned(), (revision, now));
+                observed.insert(
+                    key.to_owned(),
+                    Observed {
+                        revision,
+                        since: now,
+                        seen: now,
+                    },
+                );
                 false
             }
         }
     }
 
-    /// Forgets keys not seen changing for a long time: every live key changes at each renewal and a dead
-    /// one leaves the bucket after its max age, so such an entry is for a key that is gone (a tenant moved
-    /// away, a node that stopped). Keeps the map as large as the bucket, not as its history.
+    /// Forgets the keys not looked at lately (a tenant that moved away, a node that stopped): the map stays
+    /// as large as what the scans look at, not as the bucket's history. Each scan calls it.
     fn prune_observed(&self) {
-        let horizon = (self.ttl * 4).max(Duration::from_secs(60));
-        let now = Instant::now();
+        let horizon = self.ttl * FORGET_AFTER_TTLS;
         self.observed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|_, (_, since)| now.duration_since(*since) < horizon);
+            .retain(|_, entry| entry.seen.elapsed() <= horizon);
+    }
+
+    /// Test hook: how many keys this node keeps observations of.
+    #[cfg(feature = "test-support")]
+    pub fn observed_keys(&self) -> usize {
+        self.observed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 
     fn forget(&self, key: &str) {

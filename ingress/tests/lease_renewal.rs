@@ -1,8 +1,9 @@
-//! Lease renewal against a throwaway nats-server: a stall shorter than the lease is ridden out, a conflicting
-//! write fences at once.
+//! Lease renewal against a throwaway nats-server: a stall shorter than the lease is ridden out (the lease
+//! dated from the renewal whose answer was lost), a stall past the deadline fences at the deadline, a
+//! conflicting write fences at once.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ingress::lease::LeaseStore;
@@ -43,6 +44,7 @@ async fn a_nats_stall_shorter_than_the_lease_does_not_fence_it() {
     );
 
     // NATS stops answering for 7 s: longer than one request's timeout (5 s), shorter than the lease (18 s).
+    let asked = Instant::now();
     server.freeze();
     let renewal = tokio::spawn({
         let (store, lease) = (store.clone(), lease.clone());
@@ -57,6 +59,14 @@ async fn a_nats_stall_shorter_than_the_lease_does_not_fence_it() {
 
     assert!(renewed, "renewed once NATS answered again");
     assert!(lease.is_valid() && !lease.is_fenced());
+    // The first attempt is the one stored (on thaw); its answer was lost, a retry met our own write. The
+    // lease counts from when that first attempt was sent, not from the retry: other nodes may have seen the
+    // write since then. (The retry that found out was sent 5 s later.)
+    assert!(
+        lease.deadline() <= asked + Duration::from_secs(18) + Duration::from_millis(500),
+        "valid {:?} past the first attempt",
+        lease.deadline() - asked
+    );
     assert!(store.renew(&lease).await, "and renews normally afterwards");
 }
 
@@ -83,4 +93,41 @@ async fn a_lease_someone_else_wrote_is_fenced_at_once() {
     assert!(!store.renew(&lease).await);
     assert!(lease.is_fenced());
     assert!(started.elapsed() < Duration::from_secs(2), "at once");
+}
+
+#[tokio::test]
+async fn a_renewal_failing_past_the_deadline_fences_at_the_deadline_not_before() {
+    let server = NatsServer::start().await;
+    let client = async_nats::connect(server.url()).await.expect("connect");
+    let subjects = Subjects::with_prefix("leases").expect("prefix");
+    tdj_nats::provision(&client, &subjects, 1)
+        .await
+        .expect("provision");
+    // Valid 2.2 s after each renewal.
+    let store = LeaseStore::open(
+        &client,
+        &subjects.lease_bucket(),
+        "node-a".into(),
+        Duration::from_secs(3),
+        Duration::from_millis(800),
+    )
+    .await
+    .expect("lease store");
+    let lease = store
+        .try_acquire(Uuid::new_v4())
+        .await
+        .expect("bucket")
+        .expect("free");
+    let acquired = Instant::now();
+
+    server.freeze();
+    let renewed = store.renew(&lease).await;
+    let fenced_after = acquired.elapsed();
+    server.thaw();
+
+    assert!(!renewed && lease.is_fenced());
+    assert!(
+        fenced_after >= Duration::from_secs(2) && fenced_after < Duration::from_secs(4),
+        "fenced at the deadline, not before nor long after: {fenced_after:?}"
+    );
 }

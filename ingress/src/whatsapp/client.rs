@@ -5,6 +5,12 @@
 //! unbounded internal queue; one supervisor task per session owns the crate's `BotHandle`, forwards the
 //! queue to the bounded channel the caller reads, and handles terminal states. Dropping the
 //! [`WaConnection`] aborts the supervisor, which drops the `BotHandle`, which aborts the client.
+//!
+//! Customer messages come through the crate's durability hook ([`StoreBeforeReceipt`]), which waits on the
+//! client's receive path for the session to accept them. So nothing that itself waits for that path (a
+//! graceful stop, the unlink request of a logout) may wait behind an acceptance: the hook's gate closes
+//! first (`shutdown`, `logout`, the supervisor stopping the client), which refuses what is pending (left to
+//! WhatsApp's redelivery) instead of stalling the stop until its timeout aborts the client.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -121,6 +127,11 @@ pub async fn start_session(
     session: SessionBackend,
 ) -> Result<(WaConnection, mpsc::Receiver<GatewayEvent>), GatewayError> {
     let (signal_tx, signal_rx) = mpsc::unbounded_channel();
+    let stop = CancellationToken::new();
+    let hook = StoreBeforeReceipt {
+        signals: signal_tx.clone(),
+        closed: stop.child_token(),
+    };
     let client_backend = session.for_client();
     let client_store = Arc::downgrade(&client_backend);
 
@@ -132,9 +143,7 @@ pub async fn start_session(
         })
         .with_http_client(SharedHttp(network.http.clone()))
         // The receipt of a customer message goes to WhatsApp only once the session stored it in JetStream.
-        .with_inbound_durability_hook(StoreBeforeReceipt {
-            signals: signal_tx.clone(),
-        })
+        .with_inbound_durability_hook(hook.clone())
         .with_device_props(DevicePropsOverride::new().with_os(config.device_name.clone()))
         // A sales assistant answers new messages; downloading the chat history costs traffic and memory.
         .skip_history_sync();
@@ -163,7 +172,6 @@ pub async fn start_session(
         .detach();
 
     let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
-    let stop = CancellationToken::new();
     let handle = bot.spawn();
     let supervisor = tokio::spawn(supervise(Supervisor {
         tenant_id,
@@ -171,6 +179,7 @@ pub async fn start_session(
         signals: signal_rx,
         events: events_tx,
         stop: stop.clone(),
+        hook_closed: hook.closed.clone(),
         session: session.clone(),
         client_store,
         shutdown_timeout: config.shutdown_timeout,
@@ -186,6 +195,7 @@ pub async fn start_session(
             client: Arc::downgrade(&client),
             session,
             stop,
+            hook,
             supervisor: Mutex::new(Some(supervisor)),
             shutdown_timeout: config.shutdown_timeout,
         },
@@ -209,6 +219,7 @@ pub struct WaConnection {
     client: Weak<Client>,
     session: SessionBackend,
     stop: CancellationToken,
+    hook: StoreBeforeReceipt,
     supervisor: Mutex<Option<JoinHandle<Exit>>>,
     shutdown_timeout: Duration,
 }
@@ -225,6 +236,16 @@ impl WaConnection {
     /// The crate's client while it exists, for diagnostics (`stats()`, `memory_report()`).
     pub fn client(&self) -> Option<Arc<Client>> {
         self.client.upgrade()
+    }
+
+    /// Test hook: hands `batch` to the session exactly as the crate's durability hook does; `Ok` means the
+    /// crate would now acknowledge the batch to WhatsApp.
+    #[cfg(feature = "test-support")]
+    pub async fn deliver_inbound(
+        &self,
+        batch: &[whatsapp_rust::types::events::InboundMessage],
+    ) -> anyhow::Result<()> {
+        hand_over(&self.hook.signals, &self.hook.closed, batch).await
     }
 
     /// The client, if it is connected to WhatsApp right now.
@@ -304,6 +325,8 @@ impl Connection for WaConnection {
     async fn logout(&self) -> Result<(), GatewayError> {
         // Sends the unlink IQ when connected, dispatches `LoggedOut` (the supervisor stops the client,
         // wipes the session, then emits it) and disconnects.
+        // The unlink's answer comes through the receive path, which a pending acceptance would hold up.
+        self.hook.closed.cancel();
         if let Some(client) = self.client.upgrade() {
             client.logout().await;
         }
@@ -383,6 +406,8 @@ struct Supervisor {
     signals: mpsc::UnboundedReceiver<Mapped>,
     events: mpsc::Sender<GatewayEvent>,
     stop: CancellationToken,
+    /// The durability hook's gate, closed before the client is stopped (see the module doc).
+    hook_closed: CancellationToken,
     session: SessionBackend,
     /// The client's own handle on the store; dead once the client and all its tasks are gone.
     client_store: Weak<dyn Backend>,
@@ -398,22 +423,29 @@ async fn supervise(s: Supervisor) -> Exit {
         mut signals,
         events,
         stop,
+        hook_closed,
         session,
         client_store,
         shutdown_timeout,
     } = s;
+    // A graceful stop waits for the receive path, where the hook may wait for a message this task, busy
+    // stopping, would never forward.
+    let stop_now = |handle| {
+        hook_closed.cancel();
+        stop_client(handle, shutdown_timeout, tenant_id)
+    };
     let terminal = loop {
         tokio::select! {
             biased;
             () = stop.cancelled() => {
                 // `shutdown`: no event follows it.
-                stop_client(handle, shutdown_timeout, tenant_id).await;
+                stop_now(handle).await;
                 return Exit::default();
             }
             signal = signals.recv() => match signal {
                 Some(Mapped::Event(event)) => {
                     if !pass_to_reader(&events, event, &stop).await {
-                        stop_client(handle, shutdown_timeout, tenant_id).await;
+                        stop_now(handle).await;
                         return Exit::default();
                     }
                 }
@@ -427,7 +459,7 @@ async fn supervise(s: Supervisor) -> Exit {
 
     // Let the client finish (it stops by itself after a terminal event; `shutdown` just makes sure and
     // flushes), so nothing writes the store after the wipe below.
-    stop_client(handle, shutdown_timeout, tenant_id).await;
+    stop_now(handle).await;
     let terminal = match terminal {
         Some(terminal) => Some(terminal),
         // The run loop ended on its own: deliver what it reported on the way out.
@@ -435,6 +467,8 @@ async fn supervise(s: Supervisor) -> Exit {
             let mut terminal = None;
             while let Ok(signal) = signals.try_recv() {
                 match signal {
+                    // Refused when the gate closed: WhatsApp delivers it again.
+                    Mapped::Event(GatewayEvent::Message(..)) => {}
                     Mapped::Event(event) => {
                         if !pass_to_reader(&events, event, &stop).await {
                             return Exit::default();
@@ -594,10 +628,13 @@ impl EventHandler for Forwarder {
 /// session accepted each of its messages — stored in JetStream, or deliberately ignored. Until then the crate
 /// keeps the decrypted copies in the session store (PostgreSQL); if the session does not accept them (the
 /// lease was lost, the node stops or crashes), WhatsApp redelivers them on the next connection, to whichever
-/// node then holds the shop. The session only publishes and never waits on this client, so awaiting it here
-/// cannot deadlock the receive path.
+/// node then holds the shop. The session only publishes and never waits on this client while it handles a
+/// message; what does wait on the client closes `closed` first (see the module doc).
+#[derive(Clone)]
 struct StoreBeforeReceipt {
     signals: mpsc::UnboundedSender<Mapped>,
+    /// Cancelled once nobody will accept messages any more: pending ones are refused at once.
+    closed: CancellationToken,
 }
 
 #[async_trait]
@@ -607,17 +644,21 @@ impl InboundDurabilityHook for StoreBeforeReceipt {
         _client: Arc<Client>,
         batch: &[whatsapp_rust::types::events::InboundMessage],
     ) -> anyhow::Result<()> {
-        hand_over(&self.signals, batch).await
+        hand_over(&self.signals, &self.closed, batch).await
     }
 }
 
-/// Hands every message of `batch` to the session and waits until it accepted them all.
+/// Hands every message of `batch` to the session and waits until it accepted them all, or until `closed`.
 pub(crate) async fn hand_over(
     signals: &mpsc::UnboundedSender<Mapped>,
+    closed: &CancellationToken,
     batch: &[whatsapp_rust::types::events::InboundMessage],
 ) -> anyhow::Result<()> {
     let mut accepted = Vec::with_capacity(batch.len());
     for message in batch.iter().filter_map(incoming_message) {
+        if closed.is_cancelled() {
+            anyhow::bail!("the connection is stopping: WhatsApp will redeliver");
+        }
         let (delivery, accepting) = Delivery::new();
         signals
             .send(Mapped::Event(GatewayEvent::Message(message, delivery)))
@@ -625,9 +666,14 @@ pub(crate) async fn hand_over(
         accepted.push(accepting);
     }
     for accepting in accepted {
-        accepting
-            .await
-            .map_err(|_| anyhow::anyhow!("message not stored: WhatsApp will redeliver"))?;
+        tokio::select! {
+            biased;
+            accepted = accepting => accepted
+                .map_err(|_| anyhow::anyhow!("message not stored: WhatsApp will redeliver"))?,
+            () = closed.cancelled() => {
+                anyhow::bail!("the connection is stopping: WhatsApp will redeliver")
+            }
+        }
     }
     Ok(())
 }
@@ -749,7 +795,7 @@ mod tests {
         let (signals, received) = mpsc::unbounded_channel();
         let accepting = tokio::spawn(session(received, true));
 
-        let committed = hand_over(&signals, &batch).await;
+        let committed = hand_over(&signals, &CancellationToken::new(), &batch).await;
         drop(signals);
 
         assert!(committed.is_ok(), "{committed:?}");
@@ -770,11 +816,39 @@ mod tests {
         let (signals, received) = mpsc::unbounded_channel();
         tokio::spawn(session(received, false));
 
-        let committed = tokio::time::timeout(Duration::from_secs(5), hand_over(&signals, &batch))
-            .await
-            .expect("answered");
+        let committed = tokio::time::timeout(
+            Duration::from_secs(5),
+            hand_over(&signals, &CancellationToken::new(), &batch),
+        )
+        .await
+        .expect("answered");
 
         assert!(committed.is_err(), "the receipt must not be sent");
+    }
+
+    #[tokio::test]
+    async fn closing_the_gate_refuses_a_message_the_session_still_holds() {
+        let batch = [inbound(
+            "2250700000001@s.whatsapp.net",
+            false,
+            text("Bonjour"),
+        )];
+        let (signals, mut received) = mpsc::unbounded_channel();
+        let closed = CancellationToken::new();
+        let stopping = async {
+            // The session holds the message (publishing, say) when the connection is stopped.
+            let held = received.recv().await;
+            closed.cancel();
+            held
+        };
+
+        let (committed, _held) = tokio::time::timeout(Duration::from_secs(5), async {
+            tokio::join!(hand_over(&signals, &closed, &batch), stopping)
+        })
+        .await
+        .expect("not held up by the pending message");
+
+        assert!(committed.is_err(), "refused: left to WhatsApp's redelivery");
     }
 
     #[tokio::test]
@@ -787,6 +861,10 @@ mod tests {
         let (signals, received) = mpsc::unbounded_channel();
         drop(received);
 
-        assert!(hand_over(&signals, &batch).await.is_err());
+        assert!(
+            hand_over(&signals, &CancellationToken::new(), &batch)
+                .await
+                .is_err()
+        );
     }
 }
