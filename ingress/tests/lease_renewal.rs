@@ -11,21 +11,31 @@ use schemas::Subjects;
 use testkit::nats_server::NatsServer;
 use uuid::Uuid;
 
+/// A lease store of `node` on `server`, with a 20 s TTL and a 2 s margin (valid 18 s after each renewal).
 async fn leases(server: &NatsServer, node: &str) -> (async_nats::Client, Subjects, LeaseStore) {
+    leases_with(
+        server,
+        node,
+        Duration::from_secs(20),
+        Duration::from_secs(2),
+    )
+    .await
+}
+
+async fn leases_with(
+    server: &NatsServer,
+    node: &str,
+    ttl: Duration,
+    margin: Duration,
+) -> (async_nats::Client, Subjects, LeaseStore) {
     let client = async_nats::connect(server.url()).await.expect("connect");
     let subjects = Subjects::with_prefix("leases").expect("prefix");
     tdj_nats::provision(&client, &subjects, 1)
         .await
         .expect("provision");
-    let store = LeaseStore::open(
-        &client,
-        &subjects.lease_bucket(),
-        node.into(),
-        Duration::from_secs(20),
-        Duration::from_secs(2),
-    )
-    .await
-    .expect("lease store");
+    let store = LeaseStore::open(&client, &subjects.lease_bucket(), node.into(), ttl, margin)
+        .await
+        .expect("lease store");
     (client, subjects, store)
 }
 
@@ -98,21 +108,14 @@ async fn a_lease_someone_else_wrote_is_fenced_at_once() {
 #[tokio::test]
 async fn a_renewal_failing_past_the_deadline_fences_at_the_deadline_not_before() {
     let server = NatsServer::start().await;
-    let client = async_nats::connect(server.url()).await.expect("connect");
-    let subjects = Subjects::with_prefix("leases").expect("prefix");
-    tdj_nats::provision(&client, &subjects, 1)
-        .await
-        .expect("provision");
     // Valid 2.2 s after each renewal.
-    let store = LeaseStore::open(
-        &client,
-        &subjects.lease_bucket(),
-        "node-a".into(),
+    let (_client, _subjects, store) = leases_with(
+        &server,
+        "node-a",
         Duration::from_secs(3),
         Duration::from_millis(800),
     )
-    .await
-    .expect("lease store");
+    .await;
     let lease = store
         .try_acquire(Uuid::new_v4())
         .await
