@@ -24,9 +24,11 @@ struct Cli {
 /// Settings shared by every subcommand; each has an environment variable and a local default.
 #[derive(clap::Args)]
 struct Config {
-    /// `development` (generated dev keys allowed) or `production` (every secret must be given).
-    #[arg(long, env = "TDJ_ENV", value_enum, default_value = "development")]
-    env: Environment,
+    /// `development` (generated dev keys, sandboxes) or `production` (every secret must be given, no
+    /// sandbox). Default: `development` for `up`, the local one-command start; `production` for every
+    /// service started on its own, so a bare binary never runs with dev keys and an open payment sandbox.
+    #[arg(long, env = "TDJ_ENV", value_enum)]
+    env: Option<Environment>,
     /// `pretty` for people, `json` for log collectors.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
     log_format: LogFormat,
@@ -100,8 +102,12 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     telemetry::init(cli.config.log_format == LogFormat::Json);
+    cli.config.env.get_or_insert(match cli.command {
+        Command::Up => Environment::Development,
+        _ => Environment::Production,
+    });
     match cli.command {
         Command::Up => run(cli.config, Services::ALL).await,
         Command::Api => {
@@ -180,7 +186,12 @@ impl Services {
 
 /// Runs the requested services until Ctrl-C or SIGTERM, then lets in-flight work finish.
 async fn run(config: Config, services: Services) -> anyhow::Result<()> {
-    let production = config.env == Environment::Production;
+    let production = config.env != Some(Environment::Development);
+    anyhow::ensure!(
+        !(production && config.ingress.gateway == ingress::GatewayKind::Sandbox),
+        "WHATSAPP_GATEWAY=sandbox is refused with TDJ_ENV=production: it simulates WhatsApp connections and \
+         lets the dashboard inject customer messages"
+    );
     // Checked before anything starts: e-mailed links must leave the server, and must not follow a forged Host.
     let mailer = if services.api {
         anyhow::ensure!(

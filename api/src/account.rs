@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
@@ -165,12 +165,10 @@ pub(crate) async fn change_password(
 async fn forgot(
     State(state): State<AppState>,
     client: ClientAddr,
-    headers: HeaderMap,
     ApiJson(req): ApiJson<ForgotPasswordRequest>,
 ) -> Result<(StatusCode, Json<ForgotPasswordResponse>)> {
     state.auth_limiter.check(client.0)?;
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    request_reset(&state, &req.email, host)?;
+    request_reset(&state, &req.email)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(ForgotPasswordResponse {
@@ -182,11 +180,11 @@ async fn forgot(
 /// Validates the address, then looks the account up and e-mails a reset link in the background (see
 /// [`forgot`]). Platform administrators are never sent a link: they reset with `tdjaasa admin create`.
 /// Field errors: `email`.
-pub(crate) fn request_reset(state: &AppState, email: &str, host: Option<&str>) -> Result<()> {
+pub(crate) fn request_reset(state: &AppState, email: &str) -> Result<()> {
     let mut check = Check::default();
     let email = crate::validate::email(&mut check, "email", email);
     check.finish()?;
-    let base = link_base(state, host)?;
+    let base = state.urls.links.clone();
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(e) = send_reset_link(&state, &email, &base).await {
@@ -311,16 +309,6 @@ pub(crate) fn new_link_token() -> (String, [u8; 32]) {
 pub(crate) fn hash_link_token(token: &str) -> Option<[u8; 32]> {
     let bytes: [u8; 32] = URL_SAFE_NO_PAD.decode(token.trim()).ok()?.try_into().ok()?;
     Some(Sha256::digest(bytes).into())
-}
-
-/// The base of the links in e-mails: `PUBLIC_URL`, else `BILLING_PUBLIC_URL`, else the request's Host.
-pub(crate) fn link_base(state: &AppState, host: Option<&str>) -> Result<String> {
-    match &state.config.public_url {
-        Some(url) => Ok(url.trim_end_matches('/').to_owned()),
-        None => Ok(crate::billing::routes::public_url_for_host(state, host)?
-            .trim_end_matches('/')
-            .to_owned()),
-    }
 }
 
 /// The reset e-mail, in the account's language.

@@ -79,6 +79,13 @@ impl Application {
         let listener = TcpListener::bind(&addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        let listening = listener.local_addr()?;
+        let mut state = state;
+        state.urls = std::sync::Arc::new(crate::state::PublicUrls::resolve(
+            state.config.public_url.as_deref(),
+            state.billing.public_url.as_deref(),
+            listening,
+        ));
         Ok(Self { listener, state })
     }
 

@@ -1,5 +1,6 @@
 //! Shared state of the API handlers.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -27,6 +28,35 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     /// Users' current token versions, remembered briefly (revocation of API tokens).
     pub(crate) token_versions: Arc<TokenVersions>,
+    /// Our public base URLs, from configuration only, never from a request's Host header (a forged Host
+    /// would redirect reset links or the sandbox's webhook); completed by [`crate::Application::build`].
+    pub(crate) urls: Arc<PublicUrls>,
+}
+
+/// Public base URLs, without a trailing `/`.
+#[derive(Debug, Clone)]
+pub(crate) struct PublicUrls {
+    /// Links in e-mails (invitations, password resets): `PUBLIC_URL`, else `BILLING_PUBLIC_URL`.
+    pub links: String,
+    /// Payment return pages and provider notifications: `BILLING_PUBLIC_URL`, else `PUBLIC_URL`.
+    pub billing: String,
+}
+
+impl PublicUrls {
+    /// The configured URLs; with none (development only: production refuses to start), the address the
+    /// server listens on.
+    pub fn resolve(links: Option<&str>, billing: Option<&str>, listening: SocketAddr) -> Self {
+        let local = if listening.ip().is_unspecified() {
+            format!("http://127.0.0.1:{}", listening.port())
+        } else {
+            format!("http://{listening}")
+        };
+        let clean = |url: &str| url.trim().trim_end_matches('/').to_owned();
+        Self {
+            links: links.or(billing).map_or_else(|| local.clone(), clean),
+            billing: billing.or(links).map_or(local, clean),
+        }
+    }
 }
 
 impl AppState {
@@ -37,6 +67,7 @@ impl AppState {
         config: ApiConfig,
         tokens: TokenKeys,
     ) -> Self {
+        let config_links = config.public_url.clone();
         Self {
             auth_limiter: Arc::new(AddrLimiter::per_minute(config.auth_rate_per_minute)),
             db,
@@ -48,6 +79,11 @@ impl AppState {
             billing: Arc::new(Billing::sandbox_only()),
             mailer: Arc::new(DevMailer::default()),
             token_versions: Arc::new(TokenVersions::default()),
+            urls: Arc::new(PublicUrls::resolve(
+                config_links.as_deref(),
+                None,
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+            )),
         }
     }
 

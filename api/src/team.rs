@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -22,7 +22,7 @@ use store::users::{self, Role, User};
 use store::{TenantCtx, TenantTx, audit, tenants};
 use uuid::Uuid;
 
-use crate::account::{check_password, hash_link_token, link_base, new_link_token};
+use crate::account::{check_password, hash_link_token, new_link_token};
 use crate::auth::{AuthUser, hash_password};
 use crate::extract::{ApiJson, ClientAddr};
 use crate::mail::Mail;
@@ -161,11 +161,9 @@ async fn overview(State(state): State<AppState>, user: AuthUser) -> Result<Json<
 async fn invite(
     State(state): State<AppState>,
     user: AuthUser,
-    headers: HeaderMap,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> Result<(StatusCode, Json<InvitationSent>)> {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let sent = invite_member(&state, &user, &req.email, req.role.as_deref(), host).await?;
+    let sent = invite_member(&state, &user, &req.email, req.role.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
@@ -178,12 +176,10 @@ async fn invite(
 async fn resend(
     State(state): State<AppState>,
     user: AuthUser,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<InvitationSent>> {
     let id = crate::pagination::parse_id(&id, Error::NotFound(INVITATION_NOT_FOUND))?;
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    Ok(Json(resend_invitation(&state, &user, id, host).await?))
+    Ok(Json(resend_invitation(&state, &user, id).await?))
 }
 
 /// Cancels an open invitation: its link stops working.
@@ -345,14 +341,13 @@ pub(crate) async fn invite_member(
     user: &AuthUser,
     email: &str,
     role: Option<&str>,
-    host: Option<&str>,
 ) -> Result<InvitationSent> {
     user.require_owner()?;
     let mut check = Check::default();
     let email = crate::validate::email(&mut check, "email", email);
     let role = parse_role(&mut check, "role", role.unwrap_or("staff"));
     check.finish()?;
-    let base = link_base(state, host)?;
+    let base = state.urls.links.clone();
     let mut ptx = state.db.platform().await?;
     let taken = users::email_taken(&mut ptx, &email).await?;
     ptx.commit().await?;
@@ -427,10 +422,9 @@ pub(crate) async fn resend_invitation(
     state: &AppState,
     user: &AuthUser,
     invitation_id: Uuid,
-    host: Option<&str>,
 ) -> Result<InvitationSent> {
     user.require_owner()?;
-    let base = link_base(state, host)?;
+    let base = state.urls.links.clone();
     let (token, token_hash) = new_link_token();
     let mut tx = state.db.tenant(user.ctx()).await?;
     users::lock_team(&mut tx).await?;

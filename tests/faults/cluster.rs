@@ -165,6 +165,8 @@ impl Cluster {
             ("NATS_URL", self.nats_url.clone()),
             ("NATS_PREFIX", "faults".into()),
             ("TDJ_MASTER_KEY", MASTER_KEY.into()),
+            // The sandbox gateway is refused in production.
+            ("TDJ_ENV", "development".into()),
             ("LOG_FORMAT", "json".into()),
             ("NO_COLOR", "1".into()),
             ("RUST_LOG", "warn,tdjaasa=info".into()),

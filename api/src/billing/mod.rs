@@ -153,14 +153,15 @@ impl Billing {
                 "STRIPE_SECRET_KEY is set without STRIPE_WEBHOOK_SECRET: Stripe webhooks will be refused"
             );
         }
-        let sandbox = config.sandbox.unwrap_or(!production).then(|| Sandbox {
+        // The sandbox approves payments without any sign-in: never in production, whatever is configured.
+        anyhow::ensure!(
+            !(production && config.sandbox == Some(true)),
+            "BILLING_SANDBOX=true is refused with TDJ_ENV=production: anyone holding a sandbox link could \
+             activate a plan without paying"
+        );
+        let sandbox = (!production && config.sandbox.unwrap_or(true)).then(|| Sandbox {
             secret: SecretBox::new(Box::new(master.derive(SANDBOX_SECRET_PURPOSE))),
         });
-        if production && sandbox.is_some() {
-            tracing::warn!(
-                "BILLING_SANDBOX is on in production: anyone with a sandbox link can activate a plan"
-            );
-        }
         Ok(Self {
             public_url: config
                 .public_url
@@ -292,6 +293,25 @@ mod tests {
         assert_eq!(
             billing.unavailable_reason("paypal").as_deref(),
             Some("Moyen de paiement inconnu : choisissez sandbox.")
+        );
+    }
+
+    #[test]
+    fn production_refuses_the_sandbox_and_never_offers_it_by_default() {
+        let master = MasterKey::generate();
+        let mut config = BillingConfig::for_tests();
+        let refused = Billing::from_config(&config, &master, true).map(|_| ());
+        assert!(
+            refused.is_err_and(|e| e.to_string().contains("BILLING_SANDBOX=true is refused")),
+            "an explicit sandbox in production stops the start-up"
+        );
+        config.sandbox = None;
+        let billing = Billing::from_config(&config, &master, true).expect("billing");
+        assert!(billing.provider(Provider::Sandbox).is_none());
+        let billing = Billing::from_config(&config, &master, false).expect("billing");
+        assert!(
+            billing.provider(Provider::Sandbox).is_some(),
+            "on by default in development"
         );
     }
 }

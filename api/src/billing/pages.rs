@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
@@ -13,7 +13,6 @@ use store::billing::{self, PaymentOwner, PaymentStatus, Provider};
 use uuid::Uuid;
 
 use super::providers::sandbox::SIGNATURE_HEADER;
-use super::routes::public_url;
 use super::webhooks::SandboxEvent;
 use crate::AppState;
 
@@ -159,21 +158,16 @@ async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Response
     )
 }
 
-async fn approve(state: State<AppState>, headers: HeaderMap, id: Path<String>) -> Response {
-    decide(state, headers, id, true).await
+async fn approve(state: State<AppState>, id: Path<String>) -> Response {
+    decide(state, id, true).await
 }
 
-async fn refuse(state: State<AppState>, headers: HeaderMap, id: Path<String>) -> Response {
-    decide(state, headers, id, false).await
+async fn refuse(state: State<AppState>, id: Path<String>) -> Response {
+    decide(state, id, false).await
 }
 
 /// Fires the signed webhook at our own API, as a provider would.
-async fn decide(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    approved: bool,
-) -> Response {
+async fn decide(State(state): State<AppState>, Path(id): Path<String>, approved: bool) -> Response {
     let Some(owner) = sandbox_payment(&state, &id).await else {
         return not_found();
     };
@@ -183,8 +177,7 @@ async fn decide(
     if approved && let Some(refused) = suspended_page(&state, &owner).await {
         return refused;
     }
-    let (Some(sandbox), Ok(base)) = (state.billing.sandbox.as_ref(), public_url(&state, &headers))
-    else {
+    let (Some(sandbox), base) = (state.billing.sandbox.as_ref(), state.urls.billing.clone()) else {
         return not_found();
     };
     let event = SandboxEvent {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -114,8 +114,7 @@ pub(crate) async fn checkout(
             .get("idempotency-key")
             .map(|value| value.to_str().unwrap_or_default().to_owned()),
     };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let started = start_checkout(&state, &user, input, host).await?;
+    let started = start_checkout(&state, &user, input).await?;
     let status = if started.created {
         StatusCode::CREATED
     } else {
@@ -125,13 +124,11 @@ pub(crate) async fn checkout(
 }
 
 /// Starts paying a month of `input.plan` with `input.provider`: records the payment `pending` (idempotent),
-/// then opens the provider's checkout. `request_host` is the Host the request came to, for the return URLs
-/// when `BILLING_PUBLIC_URL` is not set. Owners only (403 for staff and platform administrators).
+/// then opens the provider's checkout (return URLs under the configured public URL). Owners only (403 for staff and platform administrators).
 pub(crate) async fn start_checkout(
     state: &AppState,
     user: &AuthUser,
     input: CheckoutInput,
-    request_host: Option<&str>,
 ) -> Result<StartedCheckout> {
     // Staff and platform administrators do not pay for the shop.
     user.require_owner()?;
@@ -170,7 +167,7 @@ pub(crate) async fn start_checkout(
             "validated plan or provider missing"
         )));
     };
-    let public_url = public_url_for_host(state, request_host)?;
+    let public_url = state.urls.billing.clone();
 
     let now = Utc::now();
     let base_key = match &client_key {
@@ -348,30 +345,6 @@ async fn wait_for_checkout(
             }
         }
     }
-}
-
-/// Our public base URL: `BILLING_PUBLIC_URL`, else the Host the request came to.
-pub(crate) fn public_url(state: &AppState, headers: &HeaderMap) -> Result<String> {
-    public_url_for_host(
-        state,
-        headers.get(header::HOST).and_then(|h| h.to_str().ok()),
-    )
-}
-
-/// Our public base URL: `BILLING_PUBLIC_URL`, else `http://` and the request's Host (checked).
-pub(crate) fn public_url_for_host(state: &AppState, host: Option<&str>) -> Result<String> {
-    if let Some(url) = &state.billing.public_url {
-        return Ok(url.clone());
-    }
-    let host = host
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
-        })
-        .ok_or_else(|| Error::BadRequest("En-tête Host invalide.".into()))?;
-    Ok(format!("http://{host}"))
 }
 
 /// A paid payment, as a receipt.

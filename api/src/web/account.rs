@@ -186,11 +186,10 @@ async fn forgot(
 ) -> WebResult<Response> {
     check_pre_csrf(&headers, &form.csrf)?;
     let page = public_page(&headers, None, &state);
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let outcome = state
         .auth_limiter
         .check(client.0)
-        .and_then(|()| account::request_reset(&state, &form.email, host));
+        .and_then(|()| account::request_reset(&state, &form.email));
     let (errors, error) = match outcome {
         Ok(()) => return Ok(Redirect::to("/password/forgot?done=sent").into_response()),
         Err(Error::Validation(fields)) => (FieldErrors(fields), String::new()),

@@ -3,7 +3,6 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -222,7 +221,6 @@ struct CheckoutForm {
 /// Starts a payment and sends the browser to the provider's page (the sandbox's page in development).
 async fn checkout(
     State(state): State<AppState>,
-    headers: HeaderMap,
     posted: Posted<CheckoutForm>,
 ) -> WebResult<Response> {
     require_owner(&posted.session)?;
@@ -231,9 +229,8 @@ async fn checkout(
         provider: posted.form.provider,
         idempotency_key: None,
     };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let started =
-        crate::billing::routes::start_checkout(&state, &posted.session.user, input, host).await?;
+        crate::billing::routes::start_checkout(&state, &posted.session.user, input).await?;
     Ok(Redirect::to(&started.checkout.checkout_url).into_response())
 }
 

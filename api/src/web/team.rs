@@ -211,13 +211,10 @@ struct InviteFields {
 
 async fn invite(
     State(state): State<AppState>,
-    headers: HeaderMap,
     posted: Posted<InviteFields>,
 ) -> WebResult<Response> {
     let Posted { session, form } = posted;
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let outcome =
-        team::invite_member(&state, &session.user, &form.email, Some(&form.role), host).await;
+    let outcome = team::invite_member(&state, &session.user, &form.email, Some(&form.role)).await;
     let mut shown = InviteForm {
         email: form.email,
         role: form.role,
@@ -254,13 +251,11 @@ struct Nothing {}
 
 async fn resend(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     posted: Posted<Nothing>,
 ) -> WebResult<Response> {
     let id = crate::pagination::parse_id(&id, INVITATION_NOT_FOUND)?;
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let sent = team::resend_invitation(&state, &posted.session.user, id, host).await?;
+    let sent = team::resend_invitation(&state, &posted.session.user, id).await?;
     let done = if sent.email_sent {
         "resent"
     } else {
