@@ -380,8 +380,37 @@ pub async fn apply_outcome(
     Ok(decision)
 }
 
-/// Marks the payment paid and extends the subscription by one month from the later of now and the current
-/// expiry (renewals stack), on the paid plan. The month is added in UTC.
+/// Where a paid month of `plan_code` starts, given the subscription's current plan, expiry and that plan's
+/// monthly price. Renewing the same plan stacks on the current expiry. Changing plan starts the new plan now
+/// and converts the time left on the old one at the ratio of the two prices, so a payment never buys more
+/// than it costs: 12 prepaid Starter months and one Business payment give one Business month plus the
+/// Starter months' worth of Business time, not 13 Business months.
+pub fn period_start(
+    current: Option<(&str, Option<DateTime<Utc>>, i64)>,
+    plan_code: &str,
+    price_xof: i64,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let Some((current_plan, Some(expires_at), current_price)) = current else {
+        return now;
+    };
+    if expires_at <= now {
+        return now;
+    }
+    if current_plan == plan_code {
+        return expires_at;
+    }
+    let left_ms = i128::from((expires_at - now).num_milliseconds());
+    let converted_ms = if price_xof > 0 {
+        left_ms * i128::from(current_price.max(0)) / i128::from(price_xof)
+    } else {
+        left_ms
+    };
+    now + chrono::Duration::milliseconds(i64::try_from(converted_ms).unwrap_or(i64::MAX / 2))
+}
+
+/// Marks the payment paid and extends the subscription by one month (added in UTC) from
+/// [`period_start`], on the paid plan.
 async fn activate(
     tx: &mut TenantTx<'_>,
     payment: &Payment,
@@ -399,19 +428,40 @@ async fn activate(
     )
     .execute(&mut **tx)
     .await?;
+    let current = sqlx::query!(
+        "select s.plan_code, s.expires_at, p.price_xof
+         from subscription s join plan p on p.plan_code = s.plan_code
+         where s.tenant_id = $1 for update of s",
+        tx.tenant_id(),
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    let price_xof = sqlx::query_scalar!(
+        "select price_xof from plan where plan_code = $1",
+        &payment.plan_code
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let start = period_start(
+        current
+            .as_ref()
+            .map(|c| (c.plan_code.as_str(), c.expires_at, c.price_xof)),
+        &payment.plan_code,
+        price_xof,
+        now,
+    );
     let expires_at = sqlx::query_scalar!(
         r#"insert into subscription (tenant_id, plan_code, status, expires_at)
          values ($1, $2, 'active', (($3::timestamptz at time zone 'UTC') + interval '1 month') at time zone 'UTC')
          on conflict (tenant_id) do update set
            plan_code = excluded.plan_code,
            status = 'active',
-           expires_at = ((greatest(subscription.expires_at, $3::timestamptz) at time zone 'UTC')
-                         + interval '1 month') at time zone 'UTC',
+           expires_at = excluded.expires_at,
            past_due_since = null, grace_until = null, suspended_at = null, updated_at = now()
          returning expires_at as "expires_at!""#,
         tx.tenant_id(),
         &payment.plan_code,
-        now,
+        start,
     )
     .fetch_one(&mut **tx)
     .await?;
@@ -435,4 +485,49 @@ pub async fn open_subscription(tx: &mut TenantTx<'_>, plan_code: &str) -> Result
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 5, 10, 0, 0)
+            .single()
+            .expect("date")
+    }
+
+    #[test]
+    fn a_first_payment_or_a_lapsed_subscription_starts_now() {
+        assert_eq!(period_start(None, "pro", 10_000, now()), now());
+        let pending = Some(("starter", None, 5_000));
+        assert_eq!(period_start(pending, "pro", 10_000, now()), now());
+        let lapsed = Some(("starter", Some(now() - Duration::days(3)), 5_000));
+        assert_eq!(period_start(lapsed, "starter", 5_000, now()), now());
+    }
+
+    #[test]
+    fn renewing_the_same_plan_stacks_on_the_current_expiry() {
+        let paid_until = now() + Duration::days(40);
+        let current = Some(("starter", Some(paid_until), 5_000));
+        assert_eq!(period_start(current, "starter", 5_000, now()), paid_until);
+    }
+
+    #[test]
+    fn changing_plan_converts_the_time_left_at_the_prices_ratio() {
+        // 360 days of Starter (5 000) are worth 120 days of Business (15 000), not 360.
+        let current = Some(("starter", Some(now() + Duration::days(360)), 5_000));
+        assert_eq!(
+            period_start(current, "business", 15_000, now()),
+            now() + Duration::days(120)
+        );
+        // A downgrade keeps the value too: 10 days of Pro (10 000) are 20 days of Starter.
+        let current = Some(("pro", Some(now() + Duration::days(10)), 10_000));
+        assert_eq!(
+            period_start(current, "starter", 5_000, now()),
+            now() + Duration::days(20)
+        );
+    }
 }
