@@ -326,6 +326,11 @@ fn admin_input(email: &str, password: &SecretString) -> anyhow::Result<String> {
             >= 12,
         "le mot de passe d'un administrateur doit contenir au moins 12 caractères"
     );
+    if let Some(weakness) =
+        api::auth::strength::weakness(secrecy::ExposeSecret::expose_secret(password), &[&email])
+    {
+        anyhow::bail!("{weakness}");
+    }
     Ok(email)
 }
 

@@ -121,8 +121,10 @@ pub(crate) async fn change_password(
     current: String,
     new: String,
 ) -> Result<i32> {
+    // Guessing the current password with a stolen token is sign-in guessing too.
+    state.account_limiter.check(&user.user_id.to_string())?;
     let mut check = Check::default();
-    check_password(&mut check, "new_password", &new);
+    check_password(&mut check, "new_password", &new, &[]);
     let mut tx = state.db.tenant(user.ctx()).await?;
     // A member removed meanwhile is signed out, not an error.
     let stored = users::password_hash(&mut tx, user.user_id)
@@ -261,7 +263,7 @@ pub(crate) async fn reset_password(state: &AppState, token: &str, password: Stri
     tx.commit().await?;
     let (tenant_id, _) = found.ok_or(invalid)?;
     let mut check = Check::default();
-    check_password(&mut check, "password", &password);
+    check_password(&mut check, "password", &password, &[]);
     check.finish()?;
     let hash = hash_password(SecretString::from(password)).await?;
     let mut tx = state.db.tenant(TenantCtx::new(tenant_id)).await?;
@@ -283,7 +285,9 @@ pub(crate) async fn reset_password(state: &AppState, token: &str, password: Stri
 }
 
 /// 8 to 128 characters.
-pub(crate) fn check_password(check: &mut Check, field: &str, password: &str) {
+/// Length bounds and strength ([`crate::auth::strength`]); `context` is what the account gives away (its
+/// e-mail, the shop's name).
+pub(crate) fn check_password(check: &mut Check, field: &str, password: &str, context: &[&str]) {
     let len = password.chars().count();
     if len < MIN_PASSWORD {
         check.fail(
@@ -295,6 +299,8 @@ pub(crate) fn check_password(check: &mut Check, field: &str, password: &str) {
             field,
             format!("Le mot de passe ne doit pas dépasser {MAX_PASSWORD} caractères."),
         );
+    } else if let Some(weakness) = crate::auth::strength::weakness(password, context) {
+        check.fail(field, weakness);
     }
 }
 

@@ -28,9 +28,14 @@ pub struct ApiConfig {
     /// Lifetime of the access tokens issued at login and signup, in minutes.
     #[arg(long, env = "JWT_TTL_MINUTES", default_value_t = 60)]
     pub jwt_ttl_minutes: u64,
-    /// Login and signup attempts allowed per client address and minute.
-    #[arg(long, env = "AUTH_RATE_PER_MINUTE", default_value_t = 10)]
+    /// Sign-in, sign-up and password-reset attempts allowed per client network (an IPv4 address or an
+    /// IPv6 /64) and minute; generous enough for a carrier NAT, the per-account limit stops guessing.
+    #[arg(long, env = "AUTH_RATE_PER_MINUTE", default_value_t = 30)]
     pub auth_rate_per_minute: u32,
+    /// Sign-in attempts allowed per account (e-mail address) and hour, at most ten in a row, whatever the
+    /// addresses they come from.
+    #[arg(long, env = "AUTH_ACCOUNT_ATTEMPTS_PER_HOUR", default_value_t = 20)]
+    pub auth_account_attempts_per_hour: u32,
     /// Take the client address from the last X-Forwarded-For entry (set only behind a reverse proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
@@ -59,6 +64,7 @@ impl ApiConfig {
             human_takeover_minutes: 30,
             jwt_ttl_minutes: 60,
             auth_rate_per_minute: 10,
+            auth_account_attempts_per_hour: 20,
             trust_forwarded_for: false,
             session_ttl_hours: 24 * 14,
             public_url: None,

@@ -103,12 +103,14 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let limiter = self.state.auth_limiter.clone();
+        let accounts = self.state.account_limiter.clone();
         let db = self.state.db.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(crate::rate_limit::SHRINK_EVERY);
             loop {
                 tick.tick().await;
                 limiter.shrink();
+                accounts.shrink();
                 crate::housekeeping::run(&db).await;
             }
         });

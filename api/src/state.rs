@@ -11,7 +11,7 @@ use crate::auth::TokenKeys;
 use crate::auth::revocation::TokenVersions;
 use crate::billing::Billing;
 use crate::mail::{DevMailer, Mailer};
-use crate::rate_limit::AddrLimiter;
+use crate::rate_limit::{AccountLimiter, AddrLimiter};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,6 +21,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub tokens: Arc<TokenKeys>,
     pub auth_limiter: Arc<AddrLimiter>,
+    /// Sign-in attempts per account, from any address.
+    pub(crate) account_limiter: Arc<AccountLimiter>,
     pub metrics: PrometheusHandle,
     /// Payment providers and billing settings; the sandbox alone unless [`AppState::with_billing`] is used.
     pub billing: Arc<Billing>,
@@ -70,6 +72,9 @@ impl AppState {
         let config_links = config.public_url.clone();
         Self {
             auth_limiter: Arc::new(AddrLimiter::per_minute(config.auth_rate_per_minute)),
+            account_limiter: Arc::new(AccountLimiter::per_hour(
+                config.auth_account_attempts_per_hour,
+            )),
             db,
             nats,
             subjects,

@@ -618,7 +618,7 @@ pub(crate) async fn accept_invitation(
 ) -> Result<AuthUser> {
     let link = pending_invitation(state, token).await?;
     let mut check = Check::default();
-    check_password(&mut check, "password", &password);
+    check_password(&mut check, "password", &password, &[&link.email]);
     check.finish()?;
     let token_hash = hash_link_token(token).ok_or(Error::NotFound(INVITATION_LINK_INVALID))?;
     let password_hash = hash_password(SecretString::from(password)).await?;

@@ -10,13 +10,13 @@ async fn a_shop_signs_up_logs_in_and_sees_its_account(pool: PgPool) {
     let app = spawn_app(pool).await;
 
     let response = app
-        .signup_with(json!({"business_name": "Friperie d'Abobo", "email": "Awa@Example.CI", "password": "motdepasse1", "plan": "pro"}))
+        .signup_with(json!({"business_name": "Friperie d'Abobo", "email": "Awa@Example.CI", "password": "garba-piment-lagune", "plan": "pro"}))
         .await;
     assert_eq!(response.status(), 201);
     let signup: Value = response.json().await.expect("json");
     assert!(signup["token"].as_str().is_some_and(|t| !t.is_empty()));
 
-    let response = app.login("awa@example.ci", "motdepasse1").await;
+    let response = app.login("awa@example.ci", "garba-piment-lagune").await;
     assert_eq!(
         response.status(),
         200,
@@ -45,7 +45,7 @@ async fn an_email_can_hold_only_one_account(pool: PgPool) {
     let shop = app.signup("Boutique A").await;
 
     let response = app
-        .signup_with(json!({"business_name": "Boutique B", "email": shop.email.to_uppercase(), "password": "motdepasse1", "plan": "starter"}))
+        .signup_with(json!({"business_name": "Boutique B", "email": shop.email.to_uppercase(), "password": "garba-piment-lagune", "plan": "starter"}))
         .await;
     assert_eq!(response.status(), 409);
     assert_eq!(error_code(response).await, "email_taken");

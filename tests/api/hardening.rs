@@ -87,3 +87,105 @@ async fn prepaid_months_of_a_cheaper_plan_do_not_become_months_of_a_dearer_one(p
         .expect("plan");
     assert_eq!(plan, "business");
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn easily_guessed_passwords_are_refused_with_a_french_reason(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for weak in ["12345678", "azerty123", "Marcory2024"] {
+        let response = app
+            .signup_with(
+                serde_json::json!({"business_name": "Boutique Marcory", "email": "awa@marcory.ci",
+                                            "password": weak, "plan": "starter"}),
+            )
+            .await;
+        assert_eq!(response.status(), 422, "{weak}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["fields"][0]["field"], "password", "{weak}");
+        let message = body["error"]["fields"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains("trop facile à deviner"),
+            "{weak}: {message}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn guessing_one_account_s_password_from_many_addresses_is_stopped(pool: PgPool) {
+    let app = crate::helpers::spawn_app_with(pool, |c| {
+        c.trust_forwarded_for = true;
+        c.auth_rate_per_minute = 1000;
+        c.auth_account_attempts_per_hour = 5;
+    })
+    .await;
+    let shop = app.signup("Friperie Abobo").await;
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/auth/login", app.address))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .json(&serde_json::json!({ "email": shop.email, "password": format!("essai-{i}") }))
+            .send()
+            .await
+            .expect("login");
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
+    // An unknown address is limited the same way: the limit tells nothing about who has an account.
+    let mut unknown = Vec::new();
+    for i in 0..6 {
+        let response = app
+            .login("personne@example.ci", &format!("essai-{i}"))
+            .await;
+        unknown.push(response.status().as_u16());
+    }
+    assert_eq!(unknown, [401, 401, 401, 401, 401, 429]);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_whole_ipv6_64_is_one_client_for_the_sign_in_limit(pool: PgPool) {
+    let app = crate::helpers::spawn_app_with(pool, |c| {
+        c.trust_forwarded_for = true;
+        c.auth_rate_per_minute = 3;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for host in 1..=5 {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/auth/login", app.address))
+            .header("x-forwarded-for", format!("2001:db8:42:7::{host:x}"))
+            .json(
+                &serde_json::json!({ "email": format!("a{host}@example.ci"), "password": "essai" }),
+            )
+            .send()
+            .await
+            .expect("login");
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_spread_out_sign_in_flood_hashes_at_most_one_password_per_core(pool: PgPool) {
+    let app = crate::helpers::spawn_app_with(pool, |c| {
+        c.trust_forwarded_for = true;
+        c.auth_rate_per_minute = 1000;
+    })
+    .await;
+    let flood = (0..40).map(|i| {
+        app.client
+            .post(format!("{}/api/v1/auth/login", app.address))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .json(&serde_json::json!({ "email": format!("u{i}@example.ci"), "password": "essai-de-mot" }))
+            .send()
+    });
+    for response in futures::future::join_all(flood).await {
+        let status = response.expect("answered").status().as_u16();
+        assert!(status == 401 || status == 429, "{status}");
+    }
+    assert!(api::auth::peak_concurrent_hashes() >= 1);
+    assert!(api::auth::peak_concurrent_hashes() <= api::auth::hashing_slots());
+}

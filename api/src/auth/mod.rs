@@ -3,6 +3,7 @@
 mod password;
 pub(crate) mod revocation;
 pub(crate) mod routes;
+pub mod strength;
 mod token;
 
 use axum::extract::FromRequestParts;
@@ -12,7 +13,7 @@ use store::TenantCtx;
 use store::users::Role;
 use uuid::Uuid;
 
-pub use password::{hash_password, verify_password};
+pub use password::{hash_password, hashing_slots, peak_concurrent_hashes, verify_password};
 pub use token::{Claims, TokenKeys};
 
 use crate::{AppState, Error};

@@ -30,7 +30,8 @@ pub struct SignupRequest {
     /// The shop's name as customers know it (2 to 120 characters).
     pub business_name: String,
     pub email: String,
-    /// At least 8 characters.
+    /// 8 to 128 characters, and not easy to guess (common passwords, sequences, dates and the shop's own
+    /// name are refused).
     #[schema(format = Password)]
     pub password: String,
     /// `starter`, `pro` or `business`.
@@ -101,7 +102,12 @@ pub(crate) async fn create_shop(state: &AppState, req: SignupRequest) -> Result<
     let mut check = Check::default();
     let business_name = check.text("business_name", &req.business_name, 2, 120);
     let email = validate::email(&mut check, "email", &req.email);
-    crate::account::check_password(&mut check, "password", &req.password);
+    crate::account::check_password(
+        &mut check,
+        "password",
+        &req.password,
+        &[&req.email, &req.business_name],
+    );
     let plan_code = req.plan.trim().to_lowercase();
     if plans::get_active(state.db.pool(), &plan_code)
         .await?
@@ -181,6 +187,7 @@ pub(crate) async fn authenticate(
         return Err(Error::InvalidCredentials);
     }
     let email = email.trim().to_lowercase();
+    state.account_limiter.check(&email)?;
     // Before login no tenant is known: the one lookup by e-mail goes through the platform path.
     let mut tx = state.db.platform().await?;
     let credentials = users::credentials_by_email(&mut tx, &email).await?;
