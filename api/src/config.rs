@@ -39,6 +39,10 @@ pub struct ApiConfig {
     /// Take the client address from the last X-Forwarded-For entry (set only behind a reverse proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+    /// How often an open live stream (Server-Sent Events) re-checks its sign-in, in seconds: a revoked or
+    /// expired token, a closed session or a changed role ends it within this delay.
+    #[arg(long, env = "LIVE_RECHECK_SECS", default_value_t = 10)]
+    pub live_recheck_secs: u64,
     /// Lifetime of a dashboard sign-in without activity, in hours (each visit slides it forward).
     #[arg(long, env = "SESSION_TTL_HOURS", default_value_t = 24 * 14)]
     pub session_ttl_hours: u64,
@@ -65,6 +69,7 @@ impl ApiConfig {
             jwt_ttl_minutes: 60,
             auth_rate_per_minute: 10,
             auth_account_attempts_per_hour: 20,
+            live_recheck_secs: 10,
             trust_forwarded_for: false,
             session_ttl_hours: 24 * 14,
             public_url: None,

@@ -16,6 +16,7 @@ mod error;
 mod extract;
 mod health;
 pub mod housekeeping;
+pub mod live;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;

@@ -33,6 +33,8 @@ pub struct AppState {
     /// Our public base URLs, from configuration only, never from a request's Host header (a forged Host
     /// would redirect reset links or the sandbox's webhook); completed by [`crate::Application::build`].
     pub(crate) urls: Arc<PublicUrls>,
+    /// Open Server-Sent Event streams per shop.
+    pub(crate) live_streams: Arc<crate::live::LiveStreams>,
 }
 
 /// Public base URLs, without a trailing `/`.
@@ -84,6 +86,7 @@ impl AppState {
             billing: Arc::new(Billing::sandbox_only()),
             mailer: Arc::new(DevMailer::default()),
             token_versions: Arc::new(TokenVersions::default()),
+            live_streams: Arc::default(),
             urls: Arc::new(PublicUrls::resolve(
                 config_links.as_deref(),
                 None,

@@ -289,11 +289,26 @@ pub(crate) async fn simulate_customer_message(
     responses((status = 200, content_type = "text/event-stream"), (status = 403, description = "Not an owner")))]
 async fn events(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     user: AuthUser,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     // The QR or pairing code links a phone to the shop's number: owner only, like connecting.
     user.require_owner()?;
+    let token = crate::auth::bearer_token(&headers)
+        .ok_or(Error::Unauthenticated)?
+        .to_owned();
+    let slot = state.live_streams.open(user.tenant_id)?;
     let events = live_events(&state, user.tenant_id).await?;
+    let every = std::time::Duration::from_secs(state.config.live_recheck_secs);
+    // A revoked or expired token, or an owner who is one no more, stops seeing codes at once.
+    let events = crate::live::until_revoked(crate::live::holding(events, slot), every, move || {
+        let (state, token) = (state.clone(), token.clone());
+        async move {
+            crate::auth::authorize(&state, &token)
+                .await
+                .is_ok_and(|now| now.role == user.role && now.tenant_id == user.tenant_id)
+        }
+    });
     Ok(Sse::new(events.map(Ok)).keep_alive(KeepAlive::default()))
 }
 

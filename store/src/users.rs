@@ -133,15 +133,30 @@ pub async fn get_language(tx: &mut TenantTx<'_>, user_id: Uuid) -> Result<String
     .or_not_found()
 }
 
-/// The user's current token version (`None`: the user no longer exists). Platform path: checked on every
-/// API request before the tenant's transaction opens.
-pub async fn token_version(tx: &mut PlatformTx, user_id: Uuid) -> Result<Option<i32>> {
-    Ok(sqlx::query_scalar!(
-        "select token_version from app_user where user_id = $1",
+/// Who a user is now, as the database says: what a signed-in request is authorised by, whatever its token
+/// claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub tenant_id: Uuid,
+    pub role: Role,
+    /// Tokens carry the version they were issued with; a bump revokes the older ones.
+    pub token_version: i32,
+}
+
+/// The user's current standing (`None`: the user no longer exists). Platform path: checked on every API
+/// request before the tenant's transaction opens.
+pub async fn standing(tx: &mut PlatformTx, user_id: Uuid) -> Result<Option<Standing>> {
+    let row = sqlx::query!(
+        r#"select tenant_id, role as "role: Role", token_version from app_user where user_id = $1"#,
         user_id
     )
     .fetch_optional(&mut **tx)
-    .await?)
+    .await?;
+    Ok(row.map(|row| Standing {
+        tenant_id: row.tenant_id,
+        role: row.role,
+        token_version: row.token_version,
+    }))
 }
 
 /// Ends everything a user is signed in with: the API tokens (version bump) and the browser sessions.

@@ -4,8 +4,11 @@
 use serde_json::Value;
 use sqlx::PgPool;
 
+use store::users::Role;
+
 use crate::helpers::spawn_app;
 use crate::team::mail_link;
+use crate::web_support::WebUser;
 
 const FORGED_HOST: &str = "attacker.example";
 
@@ -188,4 +191,110 @@ async fn a_spread_out_sign_in_flood_hashes_at_most_one_password_per_core(pool: P
     }
     assert!(api::auth::peak_concurrent_hashes() >= 1);
     assert!(api::auth::peak_concurrent_hashes() <= api::auth::hashing_slots());
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_token_whose_shop_or_role_no_longer_matches_the_account_is_refused(pool: PgPool) {
+    let app = crate::team::roomy_app(pool).await;
+    let owner = app.signup("Friperie Abobo").await;
+    let other = app.signup("Boutique Marcory").await;
+    let email = crate::team::new_email("kofi");
+    let (member, member_id) = crate::team::join(&app, &owner, &email, "staff").await;
+    let keys = api::auth::TokenKeys::from_master_key(&app.master_key, 60);
+    let version = keys.verify(&member.token).expect("valid").ver;
+
+    assert_eq!(app.me(&member.token).await.status(), 200);
+    let as_owner = keys
+        .issue(member_id, owner.tenant_id, Role::Owner, version)
+        .expect("token");
+    let in_other_shop = keys
+        .issue(member_id, other.tenant_id, Role::Staff, version)
+        .expect("token");
+    for (what, token) in [("owner role", as_owner), ("other shop", in_other_shop)] {
+        assert_eq!(app.me(&token).await.status(), 401, "{what}");
+        let billing = app.billing_overview(&token).await;
+        assert_eq!(billing.status(), 401, "{what}");
+    }
+}
+
+/// Reads `response`'s body until it ends; `false` if it is still open after `limit`.
+async fn ends_within(mut response: reqwest::Response, limit: std::time::Duration) -> bool {
+    tokio::time::timeout(limit, async {
+        while let Ok(Some(_)) = response.chunk().await {}
+    })
+    .await
+    .is_ok()
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn an_open_event_stream_ends_once_its_token_is_revoked(pool: PgPool) {
+    let app = crate::helpers::spawn_app_with(pool, |c| c.live_recheck_secs = 1).await;
+    let owner = app.signup("Friperie Abobo").await;
+    let mut stream = app.whatsapp_events(&owner.token).await;
+    assert_eq!(stream.status(), 200);
+    assert!(stream.chunk().await.expect("first event").is_some());
+
+    let changed = app
+        .change_password(
+            &owner.token,
+            serde_json::json!({"current_password": "motdepasse-solide", "new_password": "garba-piment-lagune"}),
+        )
+        .await;
+    assert!(changed.status().is_success(), "{}", changed.status());
+
+    assert!(
+        ends_within(stream, std::time::Duration::from_secs(5)).await,
+        "the QR code stream closes after the password change"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn an_open_dashboard_stream_ends_once_its_session_is_signed_out(pool: PgPool) {
+    let app = crate::helpers::spawn_app_with(pool, |c| c.live_recheck_secs = 1).await;
+    let owner = app.signup("Friperie Abobo").await;
+    let mut phone = WebUser::signed_in(&app, &owner).await;
+    let mut laptop = WebUser::signed_in(&app, &owner).await;
+    let live = laptop.get("/app/events").await;
+    assert_eq!(live.status(), 200);
+    let qr = laptop.get("/app/whatsapp/events").await;
+    assert_eq!(qr.status(), 200);
+
+    // Signing out everywhere (a password change from the phone) ends the laptop's sessions.
+    let page = phone.page("/app/account/password").await;
+    let csrf = crate::web_support::csrf_of(&page);
+    let _ = phone
+        .post(
+            "/app/account/password",
+            &[
+                ("_csrf", csrf.as_str()),
+                ("current_password", "motdepasse-solide"),
+                ("new_password", "garba-piment-lagune"),
+            ],
+        )
+        .await;
+
+    let limit = std::time::Duration::from_secs(5);
+    assert!(ends_within(live, limit).await, "live updates stop");
+    assert!(ends_within(qr, limit).await, "QR codes stop");
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_shop_cannot_open_streams_without_limit(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let owner = app.signup("Friperie Abobo").await;
+    let mut open = Vec::new();
+    for _ in 0..api::live::STREAMS_PER_SHOP {
+        let stream = app.whatsapp_events(&owner.token).await;
+        assert_eq!(stream.status(), 200);
+        open.push(stream);
+    }
+    assert_eq!(app.whatsapp_events(&owner.token).await.status(), 429);
+    let other = app.signup("Boutique Marcory").await;
+    assert_eq!(app.whatsapp_events(&other.token).await.status(), 200);
+    drop(open);
+    let again = testkit::poll::within(std::time::Duration::from_secs(5), || async {
+        (app.whatsapp_events(&owner.token).await.status() == 200).then_some(())
+    })
+    .await;
+    assert!(again.is_some(), "closed streams give their places back");
 }

@@ -120,7 +120,7 @@ async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response 
 }
 
 /// A test app whose login rate limit does not get in the way of a long scenario.
-async fn roomy_app(pool: PgPool) -> TestApp {
+pub async fn roomy_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, |c| c.auth_rate_per_minute = 1000).await
 }
 

@@ -7,8 +7,8 @@ pub mod strength;
 mod token;
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use store::TenantCtx;
 use store::users::Role;
 use uuid::Uuid;
@@ -58,37 +58,52 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(Error::Unauthenticated)?;
-        let claims = state
-            .tokens
-            .verify(token.trim())
-            .map_err(|_| Error::Unauthenticated)?;
-        let role = Role::parse(&claims.role).ok_or(Error::Unauthenticated)?;
-        let current = match state.token_versions.cached(claims.sub) {
-            Some(version) => version,
-            None => {
-                let mut tx = state.db.platform().await?;
-                let version = store::users::token_version(&mut tx, claims.sub).await?;
-                tx.commit().await?;
-                state.token_versions.remember(claims.sub, version);
-                version
-            }
-        };
-        // A deleted user, or a token issued before a password change, removal or suspension.
-        if current != Some(claims.ver) {
-            return Err(Error::Unauthenticated);
-        }
-        Ok(AuthUser {
-            user_id: claims.sub,
-            tenant_id: claims.tid,
-            role,
-        })
+        let token = bearer_token(&parts.headers).ok_or(Error::Unauthenticated)?;
+        authorize(state, token).await
     }
+}
+
+/// The bearer token of a request, if any.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// Who `token` signs in, checked against the database now: used per request, and again and again by a
+/// long-lived stream.
+pub(crate) async fn authorize(state: &AppState, token: &str) -> Result<AuthUser, Error> {
+    let claims = state
+        .tokens
+        .verify(token.trim())
+        .map_err(|_| Error::Unauthenticated)?;
+    let role = Role::parse(&claims.role).ok_or(Error::Unauthenticated)?;
+    let current = match state.token_versions.cached(claims.sub) {
+        Some(standing) => standing,
+        None => {
+            let mut tx = state.db.platform().await?;
+            let standing = store::users::standing(&mut tx, claims.sub).await?;
+            tx.commit().await?;
+            state.token_versions.remember(claims.sub, standing);
+            standing
+        }
+    };
+    // The database decides who the caller is: a deleted user, a token issued before a password change,
+    // removal or suspension, or claims that no longer match the account (another shop, another role) are
+    // refused.
+    let current = current.ok_or(Error::Unauthenticated)?;
+    if current.token_version != claims.ver
+        || current.tenant_id != claims.tid
+        || current.role != role
+    {
+        return Err(Error::Unauthenticated);
+    }
+    Ok(AuthUser {
+        user_id: claims.sub,
+        tenant_id: current.tenant_id,
+        role: current.role,
+    })
 }
 
 /// Ends every sign-in of `user_id` (API tokens and browser sessions), inside the caller's transaction: a

@@ -1,10 +1,12 @@
-//! Revoked access tokens: a token carries its user's token version; the extractor compares it with the
-//! current one, remembered per process for a couple of seconds so a burst of requests costs one lookup.
+//! Revoked access tokens: a token carries its user's token version, tenant and role; the extractor compares
+//! them with the user's current [`Standing`], remembered per process for a couple of seconds so a burst of
+//! requests costs one lookup.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use store::users::Standing;
 use uuid::Uuid;
 
 /// How long a looked-up version is trusted: the bound on how late a revocation reaches this process.
@@ -15,12 +17,12 @@ const TRIM_ABOVE: usize = 10_000;
 
 #[derive(Default)]
 pub struct TokenVersions {
-    known: Mutex<HashMap<Uuid, (Option<i32>, Instant)>>,
+    known: Mutex<HashMap<Uuid, (Option<Standing>, Instant)>>,
 }
 
 impl TokenVersions {
-    /// The remembered version of `user` (`Some(None)`: the user is known not to exist), if still fresh.
-    pub fn cached(&self, user: Uuid) -> Option<Option<i32>> {
+    /// The remembered standing of `user` (`Some(None)`: the user is known not to exist), if still fresh.
+    pub fn cached(&self, user: Uuid) -> Option<Option<Standing>> {
         let known = self.known.lock().ok()?;
         known
             .get(&user)
@@ -28,12 +30,12 @@ impl TokenVersions {
             .map(|(version, _)| *version)
     }
 
-    pub fn remember(&self, user: Uuid, version: Option<i32>) {
+    pub fn remember(&self, user: Uuid, standing: Option<Standing>) {
         if let Ok(mut known) = self.known.lock() {
             if known.len() > TRIM_ABOVE {
                 known.retain(|_, (_, at)| at.elapsed() < FRESH_FOR);
             }
-            known.insert(user, (version, Instant::now()));
+            known.insert(user, (standing, Instant::now()));
         }
     }
 

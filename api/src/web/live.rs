@@ -3,6 +3,7 @@
 //! changed through its own authenticated request.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -13,7 +14,7 @@ use schemas::EventData;
 
 use super::error::WebResult;
 use super::session::Session;
-use crate::AppState;
+use crate::{AppState, live};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/app/events", get(events))
@@ -32,6 +33,7 @@ async fn events(
         tracing::warn!(error = %e, "cannot subscribe to the shop's events");
         crate::Error::Unavailable
     })?;
+    let slot = state.live_streams.open(session.user.tenant_id)?;
     let stream = subscription.filter_map(|message| async move {
         let event: schemas::Event = serde_json::from_slice(&message.payload).ok()?;
         let ids = match &event.data {
@@ -47,6 +49,11 @@ async fn events(
         Some(Ok(Event::default()
             .event(event.data.kind())
             .data(ids.to_string())))
+    });
+    let every = Duration::from_secs(state.config.live_recheck_secs);
+    let stream = live::until_revoked(live::holding(stream, slot), every, move || {
+        let (state, session) = (state.clone(), session.clone());
+        async move { session.still_live(&state).await }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

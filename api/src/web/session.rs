@@ -31,11 +31,29 @@ pub struct Session {
     pub lang: Lang,
     /// The synchronizer token every state-changing form carries.
     pub csrf: String,
+    /// SHA-256 of the cookie's token, to check the session again later.
+    cookie_hash: [u8; 32],
 }
 
 impl Session {
     pub fn is_owner(&self) -> bool {
         self.user.role == store::users::Role::Owner
+    }
+
+    /// Whether this sign-in still stands as it did (not signed out or revoked, same role), for long-lived
+    /// streams opened with it.
+    pub async fn still_live(&self, state: &AppState) -> bool {
+        let Ok(mut tx) = state.db.platform().await else {
+            return true;
+        };
+        match web_sessions::find_live(&mut tx, &self.cookie_hash, ttl(state)).await {
+            Ok(found) => {
+                let _ = tx.commit().await;
+                found.is_some_and(|s| s.session_id == self.session_id && s.role == self.user.role)
+            }
+            // The database is unreachable: keep the stream; the next check decides.
+            Err(_) => true,
+        }
     }
 }
 
@@ -51,8 +69,9 @@ impl FromRequestParts<AppState> for Session {
             .get(COOKIE)
             .and_then(|c| decode_token(c.value()))
             .ok_or(WebError::SignIn)?;
+        let cookie_hash = hash(&token);
         let mut tx = state.db.platform().await.map_err(crate::Error::from)?;
-        let found = web_sessions::find_live(&mut tx, &hash(&token), ttl(state))
+        let found = web_sessions::find_live(&mut tx, &cookie_hash, ttl(state))
             .await
             .map_err(crate::Error::from)?;
         tx.commit().await.map_err(crate::Error::from)?;
@@ -67,6 +86,7 @@ impl FromRequestParts<AppState> for Session {
             email: session.email,
             lang: Lang::parse(&session.language).unwrap_or_default(),
             csrf: session.csrf_token,
+            cookie_hash,
         })
     }
 }

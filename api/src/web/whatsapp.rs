@@ -159,7 +159,13 @@ async fn events(
     session: Session,
 ) -> WebResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     require_owner(&session)?;
+    let slot = state.live_streams.open(session.user.tenant_id)?;
     let stream = crate::whatsapp::live_events(&state, session.user.tenant_id).await?;
+    let every = std::time::Duration::from_secs(state.config.live_recheck_secs);
+    let stream = crate::live::until_revoked(crate::live::holding(stream, slot), every, move || {
+        let (state, session) = (state.clone(), session.clone());
+        async move { session.still_live(&state).await }
+    });
     Ok(Sse::new(stream.map(Ok)).keep_alive(KeepAlive::default()))
 }
 
