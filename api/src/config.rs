@@ -39,6 +39,9 @@ pub struct ApiConfig {
     /// Take the client address from the last X-Forwarded-For entry (set only behind a reverse proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+    /// Days a new shop's bot answers its WhatsApp customers before the first payment (0: none).
+    #[arg(long, env = "TRIAL_DAYS", default_value_t = 7)]
+    pub trial_days: u32,
     /// How often an open live stream (Server-Sent Events) re-checks its sign-in, in seconds: a revoked or
     /// expired token, a closed session or a changed role ends it within this delay.
     #[arg(long, env = "LIVE_RECHECK_SECS", default_value_t = 10)]
@@ -70,6 +73,8 @@ impl ApiConfig {
             auth_rate_per_minute: 10,
             auth_account_attempts_per_hour: 20,
             live_recheck_secs: 10,
+            // Most tests are about paid and unpaid shops; the trial's own tests set it.
+            trial_days: 0,
             trust_forwarded_for: false,
             session_ttl_hours: 24 * 14,
             public_url: None,

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use sqlx::PgPool;
 
+use store::billing::AnswerPermission;
 use store::users::Role;
 
 use crate::helpers::spawn_app;
@@ -297,4 +298,50 @@ async fn a_shop_cannot_open_streams_without_limit(pool: PgPool) {
     })
     .await;
     assert!(again.is_some(), "closed streams give their places back");
+}
+
+async fn permission_of(app: &crate::helpers::TestApp, tenant_id: uuid::Uuid) -> AnswerPermission {
+    let mut tx = app
+        .db
+        .tenant(store::TenantCtx::new(tenant_id))
+        .await
+        .expect("tx");
+    let permission = store::billing::answer_permission(&mut tx, chrono::Utc::now())
+        .await
+        .expect("permission");
+    tx.commit().await.expect("commit");
+    permission
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_never_paid_shop_is_answered_during_its_trial_only(pool: PgPool) {
+    let app = crate::helpers::spawn_app_with(pool, |c| c.trial_days = 7).await;
+    let shop = app.signup("Friperie Abobo").await;
+
+    let until = match permission_of(&app, shop.tenant_id).await {
+        AnswerPermission::Trial { until } => until,
+        other => panic!("a new shop is on trial, got {other:?}"),
+    };
+    let expected = chrono::Utc::now() + chrono::Duration::days(7);
+    assert!((until - expected).num_seconds().abs() < 60, "{until}");
+    let home = WebUser::signed_in(&app, &shop).await.page("/app").await;
+    assert!(home.contains("Essai gratuit"), "the home page says so");
+
+    sqlx::query(
+        "update subscription set trial_ends_at = now() - interval '1 minute' where tenant_id = $1",
+    )
+    .bind(shop.tenant_id)
+    .execute(&app.admin_db)
+    .await
+    .expect("trial over");
+    assert_eq!(
+        permission_of(&app, shop.tenant_id).await,
+        AnswerPermission::NotPaid
+    );
+
+    app.pay_with_sandbox(&shop, "starter").await;
+    assert_eq!(
+        permission_of(&app, shop.tenant_id).await,
+        AnswerPermission::Allowed
+    );
 }

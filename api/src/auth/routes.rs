@@ -136,7 +136,9 @@ pub(crate) async fn create_shop(state: &AppState, req: SignupRequest) -> Result<
                 e.into()
             }
         })?;
-    store::billing::open_subscription(&mut tx, &plan_code).await?;
+    let trial_ends_at = (state.config.trial_days > 0)
+        .then(|| chrono::Utc::now() + chrono::Duration::days(i64::from(state.config.trial_days)));
+    store::billing::open_subscription(&mut tx, &plan_code, trial_ends_at).await?;
     bot_settings::get(&mut tx).await?;
     audit::record(
         &mut tx,

@@ -157,6 +157,13 @@ async fn page(
             link: "/app/billing",
             action: lang.t("alert.renew").into_owned(),
         }),
+        AnswerPermission::Trial { until } => alerts.push(Alert {
+            bad: false,
+            id: "trial",
+            text: lang.tf("alert.trial", &[("date", &lang.date(until))]),
+            link: "/app/billing",
+            action: lang.t("alert.pay").into_owned(),
+        }),
         AnswerPermission::Allowed => {}
     }
     let wa_status = wa

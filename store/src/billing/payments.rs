@@ -171,13 +171,15 @@ pub struct Subscription {
     pub grace_until: Option<DateTime<Utc>>,
     pub past_due_since: Option<DateTime<Utc>>,
     pub suspended_at: Option<DateTime<Utc>>,
+    /// A never-paid shop's bot answers its WhatsApp customers until then.
+    pub trial_ends_at: Option<DateTime<Utc>>,
 }
 
 pub async fn subscription(tx: &mut TenantTx<'_>) -> Result<Subscription> {
     sqlx::query_as!(
         Subscription,
         r#"select plan_code, status as "status: SubscriptionStatus", expires_at, grace_until,
-                  past_due_since, suspended_at
+                  past_due_since, suspended_at, trial_ends_at
            from subscription where tenant_id = $1"#,
         tx.tenant_id(),
     )
@@ -475,12 +477,18 @@ async fn activate(
     Ok(expires_at)
 }
 
-/// Opens the subscription of a new shop on `plan_code`, pending its first payment.
-pub async fn open_subscription(tx: &mut TenantTx<'_>, plan_code: &str) -> Result<()> {
+/// Opens the subscription of a new shop on `plan_code`, pending its first payment; its bot answers
+/// WhatsApp customers until `trial_ends_at` (none: not before the first payment).
+pub async fn open_subscription(
+    tx: &mut TenantTx<'_>,
+    plan_code: &str,
+    trial_ends_at: Option<DateTime<Utc>>,
+) -> Result<()> {
     sqlx::query!(
-        "insert into subscription (tenant_id, plan_code) values ($1, $2)",
+        "insert into subscription (tenant_id, plan_code, trial_ends_at) values ($1, $2, $3)",
         tx.tenant_id(),
         plan_code,
+        trial_ends_at,
     )
     .execute(&mut **tx)
     .await?;

@@ -31,8 +31,10 @@ pub enum AnswerPermission {
     Suspended { reason: SuspendReason },
     /// Do not answer: this UTC month's bot replies reached the plan's `max_replies_per_month`.
     ReplyLimitReached { limit: i32 },
-    /// Do not answer: the shop signed up but never paid (subscription `pending`).
+    /// Do not answer: the shop signed up but never paid (subscription `pending`) and its trial is over.
     NotPaid,
+    /// The shop never paid but is within its free trial: answer until `until`, within the plan's limits.
+    Trial { until: DateTime<Utc> },
 }
 
 impl AnswerPermission {
@@ -40,7 +42,9 @@ impl AnswerPermission {
     pub fn is_allowed(&self) -> bool {
         matches!(
             self,
-            AnswerPermission::Allowed | AnswerPermission::GracePeriod { .. }
+            AnswerPermission::Allowed
+                | AnswerPermission::GracePeriod { .. }
+                | AnswerPermission::Trial { .. }
         )
     }
 }
@@ -51,7 +55,7 @@ pub fn month_start(now: DateTime<Utc>) -> NaiveDate {
 }
 
 /// Decides whether the transaction's tenant may get a bot reply at `now`. Checks, in order: operator
-/// suspension, never paid, suspended or past the grace period, the monthly reply limit, then the grace period.
+/// suspension, never paid (answered during the trial only), suspended or past the grace period, the monthly reply limit, then the grace period.
 ///
 /// The expiry job is the one authority that moves an expired subscription to `past_due` (it writes
 /// `grace_until`) and then `suspended`; between its runs (a few minutes) an `active` subscription whose
@@ -64,6 +68,7 @@ pub async fn answer_permission(
     let state = sqlx::query!(
         r#"select t.status as "tenant_status: TenantStatus",
                   s.status as "sub_status?: SubscriptionStatus", s.grace_until as "grace_until?",
+                  s.trial_ends_at as "trial_ends_at?",
                   p.max_replies_per_month, u.bot_replies as "bot_replies?"
            from tenant t
            join plan p on p.plan_code = t.plan_code
@@ -82,8 +87,16 @@ pub async fn answer_permission(
             reason: SuspendReason::ByOperator,
         });
     }
+    let mut trial_until = None;
     let grace_until = match state.sub_status {
-        None | Some(SubscriptionStatus::Pending) => return Ok(AnswerPermission::NotPaid),
+        None => return Ok(AnswerPermission::NotPaid),
+        Some(SubscriptionStatus::Pending) => match state.trial_ends_at {
+            Some(until) if now < until => {
+                trial_until = Some(until);
+                None
+            }
+            _ => return Ok(AnswerPermission::NotPaid),
+        },
         Some(SubscriptionStatus::Suspended) => {
             return Ok(AnswerPermission::Suspended {
                 reason: SuspendReason::Unpaid,
@@ -104,9 +117,10 @@ pub async fn answer_permission(
     {
         return Ok(AnswerPermission::ReplyLimitReached { limit });
     }
-    Ok(match grace_until {
-        Some(until) => AnswerPermission::GracePeriod { until },
-        None => AnswerPermission::Allowed,
+    Ok(match (grace_until, trial_until) {
+        (Some(until), _) => AnswerPermission::GracePeriod { until },
+        (None, Some(until)) => AnswerPermission::Trial { until },
+        (None, None) => AnswerPermission::Allowed,
     })
 }
 

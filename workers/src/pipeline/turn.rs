@@ -530,7 +530,9 @@ fn not_answered_reason(
             "Non répondu : la limite de {limit} réponses de votre forfait est atteinte ce mois-ci. \
              Passez à un forfait supérieur pour continuer."
         ),
-        AnswerPermission::NotPaid => "Non répondu : le bot répondra à vos clients dès le paiement de l'abonnement.".into(),
-        AnswerPermission::Allowed | AnswerPermission::GracePeriod { .. } => String::new(),
+        AnswerPermission::NotPaid => "Non répondu : l'essai gratuit est terminé ; le bot répondra à vos clients dès le paiement de l'abonnement.".into(),
+        AnswerPermission::Allowed
+        | AnswerPermission::GracePeriod { .. }
+        | AnswerPermission::Trial { .. } => String::new(),
     }
 }
