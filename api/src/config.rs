@@ -39,6 +39,9 @@ pub struct ApiConfig {
     /// Take the client address from the last X-Forwarded-For entry (set only behind a reverse proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+    /// Test-chat messages a shop may send per minute (the test chat runs the real pipeline and model).
+    #[arg(long, env = "SIMULATOR_RATE_PER_MINUTE", default_value_t = 20)]
+    pub simulator_rate_per_minute: u32,
     /// Days a new shop's bot answers its WhatsApp customers before the first payment (0: none).
     #[arg(long, env = "TRIAL_DAYS", default_value_t = 7)]
     pub trial_days: u32,
@@ -75,6 +78,7 @@ impl ApiConfig {
             live_recheck_secs: 10,
             // Most tests are about paid and unpaid shops; the trial's own tests set it.
             trial_days: 0,
+            simulator_rate_per_minute: 20,
             trust_forwarded_for: false,
             session_ttl_hours: 24 * 14,
             public_url: None,

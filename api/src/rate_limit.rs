@@ -56,6 +56,16 @@ impl AddrLimiter {
     }
 }
 
+/// Per shop (the test chat, checkouts).
+pub type ShopLimiter = KeyedLimiter<uuid::Uuid>;
+
+impl ShopLimiter {
+    /// `per_minute` actions per shop, refilled evenly over the minute; 0 is treated as 1.
+    pub fn per_shop_minute(per_minute: u32) -> Self {
+        Self::new(Quota::per_minute(nonzero(per_minute)))
+    }
+}
+
 /// Per account (an e-mail address, known or not, so the limit tells nothing about who has an account).
 pub type AccountLimiter = KeyedLimiter<String>;
 

@@ -1,6 +1,8 @@
 //! `POST /api/v1/simulator/messages`: the dashboard's "test your bot" chat. It publishes exactly what the
 //! WhatsApp ingress publishes, on the same subject and through the same `tdj_nats::publish_inbound`, so the
 //! whole pipeline is exercised; the bot's replies are stored and read through the conversation endpoints.
+//! Each shop may send `SIMULATOR_RATE_PER_MINUTE` test messages a minute, and the language model answers
+//! its plan's monthly allowance of them (the offline assistant beyond, said so in the reply).
 //! Simulator chats are answered (a preview) even before the shop has paid — but not while the platform
 //! operator suspends the shop: the bot is silent to customers then, and a test chat that answered would make
 //! the owner believe it works (403, with the reason).
@@ -54,7 +56,8 @@ pub struct SimulatedAccepted {
     security(("bearer" = [])),
     responses((status = 202, body = SimulatedAccepted),
               (status = 403, description = "The operator suspended the shop (`shop_suspended`, with the reason)"),
-              (status = 422), (status = 503, description = "NATS unavailable")))]
+              (status = 422), (status = 429, description = "Too many test messages this minute"),
+              (status = 503, description = "NATS unavailable")))]
 async fn send(
     State(state): State<AppState>,
     user: AuthUser,
@@ -71,11 +74,12 @@ pub(crate) async fn send_simulated(
     user: &AuthUser,
     message: SimulatedMessage,
 ) -> Result<SimulatedAccepted> {
+    state.simulator_limiter.check_key(&user.tenant_id)?;
     refuse_if_suspended(state, user.ctx(), Refused::TestChat).await?;
     let mut check = Check::default();
     let from = phone::field(&mut check, "from", &message.from);
     let name = check.text("name", &message.name, 0, 60);
-    let text = check.text("text", &message.text, 1, 4000);
+    let text = check.text("text", &message.text, 1, schemas::MAX_CUSTOMER_TEXT_CHARS);
     let client_id = validate::client_message_id(
         &mut check,
         "client_message_id",

@@ -104,6 +104,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let limiter = self.state.auth_limiter.clone();
         let accounts = self.state.account_limiter.clone();
+        let shops = self.state.simulator_limiter.clone();
         let db = self.state.db.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(crate::rate_limit::SHRINK_EVERY);
@@ -111,6 +112,7 @@ impl Application {
                 tick.tick().await;
                 limiter.shrink();
                 accounts.shrink();
+                shops.shrink();
                 crate::housekeeping::run(&db).await;
             }
         });

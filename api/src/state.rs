@@ -11,7 +11,7 @@ use crate::auth::TokenKeys;
 use crate::auth::revocation::TokenVersions;
 use crate::billing::Billing;
 use crate::mail::{DevMailer, Mailer};
-use crate::rate_limit::{AccountLimiter, AddrLimiter};
+use crate::rate_limit::{AccountLimiter, AddrLimiter, ShopLimiter};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -23,6 +23,8 @@ pub struct AppState {
     pub auth_limiter: Arc<AddrLimiter>,
     /// Sign-in attempts per account, from any address.
     pub(crate) account_limiter: Arc<AccountLimiter>,
+    /// Test-chat messages per shop.
+    pub(crate) simulator_limiter: Arc<ShopLimiter>,
     pub metrics: PrometheusHandle,
     /// Payment providers and billing settings; the sandbox alone unless [`AppState::with_billing`] is used.
     pub billing: Arc<Billing>,
@@ -74,6 +76,9 @@ impl AppState {
         let config_links = config.public_url.clone();
         Self {
             auth_limiter: Arc::new(AddrLimiter::per_minute(config.auth_rate_per_minute)),
+            simulator_limiter: Arc::new(ShopLimiter::per_shop_minute(
+                config.simulator_rate_per_minute,
+            )),
             account_limiter: Arc::new(AccountLimiter::per_hour(
                 config.auth_account_attempts_per_hour,
             )),

@@ -270,7 +270,7 @@ pub(crate) async fn simulate_customer_message(
         check.fail("from", crate::phone::PhoneNumber::MESSAGE);
     }
     let name = check.text("name", name, 0, 60);
-    let text = check.text("text", text, 1, 4000);
+    let text = check.text("text", text, 1, schemas::MAX_CUSTOMER_TEXT_CHARS);
     check.finish()?;
     let digits = phone.map(|p| p.digits().to_owned()).unwrap_or_default();
     let command = WaCommand::SandboxMessage {

@@ -13,7 +13,7 @@ pub mod subjects;
 pub mod whatsapp;
 
 pub use events::{Event, EventData};
-pub use messages::{Channel, InboundMessage, OutboundReply};
+pub use messages::{Channel, InboundMessage, MAX_CUSTOMER_TEXT_CHARS, OutboundReply};
 pub use subjects::Subjects;
 
 /// Every published JSON Schema: file name and schema.

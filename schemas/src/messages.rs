@@ -6,6 +6,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The longest customer message the bot reads, in characters: a sales question fits many times over, and a
+/// pasted novel must not become a model prompt. Longer texts are cut here (and refused by the simulator).
+pub const MAX_CUSTOMER_TEXT_CHARS: usize = 2000;
+
 /// Where a conversation happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -345,3 +345,97 @@ async fn a_never_paid_shop_is_answered_during_its_trial_only(pool: PgPool) {
         AnswerPermission::Allowed
     );
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_test_chat_is_rate_limited_per_shop_and_takes_no_novels(pool: PgPool) {
+    let app = crate::helpers::spawn_app_with(pool, |c| c.simulator_rate_per_minute = 3).await;
+    let shop = app.signup("Friperie Abobo").await;
+    let other = app.signup("Boutique Marcory").await;
+    async fn send(
+        app: &crate::helpers::TestApp,
+        who: &crate::helpers::Shop,
+        text: String,
+    ) -> reqwest::Response {
+        app.simulate_message(
+            who,
+            serde_json::json!({ "from": "0700000000", "text": text }),
+        )
+        .await
+    }
+    let novel = send(
+        &app,
+        &shop,
+        "é".repeat(schemas::MAX_CUSTOMER_TEXT_CHARS + 1),
+    )
+    .await;
+    assert_eq!(
+        novel.status(),
+        422,
+        "a text longer than a customer's is refused"
+    );
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        statuses.push(
+            send(&app, &shop, format!("bonjour {i}"))
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [202, 202, 429], "the refused novel counted too");
+    assert_eq!(
+        send(&app, &other, "bonjour".into()).await.status(),
+        202,
+        "other shops are not limited"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_model_answers_the_test_chat_within_the_plan_s_allowance_then_the_offline_assistant_does(
+    pool: PgPool,
+) {
+    use workers::llm::gemini::fake::{FakeGemini, FakeResponse};
+
+    let app = spawn_app(pool).await;
+    let fake = FakeGemini::start(|_| FakeResponse::text("Réponse de l'IA").with_usage(100, 20, 0))
+        .await
+        .expect("fake");
+    let gemini = workers::llm::gemini::Gemini::new(
+        workers::llm::gemini::fake::FAKE_API_KEY.into(),
+        &fake.config(),
+    )
+    .expect("provider");
+    let _worker = crate::bot_support::start_worker(&app, std::sync::Arc::new(gemini));
+    let shop = app.signup_on("Friperie Abobo", "starter").await;
+    // Two model turns left this month.
+    let month = store::billing::month_start(chrono::Utc::now());
+    sqlx::query(
+        "insert into tenant_usage (tenant_id, month, test_model_turns) values ($1, $2, 98)",
+    )
+    .bind(shop.tenant_id)
+    .bind(month)
+    .execute(&app.admin_db)
+    .await
+    .expect("usage");
+
+    let mut answers = Vec::new();
+    for question in ["bonjour", "vous avez des robes ?", "et des pagnes ?"] {
+        answers.push(crate::bot_support::ask(&app, &shop, "2250700000007", question).await);
+    }
+
+    assert_eq!(answers[0], "Réponse de l'IA");
+    assert_eq!(answers[1], "Réponse de l'IA");
+    assert!(
+        !answers[2].starts_with("Réponse de l'IA")
+            && answers[2].contains("allocation mensuelle de tests"),
+        "the third is the offline assistant, and says so: {}",
+        answers[2]
+    );
+    let used: i32 =
+        sqlx::query_scalar("select test_model_turns from tenant_usage where tenant_id = $1")
+            .bind(shop.tenant_id)
+            .fetch_one(&app.admin_db)
+            .await
+            .expect("usage");
+    assert_eq!(used, 100);
+}

@@ -17,7 +17,7 @@ pub use payments::{
 };
 pub use permission::{
     AnswerPermission, OperatorSuspension, SuspendReason, answer_permission, month_start,
-    operator_suspension, record_bot_reply, record_inbound, record_llm_tokens,
+    operator_suspension, record_bot_reply, record_inbound, record_test_turn, test_allowance,
 };
 
 pub use schemas::billing::{PaymentStatus, Provider, SubscriptionStatus};

@@ -158,14 +158,36 @@ pub async fn record_bot_reply(
     record_usage(tx, now, 1, prompt_tokens, output_tokens).await
 }
 
-/// Counts language-model tokens of a turn that is not a customer reply (a simulator preview).
-pub async fn record_llm_tokens(
+/// Counts a test-chat turn's language-model tokens, and the turn against the plan's test allowance when
+/// the model answered it (it used tokens).
+pub async fn record_test_turn(
     tx: &mut TenantTx<'_>,
     now: DateTime<Utc>,
     prompt_tokens: i64,
     output_tokens: i64,
 ) -> Result<()> {
-    record_usage(tx, now, 0, prompt_tokens, output_tokens).await
+    let model_turns = i32::from(prompt_tokens > 0 || output_tokens > 0);
+    record_usage_with(tx, now, 0, model_turns, prompt_tokens, output_tokens).await
+}
+
+/// This month's test-chat turns answered by the model, and the plan's allowance (`None`: unlimited).
+pub async fn test_allowance(
+    tx: &mut TenantTx<'_>,
+    now: DateTime<Utc>,
+) -> Result<(i32, Option<i32>)> {
+    let row = sqlx::query!(
+        r#"select coalesce(u.test_model_turns, 0) as "used!", p.max_test_turns_per_month
+           from tenant t
+           join plan p on p.plan_code = t.plan_code
+           left join tenant_usage u on u.tenant_id = t.tenant_id and u.month = $2
+           where t.tenant_id = $1"#,
+        tx.tenant_id(),
+        month_start(now),
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?;
+    Ok((row.used, row.max_test_turns_per_month))
 }
 
 async fn record_usage(
@@ -175,16 +197,30 @@ async fn record_usage(
     prompt_tokens: i64,
     output_tokens: i64,
 ) -> Result<()> {
+    record_usage_with(tx, now, replies, 0, prompt_tokens, output_tokens).await
+}
+
+async fn record_usage_with(
+    tx: &mut TenantTx<'_>,
+    now: DateTime<Utc>,
+    replies: i32,
+    test_model_turns: i32,
+    prompt_tokens: i64,
+    output_tokens: i64,
+) -> Result<()> {
     sqlx::query!(
-        "insert into tenant_usage (tenant_id, month, bot_replies, llm_prompt_tokens, llm_output_tokens)
-         values ($1, $2, $3, $4, $5)
+        "insert into tenant_usage (tenant_id, month, bot_replies, test_model_turns, llm_prompt_tokens,
+                                   llm_output_tokens)
+         values ($1, $2, $3, $4, $5, $6)
          on conflict (tenant_id, month) do update set
            bot_replies = tenant_usage.bot_replies + excluded.bot_replies,
+           test_model_turns = tenant_usage.test_model_turns + excluded.test_model_turns,
            llm_prompt_tokens = tenant_usage.llm_prompt_tokens + excluded.llm_prompt_tokens,
            llm_output_tokens = tenant_usage.llm_output_tokens + excluded.llm_output_tokens",
         tx.tenant_id(),
         month_start(now),
         replies,
+        test_model_turns,
         prompt_tokens.max(0),
         output_tokens.max(0),
     )

@@ -31,6 +31,16 @@ pub(super) fn read_inbound(
             *text = text.replace('\0', "");
         }
     }
+    // One customer cannot make a turn's prompt arbitrarily long: the rest of an over-long text is dropped,
+    // marked so the shop sees it was cut.
+    if let Some((cut, _)) = inbound
+        .text
+        .char_indices()
+        .nth(schemas::MAX_CUSTOMER_TEXT_CHARS)
+    {
+        inbound.text.truncate(cut);
+        inbound.text.push_str(" […]");
+    }
     if inbound.tenant_id != tenant_id {
         return Err(Failure::Permanent(
             "le message ne correspond pas à la boutique du sujet".into(),
@@ -238,5 +248,30 @@ mod tests {
             "other namespace"
         );
         assert_eq!(tenant_of(&subjects, "t1.tdj.in.nope.x"), None);
+    }
+
+    #[test]
+    fn an_over_long_customer_text_is_cut_and_marked() {
+        let subjects = Subjects::with_prefix("t1").expect("prefix");
+        let tenant_id = Uuid::new_v4();
+        let message = schemas::InboundMessage {
+            tenant_id,
+            channel: schemas::Channel::Whatsapp,
+            customer_jid: "2250700000000@s.whatsapp.net".into(),
+            customer_name: String::new(),
+            wa_message_id: "w1".into(),
+            text: "é".repeat(schemas::MAX_CUSTOMER_TEXT_CHARS * 3),
+            timestamp: chrono::Utc::now(),
+            from_owner: false,
+        };
+        let payload = serde_json::to_vec(&message).expect("json");
+        let read = read_inbound(&subjects, &subjects.inbound(tenant_id, "wa_225"), &payload)
+            .map_err(|_| "unreadable")
+            .expect("read");
+        assert_eq!(
+            read.text.chars().count(),
+            schemas::MAX_CUSTOMER_TEXT_CHARS + " […]".chars().count()
+        );
+        assert!(read.text.ends_with(" […]"));
     }
 }

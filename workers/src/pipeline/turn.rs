@@ -36,6 +36,9 @@ struct Snapshot {
     turn: Turn,
     /// This customer's recent orders, for the `order_status` tool.
     past_orders: Vec<Order>,
+    /// The language model may answer: always for customers; in the test chat, within the plan's monthly
+    /// allowance of model turns (the offline assistant answers beyond it).
+    model_allowed: bool,
 }
 
 impl Snapshot {
@@ -154,6 +157,12 @@ impl Pipeline {
         }
         let turn = self.read_turn(&mut tx, &chat, &pending).await?;
         let past_orders = orders::list(&mut tx, None, Some(chat_id), PAST_ORDERS, 0).await?;
+        let model_allowed = if channel == Channel::Simulator {
+            let (used, limit) = store::billing::test_allowance(&mut tx, Utc::now()).await?;
+            limit.is_none_or(|limit| used < limit)
+        } else {
+            true
+        };
         tx.commit().await?;
         Ok(Prepared::ToAnswer(Box::new(Snapshot {
             chat,
@@ -162,6 +171,7 @@ impl Pipeline {
             last_message_id,
             turn,
             past_orders,
+            model_allowed,
         })))
     }
 
@@ -218,16 +228,26 @@ impl Pipeline {
             &snapshot.past_orders,
             &snapshot.chat.customer_name,
         );
-        let reply = self
-            .inner
-            .provider
-            .respond(&snapshot.turn, &mut tools)
-            .await?;
-        let text = if reply.text.trim().is_empty() {
+        let provider: &dyn crate::llm::LlmProvider = if snapshot.model_allowed {
+            self.inner.provider.as_ref()
+        } else {
+            &crate::llm::offline::Offline
+        };
+        let reply = provider.respond(&snapshot.turn, &mut tools).await?;
+        let mut text = if reply.text.trim().is_empty() {
             "Merci pour votre message, nous revenons vers vous très vite.".to_owned()
         } else {
             reply.text.trim().to_owned()
         };
+        if !snapshot.model_allowed && self.inner.provider.name() != "offline" {
+            text.push_str(if snapshot.turn.shop.language == "en" {
+                "\n\n(Test without AI: your plan's monthly allowance of AI test turns is used up, so the \
+                 offline assistant answers here. Your WhatsApp customers are not affected.)"
+            } else {
+                "\n\n(Test sans IA : l'allocation mensuelle de tests avec l'IA de votre forfait est épuisée, \
+                 l'assistant hors ligne répond ici. Vos clients WhatsApp ne sont pas concernés.)"
+            });
+        }
         Ok(Response {
             text,
             intents: tools.intents,
@@ -438,7 +458,7 @@ impl Pipeline {
         if channel == Channel::Whatsapp {
             store::billing::record_bot_reply(tx, now, prompt, output).await?;
         } else {
-            store::billing::record_llm_tokens(tx, now, prompt, output).await?;
+            store::billing::record_test_turn(tx, now, prompt, output).await?;
         }
         Ok(())
     }
