@@ -236,3 +236,92 @@ async fn unreadable_messages_are_dead_lettered_at_once(pool: PgPool) {
         "the raw payload is kept for diagnosis"
     );
 }
+
+/// Gemini that fails (500) for the prompts of the shop named `failing`, and answers the others.
+async fn gemini_failing_for(failing: &'static str) -> FakeGemini {
+    FakeGemini::start(move |request| {
+        if request.body.to_string().contains(failing) {
+            FakeResponse::error(500, "INTERNAL", "down")
+        } else {
+            FakeResponse::text("Réponse de l'IA")
+        }
+    })
+    .await
+    .expect("fake")
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn one_shop_s_model_failures_never_switch_another_shop_to_the_offline_assistant(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let troubled = app.signup("Friperie Maudite").await;
+    let healthy = app.signup("Boutique Heureuse").await;
+    let fake = gemini_failing_for("Friperie Maudite").await;
+    let provider = Arc::new(workers::llm::fallback::Fallback::new(
+        Box::new(Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider")),
+        Box::new(workers::llm::offline::Offline::new()),
+        2,
+        Duration::from_secs(60),
+    ));
+    let pipeline = pipeline(&app, provider);
+
+    let (subject, message) = inbound(&app, &troubled, CUSTOMER, "bonjour");
+    let payload = serde_json::to_vec(&message).expect("json");
+    assert!(matches!(
+        pipeline.process_delivery(&subject, &payload, 1).await,
+        Outcome::Retry(_)
+    ));
+    backoff_elapsed(&app).await;
+    assert_eq!(
+        pipeline.process_delivery(&subject, &payload, 2).await,
+        Outcome::Ack,
+        "the troubled shop's breaker opens: answered offline"
+    );
+
+    let (subject, message) = inbound(&app, &healthy, CUSTOMER, "bonjour");
+    let payload = serde_json::to_vec(&message).expect("json");
+    assert_eq!(
+        pipeline.process_delivery(&subject, &payload, 1).await,
+        Outcome::Ack
+    );
+    assert_eq!(
+        bot_replies(&app, &healthy, CUSTOMER).await,
+        ["Réponse de l'IA"],
+        "the other shop is still answered by the model"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_prompt_refused_on_content_grounds_is_answered_offline_at_once_and_asked_once(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let fake = FakeGemini::start(|_| {
+        FakeResponse::ok(workers::llm::gemini::fake::blocked_prompt_response(
+            "SAFETY",
+        ))
+    })
+    .await
+    .expect("fake");
+    let provider = Arc::new(workers::llm::fallback::Fallback::new(
+        Box::new(Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider")),
+        Box::new(workers::llm::offline::Offline::new()),
+        3,
+        Duration::from_secs(60),
+    ));
+    let pipeline = pipeline(&app, provider);
+    let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
+    let payload = serde_json::to_vec(&message).expect("json");
+
+    assert_eq!(
+        pipeline.process_delivery(&subject, &payload, 1).await,
+        Outcome::Ack
+    );
+
+    assert_eq!(fake.requests().len(), 1, "never retried");
+    let replies = bot_replies(&app, &shop, CUSTOMER).await;
+    assert_eq!(replies.len(), 1, "answered by the offline assistant");
+    assert!(replies[0].contains("Friperie"), "{}", replies[0]);
+}

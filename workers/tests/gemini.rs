@@ -51,6 +51,7 @@ fn robe_id() -> Uuid {
 
 fn awa_turn() -> Turn {
     Turn {
+        tenant_id: uuid::Uuid::nil(),
         shop: ShopProfile {
             shop_name: "Awa Mode".to_owned(),
             bot_name: "Awa".to_owned(),
@@ -530,15 +531,11 @@ async fn malformed_function_calls_are_transient() {
 }
 
 #[tokio::test]
-async fn blocked_or_empty_answers_are_transient() {
-    let mut safety = text_response("…");
-    safety["candidates"][0]["finishReason"] = json!("SAFETY");
+async fn empty_or_unusable_answers_are_transient() {
+    let mut recitation = text_response("…");
+    recitation["candidates"][0]["finishReason"] = json!("RECITATION");
     let cases = [
-        (
-            blocked_prompt_response("SAFETY"),
-            "blocked the prompt (SAFETY)",
-        ),
-        (safety, "finishReason SAFETY"),
+        (recitation, "finishReason RECITATION"),
         (json!({"candidates": []}), "no candidates"),
         (
             model_response(vec![json!({"text": "  "})]),
@@ -554,6 +551,35 @@ async fn blocked_or_empty_answers_are_transient() {
 
         assert!(
             matches!(&result, Err(LlmError::Transient(m)) if m.contains(expected)),
+            "{expected}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn content_refusals_are_told_apart_so_they_are_never_retried() {
+    let mut safety = text_response("…");
+    safety["candidates"][0]["finishReason"] = json!("SAFETY");
+    let cases = [
+        (
+            blocked_prompt_response("SAFETY"),
+            "blocked the prompt (SAFETY)",
+        ),
+        (
+            blocked_prompt_response("PROHIBITED_CONTENT"),
+            "blocked the prompt (PROHIBITED_CONTENT)",
+        ),
+        (safety, "finishReason SAFETY"),
+    ];
+    for (body, expected) in cases {
+        let fake = FakeGemini::scripted(vec![FakeResponse::ok(body)])
+            .await
+            .unwrap();
+
+        let result = respond(fake.config()).await;
+
+        assert!(
+            matches!(&result, Err(LlmError::Refused(m)) if m.contains(expected)),
             "{expected}: {result:?}"
         );
     }

@@ -240,6 +240,7 @@ impl Chat {
     fn turn(&self, incoming: &[&str]) -> Turn {
         let catalog = self.tools.products.iter().map(|p| p.item.clone()).collect();
         Turn {
+            tenant_id: uuid::Uuid::nil(),
             shop: shop(self.language, self.tone),
             catalog,
             customer_name: "Koffi Yao".into(),

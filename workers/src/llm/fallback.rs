@@ -1,26 +1,48 @@
-//! Gemini first, the offline assistant when Gemini keeps failing: a small circuit breaker so customers are
-//! answered during an outage instead of waiting for retries.
+//! Gemini first, the offline assistant when Gemini keeps failing for a shop: a circuit breaker per shop and
+//! per kind of error, so customers are answered during an outage instead of waiting for retries, and one
+//! shop's trouble (its prompts rate-limited or refused) never switches another shop to the offline assistant.
+//! A prompt the model refuses on content grounds is answered offline at once: retrying cannot help, and it
+//! says nothing about the model's health.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use uuid::Uuid;
 
 use super::{LlmError, LlmProvider, Reply, ToolExecutor, Turn};
+
+/// Above this many remembered shops, closed breakers are forgotten.
+const TRIM_ABOVE: usize = 10_000;
+
+/// The kinds of failure counted separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    RateLimited,
+    Transient,
+    Permanent,
+}
 
 pub struct Fallback {
     primary: Box<dyn LlmProvider>,
     secondary: Box<dyn LlmProvider>,
-    /// Consecutive failures that open the breaker; 0 disables the fallback.
+    /// Consecutive failures of one kind that open a shop's breaker; 0 disables the fallback.
     threshold: u32,
     cooldown: Duration,
-    state: Mutex<Breaker>,
+    breakers: Mutex<HashMap<(Uuid, Kind), Breaker>>,
 }
 
 #[derive(Default)]
 struct Breaker {
     failures: u32,
     open_until: Option<Instant>,
+}
+
+impl Breaker {
+    fn is_open(&self, now: Instant) -> bool {
+        self.open_until.is_some_and(|until| now < until)
+    }
 }
 
 impl Fallback {
@@ -35,39 +57,51 @@ impl Fallback {
             secondary,
             threshold,
             cooldown,
-            state: Mutex::new(Breaker::default()),
+            breakers: Mutex::new(HashMap::new()),
         }
     }
 
-    fn is_open(&self) -> bool {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.open_until.is_some_and(|until| Instant::now() < until)
+    fn breakers(&self) -> std::sync::MutexGuard<'_, HashMap<(Uuid, Kind), Breaker>> {
+        self.breakers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a failure; true when the breaker is (now) open.
-    fn failed(&self) -> bool {
+    /// Whether any of the shop's breakers is open.
+    fn is_open(&self, tenant_id: Uuid) -> bool {
+        let now = Instant::now();
+        self.breakers()
+            .iter()
+            .any(|((shop, _), breaker)| *shop == tenant_id && breaker.is_open(now))
+    }
+
+    /// Records a failure of the shop; true when its breaker of that kind is (now) open.
+    fn failed(&self, tenant_id: Uuid, kind: Kind) -> bool {
         if self.threshold == 0 {
             return false;
         }
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.failures += 1;
-        if state.failures >= self.threshold {
-            state.open_until = Some(Instant::now() + self.cooldown);
-            state.failures = 0;
+        let now = Instant::now();
+        let mut breakers = self.breakers();
+        if breakers.len() > TRIM_ABOVE {
+            breakers.retain(|_, b| b.failures > 0 || b.is_open(now));
+        }
+        let breaker = breakers.entry((tenant_id, kind)).or_default();
+        breaker.failures += 1;
+        if breaker.failures >= self.threshold {
+            breaker.open_until = Some(now + self.cooldown);
+            breaker.failures = 0;
             metrics::counter!("llm_fallback_opened_total").increment(1);
             tracing::warn!(
                 provider = self.primary.name(),
-                "model provider keeps failing: answering offline for a while"
+                %tenant_id,
+                ?kind,
+                "model provider keeps failing for this shop: answering it offline for a while"
             );
             return true;
         }
         false
     }
 
-    fn succeeded(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.failures = 0;
-        state.open_until = None;
+    fn succeeded(&self, tenant_id: Uuid) {
+        self.breakers().retain(|(shop, _), _| *shop != tenant_id);
     }
 }
 
@@ -78,23 +112,35 @@ impl LlmProvider for Fallback {
     }
 
     async fn respond(&self, turn: &Turn, tools: &mut dyn ToolExecutor) -> Result<Reply, LlmError> {
-        if self.is_open() {
+        let shop = turn.tenant_id;
+        if self.is_open(shop) {
             return self.secondary.respond(turn, tools).await;
         }
         match self.primary.respond(turn, tools).await {
             Ok(reply) => {
-                self.succeeded();
+                self.succeeded(shop);
                 Ok(reply)
+            }
+            Err(LlmError::Refused(message)) => {
+                tracing::info!(provider = self.primary.name(), %message, "the model refused the prompt; answering offline");
+                metrics::counter!("llm_refused_total").increment(1);
+                tools.discard_attempt();
+                self.secondary.respond(turn, tools).await
             }
             Err(LlmError::Permanent(message)) if self.threshold > 0 => {
                 // A bad key or model id will not fix itself: answer now, and let the operator see the error.
                 tracing::error!(provider = self.primary.name(), %message, "model provider refused the request");
-                self.failed();
+                self.failed(shop, Kind::Permanent);
                 tools.discard_attempt();
                 self.secondary.respond(turn, tools).await
             }
             Err(e) => {
-                if self.failed() {
+                let kind = match e {
+                    LlmError::RateLimited { .. } => Kind::RateLimited,
+                    LlmError::Permanent(_) => Kind::Permanent,
+                    LlmError::Transient(_) | LlmError::Refused(_) => Kind::Transient,
+                };
+                if self.failed(shop, kind) {
                     tools.discard_attempt();
                     self.secondary.respond(turn, tools).await
                 } else {

@@ -23,6 +23,9 @@ use crate::catalogue::ProductText;
 /// Everything a provider may know for one turn: only the active tenant's data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Turn {
+    /// The shop: what a provider's failures are counted against (never sent to the model).
+    #[serde(default)]
+    pub tenant_id: Uuid,
     pub shop: ShopProfile,
     /// Active products of this shop only.
     pub catalog: Vec<CatalogItem>,
@@ -114,6 +117,10 @@ pub enum LlmError {
     /// Retrying cannot help (bad request, bad key, unknown model): reported, not retried.
     #[error("model error: {0}")]
     Permanent(String),
+    /// The model refused this prompt on content grounds (safety, blocklist, personal data): the same prompt
+    /// would be refused again, and the model itself is fine. Never retried.
+    #[error("the model refused the prompt: {0}")]
+    Refused(String),
 }
 
 /// Runs the sales tools for a provider. Results are JSON objects; a tool error is a result too

@@ -190,6 +190,7 @@ mod tests {
         catalog: Vec<CatalogItem>,
     ) -> Turn {
         Turn {
+            tenant_id: uuid::Uuid::nil(),
             shop: ShopProfile {
                 shop_name: shop_name.to_owned(),
                 bot_name: bot_name.to_owned(),

@@ -76,7 +76,9 @@ impl From<LlmError> for Failure {
                 delay: None,
                 reason: message,
             },
-            LlmError::Permanent(message) => Failure::Permanent(message),
+            LlmError::Permanent(message) | LlmError::Refused(message) => {
+                Failure::Permanent(message)
+            }
         }
     }
 }

@@ -197,6 +197,7 @@ impl Pipeline {
         let history =
             messages::history(tx, chat.chat_id, self.inner.config.history_messages).await?;
         Ok(Turn {
+            tenant_id: tx.tenant_id(),
             shop: ShopProfile {
                 shop_name: tenant.name,
                 bot_name: settings.bot_name,

@@ -184,6 +184,7 @@ impl Gemini {
             Err(e @ LlmError::RateLimited { .. }) => (Err(e), "rate_limited"),
             Err(e @ LlmError::Transient(_)) => (Err(e), "transient"),
             Err(e @ LlmError::Permanent(_)) => (Err(e), "permanent"),
+            Err(e @ LlmError::Refused(_)) => (Err(e), "refused"),
         };
         metrics::counter!("llm_requests_total", "provider" => PROVIDER, "outcome" => outcome)
             .increment(1);

@@ -114,11 +114,22 @@ const BLOCKING_FINISH_REASONS: &[&str] = &[
     "UNEXPECTED_TOOL_CALL",
 ];
 
+/// Of those, the content refusals: the same prompt is refused again, so they are never retried (the others
+/// may come out differently on another try).
+const REFUSING_FINISH_REASONS: &[&str] = &[
+    "SAFETY",
+    "LANGUAGE",
+    "BLOCKLIST",
+    "PROHIBITED_CONTENT",
+    "SPII",
+    "IMAGE_SAFETY",
+];
+
 /// Reads a 200 response body into an [`Answer`], adding its token counts to `usage`.
 pub(crate) fn parse_response(body: &Value, usage: &mut Usage) -> Result<Answer, LlmError> {
     add_usage(body, usage);
     if let Some(reason) = body["promptFeedback"]["blockReason"].as_str() {
-        return Err(LlmError::Transient(format!(
+        return Err(LlmError::Refused(format!(
             "Gemini blocked the prompt ({reason})"
         )));
     }
@@ -128,6 +139,11 @@ pub(crate) fn parse_response(body: &Value, usage: &mut Usage) -> Result<Answer, 
         ));
     };
     let finish_reason = candidate["finishReason"].as_str().unwrap_or("");
+    if REFUSING_FINISH_REASONS.contains(&finish_reason) {
+        return Err(LlmError::Refused(format!(
+            "Gemini refused to answer (finishReason {finish_reason})"
+        )));
+    }
     if BLOCKING_FINISH_REASONS.contains(&finish_reason) {
         return Err(LlmError::Transient(format!(
             "Gemini stopped with finishReason {finish_reason}"
@@ -317,6 +333,7 @@ mod tests {
     #[test]
     fn consecutive_messages_of_one_side_share_a_content() {
         let turn = Turn {
+            tenant_id: uuid::Uuid::nil(),
             shop: crate::llm::ShopProfile {
                 shop_name: "S".into(),
                 bot_name: "B".into(),

@@ -140,6 +140,7 @@ mod tests {
 
     fn turn(catalog: Vec<CatalogItem>, last_shop: &str) -> Turn {
         Turn {
+            tenant_id: uuid::Uuid::nil(),
             shop: ShopProfile {
                 shop_name: "Chez Awa".into(),
                 bot_name: "Awa".into(),
