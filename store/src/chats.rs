@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use schemas::Channel;
 use serde::Serialize;
 use uuid::Uuid;
@@ -22,6 +22,17 @@ pub struct Chat {
     pub bot_paused_until: Option<DateTime<Utc>>,
     pub last_message_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// What this customer may still get from the bot (internal, not shown): a token bucket against bursts
+    /// (`reply_credit` replies as of `credit_at`, refilled over time; none yet: a full bucket) and the count
+    /// of the replies of `replies_day` against a daily cap.
+    #[serde(skip)]
+    pub reply_credit: Option<f32>,
+    #[serde(skip)]
+    pub credit_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub replies_day: Option<NaiveDate>,
+    #[serde(skip)]
+    pub replies_on_day: i32,
 }
 
 /// A chat in the conversation list, with its latest message.
@@ -42,7 +53,7 @@ macro_rules! chat_row {
             Chat,
             $head
                 + r#"chat_id, channel as "channel: Channel", customer_jid, customer_name, bot_paused_until,
-                     last_message_at, created_at"#
+                     last_message_at, created_at, reply_credit, credit_at, replies_day, replies_on_day"#
                 + $tail
             $(, $arg)*
         )
@@ -135,11 +146,39 @@ pub async fn list(tx: &mut TenantTx<'_>, limit: i64, offset: i64) -> Result<Vec<
                 bot_paused_until: row.bot_paused_until,
                 last_message_at: row.last_message_at,
                 created_at: row.created_at,
+                // The list does not need the reply budget.
+                reply_credit: None,
+                credit_at: None,
+                replies_day: None,
+                replies_on_day: 0,
             },
             last_message: row.last_message,
             pending_count: row.pending_count,
         })
         .collect())
+}
+
+/// Records one reply to the customer: the bucket's credit left as of `at`, and the count of `at`'s day.
+pub async fn record_reply(
+    tx: &mut TenantTx<'_>,
+    chat_id: Uuid,
+    credit_left: f32,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query!(
+        "update chat set reply_credit = $3, credit_at = $4,
+                replies_on_day = case when replies_day = $5 then replies_on_day + 1 else 1 end,
+                replies_day = $5
+         where tenant_id = $1 and chat_id = $2",
+        tx.tenant_id(),
+        chat_id,
+        credit_left,
+        at,
+        at.date_naive(),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 pub async fn touch(tx: &mut TenantTx<'_>, chat_id: Uuid, at: DateTime<Utc>) -> Result<()> {

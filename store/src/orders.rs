@@ -7,7 +7,7 @@ use sqlx::Acquire;
 use uuid::Uuid;
 
 use crate::error::OptionalExt;
-use crate::{Error, Result, TenantTx};
+use crate::{Error, PlatformTx, Result, TenantTx};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -88,6 +88,8 @@ pub struct NewOrder {
     /// Same key, same order: a retried turn never creates a second one.
     pub idempotency_key: String,
     pub lines: Vec<(Uuid, i32)>,
+    /// Not confirmed by the shop by then, the order is cancelled and its stock put back ([`expire_holds`]).
+    pub hold_until: Option<DateTime<Utc>>,
 }
 
 /// Why an order could not be placed; nothing was written.
@@ -190,8 +192,9 @@ pub async fn place(tx: &mut TenantTx<'_>, new: &NewOrder) -> Result<Placed> {
     let order_id = new.order_id;
     let row = order_row!(
         "insert into customer_order (tenant_id, order_id, order_ref, chat_id, customer_name, customer_phone,
-                                     customer_jid, delivery_address, note, total_xof, idempotency_key)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                     customer_jid, delivery_address, note, total_xof, idempotency_key,
+                                     hold_until)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          returning ",
         "",
         tenant_id,
@@ -205,6 +208,7 @@ pub async fn place(tx: &mut TenantTx<'_>, new: &NewOrder) -> Result<Placed> {
         new.note,
         total,
         new.idempotency_key,
+        new.hold_until,
     )
     .fetch_one(&mut *sp)
     .await?;
@@ -348,6 +352,34 @@ pub async fn set_status(
     .execute(&mut **tx)
     .await?;
     Ok((get(tx, order_id).await?, from))
+}
+
+/// Cancels every bot order still `new` past its hold, in every shop, and puts its items back in stock (platform
+/// path: the periodic clean-up). Returns how many were cancelled; safe to run on several processes at once
+/// (a row another pass cancelled first no longer matches).
+pub async fn expire_holds(tx: &mut PlatformTx, now: DateTime<Utc>) -> Result<u64> {
+    let expired = sqlx::query_scalar!(
+        r#"with expired as (
+             update customer_order
+                set status = 'cancelled', hold_until = null, updated_at = now(),
+                    note = trim(note || ' ' || 'Annulée automatiquement : non confirmée à temps.')
+              where status = 'new' and hold_until < $1
+              returning tenant_id, order_id),
+           lines as (
+             select i.tenant_id, i.product_id, sum(i.quantity) as quantity
+               from order_item i join expired e on e.tenant_id = i.tenant_id and e.order_id = i.order_id
+              group by i.tenant_id, i.product_id),
+           restocked as (
+             update product p set stock = p.stock + l.quantity, updated_at = now()
+               from lines l
+              where p.tenant_id = l.tenant_id and p.product_id = l.product_id and p.stock is not null
+              returning 1)
+           select count(*) as "count!" from expired"#,
+        now,
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(u64::try_from(expired).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -439,3 +439,255 @@ async fn the_model_answers_the_test_chat_within_the_plan_s_allowance_then_the_of
             .expect("usage");
     assert_eq!(used, 100);
 }
+
+/// A WhatsApp customer's message (the channel the per-customer limits apply to) and its subject.
+fn whatsapp_message(
+    app: &crate::helpers::TestApp,
+    shop: &crate::helpers::Shop,
+    text: &str,
+) -> (String, Vec<u8>) {
+    let message = schemas::InboundMessage {
+        tenant_id: shop.tenant_id,
+        channel: schemas::Channel::Whatsapp,
+        customer_jid: "2250700000099@s.whatsapp.net".into(),
+        customer_name: "Kouassi".into(),
+        wa_message_id: format!("wa-{}", uuid::Uuid::new_v4().simple()),
+        text: text.to_owned(),
+        timestamp: chrono::Utc::now(),
+        from_owner: false,
+    };
+    let subject = app.subjects.inbound(shop.tenant_id, message.chat_key());
+    (subject, serde_json::to_vec(&message).expect("json"))
+}
+
+async fn message_states(
+    app: &crate::helpers::TestApp,
+    shop: &crate::helpers::Shop,
+) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "select status, status_detail from message
+         where tenant_id = $1 and direction = 'inbound' order by sent_at, created_at",
+    )
+    .bind(shop.tenant_id)
+    .fetch_all(&app.admin_db)
+    .await
+    .expect("messages")
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn one_number_gets_bursts_then_a_steady_pace_then_nothing_past_the_daily_cap(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie Abobo").await;
+    app.pay_with_sandbox(&shop, "starter").await;
+    let mut config = workers::WorkerConfig::for_tests();
+    config.customer_reply_burst = 2;
+    config.customer_replies_per_minute = 1;
+    config.customer_replies_per_day = 3;
+    let pipeline = crate::bot_support::pipeline_with(
+        &app,
+        std::sync::Arc::new(workers::llm::offline::Offline::new()),
+        config,
+    );
+    let replies = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from message where tenant_id = $1 and direction = 'outbound'",
+        )
+        .bind(shop.tenant_id)
+        .fetch_one(&app.admin_db)
+        .await
+        .expect("count")
+    };
+
+    for text in ["bonjour", "vous avez des robes ?"] {
+        let (subject, payload) = whatsapp_message(&app, &shop, text);
+        assert_eq!(
+            pipeline.process_delivery(&subject, &payload, 1).await,
+            workers::Outcome::Ack
+        );
+    }
+    assert_eq!(replies().await, 2, "the burst is answered at once");
+
+    let (subject, payload) = whatsapp_message(&app, &shop, "et des pagnes ?");
+    assert_eq!(
+        pipeline.process_delivery(&subject, &payload, 1).await,
+        workers::Outcome::Ack
+    );
+    assert_eq!(replies().await, 2, "the third waits for the refill");
+    let waiting: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select retry_at from chat where tenant_id = $1")
+            .bind(shop.tenant_id)
+            .fetch_one(&app.admin_db)
+            .await
+            .expect("chat");
+    let wait = waiting.expect("the chat waits") - chrono::Utc::now();
+    assert!(
+        wait.num_seconds() > 30 && wait.num_seconds() <= 60,
+        "{wait}"
+    );
+
+    // A minute later the sweeper answers it.
+    sqlx::query(
+        "update chat set retry_at = now() - interval '1 second', credit_at = credit_at - interval '1 minute'
+         where tenant_id = $1",
+    )
+    .bind(shop.tenant_id)
+    .execute(&app.admin_db)
+    .await
+    .expect("a minute passes");
+    let answered = testkit::poll::within(std::time::Duration::from_secs(10), || async {
+        pipeline.sweep_once().await;
+        (replies().await == 3).then_some(())
+    })
+    .await;
+    assert!(
+        answered.is_some(),
+        "the waiting message is answered once the bucket refilled"
+    );
+
+    // The daily cap (3) is reached: the next message is kept for the shop, unanswered.
+    sqlx::query(
+        "update chat set credit_at = credit_at - interval '10 minutes' where tenant_id = $1",
+    )
+    .bind(shop.tenant_id)
+    .execute(&app.admin_db)
+    .await
+    .expect("the bucket refills");
+    let (subject, payload) = whatsapp_message(&app, &shop, "encore moi");
+    assert_eq!(
+        pipeline.process_delivery(&subject, &payload, 1).await,
+        workers::Outcome::Ack
+    );
+    assert_eq!(replies().await, 3);
+    let states = message_states(&app, &shop).await;
+    let (status, detail) = states.last().expect("message");
+    assert_eq!(status, "skipped");
+    assert!(detail.contains("limite par client"), "{detail}");
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn bot_orders_nobody_confirms_in_time_are_cancelled_and_their_stock_comes_back(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie Abobo").await;
+    let other = app.signup("Boutique Marcory").await;
+    let robe = app
+        .create_product_ok(
+            &shop,
+            serde_json::json!({"name": "Robe wax", "price_xof": 15000, "stock": 1}),
+        )
+        .await;
+    let robe_id: uuid::Uuid = robe["product_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    // Two held orders of 2 robes each (4 units taken), one past its hold; one of the other shop, past too but
+    // already confirmed.
+    for (tenant, hold, status, key) in [
+        (shop.tenant_id, "-1 hour", "new", "a"),
+        (shop.tenant_id, "+1 hour", "new", "b"),
+        (other.tenant_id, "-1 hour", "confirmed", "c"),
+    ] {
+        let order_id = uuid::Uuid::new_v4();
+        sqlx::query(
+            "insert into customer_order (tenant_id, order_id, order_ref, status, total_xof, idempotency_key,
+                                         hold_until)
+             values ($1, $2, $3, $4, 30000, $5, now() + $6::interval)",
+        )
+        .bind(tenant)
+        .bind(order_id)
+        .bind(format!("CMD-{key}"))
+        .bind(status)
+        .bind(key)
+        .bind(hold)
+        .execute(&app.admin_db)
+        .await
+        .expect("order");
+        if tenant == shop.tenant_id {
+            sqlx::query(
+                "insert into order_item (tenant_id, order_id, line_no, product_id, product_name, unit_price_xof,
+                                         quantity) values ($1, $2, 1, $3, 'Robe wax', 15000, 2)",
+            )
+            .bind(tenant)
+            .bind(order_id)
+            .bind(robe_id)
+            .execute(&app.admin_db)
+            .await
+            .expect("line");
+        }
+    }
+
+    api::housekeeping::run(&app.db).await;
+
+    let statuses: Vec<(String, String)> =
+        sqlx::query_as("select order_ref, status from customer_order order by order_ref")
+            .fetch_all(&app.admin_db)
+            .await
+            .expect("orders");
+    assert_eq!(
+        statuses,
+        [
+            ("CMD-a".to_owned(), "cancelled".to_owned()),
+            ("CMD-b".to_owned(), "new".to_owned()),
+            ("CMD-c".to_owned(), "confirmed".to_owned()),
+        ]
+    );
+    assert_eq!(
+        crate::bot_support::stock_of(&app, &robe_id.to_string()).await,
+        Some(3)
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_flood_of_pending_messages_is_answered_by_its_latest_ten(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie Abobo").await;
+    app.pay_with_sandbox(&shop, "starter").await;
+    let pipeline = crate::bot_support::pipeline(
+        &app,
+        std::sync::Arc::new(workers::llm::offline::Offline::new()),
+    );
+    let (subject, payload) = whatsapp_message(&app, &shop, "bonjour");
+    assert_eq!(
+        pipeline.process_delivery(&subject, &payload, 1).await,
+        workers::Outcome::Ack
+    );
+    // Another worker holds the chat while twelve more messages arrive.
+    let hold = |seconds: f64| {
+        sqlx::query(
+            "update chat set claimed_by = 'ailleurs', claim_expires_at = now() + make_interval(secs => $2)
+             where tenant_id = $1",
+        )
+        .bind(shop.tenant_id)
+        .bind(seconds)
+        .execute(&app.admin_db)
+    };
+    hold(60.0).await.expect("held");
+    for i in 0..12 {
+        let (subject, payload) = whatsapp_message(&app, &shop, &format!("message {i}"));
+        assert_eq!(
+            pipeline.process_delivery(&subject, &payload, 1).await,
+            workers::Outcome::Ack
+        );
+    }
+    hold(-1.0).await.expect("released");
+
+    let settled = testkit::poll::within(std::time::Duration::from_secs(10), || async {
+        pipeline.sweep_once().await;
+        let states = message_states(&app, &shop).await;
+        states
+            .iter()
+            .all(|(status, _)| status != "pending")
+            .then_some(states)
+    })
+    .await
+    .expect("every message settled");
+
+    let skipped: Vec<&(String, String)> = settled.iter().filter(|(s, _)| s == "skipped").collect();
+    assert_eq!(skipped.len(), 2, "{settled:?}");
+    assert!(
+        skipped
+            .iter()
+            .all(|(_, detail)| detail.contains("trop de messages d'un coup"))
+    );
+    assert_eq!(settled.iter().filter(|(s, _)| s == "answered").count(), 11);
+}

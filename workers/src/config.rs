@@ -79,6 +79,21 @@ pub struct WorkerConfig {
         default_value_t = 120
     )]
     pub fallback_cooldown_secs: u64,
+    /// Replies one WhatsApp customer may get in a row; then [`Self::customer_replies_per_minute`]. Messages
+    /// sent faster wait and are answered together, so one number cannot take the shop's turns.
+    #[arg(long, env = "CUSTOMER_REPLY_BURST", default_value_t = 10)]
+    pub customer_reply_burst: u32,
+    /// Replies one WhatsApp customer gets per minute once the burst is spent.
+    #[arg(long, env = "CUSTOMER_REPLIES_PER_MINUTE", default_value_t = 2)]
+    pub customer_replies_per_minute: u32,
+    /// Replies one WhatsApp customer may get per (UTC) day: one number cannot use up the shop's month.
+    /// Beyond, their messages are kept for the shop, unanswered.
+    #[arg(long, env = "CUSTOMER_REPLIES_PER_DAY", default_value_t = 100)]
+    pub customer_replies_per_day: u32,
+    /// Hours an order taken by the bot holds its stock; not confirmed by the shop by then, it is cancelled
+    /// and the stock put back.
+    #[arg(long, env = "ORDER_HOLD_HOURS", default_value_t = 48)]
+    pub order_hold_hours: u32,
     #[command(flatten)]
     pub gemini: GeminiConfig,
 }
@@ -131,6 +146,10 @@ impl WorkerConfig {
             stranded_after_secs: 1,
             fallback_after_failures: 0,
             fallback_cooldown_secs: 60,
+            customer_reply_burst: 10,
+            customer_replies_per_minute: 2,
+            customer_replies_per_day: 100,
+            order_hold_hours: 48,
             gemini: GeminiConfig {
                 timeout_secs: 10,
                 ..GeminiConfig::default()

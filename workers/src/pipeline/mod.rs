@@ -16,6 +16,7 @@
 
 mod claim;
 mod consume;
+mod customer_limits;
 mod dead_letter;
 mod ingest;
 mod outbox;

@@ -16,6 +16,9 @@ use crate::llm::{CatalogItem, ToolExecutor};
 const DEFAULT_RESULTS: usize = 5;
 const MAX_RESULTS: usize = 20;
 const MAX_QUANTITY: u32 = 1000;
+/// Orders one customer may have waiting for the shop's confirmation: their stock is held, so a number that
+/// ordered everything would empty the shop.
+pub const MAX_OPEN_ORDERS: usize = 3;
 
 /// An order the model placed during the turn, to write at commit.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +97,15 @@ impl<'a> SalesTools<'a> {
     fn create_order(&mut self, args: CreateOrder) -> Value {
         if args.items.is_empty() {
             return json!({ "error": "empty_order" });
+        }
+        let open = self
+            .orders
+            .iter()
+            .filter(|o| o.status == schemas::commerce::OrderStatus::New)
+            .count()
+            + self.intents.len();
+        if open >= MAX_OPEN_ORDERS {
+            return json!({ "error": "too_many_open_orders", "open_orders": open, "max": MAX_OPEN_ORDERS });
         }
         // Merge repeated lines of one product so stock is checked on the total.
         let mut lines: Vec<(Uuid, u32)> = Vec::new();
@@ -187,7 +199,15 @@ fn invalid(name: &str, e: serde_json::Error) -> Value {
 #[async_trait]
 impl ToolExecutor for SalesTools<'_> {
     async fn call(&mut self, name: &str, args: Value) -> Value {
-        metrics::counter!("llm_tool_calls_total", "tool" => name.to_owned()).increment(1);
+        // The name comes from the model: only known names become a label value.
+        let label = match name {
+            tools::SEARCH_PRODUCTS
+            | tools::GET_PRODUCT
+            | tools::CREATE_ORDER
+            | tools::ORDER_STATUS => name.to_owned(),
+            _ => "unknown".to_owned(),
+        };
+        metrics::counter!("llm_tool_calls_total", "tool" => label).increment(1);
         match name {
             tools::SEARCH_PRODUCTS => {
                 serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.search(a))
@@ -294,5 +314,24 @@ mod tests {
         assert_eq!(found["products"][0]["name"], "Pagne");
         assert_eq!(found["products"][0]["stock"], Value::Null, "unlimited");
         assert_eq!(found["products"][0]["in_stock"], true);
+    }
+
+    #[tokio::test]
+    async fn a_customer_cannot_hold_more_than_a_few_unconfirmed_orders() {
+        let catalog = vec![item("Pagne", 7500, None)];
+        let mut tools = SalesTools::new(&catalog, &[], "Awa");
+        let order = json!({"items": [{"product_id": catalog[0].product_id, "quantity": 1}]});
+        for _ in 0..MAX_OPEN_ORDERS {
+            assert!(
+                tools
+                    .call("create_order", order.clone())
+                    .await
+                    .get("error")
+                    .is_none()
+            );
+        }
+        let refused = tools.call("create_order", order).await;
+        assert_eq!(refused["error"], "too_many_open_orders");
+        assert_eq!(tools.intents.len(), MAX_OPEN_ORDERS);
     }
 }

@@ -15,6 +15,7 @@ use store::products::ProductFilter;
 use store::{TenantCtx, TenantTx, bot_settings, chats, messages, orders, products, tenants};
 use uuid::Uuid;
 
+use super::customer_limits::{self, Budget};
 use super::sales_tools::{OrderIntent, SalesTools};
 use super::{Failure, Pipeline, outbox};
 use crate::llm::{CatalogItem, ChatMessage, Role, ShopProfile, Turn, Usage};
@@ -39,6 +40,8 @@ struct Snapshot {
     /// The language model may answer: always for customers; in the test chat, within the plan's monthly
     /// allowance of model turns (the offline assistant answers beyond it).
     model_allowed: bool,
+    /// A WhatsApp customer's reply budget after this turn's reply, recorded with it.
+    credit_left: Option<f32>,
 }
 
 impl Snapshot {
@@ -53,6 +56,8 @@ enum Prepared {
     NothingPending,
     /// The pending messages were settled without an answer (bot paused, shop not allowed to answer).
     Skipped,
+    /// The customer's reply budget is spent for now: the chat waits until its retry time.
+    Deferred,
     ToAnswer(Box<Snapshot>),
 }
 
@@ -94,6 +99,7 @@ impl Pipeline {
         let snapshot = match self.take_snapshot(ctx, chat_id).await? {
             Prepared::NothingPending => return Ok(false),
             Prepared::Skipped => return Ok(true),
+            Prepared::Deferred => return Ok(false),
             Prepared::ToAnswer(snapshot) => snapshot,
         };
         let deadline = self.inner.config.turn_deadline();
@@ -155,6 +161,41 @@ impl Pipeline {
             }
             return Ok(Prepared::Skipped);
         }
+        let mut pending = pending;
+        let mut credit_left = None;
+        if channel == Channel::Whatsapp {
+            let now = Utc::now();
+            match customer_limits::budget(&chat, &self.inner.config, now) {
+                Budget::Answer { credit_left: left } => credit_left = Some(left),
+                Budget::WaitUntil(until) => {
+                    chats::record_retry_at(&mut tx, chat_id, until).await?;
+                    tx.commit().await?;
+                    metrics::counter!("pipeline_customer_throttled_total").increment(1);
+                    return Ok(Prepared::Deferred);
+                }
+                Budget::DailyCapReached { cap } => {
+                    let ids: Vec<Uuid> = pending.iter().map(|m| m.message_id).collect();
+                    let detail = format!(
+                        "Non répondu : ce client a déjà reçu {cap} réponses du bot aujourd'hui (limite par client). \
+                         Répondez-lui vous-même si besoin ; le bot reprendra demain."
+                    );
+                    messages::settle(&mut tx, &ids, MessageStatus::Skipped, &detail).await?;
+                    tx.commit().await?;
+                    metrics::counter!("pipeline_not_answered_total").increment(1);
+                    return Ok(Prepared::Skipped);
+                }
+            }
+            // A flood is answered by its latest messages; the older ones stay visible to the shop.
+            if pending.len() > customer_limits::MAX_PENDING_PER_TURN {
+                let older = pending.len() - customer_limits::MAX_PENDING_PER_TURN;
+                let ids: Vec<Uuid> = pending.drain(..older).map(|m| m.message_id).collect();
+                let detail = format!(
+                    "Non répondu : trop de messages d'un coup ; le bot a répondu aux {} derniers.",
+                    customer_limits::MAX_PENDING_PER_TURN
+                );
+                messages::settle(&mut tx, &ids, MessageStatus::Skipped, &detail).await?;
+            }
+        }
         let turn = self.read_turn(&mut tx, &chat, &pending).await?;
         let past_orders = orders::list(&mut tx, None, Some(chat_id), PAST_ORDERS, 0).await?;
         let model_allowed = if channel == Channel::Simulator {
@@ -172,6 +213,7 @@ impl Pipeline {
             turn,
             past_orders,
             model_allowed,
+            credit_left,
         })))
     }
 
@@ -282,6 +324,9 @@ impl Pipeline {
         self.store_reply(&mut tx, ctx, snapshot, response, now)
             .await?;
         chats::touch(&mut tx, chat_id, now).await?;
+        if let Some(credit_left) = snapshot.credit_left {
+            chats::record_reply(&mut tx, chat_id, credit_left, now).await?;
+        }
         chats::clear_failures(&mut tx, chat_id).await?;
         tx.commit().await?;
         Ok(Committed::Written)
@@ -372,6 +417,10 @@ impl Pipeline {
                 note: intent.note.clone(),
                 idempotency_key: format!("turn:{}:{index}", snapshot.last_message_id),
                 lines: intent.lines.clone(),
+                hold_until: Some(
+                    Utc::now()
+                        + chrono::Duration::hours(i64::from(self.inner.config.order_hold_hours)),
+                ),
             };
             match orders::place(tx, &new).await? {
                 orders::Placed::Created(order) => {

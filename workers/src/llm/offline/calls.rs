@@ -60,6 +60,8 @@ pub enum Placed {
         available: i64,
     },
     UnknownProduct,
+    /// The customer already has the most orders waiting for the shop's confirmation.
+    TooManyOpen,
     /// Any other error or an answer we cannot read: the order may not exist, so a person must look.
     Failed,
 }
@@ -114,6 +116,7 @@ pub async fn create_order(
             available: result.get("available").and_then(Value::as_i64).unwrap_or(0),
         },
         Some("unknown_product") => Placed::UnknownProduct,
+        Some("too_many_open_orders") => Placed::TooManyOpen,
         Some(_) => Placed::Failed,
         None => {
             let order_ref = result.get("order_ref").and_then(Value::as_str);

@@ -202,6 +202,7 @@ impl<'a> Dialogue<'a> {
                 self.voice.stock_changed(&product, available)
             }
             Placed::UnknownProduct => self.voice.order_unknown_product(),
+            Placed::TooManyOpen => self.voice.too_many_open_orders(),
             Placed::Failed => self.voice.order_failed(),
         }
     }

@@ -448,6 +448,21 @@ impl Voice {
         )
     }
 
+    pub fn too_many_open_orders(&self) -> String {
+        self.pick(
+            format!(
+                "Vous avez déjà des commandes en attente de confirmation par la boutique : attendons qu'elle \
+                 les confirme avant d'en prendre une autre. {}",
+                self.handover()
+            ),
+            format!(
+                "You already have orders waiting for the shop's confirmation: let's wait until it confirms \
+                 them before taking another one. {}",
+                self.handover()
+            ),
+        )
+    }
+
     pub fn cancelled(&self) -> String {
         self.pick(
             "D'accord, j'annule cette commande. Je reste disponible si vous voulez autre chose."
