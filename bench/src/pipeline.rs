@@ -100,13 +100,21 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         .await?;
     store::MIGRATOR.run(&owner).await?;
     let app_options = owner_options
+        .clone()
         .database(db_name)
         .username(store::db::APP_ROLE);
+    let platform_options = owner_options
+        .database(db_name)
+        .username(store::db::PLATFORM_ROLE);
     let pool_size = u32::try_from(args.workers * args.concurrency + 4).unwrap_or(40);
-    let db = store::Db::from_pool(
+    let db = store::Db::from_pools(
         PgPoolOptions::new()
             .max_connections(pool_size)
             .connect_with(app_options)
+            .await?,
+        PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(platform_options)
             .await?,
     );
 
@@ -117,7 +125,8 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     let mut tenant_ids = Vec::new();
     for i in 0..args.tenants {
         let tenant_id = Uuid::new_v4();
-        let mut tx = db.tenant(TenantCtx::new(tenant_id)).await?;
+        // A shop and its subscription are billing state: written on the platform path.
+        let mut tx = db.billing(TenantCtx::new(tenant_id)).await?;
         tenants::create(&mut tx, &format!("Boutique {i}"), "business").await?;
         // A paid subscription: the bot answers real (WhatsApp) customers only then.
         sqlx::query(

@@ -17,7 +17,7 @@ use whatsapp_rust::wacore::store::traits::Backend;
 /// A fresh tenant's store on the app-role pool.
 async fn open_store(pool: &PgPool, master: &MasterKey) -> PgSessionStore {
     let tenant_id = testkit::db::create_tenant(pool).await;
-    let db = store::Db::from_pool(testkit::db::app_role_pool(pool, 5).await);
+    let db = testkit::db::app_db(pool).await;
     PgSessionStore::open(&db, master, tenant_id)
         .await
         .expect("open the session store")

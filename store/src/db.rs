@@ -28,6 +28,10 @@ mod tests {
 /// The role the services log in as. It owns no table, so every FORCEd row-level-security policy applies.
 pub const APP_ROLE: &str = "tdjaasa_app";
 
+/// The role of the platform path (login by e-mail, the operator, scheduled jobs, billing): it sees every
+/// tenant. Its own login, on its own pool: the app role cannot become it.
+pub const PLATFORM_ROLE: &str = "tdjaasa_platform";
+
 /// PostgreSQL settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbConfig {
@@ -38,6 +42,9 @@ pub struct DbConfig {
     /// database with that user and no password (enough with local trust authentication).
     #[arg(long, env = "DATABASE_APP_URL", value_parser = parse_secret)]
     pub database_app_url: Option<SecretString>,
+    /// URL of the platform path, logging in as the `tdjaasa_platform` role. Defaults like DATABASE_APP_URL.
+    #[arg(long, env = "DATABASE_PLATFORM_URL", value_parser = parse_secret)]
+    pub database_platform_url: Option<SecretString>,
     /// Size of each process's connection pool.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub max_connections: u32,
@@ -61,17 +68,35 @@ impl DbConfig {
 
     /// Connection options of the app role.
     pub fn app_options(&self) -> anyhow::Result<PgConnectOptions> {
-        if let Some(url) = &self.database_app_url {
+        self.role_options(self.database_app_url.as_ref(), "DATABASE_APP_URL", APP_ROLE)
+    }
+
+    /// Connection options of the platform role.
+    pub fn platform_options(&self) -> anyhow::Result<PgConnectOptions> {
+        self.role_options(
+            self.database_platform_url.as_ref(),
+            "DATABASE_PLATFORM_URL",
+            PLATFORM_ROLE,
+        )
+    }
+
+    fn role_options(
+        &self,
+        url: Option<&SecretString>,
+        variable: &str,
+        role: &str,
+    ) -> anyhow::Result<PgConnectOptions> {
+        if let Some(url) = url {
             return url
                 .expose_secret()
                 .parse()
-                .context("DATABASE_APP_URL is not a valid PostgreSQL URL");
+                .with_context(|| format!("{variable} is not a valid PostgreSQL URL"));
         }
         let owner = self.owner_options()?;
         let mut options = PgConnectOptions::new_without_pgpass()
             .host(owner.get_host())
             .port(owner.get_port())
-            .username(APP_ROLE);
+            .username(role);
         if let Some(database) = owner.get_database() {
             options = options.database(database);
         }
@@ -97,27 +122,28 @@ pub async fn prepare(config: &DbConfig) -> Result<()> {
         .await
         .context("cannot connect to PostgreSQL with DATABASE_URL")?;
     MIGRATOR.run(&owner).await?;
-    set_app_role_password(config, &owner).await?;
+    set_role_password(config.database_app_url.as_ref(), APP_ROLE, &owner).await?;
+    set_role_password(config.database_platform_url.as_ref(), PLATFORM_ROLE, &owner).await?;
     owner.close().await;
     Ok(())
 }
 
-/// When DATABASE_APP_URL carries a password for the app role, the owner sets it, so a deployment needs no
-/// manual `alter role`. The password is quoted as a SQL literal (it cannot be a bind parameter here).
-async fn set_app_role_password(config: &DbConfig, owner: &PgPool) -> Result<()> {
-    let Some(url) = &config.database_app_url else {
+/// When a service URL carries a password for its role, the owner sets it, so a deployment needs no manual
+/// `alter role`. The password is quoted as a SQL literal (it cannot be a bind parameter here).
+async fn set_role_password(url: Option<&SecretString>, role: &str, owner: &PgPool) -> Result<()> {
+    let Some(url) = url else {
         return Ok(());
     };
     let Some((user, password)) = credentials(url.expose_secret()) else {
         return Ok(());
     };
-    if user != APP_ROLE || password.is_empty() {
+    if user != role || password.is_empty() {
         return Ok(());
     }
     let literal = password.replace('\'', "''");
     // A role statement with a literal built at run time: dynamic SQL, not a compile-checked macro.
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "alter role {APP_ROLE} with login password '{literal}'"
+        "alter role {role} with login password '{literal}'"
     )))
     .execute(owner)
     .await?;
@@ -152,29 +178,44 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The app-role connection pool, the only way services reach the data.
+/// The services' way to the data: the app-role pool for everything a shop does, and the platform-role pool
+/// for the deliberate cross-tenant paths.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: PgPool,
+    platform: PgPool,
 }
 
 impl Db {
     pub async fn connect(config: &DbConfig) -> Result<Self> {
+        let timeout = (
+            "statement_timeout",
+            format!("{}s", config.statement_timeout_secs.max(1)),
+        );
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(config.app_options()?.options([(
-                "statement_timeout",
-                format!("{}s", config.statement_timeout_secs.max(1)),
-            )]))
+            .connect_with(config.app_options()?.options([timeout.clone()]))
             .await
             .context("cannot connect to PostgreSQL as the tdjaasa_app role (run `tdjaasa migrate` first)")?;
-        Ok(Self { pool })
+        let platform = PgPoolOptions::new()
+            .max_connections((config.max_connections / 2).max(2))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(config.platform_options()?.options([timeout]))
+            .await
+            .context(
+                "cannot connect to PostgreSQL as the tdjaasa_platform role (run `tdjaasa migrate` first)",
+            )?;
+        Ok(Self { pool, platform })
     }
 
-    /// Wraps an existing pool; it must log in as the app role for isolation to hold.
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+    /// Wraps existing pools: `app` must log in as the app role and `platform` as the platform role for
+    /// isolation to hold.
+    pub fn from_pools(app: PgPool, platform: PgPool) -> Self {
+        Self {
+            pool: app,
+            platform,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -186,7 +227,13 @@ impl Db {
     }
 
     pub async fn platform(&self) -> Result<PlatformTx> {
-        PlatformTx::begin(&self.pool).await
+        PlatformTx::begin(&self.platform).await
+    }
+
+    /// One shop's transaction on the platform path: the only one that may write billing state (the shop's
+    /// status and plan, its subscription and payments). For sign-up, webhooks, checkouts and the operator.
+    pub async fn billing(&self, ctx: TenantCtx) -> Result<TenantTx<'static>> {
+        TenantTx::begin(&self.platform, ctx).await
     }
 
     /// A round trip, for readiness checks.

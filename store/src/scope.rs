@@ -71,18 +71,15 @@ impl DerefMut for TenantTx<'_> {
 }
 
 /// A transaction running as `tdjaasa_platform`, which sees every tenant. Used only for login by e-mail,
-/// the platform-admin endpoints and scheduled jobs; each use is a deliberate call to `PlatformTx::begin`.
+/// the platform-admin endpoints and scheduled jobs; each use is a deliberate call to `Db::platform`.
 pub struct PlatformTx {
     tx: Transaction<'static, Postgres>,
 }
 
 impl PlatformTx {
+    /// `BEGIN` on `pool`, which must log in as the platform role.
     pub async fn begin(pool: &PgPool) -> Result<Self> {
-        let mut tx = pool.begin().await?;
-        // A role statement: not preparable, so not a compile-checked macro.
-        sqlx::query("set local role tdjaasa_platform")
-            .execute(&mut *tx)
-            .await?;
+        let tx = pool.begin().await?;
         Ok(Self { tx })
     }
 

@@ -20,9 +20,31 @@ pub async fn app_role_pool(pool: &PgPool, size: u32) -> PgPool {
         .expect("connect as the app role")
 }
 
-/// The services' `Db` handle (app role, 5 connections) over the test database.
+/// A platform-role pool of `size` connections over the same database.
+pub async fn platform_role_pool(pool: &PgPool, size: u32) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .username(store::db::PLATFORM_ROLE);
+    PgPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options)
+        .await
+        .expect("connect as the platform role")
+}
+
+/// The services' `Db` handle over the test database: `size` app-role connections and a few platform-role
+/// ones.
+pub async fn app_db_sized(pool: &PgPool, size: u32) -> store::Db {
+    store::Db::from_pools(
+        app_role_pool(pool, size).await,
+        platform_role_pool(pool, (size / 2).max(2)).await,
+    )
+}
+
+/// The services' `Db` handle (5 app-role connections) over the test database.
 pub async fn app_db(pool: &PgPool) -> store::Db {
-    store::Db::from_pool(app_role_pool(pool, 5).await)
+    app_db_sized(pool, 5).await
 }
 
 /// Inserts a bare tenant (starter plan, no user, no subscription) as the superuser; returns its id.

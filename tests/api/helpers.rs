@@ -71,7 +71,7 @@ async fn spawn(
     billing_config: api::billing::BillingConfig,
 ) -> TestApp {
     init_test_logging();
-    let db = store::Db::from_pool(testkit::db::app_role_pool(&pool, 20).await);
+    let db = testkit::db::app_db_sized(&pool, 20).await;
     let namespace = Namespace::new().await;
     let (nats, subjects) = (namespace.client.clone(), namespace.subjects.clone());
 

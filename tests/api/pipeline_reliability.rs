@@ -47,7 +47,7 @@ async fn a_database_outage_is_retried_however_long_and_never_dead_lettered(pool:
         .acquire_timeout(Duration::from_millis(500))
         .connect_lazy_with(PgConnectOptions::new().host("127.0.0.1").port(1));
     let pipeline = Pipeline::new(
-        store::Db::from_pool(down),
+        store::Db::from_pools(down.clone(), down),
         app.nats.clone(),
         app.subjects.clone(),
         Arc::new(Offline::new()),
@@ -284,7 +284,7 @@ async fn the_sweeper_takes_every_shops_oldest_chat_first_and_leaves_backing_off_
         .await
         .expect("backoff");
 
-    let db = store::Db::from_pool(testkit::db::app_role_pool(&app.admin_db, 2).await);
+    let db = testkit::db::app_db_sized(&app.admin_db, 2).await;
     let mut tx = db.platform().await.expect("tx");
     let picked = store::chats::stranded(&mut tx, Duration::from_secs(1), 2)
         .await

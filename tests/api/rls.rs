@@ -119,3 +119,91 @@ async fn a_tenant_transaction_cannot_read_or_write_another_tenant(pool: PgPool) 
             .await;
     assert!(insert.is_err(), "nor insert rows for Abobo (WITH CHECK)");
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_app_role_cannot_become_another_role_whatever_sql_it_runs(pool: PgPool) {
+    let app_pool = app_role_pool(&pool, 1).await;
+    for statement in [
+        "set role tdjaasa_platform",
+        "set role postgres",
+        "set session authorization tdjaasa_platform",
+        "set session authorization postgres",
+        "grant tdjaasa_platform to tdjaasa_app",
+        "alter role tdjaasa_app bypassrls",
+        "create role intrus login superuser",
+    ] {
+        let mut tx = app_pool.begin().await.expect("tx");
+        let outcome = sqlx::query(statement).execute(&mut *tx).await;
+        assert!(outcome.is_err(), "{statement} must be refused");
+    }
+    let member_of: Vec<String> = sqlx::query_scalar(
+        "select r.rolname::text from pg_auth_members m join pg_roles r on r.oid = m.roleid
+         join pg_roles u on u.oid = m.member where u.rolname = 'tdjaasa_app'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("memberships");
+    assert!(
+        member_of.is_empty(),
+        "the app role is a member of {member_of:?}"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn tenant_scoped_code_reads_billing_state_but_cannot_change_it(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup_on("Friperie Abobo", "starter").await;
+    let mut tx = app
+        .db
+        .tenant(store::TenantCtx::new(shop.tenant_id))
+        .await
+        .expect("tx");
+    let plan: String = sqlx::query_scalar("select plan_code from subscription")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("the shop reads its subscription");
+    assert_eq!(plan, "starter");
+    tx.commit().await.expect("commit");
+
+    for statement in [
+        "update subscription set status = 'active', expires_at = now() + interval '10 years'",
+        "update tenant set plan_code = 'business'",
+        "update tenant set status = 'active'",
+        "update payment set status = 'succeeded'",
+        "insert into payment (tenant_id, plan_code, provider, amount_xof, currency, idempotency_key)
+         values (current_setting('app.tenant_id')::uuid, 'business', 'sandbox', 1, 'XOF', 'x')",
+        "delete from subscription",
+        "insert into billing_event (tenant_id, provider, event_id) values
+         (current_setting('app.tenant_id')::uuid, 'sandbox', 'x')",
+    ] {
+        let mut tx = app
+            .db
+            .tenant(store::TenantCtx::new(shop.tenant_id))
+            .await
+            .expect("tx");
+        let refused = sqlx::query(statement).execute(&mut *tx).await;
+        assert!(
+            refused.as_ref().is_err_and(|e| e.to_string().contains("permission denied")),
+            "{statement}: {refused:?}"
+        );
+    }
+    let mut tx = app
+        .db
+        .tenant(store::TenantCtx::new(shop.tenant_id))
+        .await
+        .expect("tx");
+    sqlx::query("update tenant set name = 'Friperie Abobo Plus'")
+        .execute(&mut *tx)
+        .await
+        .expect("the shop still renames itself");
+    tx.commit().await.expect("commit");
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_platform_role_cannot_rewrite_the_plans(pool: PgPool) {
+    let platform = testkit::db::platform_role_pool(&pool, 1).await;
+    let refused = sqlx::query("update plan set price_xof = 1 where plan_code = 'business'")
+        .execute(&platform)
+        .await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("permission denied")));
+}

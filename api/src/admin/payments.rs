@@ -118,7 +118,7 @@ pub(crate) async fn review_payment(
         .await
         .map_err(Error::not_found_as("Paiement introuvable."))?;
     tx.commit().await?;
-    let mut tx = state.db.tenant(TenantCtx::new(tenant_id)).await?;
+    let mut tx = state.db.billing(TenantCtx::new(tenant_id)).await?;
     let outcome = admin::review_payment(&mut tx, payment_id, admin.user_id, &note, Utc::now())
         .await
         .map_err(Error::not_found_as("Paiement introuvable."))?;

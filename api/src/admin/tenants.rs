@@ -220,7 +220,7 @@ pub(crate) async fn change_status(
     let Some(status) = status else {
         return Err(Error::Internal(anyhow::anyhow!("validated status missing")));
     };
-    let mut tx = state.db.tenant(TenantCtx::new(tenant_id)).await?;
+    let mut tx = state.db.billing(TenantCtx::new(tenant_id)).await?;
     let action = OperatorAction {
         actor_user_id: admin.user_id,
         reason: &reason,
@@ -308,7 +308,7 @@ pub(crate) async fn extend_subscription(
             "validated extension missing"
         )));
     };
-    let mut tx = state.db.tenant(TenantCtx::new(tenant_id)).await?;
+    let mut tx = state.db.billing(TenantCtx::new(tenant_id)).await?;
     let outcome = admin::extend_subscription(
         &mut tx,
         extension,
@@ -377,7 +377,7 @@ pub(crate) async fn change_plan(
     }
     let reason = reason(&mut check, "reason", &change.reason);
     check.finish()?;
-    let mut tx = state.db.tenant(TenantCtx::new(tenant_id)).await?;
+    let mut tx = state.db.billing(TenantCtx::new(tenant_id)).await?;
     let previous = admin::change_plan(
         &mut tx,
         &plan_code,

@@ -122,7 +122,7 @@ pub(crate) async fn create_shop(state: &AppState, req: SignupRequest) -> Result<
 
     let password_hash = hash_password(SecretString::from(req.password)).await?;
     let tenant_id = Uuid::new_v4();
-    let mut tx = state.db.tenant(TenantCtx::new(tenant_id)).await?;
+    let mut tx = state.db.billing(TenantCtx::new(tenant_id)).await?;
     tenants::create(&mut tx, &business_name, &plan_code).await?;
     let user = users::create(&mut tx, &email, &password_hash, Role::Owner)
         .await

@@ -179,7 +179,7 @@ pub(crate) async fn start_checkout(
     };
     let mut key = base_key.clone();
     for _ in 0..5 {
-        let mut tx = state.db.tenant(user.ctx()).await?;
+        let mut tx = state.db.billing(user.ctx()).await?;
         let new = NewPayment {
             plan_code: &plan.plan_code,
             provider: provider.id(),
@@ -261,7 +261,7 @@ async fn open_checkout(
         public_url: public_url.to_owned(),
     };
     let outcome = provider.create_checkout(&request).await;
-    let mut tx = state.db.tenant(user.ctx()).await?;
+    let mut tx = state.db.billing(user.ctx()).await?;
     match outcome {
         Ok(session) => {
             let notif_hash = session.notif_token.as_ref().map(|t| {

@@ -93,7 +93,7 @@ async fn owner(
 
 /// Applies the outcome in the owner's tenant transaction.
 async fn settle(state: &AppState, owner: &PaymentOwner, outcome: Outcome) -> Result<Json<Value>> {
-    let mut tx = state.db.tenant(TenantCtx::new(owner.tenant_id)).await?;
+    let mut tx = state.db.billing(TenantCtx::new(owner.tenant_id)).await?;
     let decision = billing::apply_outcome(&mut tx, owner.payment_id, &outcome, Utc::now()).await?;
     tx.commit().await?;
     tracing::info!(provider = %outcome.provider, payment_id = %owner.payment_id, ?decision, "webhook processed");

@@ -229,7 +229,7 @@ async fn choose_plan(
                 "Forfait inconnu : choisissez starter, pro ou business.".into(),
             )
         })?;
-    let mut tx = state.db.tenant(session.user.ctx()).await?;
+    let mut tx = state.db.billing(session.user.ctx()).await?;
     tenants::choose_plan_before_payment(&mut tx, &plan.plan_code).await?;
     tx.commit().await?;
     advance(&state, &session, OnboardingStep::Plan).await?;
