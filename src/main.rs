@@ -44,7 +44,7 @@ struct Config {
     worker: workers::WorkerConfig,
     #[command(flatten)]
     ingress: ingress::IngressConfig,
-    /// Where `worker` and `ingress` processes expose `/metrics` (the API serves its own).
+    /// Where every process exposes `/metrics` for Prometheus (never on the public API port).
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9100")]
     metrics_addr: String,
     #[command(flatten)]
@@ -289,7 +289,8 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
             expiry.abort();
             served
         });
-    } else {
+    }
+    {
         let stop = shutdown.clone();
         let addr = config.metrics_addr.clone();
         tasks.spawn(async move {

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::audit;
 use store::bot_settings::{self, BotSettings, BotSettingsFields};
@@ -16,7 +16,42 @@ use crate::validate::Check;
 use crate::{AppState, Result};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/bot", get(read).put(replace).patch(patch))
+    Router::new()
+        .route("/api/v1/bot", get(read).put(replace).patch(patch))
+        .route("/api/v1/bot/events", axum::routing::put(set_event_texts))
+}
+
+/// Whether the shop's domain events (NATS, for integrators) carry message texts.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventTexts {
+    /// `true`: `message.received` and `message.sent` events carry the text; `false` (the default): ids only.
+    pub include_text: bool,
+}
+
+/// Opts the shop's domain events in or out of carrying message texts (owner only): customers' words leave
+/// the database only when the shop wants an integration to read them.
+#[utoipa::path(put, path = "/api/v1/bot/events", operation_id = "setEventTexts",
+    tag = "bot", request_body = EventTexts, security(("bearer" = [])),
+    responses((status = 200, body = EventTexts), (status = 403, description = "Not an owner"),
+              (status = 422, description = "Invalid fields")))]
+async fn set_event_texts(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(input): ApiJson<EventTexts>,
+) -> Result<Json<EventTexts>> {
+    user.require_owner()?;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    bot_settings::set_events_include_text(&mut tx, input.include_text).await?;
+    store::audit::record(
+        &mut tx,
+        Some(user.user_id),
+        "bot.events_text",
+        serde_json::json!({ "include_text": input.include_text }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(input))
 }
 
 pub(crate) const TONES: [&str; 4] = ["friendly", "professional", "casual", "enthusiastic"];

@@ -328,6 +328,7 @@ pub(crate) async fn reply_by_hand(
         )
         .await?;
     }
+    let with_text = store::bot_settings::events_include_text(&mut tx).await?;
     outbox::push_event(
         &mut tx,
         &state.subjects,
@@ -335,7 +336,7 @@ pub(crate) async fn reply_by_hand(
             chat_id: chat.chat_id,
             message_id: message.message_id,
             channel,
-            text,
+            text: with_text.then_some(text),
             author: Author::Owner,
         },
     )

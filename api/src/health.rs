@@ -1,10 +1,10 @@
-//! `GET /healthz` (the process is up), `GET /readyz` (PostgreSQL and NATS answer), `GET /metrics`.
+//! `GET /healthz` (the process is up), `GET /readyz` (PostgreSQL and NATS answer). `/metrics` is not here:
+//! it is served on its own address (`METRICS_ADDR`, [`crate::metrics::serve`]), out of the public port.
 
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -15,7 +15,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -58,15 +57,5 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
             postgres: word(postgres),
             nats: word(nats),
         }),
-    )
-}
-
-/// Prometheus exposition of every metric this process records.
-#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics",
-    tag = "ops", responses((status = 200, content_type = "text/plain")))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
     )
 }

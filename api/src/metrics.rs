@@ -51,7 +51,8 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
-/// A minimal HTTP listener with `/metrics` and `/healthz`, for processes that serve no API (worker, ingress).
+/// A minimal HTTP listener with `/metrics` and `/healthz`, on its own address (`METRICS_ADDR`) in every
+/// process: the operator's Prometheus reaches it, the public API port does not serve it.
 pub async fn serve(
     addr: &str,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,

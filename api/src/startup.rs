@@ -21,6 +21,13 @@ use crate::{
 /// Largest JSON body accepted (the CSV import route allows more).
 const MAX_JSON_BYTES: usize = 64 * 1024;
 
+/// Longest a request may take to get its response started (a slow client or a stuck dependency cannot hold
+/// a task forever); live streams are not cut, their response starts at once.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Requests served at once by one process; more wait (bounded memory under a flood).
+const MAX_CONCURRENT_REQUESTS: usize = 512;
+
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let cors = state.config.cors_origins().map_or_else(
@@ -51,6 +58,13 @@ pub fn router(state: AppState) -> Router {
         None => app,
     };
     app.layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            MAX_CONCURRENT_REQUESTS,
+        ))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(crate::error::log_errors))
         .layer(middleware::from_fn(crate::metrics::track))

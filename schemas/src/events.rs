@@ -30,7 +30,9 @@ pub enum EventData {
         message_id: Uuid,
         channel: Channel,
         customer_jid: String,
-        text: String,
+        /// The message's text: only for shops that opted in (`PUT /api/v1/bot/events`); absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
     /// The bot (or the owner) answered in a chat.
     #[serde(rename = "message.sent")]
@@ -38,7 +40,9 @@ pub enum EventData {
         chat_id: Uuid,
         message_id: Uuid,
         channel: Channel,
-        text: String,
+        /// The reply's text: only for shops that opted in; absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
         author: Author,
     },
     /// An order was taken.

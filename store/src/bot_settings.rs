@@ -59,6 +59,30 @@ async fn ensure_row(tx: &mut TenantTx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Whether the shop's domain events carry message texts (an integrator's opt-in; off by default).
+pub async fn events_include_text(tx: &mut TenantTx<'_>) -> Result<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"select coalesce((select events_include_text from bot_setting where tenant_id = $1), false)
+           as "include!""#,
+        tx.tenant_id(),
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Turns message texts in the shop's domain events on or off.
+pub async fn set_events_include_text(tx: &mut TenantTx<'_>, include: bool) -> Result<()> {
+    ensure_row(tx).await?;
+    sqlx::query!(
+        "update bot_setting set events_include_text = $2 where tenant_id = $1",
+        tx.tenant_id(),
+        include,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// The settings, created with defaults if the shop has none yet.
 pub async fn get(tx: &mut TenantTx<'_>) -> Result<BotSettings> {
     ensure_row(tx).await?;

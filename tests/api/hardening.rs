@@ -691,3 +691,70 @@ async fn a_flood_of_pending_messages_is_answered_by_its_latest_ten(pool: PgPool)
     );
     assert_eq!(settled.iter().filter(|(s, _)| s == "answered").count(), 11);
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_public_api_port_does_not_serve_metrics(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let response = app
+        .request(reqwest::Method::GET, "/metrics", None, None)
+        .await;
+    assert_eq!(response.status(), 404);
+}
+
+/// The next message event (received and sent) of the subscription, as JSON text: the two of one exchange.
+async fn next_message_events(events: &mut async_nats::Subscriber) -> Vec<String> {
+    use futures::StreamExt;
+    let mut found = Vec::new();
+    while found.len() < 2 {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), events.next())
+            .await
+            .expect("an event")
+            .expect("open");
+        let text = String::from_utf8_lossy(&message.payload).into_owned();
+        if text.contains("message.received") || text.contains("message.sent") {
+            found.push(text);
+        }
+    }
+    found
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn domain_events_carry_message_texts_only_for_shops_that_opt_in(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let _worker = crate::bot_support::start_offline_worker(&app);
+    let shop = app.signup("Friperie Abobo").await;
+    let mut events = app
+        .nats
+        .subscribe(app.subjects.event(shop.tenant_id, ">"))
+        .await
+        .expect("subscribe");
+    crate::bot_support::ask(&app, &shop, "2250700000031", "mot-secret-du-client").await;
+    let quiet = next_message_events(&mut events).await;
+    assert!(
+        quiet
+            .iter()
+            .all(|e| !e.contains("mot-secret-du-client") && !e.contains("\"text\"")),
+        "{quiet:?}"
+    );
+
+    let other = app.signup("Boutique Marcory").await;
+    let body = serde_json::json!({ "include_text": true });
+    assert_eq!(
+        app.put("/api/v1/bot/events", &other.token, body.clone())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.put("/api/v1/bot/events", &shop.token, body)
+            .await
+            .status(),
+        200
+    );
+    crate::bot_support::ask(&app, &shop, "2250700000031", "deuxième-mot-du-client").await;
+    let loud = next_message_events(&mut events).await;
+    assert!(
+        loud.iter().any(|e| e.contains("deuxième-mot-du-client")),
+        "{loud:?}"
+    );
+}

@@ -34,12 +34,7 @@ async fn metrics_count_requests_by_route_template(pool: PgPool) {
     )
     .await;
 
-    let metrics = app
-        .request(reqwest::Method::GET, "/metrics", None, None)
-        .await
-        .text()
-        .await
-        .expect("text");
+    let metrics = api::metrics::handle().render();
     assert!(
         metrics.contains(r#"path="/api/v1/products/{id}""#),
         "route templates, not raw ids:\n{metrics}"

@@ -126,13 +126,14 @@ impl Pipeline {
         if inserted {
             let until = Utc::now() + chrono::Duration::minutes(self.inner.config.takeover_minutes);
             chats::set_paused_until(tx, chat_id, Some(until)).await?;
+            let with_text = store::bot_settings::events_include_text(tx).await?;
             self.queue_event(
                 tx,
                 EventData::MessageSent {
                     chat_id,
                     message_id: message.message_id,
                     channel: inbound.channel,
-                    text: inbound.text.clone(),
+                    text: with_text.then(|| inbound.text.clone()),
                     author: Author::Owner,
                 },
             )
@@ -164,6 +165,7 @@ impl Pipeline {
         if inbound.channel == schemas::Channel::Whatsapp {
             store::billing::record_inbound(tx, Utc::now()).await?;
         }
+        let with_text = store::bot_settings::events_include_text(tx).await?;
         self.queue_event(
             tx,
             EventData::MessageReceived {
@@ -171,7 +173,7 @@ impl Pipeline {
                 message_id,
                 channel: inbound.channel,
                 customer_jid: inbound.customer_jid.clone(),
-                text: inbound.text.clone(),
+                text: with_text.then(|| inbound.text.clone()),
             },
         )
         .await?;

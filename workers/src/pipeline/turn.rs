@@ -491,13 +491,14 @@ impl Pipeline {
             };
             self.queue_reply(tx, &reply).await?;
         }
+        let with_text = bot_settings::events_include_text(tx).await?;
         self.queue_event(
             tx,
             EventData::MessageSent {
                 chat_id: chat.chat_id,
                 message_id: sent.message_id,
                 channel,
-                text: response.text.clone(),
+                text: with_text.then(|| response.text.clone()),
                 author: Author::Bot,
             },
         )
