@@ -33,6 +33,7 @@ mod pipeline_failures;
 mod pipeline_reliability;
 mod products;
 mod rls;
+mod security;
 mod team;
 mod web_pages;
 mod web_support;
