@@ -155,9 +155,14 @@ async fn the_request_carries_the_system_instruction_tools_and_the_conversation()
         json!([
             {"role": "user", "parts": [{"text": "Bonjour"}]},
             {"role": "model", "parts": [{"text": "Bonjour, bienvenue chez Awa Mode !"}]},
-            {"role": "user", "parts": [{"text": "Vous avez la robe wax rouge en taille M ?"}]},
+            // The customer's display name travels in the customer's own turn, not the instruction.
+            {"role": "user", "parts": [
+                {"text": "(Nom WhatsApp du client, choisi par lui : « Koffi »)"},
+                {"text": "Vous avez la robe wax rouge en taille M ?"},
+            ]},
         ])
     );
+    assert!(!system.contains("Koffi"));
 }
 
 #[tokio::test]

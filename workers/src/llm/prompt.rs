@@ -27,10 +27,8 @@ pub fn system_instruction(turn: &Turn) -> String {
     );
     let _ = writeln!(out, "Ton : {}.", tone(&shop.tone));
     let _ = writeln!(out, "{}", language(&shop.language));
-    let customer = one_line(&truncate(&turn.customer_name, MAX_CUSTOMER_NAME_CHARS));
-    if !customer.is_empty() {
-        let _ = writeln!(out, "Le client s'appelle « {customer} ».");
-    }
+    // The customer's WhatsApp name is the customer's own text: it goes with their messages
+    // ([`customer_name_note`]), never into the shop's instruction, where it would speak with its authority.
 
     out.push_str("\nRègles :\n");
     let _ = writeln!(
@@ -72,6 +70,13 @@ pub fn system_instruction(turn: &Turn) -> String {
 
     catalogue(&mut out, &turn.catalog);
     out
+}
+
+/// The customer's WhatsApp display name as a note in the customer's own turn (empty: none), cut short.
+pub fn customer_name_note(turn: &Turn) -> Option<String> {
+    let customer = one_line(&truncate(&turn.customer_name, MAX_CUSTOMER_NAME_CHARS));
+    (!customer.is_empty())
+        .then(|| format!("(Nom WhatsApp du client, choisi par lui : « {customer} »)"))
 }
 
 fn catalogue(out: &mut String, catalog: &[CatalogItem]) {
@@ -230,7 +235,6 @@ mod tests {
             "Réponds toujours en français.",
             "N'invente jamais",
             "create_order",
-            "Koffi",
         ] {
             assert!(
                 prompt.contains(expected),
@@ -239,6 +243,14 @@ mod tests {
         }
         assert!(prompt.contains(&robe.product_id.to_string()));
         assert!(prompt.contains(&pagne.product_id.to_string()));
+        assert!(
+            !prompt.contains("Koffi"),
+            "the customer's own display name never speaks with the shop's authority"
+        );
+        assert_eq!(
+            customer_name_note(&t).as_deref(),
+            Some("(Nom WhatsApp du client, choisi par lui : « Koffi »)")
+        );
     }
 
     #[test]

@@ -37,17 +37,21 @@ pub(crate) fn initial_contents(turn: &Turn) -> Result<Vec<Value>, LlmError> {
         };
         (role, m.text.as_str())
     });
-    let incoming: Vec<&str> = turn
+    let mut incoming: Vec<&str> = turn
         .incoming
         .iter()
         .map(String::as_str)
         .filter(|t| !t.trim().is_empty())
         .collect();
+    let name_note = crate::llm::prompt::customer_name_note(turn);
     if incoming.is_empty() {
         // An empty text part is a 400 from the API; nothing here is worth a model call.
         return Err(LlmError::Permanent(
             "the turn has no customer text to answer".to_owned(),
         ));
+    }
+    if let Some(note) = name_note.as_deref() {
+        incoming.insert(0, note);
     }
     for (role, text) in history.chain(incoming.into_iter().map(|t| ("user", t))) {
         if text.trim().is_empty() {
