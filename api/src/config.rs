@@ -42,6 +42,9 @@ pub struct ApiConfig {
     /// Test-chat messages a shop may send per minute (the test chat runs the real pipeline and model).
     #[arg(long, env = "SIMULATOR_RATE_PER_MINUTE", default_value_t = 20)]
     pub simulator_rate_per_minute: u32,
+    /// Checkouts a shop may start per minute (each may open a session at a payment provider).
+    #[arg(long, env = "CHECKOUT_RATE_PER_MINUTE", default_value_t = 10)]
+    pub checkout_rate_per_minute: u32,
     /// Days a new shop's bot answers its WhatsApp customers before the first payment (0: none).
     #[arg(long, env = "TRIAL_DAYS", default_value_t = 7)]
     pub trial_days: u32,
@@ -79,6 +82,7 @@ impl ApiConfig {
             // Most tests are about paid and unpaid shops; the trial's own tests set it.
             trial_days: 0,
             simulator_rate_per_minute: 20,
+            checkout_rate_per_minute: 10,
             trust_forwarded_for: false,
             session_ttl_hours: 24 * 14,
             public_url: None,

@@ -119,6 +119,7 @@ impl Application {
         let limiter = self.state.auth_limiter.clone();
         let accounts = self.state.account_limiter.clone();
         let shops = self.state.simulator_limiter.clone();
+        let checkouts = self.state.checkout_limiter.clone();
         let db = self.state.db.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(crate::rate_limit::SHRINK_EVERY);
@@ -127,6 +128,7 @@ impl Application {
                 limiter.shrink();
                 accounts.shrink();
                 shops.shrink();
+                checkouts.shrink();
                 crate::housekeeping::run(&db).await;
             }
         });

@@ -25,6 +25,8 @@ pub struct AppState {
     pub(crate) account_limiter: Arc<AccountLimiter>,
     /// Test-chat messages per shop.
     pub(crate) simulator_limiter: Arc<ShopLimiter>,
+    /// Checkouts per shop.
+    pub(crate) checkout_limiter: Arc<ShopLimiter>,
     pub metrics: PrometheusHandle,
     /// Payment providers and billing settings; the sandbox alone unless [`AppState::with_billing`] is used.
     pub billing: Arc<Billing>,
@@ -76,6 +78,9 @@ impl AppState {
         let config_links = config.public_url.clone();
         Self {
             auth_limiter: Arc::new(AddrLimiter::per_minute(config.auth_rate_per_minute)),
+            checkout_limiter: Arc::new(ShopLimiter::per_shop_minute(
+                config.checkout_rate_per_minute,
+            )),
             simulator_limiter: Arc::new(ShopLimiter::per_shop_minute(
                 config.simulator_rate_per_minute,
             )),

@@ -114,9 +114,17 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
 }
 
-/// Inserts the tenant of the transaction. The slug gets a numeric suffix when another shop already uses it.
+/// Slugs a shop may never take: the platform's own tenant and anything posing as the platform.
+pub const RESERVED_SLUG_PREFIX: &str = "tdjaasa";
+
+/// Inserts the tenant of the transaction. The slug gets a numeric suffix when another shop already uses it,
+/// and a `boutique-` prefix when it would pose as the platform.
 pub async fn create(tx: &mut TenantTx<'_>, name: &str, plan_code: &str) -> Result<Tenant> {
-    let base = slugify(name);
+    let mut base = slugify(name);
+    if base.starts_with(RESERVED_SLUG_PREFIX) {
+        base = format!("boutique-{base}");
+        base.truncate(56);
+    }
     for attempt in 0..20u32 {
         let slug = if attempt == 0 {
             base.clone()

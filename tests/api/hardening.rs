@@ -758,3 +758,41 @@ async fn domain_events_carry_message_texts_only_for_shops_that_opt_in(pool: PgPo
         "{loud:?}"
     );
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_shop_cannot_take_the_platform_s_name_and_block_the_operator(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Tdjaasa Platform").await;
+    let slug: String = sqlx::query_scalar("select slug from tenant where tenant_id = $1")
+        .bind(shop.tenant_id)
+        .fetch_one(&app.admin_db)
+        .await
+        .expect("slug");
+    assert_eq!(slug, "boutique-tdjaasa-platform");
+    // The operator's account (in the platform tenant) can still be created.
+    let admin = app.platform_admin_token().await;
+    assert_eq!(app.admin_stats(&admin).await.status(), 200);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn checkouts_are_rate_limited_per_shop(pool: PgPool) {
+    let app = crate::helpers::spawn_app_with(pool, |c| c.checkout_rate_per_minute = 2).await;
+    let shop = app.signup("Friperie Abobo").await;
+    let mut statuses = Vec::new();
+    for key in ["k1", "k2", "k3"] {
+        statuses.push(
+            app.checkout(&shop, "pro", "sandbox", Some(key))
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [201, 201, 429]);
+    let other = app.signup("Boutique Marcory").await;
+    assert_eq!(
+        app.checkout(&other, "pro", "sandbox", Some("k1"))
+            .await
+            .status(),
+        201
+    );
+}

@@ -99,6 +99,7 @@ pub struct StartedCheckout {
     responses((status = 201, body = CheckoutResponse, description = "Payment created"),
               (status = 200, body = CheckoutResponse, description = "Same request replayed"),
               (status = 403, description = "Not an owner, or the operator suspended the shop (`shop_suspended`, with the reason)"),
+              (status = 429, description = "Too many checkouts this minute"),
               (status = 409, description = "Key reused for another request, or a checkout still being created"),
               (status = 422), (status = 502, description = "The provider failed; the payment is marked failed")))]
 pub(crate) async fn checkout(
@@ -132,6 +133,8 @@ pub(crate) async fn start_checkout(
 ) -> Result<StartedCheckout> {
     // Staff and platform administrators do not pay for the shop.
     user.require_owner()?;
+    // Each new checkout may open a session at the provider: a loop must not flood it.
+    state.checkout_limiter.check_key(&user.tenant_id)?;
     // Paying would not lift an operator suspension: say so before any money moves.
     refuse_if_suspended(state, user.ctx(), Refused::Payment).await?;
     let mut check = Check::default();
