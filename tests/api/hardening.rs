@@ -796,3 +796,26 @@ async fn checkouts_are_rate_limited_per_shop(pool: PgPool) {
         201
     );
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn an_orange_money_payment_reported_for_another_amount_is_flagged_not_granted(pool: PgPool) {
+    let (app, fakes) = crate::helpers::spawn_app_with_fake_providers(pool).await;
+    let shop = app.signup("Maquis Marcory").await;
+    let checkout = app.checkout_ok(&shop, "starter", "orange_money").await;
+    let payment_id = checkout["payment_id"].as_str().expect("id");
+    let order_id: String = payment_id.replace('-', "").chars().take(30).collect();
+    let notif_token = fakes.orange_money.om_notif_token(&order_id).expect("token");
+    fakes.orange_money.set_om_status(&order_id, "SUCCESS");
+    let notification = serde_json::to_vec(&serde_json::json!({
+        "status": "SUCCESS", "notif_token": notif_token, "txnid": "MP1.2.A3", "amount": "100"
+    }))
+    .expect("json");
+
+    let answered = app
+        .post_raw("/api/v1/webhooks/orange-money", &[], &notification)
+        .await;
+
+    assert!(answered.status().is_success(), "{}", answered.status());
+    assert_eq!(app.payment_status(payment_id).await, "flagged");
+    assert_ne!(app.subscription_state(shop.tenant_id).await.0, "active");
+}

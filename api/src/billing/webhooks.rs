@@ -279,6 +279,18 @@ struct OrangeNotification {
     notif_token: String,
     #[serde(default)]
     txnid: Option<String>,
+    /// The amount the notification reports, if any (a number or a numeric string).
+    #[serde(default)]
+    amount: Option<Value>,
+}
+
+/// An amount as Orange Money writes it: a number or a numeric string.
+fn orange_amount(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 /// Orange Money (reference §2.4–2.5): no signature exists; the notification's `notif_token` must match the
@@ -331,12 +343,22 @@ pub(crate) async fn orange_money(
             .await;
         }
     };
-    // The amount is part of the status query, so SUCCESS confirms it (§2.5).
+    // The answer must be about our order; an answer about another one settles nothing.
+    let ours = crate::billing::providers::orange_money::order_id(owner.payment_id);
+    if status.order_id.as_deref().is_some_and(|id| id != ours) {
+        tracing::warn!(payment_id = %owner.payment_id, "Orange Money status answered for another order");
+        return Err(provider_unavailable("Orange Money"));
+    }
+    // The amount the provider reports (status answer, else the notification) is checked against the
+    // payment by `settle`; with none reported, the amount sent in the status query is what SUCCESS
+    // confirmed (§2.5).
+    let reported = orange_amount(status.amount.as_ref())
+        .or_else(|| orange_amount(notification.amount.as_ref()));
     let outcome = Outcome {
         provider: Provider::OrangeMoney,
         event_id,
         status: outcome_status,
-        amount_xof: Some(owner.amount_xof),
+        amount_xof: Some(reported.unwrap_or(owner.amount_xof)),
         currency: Some(owner.currency.clone()),
         provider_txn_id: txnid,
     };

@@ -43,6 +43,12 @@ pub struct TransactionStatus {
     pub status: String,
     #[serde(default)]
     pub txnid: Option<String>,
+    /// The order the answer is about: must be ours.
+    #[serde(default)]
+    pub order_id: Option<String>,
+    /// The amount, when the API reports it (some versions do).
+    #[serde(default)]
+    pub amount: Option<Value>,
 }
 
 #[derive(Deserialize)]
