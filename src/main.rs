@@ -208,7 +208,13 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
             .await
             .context("database preparation failed")?;
     }
-    let master = store::crypto::MasterKey::load(&config.crypto, production)?;
+    // Only the API (tokens, sealed secrets) and the ingress (WhatsApp sessions) hold the master key.
+    let master = if services.api || services.ingress {
+        Some(store::crypto::MasterKey::load(&config.crypto, production)?)
+    } else {
+        None
+    };
+    let master_key = || master.clone().context("the master key is loaded for the api and the ingress");
     let db = store::Db::connect(&config.db).await?;
     let subjects = config.nats.subjects()?;
     let nats = tdj_nats::connect(&config.nats).await?;
@@ -236,7 +242,7 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
             ingress::GatewayKind::Whatsapp => {
                 std::sync::Arc::new(ingress::whatsapp::WhatsAppRustGateway::new(
                     db.clone(),
-                    master.clone(),
+                    master_key()?,
                     ingress::whatsapp::WaConfig::default(),
                 ))
             }
@@ -263,6 +269,7 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
         });
     }
     if services.api {
+        let master = master_key()?;
         let tokens = api::auth::TokenKeys::from_master_key(&master, config.api.jwt_ttl_minutes);
         let billing = api::billing::Billing::from_config(&config.billing, &master, production)?;
         tracing::info!(providers = ?billing.available(), "payment providers");

@@ -99,6 +99,8 @@ async fn signup(
 /// Creates a shop, its pending subscription, its default bot and its owner account, in one transaction.
 /// Shared by the REST signup and the dashboard's sign-up page (the caller applies the rate limit).
 pub(crate) async fn create_shop(state: &AppState, req: SignupRequest) -> Result<AuthUser> {
+    // Probing whether an address has an account costs the same here as at the login.
+    state.account_limiter.check(&req.email)?;
     let mut check = Check::default();
     let business_name = check.text("business_name", &req.business_name, 2, 120);
     let email = validate::email(&mut check, "email", &req.email);
