@@ -56,17 +56,49 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Connects with a short timeout and a clear error when the server is not there.
+/// Connects with a short timeout and a clear error when the server is not there. The URL's user and password
+/// (`nats://worker:secret@nats:4222`) log in, and that user's requests use the inbox prefix `_INBOX_<user>`,
+/// the only one its permissions let it read (`nats/nats-server.conf`).
 pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client> {
-    async_nats::ConnectOptions::new()
+    let shown = redacted(&config.url);
+    let mut options = async_nats::ConnectOptions::new()
         .name("tdjaasa")
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(Duration::from_secs(5));
+    // An unparsable URL is left to `connect`, which reports it.
+    let addr = config.url.parse::<async_nats::ServerAddr>().ok();
+    if let Some(user) = addr.as_ref().and_then(|addr| addr.username()) {
+        let user = percent_decode(user);
+        let password = addr
+            .as_ref()
+            .and_then(|addr| addr.password())
+            .map(percent_decode)
+            .unwrap_or_default();
+        options = options
+            .custom_inbox_prefix(format!("_INBOX_{user}"))
+            .user_and_password(user, password);
+    }
+    options
         .connect(config.url.as_str())
         .await
-        .map_err(|source| Error::Unreachable {
-            url: config.url.clone(),
-            source,
-        })
+        .map_err(|source| Error::Unreachable { url: shown, source })
+}
+
+/// The URL without its password, for messages and logs.
+fn redacted(url: &str) -> String {
+    match url.parse::<async_nats::ServerAddr>() {
+        Ok(addr) if addr.password().is_some() => {
+            let mut url = addr.into_inner();
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Inbound messages are kept a day after they arrive (for diagnosis and the workers' catch-up) and at most
