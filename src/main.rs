@@ -214,7 +214,11 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
     } else {
         None
     };
-    let master_key = || master.clone().context("the master key is loaded for the api and the ingress");
+    let master_key = || {
+        master
+            .clone()
+            .context("the master key is loaded for the api and the ingress")
+    };
     let db = store::Db::connect(&config.db).await?;
     let subjects = config.nats.subjects()?;
     let nats = tdj_nats::connect(&config.nats).await?;
