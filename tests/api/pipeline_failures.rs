@@ -187,13 +187,7 @@ async fn with_the_fallback_on_customers_are_answered_offline_when_gemini_keeps_f
     let fake = FakeGemini::start(|_| FakeResponse::error(500, "INTERNAL", "down"))
         .await
         .expect("fake");
-    let provider = Arc::new(workers::llm::fallback::Fallback::new(
-        Box::new(Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider")),
-        Box::new(workers::llm::offline::Offline::new()),
-        2,
-        Duration::from_secs(60),
-    ));
-    let pipeline = pipeline(&app, provider);
+    let pipeline = pipeline(&app, gemini_with_fallback(&fake, 2));
     let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
     let payload = serde_json::to_vec(&message).expect("json");
 
@@ -258,13 +252,7 @@ async fn one_shop_s_model_failures_never_switch_another_shop_to_the_offline_assi
     let troubled = app.signup("Friperie Maudite").await;
     let healthy = app.signup("Boutique Heureuse").await;
     let fake = gemini_failing_for("Friperie Maudite").await;
-    let provider = Arc::new(workers::llm::fallback::Fallback::new(
-        Box::new(Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider")),
-        Box::new(workers::llm::offline::Offline::new()),
-        2,
-        Duration::from_secs(60),
-    ));
-    let pipeline = pipeline(&app, provider);
+    let pipeline = pipeline(&app, gemini_with_fallback(&fake, 2));
 
     let (subject, message) = inbound(&app, &troubled, CUSTOMER, "bonjour");
     let payload = serde_json::to_vec(&message).expect("json");
@@ -305,13 +293,7 @@ async fn a_prompt_refused_on_content_grounds_is_answered_offline_at_once_and_ask
     })
     .await
     .expect("fake");
-    let provider = Arc::new(workers::llm::fallback::Fallback::new(
-        Box::new(Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider")),
-        Box::new(workers::llm::offline::Offline::new()),
-        3,
-        Duration::from_secs(60),
-    ));
-    let pipeline = pipeline(&app, provider);
+    let pipeline = pipeline(&app, gemini_with_fallback(&fake, 3));
     let (subject, message) = inbound(&app, &shop, CUSTOMER, "bonjour");
     let payload = serde_json::to_vec(&message).expect("json");
 
@@ -324,4 +306,14 @@ async fn a_prompt_refused_on_content_grounds_is_answered_offline_at_once_and_ask
     let replies = bot_replies(&app, &shop, CUSTOMER).await;
     assert_eq!(replies.len(), 1, "answered by the offline assistant");
     assert!(replies[0].contains("Friperie"), "{}", replies[0]);
+}
+
+/// Gemini on `fake`, falling back to the offline assistant after `threshold` failures of one kind for a shop.
+fn gemini_with_fallback(fake: &FakeGemini, threshold: u32) -> Arc<workers::llm::fallback::Fallback> {
+    Arc::new(workers::llm::fallback::Fallback::new(
+        Box::new(Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider")),
+        Box::new(workers::llm::offline::Offline::new()),
+        threshold,
+        Duration::from_secs(60),
+    ))
 }
