@@ -34,6 +34,7 @@ mod pipeline_reliability;
 mod products;
 mod rls;
 mod security;
+mod security_support;
 mod team;
 mod web_pages;
 mod web_support;

@@ -309,7 +309,10 @@ async fn a_prompt_refused_on_content_grounds_is_answered_offline_at_once_and_ask
 }
 
 /// Gemini on `fake`, falling back to the offline assistant after `threshold` failures of one kind for a shop.
-fn gemini_with_fallback(fake: &FakeGemini, threshold: u32) -> Arc<workers::llm::fallback::Fallback> {
+fn gemini_with_fallback(
+    fake: &FakeGemini,
+    threshold: u32,
+) -> Arc<workers::llm::fallback::Fallback> {
     Arc::new(workers::llm::fallback::Fallback::new(
         Box::new(Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider")),
         Box::new(workers::llm::offline::Offline::new()),
