@@ -24,6 +24,10 @@ enum Kind {
     Permanent,
 }
 
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::RateLimited, Kind::Transient, Kind::Permanent];
+}
+
 pub struct Fallback {
     primary: Box<dyn LlmProvider>,
     secondary: Box<dyn LlmProvider>,
@@ -65,12 +69,15 @@ impl Fallback {
         self.breakers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether any of the shop's breakers is open.
+    /// Whether any of the shop's breakers is open (three lookups, whatever the number of shops).
     fn is_open(&self, tenant_id: Uuid) -> bool {
         let now = Instant::now();
-        self.breakers()
-            .iter()
-            .any(|((shop, _), breaker)| *shop == tenant_id && breaker.is_open(now))
+        let breakers = self.breakers();
+        Kind::ALL.iter().any(|kind| {
+            breakers
+                .get(&(tenant_id, *kind))
+                .is_some_and(|breaker| breaker.is_open(now))
+        })
     }
 
     /// Records a failure of the shop; true when its breaker of that kind is (now) open.
@@ -101,7 +108,10 @@ impl Fallback {
     }
 
     fn succeeded(&self, tenant_id: Uuid) {
-        self.breakers().retain(|(shop, _), _| *shop != tenant_id);
+        let mut breakers = self.breakers();
+        for kind in Kind::ALL {
+            breakers.remove(&(tenant_id, kind));
+        }
     }
 }
 
