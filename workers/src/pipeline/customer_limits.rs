@@ -1,5 +1,5 @@
-//! What one WhatsApp customer may get from the bot: a token bucket against bursts (a flood waits and is
-//! answered in one turn) and a daily cap (one number cannot use up the shop's monthly replies). The state
+//! What one WhatsApp customer may get from the bot: a token bucket against bursts (a flood waits, and is
+//! answered a bounded number of messages per turn) and a daily cap (one number cannot use up the shop's monthly replies). The state
 //! lives on the customer's own chat row, written in the turn's commit: no shared hot row.
 
 use chrono::{DateTime, Utc};
@@ -7,7 +7,7 @@ use store::chats::Chat;
 
 use crate::WorkerConfig;
 
-/// Messages answered in one turn at most; a flood's older messages are kept for the shop, unanswered.
+/// Messages answered in one turn at most, oldest first: the next turn answers the rest (within the budget).
 pub(super) const MAX_PENDING_PER_TURN: usize = 10;
 
 /// What the customer's budget allows now.

@@ -148,11 +148,11 @@ impl Pipeline {
         let mut tx = self.inner.db.tenant(ctx).await?;
         let chat = chats::get(&mut tx, chat_id).await?;
         let ingested = chats::ingested_seq(&mut tx, chat_id).await?;
-        let pending = messages::pending(&mut tx, chat_id, ingested).await?;
-        let Some(last_message_id) = pending.last().map(|m| m.message_id) else {
+        let mut pending = messages::pending(&mut tx, chat_id, ingested).await?;
+        if pending.is_empty() {
             tx.commit().await?;
             return Ok(Prepared::NothingPending);
-        };
+        }
         let channel = chat.channel;
         if let Some(unanswered) = skip_unanswerable(&mut tx, &chat, channel, &pending).await? {
             tx.commit().await?;
@@ -161,7 +161,6 @@ impl Pipeline {
             }
             return Ok(Prepared::Skipped);
         }
-        let mut pending = pending;
         let mut credit_left = None;
         if channel == Channel::Whatsapp {
             let now = Utc::now();
@@ -185,17 +184,14 @@ impl Pipeline {
                     return Ok(Prepared::Skipped);
                 }
             }
-            // A flood is answered by its latest messages; the older ones stay visible to the shop.
-            if pending.len() > customer_limits::MAX_PENDING_PER_TURN {
-                let older = pending.len() - customer_limits::MAX_PENDING_PER_TURN;
-                let ids: Vec<Uuid> = pending.drain(..older).map(|m| m.message_id).collect();
-                let detail = format!(
-                    "Non répondu : trop de messages d'un coup ; le bot a répondu aux {} derniers.",
-                    customer_limits::MAX_PENDING_PER_TURN
-                );
-                messages::settle(&mut tx, &ids, MessageStatus::Skipped, &detail).await?;
-            }
         }
+        // A backlog (a burst, or messages that waited out an outage) is answered oldest first, a bounded
+        // number per turn, so the prompt stays small and no message is dropped; the next turn takes the rest.
+        pending.truncate(customer_limits::MAX_PENDING_PER_TURN);
+        let Some(last_message_id) = pending.last().map(|m| m.message_id) else {
+            tx.commit().await?;
+            return Ok(Prepared::NothingPending);
+        };
         let turn = self.read_turn(&mut tx, &chat, &pending).await?;
         let past_orders = orders::list(&mut tx, None, Some(chat_id), PAST_ORDERS, 0).await?;
         let model_allowed = if channel == Channel::Simulator {
