@@ -16,6 +16,7 @@ mod error;
 mod extract;
 mod health;
 pub mod housekeeping;
+mod knowledge;
 pub mod live;
 pub mod mail;
 pub mod metrics;

@@ -22,6 +22,7 @@ use errors::ErrorResponses;
         crate::products::list, crate::products::create, crate::products::read, crate::products::update,
         crate::products::remove, crate::products::import::import, crate::products::export::export,
         crate::bot::read, crate::bot::replace, crate::bot::patch, crate::bot::set_event_texts,
+        crate::knowledge::read, crate::knowledge::replace,
         crate::simulator::send, crate::conversations::list, crate::conversations::chat_messages,
         crate::conversations::reply,
         crate::conversations::set_bot, crate::orders::list, crate::orders::read, crate::orders::update,

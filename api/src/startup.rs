@@ -14,8 +14,8 @@ use tower_http::trace::TraceLayer;
 use crate::cors::Cors;
 
 use crate::{
-    AppState, account, admin, auth, billing, bot, conversations, dead_letters, health, openapi,
-    orders, products, simulator, team, web, whatsapp,
+    AppState, account, admin, auth, billing, bot, conversations, dead_letters, health, knowledge,
+    openapi, orders, products, simulator, team, web, whatsapp,
 };
 
 /// Largest JSON body accepted (the CSV import route allows more).
@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes::router())
         .merge(products::router())
         .merge(bot::router())
+        .merge(knowledge::router())
         .merge(simulator::router())
         .merge(conversations::router())
         .merge(orders::router())

@@ -12,6 +12,7 @@ pub mod db;
 pub mod dead_letters;
 mod error;
 pub mod invitations;
+pub mod knowledge;
 pub mod messages;
 pub mod orders;
 pub mod outbox;

@@ -24,6 +24,7 @@ mod ingress_runtime;
 mod ingress_support;
 mod isolation;
 mod jwt;
+mod knowledge;
 mod openapi;
 mod orders;
 mod passwords;

@@ -367,6 +367,13 @@ async fn staff_do_the_daily_work_and_get_403_on_every_owner_only_endpoint_and_pa
         // Owner only: bot identity, billing, WhatsApp link and sandbox, team; the platform's admin.
         (Method::GET, "/api/v1/bot", None, 403),
         (Method::PUT, "/api/v1/bot", Some(bot.clone()), 403),
+        (Method::GET, "/api/v1/bot/knowledge", None, 403),
+        (
+            Method::PUT,
+            "/api/v1/bot/knowledge",
+            Some(json!({"faq": [], "delivery_zones": []})),
+            403,
+        ),
         (
             Method::PATCH,
             "/api/v1/bot",
@@ -473,6 +480,11 @@ async fn staff_do_the_daily_work_and_get_403_on_every_owner_only_endpoint_and_pa
             403,
         ),
         (
+            "/app/settings/knowledge",
+            vec![("faq_question_0", "Volé ?"), ("faq_answer_0", "Volé")],
+            403,
+        ),
+        (
             "/app/billing/checkout",
             vec![("plan", "pro"), ("provider", "sandbox")],
             403,
@@ -563,6 +575,10 @@ async fn staff_do_the_daily_work_and_get_403_on_every_owner_only_endpoint_and_pa
     assert!(
         !settings.contains("/app/settings/bot"),
         "no bot identity form for staff"
+    );
+    assert!(
+        !settings.contains("/app/settings/knowledge"),
+        "no knowledge form for staff"
     );
     for entry in [
         "href=\"/app/billing\"",

@@ -2,6 +2,8 @@
 
 pub mod catalogue;
 pub mod config;
+pub mod knowledge;
+pub mod lang;
 pub mod llm;
 pub mod pipeline;
 

@@ -58,6 +58,7 @@ fn awa_turn() -> Turn {
             tone: "friendly".to_owned(),
             language: "fr".to_owned(),
             instructions: "Livraison à Abobo : 1 000 F.".to_owned(),
+            ..Default::default()
         },
         catalog: vec![CatalogItem {
             product_id: robe_id(),
@@ -82,6 +83,7 @@ fn awa_turn() -> Turn {
             },
         ],
         incoming: vec!["Vous avez la robe wax rouge en taille M ?".to_owned()],
+        now: chrono::Utc::now(),
     }
 }
 

@@ -193,6 +193,7 @@ fn shop(language: &str, tone: &str) -> ShopProfile {
         tone: tone.into(),
         language: language.into(),
         instructions: "Livraison à Abidjan".into(),
+        ..Default::default()
     }
 }
 
@@ -246,6 +247,7 @@ impl Chat {
             customer_name: "Koffi Yao".into(),
             history: self.history.clone(),
             incoming: incoming.iter().map(|s| (*s).to_owned()).collect(),
+            now: chrono::Utc::now(),
         }
     }
 
@@ -815,8 +817,13 @@ async fn thanks_goodbye_and_messages_not_understood_get_a_polite_answer() {
         ("je suis à Yopougon", HANDOVER, "not understood"),
         (
             "vous livrez à Cocody ?",
+            "Livraison à Abidjan.",
+            "delivery, answered from the shop's instructions",
+        ),
+        (
+            "vous faites les retouches ?",
             HANDOVER,
-            "delivery is the shop's call",
+            "a question the shop said nothing about",
         ),
     ];
     for (message, expected, why) in cases {

@@ -14,6 +14,7 @@ mod error;
 mod form;
 pub(crate) mod home;
 pub mod i18n;
+mod knowledge_form;
 pub(crate) mod live;
 pub(crate) mod onboarding;
 pub(crate) mod orders;

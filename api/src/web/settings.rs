@@ -17,6 +17,7 @@ use super::bot_form::BotForm;
 use super::error::WebResult;
 use super::form::Posted;
 use super::i18n::Lang;
+use super::knowledge_form::KnowledgeForm;
 use super::session::Session;
 use super::view::{Chrome, Flash, field_errors, render};
 use crate::AppState;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings", get(page))
         .route("/app/settings/bot", post(save_bot))
         .route("/app/settings/business", post(save_business))
+        .route("/app/settings/knowledge", post(save_knowledge))
         .route("/app/settings/language", post(save_language))
 }
 
@@ -35,6 +37,7 @@ pub fn router() -> Router<AppState> {
 struct SettingsTemplate {
     chrome: Chrome,
     bot: BotForm,
+    knowledge: KnowledgeForm,
     business_name: String,
     business_error: String,
 }
@@ -56,6 +59,7 @@ async fn page(
     let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
     render(&SettingsTemplate {
         bot: BotForm::of(chrome.lang, &settings, "settings"),
+        knowledge: saved_knowledge(&state, &session).await?,
         business_name: chrome.shop_name.clone(),
         business_error: String::new(),
         chrome,
@@ -95,6 +99,7 @@ async fn save_bot(
             .await?;
             let page = render(&SettingsTemplate {
                 bot,
+                knowledge: saved_knowledge(&state, &session).await?,
                 business_name: chrome.shop_name.clone(),
                 business_error: String::new(),
                 chrome,
@@ -130,6 +135,7 @@ async fn save_business(
         let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
         let page = render(&SettingsTemplate {
             bot: BotForm::of(chrome.lang, &settings, "settings"),
+            knowledge: saved_knowledge(&state, &session).await?,
             business_name: name,
             business_error: errors.of("business_name").to_owned(),
             chrome,
@@ -147,6 +153,51 @@ async fn save_business(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to("/app/settings?done=saved").into_response())
+}
+
+/// The knowledge form with the saved lists; only an owner sees (and may read) them.
+async fn saved_knowledge(state: &AppState, session: &Session) -> WebResult<KnowledgeForm> {
+    if session.user.require_owner().is_err() {
+        return Ok(KnowledgeForm::of(&Default::default()));
+    }
+    let knowledge = crate::knowledge::get_knowledge(state, &session.user).await?;
+    Ok(KnowledgeForm::of(&knowledge))
+}
+
+async fn save_knowledge(
+    State(state): State<AppState>,
+    posted: Posted<HashMap<String, String>>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    require_owner(&session)?;
+    let mut knowledge = KnowledgeForm::posted(&form);
+    let saved = match knowledge.input() {
+        Ok(input) => crate::knowledge::replace_knowledge(&state, &session.user, &input).await,
+        Err(fields) => Err(crate::Error::Validation(fields)),
+    };
+    match saved {
+        Ok(_) => Ok(Redirect::to("/app/settings?done=saved#knowledge").into_response()),
+        Err(e) => {
+            knowledge.errors = field_errors(e)?;
+            let chrome = Chrome::load(
+                &state,
+                &session,
+                "settings",
+                "settings.title",
+                Flash::default(),
+            )
+            .await?;
+            let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
+            let page = render(&SettingsTemplate {
+                bot: BotForm::of(chrome.lang, &settings, "settings"),
+                knowledge,
+                business_name: chrome.shop_name.clone(),
+                business_error: String::new(),
+                chrome,
+            })?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
 }
 
 async fn save_language(

@@ -1,6 +1,6 @@
 //! Language-model providers behind one trait. A provider answers one *turn*: the pending customer messages
 //! of a chat, given the shop's identity, its catalogue and the recent conversation, calling the sales tools
-//! (`search_products`, `get_product`, `create_order`, `order_status`) through a [`ToolExecutor`] until it
+//! (`search_products`, `get_product`, `create_order`, `order_status`, `shop_info`) through a [`ToolExecutor`] until it
 //! has a final text. Providers never touch the database: the executor works on a snapshot taken before the
 //! turn, and the pipeline writes the outcome afterwards in one transaction.
 
@@ -13,12 +13,15 @@ pub mod tools;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use schemas::commerce::Sku;
 use serde::{Deserialize, Serialize};
+use store::knowledge::{DeliveryZone, FaqEntry};
 use store::products::{Product, ProductFields};
 use uuid::Uuid;
 
 use crate::catalogue::ProductText;
+use crate::knowledge::OpeningHours;
 
 /// Everything a provider may know for one turn: only the active tenant's data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -35,9 +38,12 @@ pub struct Turn {
     pub history: Vec<ChatMessage>,
     /// The customer messages to answer now, oldest first (at least one).
     pub incoming: Vec<String>,
+    /// When the turn runs: opening hours are judged at this moment.
+    #[serde(default = "Utc::now")]
+    pub now: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ShopProfile {
     pub shop_name: String,
     pub bot_name: String,
@@ -47,6 +53,17 @@ pub struct ShopProfile {
     pub language: String,
     /// The shop owner's own instructions (delivery zones, payment, returns…).
     pub instructions: String,
+    /// Questions customers ask, with the shop's answers.
+    #[serde(default)]
+    pub faq: Vec<FaqEntry>,
+    /// Where the shop delivers and for how much.
+    #[serde(default)]
+    pub delivery_zones: Vec<DeliveryZone>,
+    #[serde(default)]
+    pub hours: OpeningHours,
+    /// What the shop says to customers who write while it is closed (empty: nothing).
+    #[serde(default)]
+    pub out_of_hours_message: String,
 }
 
 /// A product the bot may offer: the same field set the API and the store use.

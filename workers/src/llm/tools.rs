@@ -9,6 +9,14 @@ pub const SEARCH_PRODUCTS: &str = "search_products";
 pub const GET_PRODUCT: &str = "get_product";
 pub const CREATE_ORDER: &str = "create_order";
 pub const ORDER_STATUS: &str = "order_status";
+pub const SHOP_INFO: &str = "shop_info";
+
+/// Arguments of `shop_info`: the customer's question about the shop's rules.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShopInfo {
+    /// The question in the customer's words ("vous livrez à Yopougon ?", "je peux payer par Wave ?").
+    pub question: String,
+}
 
 /// Arguments of `search_products`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -50,7 +58,7 @@ pub struct OrderStatus {
     pub order_ref: Option<String>,
 }
 
-/// The four function declarations, in Gemini's `functionDeclarations` shape.
+/// The function declarations, in Gemini's `functionDeclarations` shape.
 pub fn declarations() -> Value {
     json!([
         {
@@ -96,6 +104,15 @@ pub fn declarations() -> Value {
                     "note": { "type": "string" }
                 },
                 "required": ["items"]
+            }
+        },
+        {
+            "name": SHOP_INFO,
+            "description": "Ce que la boutique a dit sur sa livraison (zones et frais), ses paiements, son adresse, ses horaires, ses retours… : ses questions-réponses et consignes. Si rien n'est trouvé, la boutique n'a pas donné l'information.",
+            "parameters": {
+                "type": "object",
+                "properties": { "question": { "type": "string", "description": "La question du client, ex. « vous livrez à Yopougon ? »." } },
+                "required": ["question"]
             }
         },
         {

@@ -5,13 +5,17 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use store::knowledge::DeliveryZone;
 use store::orders::Order;
 use uuid::Uuid;
 
 use crate::catalogue::{self, ProductText};
+use crate::knowledge::{self, Opening, Topic};
+use crate::lang::Lang;
 use crate::llm::tools::{self, CreateOrder, GetProduct, OrderStatus, SearchProducts};
-use crate::llm::{CatalogItem, ToolExecutor};
+use crate::llm::{CatalogItem, ShopProfile, ToolExecutor};
 
 const DEFAULT_RESULTS: usize = 5;
 const MAX_RESULTS: usize = 20;
@@ -32,6 +36,8 @@ pub struct OrderIntent {
 
 pub struct SalesTools<'a> {
     catalog: &'a [CatalogItem],
+    /// The shop's own facts (FAQ, delivery zones, hours) for `shop_info`, and the moment of the turn.
+    shop: Option<(&'a ShopProfile, DateTime<Utc>)>,
     /// This customer's recent orders.
     orders: &'a [Order],
     customer_name: &'a str,
@@ -44,11 +50,60 @@ impl<'a> SalesTools<'a> {
     pub fn new(catalog: &'a [CatalogItem], orders: &'a [Order], customer_name: &'a str) -> Self {
         Self {
             catalog,
+            shop: None,
             orders,
             customer_name,
             reserved: HashMap::new(),
             intents: Vec::new(),
         }
+    }
+
+    /// Lets `shop_info` answer from the shop's knowledge, as of `now`.
+    pub fn knowing(mut self, shop: &'a ShopProfile, now: DateTime<Utc>) -> Self {
+        self.shop = Some((shop, now));
+        self
+    }
+
+    fn shop_info(&self, args: tools::ShopInfo) -> Value {
+        let Some((shop, now)) = self.shop else {
+            return json!({ "found": false });
+        };
+        let found = knowledge::lookup(
+            &args.question,
+            &shop.faq,
+            &shop.delivery_zones,
+            &shop.instructions,
+        );
+        let zone = |z: &DeliveryZone| json!({ "name": z.name, "fee_xof": z.fee_xof.get() });
+        let mut result = json!({
+            "faq": found.faq.iter().map(|e| json!({ "question": e.question, "answer": e.answer })).collect::<Vec<_>>(),
+            "delivery_zone": found.zone.map(zone),
+            "delivery_zones": found.zones.iter().map(|z| zone(z)).collect::<Vec<_>>(),
+            "instructions": found.instructions,
+        });
+        let lang = Lang::of(&shop.language);
+        let asks_hours = found.topics.contains(&Topic::Hours);
+        match shop.hours.at(now) {
+            Opening::Always => {}
+            opening => {
+                result["opening_hours"] = json!(shop.hours.describe(lang));
+                result["open_now"] = json!(opening == Opening::Open);
+                if let Opening::Closed {
+                    reopens: Some(reopens),
+                } = opening
+                {
+                    result["reopens"] = json!(reopens.describe(lang));
+                }
+            }
+        }
+        let found_any = !found.is_empty() || (asks_hours && result.get("opening_hours").is_some());
+        result["found"] = json!(found_any);
+        if !found_any {
+            result["note"] = json!(
+                "La boutique n'a pas donné cette information : ne l'invente pas, dis-le au client et propose de transmettre sa question à la boutique."
+            );
+        }
+        result
     }
 
     fn product(&self, id: Uuid) -> Option<&CatalogItem> {
@@ -204,7 +259,8 @@ impl ToolExecutor for SalesTools<'_> {
             tools::SEARCH_PRODUCTS
             | tools::GET_PRODUCT
             | tools::CREATE_ORDER
-            | tools::ORDER_STATUS => name.to_owned(),
+            | tools::ORDER_STATUS
+            | tools::SHOP_INFO => name.to_owned(),
             _ => "unknown".to_owned(),
         };
         metrics::counter!("llm_tool_calls_total", "tool" => label).increment(1);
@@ -220,6 +276,8 @@ impl ToolExecutor for SalesTools<'_> {
             tools::ORDER_STATUS => {
                 serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.status(a))
             }
+            tools::SHOP_INFO => serde_json::from_value(args)
+                .map_or_else(|e| invalid(name, e), |a| self.shop_info(a)),
             other => json!({ "error": "unknown_tool", "tool": other }),
         }
     }

@@ -12,12 +12,15 @@ use serde_json::json;
 use store::billing::{AnswerPermission, OperatorSuspension, SuspendReason};
 use store::orders::Order;
 use store::products::ProductFilter;
-use store::{TenantCtx, TenantTx, bot_settings, chats, messages, orders, products, tenants};
+use store::{
+    TenantCtx, TenantTx, bot_settings, chats, knowledge, messages, orders, products, tenants,
+};
 use uuid::Uuid;
 
 use super::customer_limits::{self, Budget};
 use super::sales_tools::{OrderIntent, SalesTools};
 use super::{Failure, Pipeline, outbox};
+use crate::knowledge::{Opening, OpeningHours};
 use crate::llm::{CatalogItem, ChatMessage, Role, ShopProfile, Turn, Usage};
 
 /// Products offered to the model: the whole active catalogue of a shop, up to this many.
@@ -59,6 +62,21 @@ enum Prepared {
     /// The customer's reply budget is spent for now: the chat waits until its retry time.
     Deferred,
     ToAnswer(Box<Snapshot>),
+}
+
+/// The shop's out-of-hours message, when the shop is closed at the turn and the customer has not had it in
+/// the recent conversation: once per stretch of messages while closed, not on every reply. The bot still
+/// answers (prices and orders need no one in the shop); the message says when a person will.
+fn out_of_hours_notice(turn: &Turn) -> Option<String> {
+    let notice = turn.shop.out_of_hours_message.trim();
+    if notice.is_empty() || !matches!(turn.shop.hours.at(turn.now), Opening::Closed { .. }) {
+        return None;
+    }
+    let already = turn
+        .history
+        .iter()
+        .any(|m| m.role == Role::Shop && m.text.contains(notice));
+    (!already).then(|| notice.to_owned())
 }
 
 /// Why pending messages are settled without an answer.
@@ -221,6 +239,7 @@ impl Pipeline {
         pending: &[messages::Message],
     ) -> Result<Turn, Failure> {
         let settings = bot_settings::get(tx).await?;
+        let knowledge = knowledge::get(tx).await?;
         let tenant = tenants::get(tx).await?;
         let filter = ProductFilter {
             active: Some(true),
@@ -242,6 +261,10 @@ impl Pipeline {
                 tone: settings.tone,
                 language: settings.language,
                 instructions: settings.instructions,
+                faq: knowledge.faq,
+                delivery_zones: knowledge.delivery_zones,
+                hours: OpeningHours::from_settings(&settings.business_hours),
+                out_of_hours_message: settings.out_of_hours_message,
             },
             catalog,
             customer_name: chat.customer_name.clone(),
@@ -257,6 +280,7 @@ impl Pipeline {
                 })
                 .collect(),
             incoming: pending.iter().map(|m| m.body.clone()).collect(),
+            now: Utc::now(),
         })
     }
 
@@ -266,7 +290,8 @@ impl Pipeline {
             &snapshot.turn.catalog,
             &snapshot.past_orders,
             &snapshot.chat.customer_name,
-        );
+        )
+        .knowing(&snapshot.turn.shop, snapshot.turn.now);
         let provider: &dyn crate::llm::LlmProvider = if snapshot.model_allowed {
             self.inner.provider.as_ref()
         } else {
@@ -278,6 +303,9 @@ impl Pipeline {
         } else {
             reply.text.trim().to_owned()
         };
+        if let Some(notice) = out_of_hours_notice(&snapshot.turn) {
+            text = format!("{notice}\n\n{text}");
+        }
         if !snapshot.model_allowed && self.inner.provider.name() != "offline" {
             text.push_str(if snapshot.turn.shop.language == "en" {
                 "\n\n(Test without AI: your plan's monthly allowance of AI test turns is used up, so the \

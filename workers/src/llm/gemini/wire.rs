@@ -344,6 +344,7 @@ mod tests {
                 tone: "friendly".into(),
                 language: "fr".into(),
                 instructions: String::new(),
+                ..Default::default()
             },
             catalog: vec![],
             customer_name: String::new(),
@@ -358,6 +359,7 @@ mod tests {
                 },
             ],
             incoming: vec!["la robe ?".into(), " ".into(), "taille M".into()],
+            now: chrono::Utc::now(),
         };
 
         let contents = initial_contents(&turn).map_err(|e| e.to_string());

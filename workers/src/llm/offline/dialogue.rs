@@ -11,6 +11,7 @@ use super::quantity;
 use super::recap::{self, Pending};
 use super::replies::Voice;
 use crate::catalogue::{Index, ProductText};
+use crate::knowledge::{self, Opening, Topic};
 use crate::llm::{Role, ToolExecutor, Turn};
 
 /// Incoming messages answered per turn; older ones in a burst are assumed superseded.
@@ -92,9 +93,16 @@ impl<'a> Dialogue<'a> {
             if done[i] {
                 continue;
             }
+            let message = &incoming[start + i];
             let part = match a.ask {
+                // "vous faites les retouches ?" names no product but is a question the shop answered.
+                Ask::Price | Ask::Availability | Ask::Mention | Ask::Order
+                    if !self.names_product(a) && self.faq_answers(message) =>
+                {
+                    Some(self.shop_info(message))
+                }
                 Ask::None => None,
-                Ask::Handover => Some(self.voice.handover()),
+                Ask::ShopInfo => Some(self.shop_info(message)),
                 Ask::Price | Ask::Availability | Ask::Mention => {
                     self.about_products(&messages, i, tools).await
                 }
@@ -128,13 +136,59 @@ impl<'a> Dialogue<'a> {
                 (None, Some(g)) if !not_understood && !self.has_unread_words(&messages) => {
                     return self.voice.greeting(g == Greeting::Evening, true);
                 }
-                (None, _) => parts.push(self.voice.handover()),
+                (None, _) => parts.push(self.unanswered(&incoming[start..])),
             }
         }
         if let Some(g) = greeting {
             parts.insert(0, self.voice.greeting(g == Greeting::Evening, false));
         }
         parts.join("\n\n")
+    }
+
+    /// A question about the shop's own rules (delivery, payment, hours…), answered from what the shop told
+    /// its bot, or honestly not answered.
+    fn shop_info(&self, message: &str) -> String {
+        let shop = &self.turn.shop;
+        let found = knowledge::lookup(message, &shop.faq, &shop.delivery_zones, &shop.instructions);
+        let hours = (found.topics.contains(&Topic::Hours)
+            && shop.hours.at(self.turn.now) != Opening::Always)
+            .then_some(&shop.hours);
+        if found.is_empty() && hours.is_none() {
+            return self.voice.no_information();
+        }
+        self.voice.shop_info(&found, hours)
+    }
+
+    /// Whether some item of the message names a product of the catalogue.
+    fn names_product(&self, a: &Analysis) -> bool {
+        self.items(a)
+            .iter()
+            .any(|item| !item.words.is_empty() && !self.index.best(&item.words).is_empty())
+    }
+
+    /// Whether one of the shop's FAQ entries answers the message.
+    fn faq_answers(&self, message: &str) -> bool {
+        !knowledge::lookup(message, &self.turn.shop.faq, &[], "")
+            .faq
+            .is_empty()
+    }
+
+    /// Messages nothing else understood: one the shop's FAQ answers gets that answer (the shop's own words),
+    /// otherwise the conversation is handed over.
+    fn unanswered(&self, messages: &[String]) -> String {
+        let shop = &self.turn.shop;
+        let answers: Vec<String> = messages
+            .iter()
+            .filter_map(|m| {
+                let found = knowledge::lookup(m, &shop.faq, &[], "");
+                (!found.faq.is_empty()).then(|| self.voice.shop_info(&found, None))
+            })
+            .collect();
+        if answers.is_empty() {
+            self.voice.handover()
+        } else {
+            answers.join("\n\n")
+        }
     }
 
     /// Whether some message had words we did nothing with ("je suis à Yopougon"): not a bare greeting.

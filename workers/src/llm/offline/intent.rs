@@ -16,8 +16,9 @@ pub enum Ask {
     OrderStatus,
     /// Product words with no question around them ("la robe wax ?"): answered like a price question.
     Mention,
-    /// Delivery, payment, opening hours, returns: the shop's own rules, which only its team can answer.
-    Handover,
+    /// Delivery, payment, opening hours, returns: the shop's own rules, answered from what the shop told
+    /// its bot (FAQ, delivery zones, instructions, hours), else handed over to its team.
+    ShopInfo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,6 +331,27 @@ const VOCABULARY: &[(&str, Flag)] = &[
     ("situe", Flag::ShopInfo),
     ("situes", Flag::ShopInfo),
     ("remboursement", Flag::ShopInfo),
+    ("ouvrez", Flag::ShopInfo),
+    ("ouverts", Flag::ShopInfo),
+    ("ouvertes", Flag::ShopInfo),
+    ("fermez", Flag::ShopInfo),
+    ("ferme", Flag::ShopInfo),
+    ("fermee", Flag::ShopInfo),
+    ("a quelle heure", Flag::ShopInfo),
+    ("heure d ouverture", Flag::ShopInfo),
+    ("frais de livraison", Flag::ShopInfo),
+    ("retour", Flag::ShopInfo),
+    ("retourner", Flag::ShopInfo),
+    ("especes", Flag::ShopInfo),
+    ("cash", Flag::ShopInfo),
+    ("acompte", Flag::ShopInfo),
+    ("promo", Flag::ShopInfo),
+    ("promotion", Flag::ShopInfo),
+    ("opening hours", Flag::ShopInfo),
+    ("open", Flag::ShopInfo),
+    ("refund", Flag::ShopInfo),
+    ("deliver", Flag::ShopInfo),
+    ("pay", Flag::ShopInfo),
     ("rembourser", Flag::ShopInfo),
     ("echange", Flag::ShopInfo),
     ("echanger", Flag::ShopInfo),
@@ -443,7 +465,7 @@ pub fn analyze(message: &str) -> Analysis {
     } else if has(Flag::Catalogue) && !words {
         Ask::Catalogue
     } else if has(Flag::ShopInfo) && !has(Flag::OrderVerb) {
-        Ask::Handover
+        Ask::ShopInfo
     } else if has(Flag::Price) {
         Ask::Price
     } else if has(Flag::OrderVerb) {
@@ -571,11 +593,11 @@ mod tests {
             ("la robe wax stp", Ask::Mention, "product only"),
             (
                 "c'est combien la livraison à Cocody ?",
-                Ask::Handover,
+                Ask::ShopInfo,
                 "delivery price",
             ),
-            ("vous livrez à Yop ?", Ask::Handover, "delivery zone"),
-            ("je peux payer par Wave ?", Ask::Handover, "payment"),
+            ("vous livrez à Yop ?", Ask::ShopInfo, "delivery zone"),
+            ("je peux payer par Wave ?", Ask::ShopInfo, "payment"),
             ("bonjour", Ask::None, "greeting only"),
             ("", Ask::None, "empty"),
             ("🙏🏾😍", Ask::None, "emoji"),

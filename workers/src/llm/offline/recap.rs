@@ -147,6 +147,7 @@ mod tests {
                 tone: "friendly".into(),
                 language: "fr".into(),
                 instructions: String::new(),
+                ..Default::default()
             },
             catalog,
             customer_name: String::new(),
@@ -161,6 +162,7 @@ mod tests {
                 },
             ],
             incoming: vec!["oui".into()],
+            now: chrono::Utc::now(),
         }
     }
 

@@ -1,14 +1,13 @@
 //! Every sentence the offline assistant sends, in French and English, with the shop's tone, and the FCFA
 //! amount format ("15 000 FCFA"). Names, prices and stock passed in come from tool results.
 
+use store::knowledge::DeliveryZone;
+
 use super::calls::{OrderInfo, PlacedItem, Product};
+use crate::knowledge::{Found, Opening, OpeningHours};
 use crate::llm::Turn;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Fr,
-    En,
-}
+pub use crate::lang::Lang;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tone {
@@ -17,6 +16,9 @@ enum Tone {
     Casual,
     Enthusiastic,
 }
+
+/// Delivery zones listed in one answer; beyond, the customer is asked for theirs.
+const MAX_ZONES_LISTED: usize = 8;
 
 /// Stock at or under this is shown as a count ("plus que 3"), so customers know to hurry.
 const LOW_STOCK: i64 = 5;
@@ -29,6 +31,8 @@ pub struct Voice {
     bot: String,
     /// The customer's first name, or empty when the WhatsApp name is missing or not a name.
     customer: String,
+    /// When the shop opens again, while it is closed ("lundi à 08:00").
+    reopens: Option<String>,
 }
 
 /// "15000" → "15 000 FCFA".
@@ -47,11 +51,7 @@ pub fn money(xof: i64) -> String {
 
 impl Voice {
     pub fn new(turn: &Turn) -> Self {
-        let lang = if turn.shop.language.trim().eq_ignore_ascii_case("en") {
-            Lang::En
-        } else {
-            Lang::Fr
-        };
+        let lang = Lang::of(&turn.shop.language);
         let tone = match turn.shop.tone.trim().to_ascii_lowercase().as_str() {
             "professional" => Tone::Professional,
             "casual" => Tone::Casual,
@@ -73,12 +73,17 @@ impl Voice {
                 s.to_owned()
             }
         };
+        let reopens = match turn.shop.hours.at(turn.now) {
+            Opening::Closed { reopens } => reopens.map(|r| r.describe(lang)),
+            Opening::Always | Opening::Open => None,
+        };
         Voice {
             lang,
             tone,
             shop: or(&turn.shop.shop_name, "la boutique"),
             bot: or(&turn.shop.bot_name, "l'assistant"),
             customer,
+            reopens,
         }
     }
 
@@ -169,13 +174,123 @@ impl Voice {
 
     pub fn handover(&self) -> String {
         let shop = &self.shop;
+        match &self.reopens {
+            Some(when) => self.pick(
+                format!(
+                    "Je transmets votre message à l'équipe de {shop} : la boutique est fermée pour le moment, \
+                     quelqu'un vous répond dès la réouverture ({when})."
+                ),
+                format!(
+                    "I'm passing your message on to the {shop} team: the shop is closed right now, someone \
+                     will answer you when it opens again ({when})."
+                ),
+            ),
+            None => self.pick(
+                format!(
+                    "Je transmets votre message à l'équipe de {shop}, quelqu'un vous répond très vite."
+                ),
+                format!(
+                    "I'm passing your message on to the {shop} team, someone will answer you very soon."
+                ),
+            ),
+        }
+    }
+
+    /// A question about the shop's rules it gave no answer to: say so, never guess, and hand it over.
+    pub fn no_information(&self) -> String {
+        let intro = self.pick(
+            "Je n'ai pas cette information.".into(),
+            "I don't have that information.".into(),
+        );
+        format!("{intro} {}", self.handover())
+    }
+
+    /// What the shop said about the question: its FAQ answers, the delivery fee of the zone named (or the
+    /// zones), the matching sentences of its instructions, and its opening hours when asked.
+    pub fn shop_info(&self, found: &Found, hours: Option<&OpeningHours>) -> String {
+        let mut parts: Vec<String> = found
+            .faq
+            .iter()
+            .map(|e| e.answer.trim().to_owned())
+            .collect();
+        if let Some(zone) = found.zone {
+            parts.push(self.delivery_fee(zone));
+        } else if !found.zones.is_empty() {
+            parts.push(self.zones(&found.zones));
+        }
+        // The instructions only when no FAQ answer covers it: the shop's answer is the precise one.
+        if found.faq.is_empty() {
+            parts.extend(found.instructions.iter().map(|s| format!("{s}.")));
+        }
+        if let Some(hours) = hours {
+            parts.push(self.hours(hours));
+        }
+        if parts.is_empty() {
+            return self.no_information();
+        }
+        parts.join("\n")
+    }
+
+    pub fn delivery_fee(&self, zone: &DeliveryZone) -> String {
+        let name = &zone.name;
+        match (self.lang, zone.fee_xof.get()) {
+            (Lang::Fr, 0) => format!("La livraison à {name} est gratuite."),
+            (Lang::Fr, fee) => format!("La livraison à {name} coûte {}.", money(fee)),
+            (Lang::En, 0) => format!("Delivery to {name} is free."),
+            (Lang::En, fee) => format!("Delivery to {name} costs {}.", money(fee)),
+        }
+    }
+
+    fn zones(&self, zones: &[&DeliveryZone]) -> String {
+        let fee = |z: &DeliveryZone| match (self.lang, z.fee_xof.get()) {
+            (Lang::Fr, 0) => "gratuit".to_owned(),
+            (Lang::En, 0) => "free".to_owned(),
+            (_, fee) => money(fee),
+        };
+        let lines: Vec<String> = zones
+            .iter()
+            .take(MAX_ZONES_LISTED)
+            .map(|z| format!("• {} : {}", z.name, fee(z)))
+            .collect();
+        let more = zones.len().saturating_sub(MAX_ZONES_LISTED);
+        let (head, tail) = if more > 0 {
+            (
+                self.pick("Nous livrons notamment :".into(), "We deliver to, among others:".into()),
+                self.pick(
+                    format!("… et {more} autres zones. Dites-moi votre quartier, je vous donne le tarif."),
+                    format!("… and {more} other zones. Tell me your area and I'll give you the fee."),
+                ),
+            )
+        } else {
+            (
+                self.pick(
+                    "Nos frais de livraison :".into(),
+                    "Our delivery fees:".into(),
+                ),
+                self.pick(
+                    "Votre quartier n'y est pas ? Dites-le-moi, je demande à l'équipe.".into(),
+                    "Your area is not listed? Tell me, I'll ask the team.".into(),
+                ),
+            )
+        };
+        format!("{head}\n{}\n{tail}", lines.join("\n"))
+    }
+
+    fn hours(&self, hours: &OpeningHours) -> String {
+        let week = hours.describe(self.lang);
+        let now = match &self.reopens {
+            Some(when) => self.pick(
+                format!(" Nous sommes fermés en ce moment ; réouverture {when}."),
+                format!(" We are closed right now; we open again {when}."),
+            ),
+            None => self.pick(
+                " Nous sommes ouverts en ce moment.".into(),
+                " We are open right now.".into(),
+            ),
+        };
         self.pick(
-            format!(
-                "Je transmets votre message à l'équipe de {shop}, quelqu'un vous répond très vite."
-            ),
-            format!(
-                "I'm passing your message on to the {shop} team, someone will answer you very soon."
-            ),
+            format!("Nos horaires : {week}.{now}"),
+            format!("Our opening hours: {week}.{now}"),
         )
     }
 

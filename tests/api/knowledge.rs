@@ -1,0 +1,378 @@
+//! The shop's knowledge: questions and answers and delivery zones, kept per shop through the API and the
+//! dashboard, and used by the bot to answer delivery, payment and hours questions without inventing.
+
+use chrono::{Datelike, Utc};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::bot_support::*;
+use crate::helpers::{Shop, TestApp, spawn_app};
+use crate::web_support::{WebUser, location};
+
+const CUSTOMER: &str = "2250700000031";
+
+fn knowledge() -> Value {
+    json!({
+        "faq": [
+            {"question": "Comment payer ?", "answer": "Wave ou Orange Money, ou en espèces à la livraison."},
+            {"question": "Vous faites les retouches ?", "answer": "Oui, les retouches sont offertes sous 3 jours."}
+        ],
+        "delivery_zones": [
+            {"name": "Cocody", "fee_xof": 1000},
+            {"name": "Yopougon", "fee_xof": 1500},
+            {"name": "Plateau", "fee_xof": 0}
+        ]
+    })
+}
+
+async fn put_knowledge(app: &TestApp, shop: &Shop, body: Value) -> reqwest::Response {
+    app.put("/api/v1/bot/knowledge", &shop.token, body).await
+}
+
+async fn get_knowledge(app: &TestApp, shop: &Shop) -> Value {
+    let response = app.get("/api/v1/bot/knowledge", &shop.token).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_shop_s_answers_and_zones_are_kept_in_its_order_and_checked_with_french_messages(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    assert_eq!(
+        get_knowledge(&app, &shop).await,
+        json!({"faq": [], "delivery_zones": []})
+    );
+
+    let response = put_knowledge(&app, &shop, knowledge()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(get_knowledge(&app, &shop).await, knowledge());
+
+    let refused = put_knowledge(
+        &app,
+        &shop,
+        json!({
+            "faq": [{"question": "?", "answer": ""}],
+            "delivery_zones": [
+                {"name": "Cocody", "fee_xof": 1000},
+                {"name": "  cocody ", "fee_xof": -5},
+            ]
+        }),
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let body: Value = refused.json().await.expect("json");
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "faq[0].question",
+            "faq[0].answer",
+            "delivery_zones[1].name",
+            "delivery_zones[1].fee_xof"
+        ]
+    );
+    let messages = body["error"]["fields"].to_string();
+    assert!(messages.contains("figure déjà"), "{messages}");
+    assert_eq!(
+        get_knowledge(&app, &shop).await,
+        knowledge(),
+        "a refused list changes nothing"
+    );
+
+    let too_many: Vec<Value> = (0..51)
+        .map(|i| json!({"name": format!("Zone {i}"), "fee_xof": 500}))
+        .collect();
+    let response = put_knowledge(&app, &shop, json!({"faq": [], "delivery_zones": too_many})).await;
+    assert_eq!(response.status(), 422);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_shop_reads_and_replaces_only_its_own_knowledge(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let victim = app.signup("Couture Adjamé").await;
+    let other = app.signup("Maquis Marcory").await;
+    assert_eq!(
+        put_knowledge(&app, &victim, knowledge()).await.status(),
+        200
+    );
+
+    assert_eq!(
+        get_knowledge(&app, &other).await,
+        json!({"faq": [], "delivery_zones": []})
+    );
+    let mine = json!({"faq": [{"question": "Ouvert le dimanche ?", "answer": "Non."}], "delivery_zones": []});
+    assert_eq!(
+        put_knowledge(&app, &other, mine.clone()).await.status(),
+        200
+    );
+    assert_eq!(get_knowledge(&app, &victim).await, knowledge());
+    assert_eq!(get_knowledge(&app, &other).await, mine);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_offline_bot_answers_delivery_and_payment_from_what_the_shop_said_and_never_invents(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let _worker = start_offline_worker(&app);
+    assert_eq!(put_knowledge(&app, &shop, knowledge()).await.status(), 200);
+
+    let delivery = ask(&app, &shop, CUSTOMER, "Bonjour vs livrez a yopougon ?").await;
+    assert!(
+        delivery.contains("Yopougon") && delivery.contains("1 500 FCFA"),
+        "{delivery}"
+    );
+
+    let zones = ask(&app, &shop, CUSTOMER, "la livraison c combien ?").await;
+    for expected in [
+        "Cocody : 1 000 FCFA",
+        "Yopougon : 1 500 FCFA",
+        "Plateau : gratuit",
+    ] {
+        assert!(zones.contains(expected), "{expected} in {zones}");
+    }
+
+    let payment = ask(&app, &shop, CUSTOMER, "je peux payer par wave ?").await;
+    assert!(
+        payment.contains("Wave ou Orange Money, ou en espèces à la livraison."),
+        "the shop's own answer, word for word: {payment}"
+    );
+
+    let asked_plainly = ask(&app, &shop, CUSTOMER, "vous faites les retouches aussi ?").await;
+    assert!(
+        asked_plainly.contains("retouches sont offertes"),
+        "{asked_plainly}"
+    );
+
+    let unknown = ask(
+        &app,
+        &shop,
+        CUSTOMER,
+        "vous acceptez le paiement en 3 fois par carte ?",
+    )
+    .await;
+    assert!(
+        unknown.contains("Wave ou Orange Money"),
+        "a payment question gets the payment answer: {unknown}"
+    );
+    let nothing = ask(
+        &app,
+        &shop,
+        CUSTOMER,
+        "quelle est votre politique de garantie ?",
+    )
+    .await;
+    assert!(
+        nothing.contains("Je n'ai pas cette information") && nothing.contains("Je transmets"),
+        "no guess when the shop said nothing: {nothing}"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_shop_that_is_closed_now_says_so_once_and_tells_its_hours(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let _worker = start_offline_worker(&app);
+    // Open only on a day three days from today: closed now, whatever the day the test runs.
+    let open_day = (Utc::now().weekday().num_days_from_monday() + 3) % 7;
+    let response = app
+        .request(
+            reqwest::Method::PATCH,
+            "/api/v1/bot",
+            Some(&shop.token),
+            Some(json!({
+                "business_hours": [{"day": open_day, "open": "08:00", "close": "09:00"}],
+                "out_of_hours_message": "Nous sommes fermés, on vous répond à l'ouverture."
+            })),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    app.create_product_ok(&shop, json!({"name": "Pagne wax", "price_xof": 7500}))
+        .await;
+
+    let first = ask(&app, &shop, CUSTOMER, "c'est combien le pagne wax ?").await;
+    assert!(
+        first.starts_with("Nous sommes fermés, on vous répond à l'ouverture."),
+        "{first}"
+    );
+    assert!(
+        first.contains("7 500 FCFA"),
+        "the bot still answers: {first}"
+    );
+
+    let second = ask(&app, &shop, CUSTOMER, "vous êtes ouverts quand ?").await;
+    assert!(
+        !second.contains("Nous sommes fermés, on vous répond"),
+        "the out-of-hours message is not repeated: {second}"
+    );
+    assert!(
+        second.contains("08:00–09:00") && second.contains("fermés en ce moment"),
+        "{second}"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_owner_edits_questions_and_zones_from_the_settings_page(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let mut owner = WebUser::signed_in(&app, &shop).await;
+
+    let page = owner.page("/app/settings").await;
+    assert!(
+        page.contains("id=\"knowledge-form\""),
+        "the form is on the page"
+    );
+    let response = owner
+        .submit(
+            "/app/settings",
+            "/app/settings/knowledge",
+            &[
+                ("faq_question_0", "Comment payer ?"),
+                ("faq_answer_0", "Wave uniquement."),
+                ("faq_question_1", ""),
+                ("faq_answer_1", ""),
+                ("zone_name_0", "Cocody"),
+                ("zone_fee_0", "1 000 F"),
+                ("zone_name_1", "Bingerville"),
+                ("zone_fee_1", "2500"),
+                ("zone_name_2", ""),
+                ("zone_fee_2", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert!(location(&response).starts_with("/app/settings?done=saved"));
+    assert_eq!(
+        get_knowledge(&app, &shop).await,
+        json!({
+            "faq": [{"question": "Comment payer ?", "answer": "Wave uniquement."}],
+            "delivery_zones": [{"name": "Cocody", "fee_xof": 1000}, {"name": "Bingerville", "fee_xof": 2500}]
+        })
+    );
+    let page = owner.page("/app/settings").await;
+    assert!(
+        page.contains("value=\"Bingerville\""),
+        "saved rows are shown"
+    );
+
+    let response = owner
+        .submit(
+            "/app/settings",
+            "/app/settings/knowledge",
+            &[
+                ("faq_question_0", "Comment payer ?"),
+                ("faq_answer_0", ""),
+                ("zone_name_0", "Cocody"),
+                ("zone_fee_0", "mille"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("Frais invalides"), "{page}");
+    assert!(page.contains("value=\"Cocody\""), "the typed rows are kept");
+    assert_eq!(
+        get_knowledge(&app, &shop).await["delivery_zones"][1]["name"],
+        "Bingerville",
+        "nothing saved"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn gemini_learns_this_shop_s_facts_only_and_shop_info_says_when_the_shop_said_nothing(
+    pool: PgPool,
+) {
+    use std::sync::Arc;
+
+    use workers::llm::gemini::Gemini;
+    use workers::llm::gemini::fake::{FAKE_API_KEY, FakeGemini, FakeResponse};
+
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let other = app.signup("Maquis Marcory").await;
+    assert_eq!(put_knowledge(&app, &shop, knowledge()).await.status(), 200);
+    let others = json!({
+        "faq": [{"question": "Vous avez des tables ?", "answer": "Terrasse de 40 places."}],
+        "delivery_zones": [{"name": "Marcory", "fee_xof": 700}]
+    });
+    assert_eq!(put_knowledge(&app, &other, others).await.status(), 200);
+    let fake = FakeGemini::scripted(vec![
+        FakeResponse::function_call(
+            Some("c1"),
+            "shop_info",
+            json!({"question": "vous livrez à Yopougon ?"}),
+            Some("sig-1"),
+        ),
+        FakeResponse::text("Oui, la livraison à Yopougon coûte 1 500 FCFA."),
+        FakeResponse::function_call(
+            Some("c2"),
+            "shop_info",
+            json!({"question": "vous avez une garantie ?"}),
+            Some("sig-2"),
+        ),
+        FakeResponse::text(
+            "Je n'ai pas cette information, je transmets votre question à la boutique.",
+        ),
+    ])
+    .await
+    .expect("fake gemini");
+    let gemini = Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider");
+    let _worker = start_worker(&app, Arc::new(gemini));
+
+    let answer = ask(&app, &shop, CUSTOMER, "vous livrez à Yopougon ?").await;
+    assert_eq!(answer, "Oui, la livraison à Yopougon coûte 1 500 FCFA.");
+    let requests = fake.requests();
+    let system = requests[0]["systemInstruction"]["parts"][0]["text"]
+        .as_str()
+        .expect("system instruction");
+    assert!(
+        system.contains("Q : Comment payer ? → R : Wave ou Orange Money"),
+        "{system}"
+    );
+    assert!(
+        system.contains("- Yopougon : 1\u{202f}500 FCFA"),
+        "{system}"
+    );
+    assert!(
+        !system.contains("Marcory") && !system.contains("Terrasse"),
+        "another shop's facts never reach the prompt: {system}"
+    );
+    let result = &requests[1]["contents"]
+        .as_array()
+        .expect("contents")
+        .last()
+        .expect("tool result")["parts"][0]["functionResponse"]["response"];
+    assert_eq!(
+        result["delivery_zone"],
+        json!({"name": "Yopougon", "fee_xof": 1500})
+    );
+    assert_eq!(result["found"], true);
+
+    let answer = ask(&app, &shop, CUSTOMER, "vous avez une garantie ?").await;
+    assert!(
+        answer.starts_with("Je n'ai pas cette information"),
+        "{answer}"
+    );
+    let requests = fake.requests();
+    let result = &requests[3]["contents"]
+        .as_array()
+        .expect("contents")
+        .last()
+        .expect("tool result")["parts"][0]["functionResponse"]["response"];
+    assert_eq!(result["found"], false, "{result}");
+    assert!(
+        result["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("ne l'invente pas")),
+        "{result}"
+    );
+}
