@@ -30,7 +30,11 @@ struct FakeTools {
 
 impl FakeTools {
     fn new() -> Self {
-        let products = catalogue()
+        Self::over(catalogue())
+    }
+
+    fn over(catalogue: Vec<CatalogItem>) -> Self {
+        let products = catalogue
             .into_iter()
             .map(|item| Stocked {
                 tool_price: item.fields.price_xof.get(),
@@ -212,6 +216,14 @@ impl Chat {
             language: "fr",
             tone: "friendly",
             history: Vec::new(),
+        }
+    }
+
+    /// An ongoing chat with a shop selling `catalogue`.
+    fn selling(catalogue: Vec<CatalogItem>) -> Self {
+        Chat {
+            tools: FakeTools::over(catalogue),
+            ..Chat::ongoing()
         }
     }
 
@@ -470,7 +482,7 @@ async fn c_dispo_asks_about_the_product_named_earlier() {
 }
 
 #[tokio::test]
-async fn catalogue_requests_list_a_capped_set_of_names_and_prices() {
+async fn a_small_catalogue_is_listed_whole_grouped_by_category_in_a_stable_order() {
     let phrases = [
         "qu'est-ce que vous vendez",
         "vos produits",
@@ -478,6 +490,7 @@ async fn catalogue_requests_list_a_capped_set_of_names_and_prices() {
         "montrez-moi ce que vous avez",
         "Vous avez quoi ?",
     ];
+    let mut replies = Vec::new();
     for message in phrases {
         let mut chat = Chat::ongoing();
         let reply = chat.say(message).await;
@@ -485,21 +498,158 @@ async fn catalogue_requests_list_a_capped_set_of_names_and_prices() {
             reply.contains("Voici nos articles chez Chez Fatou"),
             "{message:?} → {reply}"
         );
-        assert!(
-            reply.contains("• Robe wax — 15 000 FCFA"),
-            "{message:?} → {reply}"
-        );
-        assert!(
-            reply.contains("*Chaussures*"),
-            "grouped by category: {reply}"
-        );
         let listed = reply.lines().filter(|l| l.starts_with("• ")).count();
-        assert!(listed <= 8, "capped at 8 products, got {listed}: {reply}");
-        assert!(
-            reply.contains("… et 1 autre article."),
-            "says one more exists: {reply}"
-        );
+        assert_eq!(listed, 9, "all nine products: {reply}");
+        assert!(!reply.contains("Page "), "one page: {reply}");
+        replies.push(reply);
     }
+    assert!(
+        replies.iter().all(|r| *r == replies[0]),
+        "the same listing every time"
+    );
+    let reply = &replies[0];
+    let order: Vec<&str> = reply
+        .lines()
+        .filter(|l| l.starts_with('*') || l.starts_with("• "))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "*Accessoires*",
+            "• Sac à main — 8 000 FCFA",
+            "*Chaussures*",
+            "• Baskets 40 — 20 000 FCFA (en rupture de stock)",
+            "• Baskets 42 — 20 000 FCFA",
+            "• Sandales — 7 000 FCFA",
+            "*Tissus*",
+            "• Pagne — 5 000 FCFA",
+            "• Pagne hollandais — 9 000 FCFA",
+            "*Vêtements*",
+            "• Chemise lin — 12 000 FCFA",
+            "• Robe bazin — 25 000 FCFA (en rupture de stock)",
+            "• Robe wax — 15 000 FCFA",
+        ]
+    );
+    assert!(
+        reply.contains("Nos rayons : Accessoires (1), Chaussures (3), Tissus (2), Vêtements (3)."),
+        "{reply}"
+    );
+}
+
+/// A restaurant's menu of `n` dishes named "Plat 0" … "Plat n-1".
+fn menu(n: usize) -> Vec<CatalogItem> {
+    (0..n)
+        .map(|i| {
+            item(
+                &format!("Plat {i}"),
+                "Plats",
+                1_000 + 100 * i as i64,
+                None,
+                json!({}),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fifty_dish_menu_is_browsed_page_by_page_with_numbers_in_order_and_nothing_skipped() {
+    let mut chat = Chat::selling(menu(50));
+    let mut seen: Vec<String> = Vec::new();
+    let first = chat.say("le menu svp").await;
+    assert!(
+        first.contains("Page 1/5 — écrivez « suite » pour voir la suite."),
+        "{first}"
+    );
+    let dishes = |reply: &str| -> Vec<String> {
+        reply
+            .lines()
+            .filter_map(|l| l.strip_prefix("• "))
+            .filter_map(|l| l.split(" — ").next())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        dishes(&first)[..4],
+        ["Plat 0", "Plat 1", "Plat 2", "Plat 3"],
+        "numbers in numeric order: {first}"
+    );
+    seen.extend(dishes(&first));
+    for (page, ask) in [
+        (2, "la suite"),
+        (3, "suite"),
+        (4, "d'autres ?"),
+        (5, "suivant"),
+    ] {
+        let reply = chat.say(ask).await;
+        assert!(
+            reply.contains(&format!("Page {page}/5")),
+            "{ask:?} → {reply}"
+        );
+        seen.extend(dishes(&reply));
+    }
+    let expected: Vec<String> = (0..50).map(|i| format!("Plat {i}")).collect();
+    assert_eq!(seen, expected, "every dish once, in order");
+    let again = chat.say("page 2").await;
+    assert_eq!(dishes(&again)[0], "Plat 10", "{again}");
+}
+
+#[tokio::test]
+async fn a_category_a_price_range_and_the_cheapest_are_listed_from_the_catalogue() {
+    let mut chat = Chat::ongoing();
+
+    let tissus = chat.say("montrez moi vos tissus").await;
+    assert!(tissus.starts_with("Rayon « Tissus » :"), "{tissus}");
+    assert!(
+        tissus.contains("• Pagne — 5 000 FCFA") && tissus.contains("• Pagne hollandais"),
+        "{tissus}"
+    );
+    assert!(!tissus.contains("Robe"), "{tissus}");
+
+    let budget = chat.say("vous avez quoi à moins de 8 000 F ?").await;
+    let listed: Vec<&str> = budget.lines().filter(|l| l.starts_with("• ")).collect();
+    assert_eq!(
+        listed,
+        [
+            "• Sac à main — 8 000 FCFA",
+            "• Sandales — 7 000 FCFA",
+            "• Pagne — 5 000 FCFA"
+        ],
+        "{budget}"
+    );
+    assert!(budget.contains("à 8 000 FCFA maximum"), "{budget}");
+
+    let range = chat.say("des vêtements entre 10 000 et 20 000").await;
+    let listed: Vec<&str> = range.lines().filter(|l| l.starts_with("• ")).collect();
+    assert_eq!(
+        listed,
+        ["• Chemise lin — 12 000 FCFA", "• Robe wax — 15 000 FCFA"],
+        "{range}"
+    );
+
+    let cheapest = chat.say("c'est quoi le moins cher ?").await;
+    let first = cheapest.lines().find(|l| l.starts_with("• "));
+    assert_eq!(first, Some("• Pagne — 5 000 FCFA"), "{cheapest}");
+    assert!(
+        !cheapest.contains("je ne trouve pas"),
+        "not read as a product name: {cheapest}"
+    );
+
+    let none = chat.say("un article à moins de 1000 F").await;
+    assert!(
+        none.contains("Désolé, je n'ai aucun article à 1 000 FCFA maximum."),
+        "{none}"
+    );
+    assert!(
+        none.contains("Le moins cher :\n• Pagne — 5 000 FCFA"),
+        "{none}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_product_is_echoed_as_the_customer_wrote_it() {
+    let mut chat = Chat::ongoing();
+    let reply = chat.say("vous avez des écharpes brodées ?").await;
+    assert!(reply.contains("« écharpes brodées »"), "{reply}");
 }
 
 #[tokio::test]
@@ -662,21 +812,61 @@ async fn yes_without_a_recap_creates_nothing() {
 }
 
 #[tokio::test]
-async fn an_order_above_the_stock_says_what_is_available_and_makes_no_recap() {
+async fn an_order_above_the_stock_is_offered_what_is_left_and_a_yes_with_that_quantity_places_it() {
     let mut chat = Chat::ongoing();
 
     let reply = chat.say("je prends 5 robes wax").await;
-
     assert!(
-        reply.contains("il ne reste que 4 × Robe wax en stock (vous en demandez 5)"),
+        reply.contains(
+            "Il ne reste que 4 × Robe wax (vous en demandiez 5) : je vous propose les 4."
+        ),
         "{reply}"
     );
-    assert!(!reply.contains("Récapitulatif"), "{reply}");
-    let retry = chat.say("je prends 4").await;
     assert!(
-        retry.contains("• 4 × Robe wax"),
-        "the product is kept from context: {retry}"
+        reply.contains("• 4 × Robe wax — 15 000 FCFA l'unité = 60 000 FCFA"),
+        "{reply}"
     );
+
+    let done = chat.say("ok donnez 4 alors").await;
+    assert!(done.contains("CMD-00000001"), "{done}");
+    assert_eq!(chat.tools.placed, 1);
+}
+
+#[tokio::test]
+async fn the_pending_order_changes_quantity_or_loses_a_line_before_it_is_confirmed() {
+    let mut chat = Chat::ongoing();
+    let recap = chat.say("je prends 2 pagnes et 1 sac à main").await;
+    assert!(
+        recap.contains("• 2 × Pagne") && recap.contains("• 1 × Sac à main"),
+        "{recap}"
+    );
+
+    let changed = chat.say("finalement 3 pagnes").await;
+    assert!(changed.contains("• 3 × Pagne —"), "{changed}");
+    assert!(
+        changed.contains("• 1 × Sac à main"),
+        "the other line stays: {changed}"
+    );
+    assert!(changed.contains("Total : 23 000 FCFA"), "{changed}");
+
+    let fewer = chat.say("enlève le sac").await;
+    assert!(!fewer.contains("Sac à main"), "{fewer}");
+    assert!(
+        fewer.contains("• 3 × Pagne —") && fewer.contains("Total : 15 000 FCFA"),
+        "{fewer}"
+    );
+
+    let done = chat.say("oui").await;
+    assert!(done.contains("CMD-00000001"), "{done}");
+    assert_eq!(chat.tools.placed, 1, "one order, after the changes");
+}
+
+#[tokio::test]
+async fn a_price_for_several_gives_the_total() {
+    let mut chat = Chat::ongoing();
+    let reply = chat.say("Combien pour 3 pagnes ?").await;
+    assert!(reply.contains("3 × Pagne = 15 000 FCFA"), "{reply}");
+    assert!(reply.contains("5 000 FCFA l'unité"), "{reply}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! assembles one reply. Products the customer does not name again ("c dispo ?", "je prends 2") come from
 //! the latest message of the turn or the history that named one.
 
-use uuid::Uuid;
+mod browse;
 
 use super::calls::{self, Placed, Product};
 use super::intent::{self, Analysis, Ask, Greeting, YesNo};
@@ -22,10 +22,6 @@ const MAX_SEGMENTS: usize = 5;
 const SHOWN: usize = 3;
 /// Earlier customer messages searched for the product being discussed.
 const CONTEXT_MESSAGES: usize = 10;
-/// Catalogue overview bounds: categories, products per category, products in all.
-const CATALOGUE_GROUPS: usize = 4;
-const CATALOGUE_PER_GROUP: usize = 3;
-const CATALOGUE_SHOWN: usize = 8;
 /// Words kept per item: a product is named in a few words, and they are echoed in searches and replies.
 const MAX_ITEM_WORDS: usize = 6;
 /// Results asked from `search_products`.
@@ -50,6 +46,17 @@ enum Found {
         decisive: bool,
     },
     Nothing,
+}
+
+/// What an order message builds on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Basis {
+    /// A new order.
+    Fresh,
+    /// "ajoute 1 sac": lines added to the pending order, quantities summed.
+    AddTo,
+    /// "finalement 3 pagnes", "enlève le sac": the pending order's lines changed.
+    Change,
 }
 
 /// What one segment of an order message asks for.
@@ -106,8 +113,11 @@ impl<'a> Dialogue<'a> {
                 Ask::Price | Ask::Availability | Ask::Mention => {
                     self.about_products(&messages, i, tools).await
                 }
-                Ask::Catalogue => Some(self.catalogue(tools).await),
-                Ask::Order => Some(self.order(&messages, i, Vec::new(), tools).await),
+                Ask::Catalogue => Some(self.browse(a, tools).await),
+                Ask::Order => Some(
+                    self.order(&messages, i, Vec::new(), Basis::Fresh, tools)
+                        .await,
+                ),
                 Ask::OrderStatus => Some(self.order_status(a, tools).await),
             };
             match part {
@@ -224,7 +234,29 @@ impl<'a> Dialogue<'a> {
         if let Some(i) = messages.iter().position(|a| a.ask == Ask::Order && a.adds) {
             done[i] = true;
             let base = self.pending_products(pending, tools).await;
-            return Some(self.order(messages, i, base, tools).await);
+            return Some(self.order(messages, i, base, Basis::AddTo, tools).await);
+        }
+        // "finalement 3", "plutôt 2 pagnes", "enlève le sac": the pending order changed before it is confirmed.
+        if let Some(i) = messages
+            .iter()
+            .position(|a| a.ask == Ask::Order || (a.removes && a.has_words()))
+        {
+            done[i] = true;
+            let base = self.pending_products(pending, tools).await;
+            if base.len() != pending.lines.len() {
+                return Some(self.voice.order_unknown_product());
+            }
+            // "ok donnez 2 alors" after a recap of 2: a yes, with the same quantity said again.
+            let a = &messages[i];
+            if a.says_yes
+                && !a.removes
+                && !a.has_words()
+                && let [(_, quantity)] = base.as_slice()
+                && self.items(a).first().and_then(|item| item.quantity) == Some(*quantity)
+            {
+                return Some(self.place(pending, tools).await);
+            }
+            return Some(self.order(messages, i, base, Basis::Change, tools).await);
         }
         // "ça fait combien ?" right after a recap asks for its total.
         if let Some(i) = messages
@@ -285,25 +317,28 @@ impl<'a> Dialogue<'a> {
         tools: &mut dyn ToolExecutor,
     ) -> Option<String> {
         let a = &messages[i];
-        let mut queries: Vec<Vec<String>> = self
-            .items(a)
-            .into_iter()
-            .map(|item| item.words)
-            .filter(|w| !w.is_empty())
+        let items = self.items(a);
+        let mut queries: Vec<(Option<u32>, Vec<String>)> = items
+            .iter()
+            .filter(|item| !item.words.is_empty())
+            .map(|item| (item.quantity, item.words.clone()))
             .collect();
         if queries.is_empty() {
+            let quantity = items.first().and_then(|item| item.quantity);
             match self.context_words(messages, i) {
-                Some(words) => queries.push(words),
+                Some(words) => queries.push((quantity, words)),
                 // "c'est combien ?" with nothing discussed yet: the price list answers it.
                 None if a.ask == Ask::Mention => return None,
                 None => return Some(self.catalogue(tools).await),
             }
         }
         let mut parts = Vec::new();
-        for words in queries.iter().take(MAX_SEGMENTS) {
+        for (quantity, words) in queries.iter().take(MAX_SEGMENTS) {
             let part = match self.lookup(words, tools).await {
                 Found::Nothing if a.ask == Ask::Mention => continue,
-                Found::Nothing => self.voice.not_found(&words.join(" "), &self.categories()),
+                Found::Nothing => self
+                    .voice
+                    .not_found(&self.spoken(words), &self.categories()),
                 // "le pagne" means "Pagne" rather than "Pagne hollandais", which is still worth a mention.
                 Found::Products { list, decisive } => match list.as_slice() {
                     [p, ..] if (decisive || list.len() == 1) && !p.available() => {
@@ -312,6 +347,10 @@ impl<'a> Dialogue<'a> {
                     }
                     [p, ..] if (decisive || list.len() == 1) && a.ask == Ask::Availability => {
                         self.voice.availability(p)
+                    }
+                    // "combien pour 3 pagnes ?": the total.
+                    [p, ..] if (decisive || list.len() == 1) && quantity.is_some_and(|q| q > 1) => {
+                        self.voice.total(p, quantity.unwrap_or(1))
                     }
                     [p, others @ ..] if decisive || others.is_empty() => {
                         self.voice.price(p, others)
@@ -331,17 +370,29 @@ impl<'a> Dialogue<'a> {
         messages: &[Analysis],
         i: usize,
         base: Vec<(Product, u32)>,
+        basis: Basis,
         tools: &mut dyn ToolExecutor,
     ) -> String {
         let mut items = self.items(&messages[i]);
         if items.iter().all(|item| item.words.is_empty()) {
             let quantity = items.first().and_then(|item| item.quantity);
-            match self.context_words(messages, i) {
-                Some(words) => items = vec![Item { quantity, words }],
-                None => return self.voice.order_what(),
+            match (basis, base.as_slice()) {
+                // "finalement 3" about a one-line order: that line's quantity.
+                (Basis::Change, [(only, _)]) => {
+                    items = vec![Item {
+                        quantity,
+                        words: crate::catalogue::text::words(&only.name),
+                    }];
+                }
+                _ => match self.context_words(messages, i) {
+                    Some(words) => items = vec![Item { quantity, words }],
+                    None => return self.voice.order_what(),
+                },
             }
         }
+        let removes = messages[i].removes;
         let mut lines = base;
+        let mut notes = Vec::new();
         let mut problems = Vec::new();
         for item in items
             .iter()
@@ -352,7 +403,7 @@ impl<'a> Dialogue<'a> {
                 Found::Nothing => {
                     problems.push(
                         self.voice
-                            .not_found(&item.words.join(" "), &self.categories()),
+                            .not_found(&self.spoken(&item.words), &self.categories()),
                     );
                     continue;
                 }
@@ -369,31 +420,58 @@ impl<'a> Dialogue<'a> {
                     continue;
                 }
             };
-            // "sel et poivre" names one product twice: no second line without its own quantity.
             let existing = lines.iter().position(|(q, _)| q.product_id == p.product_id);
+            if removes {
+                if let Some(e) = existing {
+                    lines.remove(e);
+                }
+                continue;
+            }
+            // "sel et poivre" names one product twice: no second line without its own quantity.
             if existing.is_some() && item.quantity.is_none() {
                 continue;
             }
             let wanted = item.quantity.unwrap_or(1);
-            let total = existing.map_or(0, |e| lines[e].1).saturating_add(wanted);
+            let total = match (basis, existing) {
+                (Basis::Change, Some(_)) => wanted,
+                (_, existing) => existing.map_or(0, |e| lines[e].1).saturating_add(wanted),
+            };
+            let left = p.stock.filter(|&s| s < i64::from(total));
             if !p.available() {
                 let alternatives = self.alternatives(p, tools).await;
                 problems.push(self.voice.sold_out(p, &alternatives));
-            } else if let Some(left) = p.stock.filter(|&s| s < i64::from(total)) {
-                problems.push(self.voice.not_enough(p, left, total));
-            } else if let Some(e) = existing {
-                lines[e].1 = total;
-            } else {
-                lines.push((p.clone(), wanted));
+                continue;
+            }
+            // More than the stock: offer what is left, in the recap, for the customer to confirm.
+            let quantity = match left {
+                Some(left) => {
+                    notes.push(self.voice.only_left(p, left, total));
+                    u32::try_from(left).unwrap_or(0)
+                }
+                None => total,
+            };
+            match existing {
+                Some(e) => lines[e].1 = quantity,
+                None => lines.push((p.clone(), quantity)),
             }
         }
+        lines.retain(|(_, quantity)| *quantity > 0);
         if !problems.is_empty() {
             return problems.join("\n\n");
         }
         if lines.is_empty() {
-            return self.voice.order_what();
+            return if removes && basis == Basis::Change {
+                self.voice.cancelled()
+            } else {
+                self.voice.order_what()
+            };
         }
-        recap::render(self.voice.lang, &lines)
+        let recap = recap::render(self.voice.lang, &lines);
+        if notes.is_empty() {
+            recap
+        } else {
+            format!("{}\n\n{recap}", notes.join("\n"))
+        }
     }
 
     async fn order_status(&self, a: &Analysis, tools: &mut dyn ToolExecutor) -> String {
@@ -401,57 +479,6 @@ impl<'a> Dialogue<'a> {
             Some(orders) => self.voice.orders(&orders, a.order_ref.as_deref()),
             None => self.voice.handover(),
         }
-    }
-
-    /// A few products per category, priced by `search_products` (or `get_product` when the search on the
-    /// category name misses one).
-    async fn catalogue(&self, tools: &mut dyn ToolExecutor) -> String {
-        let catalog = &self.turn.catalog;
-        if catalog.is_empty() {
-            return self.voice.empty_catalogue();
-        }
-        let mut categories: Vec<&str> = Vec::new();
-        for c in catalog {
-            if !categories.contains(&c.fields.category.as_str()) {
-                categories.push(&c.fields.category);
-            }
-        }
-        let mut groups = Vec::new();
-        let mut shown = 0;
-        for category in categories.into_iter().take(CATALOGUE_GROUPS) {
-            if shown >= CATALOGUE_SHOWN {
-                break;
-            }
-            let take = CATALOGUE_PER_GROUP.min(CATALOGUE_SHOWN - shown);
-            let members: Vec<Uuid> = catalog
-                .iter()
-                .filter(|c| c.fields.category == category)
-                .take(take)
-                .map(|c| c.product_id)
-                .collect();
-            let results = if category.trim().is_empty() {
-                Vec::new()
-            } else {
-                calls::search(tools, category, SEARCH_RESULTS).await
-            };
-            let mut products = Vec::new();
-            for id in members {
-                if let Some(p) = results.iter().find(|p| p.product_id == id) {
-                    products.push(p.clone());
-                } else if let Some(p) = calls::get(tools, id).await {
-                    products.push(p);
-                }
-            }
-            shown += products.len();
-            if !products.is_empty() {
-                groups.push((category.to_owned(), products));
-            }
-        }
-        if groups.is_empty() {
-            return self.voice.handover();
-        }
-        self.voice
-            .catalogue(&groups, catalog.len().saturating_sub(shown))
     }
 
     /// Finds the products named by `words`: the catalogue picks the candidates and spells the search, the
@@ -565,6 +592,28 @@ impl<'a> Dialogue<'a> {
             .filter(|m| m.role == Role::Customer)
             .take(CONTEXT_MESSAGES)
             .find_map(|m| names_product(&intent::analyze(&m.text)))
+    }
+
+    /// The customer's own spelling of folded words ("pagne brode" → "pagne brodé"), read back from the
+    /// turn's messages, so a reply never echoes them with their accents stripped.
+    fn spoken(&self, words: &[String]) -> String {
+        let originals: Vec<&str> = self
+            .turn
+            .incoming
+            .iter()
+            .flat_map(|m| m.split(|c: char| !c.is_alphanumeric()))
+            .filter(|w| !w.is_empty())
+            .collect();
+        words
+            .iter()
+            .map(|w| {
+                originals
+                    .iter()
+                    .find(|o| store::text::fold(o) == *w)
+                    .map_or(w.as_str(), |o| *o)
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// Category names to suggest when a product is not found.

@@ -2,6 +2,7 @@
 //! yes/no, thanks or goodbye, plus the leftover words that name products and quantities. Everyday Ivorian
 //! French and SMS spellings are part of the vocabulary ("cc", "slt", "c dispo", "dac", "ma sœur", "dèh").
 
+use super::listing::{self, Listing};
 use super::quantity;
 use crate::catalogue::is_stopword;
 use crate::catalogue::text::{self, Token};
@@ -43,10 +44,26 @@ pub struct Analysis {
     pub ask: Ask,
     /// "ajoute", "aussi", "en plus": the order extends the one being confirmed.
     pub adds: bool,
+    /// "enlève", "retire", "sans": the named products leave the order being confirmed.
+    pub removes: bool,
+    /// A yes word anywhere ("ok donnez 2 alors"), even when the message says more than yes.
+    pub says_yes: bool,
     /// An order reference quoted by the customer ("CMD-1A2B3C4D").
     pub order_ref: Option<String>,
     /// Words and numbers naming products and quantities, with [`Token::Break`] between items.
     pub content: Vec<Token>,
+    /// Price bounds and a page number ("moins de 10 000", "page 2").
+    pub listing: Listing,
+    /// "le moins cher", "le plus cher": the catalogue sorted by price.
+    pub sort: Option<PriceSort>,
+    /// "la suite", "d'autres": the next page of the last listing.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriceSort {
+    Cheapest,
+    Dearest,
 }
 
 impl Analysis {
@@ -86,6 +103,12 @@ enum Flag {
     OrderNoun,
     Status,
     ShopInfo,
+    Cheapest,
+    Dearest,
+    More,
+    Removes,
+    /// "finalement", "plutôt": what follows replaces what was said.
+    Instead,
     Adds,
     Filler,
     Separator,
@@ -243,6 +266,55 @@ const VOCABULARY: &[(&str, Flag)] = &[
     ("sell", Flag::Catalogue),
     ("products", Flag::Catalogue),
     ("what do you have", Flag::Catalogue),
+    // Changing the order being confirmed.
+    ("enleve", Flag::Removes),
+    ("enlever", Flag::Removes),
+    ("enlevez", Flag::Removes),
+    ("retire", Flag::Removes),
+    ("retirer", Flag::Removes),
+    ("retirez", Flag::Removes),
+    ("supprime", Flag::Removes),
+    ("supprimer", Flag::Removes),
+    ("supprimez", Flag::Removes),
+    ("sans", Flag::Removes),
+    ("remove", Flag::Removes),
+    ("without", Flag::Removes),
+    ("finalement", Flag::Instead),
+    ("plutot", Flag::Instead),
+    ("en fait", Flag::Instead),
+    ("seulement", Flag::Instead),
+    ("instead", Flag::Instead),
+    ("donnez", Flag::OrderVerb),
+    ("donne", Flag::OrderVerb),
+    ("mettez", Flag::OrderVerb),
+    ("envoyez", Flag::OrderVerb),
+    ("envoie", Flag::OrderVerb),
+    // Browsing by price and page.
+    ("moins cher", Flag::Cheapest),
+    ("moins chere", Flag::Cheapest),
+    ("moins chers", Flag::Cheapest),
+    ("moins cheres", Flag::Cheapest),
+    ("pas cher", Flag::Cheapest),
+    ("pas chere", Flag::Cheapest),
+    ("pas chers", Flag::Cheapest),
+    ("bon marche", Flag::Cheapest),
+    ("petit prix", Flag::Cheapest),
+    ("petits prix", Flag::Cheapest),
+    ("cheapest", Flag::Cheapest),
+    ("cheap", Flag::Cheapest),
+    ("plus cher", Flag::Dearest),
+    ("plus chere", Flag::Dearest),
+    ("plus chers", Flag::Dearest),
+    ("most expensive", Flag::Dearest),
+    ("la suite", Flag::More),
+    ("suite", Flag::More),
+    ("suivant", Flag::More),
+    ("page suivante", Flag::More),
+    ("d autres", Flag::More),
+    ("autres articles", Flag::More),
+    ("autres produits", Flag::More),
+    ("next", Flag::More),
+    ("more", Flag::More),
     // Ordering.
     ("je prends", Flag::OrderVerb),
     ("je prend", Flag::OrderVerb),
@@ -418,7 +490,7 @@ const FUZZY: &[(&str, Flag)] = &[
 
 pub fn analyze(message: &str) -> Analysis {
     let (order_ref, rest) = extract_order_ref(message);
-    let tokens = text::tokenize(&rest);
+    let (listing, tokens) = listing::extract(&text::tokenize(&rest));
     let mut flags = Vec::new();
     let mut content = Vec::new();
     let mut i = 0;
@@ -455,14 +527,29 @@ pub fn analyze(message: &str) -> Analysis {
         answer: None,
         ask: Ask::None,
         adds: has(Flag::Adds),
+        removes: has(Flag::Removes),
+        says_yes: has(Flag::Yes),
         order_ref,
         content,
+        listing,
+        sort: if has(Flag::Cheapest) {
+            Some(PriceSort::Cheapest)
+        } else if has(Flag::Dearest) {
+            Some(PriceSort::Dearest)
+        } else {
+            None
+        },
+        more: has(Flag::More),
     };
     let words = analysis.has_words();
     let any_content = !analysis.content.is_empty();
+    let browsing = analysis.listing.bounds.any()
+        || analysis.listing.page.is_some()
+        || analysis.sort.is_some()
+        || (has(Flag::More) && !words);
     analysis.ask = if analysis.order_ref.is_some() {
         Ask::OrderStatus
-    } else if has(Flag::Catalogue) && !words {
+    } else if (has(Flag::Catalogue) || browsing) && !has(Flag::OrderVerb) && !has(Flag::ShopInfo) {
         Ask::Catalogue
     } else if has(Flag::ShopInfo) && !has(Flag::OrderVerb) {
         Ask::ShopInfo
@@ -474,7 +561,10 @@ pub fn analyze(message: &str) -> Analysis {
         Ask::OrderStatus
     } else if has(Flag::Availability) {
         Ask::Availability
-    } else if has(Flag::Wish) || ((has(Flag::Adds) || has(Flag::OrderNoun)) && any_content) {
+    } else if has(Flag::Wish)
+        || ((has(Flag::Adds) || has(Flag::OrderNoun) || has(Flag::Instead) || has(Flag::Removes))
+            && any_content)
+    {
         Ask::Order
     } else if has(Flag::OrderNoun) && !has(Flag::Yes) {
         Ask::OrderStatus

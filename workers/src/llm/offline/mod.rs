@@ -7,6 +7,7 @@
 mod calls;
 mod dialogue;
 mod intent;
+mod listing;
 mod quantity;
 mod recap;
 mod replies;

@@ -4,6 +4,8 @@
 use store::knowledge::DeliveryZone;
 
 use super::calls::{OrderInfo, PlacedItem, Product};
+use super::intent::PriceSort;
+use super::listing::PriceBounds;
 use crate::knowledge::{Found, Opening, OpeningHours};
 use crate::llm::Turn;
 
@@ -22,6 +24,22 @@ const MAX_ZONES_LISTED: usize = 8;
 
 /// Stock at or under this is shown as a count ("plus que 3"), so customers know to hurry.
 const LOW_STOCK: i64 = 5;
+
+/// One page of a listing, as [`Voice::listing`] says it.
+pub struct Listed<'a> {
+    /// The category listed, when the customer named one.
+    pub category: Option<&'a str>,
+    /// The products some words named (not a category).
+    pub matching: bool,
+    pub bounds: PriceBounds,
+    pub sort: Option<PriceSort>,
+    /// (category, products) in order; the category is empty when the listing is not grouped.
+    pub groups: &'a [(String, Vec<Product>)],
+    pub page: usize,
+    pub pages: usize,
+    /// Every category with its count, offered on the first page of the whole catalogue.
+    pub categories: Vec<(String, usize)>,
+}
 
 /// How the shop speaks: language, tone, names.
 pub struct Voice {
@@ -350,6 +368,40 @@ impl Voice {
         out
     }
 
+    /// The price of `quantity` of `p`: "3 × Pagne = 15 000 FCFA (5 000 FCFA l'unité, en stock)", or what is
+    /// left when the stock is short.
+    pub fn total(&self, p: &Product, quantity: u32) -> String {
+        let total = money(p.price_xof.saturating_mul(i64::from(quantity)));
+        let unit = money(p.price_xof);
+        let name = &p.name;
+        let head = self.pick(
+            format!(
+                "{quantity} × {name} = {total} ({unit} l'unité, {}).",
+                self.status(p)
+            ),
+            format!(
+                "{quantity} × {name} = {total} ({unit} each, {}).",
+                self.status(p)
+            ),
+        );
+        match p.stock.filter(|&left| left < i64::from(quantity)) {
+            Some(left) => format!(
+                "{head} {}",
+                self.pick(
+                    format!("Il n'en reste que {left} : pour les commander, écrivez « je prends {left} »."),
+                    format!("Only {left} left: to order them, write \"I'll take {left}\"."),
+                )
+            ),
+            None => format!(
+                "{head} {}",
+                self.pick(
+                    format!("Pour les commander, écrivez « je prends {quantity} »."),
+                    format!("To order them, write \"I'll take {quantity}\"."),
+                )
+            ),
+        }
+    }
+
     pub fn availability(&self, p: &Product) -> String {
         let (name, price) = (&p.name, money(p.price_xof));
         let text = match p.stock {
@@ -406,15 +458,38 @@ impl Voice {
         format!("{head} {hint}")
     }
 
-    /// The catalogue overview: groups of (category, products), and how many more products were not shown.
-    pub fn catalogue(&self, groups: &[(String, Vec<Product>)], more: usize) -> String {
-        let headed = groups.len() > 1;
-        let mut out = self.pick(
-            format!("Voici nos articles chez {} :", self.shop),
-            format!("Here are our items at {}:", self.shop),
-        );
-        for (category, products) in groups {
-            if headed && !category.is_empty() {
+    /// A page of a listing: a header saying what is listed, the products (under their category when the
+    /// listing spans several), the page and how to see the next one, and the categories on page one.
+    pub fn listing(&self, listed: &Listed) -> String {
+        let shop = &self.shop;
+        let mut head = match (listed.sort, listed.category, listed.matching) {
+            (Some(PriceSort::Cheapest), _, _) => {
+                self.pick("Nos prix les plus bas".into(), "Our lowest prices".into())
+            }
+            (Some(PriceSort::Dearest), _, _) => self.pick(
+                "Nos articles les plus chers".into(),
+                "Our most expensive items".into(),
+            ),
+            (None, Some(category), _) => self.pick(
+                format!("Rayon « {category} »"),
+                format!("\"{category}\" section"),
+            ),
+            (None, None, true) => self.pick(
+                "Voici ce que j'ai trouvé".into(),
+                "Here is what I found".into(),
+            ),
+            (None, None, false) => self.pick(
+                format!("Voici nos articles chez {shop}"),
+                format!("Here are our items at {shop}"),
+            ),
+        };
+        if let Some(range) = self.range(listed.bounds) {
+            head.push_str(&format!(" ({range})"));
+        }
+        head.push_str(if self.fr() { " :" } else { ":" });
+        let mut out = head;
+        for (category, products) in listed.groups {
+            if !category.is_empty() {
                 out.push_str(&format!("\n*{category}*"));
             }
             for p in products {
@@ -422,23 +497,81 @@ impl Voice {
                 out.push_str(&self.catalogue_line(p));
             }
         }
-        let tail = if more == 1 {
-            self.pick(
-                "… et 1 autre article. Demandez-moi un article précis.".into(),
-                "… and 1 more item. Ask me about a specific one.".into(),
-            )
-        } else if more > 1 {
-            self.pick(
-                format!("… et {more} autres articles. Demandez-moi un article précis."),
-                format!("… and {more} more items. Ask me about a specific one."),
-            )
-        } else {
-            self.pick(
-                "Lequel vous intéresse ?".into(),
-                "Which one would you like?".into(),
-            )
-        };
-        format!("{out}\n{tail}")
+        let (page, pages) = (listed.page, listed.pages);
+        if pages > 1 {
+            out.push('\n');
+            out.push_str(&if page < pages {
+                self.pick(
+                    format!("Page {page}/{pages} — écrivez « suite » pour voir la suite."),
+                    format!("Page {page}/{pages} — write \"more\" to see the next items."),
+                )
+            } else {
+                format!("Page {page}/{pages}.")
+            });
+        }
+        if !listed.categories.is_empty() {
+            let list: Vec<String> = listed
+                .categories
+                .iter()
+                .map(|(c, n)| format!("{c} ({n})"))
+                .collect();
+            out.push('\n');
+            out.push_str(&self.pick(
+                format!(
+                    "Nos rayons : {}. Écrivez un rayon pour le voir.",
+                    list.join(", ")
+                ),
+                format!(
+                    "Our sections: {}. Write a section to see it.",
+                    list.join(", ")
+                ),
+            ));
+        }
+        out.push('\n');
+        out.push_str(&self.pick(
+            "Lequel vous intéresse ?".into(),
+            "Which one would you like?".into(),
+        ));
+        out
+    }
+
+    /// Nothing within the customer's price bounds: say so, with the closest product there is.
+    pub fn nothing_in_range(&self, bounds: PriceBounds, closest: Option<&Product>) -> String {
+        let range = self.range(bounds).unwrap_or_default();
+        let head = self.pick(
+            format!("Désolé, je n'ai aucun article {range}."),
+            format!("Sorry, I have no item {range}."),
+        );
+        match closest {
+            Some(p) => {
+                let line = self.product_line(p);
+                let tail = match bounds.max {
+                    Some(_) => self.pick("Le moins cher :".into(), "The cheapest:".into()),
+                    None => self.pick("Le plus cher :".into(), "The most expensive:".into()),
+                };
+                format!("{head} {tail}\n{line}")
+            }
+            None => head,
+        }
+    }
+
+    /// "à moins de 10 000 FCFA", "entre 5 000 et 15 000 FCFA", "à partir de 20 000 FCFA".
+    fn range(&self, bounds: PriceBounds) -> Option<String> {
+        Some(match (bounds.min, bounds.max) {
+            (Some(min), Some(max)) => self.pick(
+                format!("entre {} et {}", money(min), money(max)),
+                format!("between {} and {}", money(min), money(max)),
+            ),
+            (None, Some(max)) => self.pick(
+                format!("à {} maximum", money(max)),
+                format!("at {} or less", money(max)),
+            ),
+            (Some(min), None) => self.pick(
+                format!("à partir de {}", money(min)),
+                format!("from {}", money(min)),
+            ),
+            (None, None) => return None,
+        })
     }
 
     fn catalogue_line(&self, p: &Product) -> String {
@@ -485,17 +618,12 @@ impl Voice {
         )
     }
 
-    pub fn not_enough(&self, p: &Product, left: i64, wanted: u32) -> String {
+    /// More was asked than is left: the recap that follows holds what is left.
+    pub fn only_left(&self, p: &Product, left: i64, wanted: u32) -> String {
         let name = &p.name;
         self.pick(
-            format!(
-                "Désolé, il ne reste que {left} × {name} en stock (vous en demandez {wanted}). \
-                 Dites-moi combien vous en voulez, par exemple « je prends {left} »."
-            ),
-            format!(
-                "Sorry, only {left} × {name} left in stock (you asked for {wanted}). \
-                 Tell me how many you want, for example \"I'll take {left}\"."
-            ),
+            format!("Il ne reste que {left} × {name} (vous en demandiez {wanted}) : je vous propose les {left}."),
+            format!("Only {left} × {name} left (you asked for {wanted}): I can offer you those {left}."),
         )
     }
 
