@@ -21,6 +21,7 @@ pub mod live;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;
+mod order_notices;
 mod orders;
 mod pagination;
 pub mod phone;

@@ -15,7 +15,7 @@ use crate::cors::Cors;
 
 use crate::{
     AppState, account, admin, auth, billing, bot, conversations, dead_letters, health, knowledge,
-    openapi, orders, products, simulator, team, web, whatsapp,
+    openapi, order_notices, orders, products, simulator, team, web, whatsapp,
 };
 
 /// Largest JSON body accepted (the CSV import route allows more).
@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(simulator::router())
         .merge(conversations::router())
         .merge(orders::router())
+        .merge(order_notices::router())
         .merge(dead_letters::router())
         .merge(whatsapp::router())
         .merge(billing::router())

@@ -132,3 +132,28 @@ pub async fn put(tx: &mut TenantTx<'_>, fields: &BotSettingsFields) -> Result<Bo
     .fetch_one(&mut **tx)
     .await?)
 }
+
+/// The texts the customer gets when an order changes status, by status (`confirmed`, `delivered`,
+/// `cancelled`); a status absent uses the default text, an empty text sends nothing.
+pub async fn order_messages(tx: &mut TenantTx<'_>) -> Result<Value> {
+    Ok(sqlx::query_scalar!(
+        r#"select coalesce((select order_messages from bot_setting where tenant_id = $1), '{}'::jsonb)
+           as "messages!""#,
+        tx.tenant_id(),
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Replaces the order-status texts (already validated by the caller).
+pub async fn set_order_messages(tx: &mut TenantTx<'_>, messages: &Value) -> Result<()> {
+    ensure_row(tx).await?;
+    sqlx::query!(
+        "update bot_setting set order_messages = $2, updated_at = now() where tenant_id = $1",
+        tx.tenant_id(),
+        messages,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -26,6 +26,7 @@ mod isolation;
 mod jwt;
 mod knowledge;
 mod openapi;
+mod order_notices;
 mod orders;
 mod passwords;
 mod phones;

@@ -368,6 +368,13 @@ async fn staff_do_the_daily_work_and_get_403_on_every_owner_only_endpoint_and_pa
         (Method::GET, "/api/v1/bot", None, 403),
         (Method::PUT, "/api/v1/bot", Some(bot.clone()), 403),
         (Method::GET, "/api/v1/bot/knowledge", None, 403),
+        (Method::GET, "/api/v1/bot/order-messages", None, 403),
+        (
+            Method::PUT,
+            "/api/v1/bot/order-messages",
+            Some(json!({"confirmed": "", "delivered": "", "cancelled": ""})),
+            403,
+        ),
         (
             Method::PUT,
             "/api/v1/bot/knowledge",
@@ -482,6 +489,11 @@ async fn staff_do_the_daily_work_and_get_403_on_every_owner_only_endpoint_and_pa
         (
             "/app/settings/knowledge",
             vec![("faq_question_0", "Volé ?"), ("faq_answer_0", "Volé")],
+            403,
+        ),
+        (
+            "/app/settings/order-messages",
+            vec![("confirmed", "Volé")],
             403,
         ),
         (

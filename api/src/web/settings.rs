@@ -21,6 +21,7 @@ use super::knowledge_form::KnowledgeForm;
 use super::session::Session;
 use super::view::{Chrome, Flash, field_errors, render};
 use crate::AppState;
+use crate::order_notices::OrderMessages;
 use crate::validate::Check;
 
 pub fn router() -> Router<AppState> {
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/bot", post(save_bot))
         .route("/app/settings/business", post(save_business))
         .route("/app/settings/knowledge", post(save_knowledge))
+        .route("/app/settings/order-messages", post(save_order_messages))
         .route("/app/settings/language", post(save_language))
 }
 
@@ -38,6 +40,7 @@ struct SettingsTemplate {
     chrome: Chrome,
     bot: BotForm,
     knowledge: KnowledgeForm,
+    notices: NoticesForm,
     business_name: String,
     business_error: String,
 }
@@ -60,6 +63,7 @@ async fn page(
     render(&SettingsTemplate {
         bot: BotForm::of(chrome.lang, &settings, "settings"),
         knowledge: saved_knowledge(&state, &session).await?,
+        notices: saved_notices(&state, &session).await?,
         business_name: chrome.shop_name.clone(),
         business_error: String::new(),
         chrome,
@@ -100,6 +104,7 @@ async fn save_bot(
             let page = render(&SettingsTemplate {
                 bot,
                 knowledge: saved_knowledge(&state, &session).await?,
+                notices: saved_notices(&state, &session).await?,
                 business_name: chrome.shop_name.clone(),
                 business_error: String::new(),
                 chrome,
@@ -136,6 +141,7 @@ async fn save_business(
         let page = render(&SettingsTemplate {
             bot: BotForm::of(chrome.lang, &settings, "settings"),
             knowledge: saved_knowledge(&state, &session).await?,
+            notices: saved_notices(&state, &session).await?,
             business_name: name,
             business_error: errors.of("business_name").to_owned(),
             chrome,
@@ -191,6 +197,74 @@ async fn save_knowledge(
             let page = render(&SettingsTemplate {
                 bot: BotForm::of(chrome.lang, &settings, "settings"),
                 knowledge,
+                notices: saved_notices(&state, &session).await?,
+                business_name: chrome.shop_name.clone(),
+                business_error: String::new(),
+                chrome,
+            })?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// The texts customers get when an order changes status, with their errors.
+struct NoticesForm {
+    texts: OrderMessages,
+    errors: super::view::FieldErrors,
+}
+
+impl NoticesForm {
+    /// (field, text) per status, in the order of an order's life.
+    fn rows(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("confirmed", self.texts.confirmed.clone()),
+            ("delivered", self.texts.delivered.clone()),
+            ("cancelled", self.texts.cancelled.clone()),
+        ]
+    }
+}
+
+async fn saved_notices(state: &AppState, session: &Session) -> WebResult<NoticesForm> {
+    let texts = if session.user.require_owner().is_err() {
+        OrderMessages::default()
+    } else {
+        crate::order_notices::get_order_messages(state, &session.user).await?
+    };
+    Ok(NoticesForm {
+        texts,
+        errors: Default::default(),
+    })
+}
+
+async fn save_order_messages(
+    State(state): State<AppState>,
+    posted: Posted<HashMap<String, String>>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    require_owner(&session)?;
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let texts = OrderMessages {
+        confirmed: get("confirmed"),
+        delivered: get("delivered"),
+        cancelled: get("cancelled"),
+    };
+    match crate::order_notices::replace_order_messages(&state, &session.user, &texts).await {
+        Ok(_) => Ok(Redirect::to("/app/settings?done=saved#order-messages").into_response()),
+        Err(e) => {
+            let errors = field_errors(e)?;
+            let chrome = Chrome::load(
+                &state,
+                &session,
+                "settings",
+                "settings.title",
+                Flash::default(),
+            )
+            .await?;
+            let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
+            let page = render(&SettingsTemplate {
+                bot: BotForm::of(chrome.lang, &settings, "settings"),
+                knowledge: saved_knowledge(&state, &session).await?,
+                notices: NoticesForm { texts, errors },
                 business_name: chrome.shop_name.clone(),
                 business_error: String::new(),
                 chrome,

@@ -1,0 +1,157 @@
+//! The customer hears about their order: when the shop confirms, delivers or cancels it, a WhatsApp message
+//! in the shop's words goes to the order's chat, once per status, through the bot's outbound path.
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::bot_support::*;
+use crate::helpers::{Shop, TestApp, spawn_app};
+use crate::web_support::WebUser;
+
+const CUSTOMER: &str = "2250700000041";
+
+/// A customer orders two pagnes through the bot; returns the order's id.
+async fn ordered(app: &TestApp, shop: &Shop) -> String {
+    app.create_product_ok(
+        shop,
+        json!({"name": "Pagne", "price_xof": 7500, "stock": 10}),
+    )
+    .await;
+    let recap = ask(app, shop, CUSTOMER, "je prends 2 pagnes").await;
+    assert!(recap.contains("Récapitulatif"), "{recap}");
+    let done = ask(app, shop, CUSTOMER, "oui").await;
+    assert!(done.contains("CMD-"), "{done}");
+    let orders = orders_of(app, shop).await;
+    orders[0]["order_id"].as_str().expect("id").to_owned()
+}
+
+async fn set_status(app: &TestApp, shop: &Shop, order_id: &str, status: &str) -> u16 {
+    app.patch(
+        &format!("/api/v1/orders/{order_id}"),
+        &shop.token,
+        json!({ "status": status }),
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn the_customer_is_told_once_when_the_shop_confirms_delivers_or_cancels(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let _worker = start_offline_worker(&app);
+    let order_id = ordered(&app, &shop).await;
+    let reference = orders_of(&app, &shop).await[0]["order_ref"]
+        .as_str()
+        .expect("ref")
+        .to_owned();
+    let before = bot_replies(&app, &shop, CUSTOMER).await.len();
+
+    assert_eq!(set_status(&app, &shop, &order_id, "confirmed").await, 200);
+    let replies = bot_replies(&app, &shop, CUSTOMER).await;
+    assert_eq!(replies.len(), before + 1);
+    assert_eq!(
+        replies[before],
+        format!(
+            "Bonne nouvelle : votre commande {reference} est confirmée par Couture Adjamé ! \
+             Total : 15 000 FCFA. Nous revenons vers vous pour la livraison."
+        )
+    );
+    assert_eq!(set_status(&app, &shop, &order_id, "confirmed").await, 409);
+    assert_eq!(
+        bot_replies(&app, &shop, CUSTOMER).await.len(),
+        before + 1,
+        "a refused change says nothing"
+    );
+
+    // The shop's own words; an empty text sends nothing.
+    let texts = json!({
+        "confirmed": "Commande {commande} validée.",
+        "delivered": "",
+        "cancelled": "Désolé, {boutique} a annulé la commande {commande} ({total})."
+    });
+    let response = app
+        .put("/api/v1/bot/order-messages", &shop.token, texts.clone())
+        .await;
+    assert_eq!(response.status(), 200);
+    let stored: Value = app
+        .get("/api/v1/bot/order-messages", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stored, texts);
+    assert_eq!(set_status(&app, &shop, &order_id, "cancelled").await, 200);
+    let replies = bot_replies(&app, &shop, CUSTOMER).await;
+    assert_eq!(
+        replies.last().map(String::as_str),
+        Some(
+            format!("Désolé, Couture Adjamé a annulé la commande {reference} (15 000 FCFA).")
+                .as_str()
+        )
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn order_texts_are_the_owner_s_to_set_and_checked(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let other = app.signup("Maquis Marcory").await;
+    let too_long = json!({"confirmed": "x".repeat(501), "delivered": "", "cancelled": ""});
+    let response = app
+        .put("/api/v1/bot/order-messages", &shop.token, too_long)
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["fields"][0]["field"], "confirmed");
+
+    let mine = json!({"confirmed": "OK {commande}", "delivered": "Livré", "cancelled": "Annulé"});
+    assert_eq!(
+        app.put("/api/v1/bot/order-messages", &shop.token, mine.clone())
+            .await
+            .status(),
+        200
+    );
+    let theirs: Value = app
+        .get("/api/v1/bot/order-messages", &other.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        theirs["confirmed"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Bonne nouvelle")),
+        "another shop keeps the defaults: {theirs}"
+    );
+
+    let mut owner = WebUser::signed_in(&app, &shop).await;
+    let page = owner.page("/app/settings").await;
+    assert!(
+        page.contains("OK {commande}"),
+        "the form shows the saved texts"
+    );
+    let response = owner
+        .submit(
+            "/app/settings",
+            "/app/settings/order-messages",
+            &[
+                ("confirmed", "Confirmée : {commande}"),
+                ("delivered", ""),
+                ("cancelled", "Annulée"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let stored: Value = app
+        .get("/api/v1/bot/order-messages", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        stored,
+        json!({"confirmed": "Confirmée : {commande}", "delivered": "", "cancelled": "Annulée"})
+    );
+}
