@@ -206,8 +206,8 @@ fn validate(input: BotSettingsInput) -> Result<BotSettingsFields> {
         );
     }
     let language = input.language.trim().to_lowercase();
-    if !["fr", "en"].contains(&language.as_str()) {
-        check.fail("language", "Langue inconnue : fr ou en.");
+    if !["fr", "en", "auto"].contains(&language.as_str()) {
+        check.fail("language", "Langue inconnue : fr, en ou auto.");
     }
     let instructions = check.text("instructions", &input.instructions, 0, 4000);
     let out_of_hours_message =

@@ -12,7 +12,7 @@ pub struct BotSettings {
     pub bot_name: String,
     /// `friendly`, `professional`, `casual` or `enthusiastic`.
     pub tone: String,
-    /// `fr` or `en`: the language the bot answers in.
+    /// `fr`, `en` or `auto` (French, or English to a customer who writes in English): the language the bot answers in.
     pub language: String,
     /// The shop's own instructions to the bot (delivery zones, returns policy…).
     pub instructions: String,

@@ -376,3 +376,39 @@ async fn gemini_learns_this_shop_s_facts_only_and_shop_info_says_when_the_shop_s
         "{result}"
     );
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_shop_may_let_its_bot_answer_english_speaking_customers_in_english(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let _worker = start_offline_worker(&app);
+    app.create_product_ok(&shop, json!({"name": "Pagne wax", "price_xof": 7500}))
+        .await;
+    let refused = app
+        .patch("/api/v1/bot", &shop.token, json!({"language": "de"}))
+        .await;
+    assert_eq!(refused.status(), 422);
+    let body: Value = refused.json().await.expect("json");
+    assert!(body.to_string().contains("fr, en ou auto"), "{body}");
+    let allowed = app
+        .patch("/api/v1/bot", &shop.token, json!({"language": "auto"}))
+        .await;
+    assert_eq!(allowed.status(), 200);
+
+    let english = ask(
+        &app,
+        &shop,
+        "2250700000032",
+        "hello, how much is the wax pagne?",
+    )
+    .await;
+    assert!(english.contains("Pagne wax: 7 500 FCFA"), "{english}");
+    let french = ask(
+        &app,
+        &shop,
+        "2250700000033",
+        "bonjour c'est combien le pagne wax",
+    )
+    .await;
+    assert!(french.contains("Pagne wax : 7 500 FCFA"), "{french}");
+}

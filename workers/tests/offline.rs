@@ -1179,3 +1179,23 @@ async fn the_shop_tone_changes_greetings_and_closings_slightly() {
         assert!(closing.starts_with(thanks), "{tone}: {closing}");
     }
 }
+
+#[tokio::test]
+async fn a_shop_that_allows_english_answers_each_customer_in_their_language() {
+    let mut chat = Chat {
+        language: "auto",
+        ..Chat::ongoing()
+    };
+    let english = chat.say("how much is the wax dress?").await;
+    assert!(english.contains("Robe wax: 15 000 FCFA"), "{english}");
+    assert!(english.contains("How many would you like?"), "{english}");
+    let unknown = chat.say("do you have scarves?").await;
+    assert!(unknown.contains("Sorry, I can't find"), "{unknown}");
+
+    let mut french = Chat {
+        language: "auto",
+        ..Chat::ongoing()
+    };
+    let reply = french.say("c'est combien le pagne ?").await;
+    assert!(reply.contains("Pagne : 5 000 FCFA"), "{reply}");
+}

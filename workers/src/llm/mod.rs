@@ -49,7 +49,7 @@ pub struct ShopProfile {
     pub bot_name: String,
     /// `friendly`, `professional`, `casual` or `enthusiastic`.
     pub tone: String,
-    /// `fr` or `en`.
+    /// `fr`, `en` or `auto` (the customer's language, French by default).
     pub language: String,
     /// The shop owner's own instructions (delivery zones, payment, returns…).
     pub instructions: String,

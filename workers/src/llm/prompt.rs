@@ -220,6 +220,9 @@ fn tone(tone: &str) -> &'static str {
 fn language(language: &str) -> &'static str {
     match language {
         "en" => "Réponds toujours en anglais (English), même si ces consignes sont en français.",
+        "auto" => {
+            "Réponds dans la langue du client : en français par défaut, en anglais (English) s'il écrit en anglais."
+        }
         _ => "Réponds toujours en français.",
     }
 }

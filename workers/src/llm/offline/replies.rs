@@ -7,7 +7,7 @@ use super::calls::{OrderInfo, PlacedItem, Product};
 use super::intent::PriceSort;
 use super::listing::PriceBounds;
 use crate::knowledge::{Found, Opening, OpeningHours};
-use crate::llm::Turn;
+use crate::llm::{Role, Turn};
 
 pub use crate::lang::Lang;
 
@@ -69,7 +69,14 @@ pub fn money(xof: i64) -> String {
 
 impl Voice {
     pub fn new(turn: &Turn) -> Self {
-        let lang = Lang::of(&turn.shop.language);
+        let customer_said = turn.incoming.iter().rev().map(String::as_str).chain(
+            turn.history
+                .iter()
+                .rev()
+                .filter(|m| m.role == Role::Customer)
+                .map(|m| m.text.as_str()),
+        );
+        let lang = Lang::for_customer(&turn.shop.language, customer_said);
         let tone = match turn.shop.tone.trim().to_ascii_lowercase().as_str() {
             "professional" => Tone::Professional,
             "casual" => Tone::Casual,
