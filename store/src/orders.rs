@@ -19,6 +19,10 @@ pub struct Order {
     pub customer_name: String,
     pub customer_phone: String,
     pub delivery_address: String,
+    /// The shop's delivery zone the order goes to (empty: none given), and its fee, included in the total.
+    pub delivery_zone: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub delivery_fee_xof: Xof,
     pub note: String,
     pub status: OrderStatus,
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
@@ -48,6 +52,8 @@ struct OrderRow {
     customer_name: String,
     customer_phone: String,
     delivery_address: String,
+    delivery_zone: String,
+    delivery_fee_xof: Xof,
     note: String,
     status: OrderStatus,
     total_xof: Xof,
@@ -64,6 +70,8 @@ impl OrderRow {
             customer_name: self.customer_name,
             customer_phone: self.customer_phone,
             delivery_address: self.delivery_address,
+            delivery_zone: self.delivery_zone,
+            delivery_fee_xof: self.delivery_fee_xof,
             note: self.note,
             status: self.status,
             total_xof: self.total_xof,
@@ -84,6 +92,9 @@ pub struct NewOrder {
     pub customer_phone: String,
     pub customer_jid: String,
     pub delivery_address: String,
+    /// The delivery zone and its fee (from the shop's zones), added to the total.
+    pub delivery_zone: String,
+    pub delivery_fee_xof: Xof,
     pub note: String,
     /// Same key, same order: a retried turn never creates a second one.
     pub idempotency_key: String,
@@ -119,7 +130,8 @@ macro_rules! order_row {
         sqlx::query_as!(
             OrderRow,
             $head
-                + r#"order_id, order_ref, chat_id, customer_name, customer_phone, delivery_address, note,
+                + r#"order_id, order_ref, chat_id, customer_name, customer_phone, delivery_address,
+                     delivery_zone, delivery_fee_xof as "delivery_fee_xof: Xof", note,
                      status as "status: OrderStatus", total_xof as "total_xof: Xof", created_at, updated_at"#
                 + $tail
             $(, $arg)*
@@ -188,13 +200,14 @@ pub async fn place(tx: &mut TenantTx<'_>, new: &NewOrder) -> Result<Placed> {
     let total: i64 = priced
         .iter()
         .map(|(_, _, price, q)| price.get() * i64::from(*q))
-        .sum();
+        .sum::<i64>()
+        + new.delivery_fee_xof.get();
     let order_id = new.order_id;
     let row = order_row!(
         "insert into customer_order (tenant_id, order_id, order_ref, chat_id, customer_name, customer_phone,
                                      customer_jid, delivery_address, note, total_xof, idempotency_key,
-                                     hold_until)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                     hold_until, delivery_zone, delivery_fee_xof)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          returning ",
         "",
         tenant_id,
@@ -209,6 +222,8 @@ pub async fn place(tx: &mut TenantTx<'_>, new: &NewOrder) -> Result<Placed> {
         total,
         new.idempotency_key,
         new.hold_until,
+        new.delivery_zone,
+        new.delivery_fee_xof.get(),
     )
     .fetch_one(&mut *sp)
     .await?;

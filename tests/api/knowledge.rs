@@ -412,3 +412,43 @@ async fn a_shop_may_let_its_bot_answer_english_speaking_customers_in_english(poo
     .await;
     assert!(french.contains("Pagne wax : 7 500 FCFA"), "{french}");
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn an_order_to_a_delivery_zone_carries_the_zone_and_its_fee_in_its_total(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let _worker = start_offline_worker(&app);
+    assert_eq!(put_knowledge(&app, &shop, knowledge()).await.status(), 200);
+    app.create_product_ok(
+        &shop,
+        json!({"name": "Pagne wax", "price_xof": 7500, "stock": 5}),
+    )
+    .await;
+
+    let recap = ask(
+        &app,
+        &shop,
+        CUSTOMER,
+        "je prends 2 pagnes wax, livraison à Cocody",
+    )
+    .await;
+    assert!(recap.contains("Livraison à Cocody : 1 000 FCFA"), "{recap}");
+    assert!(recap.contains("Total : 16 000 FCFA"), "{recap}");
+    let done = ask(&app, &shop, CUSTOMER, "oui").await;
+    assert!(done.contains("CMD-"), "{done}");
+
+    let orders = orders_of(&app, &shop).await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["delivery_zone"], "Cocody");
+    assert_eq!(orders[0]["delivery_fee_xof"], 1000);
+    assert_eq!(orders[0]["total_xof"], 16000, "items and delivery");
+
+    let mut owner = WebUser::signed_in(&app, &shop).await;
+    let order_id = orders[0]["order_id"].as_str().expect("id");
+    let page = owner.page(&format!("/app/orders/{order_id}")).await;
+    assert!(
+        page.contains("id=\"order-delivery\""),
+        "the order page shows the delivery"
+    );
+    assert!(page.contains("Cocody"), "{page}");
+}

@@ -204,6 +204,8 @@ fn shop(language: &str, tone: &str) -> ShopProfile {
 /// A conversation with one shop: keeps the history as the pipeline would.
 struct Chat {
     tools: FakeTools,
+    /// The shop's delivery zones.
+    zones: Vec<store::knowledge::DeliveryZone>,
     language: &'static str,
     tone: &'static str,
     history: Vec<ChatMessage>,
@@ -213,6 +215,7 @@ impl Chat {
     fn new() -> Self {
         Chat {
             tools: FakeTools::new(),
+            zones: Vec::new(),
             language: "fr",
             tone: "friendly",
             history: Vec::new(),
@@ -254,7 +257,10 @@ impl Chat {
         let catalog = self.tools.products.iter().map(|p| p.item.clone()).collect();
         Turn {
             tenant_id: uuid::Uuid::nil(),
-            shop: shop(self.language, self.tone),
+            shop: ShopProfile {
+                delivery_zones: self.zones.clone(),
+                ..shop(self.language, self.tone)
+            },
             catalog,
             customer_name: "Koffi Yao".into(),
             history: self.history.clone(),
@@ -1198,4 +1204,36 @@ async fn a_shop_that_allows_english_answers_each_customer_in_their_language() {
     };
     let reply = french.say("c'est combien le pagne ?").await;
     assert!(reply.contains("Pagne : 5 000 FCFA"), "{reply}");
+}
+
+#[tokio::test]
+async fn the_recap_asks_for_the_delivery_zone_and_adds_its_fee_to_the_total() {
+    let zone = |name: &str, fee: i64| store::knowledge::DeliveryZone {
+        name: name.into(),
+        fee_xof: Xof::new(fee).expect("fee"),
+    };
+    let mut chat = Chat {
+        zones: vec![zone("Cocody", 1000), zone("Yopougon", 1500)],
+        ..Chat::ongoing()
+    };
+    let recap = chat.say("je prends 2 pagnes").await;
+    assert!(
+        recap.contains("Livraison : dites-moi votre quartier (Cocody, Yopougon…)"),
+        "{recap}"
+    );
+    let with_zone = chat.say("à yopougon").await;
+    assert!(
+        with_zone.contains("Livraison à Yopougon : 1 500 FCFA"),
+        "{with_zone}"
+    );
+    assert!(with_zone.contains("Total : 11 500 FCFA"), "{with_zone}");
+    let done = chat.say("oui").await;
+    assert!(done.contains("CMD-00000001"), "{done}");
+    let (_, args) = chat
+        .tools
+        .calls
+        .iter()
+        .find(|(name, _)| name == "create_order")
+        .expect("create_order called");
+    assert_eq!(args["delivery_zone"], "Yopougon", "{args}");
 }

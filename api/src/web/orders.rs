@@ -138,6 +138,8 @@ struct DetailTemplate {
     items: Vec<ItemRow>,
     phone: String,
     address: String,
+    /// "Cocody" and its fee, when the order has a delivery zone.
+    delivery: Option<(String, String)>,
     note: String,
     chat_id: Option<String>,
     /// Transitions allowed from here, with their button labels.
@@ -178,6 +180,12 @@ async fn detail(
             .collect(),
         phone: crate::phone::PhoneNumber::display(&order.customer_phone),
         address: order.delivery_address.clone(),
+        delivery: (!order.delivery_zone.is_empty()).then(|| {
+            (
+                order.delivery_zone.clone(),
+                lang.money(order.delivery_fee_xof.get()),
+            )
+        }),
         note: order.note.clone(),
         chat_id: order.chat_id.map(|c| c.to_string()),
         actions: actions

@@ -41,6 +41,9 @@ pub struct CreateOrder {
     pub customer_name: Option<String>,
     #[serde(default)]
     pub delivery_address: Option<String>,
+    /// One of the shop's delivery zones; its fee is added to the total (never a fee from the model).
+    #[serde(default)]
+    pub delivery_zone: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -101,6 +104,7 @@ pub fn declarations() -> Value {
                     },
                     "customer_name": { "type": "string" },
                     "delivery_address": { "type": "string", "description": "Adresse ou quartier de livraison." },
+                    "delivery_zone": { "type": "string", "description": "Zone de livraison de la boutique (ex. « Cocody ») : ses frais s'ajoutent au total." },
                     "note": { "type": "string" }
                 },
                 "required": ["items"]

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use schemas::commerce::Xof;
 use serde_json::{Value, json};
 use store::knowledge::DeliveryZone;
 use store::orders::Order;
@@ -31,6 +32,9 @@ pub struct OrderIntent {
     pub lines: Vec<(Uuid, i32)>,
     pub customer_name: String,
     pub delivery_address: String,
+    /// The shop's zone the order goes to (empty: none) and its fee, from the shop's zones.
+    pub delivery_zone: String,
+    pub delivery_fee_xof: Xof,
     pub note: String,
 }
 
@@ -192,6 +196,20 @@ impl<'a> SalesTools<'a> {
                                "line_total_xof": line_total }),
             );
         }
+        // The fee comes from the shop's zones, found by the zone or the address the customer gave.
+        let zones = self
+            .shop
+            .map(|(shop, _)| shop.delivery_zones.as_slice())
+            .unwrap_or_default();
+        let zone = [
+            args.delivery_zone.as_deref(),
+            args.delivery_address.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|said| knowledge::zone_named(said, zones));
+        let fee = zone.map_or(Xof::default(), |z| z.fee_xof);
+        total += fee.get();
         for (product_id, quantity) in &lines {
             *self.reserved.entry(*product_id).or_default() += i64::from(*quantity);
         }
@@ -208,9 +226,13 @@ impl<'a> SalesTools<'a> {
                 .collect(),
             customer_name: clip(&name, 120),
             delivery_address: clip(args.delivery_address.as_deref().unwrap_or_default(), 500),
+            delivery_zone: zone.map(|z| z.name.clone()).unwrap_or_default(),
+            delivery_fee_xof: fee,
             note: clip(args.note.as_deref().unwrap_or_default(), 500),
         });
-        json!({ "order_ref": store::orders::order_ref(order_id), "status": schemas::commerce::OrderStatus::New, "total_xof": total, "items": items })
+        json!({ "order_ref": store::orders::order_ref(order_id), "status": schemas::commerce::OrderStatus::New,
+                "total_xof": total, "items": items, "delivery_zone": zone.map(|z| z.name.clone()),
+                "delivery_fee_xof": fee.get() })
     }
 
     fn status(&self, args: OrderStatus) -> Value {
@@ -223,7 +245,8 @@ impl<'a> SalesTools<'a> {
                     .lines
                     .iter()
                     .filter_map(|(id, q)| self.product(*id).map(|p| p.fields.price_xof.get() * i64::from(*q)))
-                    .sum();
+                    .sum::<i64>()
+                    + i.delivery_fee_xof.get();
                 json!({ "order_ref": store::orders::order_ref(i.order_id), "status": schemas::commerce::OrderStatus::New,
                         "total_xof": total, "created_at": "maintenant" })
             })
@@ -290,7 +313,7 @@ impl ToolExecutor for SalesTools<'_> {
 
 #[cfg(test)]
 mod tests {
-    use schemas::commerce::{Stock, Xof};
+    use schemas::commerce::Stock;
     use store::products::ProductFields;
 
     use super::*;

@@ -438,6 +438,8 @@ impl Pipeline {
                 customer_phone: phone_of(&chat.customer_jid),
                 customer_jid: chat.customer_jid.clone(),
                 delivery_address: intent.delivery_address.clone(),
+                delivery_zone: intent.delivery_zone.clone(),
+                delivery_fee_xof: intent.delivery_fee_xof,
                 note: intent.note.clone(),
                 idempotency_key: format!("turn:{}:{index}", snapshot.last_message_id),
                 lines: intent.lines.clone(),

@@ -97,12 +97,14 @@ pub async fn create_order(
     tools: &mut dyn ToolExecutor,
     items: Vec<OrderLine>,
     customer_name: &str,
+    delivery_zone: Option<String>,
 ) -> Placed {
     let name = customer_name.trim();
     let args = to_args(&CreateOrder {
         items,
         customer_name: (!name.is_empty()).then(|| name.to_owned()),
-        delivery_address: None,
+        delivery_address: delivery_zone.clone(),
+        delivery_zone,
         note: None,
     });
     let result = tools.call(CREATE_ORDER, args).await;

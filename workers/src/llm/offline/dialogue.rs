@@ -258,6 +258,19 @@ impl<'a> Dialogue<'a> {
             }
             return Some(self.order(messages, i, base, Basis::Change, tools).await);
         }
+        // "à Cocody" after a recap: the delivery zone, its fee added.
+        let raw = &self.turn.incoming[self.turn.incoming.len().saturating_sub(messages.len())..];
+        if let Some(i) = raw
+            .iter()
+            .position(|m| knowledge::zone_named(m, &self.turn.shop.delivery_zones).is_some())
+        {
+            done[i] = true;
+            let lines = self.pending_products(pending, tools).await;
+            if lines.len() == pending.lines.len() {
+                return Some(self.recap(&lines));
+            }
+            return Some(self.voice.order_unknown_product());
+        }
         // "ça fait combien ?" right after a recap asks for its total.
         if let Some(i) = messages
             .iter()
@@ -266,7 +279,7 @@ impl<'a> Dialogue<'a> {
             done[i] = true;
             let lines = self.pending_products(pending, tools).await;
             if lines.len() == pending.lines.len() {
-                return Some(recap::render(self.voice.lang, &lines));
+                return Some(self.recap(&lines));
             }
             return Some(self.voice.order_unknown_product());
         }
@@ -278,7 +291,8 @@ impl<'a> Dialogue<'a> {
             return self.voice.order_unknown_product();
         }
         let lines = pending.lines.clone();
-        match calls::create_order(tools, lines, &self.turn.customer_name).await {
+        let zone = pending.zone.clone();
+        match calls::create_order(tools, lines, &self.turn.customer_name, zone).await {
             Placed::Order {
                 order_ref,
                 total_xof,
@@ -291,6 +305,33 @@ impl<'a> Dialogue<'a> {
             Placed::TooManyOpen => self.voice.too_many_open_orders(),
             Placed::Failed => self.voice.order_failed(),
         }
+    }
+
+    /// The recap of `lines`, delivered to the zone the customer named (in this turn, the last recap, or
+    /// earlier), its fee in the total.
+    fn recap(&self, lines: &[(Product, u32)]) -> String {
+        let zones = &self.turn.shop.delivery_zones;
+        let named = |m: &str| knowledge::zone_named(m, zones);
+        let zone = self
+            .turn
+            .incoming
+            .iter()
+            .rev()
+            .find_map(|m| named(m))
+            .or_else(|| {
+                recap::pending(self.turn)
+                    .and_then(|p| p.zone)
+                    .and_then(|z| zones.iter().find(|zone| zone.name == z))
+            })
+            .or_else(|| {
+                self.turn
+                    .history
+                    .iter()
+                    .rev()
+                    .filter(|m| m.role == Role::Customer)
+                    .find_map(|m| named(&m.text))
+            });
+        recap::render(self.voice.lang, lines, zone, zones)
     }
 
     /// The pending order's products as the tools see them now, for re-rendering the recap.
@@ -390,6 +431,9 @@ impl<'a> Dialogue<'a> {
                 },
             }
         }
+        // "…, livraison à Cocody": a segment naming a delivery zone is the delivery, not a product.
+        let zones = &self.turn.shop.delivery_zones;
+        items.retain(|item| knowledge::zone_named(&item.words.join(" "), zones).is_none());
         let removes = messages[i].removes;
         let mut lines = base;
         let mut notes = Vec::new();
@@ -466,7 +510,7 @@ impl<'a> Dialogue<'a> {
                 self.voice.order_what()
             };
         }
-        let recap = recap::render(self.voice.lang, &lines);
+        let recap = self.recap(&lines);
         if notes.is_empty() {
             recap
         } else {

@@ -5,6 +5,8 @@
 
 use uuid::Uuid;
 
+use store::knowledge::DeliveryZone;
+
 use super::calls::Product;
 use super::quantity::MAX_QUANTITY;
 use super::replies::{Lang, money};
@@ -16,6 +18,8 @@ const HEADER_EN: &str = "Your order summary:";
 const BULLET: &str = "• ";
 const TIMES: &str = " × ";
 const DASH: &str = " — ";
+const DELIVERY_FR: &str = "Livraison à ";
+const DELIVERY_EN: &str = "Delivery to ";
 
 /// The order awaiting the customer's yes or no.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,9 +27,18 @@ pub struct Pending {
     pub lines: Vec<OrderLine>,
     /// False when a recap line no longer matches a catalogue product (renamed or withdrawn since).
     pub complete: bool,
+    /// The shop's delivery zone the recap delivers to, if it named one.
+    pub zone: Option<String>,
 }
 
-pub fn render(lang: Lang, lines: &[(Product, u32)]) -> String {
+/// The recap of `lines`, delivered to `zone` (its fee added to the total) or, when the shop has zones and
+/// none is known yet, asking for one.
+pub fn render(
+    lang: Lang,
+    lines: &[(Product, u32)],
+    zone: Option<&DeliveryZone>,
+    zones: &[DeliveryZone],
+) -> String {
     let mut out = String::from(match lang {
         Lang::Fr => HEADER_FR,
         Lang::En => HEADER_EN,
@@ -44,6 +57,35 @@ pub fn render(lang: Lang, lines: &[(Product, u32)]) -> String {
             money(p.price_xof),
             money(line_total)
         ));
+    }
+    match zone {
+        Some(zone) => {
+            let fee = zone.fee_xof.get();
+            total = total.saturating_add(fee);
+            let fee = match (lang, fee) {
+                (Lang::Fr, 0) => "gratuite".to_owned(),
+                (Lang::En, 0) => "free".to_owned(),
+                (_, fee) => money(fee),
+            };
+            out.push_str(&match lang {
+                Lang::Fr => format!("\n{DELIVERY_FR}{} : {fee}", zone.name),
+                Lang::En => format!("\n{DELIVERY_EN}{}: {fee}", zone.name),
+            });
+        }
+        None if !zones.is_empty() => {
+            let names: Vec<&str> = zones.iter().take(4).map(|z| z.name.as_str()).collect();
+            out.push_str(&match lang {
+                Lang::Fr => format!(
+                    "\nLivraison : dites-moi votre quartier ({}…) pour ajouter ses frais.",
+                    names.join(", ")
+                ),
+                Lang::En => format!(
+                    "\nDelivery: tell me your area ({}…) to add its fee.",
+                    names.join(", ")
+                ),
+            });
+        }
+        None => {}
     }
     let end = match lang {
         Lang::Fr => format!(
@@ -70,9 +112,23 @@ pub fn pending(turn: &Turn) -> Option<Pending> {
         .map_while(|l| l.trim().strip_prefix(BULLET))
         .peekable();
     lines.peek()?;
+    let zone = last.text.lines().find_map(|l| {
+        let l = l.trim();
+        let rest = l
+            .strip_prefix(DELIVERY_FR)
+            .or_else(|| l.strip_prefix(DELIVERY_EN))?;
+        let (name, _) = rest.rsplit_once(':')?;
+        let name = name.trim();
+        turn.shop
+            .delivery_zones
+            .iter()
+            .find(|z| z.name == name)
+            .map(|z| z.name.clone())
+    });
     let mut pending = Pending {
         lines: Vec::new(),
         complete: true,
+        zone,
     };
     for line in lines {
         match parse_line(line, &turn.catalog) {
@@ -173,6 +229,8 @@ mod tests {
             let text = render(
                 lang,
                 &[(product(&catalog[0]), 2), (product(&catalog[1]), 1)],
+                None,
+                &[],
             );
             let found = pending(&turn(catalog.clone(), &format!("Bonjour !\n\n{text}")));
             let expected = vec![
@@ -189,7 +247,8 @@ mod tests {
                 found,
                 Some(Pending {
                     lines: expected,
-                    complete: true
+                    complete: true,
+                    zone: None,
                 }),
                 "{lang:?}"
             );
@@ -199,7 +258,7 @@ mod tests {
     #[test]
     fn duplicate_names_are_told_apart_by_unit_price() {
         let catalog = vec![item("Pagne", 3_000), item("Pagne", 5_000)];
-        let text = render(Lang::Fr, &[(product(&catalog[1]), 1)]);
+        let text = render(Lang::Fr, &[(product(&catalog[1]), 1)], None, &[]);
         let found = pending(&turn(catalog.clone(), &text)).map(|p| p.lines);
         assert_eq!(found.map(|l| l[0].product_id), Some(catalog[1].product_id));
     }
@@ -211,7 +270,7 @@ mod tests {
             pending(&turn(catalog.clone(), "Pagne : 3 000 FCFA (disponible).")),
             None
         );
-        let text = render(Lang::Fr, &[(product(&catalog[0]), 1)]);
+        let text = render(Lang::Fr, &[(product(&catalog[0]), 1)], None, &[]);
         let gone = pending(&turn(vec![item("Autre", 1)], &text));
         assert_eq!(
             gone.map(|p| p.complete),
