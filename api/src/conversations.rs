@@ -343,6 +343,7 @@ pub(crate) async fn reply_by_hand(
     .await?;
     let pause = chrono::Duration::minutes(state.config.human_takeover_minutes.max(0));
     chats::pause_at_least(&mut tx, chat.chat_id, now + pause).await?;
+    chats::clear_attention(&mut tx, chat.chat_id).await?;
     chats::touch(&mut tx, chat.chat_id, now).await?;
     audit::record(
         &mut tx,

@@ -5,6 +5,7 @@
 
 mod account;
 pub mod admin;
+mod alert_phone;
 pub mod auth;
 pub mod billing;
 mod bot;

@@ -23,7 +23,7 @@ use errors::ErrorResponses;
         crate::products::remove, crate::products::import::import, crate::products::export::export,
         crate::bot::read, crate::bot::replace, crate::bot::patch, crate::bot::set_event_texts,
         crate::knowledge::read, crate::knowledge::replace, crate::order_notices::read,
-        crate::order_notices::replace,
+        crate::order_notices::replace, crate::alert_phone::read, crate::alert_phone::replace,
         crate::simulator::send, crate::conversations::list, crate::conversations::chat_messages,
         crate::conversations::reply,
         crate::conversations::set_bot, crate::orders::list, crate::orders::read, crate::orders::update,

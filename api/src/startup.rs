@@ -14,8 +14,8 @@ use tower_http::trace::TraceLayer;
 use crate::cors::Cors;
 
 use crate::{
-    AppState, account, admin, auth, billing, bot, conversations, dead_letters, health, knowledge,
-    openapi, order_notices, orders, products, simulator, team, web, whatsapp,
+    AppState, account, admin, alert_phone, auth, billing, bot, conversations, dead_letters, health,
+    knowledge, openapi, order_notices, orders, products, simulator, team, web, whatsapp,
 };
 
 /// Largest JSON body accepted (the CSV import route allows more).
@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .merge(orders::router())
         .merge(order_notices::router())
+        .merge(alert_phone::router())
         .merge(dead_letters::router())
         .merge(whatsapp::router())
         .merge(billing::router())

@@ -157,3 +157,27 @@ pub async fn set_order_messages(tx: &mut TenantTx<'_>, messages: &Value) -> Resu
     .await?;
     Ok(())
 }
+
+/// The owner's number (digits, international form) that gets a WhatsApp message when the bot hands a
+/// conversation over; empty: none.
+pub async fn alert_phone(tx: &mut TenantTx<'_>) -> Result<String> {
+    Ok(sqlx::query_scalar!(
+        r#"select coalesce((select alert_phone from bot_setting where tenant_id = $1), '') as "phone!""#,
+        tx.tenant_id(),
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Sets the alert number (already normalised by the caller; empty to remove it).
+pub async fn set_alert_phone(tx: &mut TenantTx<'_>, phone: &str) -> Result<()> {
+    ensure_row(tx).await?;
+    sqlx::query!(
+        "update bot_setting set alert_phone = $2, updated_at = now() where tenant_id = $1",
+        tx.tenant_id(),
+        phone,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -44,6 +44,8 @@ pub struct ChatSummary {
     pub last_message: Option<String>,
     /// Customer messages not answered yet.
     pub pending_count: i64,
+    /// Why the bot handed this conversation over to the shop, until the shop answers by hand.
+    pub attention_reason: Option<String>,
 }
 
 /// A compile-checked query returning [`Chat`]s: `$head`, the columns of `chat`, then `$tail`.
@@ -125,7 +127,8 @@ pub async fn list(tx: &mut TenantTx<'_>, limit: i64, offset: i64) -> Result<Vec<
                 (select m.body from message m where m.tenant_id = c.tenant_id and m.chat_id = c.chat_id
                  order by m.sent_at desc, m.created_at desc limit 1) as last_message,
                 (select count(*) from message m where m.tenant_id = c.tenant_id and m.chat_id = c.chat_id
-                   and m.status = 'pending') as "pending_count!"
+                   and m.status = 'pending') as "pending_count!",
+                c.attention_reason
          from chat c where c.tenant_id = $1
          order by c.last_message_at desc nulls last, c.created_at desc
          limit $2 offset $3"#,
@@ -154,8 +157,45 @@ pub async fn list(tx: &mut TenantTx<'_>, limit: i64, offset: i64) -> Result<Vec<
             },
             last_message: row.last_message,
             pending_count: row.pending_count,
+            attention_reason: row.attention_reason,
         })
         .collect())
+}
+
+/// Marks the chat as handed over to the shop, with the reason. `true` when it was not already marked (the
+/// shop is alerted once per hand-over, not once per message).
+pub async fn flag_attention(
+    tx: &mut TenantTx<'_>,
+    chat_id: Uuid,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let reason: String = reason.trim().chars().take(300).collect();
+    let flagged = sqlx::query_scalar!(
+        r#"update chat set attention_reason = $3, attention_at = coalesce(attention_at, $4)
+           where tenant_id = $1 and chat_id = $2
+           returning (attention_at = $4) as "newly!""#,
+        tx.tenant_id(),
+        chat_id,
+        reason,
+        at,
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(flagged.unwrap_or(false))
+}
+
+/// The shop answered: the conversation no longer waits for it.
+pub async fn clear_attention(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<()> {
+    sqlx::query!(
+        "update chat set attention_reason = null, attention_at = null
+         where tenant_id = $1 and chat_id = $2 and attention_at is not null",
+        tx.tenant_id(),
+        chat_id,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Records one reply to the customer: the bucket's credit left as of `at`, and the count of `at`'s day.

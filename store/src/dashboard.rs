@@ -47,6 +47,8 @@ pub struct Attention {
     pub products: i64,
     /// Bot replies to WhatsApp customers this month (the plan's limit counts these).
     pub replies_this_month: i64,
+    /// Conversations the bot handed over, waiting for the shop.
+    pub handed_over: i64,
 }
 
 pub async fn attention(tx: &mut TenantTx<'_>, month: chrono::NaiveDate) -> Result<Attention> {
@@ -57,7 +59,8 @@ pub async fn attention(tx: &mut TenantTx<'_>, month: chrono::NaiveDate) -> Resul
            (select count(*) from customer_order where tenant_id = $1 and status = 'new') as "new_orders!",
            (select count(*) from product where tenant_id = $1) as "products!",
            coalesce((select bot_replies from tenant_usage where tenant_id = $1 and month = $2), 0)::bigint
-             as "replies_this_month!""#,
+             as "replies_this_month!",
+           (select count(*) from chat where tenant_id = $1 and attention_at is not null) as "handed_over!""#,
         tx.tenant_id(),
         month,
     )

@@ -13,6 +13,7 @@ mod bot_support;
 mod browser;
 mod conversations;
 mod cors;
+mod handover;
 mod hardening;
 mod health;
 mod helpers;

@@ -369,6 +369,13 @@ async fn staff_do_the_daily_work_and_get_403_on_every_owner_only_endpoint_and_pa
         (Method::PUT, "/api/v1/bot", Some(bot.clone()), 403),
         (Method::GET, "/api/v1/bot/knowledge", None, 403),
         (Method::GET, "/api/v1/bot/order-messages", None, 403),
+        (Method::GET, "/api/v1/bot/alert-phone", None, 403),
+        (
+            Method::PUT,
+            "/api/v1/bot/alert-phone",
+            Some(json!({"phone": "0707070707"})),
+            403,
+        ),
         (
             Method::PUT,
             "/api/v1/bot/order-messages",
@@ -494,6 +501,11 @@ async fn staff_do_the_daily_work_and_get_403_on_every_owner_only_endpoint_and_pa
         (
             "/app/settings/order-messages",
             vec![("confirmed", "Volé")],
+            403,
+        ),
+        (
+            "/app/settings/alert-phone",
+            vec![("phone", "0707070707")],
             403,
         ),
         (

@@ -120,6 +120,8 @@ struct ChatRow {
     pending: i64,
     test: bool,
     paused: bool,
+    /// Why the bot handed the conversation over, while it waits for the shop.
+    handed_over: Option<String>,
 }
 
 /// A message the pipeline gave up on, as the shop sees it (home page and conversations).
@@ -238,6 +240,7 @@ async fn list(
                 pending: s.pending_count,
                 test: s.chat.channel == Channel::Simulator,
                 paused: s.chat.bot_paused_until.is_some_and(|u| u > now),
+                handed_over: s.attention_reason.clone(),
             })
             .collect(),
         dead: dead_rows(lang, &dead),

@@ -192,6 +192,18 @@ async fn page(
             action: lang.t("alert.see").into_owned(),
         });
     }
+    if attention.handed_over > 0 {
+        alerts.push(Alert {
+            id: "alert-handed-over",
+            bad: true,
+            text: lang.tf(
+                "alert.handed_over",
+                &[("n", &attention.handed_over.to_string())],
+            ),
+            link: "/app/conversations",
+            action: lang.t("alert.see").into_owned(),
+        });
+    }
     if attention.new_orders > 0 {
         alerts.push(Alert {
             id: "",

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings/business", post(save_business))
         .route("/app/settings/knowledge", post(save_knowledge))
         .route("/app/settings/order-messages", post(save_order_messages))
+        .route("/app/settings/alert-phone", post(save_alert_phone))
         .route("/app/settings/language", post(save_language))
 }
 
@@ -41,6 +42,9 @@ struct SettingsTemplate {
     bot: BotForm,
     knowledge: KnowledgeForm,
     notices: NoticesForm,
+    /// The alert number as shown (or as typed, with its error).
+    alert_phone: String,
+    alert_error: String,
     business_name: String,
     business_error: String,
 }
@@ -64,6 +68,8 @@ async fn page(
         bot: BotForm::of(chrome.lang, &settings, "settings"),
         knowledge: saved_knowledge(&state, &session).await?,
         notices: saved_notices(&state, &session).await?,
+        alert_phone: saved_alert_phone(&state, &session).await?,
+        alert_error: String::new(),
         business_name: chrome.shop_name.clone(),
         business_error: String::new(),
         chrome,
@@ -105,6 +111,8 @@ async fn save_bot(
                 bot,
                 knowledge: saved_knowledge(&state, &session).await?,
                 notices: saved_notices(&state, &session).await?,
+                alert_phone: saved_alert_phone(&state, &session).await?,
+                alert_error: String::new(),
                 business_name: chrome.shop_name.clone(),
                 business_error: String::new(),
                 chrome,
@@ -142,6 +150,8 @@ async fn save_business(
             bot: BotForm::of(chrome.lang, &settings, "settings"),
             knowledge: saved_knowledge(&state, &session).await?,
             notices: saved_notices(&state, &session).await?,
+            alert_phone: saved_alert_phone(&state, &session).await?,
+            alert_error: String::new(),
             business_name: name,
             business_error: errors.of("business_name").to_owned(),
             chrome,
@@ -198,6 +208,8 @@ async fn save_knowledge(
                 bot: BotForm::of(chrome.lang, &settings, "settings"),
                 knowledge,
                 notices: saved_notices(&state, &session).await?,
+                alert_phone: saved_alert_phone(&state, &session).await?,
+                alert_error: String::new(),
                 business_name: chrome.shop_name.clone(),
                 business_error: String::new(),
                 chrome,
@@ -265,6 +277,55 @@ async fn save_order_messages(
                 bot: BotForm::of(chrome.lang, &settings, "settings"),
                 knowledge: saved_knowledge(&state, &session).await?,
                 notices: NoticesForm { texts, errors },
+                alert_phone: saved_alert_phone(&state, &session).await?,
+                alert_error: String::new(),
+                business_name: chrome.shop_name.clone(),
+                business_error: String::new(),
+                chrome,
+            })?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// The alert number as the form shows it ("" for staff, who cannot read it).
+async fn saved_alert_phone(state: &AppState, session: &Session) -> WebResult<String> {
+    if session.user.require_owner().is_err() {
+        return Ok(String::new());
+    }
+    let stored = crate::alert_phone::get_alert_phone(state, &session.user).await?;
+    Ok(crate::phone::PhoneNumber::display(&stored.phone))
+}
+
+async fn save_alert_phone(
+    State(state): State<AppState>,
+    posted: Posted<HashMap<String, String>>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    require_owner(&session)?;
+    let typed = form.get("phone").cloned().unwrap_or_default();
+    let input = crate::alert_phone::AlertPhone {
+        phone: typed.clone(),
+    };
+    match crate::alert_phone::replace_alert_phone(&state, &session.user, &input).await {
+        Ok(_) => Ok(Redirect::to("/app/settings?done=saved#alerts").into_response()),
+        Err(e) => {
+            let errors = field_errors(e)?;
+            let chrome = Chrome::load(
+                &state,
+                &session,
+                "settings",
+                "settings.title",
+                Flash::default(),
+            )
+            .await?;
+            let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
+            let page = render(&SettingsTemplate {
+                bot: BotForm::of(chrome.lang, &settings, "settings"),
+                knowledge: saved_knowledge(&state, &session).await?,
+                notices: saved_notices(&state, &session).await?,
+                alert_phone: typed,
+                alert_error: errors.of("phone").to_owned(),
                 business_name: chrome.shop_name.clone(),
                 business_error: String::new(),
                 chrome,

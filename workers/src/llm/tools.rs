@@ -10,6 +10,14 @@ pub const GET_PRODUCT: &str = "get_product";
 pub const CREATE_ORDER: &str = "create_order";
 pub const ORDER_STATUS: &str = "order_status";
 pub const SHOP_INFO: &str = "shop_info";
+pub const HAND_OVER: &str = "hand_over";
+
+/// Arguments of `hand_over`: why the bot cannot help, for the shop.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HandOver {
+    /// In a few words, what the customer needs that the bot cannot give ("prix de gros", "réclamation").
+    pub reason: String,
+}
 
 /// Arguments of `shop_info`: the customer's question about the shop's rules.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -117,6 +125,15 @@ pub fn declarations() -> Value {
                 "type": "object",
                 "properties": { "question": { "type": "string", "description": "La question du client, ex. « vous livrez à Yopougon ? »." } },
                 "required": ["question"]
+            }
+        },
+        {
+            "name": HAND_OVER,
+            "description": "Passe la conversation à l'équipe de la boutique quand tu ne peux pas aider (information que la boutique n'a pas donnée, réclamation, demande particulière). La boutique est alertée ; dis au client que quelqu'un va lui répondre.",
+            "parameters": {
+                "type": "object",
+                "properties": { "reason": { "type": "string", "description": "Ce dont le client a besoin, en quelques mots." } },
+                "required": ["reason"]
             }
         },
         {

@@ -48,6 +48,8 @@ pub struct SalesTools<'a> {
     /// Units already promised by earlier intents of this turn.
     reserved: HashMap<Uuid, i64>,
     pub intents: Vec<OrderIntent>,
+    /// Why the provider handed the conversation over to the shop, if it did.
+    pub handover: Option<String>,
 }
 
 impl<'a> SalesTools<'a> {
@@ -59,6 +61,7 @@ impl<'a> SalesTools<'a> {
             customer_name,
             reserved: HashMap::new(),
             intents: Vec::new(),
+            handover: None,
         }
     }
 
@@ -283,7 +286,8 @@ impl ToolExecutor for SalesTools<'_> {
             | tools::GET_PRODUCT
             | tools::CREATE_ORDER
             | tools::ORDER_STATUS
-            | tools::SHOP_INFO => name.to_owned(),
+            | tools::SHOP_INFO
+            | tools::HAND_OVER => name.to_owned(),
             _ => "unknown".to_owned(),
         };
         metrics::counter!("llm_tool_calls_total", "tool" => label).increment(1);
@@ -301,6 +305,13 @@ impl ToolExecutor for SalesTools<'_> {
             }
             tools::SHOP_INFO => serde_json::from_value(args)
                 .map_or_else(|e| invalid(name, e), |a| self.shop_info(a)),
+            tools::HAND_OVER => match serde_json::from_value::<tools::HandOver>(args) {
+                Ok(a) => {
+                    self.handover = Some(clip(&a.reason, 300));
+                    json!({ "ok": true, "note": "La boutique est alertée : dis au client que quelqu'un de l'équipe va lui répondre." })
+                }
+                Err(e) => invalid(name, e),
+            },
             other => json!({ "error": "unknown_tool", "tool": other }),
         }
     }
@@ -308,6 +319,7 @@ impl ToolExecutor for SalesTools<'_> {
     fn discard_attempt(&mut self) {
         self.intents.clear();
         self.reserved.clear();
+        self.handover = None;
     }
 }
 

@@ -92,6 +92,8 @@ enum Unanswered {
 struct Response {
     text: String,
     intents: Vec<OrderIntent>,
+    /// Why the provider handed the conversation over to the shop, if it did.
+    handover: Option<String>,
     usage: Usage,
 }
 
@@ -318,6 +320,7 @@ impl Pipeline {
         Ok(Response {
             text,
             intents: tools.intents,
+            handover: tools.handover,
             usage: reply.usage,
         })
     }
@@ -347,6 +350,9 @@ impl Pipeline {
         let now = Utc::now();
         self.store_reply(&mut tx, ctx, snapshot, response, now)
             .await?;
+        if let Some(reason) = &response.handover {
+            self.hand_over(&mut tx, ctx, snapshot, reason, now).await?;
+        }
         chats::touch(&mut tx, chat_id, now).await?;
         if let Some(credit_left) = snapshot.credit_left {
             chats::record_reply(&mut tx, chat_id, credit_left, now).await?;
@@ -468,6 +474,48 @@ impl Pipeline {
     /// Stores the bot's reply under its deterministic `outbound_id` and, the first time only, queues it for
     /// the ingress (WhatsApp) with its `message.sent` event and counts its tokens. A simulator reply is stored
     /// already sent and only published as an event.
+    /// Marks the chat as waiting for the shop and, the first time, alerts the owner's number on WhatsApp
+    /// (real customers only; the test chat is the owner's own).
+    async fn hand_over(
+        &self,
+        tx: &mut TenantTx<'_>,
+        ctx: TenantCtx,
+        snapshot: &Snapshot,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Failure> {
+        let chat = &snapshot.chat;
+        let newly = chats::flag_attention(tx, chat.chat_id, reason, now).await?;
+        metrics::counter!("pipeline_handovers_total").increment(1);
+        if !newly || snapshot.channel != Channel::Whatsapp {
+            return Ok(());
+        }
+        let phone = bot_settings::alert_phone(tx).await?;
+        if phone.is_empty() {
+            return Ok(());
+        }
+        let number = phone_of(&chat.customer_jid);
+        let who = if chat.customer_name.trim().is_empty() {
+            number
+        } else {
+            format!("{} ({number})", chat.customer_name.trim())
+        };
+        let alert = OutboundReply {
+            tenant_id: ctx.tenant_id,
+            chat_id: chat.chat_id,
+            customer_jid: format!("{phone}@s.whatsapp.net"),
+            text: format!(
+                "Tdjaasa : un client attend votre réponse.\n{who}\n{reason}\nRépondez-lui sur WhatsApp ou \
+                 depuis le tableau de bord (Messages)."
+            ),
+            outbound_id: format!("alert-{}", snapshot.last_message_id.simple()),
+            in_reply_to: Vec::new(),
+            created_at: now,
+        };
+        self.queue_reply(tx, &alert).await?;
+        Ok(())
+    }
+
     async fn store_reply(
         &self,
         tx: &mut TenantTx<'_>,

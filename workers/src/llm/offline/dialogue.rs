@@ -29,13 +29,27 @@ const SEARCH_RESULTS: u32 = 10;
 
 /// Answers the turn. Never fails: anything not understood is handed over to the shop's team.
 pub async fn answer(turn: &Turn, tools: &mut dyn ToolExecutor) -> String {
-    Dialogue::new(turn).answer(tools).await
+    let dialogue = Dialogue::new(turn);
+    let reply = dialogue.answer(tools).await;
+    // The shop is alerted through the same tool a model would call.
+    let handed_over = dialogue
+        .handed_over
+        .lock()
+        .ok()
+        .and_then(|mut reason| reason.take());
+    if let Some(reason) = handed_over {
+        let args = serde_json::json!({ "reason": reason });
+        tools.call(crate::llm::tools::HAND_OVER, args).await;
+    }
+    reply
 }
 
 struct Dialogue<'a> {
     turn: &'a Turn,
     voice: Voice,
     index: Index,
+    /// What the customer asked that the bot could not answer, when it handed the conversation over.
+    handed_over: std::sync::Mutex<Option<String>>,
 }
 
 /// Products found for the words of one item.
@@ -72,6 +86,7 @@ impl<'a> Dialogue<'a> {
             turn,
             voice: Voice::new(turn),
             index,
+            handed_over: std::sync::Mutex::new(None),
         }
     }
 
@@ -164,9 +179,19 @@ impl<'a> Dialogue<'a> {
             && shop.hours.at(self.turn.now) != Opening::Always)
             .then_some(&shop.hours);
         if found.is_empty() && hours.is_none() {
+            self.hand_over(message);
             return self.voice.no_information();
         }
         self.voice.shop_info(&found, hours)
+    }
+
+    /// Records that the conversation goes to the shop's team, with the customer's words as the reason.
+    fn hand_over(&self, message: &str) {
+        let words: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        let reason: String = words.chars().take(200).collect();
+        if let Ok(mut slot) = self.handed_over.lock() {
+            *slot = Some(format!("Question sans réponse : « {reason} »"));
+        }
     }
 
     /// Whether some item of the message names a product of the catalogue.
@@ -195,6 +220,9 @@ impl<'a> Dialogue<'a> {
             })
             .collect();
         if answers.is_empty() {
+            if let Some(last) = messages.last() {
+                self.hand_over(last);
+            }
             self.voice.handover()
         } else {
             answers.join("\n\n")
