@@ -155,3 +155,55 @@ async fn order_texts_are_the_owner_s_to_set_and_checked(pool: PgPool) {
         json!({"confirmed": "Confirmée : {commande}", "delivered": "", "cancelled": "Annulée"})
     );
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_customer_cancels_an_order_the_shop_has_not_confirmed_and_only_that(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let _worker = start_offline_worker(&app);
+    let order_id = ordered(&app, &shop).await;
+    let product_stock = || async {
+        let products: Value = app
+            .get("/api/v1/products", &shop.token)
+            .await
+            .json()
+            .await
+            .expect("json");
+        products["items"][0]["stock"].as_i64()
+    };
+    assert_eq!(product_stock().await, Some(8));
+
+    let reply = ask(&app, &shop, CUSTOMER, "finalement annule ma commande stp").await;
+    assert!(reply.contains("est annulée"), "{reply}");
+    assert_eq!(orders_of(&app, &shop).await[0]["status"], "cancelled");
+    assert_eq!(product_stock().await, Some(10), "the stock is back");
+    let _ = order_id;
+
+    // A confirmed order is the shop's to cancel: the bot says so and hands over.
+    let recap = ask(&app, &shop, CUSTOMER, "je prends 1 pagne").await;
+    assert!(recap.contains("Récapitulatif"), "{recap}");
+    ask(&app, &shop, CUSTOMER, "oui").await;
+    let orders = orders_of(&app, &shop).await;
+    let confirmed = orders
+        .iter()
+        .find(|o| o["status"] == "new")
+        .expect("the new order");
+    let reference = confirmed["order_ref"].as_str().expect("ref").to_owned();
+    let id = confirmed["order_id"].as_str().expect("id").to_owned();
+    assert_eq!(set_status(&app, &shop, &id, "confirmed").await, 200);
+    let reply = ask(
+        &app,
+        &shop,
+        CUSTOMER,
+        &format!("annulez la commande {reference}"),
+    )
+    .await;
+    assert!(reply.contains("déjà confirmée"), "{reply}");
+    let still: Vec<Value> = orders_of(&app, &shop).await;
+    assert!(
+        still
+            .iter()
+            .any(|o| o["order_ref"] == reference.as_str() && o["status"] == "confirmed"),
+        "{still:?}"
+    );
+}

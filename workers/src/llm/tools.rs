@@ -11,6 +11,15 @@ pub const CREATE_ORDER: &str = "create_order";
 pub const ORDER_STATUS: &str = "order_status";
 pub const SHOP_INFO: &str = "shop_info";
 pub const HAND_OVER: &str = "hand_over";
+pub const CANCEL_ORDER: &str = "cancel_order";
+
+/// Arguments of `cancel_order`: one of this customer's orders not yet confirmed by the shop (the latest
+/// such order when no reference is given).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CancelOrder {
+    #[serde(default)]
+    pub order_ref: Option<String>,
+}
 
 /// Arguments of `hand_over`: why the bot cannot help, for the shop.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -27,12 +36,24 @@ pub struct ShopInfo {
 }
 
 /// Arguments of `search_products`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct SearchProducts {
-    /// Words from the customer: product name, category, attribute ("robe wax", "baskets 42").
+    /// Words from the customer: product name, category, attribute ("robe wax", "baskets 42"); empty: every
+    /// product (within the filters).
+    #[serde(default)]
     pub query: String,
     #[serde(default)]
     pub max_results: Option<u32>,
+    /// Only this category (as the catalogue names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_price_xof: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price_xof: Option<i64>,
+    /// `price_asc` (cheapest first) or `price_desc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
 }
 
 /// Arguments of `get_product`.
@@ -74,14 +95,17 @@ pub fn declarations() -> Value {
     json!([
         {
             "name": SEARCH_PRODUCTS,
-            "description": "Cherche des produits de la boutique par nom, catégorie ou caractéristique. Renvoie prix (FCFA) et disponibilité.",
+            "description": "Cherche des produits de la boutique par nom, catégorie ou caractéristique, avec une fourchette de prix ou un tri par prix. Renvoie prix (FCFA) et disponibilité.",
             "parameters": {
                 "type": "object",
                 "properties": {
-                    "query": { "type": "string", "description": "Mots du client, ex. « robe wax », « baskets 42 »." },
-                    "max_results": { "type": "integer", "description": "Nombre maximal de résultats (défaut 5)." }
-                },
-                "required": ["query"]
+                    "query": { "type": "string", "description": "Mots du client, ex. « robe wax », « baskets 42 » ; vide pour tout le catalogue (avec les filtres)." },
+                    "max_results": { "type": "integer", "description": "Nombre maximal de résultats (défaut 5, 20 au plus)." },
+                    "category": { "type": "string", "description": "Seulement cette catégorie du catalogue." },
+                    "min_price_xof": { "type": "integer", "description": "Prix minimal en FCFA." },
+                    "max_price_xof": { "type": "integer", "description": "Prix maximal en FCFA (ex. « moins de 10 000 » → 10000)." },
+                    "sort": { "type": "string", "enum": ["price_asc", "price_desc"], "description": "Tri par prix : price_asc = le moins cher d'abord." }
+                }
             }
         },
         {
@@ -125,6 +149,14 @@ pub fn declarations() -> Value {
                 "type": "object",
                 "properties": { "question": { "type": "string", "description": "La question du client, ex. « vous livrez à Yopougon ? »." } },
                 "required": ["question"]
+            }
+        },
+        {
+            "name": CANCEL_ORDER,
+            "description": "Annule, à la demande du client, une de ses commandes que la boutique n'a pas encore confirmée (le stock est remis). Une commande confirmée ne s'annule pas ici : propose de transmettre à la boutique.",
+            "parameters": {
+                "type": "object",
+                "properties": { "order_ref": { "type": "string", "description": "Référence, ex. CMD-1A2B3C4D ; sans référence : sa dernière commande en attente." } }
             }
         },
         {

@@ -50,6 +50,8 @@ pub struct SalesTools<'a> {
     pub intents: Vec<OrderIntent>,
     /// Why the provider handed the conversation over to the shop, if it did.
     pub handover: Option<String>,
+    /// This customer's orders the turn cancels at their request (not yet confirmed by the shop).
+    pub cancellations: Vec<Uuid>,
 }
 
 impl<'a> SalesTools<'a> {
@@ -62,6 +64,7 @@ impl<'a> SalesTools<'a> {
             reserved: HashMap::new(),
             intents: Vec::new(),
             handover: None,
+            cancellations: Vec::new(),
         }
     }
 
@@ -132,16 +135,45 @@ impl<'a> SalesTools<'a> {
         })
     }
 
+    /// Products by words, category and price range, best match (or by price) first.
     fn search(&self, args: SearchProducts) -> Value {
         let max = args
             .max_results
             .map_or(DEFAULT_RESULTS, |m| (m as usize).clamp(1, MAX_RESULTS));
-        let products: Vec<Value> =
-            catalogue::search(self.catalog.iter().map(ProductText::from), &args.query, max)
-                .into_iter()
-                .map(|i| self.summary(&self.catalog[i]))
-                .collect();
-        json!({ "products": products })
+        let mut found: Vec<usize> = if args.query.trim().is_empty() {
+            (0..self.catalog.len()).collect()
+        } else {
+            catalogue::search(
+                self.catalog.iter().map(ProductText::from),
+                &args.query,
+                self.catalog.len(),
+            )
+        };
+        let category = args
+            .category
+            .as_deref()
+            .map(|c| store::text::fold(c.trim()))
+            .filter(|c| !c.is_empty());
+        let price = |i: usize| self.catalog[i].fields.price_xof.get();
+        found.retain(|&i| {
+            category
+                .as_ref()
+                .is_none_or(|c| store::text::fold(self.catalog[i].fields.category.trim()) == *c)
+                && args.min_price_xof.is_none_or(|min| price(i) >= min)
+                && args.max_price_xof.is_none_or(|max| price(i) <= max)
+        });
+        match args.sort.as_deref() {
+            Some("price_asc") => found.sort_by_key(|&i| price(i)),
+            Some("price_desc") => found.sort_by_key(|&i| std::cmp::Reverse(price(i))),
+            _ => {}
+        }
+        let total = found.len();
+        let products: Vec<Value> = found
+            .into_iter()
+            .take(max)
+            .map(|i| self.summary(&self.catalog[i]))
+            .collect();
+        json!({ "products": products, "total_found": total })
     }
 
     fn get(&self, args: GetProduct) -> Value {
@@ -238,6 +270,26 @@ impl<'a> SalesTools<'a> {
                 "delivery_fee_xof": fee.get() })
     }
 
+    /// Records the cancellation of one of this customer's orders still waiting for the shop.
+    fn cancel(&mut self, args: tools::CancelOrder) -> Value {
+        let wanted = args.order_ref.map(|r| r.trim().to_uppercase());
+        let order = self.orders.iter().find(|o| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| o.order_ref == w || o.order_ref.ends_with(w))
+        });
+        let Some(order) = order else {
+            return json!({ "error": "unknown_order" });
+        };
+        if order.status != schemas::commerce::OrderStatus::New {
+            return json!({ "error": "not_cancellable", "order_ref": order.order_ref, "status": order.status });
+        }
+        if !self.cancellations.contains(&order.order_id) {
+            self.cancellations.push(order.order_id);
+        }
+        json!({ "cancelled": true, "order_ref": order.order_ref })
+    }
+
     fn status(&self, args: OrderStatus) -> Value {
         let wanted = args.order_ref.map(|r| r.trim().to_uppercase());
         let mut orders: Vec<Value> = self
@@ -287,7 +339,8 @@ impl ToolExecutor for SalesTools<'_> {
             | tools::CREATE_ORDER
             | tools::ORDER_STATUS
             | tools::SHOP_INFO
-            | tools::HAND_OVER => name.to_owned(),
+            | tools::HAND_OVER
+            | tools::CANCEL_ORDER => name.to_owned(),
             _ => "unknown".to_owned(),
         };
         metrics::counter!("llm_tool_calls_total", "tool" => label).increment(1);
@@ -305,6 +358,9 @@ impl ToolExecutor for SalesTools<'_> {
             }
             tools::SHOP_INFO => serde_json::from_value(args)
                 .map_or_else(|e| invalid(name, e), |a| self.shop_info(a)),
+            tools::CANCEL_ORDER => {
+                serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.cancel(a))
+            }
             tools::HAND_OVER => match serde_json::from_value::<tools::HandOver>(args) {
                 Ok(a) => {
                     self.handover = Some(clip(&a.reason, 300));
@@ -320,6 +376,7 @@ impl ToolExecutor for SalesTools<'_> {
         self.intents.clear();
         self.reserved.clear();
         self.handover = None;
+        self.cancellations.clear();
     }
 }
 
@@ -338,6 +395,49 @@ mod tests {
                 ..ProductFields::new(name, Xof::price(price).expect("price"))
             },
         }
+    }
+
+    #[tokio::test]
+    async fn search_filters_by_category_and_price_and_sorts_by_price() {
+        let mut catalog = vec![
+            item("Robe wax", 15_000, None),
+            item("Robe bazin", 25_000, None),
+            item("Pagne", 5_000, None),
+            item("Sac", 8_000, None),
+        ];
+        for (p, category) in catalog.iter_mut().zip(["Robes", "Robes", "Tissus", "Sacs"]) {
+            p.fields.category = category.into();
+        }
+        let mut tools = SalesTools::new(&catalog, &[], "");
+        let names = |result: Value| -> Vec<String> {
+            result["products"]
+                .as_array()
+                .expect("products")
+                .iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let cheap = tools
+            .call(
+                "search_products",
+                json!({"query": "", "max_price_xof": 10000, "sort": "price_asc"}),
+            )
+            .await;
+        assert_eq!(names(cheap), ["Pagne", "Sac"]);
+        let robes = tools
+            .call(
+                "search_products",
+                json!({"query": "", "category": "robes", "sort": "price_desc"}),
+            )
+            .await;
+        assert_eq!(names(robes), ["Robe bazin", "Robe wax"]);
+        let worded = tools
+            .call(
+                "search_products",
+                json!({"query": "robe", "min_price_xof": 20000}),
+            )
+            .await;
+        assert_eq!(names(worded), ["Robe bazin"]);
     }
 
     #[tokio::test]

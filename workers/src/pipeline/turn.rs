@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use schemas::commerce::{Author, Direction, MessageStatus};
+use schemas::commerce::{Author, Direction, MessageStatus, OrderStatus};
 use schemas::{Channel, EventData, InboundMessage, OutboundReply};
 use serde_json::json;
 use store::billing::{AnswerPermission, OperatorSuspension, SuspendReason};
@@ -94,6 +94,8 @@ struct Response {
     intents: Vec<OrderIntent>,
     /// Why the provider handed the conversation over to the shop, if it did.
     handover: Option<String>,
+    /// Orders the customer cancelled (still waiting for the shop).
+    cancellations: Vec<Uuid>,
     usage: Usage,
 }
 
@@ -321,6 +323,7 @@ impl Pipeline {
             text,
             intents: tools.intents,
             handover: tools.handover,
+            cancellations: tools.cancellations,
             usage: reply.usage,
         })
     }
@@ -347,6 +350,7 @@ impl Pipeline {
         }
         self.place_orders(&mut tx, snapshot, &response.intents)
             .await?;
+        self.cancel_orders(&mut tx, &response.cancellations).await?;
         let now = Utc::now();
         self.store_reply(&mut tx, ctx, snapshot, response, now)
             .await?;
@@ -474,6 +478,39 @@ impl Pipeline {
     /// Stores the bot's reply under its deterministic `outbound_id` and, the first time only, queues it for
     /// the ingress (WhatsApp) with its `message.sent` event and counts its tokens. A simulator reply is stored
     /// already sent and only published as an event.
+    /// Cancels the orders the customer asked to cancel, their stock put back, if the shop has not confirmed
+    /// them meanwhile (then the turn is answered again from fresh data).
+    async fn cancel_orders(
+        &self,
+        tx: &mut TenantTx<'_>,
+        cancellations: &[Uuid],
+    ) -> Result<(), Failure> {
+        for &order_id in cancellations {
+            match orders::set_status(tx, order_id, OrderStatus::Cancelled).await {
+                Ok((order, from)) => {
+                    self.queue_event(
+                        tx,
+                        EventData::OrderStatusChanged {
+                            order_id,
+                            order_ref: order.order_ref,
+                            from,
+                            to: OrderStatus::Cancelled,
+                        },
+                    )
+                    .await?;
+                }
+                Err(store::Error::Constraint(c)) if c.starts_with("order_transition") => {
+                    return Err(Failure::Retry {
+                        delay: Some(Duration::from_millis(200)),
+                        reason: "la commande a changé de statut pendant le tour".into(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// Marks the chat as waiting for the shop and, the first time, alerts the owner's number on WhatsApp
     /// (real customers only; the test chat is the owner's own).
     async fn hand_over(

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::llm::ToolExecutor;
 use crate::llm::tools::{
-    CREATE_ORDER, CreateOrder, GET_PRODUCT, GetProduct, ORDER_STATUS, OrderLine, OrderStatus,
-    SEARCH_PRODUCTS, SearchProducts,
+    CANCEL_ORDER, CREATE_ORDER, CancelOrder, CreateOrder, GET_PRODUCT, GetProduct, ORDER_STATUS,
+    OrderLine, OrderStatus, SEARCH_PRODUCTS, SearchProducts,
 };
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -80,6 +80,7 @@ pub async fn search(tools: &mut dyn ToolExecutor, query: &str, max_results: u32)
     let args = to_args(&SearchProducts {
         query: query.to_owned(),
         max_results: Some(max_results),
+        ..SearchProducts::default()
     });
     let result = tools.call(SEARCH_PRODUCTS, args).await;
     list(&result, "products")
@@ -132,6 +133,35 @@ pub async fn create_order(
                 _ => Placed::Failed,
             }
         }
+    }
+}
+
+/// What cancelling an order did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cancelled {
+    Done(String),
+    /// The shop confirmed it already: only the shop can cancel it now.
+    TooLate(String),
+    NoSuchOrder,
+}
+
+pub async fn cancel_order(tools: &mut dyn ToolExecutor, order_ref: Option<String>) -> Cancelled {
+    let result = tools
+        .call(CANCEL_ORDER, to_args(&CancelOrder { order_ref }))
+        .await;
+    let reference = || {
+        result
+            .get("order_ref")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match result.get("error").and_then(Value::as_str) {
+        None if result.get("cancelled").and_then(Value::as_bool) == Some(true) => {
+            Cancelled::Done(reference())
+        }
+        Some("not_cancellable") => Cancelled::TooLate(reference()),
+        _ => Cancelled::NoSuchOrder,
     }
 }
 

@@ -134,6 +134,16 @@ impl<'a> Dialogue<'a> {
                         .await,
                 ),
                 Ask::OrderStatus => Some(self.order_status(a, tools).await),
+                Ask::CancelOrder => Some(
+                    match calls::cancel_order(tools, a.order_ref.clone()).await {
+                        calls::Cancelled::Done(reference) => self.voice.order_cancelled(&reference),
+                        calls::Cancelled::TooLate(reference) => {
+                            self.hand_over(message);
+                            self.voice.cancel_too_late(&reference)
+                        }
+                        calls::Cancelled::NoSuchOrder => self.voice.no_order_to_cancel(),
+                    },
+                ),
             };
             match part {
                 Some(p) if !parts.contains(&p) => parts.push(p),

@@ -17,6 +17,8 @@ pub enum Ask {
     OrderStatus,
     /// Product words with no question around them ("la robe wax ?"): answered like a price question.
     Mention,
+    /// "annule ma commande (CMD-…)": cancel an order the shop has not confirmed yet.
+    CancelOrder,
     /// Delivery, payment, opening hours, returns: the shop's own rules, answered from what the shop told
     /// its bot (FAQ, delivery zones, instructions, hours), else handed over to its team.
     ShopInfo,
@@ -547,7 +549,15 @@ pub fn analyze(message: &str) -> Analysis {
         || analysis.listing.page.is_some()
         || analysis.sort.is_some()
         || (has(Flag::More) && !words);
-    analysis.ask = if analysis.order_ref.is_some() {
+    let cancels = tokens
+        .iter()
+        .filter_map(Token::word)
+        .any(|w| matches!(w, "annule" | "annuler" | "annulez" | "cancel"));
+    analysis.ask = if cancels
+        && (analysis.order_ref.is_some() || has(Flag::OrderNoun) || has(Flag::Status))
+    {
+        Ask::CancelOrder
+    } else if analysis.order_ref.is_some() {
         Ask::OrderStatus
     } else if (has(Flag::Catalogue) || browsing) && !has(Flag::OrderVerb) && !has(Flag::ShopInfo) {
         Ask::Catalogue

@@ -713,6 +713,36 @@ impl Voice {
         )
     }
 
+    pub fn order_cancelled(&self, reference: &str) -> String {
+        self.pick(
+            format!("C'est fait : votre commande {reference} est annulée."),
+            format!("Done: your order {reference} is cancelled."),
+        )
+    }
+
+    pub fn cancel_too_late(&self, reference: &str) -> String {
+        let shop = &self.shop;
+        self.pick(
+            format!(
+                "Votre commande {reference} est déjà confirmée par {shop} : je ne peux plus l'annuler moi-même. {}",
+                self.handover()
+            ),
+            format!(
+                "Your order {reference} is already confirmed by {shop}: I can't cancel it myself. {}",
+                self.handover()
+            ),
+        )
+    }
+
+    pub fn no_order_to_cancel(&self) -> String {
+        self.pick(
+            "Je ne trouve pas de commande en attente à annuler. Vérifiez la référence (ex. CMD-1A2B3C4D)."
+                .into(),
+            "I can't find a pending order to cancel. Please check the reference (e.g. CMD-1A2B3C4D)."
+                .into(),
+        )
+    }
+
     pub fn cancelled(&self) -> String {
         self.pick(
             "D'accord, j'annule cette commande. Je reste disponible si vous voulez autre chose."
