@@ -452,3 +452,96 @@ async fn an_order_to_a_delivery_zone_carries_the_zone_and_its_fee_in_its_total(p
     );
     assert!(page.contains("Cocody"), "{page}");
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn gemini_searches_by_price_cancels_an_unconfirmed_order_and_hands_over_through_the_tools(
+    pool: PgPool,
+) {
+    use std::sync::Arc;
+
+    use workers::llm::gemini::Gemini;
+    use workers::llm::gemini::fake::{FAKE_API_KEY, FakeGemini, FakeResponse};
+
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    for (name, price) in [("Pagne", 5000), ("Robe wax", 15000), ("Sac", 8000)] {
+        app.create_product_ok(&shop, json!({"name": name, "price_xof": price, "stock": 5}))
+            .await;
+    }
+    let pagne = orders_product_id(&app, &shop, "Pagne").await;
+    let fake = FakeGemini::scripted(vec![
+        FakeResponse::function_call(
+            Some("c1"),
+            "search_products",
+            json!({"query": "", "max_price_xof": 10000, "sort": "price_asc"}),
+            Some("s1"),
+        ),
+        FakeResponse::text("À moins de 10 000 FCFA : Pagne (5 000) et Sac (8 000)."),
+        FakeResponse::function_call(
+            Some("c2"),
+            "create_order",
+            json!({"items": [{"product_id": pagne, "quantity": 1}]}),
+            Some("s2"),
+        ),
+        FakeResponse::text("Commande enregistrée."),
+        FakeResponse::function_call(Some("c3"), "cancel_order", json!({}), Some("s3")),
+        FakeResponse::text("Votre commande est annulée."),
+        FakeResponse::function_call(
+            Some("c4"),
+            "hand_over",
+            json!({"reason": "veut un prix de gros"}),
+            Some("s4"),
+        ),
+        FakeResponse::text("Je transmets à l'équipe, quelqu'un vous répond vite."),
+    ])
+    .await
+    .expect("fake gemini");
+    let gemini = Gemini::new(FAKE_API_KEY.into(), &fake.config()).expect("provider");
+    let _worker = start_worker(&app, Arc::new(gemini));
+
+    ask(&app, &shop, CUSTOMER, "vous avez quoi à moins de 10 000 ?").await;
+    let result = fake.requests()[1]["contents"]
+        .as_array()
+        .and_then(|c| c.last().cloned())
+        .expect("tool result");
+    let names: Vec<&str> = result["parts"][0]["functionResponse"]["response"]["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Pagne", "Sac"], "{result}");
+
+    ask(&app, &shop, CUSTOMER, "je prends un pagne, je confirme").await;
+    assert_eq!(orders_of(&app, &shop).await[0]["status"], "new");
+    ask(&app, &shop, CUSTOMER, "non finalement annulez").await;
+    assert_eq!(
+        orders_of(&app, &shop).await[0]["status"],
+        "cancelled",
+        "the customer's own unconfirmed order"
+    );
+
+    ask(&app, &shop, CUSTOMER, "je veux 200 pagnes à prix de gros").await;
+    let chats: Value = app
+        .list_conversations(&shop)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(chats[0]["attention_reason"], "veut un prix de gros");
+}
+
+async fn orders_product_id(app: &TestApp, shop: &Shop, name: &str) -> String {
+    let products: Value = app
+        .get("/api/v1/products", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    products["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|p| p["name"] == name))
+        .and_then(|p| p["product_id"].as_str())
+        .expect("product")
+        .to_owned()
+}
