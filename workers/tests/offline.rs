@@ -1237,3 +1237,50 @@ async fn the_recap_asks_for_the_delivery_zone_and_adds_its_fee_to_the_total() {
         .expect("create_order called");
     assert_eq!(args["delivery_zone"], "Yopougon", "{args}");
 }
+
+#[tokio::test]
+async fn several_products_in_one_message_are_all_understood_however_they_are_joined() {
+    for message in [
+        "je veux 2 pagnes 1 sac à main",
+        "donne moi 2 pagnes, 1 sac à main",
+        "je prends 2 pagnes avec un sac à main",
+        "je prends deux pagnes plus un sac à main",
+    ] {
+        let mut chat = Chat::ongoing();
+        let recap = chat.say(message).await;
+        assert!(
+            recap.contains("• 2 × Pagne —") && recap.contains("• 1 × Sac à main —"),
+            "{message:?} → {recap}"
+        );
+    }
+    let mut chat = Chat::ongoing();
+    let sized = chat.say("je prends 1 baskets 42").await;
+    assert!(
+        sized.contains("• 1 × Baskets 42"),
+        "a size is not a quantity: {sized}"
+    );
+}
+
+#[tokio::test]
+async fn everyday_request_words_are_never_taken_for_product_names() {
+    let cases = [
+        (
+            "tu peux me faire un bon prix ?",
+            "Je transmets votre message",
+        ),
+        (
+            "quels sont les modèles dispo",
+            "Voici nos articles chez Chez Fatou",
+        ),
+        ("je voudrais voir les chaussures", "Rayon « Chaussures »"),
+        ("envoie la photo du sac", "Sac à main : 8 000 FCFA"),
+        ("on dit quoi, pagne la c combien ?", "Pagne : 5 000 FCFA"),
+        ("ya pagne ?", "Oui, Pagne est disponible"),
+    ];
+    for (message, expected) in cases {
+        let mut chat = Chat::ongoing();
+        let reply = chat.say(message).await;
+        assert!(reply.contains(expected), "{message:?} → {reply}");
+        assert!(!reply.contains("je ne trouve pas"), "{message:?} → {reply}");
+    }
+}

@@ -155,6 +155,8 @@ const TOPICS: &[(Topic, &[&str])] = &[
             "promotion",
             "promotions",
             "rabais",
+            "bon prix",
+            "diminuer",
             "solde",
             "soldes",
             "discount",

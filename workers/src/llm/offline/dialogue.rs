@@ -10,6 +10,7 @@ use super::intent::{self, Analysis, Ask, Greeting, YesNo};
 use super::quantity;
 use super::recap::{self, Pending};
 use super::replies::Voice;
+use crate::catalogue::text::Token;
 use crate::catalogue::{Index, ProductText};
 use crate::knowledge::{self, Opening, Topic};
 use crate::llm::{Role, ToolExecutor, Turn};
@@ -645,6 +646,7 @@ impl<'a> Dialogue<'a> {
     fn items(&self, a: &Analysis) -> Vec<Item> {
         a.segments()
             .into_iter()
+            .flat_map(|segment| self.split_items(segment))
             .map(|segment| {
                 let mut split = quantity::split(segment, |digits| self.index.knows_number(digits));
                 split.words.truncate(MAX_ITEM_WORDS);
@@ -654,6 +656,40 @@ impl<'a> Dialogue<'a> {
                 }
             })
             .collect()
+    }
+
+    /// "2 pagnes 1 sac" → "2 pagnes", "1 sac": a new count after a product word starts a new item, unless a
+    /// product carries that number (a size: "baskets 42").
+    fn split_items<'t>(&self, segment: &'t [Token]) -> Vec<&'t [Token]> {
+        let word = |t: &Token| t.word().map(str::to_owned);
+        let is_name = |w: &str| quantity::number(w).is_none() && !quantity::is_unit(w);
+        let mut items = Vec::new();
+        let mut start = 0;
+        for i in 1..segment.len() {
+            let (Some(previous), Some(current)) = (word(&segment[i - 1]), word(&segment[i])) else {
+                continue;
+            };
+            let next_is_name = segment
+                .get(i + 1)
+                .and_then(Token::word)
+                .is_some_and(|w| is_name(w) || quantity::is_unit(w));
+            let has_name_before = segment[start..i]
+                .iter()
+                .filter_map(Token::word)
+                .any(is_name);
+            if is_name(&previous)
+                && has_name_before
+                && next_is_name
+                && quantity::number(&current)
+                    .is_some_and(|n| (1..=quantity::MAX_QUANTITY).contains(&n))
+                && !self.index.knows_number(&current)
+            {
+                items.push(&segment[start..i]);
+                start = i;
+            }
+        }
+        items.push(&segment[start..]);
+        items
     }
 
     /// The words of the latest earlier message (this turn first, then the history) that named a product.
