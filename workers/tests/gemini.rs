@@ -153,6 +153,11 @@ async fn the_request_carries_the_system_instruction_tools_and_the_conversation()
     );
     assert_eq!(body["toolConfig"]["functionCallingConfig"]["mode"], "AUTO");
     assert_eq!(
+        body["generationConfig"],
+        json!({"temperature": 0.3, "maxOutputTokens": 1024}),
+        "sampling parameters from the configuration"
+    );
+    assert_eq!(
         body["contents"],
         json!([
             {"role": "user", "parts": [{"text": "Bonjour"}]},

@@ -61,6 +61,20 @@ pub struct GeminiConfig {
         default_value_t = 5
     )]
     pub max_tool_rounds: u32,
+    /// Sampling temperature, 0 to 2: low keeps a sales assistant factual.
+    #[arg(
+        long = "gemini-temperature",
+        env = "GEMINI_TEMPERATURE",
+        default_value_t = 0.3
+    )]
+    pub temperature: f64,
+    /// Longest answer of one round, in tokens: a WhatsApp reply is a few sentences.
+    #[arg(
+        long = "gemini-max-output-tokens",
+        env = "GEMINI_MAX_OUTPUT_TOKENS",
+        default_value_t = 1024
+    )]
+    pub max_output_tokens: u32,
 }
 
 fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -75,6 +89,8 @@ impl Default for GeminiConfig {
             base_url: DEFAULT_BASE_URL.to_owned(),
             timeout_secs: 30,
             max_tool_rounds: 5,
+            temperature: 0.3,
+            max_output_tokens: 1024,
         }
     }
 }
@@ -98,6 +114,8 @@ pub struct Gemini {
     api_key: SecretString,
     timeout: Duration,
     max_tool_rounds: u32,
+    /// `generationConfig` of every request.
+    generation: wire::Generation,
 }
 
 impl Gemini {
@@ -121,6 +139,12 @@ impl Gemini {
         {
             return Err(LlmError::Permanent(format!(
                 "GEMINI_MODEL {model:?} is not a model id"
+            )));
+        }
+        if !(0.0..=2.0).contains(&config.temperature) || config.max_output_tokens == 0 {
+            return Err(LlmError::Permanent(format!(
+                "GEMINI_TEMPERATURE ({}) must be between 0 and 2 and GEMINI_MAX_OUTPUT_TOKENS ({}) positive",
+                config.temperature, config.max_output_tokens
             )));
         }
         let base = config.base_url.trim().trim_end_matches('/');
@@ -155,6 +179,10 @@ impl Gemini {
             api_key,
             timeout,
             max_tool_rounds: config.max_tool_rounds,
+            generation: wire::Generation {
+                temperature: config.temperature,
+                max_output_tokens: config.max_output_tokens,
+            },
         })
     }
 
@@ -290,7 +318,7 @@ impl LlmProvider for Gemini {
             } else {
                 CallingMode::None
             };
-            let body = wire::request_body(&system, &contents, mode);
+            let body = wire::request_body(&system, &contents, mode, self.generation);
             match self.generate(&body, round, &mut usage).await? {
                 Answer::Text(text) => {
                     tracing::debug!(round, ?usage, "Gemini turn answered");

@@ -70,17 +70,29 @@ pub(crate) fn initial_contents(turn: &Turn) -> Result<Vec<Value>, LlmError> {
     Ok(contents)
 }
 
+/// The sampling parameters of every request (`generationConfig`), from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Generation {
+    pub temperature: f64,
+    pub max_output_tokens: u32,
+}
+
 /// One `generateContent` request body.
 pub(crate) fn request_body(
     system_instruction: &str,
     contents: &[Value],
     mode: CallingMode,
+    generation: Generation,
 ) -> Value {
     json!({
         "systemInstruction": { "parts": [{ "text": system_instruction }] },
         "contents": contents,
         "tools": [{ "functionDeclarations": tools::declarations() }],
         "toolConfig": { "functionCallingConfig": { "mode": mode.as_str() } },
+        "generationConfig": {
+            "temperature": generation.temperature,
+            "maxOutputTokens": generation.max_output_tokens,
+        },
     })
 }
 
