@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct OrderMessages {
     pub confirmed: String,
+    pub shipped: String,
     pub delivered: String,
     pub cancelled: String,
 }
@@ -41,6 +42,8 @@ impl OrderMessages {
         OrderMessages {
             confirmed: "Bonne nouvelle : votre commande {commande} est confirmée par {boutique} ! \
                         Total : {total}. Nous revenons vers vous pour la livraison."
+                .into(),
+            shipped: "Votre commande {commande} est en route : le livreur vous contactera bientôt."
                 .into(),
             delivered:
                 "Votre commande {commande} est livrée. Merci pour votre achat chez {boutique} !"
@@ -62,6 +65,7 @@ impl OrderMessages {
         };
         OrderMessages {
             confirmed: text("confirmed", defaults.confirmed),
+            shipped: text("shipped", defaults.shipped),
             delivered: text("delivered", defaults.delivered),
             cancelled: text("cancelled", defaults.cancelled),
         }
@@ -70,6 +74,7 @@ impl OrderMessages {
     fn for_status(&self, status: OrderStatus) -> Option<&str> {
         let text = match status {
             OrderStatus::Confirmed => &self.confirmed,
+            OrderStatus::Shipped => &self.shipped,
             OrderStatus::Delivered => &self.delivered,
             OrderStatus::Cancelled => &self.cancelled,
             OrderStatus::New => return None,
@@ -116,6 +121,7 @@ pub(crate) async fn replace_order_messages(
     let mut check = Check::default();
     let texts = OrderMessages {
         confirmed: check.text("confirmed", &input.confirmed, 0, MAX_TEXT),
+        shipped: check.text("shipped", &input.shipped, 0, MAX_TEXT),
         delivered: check.text("delivered", &input.delivered, 0, MAX_TEXT),
         cancelled: check.text("cancelled", &input.cancelled, 0, MAX_TEXT),
     };

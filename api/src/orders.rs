@@ -139,14 +139,14 @@ pub(crate) async fn change_order_status(
     let Some(to) = OrderStatus::parse(&update.status.trim().to_lowercase()) else {
         return Err(Check::refuse(
             "status",
-            "Statut inconnu : confirmed, delivered ou cancelled.",
+            "Statut inconnu : confirmed, shipped, delivered ou cancelled.",
         ));
     };
     let mut tx = state.db.tenant(user.ctx()).await?;
     let (order, from) = orders::set_status(&mut tx, order_id, to).await.map_err(|e| match e {
         store::Error::Constraint(c) if c.starts_with("order_transition") => Error::Conflict {
             code: "invalid_transition",
-            message: "Ce changement de statut n'est pas possible (nouvelle → confirmée → livrée, ou annulée).".into(),
+            message: "Ce changement de statut n'est pas possible (nouvelle → confirmée → en livraison → livrée, ou annulée avant la livraison).".into(),
         },
         other => not_found(other),
     })?;

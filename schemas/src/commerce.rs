@@ -14,7 +14,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Where an order stands: new → confirmed → delivered, or cancelled.
+/// Where an order stands: new → confirmed → (shipped →) delivered, or cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
@@ -24,6 +24,8 @@ pub enum OrderStatus {
     /// Taken by the bot, waiting for the shop's confirmation.
     New,
     Confirmed,
+    /// Handed to the delivery: on its way to the customer.
+    Shipped,
     Delivered,
     /// Its items went back in stock.
     Cancelled,
@@ -32,18 +34,22 @@ pub enum OrderStatus {
 words!(OrderStatus {
     New => "new",
     Confirmed => "confirmed",
+    Shipped => "shipped",
     Delivered => "delivered",
     Cancelled => "cancelled",
 });
 
 impl OrderStatus {
-    /// Whether an order may go from `self` to `to`: new → confirmed → delivered, and new|confirmed →
-    /// cancelled.
+    /// Whether an order may go from `self` to `to`: new → confirmed → shipped → delivered (shipping may be
+    /// skipped), and cancelled from any step before delivery.
     pub fn can_become(self, to: OrderStatus) -> bool {
         use OrderStatus::*;
         matches!(
             (self, to),
-            (New, Confirmed) | (Confirmed, Delivered) | (New | Confirmed, Cancelled)
+            (New, Confirmed)
+                | (Confirmed, Shipped)
+                | (Confirmed | Shipped, Delivered)
+                | (New | Confirmed | Shipped, Cancelled)
         )
     }
 }
@@ -348,6 +354,11 @@ mod tests {
         use OrderStatus::*;
         for (from, to, allowed) in [
             (New, Confirmed, true),
+            (Confirmed, Shipped, true),
+            (Shipped, Delivered, true),
+            (Shipped, Cancelled, true),
+            (New, Shipped, false),
+            (Shipped, Confirmed, false),
             (Confirmed, Delivered, true),
             (New, Cancelled, true),
             (Confirmed, Cancelled, true),
@@ -368,7 +379,7 @@ mod tests {
             assert_eq!(MessageStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(
-            OrderStatus::parse("shipped"),
+            OrderStatus::parse("lost"),
             None,
             "unknown words are refused"
         );

@@ -68,7 +68,7 @@ async fn the_customer_is_told_once_when_the_shop_confirms_delivers_or_cancels(po
     // The shop's own words; an empty text sends nothing.
     let texts = json!({
         "confirmed": "Commande {commande} validée.",
-        "delivered": "",
+        "shipped": "", "delivered": "",
         "cancelled": "Désolé, {boutique} a annulé la commande {commande} ({total})."
     });
     let response = app
@@ -98,7 +98,8 @@ async fn order_texts_are_the_owner_s_to_set_and_checked(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = app.signup("Couture Adjamé").await;
     let other = app.signup("Maquis Marcory").await;
-    let too_long = json!({"confirmed": "x".repeat(501), "delivered": "", "cancelled": ""});
+    let too_long =
+        json!({"confirmed": "x".repeat(501), "shipped": "", "delivered": "", "cancelled": ""});
     let response = app
         .put("/api/v1/bot/order-messages", &shop.token, too_long)
         .await;
@@ -106,7 +107,7 @@ async fn order_texts_are_the_owner_s_to_set_and_checked(pool: PgPool) {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["fields"][0]["field"], "confirmed");
 
-    let mine = json!({"confirmed": "OK {commande}", "delivered": "Livré", "cancelled": "Annulé"});
+    let mine = json!({"confirmed": "OK {commande}", "shipped": "En route", "delivered": "Livré", "cancelled": "Annulé"});
     assert_eq!(
         app.put("/api/v1/bot/order-messages", &shop.token, mine.clone())
             .await
@@ -138,6 +139,7 @@ async fn order_texts_are_the_owner_s_to_set_and_checked(pool: PgPool) {
             "/app/settings/order-messages",
             &[
                 ("confirmed", "Confirmée : {commande}"),
+                ("shipped", ""),
                 ("delivered", ""),
                 ("cancelled", "Annulée"),
             ],
@@ -152,7 +154,7 @@ async fn order_texts_are_the_owner_s_to_set_and_checked(pool: PgPool) {
         .expect("json");
     assert_eq!(
         stored,
-        json!({"confirmed": "Confirmée : {commande}", "delivered": "", "cancelled": "Annulée"})
+        json!({"confirmed": "Confirmée : {commande}", "shipped": "", "delivered": "", "cancelled": "Annulée"})
     );
 }
 
@@ -206,4 +208,32 @@ async fn a_customer_cancels_an_order_the_shop_has_not_confirmed_and_only_that(po
             .any(|o| o["order_ref"] == reference.as_str() && o["status"] == "confirmed"),
         "{still:?}"
     );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn an_order_goes_out_for_delivery_and_the_customer_is_told_at_each_step(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let _worker = start_offline_worker(&app);
+    let order_id = ordered(&app, &shop).await;
+    let before = bot_replies(&app, &shop, CUSTOMER).await.len();
+
+    assert_eq!(
+        set_status(&app, &shop, &order_id, "shipped").await,
+        409,
+        "confirmed first"
+    );
+    for status in ["confirmed", "shipped", "delivered"] {
+        assert_eq!(
+            set_status(&app, &shop, &order_id, status).await,
+            200,
+            "{status}"
+        );
+    }
+    let replies = bot_replies(&app, &shop, CUSTOMER).await;
+    assert_eq!(replies.len(), before + 3, "{replies:?}");
+    assert!(replies[before + 1].contains("est en route"), "{replies:?}");
+    assert!(replies[before + 2].contains("est livrée"), "{replies:?}");
+    let status = ask(&app, &shop, CUSTOMER, "où en est ma commande ?").await;
+    assert!(status.contains("livrée"), "{status}");
 }

@@ -379,7 +379,7 @@ async fn staff_do_the_daily_work_and_get_403_on_every_owner_only_endpoint_and_pa
         (
             Method::PUT,
             "/api/v1/bot/order-messages",
-            Some(json!({"confirmed": "", "delivered": "", "cancelled": ""})),
+            Some(json!({"confirmed": "", "shipped": "", "delivered": "", "cancelled": ""})),
             403,
         ),
         (

@@ -212,10 +212,16 @@ mod tests {
             ("provider", &["wave", "orange_money", "stripe", "sandbox"]),
             (
                 "order.status",
-                &["new", "confirmed", "delivered", "cancelled"],
+                &["new", "confirmed", "shipped", "delivered", "cancelled"],
             ),
-            ("order.tab", &["new", "confirmed", "delivered", "cancelled"]),
-            ("order.action", &["confirmed", "delivered", "cancelled"]),
+            (
+                "order.tab",
+                &["new", "confirmed", "shipped", "delivered", "cancelled"],
+            ),
+            (
+                "order.action",
+                &["confirmed", "shipped", "delivered", "cancelled"],
+            ),
             (
                 "tone",
                 &["friendly", "professional", "casual", "enthusiastic"],

@@ -230,6 +230,7 @@ impl NoticesForm {
     fn rows(&self) -> Vec<(&'static str, String)> {
         vec![
             ("confirmed", self.texts.confirmed.clone()),
+            ("shipped", self.texts.shipped.clone()),
             ("delivered", self.texts.delivered.clone()),
             ("cancelled", self.texts.cancelled.clone()),
         ]
@@ -257,6 +258,7 @@ async fn save_order_messages(
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let texts = OrderMessages {
         confirmed: get("confirmed"),
+        shipped: get("shipped"),
         delivered: get("delivered"),
         cancelled: get("cancelled"),
     };

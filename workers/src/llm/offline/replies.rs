@@ -829,6 +829,7 @@ impl Voice {
                 "received, awaiting confirmation",
             ),
             "confirmed" => ("confirmée, en préparation", "confirmed, being prepared"),
+            "shipped" => ("en cours de livraison", "on its way"),
             "delivered" => ("livrée", "delivered"),
             "cancelled" => ("annulée", "cancelled"),
             other => (other, other),
