@@ -294,6 +294,7 @@ pub(crate) async fn reply_by_hand(
             },
             in_reply_to: waiting.last().map(|m| m.message_id),
             sent_at: now,
+            turn: None,
         },
     )
     .await?;

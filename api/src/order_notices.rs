@@ -180,6 +180,7 @@ pub(crate) async fn notify(
             },
             in_reply_to: None,
             sent_at: now,
+            turn: None,
         },
     )
     .await?;

@@ -23,6 +23,9 @@ pub struct Message {
     pub status_detail: String,
     pub in_reply_to: Option<Uuid>,
     pub sent_at: DateTime<Utc>,
+    /// For a bot reply, what the bot did to write it (engine, tools, orders, hand-over, tokens).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub turn: Option<serde_json::Value>,
 }
 
 /// A compile-checked query returning [`Message`]s: `$head`, the columns of `message`, then `$tail`.
@@ -32,7 +35,8 @@ macro_rules! message_row {
             Message,
             $head
                 + r#"message_id, chat_id, direction as "direction: Direction", author as "author: Author",
-                     wa_message_id, body, status as "status: MessageStatus", status_detail, in_reply_to, sent_at"#
+                     wa_message_id, body, status as "status: MessageStatus", status_detail, in_reply_to, sent_at,
+                     turn"#
                 + $tail
             $(, $arg)*
         )
@@ -74,6 +78,8 @@ pub struct NewOutbound<'a> {
     pub status: MessageStatus,
     pub in_reply_to: Option<Uuid>,
     pub sent_at: DateTime<Utc>,
+    /// What the bot did to write it (bot replies only).
+    pub turn: Option<&'a serde_json::Value>,
 }
 
 /// Stores an outbound message; returns the stored row (the existing one if this id was stored before).
@@ -84,8 +90,8 @@ pub async fn insert_outbound(
     let tenant_id = tx.tenant_id();
     let inserted = message_row!(
         "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, in_reply_to,
-                              sent_at)
-         values ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8)
+                              sent_at, turn)
+         values ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9)
          on conflict (tenant_id, wa_message_id) do nothing
          returning ",
         "",
@@ -97,6 +103,7 @@ pub async fn insert_outbound(
         new.status.as_str(),
         new.in_reply_to,
         new.sent_at,
+        new.turn,
     )
     .fetch_optional(&mut **tx)
     .await?;

@@ -356,6 +356,21 @@ async fn gemini_learns_this_shop_s_facts_only_and_shop_info_says_when_the_shop_s
         json!({"name": "Yopougon", "fee_xof": 1500})
     );
     assert_eq!(result["found"], true);
+    let messages = chat_messages(&app, &shop, CUSTOMER).await;
+    let reply = messages
+        .iter()
+        .rev()
+        .find(|m| m["author"] == "bot")
+        .expect("a reply");
+    assert_eq!(reply["turn"]["engine"], "gemini", "{reply}");
+    assert_eq!(reply["turn"]["tools"], json!(["shop_info"]), "{reply}");
+    let mut owner = WebUser::signed_in(&app, &shop).await;
+    let chat_id = reply["chat_id"].as_str().expect("chat");
+    let transcript = owner.page(&format!("/app/conversations/{chat_id}")).await;
+    assert!(
+        transcript.contains("IA Gemini · shop_info"),
+        "the shop sees what the bot did"
+    );
 
     let answer = ask(&app, &shop, CUSTOMER, "vous avez une garantie ?").await;
     assert!(

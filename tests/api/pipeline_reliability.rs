@@ -322,7 +322,7 @@ impl LlmProvider for Slow {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         Ok(Reply {
             text: "Bonjour".into(),
-            usage: Default::default(),
+            ..Reply::default()
         })
     }
 }

@@ -52,6 +52,8 @@ pub struct MessageView {
     /// Why it was not answered, or its delivery state.
     pub note: String,
     pub failed: bool,
+    /// For a bot reply: the engine, the tools it used, the orders it took ("Gemini · recherche, commande").
+    pub turn: String,
 }
 
 pub fn message_views(lang: Lang, list: &[Message]) -> Vec<MessageView> {
@@ -69,8 +71,42 @@ pub fn message_views(lang: Lang, list: &[Message]) -> Vec<MessageView> {
                 MessageStatus::Answered | MessageStatus::Sent => String::new(),
             },
             failed: m.status == MessageStatus::Failed,
+            turn: m
+                .turn
+                .as_ref()
+                .map(|t| turn_summary(lang, t))
+                .unwrap_or_default(),
         })
         .collect()
+}
+
+/// "IA Gemini · search_products, create_order · CMD-1A2B3C4D · transmis à l'équipe".
+fn turn_summary(lang: Lang, turn: &serde_json::Value) -> String {
+    let mut parts = Vec::new();
+    match turn["engine"].as_str() {
+        Some("gemini") => parts.push(lang.t("chat.engine.gemini").into_owned()),
+        Some("offline") => parts.push(lang.t("chat.engine.offline").into_owned()),
+        _ => {}
+    }
+    let tools: Vec<&str> = turn["tools"]
+        .as_array()
+        .map(|t| t.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    if !tools.is_empty() {
+        parts.push(tools.join(", "));
+    }
+    if let Some(orders) = turn["orders"].as_array() {
+        parts.extend(
+            orders
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::to_owned),
+        );
+    }
+    if turn["handover"].is_string() {
+        parts.push(lang.t("chat.handed_over").into_owned());
+    }
+    parts.join(" · ")
 }
 
 /// Escapes `text` for HTML, then renders WhatsApp's `*bold*` and `_italic_` (markers that open and close on

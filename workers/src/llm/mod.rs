@@ -114,6 +114,8 @@ pub struct ChatMessage {
 pub struct Reply {
     pub text: String,
     pub usage: Usage,
+    /// The engine that wrote it (`gemini`, `offline`), recorded with the reply for the shop.
+    pub engine: &'static str,
 }
 
 /// Tokens consumed by the turn (all rounds), recorded per tenant per month.

@@ -120,6 +120,7 @@ impl Pipeline {
                 status: MessageStatus::Sent,
                 in_reply_to: None,
                 sent_at: inbound.timestamp,
+                turn: None,
             },
         )
         .await?;

@@ -52,6 +52,8 @@ pub struct SalesTools<'a> {
     pub handover: Option<String>,
     /// This customer's orders the turn cancels at their request (not yet confirmed by the shop).
     pub cancellations: Vec<Uuid>,
+    /// The tools called, in order (known names only), for the turn's record.
+    pub called: Vec<&'static str>,
 }
 
 impl<'a> SalesTools<'a> {
@@ -65,6 +67,7 @@ impl<'a> SalesTools<'a> {
             intents: Vec::new(),
             handover: None,
             cancellations: Vec::new(),
+            called: Vec::new(),
         }
     }
 
@@ -332,18 +335,23 @@ fn invalid(name: &str, e: serde_json::Error) -> Value {
 #[async_trait]
 impl ToolExecutor for SalesTools<'_> {
     async fn call(&mut self, name: &str, args: Value) -> Value {
-        // The name comes from the model: only known names become a label value.
-        let label = match name {
-            tools::SEARCH_PRODUCTS
-            | tools::GET_PRODUCT
-            | tools::CREATE_ORDER
-            | tools::ORDER_STATUS
-            | tools::SHOP_INFO
-            | tools::HAND_OVER
-            | tools::CANCEL_ORDER => name.to_owned(),
-            _ => "unknown".to_owned(),
-        };
-        metrics::counter!("llm_tool_calls_total", "tool" => label).increment(1);
+        // The name comes from the model: only known names become a label value or a record.
+        let known = [
+            tools::SEARCH_PRODUCTS,
+            tools::GET_PRODUCT,
+            tools::CREATE_ORDER,
+            tools::ORDER_STATUS,
+            tools::SHOP_INFO,
+            tools::HAND_OVER,
+            tools::CANCEL_ORDER,
+        ]
+        .into_iter()
+        .find(|known| *known == name);
+        metrics::counter!("llm_tool_calls_total", "tool" => known.unwrap_or("unknown"))
+            .increment(1);
+        if let Some(known) = known {
+            self.called.push(known);
+        }
         match name {
             tools::SEARCH_PRODUCTS => {
                 serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.search(a))
@@ -377,6 +385,7 @@ impl ToolExecutor for SalesTools<'_> {
         self.reserved.clear();
         self.handover = None;
         self.cancellations.clear();
+        self.called.clear();
     }
 }
 

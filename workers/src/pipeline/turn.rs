@@ -97,6 +97,9 @@ struct Response {
     /// Orders the customer cancelled (still waiting for the shop).
     cancellations: Vec<Uuid>,
     usage: Usage,
+    /// The engine that answered and the tools it called, recorded with the reply.
+    engine: &'static str,
+    called: Vec<&'static str>,
 }
 
 /// What committing the turn did.
@@ -324,6 +327,8 @@ impl Pipeline {
             intents: tools.intents,
             handover: tools.handover,
             cancellations: tools.cancellations,
+            engine: reply.engine,
+            called: tools.called,
             usage: reply.usage,
         })
     }
@@ -570,6 +575,14 @@ impl Pipeline {
         } else {
             MessageStatus::Queued
         };
+        let record = json!({
+            "engine": response.engine,
+            "tools": response.called,
+            "orders": response.intents.iter().map(|i| orders::order_ref(i.order_id)).collect::<Vec<_>>(),
+            "cancelled": response.cancellations.len(),
+            "handover": response.handover,
+            "tokens": { "prompt": response.usage.prompt_tokens, "output": response.usage.output_tokens },
+        });
         let (sent, inserted) = messages::insert_outbound(
             tx,
             &messages::NewOutbound {
@@ -580,6 +593,7 @@ impl Pipeline {
                 status,
                 in_reply_to: Some(last_message_id),
                 sent_at: now,
+                turn: Some(&record),
             },
         )
         .await?;

@@ -322,7 +322,11 @@ impl LlmProvider for Gemini {
             match self.generate(&body, round, &mut usage).await? {
                 Answer::Text(text) => {
                     tracing::debug!(round, ?usage, "Gemini turn answered");
-                    return Ok(Reply { text, usage });
+                    return Ok(Reply {
+                        text,
+                        usage,
+                        engine: "gemini",
+                    });
                 }
                 Answer::Calls { .. } if mode == CallingMode::None => break,
                 Answer::Calls { content, calls } => {

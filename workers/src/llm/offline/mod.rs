@@ -37,6 +37,7 @@ impl LlmProvider for Offline {
         Ok(Reply {
             text,
             usage: Usage::default(),
+            engine: "offline",
         })
     }
 }
