@@ -36,6 +36,8 @@ use crate::tenant_slot::{ConnectionWatch, RecentIds};
 const TOO_OLD: &str =
     "Réponse non envoyée : trop ancienne (WhatsApp était déconnecté trop longtemps).";
 const REFUSED: &str = "WhatsApp a refusé l'envoi (destinataire invalide ou session fermée).";
+/// How long JetStream waits for an outbound reply's ack before redelivering it (progress acks extend it).
+const OUTBOUND_ACK_WAIT: Duration = Duration::from_secs(30);
 
 fn gave_up(attempts: u32) -> String {
     format!("Envoi WhatsApp impossible après {attempts} tentatives (connexion instable).")
@@ -62,7 +64,7 @@ fn consumer_config(shared: &NodeState, tenant_id: Uuid) -> consumer::pull::Confi
         filter_subject: shared.subjects.outbound(tenant_id),
         deliver_policy: consumer::DeliverPolicy::All,
         ack_policy: consumer::AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(30),
+        ack_wait: OUTBOUND_ACK_WAIT,
         max_ack_pending: 1,
         inactive_threshold: Duration::from_secs(7 * 24 * 3600),
         ..Default::default()
@@ -133,16 +135,29 @@ pub(crate) async fn run(
                     break;
                 }
             };
-            // Stamped with the epoch of the lease it was consumed under.
-            let outcome = send_reply(
+            // Stamped with the epoch of the lease it was consumed under. Progress acks keep the message from
+            // being redelivered while a send or its delivery record waits (a database outage, a reconnect).
+            let work = send_reply(
                 &shared,
                 &lease,
                 lease.epoch,
                 &connection,
                 &recent,
                 &message.payload,
-            )
-            .await;
+            );
+            tokio::pin!(work);
+            let mut progress = tokio::time::interval(OUTBOUND_ACK_WAIT / 3);
+            progress.tick().await;
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut work => break outcome,
+                    _ = progress.tick() => {
+                        if let Err(e) = message.ack_with(AckKind::Progress).await {
+                            tracing::debug!(%tenant_id, error = %e, "progress ack failed");
+                        }
+                    }
+                }
+            };
             let acked = match outcome {
                 OutboundOutcome::Dropped(_) => {
                     message
@@ -261,6 +276,7 @@ async fn send_reply(
     {
         mark(
             shared,
+            lease,
             tenant_id,
             &reply.outbound_id,
             MessageStatus::Failed,
@@ -301,6 +317,7 @@ async fn send_reply(
                 let _ = live.typing(&reply.customer_jid, false).await;
                 mark(
                     shared,
+                    lease,
                     tenant_id,
                     &reply.outbound_id,
                     MessageStatus::Sent,
@@ -335,6 +352,7 @@ async fn send_reply(
     let _ = live.typing(&reply.customer_jid, false).await;
     mark(
         shared,
+        lease,
         tenant_id,
         &reply.outbound_id,
         MessageStatus::Failed,
@@ -370,20 +388,49 @@ async fn delivery_status(
     Ok(status)
 }
 
+/// Records a reply's delivery. The record is what keeps a redelivered reply from being sent twice (and what
+/// the shop sees), so while the database is unavailable it is retried, with backoff, for as long as this node
+/// holds the shop; the caller keeps the outbound message in progress meanwhile.
 async fn mark(
     shared: &NodeState,
+    lease: &Lease,
     tenant_id: Uuid,
     outbound_id: &str,
     status: MessageStatus,
     detail: &str,
 ) {
-    let written = async {
-        let mut tx = shared.db.tenant(TenantCtx::new(tenant_id)).await?;
-        messages::set_delivery(&mut tx, outbound_id, status, detail).await?;
-        tx.commit().await
-    }
-    .await;
-    if let Err(e) = written {
-        tracing::warn!(%tenant_id, outbound_id, error.cause_chain = ?e, error.message = %e, "cannot record a reply's delivery");
+    let mut wait = MARK_RETRY_FIRST;
+    let mut warned = false;
+    loop {
+        let written = async {
+            let mut tx = shared.db.tenant(TenantCtx::new(tenant_id)).await?;
+            messages::set_delivery(&mut tx, outbound_id, status, detail).await?;
+            tx.commit().await
+        }
+        .await;
+        let e = match written {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        if !e.is_unavailable() {
+            tracing::warn!(%tenant_id, outbound_id, error.cause_chain = ?e, error.message = %e, "cannot record a reply's delivery");
+            return;
+        }
+        if !warned {
+            tracing::warn!(%tenant_id, outbound_id, error.message = %e, "database unavailable: the reply's delivery will be recorded once it is back");
+            warned = true;
+        }
+        tokio::select! {
+            () = lease.fenced() => {
+                tracing::warn!(%tenant_id, outbound_id, "lease lost before a reply's delivery could be recorded");
+                return;
+            }
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(MARK_RETRY_MAX);
     }
 }
+
+/// Retry delays of a delivery record while the database is down: soon after it returns, without hammering it.
+const MARK_RETRY_FIRST: Duration = Duration::from_millis(200);
+const MARK_RETRY_MAX: Duration = Duration::from_secs(2);

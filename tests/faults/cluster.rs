@@ -13,7 +13,7 @@ use testkit::nats_server::NatsServer;
 use uuid::Uuid;
 
 use crate::model::{Model, PRODUCT_ID};
-use crate::pg_proxy::PgProxy;
+use testkit::pg_proxy::PgProxy;
 
 const POSTGRES: &str = "127.0.0.1:5432";
 /// A fixed development master key (32 bytes, base64): every process must share one.

@@ -13,7 +13,6 @@
 
 mod cluster;
 mod model;
-mod pg_proxy;
 mod traffic;
 
 use std::future::Future;

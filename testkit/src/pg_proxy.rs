@@ -1,6 +1,6 @@
-//! A TCP proxy in front of the machine's PostgreSQL, for the worker processes: the suite cuts every live
-//! connection and refuses new ones through it, which is how "PostgreSQL goes away" is played without touching
-//! the shared server other tests use.
+//! A TCP proxy in front of the machine's PostgreSQL: a test (or the fault suite's worker processes) connects
+//! through it, and cutting every live connection and refusing new ones is how "PostgreSQL goes away" is played
+//! without touching the shared server other tests use.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
