@@ -39,13 +39,7 @@ pub(crate) async fn get_alert_phone(state: &AppState, user: &AuthUser) -> Result
     let mut tx = state.db.tenant(user.ctx()).await?;
     let digits = bot_settings::alert_phone(&mut tx).await?;
     tx.commit().await?;
-    Ok(AlertPhone {
-        phone: if digits.is_empty() {
-            String::new()
-        } else {
-            format!("+{digits}")
-        },
-    })
+    Ok(AlertPhone::of_digits(&digits))
 }
 
 /// Sets or removes the alert number.
@@ -87,11 +81,18 @@ pub(crate) async fn replace_alert_phone(
     )
     .await?;
     tx.commit().await?;
-    Ok(AlertPhone {
-        phone: if digits.is_empty() {
-            String::new()
-        } else {
-            format!("+{digits}")
-        },
-    })
+    Ok(AlertPhone::of_digits(&digits))
+}
+
+impl AlertPhone {
+    /// The stored digits (`2250707070707`, or empty) as the API answers them (`+2250707070707`).
+    fn of_digits(digits: &str) -> Self {
+        AlertPhone {
+            phone: if digits.is_empty() {
+                String::new()
+            } else {
+                format!("+{digits}")
+            },
+        }
+    }
 }

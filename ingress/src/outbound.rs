@@ -145,19 +145,7 @@ pub(crate) async fn run(
                 &recent,
                 &message.payload,
             );
-            tokio::pin!(work);
-            let mut progress = tokio::time::interval(OUTBOUND_ACK_WAIT / 3);
-            progress.tick().await;
-            let outcome = loop {
-                tokio::select! {
-                    outcome = &mut work => break outcome,
-                    _ = progress.tick() => {
-                        if let Err(e) = message.ack_with(AckKind::Progress).await {
-                            tracing::debug!(%tenant_id, error = %e, "progress ack failed");
-                        }
-                    }
-                }
-            };
+            let outcome = tdj_nats::while_in_progress(&message, OUTBOUND_ACK_WAIT, work).await;
             let acked = match outcome {
                 OutboundOutcome::Dropped(_) => {
                     message

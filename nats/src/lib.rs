@@ -6,6 +6,7 @@
 
 pub mod inbound;
 pub mod outbox;
+pub mod progress;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use schemas::Subjects;
 
 pub use inbound::{PublishInboundError, publish_inbound};
 pub use outbox::publish_outbox;
+pub use progress::while_in_progress;
 
 /// NATS settings.
 #[derive(Debug, Clone, clap::Args)]

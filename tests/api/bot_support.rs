@@ -55,6 +55,22 @@ pub fn start_offline_worker(app: &TestApp) -> RunningWorker {
     start_worker(app, Arc::new(Offline::new()))
 }
 
+/// A WhatsApp customer message from `jid` as the ingress publishes it (subject, payload).
+pub fn whatsapp_inbound(app: &TestApp, shop: &Shop, jid: &str, text: &str) -> (String, Vec<u8>) {
+    let message = InboundMessage {
+        tenant_id: shop.tenant_id,
+        channel: schemas::Channel::Whatsapp,
+        customer_jid: jid.into(),
+        customer_name: "Kouassi".into(),
+        wa_message_id: format!("wa-{}", uuid::Uuid::new_v4().simple()),
+        text: text.to_owned(),
+        timestamp: chrono::Utc::now(),
+        from_owner: false,
+    };
+    let subject = app.subjects.inbound(shop.tenant_id, message.chat_key());
+    (subject, serde_json::to_vec(&message).expect("json"))
+}
+
 /// A customer message as the simulator publishes it, and its subject.
 pub fn inbound(app: &TestApp, shop: &Shop, from: &str, text: &str) -> (String, InboundMessage) {
     let message = InboundMessage {

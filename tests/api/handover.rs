@@ -105,7 +105,8 @@ async fn the_owner_s_alert_number_gets_one_whatsapp_message_per_handed_over_conv
         std::sync::Arc::new(workers::llm::offline::Offline::new()),
     );
     for text in ["vous faites du crédit ?", "et le paiement en 3 fois ?"] {
-        let (subject, message) = inbound_whatsapp(&app, &shop, text);
+        let (subject, message) =
+            whatsapp_inbound(&app, &shop, "2250700000052@s.whatsapp.net", text);
         assert_eq!(
             pipeline.process_delivery(&subject, &message, 1).await,
             workers::Outcome::Ack
@@ -128,20 +129,4 @@ async fn the_owner_s_alert_number_gets_one_whatsapp_message_per_handed_over_conv
         alerts[0].0.contains("un client attend votre réponse") && alerts[0].0.contains("crédit"),
         "{alerts:?}"
     );
-}
-
-/// A WhatsApp customer message as the ingress publishes it, and its subject.
-fn inbound_whatsapp(app: &TestApp, shop: &Shop, text: &str) -> (String, Vec<u8>) {
-    let message = schemas::InboundMessage {
-        tenant_id: shop.tenant_id,
-        channel: schemas::Channel::Whatsapp,
-        customer_jid: "2250700000052@s.whatsapp.net".into(),
-        customer_name: "Kouassi".into(),
-        wa_message_id: format!("wa-{}", uuid::Uuid::new_v4().simple()),
-        text: text.to_owned(),
-        timestamp: chrono::Utc::now(),
-        from_owner: false,
-    };
-    let subject = app.subjects.inbound(shop.tenant_id, message.chat_key());
-    (subject, serde_json::to_vec(&message).expect("json"))
 }

@@ -447,18 +447,7 @@ fn whatsapp_message(
     shop: &crate::helpers::Shop,
     text: &str,
 ) -> (String, Vec<u8>) {
-    let message = schemas::InboundMessage {
-        tenant_id: shop.tenant_id,
-        channel: schemas::Channel::Whatsapp,
-        customer_jid: "2250700000099@s.whatsapp.net".into(),
-        customer_name: "Kouassi".into(),
-        wa_message_id: format!("wa-{}", uuid::Uuid::new_v4().simple()),
-        text: text.to_owned(),
-        timestamp: chrono::Utc::now(),
-        from_owner: false,
-    };
-    let subject = app.subjects.inbound(shop.tenant_id, message.chat_key());
-    (subject, serde_json::to_vec(&message).expect("json"))
+    crate::bot_support::whatsapp_inbound(app, shop, "2250700000099@s.whatsapp.net", text)
 }
 
 async fn message_states(

@@ -1,5 +1,7 @@
 //! Settings: the bot's identity (name, tone, language, instructions, opening hours, out-of-hours message),
-//! the shop's details and the user's language. The bot form is also the onboarding's last step.
+//! what the bot knows (questions and answers, delivery zones), the order update messages, the alert number,
+//! the shop's details and the user's language. The bot form is also the onboarding's last step. A form posted
+//! with mistakes re-renders the whole page with that form as typed and its errors (422).
 
 use std::collections::HashMap;
 
@@ -19,7 +21,7 @@ use super::form::Posted;
 use super::i18n::Lang;
 use super::knowledge_form::KnowledgeForm;
 use super::session::Session;
-use super::view::{Chrome, Flash, field_errors, render};
+use super::view::{Chrome, FieldErrors, Flash, field_errors, render};
 use crate::AppState;
 use crate::order_notices::OrderMessages;
 use crate::validate::Check;
@@ -62,18 +64,58 @@ async fn page(
     session: Session,
     flash: Flash,
 ) -> WebResult<Response> {
-    let chrome = Chrome::load(&state, &session, "settings", "settings.title", flash).await?;
-    let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
-    render(&SettingsTemplate {
+    render(&saved_page(&state, &session, flash).await?)
+}
+
+/// The page with every form as saved (the owner-only ones empty for staff, who do not see them).
+async fn saved_page(
+    state: &AppState,
+    session: &Session,
+    flash: Flash,
+) -> WebResult<SettingsTemplate> {
+    let chrome = Chrome::load(state, session, "settings", "settings.title", flash).await?;
+    let settings = crate::bot::get_bot_settings(state, &session.user).await?;
+    let owner = session.user.require_owner().is_ok();
+    let knowledge = if owner {
+        crate::knowledge::get_knowledge(state, &session.user).await?
+    } else {
+        Default::default()
+    };
+    let texts = if owner {
+        crate::order_notices::get_order_messages(state, &session.user).await?
+    } else {
+        OrderMessages::default()
+    };
+    let alert_phone = if owner {
+        let stored = crate::alert_phone::get_alert_phone(state, &session.user).await?;
+        crate::phone::PhoneNumber::display(&stored.phone)
+    } else {
+        String::new()
+    };
+    Ok(SettingsTemplate {
         bot: BotForm::of(chrome.lang, &settings, "settings"),
-        knowledge: saved_knowledge(&state, &session).await?,
-        notices: saved_notices(&state, &session).await?,
-        alert_phone: saved_alert_phone(&state, &session).await?,
+        knowledge: KnowledgeForm::of(&knowledge),
+        notices: NoticesForm {
+            texts,
+            errors: FieldErrors::default(),
+        },
+        alert_phone,
         alert_error: String::new(),
         business_name: chrome.shop_name.clone(),
         business_error: String::new(),
         chrome,
     })
+}
+
+/// The page again with one form as posted and its errors (`edit` puts them in), answered 422.
+async fn refused(
+    state: &AppState,
+    session: &Session,
+    edit: impl FnOnce(&mut SettingsTemplate),
+) -> WebResult<Response> {
+    let mut page = saved_page(state, session, Flash::default()).await?;
+    edit(&mut page);
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
 }
 
 async fn save_bot(
@@ -99,25 +141,7 @@ async fn save_bot(
             if from == "onboarding" {
                 return super::onboarding::bot_step_with(&state, &session, bot).await;
             }
-            let chrome = Chrome::load(
-                &state,
-                &session,
-                "settings",
-                "settings.title",
-                Flash::default(),
-            )
-            .await?;
-            let page = render(&SettingsTemplate {
-                bot,
-                knowledge: saved_knowledge(&state, &session).await?,
-                notices: saved_notices(&state, &session).await?,
-                alert_phone: saved_alert_phone(&state, &session).await?,
-                alert_error: String::new(),
-                business_name: chrome.shop_name.clone(),
-                business_error: String::new(),
-                chrome,
-            })?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            refused(&state, &session, |page| page.bot = bot).await
         }
     }
 }
@@ -137,26 +161,11 @@ async fn save_business(
     );
     if let Err(e) = check.finish() {
         let errors = field_errors(e)?;
-        let chrome = Chrome::load(
-            &state,
-            &session,
-            "settings",
-            "settings.title",
-            Flash::default(),
-        )
-        .await?;
-        let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
-        let page = render(&SettingsTemplate {
-            bot: BotForm::of(chrome.lang, &settings, "settings"),
-            knowledge: saved_knowledge(&state, &session).await?,
-            notices: saved_notices(&state, &session).await?,
-            alert_phone: saved_alert_phone(&state, &session).await?,
-            alert_error: String::new(),
-            business_name: name,
-            business_error: errors.of("business_name").to_owned(),
-            chrome,
-        })?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return refused(&state, &session, |page| {
+            page.business_name = name;
+            page.business_error = errors.of("business_name").to_owned();
+        })
+        .await;
     }
     let mut tx = state.db.tenant(session.user.ctx()).await?;
     tenants::rename(&mut tx, &name).await?;
@@ -169,15 +178,6 @@ async fn save_business(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to("/app/settings?done=saved").into_response())
-}
-
-/// The knowledge form with the saved lists; only an owner sees (and may read) them.
-async fn saved_knowledge(state: &AppState, session: &Session) -> WebResult<KnowledgeForm> {
-    if session.user.require_owner().is_err() {
-        return Ok(KnowledgeForm::of(&Default::default()));
-    }
-    let knowledge = crate::knowledge::get_knowledge(state, &session.user).await?;
-    Ok(KnowledgeForm::of(&knowledge))
 }
 
 async fn save_knowledge(
@@ -195,26 +195,7 @@ async fn save_knowledge(
         Ok(_) => Ok(Redirect::to("/app/settings?done=saved#knowledge").into_response()),
         Err(e) => {
             knowledge.errors = field_errors(e)?;
-            let chrome = Chrome::load(
-                &state,
-                &session,
-                "settings",
-                "settings.title",
-                Flash::default(),
-            )
-            .await?;
-            let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
-            let page = render(&SettingsTemplate {
-                bot: BotForm::of(chrome.lang, &settings, "settings"),
-                knowledge,
-                notices: saved_notices(&state, &session).await?,
-                alert_phone: saved_alert_phone(&state, &session).await?,
-                alert_error: String::new(),
-                business_name: chrome.shop_name.clone(),
-                business_error: String::new(),
-                chrome,
-            })?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            refused(&state, &session, |page| page.knowledge = knowledge).await
         }
     }
 }
@@ -222,7 +203,7 @@ async fn save_knowledge(
 /// The texts customers get when an order changes status, with their errors.
 struct NoticesForm {
     texts: OrderMessages,
-    errors: super::view::FieldErrors,
+    errors: FieldErrors,
 }
 
 impl NoticesForm {
@@ -235,18 +216,6 @@ impl NoticesForm {
             ("cancelled", self.texts.cancelled.clone()),
         ]
     }
-}
-
-async fn saved_notices(state: &AppState, session: &Session) -> WebResult<NoticesForm> {
-    let texts = if session.user.require_owner().is_err() {
-        OrderMessages::default()
-    } else {
-        crate::order_notices::get_order_messages(state, &session.user).await?
-    };
-    Ok(NoticesForm {
-        texts,
-        errors: Default::default(),
-    })
 }
 
 async fn save_order_messages(
@@ -266,37 +235,12 @@ async fn save_order_messages(
         Ok(_) => Ok(Redirect::to("/app/settings?done=saved#order-messages").into_response()),
         Err(e) => {
             let errors = field_errors(e)?;
-            let chrome = Chrome::load(
-                &state,
-                &session,
-                "settings",
-                "settings.title",
-                Flash::default(),
-            )
-            .await?;
-            let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
-            let page = render(&SettingsTemplate {
-                bot: BotForm::of(chrome.lang, &settings, "settings"),
-                knowledge: saved_knowledge(&state, &session).await?,
-                notices: NoticesForm { texts, errors },
-                alert_phone: saved_alert_phone(&state, &session).await?,
-                alert_error: String::new(),
-                business_name: chrome.shop_name.clone(),
-                business_error: String::new(),
-                chrome,
-            })?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            refused(&state, &session, |page| {
+                page.notices = NoticesForm { texts, errors };
+            })
+            .await
         }
     }
-}
-
-/// The alert number as the form shows it ("" for staff, who cannot read it).
-async fn saved_alert_phone(state: &AppState, session: &Session) -> WebResult<String> {
-    if session.user.require_owner().is_err() {
-        return Ok(String::new());
-    }
-    let stored = crate::alert_phone::get_alert_phone(state, &session.user).await?;
-    Ok(crate::phone::PhoneNumber::display(&stored.phone))
 }
 
 async fn save_alert_phone(
@@ -313,26 +257,11 @@ async fn save_alert_phone(
         Ok(_) => Ok(Redirect::to("/app/settings?done=saved#alerts").into_response()),
         Err(e) => {
             let errors = field_errors(e)?;
-            let chrome = Chrome::load(
-                &state,
-                &session,
-                "settings",
-                "settings.title",
-                Flash::default(),
-            )
-            .await?;
-            let settings = crate::bot::get_bot_settings(&state, &session.user).await?;
-            let page = render(&SettingsTemplate {
-                bot: BotForm::of(chrome.lang, &settings, "settings"),
-                knowledge: saved_knowledge(&state, &session).await?,
-                notices: saved_notices(&state, &session).await?,
-                alert_phone: typed,
-                alert_error: errors.of("phone").to_owned(),
-                business_name: chrome.shop_name.clone(),
-                business_error: String::new(),
-                chrome,
-            })?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            refused(&state, &session, |page| {
+                page.alert_phone = typed;
+                page.alert_error = errors.of("phone").to_owned();
+            })
+            .await
         }
     }
 }

@@ -119,19 +119,7 @@ impl Pipeline {
             }
         };
         let work = self.process(&message.subject, &message.payload, delivered, stream_seq);
-        tokio::pin!(work);
-        let mut progress = tokio::time::interval(tdj_nats::WORKERS_ACK_WAIT / 3);
-        progress.tick().await;
-        let outcome = loop {
-            tokio::select! {
-                outcome = &mut work => break outcome,
-                _ = progress.tick() => {
-                    if let Err(e) = message.ack_with(AckKind::Progress).await {
-                        tracing::debug!(error = %e, "progress ack failed");
-                    }
-                }
-            }
-        };
+        let outcome = tdj_nats::while_in_progress(&message, tdj_nats::WORKERS_ACK_WAIT, work).await;
         let ack = match &outcome {
             Outcome::Ack | Outcome::DeadLetter(_) => message.ack().await,
             Outcome::Retry(delay) => message.ack_with(AckKind::Nak(Some(*delay))).await,
