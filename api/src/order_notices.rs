@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
 use schemas::commerce::{Author, MessageStatus, OrderStatus};
-use schemas::{Channel, EventData, OutboundReply};
+use schemas::{Channel, EventData, OutboundReply, Subjects};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::orders::Order;
@@ -146,7 +146,7 @@ pub(crate) async fn replace_order_messages(
 /// publishes the outbox after commit.
 pub(crate) async fn notify(
     tx: &mut TenantTx<'_>,
-    state: &AppState,
+    subjects: &Subjects,
     order: &Order,
     status: OrderStatus,
 ) -> Result<()> {
@@ -199,18 +199,12 @@ pub(crate) async fn notify(
             created_at: now,
         };
         let payload = serde_json::to_value(&outbound).map_err(anyhow::Error::from)?;
-        outbox::push(
-            tx,
-            &state.subjects.outbound(tenant_id),
-            &outbound_id,
-            &payload,
-        )
-        .await?;
+        outbox::push(tx, &subjects.outbound(tenant_id), &outbound_id, &payload).await?;
     }
     let with_text = bot_settings::events_include_text(tx).await?;
     outbox::push_event(
         tx,
-        &state.subjects,
+        subjects,
         EventData::MessageSent {
             chat_id,
             message_id: message.message_id,

@@ -161,7 +161,7 @@ pub(crate) async fn change_order_status(
         },
     )
     .await?;
-    crate::order_notices::notify(&mut tx, state, &order, to).await?;
+    crate::order_notices::notify(&mut tx, &state.subjects, &order, to).await?;
     audit::record(
         &mut tx,
         Some(user.user_id),

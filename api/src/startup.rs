@@ -124,6 +124,8 @@ impl Application {
         let shops = self.state.simulator_limiter.clone();
         let checkouts = self.state.checkout_limiter.clone();
         let db = self.state.db.clone();
+        let nats = self.state.nats.clone();
+        let subjects = self.state.subjects.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(crate::rate_limit::SHRINK_EVERY);
             loop {
@@ -132,7 +134,7 @@ impl Application {
                 accounts.shrink();
                 shops.shrink();
                 checkouts.shrink();
-                crate::housekeeping::run(&db).await;
+                crate::housekeeping::run(&db, &nats, &subjects).await;
             }
         });
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();

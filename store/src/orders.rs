@@ -369,32 +369,58 @@ pub async fn set_status(
     Ok((get(tx, order_id).await?, from))
 }
 
-/// Cancels every bot order still `new` past its hold, in every shop, and puts its items back in stock (platform
-/// path: the periodic clean-up). Returns how many were cancelled; safe to run on several processes at once
-/// (a row another pass cancelled first no longer matches).
-pub async fn expire_holds(tx: &mut PlatformTx, now: DateTime<Utc>) -> Result<u64> {
-    let expired = sqlx::query_scalar!(
-        r#"with expired as (
-             update customer_order
-                set status = 'cancelled', hold_until = null, updated_at = now(),
-                    note = trim(note || ' ' || 'Annulée automatiquement : non confirmée à temps.')
-              where status = 'new' and hold_until < $1
-              returning tenant_id, order_id),
-           lines as (
-             select i.tenant_id, i.product_id, sum(i.quantity) as quantity
-               from order_item i join expired e on e.tenant_id = i.tenant_id and e.order_id = i.order_id
-              group by i.tenant_id, i.product_id),
-           restocked as (
-             update product p set stock = p.stock + l.quantity, updated_at = now()
-               from lines l
-              where p.tenant_id = l.tenant_id and p.product_id = l.product_id and p.stock is not null
-              returning 1)
-           select count(*) as "count!" from expired"#,
+/// Bot orders still `new` past their hold, in every shop (platform transaction), oldest hold first, at most
+/// `limit`: each is then cancelled in its own shop's transaction ([`expire_hold`]).
+pub async fn expired_holds(
+    tx: &mut PlatformTx,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    let rows = sqlx::query!(
+        "select tenant_id, order_id from customer_order
+         where status = 'new' and hold_until < $1 order by hold_until limit $2",
+        now,
+        limit,
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.tenant_id, r.order_id))
+        .collect())
+}
+
+/// Cancels the order if it is still `new` past its hold (its items back in stock, a note saying why);
+/// `None` when the shop confirmed or cancelled it meanwhile.
+pub async fn expire_hold(
+    tx: &mut TenantTx<'_>,
+    order_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Order>> {
+    let still = sqlx::query_scalar!(
+        r#"select true as "still!" from customer_order
+         where tenant_id = $1 and order_id = $2 and status = 'new' and hold_until < $3 for update"#,
+        tx.tenant_id(),
+        order_id,
         now,
     )
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(u64::try_from(expired).unwrap_or(0))
+    if still.is_none() {
+        return Ok(None);
+    }
+    set_status(tx, order_id, OrderStatus::Cancelled).await?;
+    sqlx::query!(
+        "update customer_order
+            set hold_until = null,
+                note = trim(note || ' ' || 'Annulée automatiquement : non confirmée à temps.')
+          where tenant_id = $1 and order_id = $2",
+        tx.tenant_id(),
+        order_id,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(get(tx, order_id).await?))
 }
 
 #[cfg(test)]

@@ -606,7 +606,7 @@ async fn bot_orders_nobody_confirms_in_time_are_cancelled_and_their_stock_comes_
         }
     }
 
-    api::housekeeping::run(&app.db).await;
+    api::housekeeping::run(&app.db, &app.nats, &app.subjects).await;
 
     let statuses: Vec<(String, String)> =
         sqlx::query_as("select order_ref, status from customer_order order by order_ref")

@@ -58,7 +58,7 @@ async fn housekeeping_forgets_expired_sessions_stale_reset_links_and_old_invitat
         .expect("invitation");
     }
 
-    api::housekeeping::run(&app.db).await;
+    api::housekeeping::run(&app.db, &app.nats, &app.subjects).await;
 
     assert_eq!(
         app.count("web_session", shop.tenant_id).await,

@@ -237,3 +237,40 @@ async fn an_order_goes_out_for_delivery_and_the_customer_is_told_at_each_step(po
     let status = ask(&app, &shop, CUSTOMER, "où en est ma commande ?").await;
     assert!(status.contains("livrée"), "{status}");
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn an_order_nobody_confirms_in_time_is_cancelled_and_the_customer_is_told(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Couture Adjamé").await;
+    let _worker = start_offline_worker(&app);
+    let order_id = ordered(&app, &shop).await;
+    sqlx::query("update customer_order set hold_until = now() - interval '1 minute' where order_id = $1::uuid")
+        .bind(&order_id)
+        .execute(&app.admin_db)
+        .await
+        .expect("hold expired");
+    let before = bot_replies(&app, &shop, CUSTOMER).await.len();
+
+    api::housekeeping::run(&app.db, &app.nats, &app.subjects).await;
+    api::housekeeping::run(&app.db, &app.nats, &app.subjects).await;
+
+    let order = &orders_of(&app, &shop).await[0];
+    assert_eq!(order["status"], "cancelled");
+    assert!(
+        order["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("non confirmée à temps")),
+        "{order}"
+    );
+    let replies = bot_replies(&app, &shop, CUSTOMER).await;
+    assert_eq!(replies.len(), before + 1, "told once: {replies:?}");
+    assert!(replies[before].contains("a été annulée"), "{replies:?}");
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from outbox where tenant_id = $1 and subject like '%order.status_changed'",
+    )
+    .bind(shop.tenant_id)
+    .fetch_one(&app.admin_db)
+    .await
+    .expect("events");
+    assert_eq!(events, 1, "integrators hear of it too");
+}
