@@ -56,6 +56,22 @@ async fn set_event_texts(
 
 pub(crate) const TONES: [&str; 4] = ["friendly", "professional", "casual", "enthusiastic"];
 
+/// Côte d'Ivoire's time zone, the shops' default.
+pub(crate) const DEFAULT_TIME_ZONE: &str = "Africa/Abidjan";
+
+/// The zones the dashboard offers (any IANA name is accepted over the API), with what they cover.
+pub(crate) const TIME_ZONES: [(&str, &str); 6] = [
+    (
+        "Africa/Abidjan",
+        "Côte d'Ivoire, Sénégal, Mali, Burkina Faso, Guinée, Togo (GMT)",
+    ),
+    ("Africa/Lagos", "Bénin, Niger, Nigeria (GMT+1)"),
+    ("Africa/Douala", "Cameroun, Gabon, Congo (GMT+1)"),
+    ("Africa/Kinshasa", "RD Congo – Kinshasa (GMT+1)"),
+    ("Africa/Lubumbashi", "RD Congo – Lubumbashi (GMT+2)"),
+    ("Europe/Paris", "France (GMT+1, heure d'été GMT+2)"),
+];
+
 /// `PUT /api/v1/bot`: every field is required (send `""` or `[]` to clear one).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +88,10 @@ pub struct BotSettingsInput {
     pub business_hours: Vec<OpeningSlot>,
     /// What the bot says outside business hours, up to 1000 characters; `""` = it answers as usual.
     pub out_of_hours_message: String,
+    /// The IANA time zone of the opening hours, e.g. `Africa/Abidjan` (the default) or `Africa/Douala`;
+    /// absent: unchanged.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// `PATCH /api/v1/bot`: only the fields present change, with the same rules as PUT.
@@ -84,6 +104,7 @@ pub struct BotSettingsPatch {
     pub instructions: Option<String>,
     pub business_hours: Option<Vec<OpeningSlot>>,
     pub out_of_hours_message: Option<String>,
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
@@ -130,8 +151,12 @@ pub(crate) async fn replace_bot_settings(
     input: BotSettingsInput,
 ) -> Result<BotSettings> {
     user.require_owner()?;
-    let fields = validate(input)?;
     let mut tx = state.db.tenant(user.ctx()).await?;
+    let mut input = input;
+    if input.time_zone.is_none() {
+        input.time_zone = Some(bot_settings::get_for_update(&mut tx).await?.time_zone);
+    }
+    let fields = validate(input)?;
     let settings = bot_settings::put(&mut tx, &fields).await?;
     audit::record(
         &mut tx,
@@ -181,6 +206,7 @@ pub(crate) async fn patch_bot_settings(
         out_of_hours_message: patch
             .out_of_hours_message
             .unwrap_or(current.out_of_hours_message),
+        time_zone: Some(patch.time_zone.unwrap_or(current.time_zone)),
     };
     let fields = validate(input)?;
     let settings = bot_settings::put(&mut tx, &fields).await?;
@@ -229,6 +255,17 @@ fn validate(input: BotSettingsInput) -> Result<BotSettingsFields> {
             _ => check.fail(&field, "Heures au format HH:MM, par exemple 08:00."),
         }
     }
+    let time_zone = input
+        .time_zone
+        .as_deref()
+        .map_or(DEFAULT_TIME_ZONE, str::trim)
+        .to_owned();
+    if time_zone.parse::<chrono_tz::Tz>().is_err() {
+        check.fail(
+            "time_zone",
+            "Fuseau horaire inconnu : indiquez un nom comme Africa/Abidjan ou Africa/Douala.",
+        );
+    }
     check.finish()?;
     let business_hours =
         serde_json::to_value(&input.business_hours).unwrap_or(Value::Array(Vec::new()));
@@ -239,6 +276,7 @@ fn validate(input: BotSettingsInput) -> Result<BotSettingsFields> {
         instructions,
         business_hours,
         out_of_hours_message,
+        time_zone,
     })
 }
 

@@ -21,6 +21,8 @@ pub struct BotSettings {
     pub business_hours: Value,
     /// What the bot says outside business hours (empty: it answers as usual).
     pub out_of_hours_message: String,
+    /// The IANA time zone the opening hours are in (`Africa/Abidjan` by default).
+    pub time_zone: String,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -33,6 +35,7 @@ pub struct BotSettingsFields {
     pub instructions: String,
     pub business_hours: Value,
     pub out_of_hours_message: String,
+    pub time_zone: String,
 }
 
 /// A compile-checked query returning [`BotSettings`]: `$head`, the columns of `bot_setting`, then `$tail`.
@@ -41,7 +44,8 @@ macro_rules! settings_row {
         sqlx::query_as!(
             BotSettings,
             $head
-                + "bot_name, tone, language, instructions, business_hours, out_of_hours_message, updated_at"
+                + "bot_name, tone, language, instructions, business_hours, out_of_hours_message, time_zone, \
+                   updated_at"
                 + $tail
             $(, $arg)*
         )
@@ -113,12 +117,13 @@ pub async fn put(tx: &mut TenantTx<'_>, fields: &BotSettingsFields) -> Result<Bo
     let tenant_id = tx.tenant_id();
     Ok(settings_row!(
         "insert into bot_setting (tenant_id, bot_name, tone, language, instructions, business_hours,
-                                  out_of_hours_message)
-         values ($1, $2, $3, $4, $5, $6, $7)
+                                  out_of_hours_message, time_zone)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (tenant_id) do update set
            bot_name = excluded.bot_name, tone = excluded.tone, language = excluded.language,
            instructions = excluded.instructions, business_hours = excluded.business_hours,
-           out_of_hours_message = excluded.out_of_hours_message, updated_at = now()
+           out_of_hours_message = excluded.out_of_hours_message, time_zone = excluded.time_zone,
+           updated_at = now()
          returning ",
         "",
         tenant_id,
@@ -128,6 +133,7 @@ pub async fn put(tx: &mut TenantTx<'_>, fields: &BotSettingsFields) -> Result<Bo
         fields.instructions,
         fields.business_hours,
         fields.out_of_hours_message,
+        fields.time_zone,
     )
     .fetch_one(&mut **tx)
     .await?)

@@ -1,7 +1,7 @@
 //! The shop's knowledge: questions and answers and delivery zones, kept per shop through the API and the
 //! dashboard, and used by the bot to answer delivery, payment and hours questions without inventing.
 
-use chrono::{Datelike, Utc};
+use chrono::{Datelike, Timelike, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -559,4 +559,58 @@ async fn orders_product_id(app: &TestApp, shop: &Shop, name: &str) -> String {
         .and_then(|p| p["product_id"].as_str())
         .expect("product")
         .to_owned()
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn opening_hours_are_read_in_the_shop_s_time_zone(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Boutique Douala").await;
+    let unknown = app
+        .patch(
+            "/api/v1/bot",
+            &shop.token,
+            json!({"time_zone": "Afrique/Douala"}),
+        )
+        .await;
+    assert_eq!(unknown.status(), 422);
+    let body: Value = unknown.json().await.expect("json");
+    assert!(
+        body.to_string().contains("Fuseau horaire inconnu"),
+        "{body}"
+    );
+
+    // Open this very hour in Douala (an hour ahead of UTC): closed if read as Abidjan time.
+    let douala = Utc::now().with_timezone(&chrono_tz::Africa::Douala);
+    let (day, hour) = (douala.weekday().num_days_from_monday(), douala.hour());
+    // From this hour for two hours (within the day): the turn a moment later still falls inside, and Abidjan's
+    // time (an hour behind) does not.
+    let (open, close) = (hour, (hour + 2).min(24));
+    let slot =
+        json!([{"day": day, "open": format!("{open:02}:00"), "close": format!("{close:02}:00")}]);
+    let response = app
+        .patch(
+            "/api/v1/bot",
+            &shop.token,
+            json!({"time_zone": "Africa/Douala", "business_hours": slot, "out_of_hours_message": "Fermé."}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["time_zone"], "Africa/Douala");
+    // A PUT without the zone keeps it.
+    let mut settings = body.clone();
+    for key in ["updated_at", "time_zone"] {
+        settings.as_object_mut().expect("object").remove(key);
+    }
+    let put = app.put("/api/v1/bot", &shop.token, settings).await;
+    assert_eq!(put.status(), 200);
+    let kept: Value = put.json().await.expect("json");
+    assert_eq!(kept["time_zone"], "Africa/Douala");
+
+    let _worker = start_offline_worker(&app);
+    let reply = ask(&app, &shop, CUSTOMER, "bonjour").await;
+    assert!(
+        !reply.contains("Fermé."),
+        "open in Douala right now: {reply}"
+    );
 }

@@ -7,7 +7,7 @@ use store::bot_settings::BotSettings;
 
 use super::i18n::Lang;
 use super::view::FieldErrors;
-use crate::bot::{BotSettingsInput, OpeningSlot, TONES};
+use crate::bot::{BotSettingsInput, OpeningSlot, TIME_ZONES, TONES};
 
 /// One day of the opening-hours grid (one slot a day; both empty = closed that day).
 pub struct DayRow {
@@ -24,6 +24,9 @@ pub struct BotForm {
     pub language: String,
     pub instructions: String,
     pub out_of_hours_message: String,
+    pub time_zone: String,
+    /// (zone, what it covers) offered in the form, the shop's own first when it is not a usual one.
+    pub zones: Vec<(String, String)>,
     pub days: Vec<DayRow>,
     pub tones: Vec<(&'static str, String)>,
     pub errors: FieldErrors,
@@ -52,6 +55,8 @@ impl BotForm {
             language: settings.language.clone(),
             instructions: settings.instructions.clone(),
             out_of_hours_message: settings.out_of_hours_message.clone(),
+            zones: zones(&settings.time_zone),
+            time_zone: settings.time_zone.clone(),
             days,
             tones: tones(lang),
             errors: FieldErrors::default(),
@@ -68,6 +73,8 @@ impl BotForm {
             language: get("language"),
             instructions: get("instructions"),
             out_of_hours_message: get("out_of_hours_message"),
+            zones: zones(&get("time_zone")),
+            time_zone: get("time_zone"),
             days: (0..7u8)
                 .map(|day| DayRow {
                     day,
@@ -99,6 +106,7 @@ impl BotForm {
                 })
                 .collect(),
             out_of_hours_message: self.out_of_hours_message.clone(),
+            time_zone: (!self.time_zone.trim().is_empty()).then(|| self.time_zone.clone()),
         }
     }
 
@@ -112,6 +120,20 @@ impl BotForm {
             .next()
             .unwrap_or_default()
     }
+}
+
+/// The usual zones, with `current` first when it is another one (so saving the form never changes it).
+fn zones(current: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    if !current.is_empty() && !TIME_ZONES.iter().any(|(zone, _)| *zone == current) {
+        out.push((current.to_owned(), current.to_owned()));
+    }
+    out.extend(
+        TIME_ZONES
+            .iter()
+            .map(|(zone, covers)| ((*zone).to_owned(), (*covers).to_owned())),
+    );
+    out
 }
 
 fn tones(lang: Lang) -> Vec<(&'static str, String)> {

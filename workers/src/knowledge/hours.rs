@@ -1,7 +1,8 @@
 //! Opening hours: whether the shop is open at a moment, when it opens again, and how to say it. Hours are
-//! the shop's local time, Côte d'Ivoire's (UTC all year, no daylight saving).
+//! in the shop's time zone (Côte d'Ivoire's, UTC all year, unless the shop chose another).
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,9 +16,40 @@ pub struct Slot {
     pub close: u16,
 }
 
-/// The shop's week; empty means open at all times.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpeningHours(pub Vec<Slot>);
+/// The shop's week in its time zone; no slot means open at all times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpeningHours {
+    pub slots: Vec<Slot>,
+    #[serde(with = "zone_name")]
+    pub zone: Tz,
+}
+
+impl Default for OpeningHours {
+    fn default() -> Self {
+        OpeningHours {
+            slots: Vec::new(),
+            zone: DEFAULT_ZONE,
+        }
+    }
+}
+
+/// Côte d'Ivoire's time zone, the default.
+const DEFAULT_ZONE: Tz = chrono_tz::Africa::Abidjan;
+
+/// A zone (de)serialised by its IANA name.
+mod zone_name {
+    use chrono_tz::Tz;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(zone: &Tz, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(zone.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 /// The shop at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +85,10 @@ const DAYS_EN: [&str; 7] = [
 ];
 
 impl OpeningHours {
-    /// The stored `business_hours` (`[{"day": 0, "open": "08:00", "close": "20:00"}]`); slots that do not
-    /// read are left out (the API validates them on the way in).
-    pub fn from_settings(value: &Value) -> Self {
+    /// The stored `business_hours` (`[{"day": 0, "open": "08:00", "close": "20:00"}]`) in the zone named
+    /// `zone` (Côte d'Ivoire's when it is not one); slots that do not read are left out (the API validates
+    /// them on the way in).
+    pub fn from_settings(value: &Value, zone: &str) -> Self {
         let slots = value
             .as_array()
             .map(|slots| {
@@ -70,17 +103,21 @@ impl OpeningHours {
                     .collect()
             })
             .unwrap_or_default();
-        OpeningHours(slots)
+        OpeningHours {
+            slots,
+            zone: zone.trim().parse().unwrap_or(DEFAULT_ZONE),
+        }
     }
 
     pub fn at(&self, now: DateTime<Utc>) -> Opening {
-        if self.0.is_empty() {
+        if self.slots.is_empty() {
             return Opening::Always;
         }
+        let now = now.with_timezone(&self.zone);
         let today = u8::try_from(now.weekday().num_days_from_monday()).unwrap_or(0);
         let minute = u16::try_from(now.hour() * 60 + now.minute()).unwrap_or(0);
         if self
-            .0
+            .slots
             .iter()
             .any(|s| s.day == today && s.open <= minute && minute < s.close)
         {
@@ -88,7 +125,7 @@ impl OpeningHours {
         }
         let reopens = (0..=7u8).find_map(|ahead| {
             let day = (today + ahead) % 7;
-            self.0
+            self.slots
                 .iter()
                 .filter(|s| s.day == day && (ahead > 0 || s.open > minute))
                 .map(|s| s.open)
@@ -105,11 +142,11 @@ impl OpeningHours {
     /// The week in words, consecutive days with the same hours grouped: "du lundi au vendredi 08:00–18:00 ;
     /// samedi 09:00–13:00 ; fermé le dimanche". Empty when the shop has no hours.
     pub fn describe(&self, lang: Lang) -> String {
-        if self.0.is_empty() {
+        if self.slots.is_empty() {
             return String::new();
         }
         let day_hours = |day: u8| -> String {
-            let mut slots: Vec<&Slot> = self.0.iter().filter(|s| s.day == day).collect();
+            let mut slots: Vec<&Slot> = self.slots.iter().filter(|s| s.day == day).collect();
             slots.sort_by_key(|s| s.open);
             slots
                 .iter()
@@ -197,8 +234,10 @@ mod tests {
 
     #[test]
     fn a_shop_open_monday_8_to_9_is_closed_on_a_friday_evening_until_monday() {
-        let hours =
-            OpeningHours::from_settings(&json!([{"day": 0, "open": "08:00", "close": "09:00"}]));
+        let hours = OpeningHours::from_settings(
+            &json!([{"day": 0, "open": "08:00", "close": "09:00"}]),
+            "Africa/Abidjan",
+        );
         assert_eq!(hours.at(at(7, 8, 30)), Opening::Open);
         let friday_evening = hours.at(at(11, 19, 0));
         let Opening::Closed {
@@ -234,14 +273,33 @@ mod tests {
     #[test]
     fn no_hours_means_always_open_and_bad_slots_are_ignored() {
         assert_eq!(
-            OpeningHours::from_settings(&json!([])).at(at(7, 3, 0)),
+            OpeningHours::from_settings(&json!([]), "Africa/Abidjan").at(at(7, 3, 0)),
             Opening::Always
         );
         let odd = OpeningHours::from_settings(
             &json!([{"day": 9, "open": "08:00", "close": "09:00"},
-                                                     {"day": 1, "open": "18:00", "close": "09:00"}, "x"]),
+                    {"day": 1, "open": "18:00", "close": "09:00"}, "x"]),
+            "Nowhere/City",
         );
-        assert_eq!(odd, OpeningHours(Vec::new()));
+        assert_eq!(
+            odd,
+            OpeningHours::default(),
+            "no slot, and the default zone for an unknown one"
+        );
+    }
+
+    #[test]
+    fn hours_are_read_in_the_shop_s_time_zone() {
+        // Douala is an hour ahead of Abidjan: 07:30 UTC on a Monday is 08:30 there.
+        let slot = json!([{"day": 0, "open": "08:00", "close": "09:00"}]);
+        assert_eq!(
+            OpeningHours::from_settings(&slot, "Africa/Douala").at(at(7, 7, 30)),
+            Opening::Open
+        );
+        assert!(matches!(
+            OpeningHours::from_settings(&slot, "Africa/Abidjan").at(at(7, 7, 30)),
+            Opening::Closed { .. }
+        ));
     }
 
     #[test]
@@ -250,7 +308,7 @@ mod tests {
             .map(|day| json!({"day": day, "open": "08:00", "close": "18:00"}))
             .chain([json!({"day": 5, "open": "09:00", "close": "13:00"})])
             .collect();
-        let hours = OpeningHours::from_settings(&Value::Array(week));
+        let hours = OpeningHours::from_settings(&Value::Array(week), "Africa/Abidjan");
         assert_eq!(
             hours.describe(Lang::Fr),
             "du lundi au vendredi 08:00–18:00 ; samedi 09:00–13:00 ; fermé le dimanche"

@@ -270,7 +270,7 @@ impl Pipeline {
                 instructions: settings.instructions,
                 faq: knowledge.faq,
                 delivery_zones: knowledge.delivery_zones,
-                hours: OpeningHours::from_settings(&settings.business_hours),
+                hours: OpeningHours::from_settings(&settings.business_hours, &settings.time_zone),
                 out_of_hours_message: settings.out_of_hours_message,
             },
             catalog,
