@@ -10,7 +10,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use schemas::commerce::{Author, MessageStatus};
-use schemas::{Channel, EventData, OutboundReply};
+use schemas::{Channel, EventData, OutboundReply, Subjects};
 use serde::{Deserialize, Serialize};
 use store::chats::{self, Chat, ChatSummary};
 use store::messages::{self, Message};
@@ -271,7 +271,6 @@ pub(crate) async fn reply_by_hand(
 
     let mut tx = state.db.tenant(user.ctx()).await?;
     let chat = chat.resolve(&mut tx).await?;
-    let channel = chat.channel;
     // The chat is part of the id, so a client id is scoped to its conversation.
     let outbound_id = match &client_id {
         Some(id) => format!("own-{}-{id}", chat.chat_id.simple()),
@@ -280,22 +279,17 @@ pub(crate) async fn reply_by_hand(
     let ingested = chats::ingested_seq(&mut tx, chat.chat_id).await?;
     let waiting = messages::pending(&mut tx, chat.chat_id, ingested).await?;
     let now = Utc::now();
-    let (message, created) = messages::insert_outbound(
+    let (message, created) = send_to_customer(
         &mut tx,
-        &messages::NewOutbound {
-            chat_id: chat.chat_id,
+        &state.subjects,
+        &chat,
+        &ToCustomer {
+            text: &text,
             outbound_id: &outbound_id,
-            body: &text,
             author: Author::Owner,
-            status: if channel == Channel::Simulator {
-                MessageStatus::Sent
-            } else {
-                MessageStatus::Queued
-            },
-            in_reply_to: waiting.last().map(|m| m.message_id),
-            sent_at: now,
-            turn: None,
+            in_reply_to: &waiting,
         },
+        now,
     )
     .await?;
     if !created {
@@ -308,38 +302,6 @@ pub(crate) async fn reply_by_hand(
         &waiting_ids,
         MessageStatus::Answered,
         "Répondu à la main.",
-    )
-    .await?;
-    if channel == Channel::Whatsapp {
-        let outbound = OutboundReply {
-            tenant_id: user.tenant_id,
-            chat_id: chat.chat_id,
-            customer_jid: chat.customer_jid.clone(),
-            text: text.clone(),
-            outbound_id: outbound_id.clone(),
-            in_reply_to: waiting.iter().map(|m| m.wa_message_id.clone()).collect(),
-            created_at: now,
-        };
-        let payload = serde_json::to_value(&outbound).map_err(anyhow::Error::from)?;
-        outbox::push(
-            &mut tx,
-            &state.subjects.outbound(user.tenant_id),
-            &outbound_id,
-            &payload,
-        )
-        .await?;
-    }
-    let with_text = store::bot_settings::events_include_text(&mut tx).await?;
-    outbox::push_event(
-        &mut tx,
-        &state.subjects,
-        EventData::MessageSent {
-            chat_id: chat.chat_id,
-            message_id: message.message_id,
-            channel,
-            text: with_text.then_some(text),
-            author: Author::Owner,
-        },
     )
     .await?;
     let pause = chrono::Duration::minutes(state.config.human_takeover_minutes.max(0));
@@ -356,4 +318,86 @@ pub(crate) async fn reply_by_hand(
     tx.commit().await?;
     tdj_nats::publish_outbox(&state.db, &state.nats, user.ctx()).await;
     Ok(HandReplySent { message, created })
+}
+
+/// A message from the shop (the owner's hand or an automatic notice) to one customer.
+pub(crate) struct ToCustomer<'a> {
+    pub text: &'a str,
+    /// Deterministic: storing and sending the same message twice is a no-op.
+    pub outbound_id: &'a str,
+    pub author: Author,
+    /// The customer messages it answers (none for a notice).
+    pub in_reply_to: &'a [messages::Message],
+}
+
+/// Stores `message` in the chat and queues it, in `tx`: the outbound row (`queued` for WhatsApp, `sent` in the
+/// simulator, which has no one to deliver to), the reply for the ingress (WhatsApp only) and a `message.sent`
+/// event. `created` is false when this id was stored before (then nothing else is queued). The caller
+/// publishes the outbox after commit.
+pub(crate) async fn send_to_customer(
+    tx: &mut TenantTx<'_>,
+    subjects: &Subjects,
+    chat: &Chat,
+    message: &ToCustomer<'_>,
+    now: DateTime<Utc>,
+) -> Result<(messages::Message, bool)> {
+    let (stored, created) = messages::insert_outbound(
+        tx,
+        &messages::NewOutbound {
+            chat_id: chat.chat_id,
+            outbound_id: message.outbound_id,
+            body: message.text,
+            author: message.author,
+            status: if chat.channel == Channel::Simulator {
+                MessageStatus::Sent
+            } else {
+                MessageStatus::Queued
+            },
+            in_reply_to: message.in_reply_to.last().map(|m| m.message_id),
+            sent_at: now,
+            turn: None,
+        },
+    )
+    .await?;
+    if !created {
+        return Ok((stored, false));
+    }
+    let tenant_id = tx.tenant_id();
+    if chat.channel == Channel::Whatsapp {
+        let outbound = OutboundReply {
+            tenant_id,
+            chat_id: chat.chat_id,
+            customer_jid: chat.customer_jid.clone(),
+            text: message.text.to_owned(),
+            outbound_id: message.outbound_id.to_owned(),
+            in_reply_to: message
+                .in_reply_to
+                .iter()
+                .map(|m| m.wa_message_id.clone())
+                .collect(),
+            created_at: now,
+        };
+        let payload = serde_json::to_value(&outbound).map_err(anyhow::Error::from)?;
+        outbox::push(
+            tx,
+            &subjects.outbound(tenant_id),
+            message.outbound_id,
+            &payload,
+        )
+        .await?;
+    }
+    let with_text = store::bot_settings::events_include_text(tx).await?;
+    outbox::push_event(
+        tx,
+        subjects,
+        EventData::MessageSent {
+            chat_id: chat.chat_id,
+            message_id: stored.message_id,
+            channel: chat.channel,
+            text: with_text.then(|| message.text.to_owned()),
+            author: message.author,
+        },
+    )
+    .await?;
+    Ok((stored, true))
 }

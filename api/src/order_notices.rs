@@ -7,16 +7,18 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
-use schemas::commerce::{Author, MessageStatus, OrderStatus};
-use schemas::{Channel, EventData, OutboundReply, Subjects};
+use schemas::Subjects;
+use schemas::commerce::{Author, OrderStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::orders::Order;
-use store::{TenantTx, audit, bot_settings, chats, messages, outbox, tenants};
+use store::{TenantTx, audit, bot_settings, chats, tenants};
 
 use crate::auth::AuthUser;
+use crate::conversations::{ToCustomer, send_to_customer};
 use crate::extract::ApiJson;
 use crate::validate::Check;
+use crate::web::i18n::group_thousands;
 use crate::{AppState, Result};
 
 /// Longest order-status text.
@@ -165,67 +167,17 @@ pub(crate) async fn notify(
         .replace("{total}", &fcfa(order.total_xof.get()))
         .replace("{boutique}", &shop.name);
     let outbound_id = format!("ord-{}-{}", order.order_id.simple(), status.as_str());
-    let now = Utc::now();
-    let (message, created) = messages::insert_outbound(
-        tx,
-        &messages::NewOutbound {
-            chat_id,
-            outbound_id: &outbound_id,
-            body: &text,
-            author: Author::Bot,
-            status: if chat.channel == Channel::Simulator {
-                MessageStatus::Sent
-            } else {
-                MessageStatus::Queued
-            },
-            in_reply_to: None,
-            sent_at: now,
-            turn: None,
-        },
-    )
-    .await?;
-    if !created {
-        return Ok(());
-    }
-    let tenant_id = tx.tenant_id();
-    if chat.channel == Channel::Whatsapp {
-        let outbound = OutboundReply {
-            tenant_id,
-            chat_id,
-            customer_jid: chat.customer_jid.clone(),
-            text: text.clone(),
-            outbound_id: outbound_id.clone(),
-            in_reply_to: Vec::new(),
-            created_at: now,
-        };
-        let payload = serde_json::to_value(&outbound).map_err(anyhow::Error::from)?;
-        outbox::push(tx, &subjects.outbound(tenant_id), &outbound_id, &payload).await?;
-    }
-    let with_text = bot_settings::events_include_text(tx).await?;
-    outbox::push_event(
-        tx,
-        subjects,
-        EventData::MessageSent {
-            chat_id,
-            message_id: message.message_id,
-            channel: chat.channel,
-            text: with_text.then_some(text),
-            author: Author::Bot,
-        },
-    )
-    .await?;
+    let notice = ToCustomer {
+        text: &text,
+        outbound_id: &outbound_id,
+        author: Author::Bot,
+        in_reply_to: &[],
+    };
+    send_to_customer(tx, subjects, &chat, &notice, Utc::now()).await?;
     Ok(())
 }
 
 /// "15000" → "15 000 FCFA".
 fn fcfa(xof: i64) -> String {
-    let digits = xof.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    format!("{out} FCFA")
+    format!("{} FCFA", group_thousands(xof).replace('\u{a0}', " "))
 }

@@ -110,18 +110,23 @@ pub async fn bot_replies(app: &TestApp, shop: &Shop, from: &str) -> Vec<String> 
         .collect()
 }
 
-/// Every message of the customer's chat, oldest first (read as the shop, through the API).
-pub async fn chat_messages(app: &TestApp, shop: &Shop, from: &str) -> Vec<Value> {
+/// The customer's conversation as the shop's conversation list shows it, if there is one.
+pub async fn conversation(app: &TestApp, shop: &Shop, from: &str) -> Option<Value> {
     let chats: Value = app
         .list_conversations(shop)
         .await
         .json()
         .await
         .expect("json");
-    let Some(chat) = chats
+    chats
         .as_array()
         .and_then(|c| c.iter().find(|c| c["customer_jid"] == from))
-    else {
+        .cloned()
+}
+
+/// Every message of the customer's chat, oldest first (read as the shop, through the API).
+pub async fn chat_messages(app: &TestApp, shop: &Shop, from: &str) -> Vec<Value> {
+    let Some(chat) = conversation(app, shop, from).await else {
         return Vec::new();
     };
     let chat_id = chat["chat_id"].as_str().expect("chat id");

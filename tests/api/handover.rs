@@ -10,17 +10,10 @@ use crate::web_support::WebUser;
 
 const CUSTOMER: &str = "2250700000051";
 
+/// The customer's conversation in the shop's list.
 async fn conversation(app: &TestApp, shop: &Shop) -> Value {
-    let chats: Value = app
-        .list_conversations(shop)
+    crate::bot_support::conversation(app, shop, CUSTOMER)
         .await
-        .json()
-        .await
-        .expect("json");
-    chats
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["customer_jid"] == CUSTOMER))
-        .cloned()
         .expect("the customer's conversation")
 }
 

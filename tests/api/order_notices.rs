@@ -25,6 +25,15 @@ async fn ordered(app: &TestApp, shop: &Shop) -> String {
     orders[0]["order_id"].as_str().expect("id").to_owned()
 }
 
+/// The shop's order update texts, through the API.
+async fn order_messages(app: &TestApp, shop: &Shop) -> Value {
+    app.get("/api/v1/bot/order-messages", &shop.token)
+        .await
+        .json()
+        .await
+        .expect("json")
+}
+
 async fn set_status(app: &TestApp, shop: &Shop, order_id: &str, status: &str) -> u16 {
     app.patch(
         &format!("/api/v1/orders/{order_id}"),
@@ -75,12 +84,7 @@ async fn the_customer_is_told_once_when_the_shop_confirms_delivers_or_cancels(po
         .put("/api/v1/bot/order-messages", &shop.token, texts.clone())
         .await;
     assert_eq!(response.status(), 200);
-    let stored: Value = app
-        .get("/api/v1/bot/order-messages", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let stored: Value = order_messages(&app, &shop).await;
     assert_eq!(stored, texts);
     assert_eq!(set_status(&app, &shop, &order_id, "cancelled").await, 200);
     let replies = bot_replies(&app, &shop, CUSTOMER).await;
@@ -114,12 +118,7 @@ async fn order_texts_are_the_owner_s_to_set_and_checked(pool: PgPool) {
             .status(),
         200
     );
-    let theirs: Value = app
-        .get("/api/v1/bot/order-messages", &other.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let theirs: Value = order_messages(&app, &other).await;
     assert!(
         theirs["confirmed"]
             .as_str()
@@ -146,12 +145,7 @@ async fn order_texts_are_the_owner_s_to_set_and_checked(pool: PgPool) {
         )
         .await;
     assert_eq!(response.status(), 303);
-    let stored: Value = app
-        .get("/api/v1/bot/order-messages", &shop.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let stored: Value = order_messages(&app, &shop).await;
     assert_eq!(
         stored,
         json!({"confirmed": "Confirmée : {commande}", "shipped": "", "delivered": "", "cancelled": "Annulée"})

@@ -344,7 +344,8 @@ fn similarity(word: &str, word_stem: &str, term: &Term) -> f32 {
 }
 
 /// Plural and feminine endings folded away, so "pagnes", "robes", "baskets" meet their singular.
-fn stem(word: &str) -> String {
+/// "robes" → "robe", "bijoux" → "bijou": the plural `s`/`x` of a word of four letters or more.
+pub fn stem(word: &str) -> String {
     let mut s = word;
     if s.len() > 3
         && let Some(rest) = s.strip_suffix('s').or_else(|| s.strip_suffix('x'))

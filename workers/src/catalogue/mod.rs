@@ -5,7 +5,7 @@
 mod matching;
 pub mod text;
 
-pub use matching::{Candidate, Index, ProductText, is_stopword};
+pub use matching::{Candidate, Index, ProductText, is_stopword, stem};
 
 /// Indices of the `products` a free-text query names, best first, at most `max_results`.
 pub fn search<'a>(

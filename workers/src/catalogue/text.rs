@@ -56,6 +56,12 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     tokens
 }
 
+/// Whether two folded words name the same thing: equal, or one letter apart when both have five letters or
+/// more ("yopougon" / "yopougnon"), for names a customer types from memory.
+pub fn nearly_same(a: &str, b: &str) -> bool {
+    a == b || (a.len() >= 5 && b.len() >= 5 && strsim::osa_distance(a, b) <= 1)
+}
+
 /// Plain folded words of a product field (no separators), for the matching index.
 pub fn words(text: &str) -> Vec<String> {
     tokenize(text)

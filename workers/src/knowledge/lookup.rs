@@ -5,8 +5,8 @@
 
 use store::knowledge::{DeliveryZone, FaqEntry};
 
-use crate::catalogue::is_stopword;
 use crate::catalogue::text;
+use crate::catalogue::{is_stopword, stem};
 
 /// What a question is about, as far as the shop's own rules go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,15 +310,6 @@ const QUESTION_WORDS: &[&str] = &[
     "bonjour", "svp", "stp", "merci", "avez", "vous", "etes", "possible", "aussi",
 ];
 
-fn stem(word: &str) -> String {
-    let s = word
-        .strip_suffix('s')
-        .or_else(|| word.strip_suffix('x'))
-        .filter(|s| s.len() >= 3)
-        .unwrap_or(word);
-    s.to_owned()
-}
-
 fn contains_phrase(words: &[String], phrase: &str) -> bool {
     let phrase: Vec<&str> = phrase.split(' ').collect();
     words
@@ -327,12 +318,9 @@ fn contains_phrase(words: &[String], phrase: &str) -> bool {
 }
 
 fn contains_fuzzy(words: &[String], name: &[String]) -> bool {
-    let close = |a: &str, b: &str| {
-        a == b || (a.len() >= 5 && b.len() >= 5 && strsim::osa_distance(a, b) <= 1)
-    };
     words
         .windows(name.len())
-        .any(|w| w.iter().zip(name).all(|(a, b)| close(a, b)))
+        .any(|w| w.iter().zip(name).all(|(a, b)| text::nearly_same(a, b)))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! the last listing: like the order recap, the listing's footer and the request that produced it are read
 //! back from the history, so no state is kept between turns.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 
 use super::super::calls::{self, Product};
 use super::super::intent::{self, Analysis, PriceSort};
@@ -12,7 +12,7 @@ use super::super::listing::PriceBounds;
 use super::super::quantity;
 use super::super::replies::Listed;
 use super::Dialogue;
-use crate::catalogue::text;
+use crate::catalogue::{stem, text};
 use crate::llm::{Role, ToolExecutor};
 
 /// Products per page: a WhatsApp message a customer reads without scrolling for long.
@@ -117,17 +117,19 @@ impl Dialogue<'_> {
                 .voice
                 .nothing_in_range(request.bounds, closest.as_ref());
         }
-        if request.words.is_empty() || category.is_some() {
-            picked.sort_by(|&a, &b| self.stable_order(a, b));
-        }
         let shown_count = match request.sort {
             Some(PriceSort::Cheapest) => {
-                picked.sort_by(|&a, &b| price(a).cmp(&price(b)).then(self.stable_order(a, b)));
+                picked.sort_by_cached_key(|&i| (price(i), self.stable_key(i)));
                 SORTED_SHOWN
             }
             Some(PriceSort::Dearest) => {
-                picked.sort_by(|&a, &b| price(b).cmp(&price(a)).then(self.stable_order(a, b)));
+                picked.sort_by_cached_key(|&i| (Reverse(price(i)), self.stable_key(i)));
                 SORTED_SHOWN
+            }
+            // Words that name products keep their best-match order.
+            None if request.words.is_empty() || category.is_some() => {
+                picked.sort_by_cached_key(|&i| self.stable_key(i));
+                PAGE_SIZE
             }
             None => PAGE_SIZE,
         };
@@ -169,33 +171,27 @@ impl Dialogue<'_> {
     }
 
     /// Category, then name with numbers compared as numbers, then id: the same order on every page.
-    fn stable_order(&self, a: usize, b: usize) -> Ordering {
-        let (x, y) = (&self.turn.catalog[a], &self.turn.catalog[b]);
-        text::words(&x.fields.category)
-            .cmp(&text::words(&y.fields.category))
-            .then_with(|| natural_key(&x.fields.name).cmp(&natural_key(&y.fields.name)))
-            .then_with(|| x.product_id.cmp(&y.product_id))
+    fn stable_key(&self, i: usize) -> (Vec<String>, Vec<(u8, u64, String)>, uuid::Uuid) {
+        let item = &self.turn.catalog[i];
+        (
+            text::words(&item.fields.category),
+            natural_key(&item.fields.name),
+            item.product_id,
+        )
     }
 
     /// The category every word of whose name the customer wrote ("robes" → "Robes", "chaussure" →
     /// "Chaussures"), the longest name first.
     fn category_named(&self, words: &[String]) -> Option<&str> {
-        let stem = |w: &str| {
-            w.strip_suffix('s')
-                .or_else(|| w.strip_suffix('x'))
-                .filter(|s| s.len() >= 3)
-                .unwrap_or(w)
-                .to_owned()
-        };
         let said: Vec<String> = words.iter().map(|w| stem(w)).collect();
-        let close = |a: &str, b: &str| {
-            a == b || (a.len() >= 5 && b.len() >= 5 && strsim::osa_distance(a, b) <= 1)
-        };
         let mut best: Option<(&str, usize)> = None;
         for item in &self.turn.catalog {
             let name = item.fields.category.trim();
             let name_words: Vec<String> = text::words(name).iter().map(|w| stem(w)).collect();
-            if name_words.is_empty() || !name_words.iter().all(|n| said.iter().any(|s| close(s, n)))
+            if name_words.is_empty()
+                || !name_words
+                    .iter()
+                    .all(|n| said.iter().any(|s| text::nearly_same(s, n)))
             {
                 continue;
             }
