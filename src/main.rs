@@ -222,7 +222,7 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
     let db = store::Db::connect(&config.db).await?;
     let subjects = config.nats.subjects()?;
     let nats = tdj_nats::connect(&config.nats).await?;
-    tdj_nats::provision(&nats, &subjects, config.nats.replicas).await?;
+    tdj_nats::provision(&nats, &subjects, &config.nats.streams).await?;
 
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));

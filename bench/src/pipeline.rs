@@ -120,7 +120,7 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
 
     let subjects = Subjects::with_prefix(&format!("bench{}", &run_id[..8])).context("prefix")?;
     let nats = async_nats::connect(&args.nats_url).await?;
-    tdj_nats::provision(&nats, &subjects, 1).await?;
+    tdj_nats::provision(&nats, &subjects, &tdj_nats::StreamLayout::DEFAULT).await?;
 
     let mut tenant_ids = Vec::new();
     for i in 0..args.tenants {

@@ -188,7 +188,7 @@ async fn a_message_pending_when_the_lease_is_lost_stays_unacknowledged_and_its_r
         )
         .await;
     node.node.hold_renewals(false);
-    tdj_nats::provision(&node.nats, &node.subjects, 1)
+    tdj_nats::provision(&node.nats, &node.subjects, &testkit::nats::TEST_STREAMS)
         .await
         .expect("provision again");
     let resent = testkit::poll::within(Duration::from_secs(20), || async {

@@ -30,7 +30,7 @@ async fn leases_with(
 ) -> (async_nats::Client, Subjects, LeaseStore) {
     let client = async_nats::connect(server.url()).await.expect("connect");
     let subjects = Subjects::with_prefix("leases").expect("prefix");
-    tdj_nats::provision(&client, &subjects, 1)
+    tdj_nats::provision(&client, &subjects, &testkit::nats::TEST_STREAMS)
         .await
         .expect("provision");
     let store = LeaseStore::open(&client, &subjects.lease_bucket(), node.into(), ttl, margin)

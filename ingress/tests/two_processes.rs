@@ -121,7 +121,7 @@ impl Env {
         let nats = async_nats::connect(testkit::nats::nats_url())
             .await
             .expect("NATS");
-        tdj_nats::provision(&nats, &subjects, 1)
+        tdj_nats::provision(&nats, &subjects, &testkit::nats::TEST_STREAMS)
             .await
             .expect("provision");
         let kv = jetstream::new(nats.clone())

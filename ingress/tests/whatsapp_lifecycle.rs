@@ -513,7 +513,7 @@ impl OfflineNode {
         .expect("local NATS is running");
         let subjects =
             Subjects::with_prefix(&format!("t{}", Uuid::new_v4().simple())).expect("prefix");
-        tdj_nats::provision(&nats, &subjects, 1)
+        tdj_nats::provision(&nats, &subjects, &testkit::nats::TEST_STREAMS)
             .await
             .expect("provision NATS");
         let gateway = WhatsAppRustGateway::new(db.clone(), MasterKey::generate(), offline_config())

@@ -30,9 +30,42 @@ pub struct NatsConfig {
     /// Namespace for subjects and streams, to share one NATS between environments (lower case, digits, `_`).
     #[arg(long = "nats-prefix", env = "NATS_PREFIX", default_value = "")]
     pub prefix: String,
+    #[command(flatten)]
+    pub streams: StreamLayout,
+}
+
+/// How the streams are laid out: replicas and size limits. JetStream reserves each stream's `max_bytes` on
+/// disk when the stream is created, so the limits of all streams must fit the server's storage together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct StreamLayout {
     /// Replicas of each stream: 1 on a single server, 3 on a production cluster.
     #[arg(long = "nats-replicas", env = "NATS_REPLICAS", default_value_t = 1)]
     pub replicas: usize,
+    /// Most bytes the inbound stream keeps (customers' messages; when full it refuses new ones, never drops).
+    #[arg(long = "nats-inbound-max-bytes", env = "NATS_INBOUND_MAX_BYTES", default_value_t = StreamLayout::DEFAULT.inbound_max_bytes)]
+    pub inbound_max_bytes: i64,
+    /// Most bytes the outbound stream keeps (replies to send; when full they wait in the database outbox).
+    #[arg(long = "nats-outbound-max-bytes", env = "NATS_OUTBOUND_MAX_BYTES", default_value_t = StreamLayout::DEFAULT.outbound_max_bytes)]
+    pub outbound_max_bytes: i64,
+    /// Most bytes the events stream keeps (when full the oldest events go first).
+    #[arg(long = "nats-events-max-bytes", env = "NATS_EVENTS_MAX_BYTES", default_value_t = StreamLayout::DEFAULT.events_max_bytes)]
+    pub events_max_bytes: i64,
+}
+
+impl StreamLayout {
+    /// One server, 7 GiB reserved in all.
+    pub const DEFAULT: StreamLayout = StreamLayout {
+        replicas: 1,
+        inbound_max_bytes: 4 << 30,
+        outbound_max_bytes: 1 << 30,
+        events_max_bytes: 2 << 30,
+    };
+}
+
+impl Default for StreamLayout {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 impl NatsConfig {
@@ -54,6 +87,12 @@ pub enum Error {
     InvalidPrefix(String),
     #[error("cannot apply JetStream {what}: {message} (is JetStream enabled on the server?)")]
     Provision { what: String, message: String },
+    #[error(
+        "JetStream has not enough storage for {what}: each stream reserves its size limit on disk \
+         (NATS_INBOUND_MAX_BYTES, NATS_OUTBOUND_MAX_BYTES, NATS_EVENTS_MAX_BYTES); free disk space, raise the \
+         server's max_file_store or lower those limits ({message})"
+    )]
+    NoStorage { what: String, message: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -104,10 +143,10 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Inbound messages are kept a day after they arrive (for diagnosis and the workers' catch-up) and at most
-/// [`INBOUND_MAX_BYTES`]. When full, the stream refuses new messages rather than dropping unprocessed ones:
+/// the layout's `inbound_max_bytes`. When full, the stream refuses new messages rather than dropping unprocessed ones:
 /// the ingress then leaves them unacknowledged at WhatsApp, which redelivers them later. The dedup window
 /// absorbs re-published WhatsApp messages.
-pub fn inbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
+pub fn inbound_stream(subjects: &Subjects, layout: &StreamLayout) -> stream::Config {
     stream::Config {
         name: subjects.inbound_stream(),
         description: Some("Inbound customer messages, one subject per chat".into()),
@@ -117,22 +156,17 @@ pub fn inbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
         // Workers read a chat's earlier messages by subject to answer them in order.
         allow_direct: true,
         max_age: Duration::from_secs(24 * 3600),
-        max_bytes: INBOUND_MAX_BYTES,
+        max_bytes: layout.inbound_max_bytes,
         discard: stream::DiscardPolicy::New,
         duplicate_window: Duration::from_secs(10 * 60),
-        num_replicas: replicas,
+        num_replicas: layout.replicas,
         ..Default::default()
     }
 }
 
-/// Size limits of the streams (per stream, on every replica).
-pub const INBOUND_MAX_BYTES: i64 = 4 << 30;
-pub const OUTBOUND_MAX_BYTES: i64 = 1 << 30;
-pub const EVENTS_MAX_BYTES: i64 = 2 << 30;
-
 /// Replies waiting to be sent; a day is long enough for an ingress fail-over. When full, publishing a reply
 /// fails and it stays in the database outbox, which is retried: nothing is dropped.
-pub fn outbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
+pub fn outbound_stream(subjects: &Subjects, layout: &StreamLayout) -> stream::Config {
     stream::Config {
         name: subjects.outbound_stream(),
         description: Some("Replies to send on WhatsApp, one subject per tenant".into()),
@@ -140,17 +174,17 @@ pub fn outbound_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
         retention: stream::RetentionPolicy::Limits,
         storage: stream::StorageType::File,
         max_age: Duration::from_secs(24 * 3600),
-        max_bytes: OUTBOUND_MAX_BYTES,
+        max_bytes: layout.outbound_max_bytes,
         discard: stream::DiscardPolicy::New,
         duplicate_window: Duration::from_secs(10 * 60),
-        num_replicas: replicas,
+        num_replicas: layout.replicas,
         ..Default::default()
     }
 }
 
-/// Domain events (live dashboard pages, integrators), kept 3 days and at most [`EVENTS_MAX_BYTES`]: they
+/// Domain events (live dashboard pages, integrators), kept 3 days and at most `events_max_bytes`: they
 /// carry customers' message texts, which the database keeps anyway. When full, the oldest go first.
-pub fn events_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
+pub fn events_stream(subjects: &Subjects, layout: &StreamLayout) -> stream::Config {
     stream::Config {
         name: subjects.events_stream(),
         description: Some("Domain events per tenant and kind, replayable".into()),
@@ -158,10 +192,10 @@ pub fn events_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
         retention: stream::RetentionPolicy::Limits,
         storage: stream::StorageType::File,
         max_age: Duration::from_secs(3 * 24 * 3600),
-        max_bytes: EVENTS_MAX_BYTES,
+        max_bytes: layout.events_max_bytes,
         discard: stream::DiscardPolicy::Old,
         duplicate_window: Duration::from_secs(10 * 60),
-        num_replicas: replicas,
+        num_replicas: layout.replicas,
         ..Default::default()
     }
 }
@@ -190,7 +224,7 @@ pub fn workers_consumer(subjects: &Subjects) -> consumer::pull::Config {
 /// Written as the KV bucket's backing stream because `create_key_value` first queries account info, whose
 /// 2.9 reply async-nats 0.51 cannot parse; the stream below is exactly what that call would create, and
 /// `get_key_value` opens it as a bucket on every server version.
-pub fn lease_bucket_stream(subjects: &Subjects, replicas: usize) -> stream::Config {
+pub fn lease_bucket_stream(subjects: &Subjects, layout: &StreamLayout) -> stream::Config {
     let bucket = subjects.lease_bucket();
     let max_age = Duration::from_secs(30);
     stream::Config {
@@ -205,7 +239,7 @@ pub fn lease_bucket_stream(subjects: &Subjects, replicas: usize) -> stream::Conf
         allow_direct: true,
         discard: stream::DiscardPolicy::New,
         storage: stream::StorageType::File,
-        num_replicas: replicas,
+        num_replicas: layout.replicas,
         ..Default::default()
     }
 }
@@ -215,13 +249,13 @@ pub fn lease_bucket_stream(subjects: &Subjects, replicas: usize) -> stream::Conf
 pub async fn provision(
     client: &async_nats::Client,
     subjects: &Subjects,
-    replicas: usize,
+    layout: &StreamLayout,
 ) -> Result<()> {
     let js = jetstream::new(client.clone());
     for config in [
-        inbound_stream(subjects, replicas),
-        outbound_stream(subjects, replicas),
-        events_stream(subjects, replicas),
+        inbound_stream(subjects, layout),
+        outbound_stream(subjects, layout),
+        events_stream(subjects, layout),
     ] {
         apply_stream(&js, config).await?;
     }
@@ -230,7 +264,7 @@ pub async fn provision(
         .await
         .map_err(|e| provision_error("inbound stream", e))?;
     apply_consumer(&inbound, workers_consumer(subjects)).await?;
-    apply_stream(&js, lease_bucket_stream(subjects, replicas)).await?;
+    apply_stream(&js, lease_bucket_stream(subjects, layout)).await?;
     js.get_key_value(subjects.lease_bucket())
         .await
         .map_err(|e| provision_error("lease bucket", e))?;
@@ -321,9 +355,14 @@ fn differs(current: &stream::Config, wanted: &stream::Config) -> bool {
         || current.allow_direct != wanted.allow_direct
 }
 
+/// JetStream's error code when a stream's reserved size does not fit the server's storage.
+const INSUFFICIENT_STORAGE: &str = "error code 10047";
+
 fn provision_error(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Provision {
-        what: what.to_owned(),
-        message: e.to_string(),
+    let (what, message) = (what.to_owned(), e.to_string());
+    if message.contains(INSUFFICIENT_STORAGE) {
+        Error::NoStorage { what, message }
+    } else {
+        Error::Provision { what, message }
     }
 }

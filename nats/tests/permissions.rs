@@ -21,7 +21,7 @@ use async_nats::{ConnectErrorKind, ConnectOptions, ServerAddr};
 use chrono::Utc;
 use futures::StreamExt;
 use schemas::{Channel, InboundMessage, Subjects};
-use tdj_nats::NatsConfig;
+use tdj_nats::{NatsConfig, StreamLayout};
 use uuid::Uuid;
 
 const SERVICES: [&str; 3] = ["api", "worker", "ingress"];
@@ -332,7 +332,7 @@ async fn provisioned() -> (ConfiguredServer, Service, Service, Service) {
     let api = connect_as(&server, "api").await;
     let worker = connect_as(&server, "worker").await;
     let ingress = connect_as(&server, "ingress").await;
-    tdj_nats::provision(&worker.client, &production(), 1)
+    tdj_nats::provision(&worker.client, &production(), &StreamLayout::DEFAULT)
         .await
         .expect("provisioning");
     (server, api, worker, ingress)
@@ -385,14 +385,14 @@ async fn each_service_logs_in_with_the_credentials_of_its_nats_url() {
         let config = NatsConfig {
             url: server.url_for(user),
             prefix: String::new(),
-            replicas: 1,
+            streams: StreamLayout::DEFAULT,
         };
         let client = tdj_nats::connect(&config)
             .await
             .unwrap_or_else(|e| panic!("{user} connects with the credentials in NATS_URL: {e}"));
         tokio::time::timeout(
             Duration::from_secs(20),
-            tdj_nats::provision(&client, &production(), 1),
+            tdj_nats::provision(&client, &production(), &StreamLayout::DEFAULT),
         )
         .await
         .unwrap_or_else(|_| panic!("{user}'s JetStream requests are answered (its own inbox)"))
@@ -405,7 +405,7 @@ async fn a_connection_error_does_not_show_the_password() {
     let config = NatsConfig {
         url: "nats://api:tdjsecretpassword@127.0.0.1:1".into(),
         prefix: String::new(),
-        replicas: 1,
+        streams: StreamLayout::DEFAULT,
     };
     let err = tdj_nats::connect(&config)
         .await
@@ -424,13 +424,13 @@ async fn every_service_can_provision_the_topology_at_start_up() {
         let server = ConfiguredServer::start().await;
         let service = connect_as(&server, user).await;
 
-        tdj_nats::provision(&service.client, &production(), 1)
+        tdj_nats::provision(&service.client, &production(), &StreamLayout::DEFAULT)
             .await
             .unwrap_or_else(|e| panic!("{user} provisions a fresh server: {e}"));
 
         // An older release's definitions, rolled out again by the next start.
         let js = service.js();
-        let mut old_stream = tdj_nats::inbound_stream(&production(), 1);
+        let mut old_stream = tdj_nats::inbound_stream(&production(), &StreamLayout::DEFAULT);
         old_stream.max_age = Duration::from_secs(7 * 24 * 3600);
         js.update_stream(&old_stream)
             .await
@@ -443,14 +443,14 @@ async fn every_service_can_provision_the_topology_at_start_up() {
             .create_consumer(old_consumer)
             .await
             .unwrap_or_else(|e| panic!("{user} updates the workers' consumer: {e}"));
-        tdj_nats::provision(&service.client, &production(), 1)
+        tdj_nats::provision(&service.client, &production(), &StreamLayout::DEFAULT)
             .await
             .unwrap_or_else(|e| panic!("{user} provisions again: {e}"));
 
         let mut inbound = js.get_stream("TDJ_IN").await.expect("inbound stream");
         assert_eq!(
             inbound.info().await.expect("info").config.max_age,
-            tdj_nats::inbound_stream(&production(), 1).max_age
+            tdj_nats::inbound_stream(&production(), &StreamLayout::DEFAULT).max_age
         );
         service.assert_nothing_refused().await;
     }

@@ -3,6 +3,7 @@
 
 use async_nats::jetstream;
 use schemas::Subjects;
+use tdj_nats::StreamLayout;
 use uuid::Uuid;
 
 /// The local NATS server (`NATS_URL`, or the default port on loopback).
@@ -16,6 +17,15 @@ pub async fn connect() -> async_nats::Client {
         .await
         .expect("local NATS is running")
 }
+
+/// Small stream limits for tests: JetStream reserves each stream's limit on disk, and the production sizes
+/// (7 GiB a namespace) would fill the shared server's storage with a few tests running at once.
+pub const TEST_STREAMS: StreamLayout = StreamLayout {
+    replicas: 1,
+    inbound_max_bytes: 64 << 20,
+    outbound_max_bytes: 16 << 20,
+    events_max_bytes: 32 << 20,
+};
 
 /// Subjects under a prefix no other test uses.
 pub fn fresh_subjects() -> Subjects {
@@ -33,7 +43,7 @@ impl Namespace {
     pub async fn new() -> Self {
         let client = connect().await;
         let subjects = fresh_subjects();
-        tdj_nats::provision(&client, &subjects, 1)
+        tdj_nats::provision(&client, &subjects, &TEST_STREAMS)
             .await
             .expect("provision NATS");
         Namespace { client, subjects }

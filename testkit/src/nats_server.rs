@@ -15,12 +15,23 @@ fn binary() -> String {
 pub struct NatsServer {
     port: u16,
     store: tempfile::TempDir,
+    /// JetStream's storage limit, when not the server's default (three quarters of the free disk).
+    max_file_store: Option<u64>,
     child: Option<Child>,
 }
 
 impl NatsServer {
     /// Starts one and waits until it accepts connections.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts one whose JetStream may store at most `bytes`, like a server on a small disk.
+    pub async fn start_with_max_file_store(bytes: u64) -> Self {
+        Self::start_with(Some(bytes)).await
+    }
+
+    async fn start_with(max_file_store: Option<u64>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -29,6 +40,7 @@ impl NatsServer {
         let mut server = Self {
             port,
             store,
+            max_file_store,
             child: None,
         };
         server.launch().await;
@@ -40,7 +52,7 @@ impl NatsServer {
     }
 
     async fn launch(&mut self) {
-        let child = spawn(self.port, self.store.path());
+        let child = spawn(self.port, self.store.path(), self.max_file_store);
         self.child = Some(child);
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
@@ -89,10 +101,28 @@ impl NatsServer {
     }
 }
 
-fn spawn(port: u16, store: &Path) -> Child {
-    Command::new(binary())
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(store)
+fn spawn(port: u16, store: &Path, max_file_store: Option<u64>) -> Child {
+    let mut command = Command::new(binary());
+    command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+    match max_file_store {
+        // The storage limit has no command-line flag: a configuration file beside the store says it.
+        Some(bytes) => {
+            let config = store.join("nats-server.conf");
+            std::fs::write(
+                &config,
+                format!(
+                    "jetstream {{\n  store_dir: {:?}\n  max_file_store: {bytes}\n}}\n",
+                    store.join("jetstream").display().to_string()
+                ),
+            )
+            .expect("write nats-server.conf");
+            command.arg("-c").arg(config);
+        }
+        None => {
+            command.arg("-js").arg("-sd").arg(store);
+        }
+    }
+    command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

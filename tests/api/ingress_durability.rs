@@ -45,7 +45,7 @@ async fn a_message_is_acknowledged_only_once_jetstream_stored_it_even_after_an_o
         .await
         .expect("send");
     let during = tokio::time::timeout(Duration::from_secs(6), receipts.next()).await;
-    tdj_nats::provision(&app.nats, &app.subjects, 1)
+    tdj_nats::provision(&app.nats, &app.subjects, &testkit::nats::TEST_STREAMS)
         .await
         .expect("JetStream back");
     let after = tokio::time::timeout(Duration::from_secs(15), receipts.next())
