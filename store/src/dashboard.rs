@@ -58,7 +58,7 @@ pub async fn attention(tx: &mut TenantTx<'_>, month: chrono::NaiveDate) -> Resul
            (select count(*) from dead_letter where tenant_id = $1 and status = 'open') as "dead_letters!",
            (select count(*) from customer_order where tenant_id = $1 and status = 'new') as "new_orders!",
            (select count(*) from product where tenant_id = $1) as "products!",
-           coalesce((select bot_replies from tenant_usage where tenant_id = $1 and month = $2), 0)::bigint
+           coalesce((select bot_replies from tenant_usage_now where tenant_id = $1 and month = $2), 0)::bigint
              as "replies_this_month!",
            (select count(*) from chat where tenant_id = $1 and attention_at is not null) as "handed_over!""#,
         tx.tenant_id(),

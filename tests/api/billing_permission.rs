@@ -197,7 +197,7 @@ async fn bot_replies_count_toward_the_monthly_limit(pool: PgPool) {
     );
     let (replies, inbound, prompt, output): (i32, i32, i64, i64) = sqlx::query_as(
         "select bot_replies, inbound_messages, llm_prompt_tokens, llm_output_tokens
-         from tenant_usage where tenant_id = $1 and month = $2",
+         from tenant_usage_now where tenant_id = $1 and month = $2",
     )
     .bind(shop.tenant_id)
     .bind(store::billing::month_start(now))
@@ -206,8 +206,63 @@ async fn bot_replies_count_toward_the_monthly_limit(pool: PgPool) {
     .expect("usage");
     assert_eq!((replies, inbound, prompt, output), (1000, 1, 120, 30));
     assert_eq!(
-        app.count("tenant_usage", shop.tenant_id).await,
+        app.count("tenant_usage_now", shop.tenant_id).await,
         2,
         "one row per month"
     );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn two_chats_of_one_shop_count_usage_without_waiting_for_each_other_and_folding_loses_nothing(
+    pool: PgPool,
+) {
+    // Arrange: one shop; a turn that counted its reply and has not committed yet.
+    let app = spawn_app(pool).await;
+    let shop = app.signup_on("Maquis Yopougon", "starter").await;
+    let ctx = TenantCtx::new(shop.tenant_id);
+    let now = Utc::now();
+    let mut slow_turn = app.db.tenant(ctx).await.expect("tx");
+    record_bot_reply(&mut slow_turn, now, 100, 10)
+        .await
+        .expect("reply");
+
+    // Act: another chat's turn counts its own message and reply meanwhile.
+    let other_turn = async {
+        let mut tx = app.db.tenant(ctx).await.expect("tx");
+        record_inbound(&mut tx, now).await.expect("inbound");
+        record_bot_reply(&mut tx, now, 50, 5).await.expect("reply");
+        tx.commit().await.expect("commit");
+    };
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(3), other_turn).await;
+    slow_turn.commit().await.expect("commit");
+
+    // Assert: no wait on a shared row, and every count is there before and after folding, folded once.
+    assert!(
+        waited.is_ok(),
+        "a shop's turns queue on one usage row until the slowest commits"
+    );
+    let totals = || async {
+        sqlx::query_as::<_, (i32, i32, i64, i64)>(
+            "select bot_replies, inbound_messages, llm_prompt_tokens, llm_output_tokens
+             from tenant_usage_now where tenant_id = $1",
+        )
+        .bind(shop.tenant_id)
+        .fetch_one(&app.admin_db)
+        .await
+        .expect("usage")
+    };
+    assert_eq!(totals().await, (2, 1, 150, 15), "before folding");
+    let fold = || async {
+        let mut tx = app.db.platform().await.expect("platform tx");
+        let folded = store::billing::fold_usage(&mut tx, 1000)
+            .await
+            .expect("fold");
+        tx.commit().await.expect("commit");
+        folded
+    };
+    let (first, second) = tokio::join!(fold(), fold());
+    assert_eq!(first + second, 3, "each delta folded once");
+    assert_eq!(totals().await, (2, 1, 150, 15), "after folding");
+    assert_eq!(app.count("usage_delta", shop.tenant_id).await, 0);
+    assert_eq!(app.count("tenant_usage", shop.tenant_id).await, 1);
 }

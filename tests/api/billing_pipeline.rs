@@ -157,7 +157,7 @@ async fn replies_to_customers_count_toward_the_monthly_limit(pool: PgPool) {
         "{last}"
     );
     let (replies_count, inbound): (i32, i32) = sqlx::query_as(
-        "select bot_replies, inbound_messages from tenant_usage where tenant_id = $1",
+        "select bot_replies, inbound_messages from tenant_usage_now where tenant_id = $1",
     )
     .bind(shop.tenant_id)
     .fetch_one(&app.admin_db)

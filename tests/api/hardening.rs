@@ -433,7 +433,7 @@ async fn the_model_answers_the_test_chat_within_the_plan_s_allowance_then_the_of
         answers[2]
     );
     let used: i32 =
-        sqlx::query_scalar("select test_model_turns from tenant_usage where tenant_id = $1")
+        sqlx::query_scalar("select test_model_turns from tenant_usage_now where tenant_id = $1")
             .bind(shop.tenant_id)
             .fetch_one(&app.admin_db)
             .await

@@ -120,7 +120,7 @@ async fn gemini_function_calls_take_an_order_priced_from_the_database(pool: PgPo
     assert_eq!(orders[0]["delivery_address"], "Abobo, près de la gare");
     assert_eq!(stock_of(&app, robe_id).await, Some(1));
     let tokens: (i64, i32) = sqlx::query_as(
-        "select llm_prompt_tokens + llm_output_tokens, bot_replies from tenant_usage",
+        "select llm_prompt_tokens + llm_output_tokens, bot_replies from tenant_usage_now",
     )
     .fetch_one(&app.admin_db)
     .await

@@ -64,7 +64,7 @@ macro_rules! query_admin_tenant {
                       t.created_at
                from tenant t
                left join subscription s on s.tenant_id = t.tenant_id
-               left join tenant_usage u on u.tenant_id = t.tenant_id and u.month = $1
+               left join tenant_usage_now u on u.tenant_id = t.tenant_id and u.month = $1
                left join whatsapp_session w on w.tenant_id = t.tenant_id "#
                 + $($sql)+
             $(, $arg)*
@@ -222,9 +222,10 @@ pub async fn tenant_usage(
 ) -> Result<Vec<MonthlyUsage>> {
     Ok(sqlx::query_as!(
         MonthlyUsage,
-        r#"select month, inbound_messages::bigint as "inbound_messages!", bot_replies::bigint as "bot_replies!",
-                  llm_prompt_tokens, llm_output_tokens
-           from tenant_usage where tenant_id = $1 order by month desc limit $2"#,
+        r#"select month as "month!", inbound_messages::bigint as "inbound_messages!",
+                  bot_replies::bigint as "bot_replies!", llm_prompt_tokens as "llm_prompt_tokens!",
+                  llm_output_tokens as "llm_output_tokens!"
+           from tenant_usage_now where tenant_id = $1 order by month desc limit $2"#,
         tenant_id,
         months,
     )

@@ -16,8 +16,9 @@ pub use payments::{
     mark_failed, open_subscription, owner_by_notif_token_hash, owner_of_payment, subscription,
 };
 pub use permission::{
-    AnswerPermission, OperatorSuspension, SuspendReason, answer_permission, month_start,
-    operator_suspension, record_bot_reply, record_inbound, record_test_turn, test_allowance,
+    AnswerPermission, OperatorSuspension, SuspendReason, answer_permission, fold_usage,
+    month_start, operator_suspension, record_bot_reply, record_inbound, record_test_turn,
+    test_allowance,
 };
 
 pub use schemas::billing::{PaymentStatus, Provider, SubscriptionStatus};

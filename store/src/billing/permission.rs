@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::error::OptionalExt;
 use crate::tenants::TenantStatus;
-use crate::{Result, TenantTx};
+use crate::{PlatformTx, Result, TenantTx};
 
 /// Why a shop's bot is silenced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,7 +73,7 @@ pub async fn answer_permission(
            from tenant t
            join plan p on p.plan_code = t.plan_code
            left join subscription s on s.tenant_id = t.tenant_id
-           left join tenant_usage u on u.tenant_id = t.tenant_id and u.month = $2
+           left join tenant_usage_now u on u.tenant_id = t.tenant_id and u.month = $2
            where t.tenant_id = $1"#,
         tx.tenant_id(),
         month_start(now),
@@ -179,7 +179,7 @@ pub async fn test_allowance(
         r#"select coalesce(u.test_model_turns, 0) as "used!", p.max_test_turns_per_month
            from tenant t
            join plan p on p.plan_code = t.plan_code
-           left join tenant_usage u on u.tenant_id = t.tenant_id and u.month = $2
+           left join tenant_usage_now u on u.tenant_id = t.tenant_id and u.month = $2
            where t.tenant_id = $1"#,
         tx.tenant_id(),
         month_start(now),
@@ -209,14 +209,9 @@ async fn record_usage_with(
     output_tokens: i64,
 ) -> Result<()> {
     sqlx::query!(
-        "insert into tenant_usage (tenant_id, month, bot_replies, test_model_turns, llm_prompt_tokens,
-                                   llm_output_tokens)
-         values ($1, $2, $3, $4, $5, $6)
-         on conflict (tenant_id, month) do update set
-           bot_replies = tenant_usage.bot_replies + excluded.bot_replies,
-           test_model_turns = tenant_usage.test_model_turns + excluded.test_model_turns,
-           llm_prompt_tokens = tenant_usage.llm_prompt_tokens + excluded.llm_prompt_tokens,
-           llm_output_tokens = tenant_usage.llm_output_tokens + excluded.llm_output_tokens",
+        "insert into usage_delta (tenant_id, month, bot_replies, test_model_turns, llm_prompt_tokens,
+                                  llm_output_tokens)
+         values ($1, $2, $3, $4, $5, $6)",
         tx.tenant_id(),
         month_start(now),
         replies,
@@ -232,14 +227,43 @@ async fn record_usage_with(
 /// Counts one inbound customer message in `now`'s UTC month.
 pub async fn record_inbound(tx: &mut TenantTx<'_>, now: DateTime<Utc>) -> Result<()> {
     sqlx::query!(
-        "insert into tenant_usage (tenant_id, month, inbound_messages) values ($1, $2, 1)
-         on conflict (tenant_id, month) do update set inbound_messages = tenant_usage.inbound_messages + 1",
+        "insert into usage_delta (tenant_id, month, inbound_messages) values ($1, $2, 1)",
         tx.tenant_id(),
         month_start(now),
     )
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Folds up to `limit` usage deltas (every shop's) into the monthly `tenant_usage` rows, in one statement: a
+/// delta is counted either as itself or in its row, never both and never neither. Two folds at once do not
+/// count a delta twice (the second finds it deleted). Returns how many deltas were folded.
+pub async fn fold_usage(tx: &mut PlatformTx, limit: i64) -> Result<u64> {
+    let folded = sqlx::query_scalar!(
+        r#"with folded as (
+             delete from usage_delta where (tenant_id, delta_id) in (
+               select tenant_id, delta_id from usage_delta order by delta_id limit $1)
+             returning *
+           ), summed as (
+             insert into tenant_usage (tenant_id, month, bot_replies, inbound_messages, test_model_turns,
+                                       llm_prompt_tokens, llm_output_tokens)
+             select tenant_id, month, sum(bot_replies), sum(inbound_messages), sum(test_model_turns),
+                    sum(llm_prompt_tokens), sum(llm_output_tokens)
+             from folded group by tenant_id, month
+             on conflict (tenant_id, month) do update set
+               bot_replies = tenant_usage.bot_replies + excluded.bot_replies,
+               inbound_messages = tenant_usage.inbound_messages + excluded.inbound_messages,
+               test_model_turns = tenant_usage.test_model_turns + excluded.test_model_turns,
+               llm_prompt_tokens = tenant_usage.llm_prompt_tokens + excluded.llm_prompt_tokens,
+               llm_output_tokens = tenant_usage.llm_output_tokens + excluded.llm_output_tokens
+           )
+           select count(*) as "folded!" from folded"#,
+        limit,
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(u64::try_from(folded).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The safety net: chats whose pending messages nobody is answering (a worker died, a turn failed and its
 //! backoff passed, a shop was at its turn cap) are picked up again, outbox entries left unpublished are
-//! published, and published ones are pruned.
+//! published, and published ones are pruned; the shops' usage deltas are folded into their monthly rows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,8 @@ const SWEEP_CHATS: i64 = 200;
 const OUTBOX_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// Outbox rows deleted per sweep at most, so one sweep stays short after a long pause.
 const PRUNE_BATCH: i64 = 5_000;
+/// Usage deltas folded per sweep at most (the rest at the next one; readers count them either way).
+const FOLD_BATCH: i64 = 20_000;
 
 impl Pipeline {
     /// Sweeps every `sweep_secs` until `shutdown`, its turns taking the same slots as the consumer's, so a
@@ -90,6 +92,22 @@ impl Pipeline {
         }
         while turns.join_next().await.is_some() {}
         self.prune_outbox().await;
+        self.fold_usage().await;
+    }
+
+    async fn fold_usage(&self) {
+        let folded = async {
+            let mut tx = self.inner.db.platform().await?;
+            let folded = store::billing::fold_usage(&mut tx, FOLD_BATCH).await?;
+            tx.commit().await?;
+            Ok::<_, store::Error>(folded)
+        }
+        .await;
+        match folded {
+            Ok(0) => {}
+            Ok(folded) => tracing::debug!(folded, "folded usage deltas"),
+            Err(e) => tracing::warn!(error = %e, "folding usage deltas failed"),
+        }
     }
 
     async fn prune_outbox(&self) {
