@@ -380,6 +380,7 @@ pub(crate) async fn send_to_customer(
         let payload = serde_json::to_value(&outbound).map_err(anyhow::Error::from)?;
         outbox::push(
             tx,
+            Some(chat.chat_id),
             &subjects.outbound(tenant_id),
             message.outbound_id,
             &payload,
@@ -390,6 +391,7 @@ pub(crate) async fn send_to_customer(
     outbox::push_event(
         tx,
         subjects,
+        Some(chat.chat_id),
         EventData::MessageSent {
             chat_id: chat.chat_id,
             message_id: stored.message_id,

@@ -123,6 +123,7 @@ pub(crate) async fn resolve(
         let payload = serde_json::to_value(&inbound).map_err(anyhow::Error::from)?;
         store::outbox::push(
             &mut tx,
+            None,
             &state.subjects.inbound(ctx.tenant_id, inbound.chat_key()),
             &format!("{}:replay:{dead_letter_id}", inbound.msg_id()),
             &payload,

@@ -70,6 +70,7 @@ async fn cancel_expired(
     outbox::push_event(
         &mut tx,
         subjects,
+        order.chat_id,
         EventData::OrderStatusChanged {
             order_id,
             order_ref: order.order_ref.clone(),

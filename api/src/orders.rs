@@ -153,6 +153,7 @@ pub(crate) async fn change_order_status(
     outbox::push_event(
         &mut tx,
         &state.subjects,
+        order.chat_id,
         EventData::OrderStatusChanged {
             order_id,
             order_ref: order.order_ref.clone(),

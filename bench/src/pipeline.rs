@@ -176,6 +176,7 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         received
     });
     let js = async_nats::jetstream::new(nats.clone());
+    let transactions_before = transactions(&owner, db_name).await?;
     let mut sent_at: HashMap<String, Instant> = HashMap::with_capacity(args.messages);
     let started = Instant::now();
     let mut pace = (args.rate > 0)
@@ -219,6 +220,9 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     );
     let total = started.elapsed();
     stop.cancel();
+    // PostgreSQL's statistics reach pg_stat_database within a second of a backend going idle.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let transactions_run = transactions(&owner, db_name).await? - transactions_before;
 
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
@@ -244,6 +248,10 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         args.messages as f64 / total.as_secs_f64()
     );
     println!(
+        "database transactions: {transactions_run} ({:.1} per message, the sweeper's included)",
+        transactions_run as f64 / args.messages as f64
+    );
+    println!(
         "latency publish → reply: p50 {:.1?}  p90 {:.1?}  p99 {:.1?}  max {:.1?}",
         pct(0.5),
         pct(0.9),
@@ -262,4 +270,14 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     owner.close().await;
     db.pool().close().await;
     Ok(())
+}
+
+/// Transactions committed or rolled back in the database so far (every connection's).
+async fn transactions(pool: &sqlx::PgPool, db_name: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select (xact_commit + xact_rollback)::bigint from pg_stat_database where datname = $1",
+    )
+    .bind(db_name)
+    .fetch_one(pool)
+    .await?)
 }

@@ -14,7 +14,7 @@ use async_nats::jetstream::{self, consumer, stream};
 use schemas::Subjects;
 
 pub use inbound::{PublishInboundError, publish_inbound};
-pub use outbox::publish_outbox;
+pub use outbox::{PublishedMarks, publish_entries, publish_outbox};
 pub use progress::while_in_progress;
 
 /// NATS settings.

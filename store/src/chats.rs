@@ -406,6 +406,27 @@ pub async fn clear_failures(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<()> 
 }
 
 /// Whether `worker` still holds the claim (it may have expired during a slow turn and been taken over).
+/// Locks the chat until the transaction ends if `worker` still holds its claim, and returns its ingested
+/// sequence (`None`: the claim is lost). A turn's snapshot and commit start here: a delivery that advances the
+/// chat's sequence meanwhile is either seen by what follows or waits for this transaction, then finds the
+/// claim released and claims the chat itself, so no message is left behind by a release.
+pub async fn lock_claimed(
+    tx: &mut TenantTx<'_>,
+    chat_id: Uuid,
+    worker: &str,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar!(
+        "select ingested_seq from chat
+         where tenant_id = $1 and chat_id = $2 and claimed_by = $3 and claim_expires_at > now()
+         for update",
+        tx.tenant_id(),
+        chat_id,
+        worker,
+    )
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
 pub async fn holds_claim(tx: &mut TenantTx<'_>, chat_id: Uuid, worker: &str) -> Result<bool> {
     Ok(sqlx::query_scalar!(
         r#"select exists (select 1 from chat where tenant_id = $1 and chat_id = $2 and claimed_by = $3

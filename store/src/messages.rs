@@ -138,6 +138,19 @@ pub async fn pending(tx: &mut TenantTx<'_>, chat_id: Uuid, up_to: i64) -> Result
     .await?)
 }
 
+/// Whether the chat has a pending message ingested up to `up_to` (see [`pending`]).
+pub async fn any_pending(tx: &mut TenantTx<'_>, chat_id: Uuid, up_to: i64) -> Result<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"select exists (select 1 from message where tenant_id = $1 and chat_id = $2 and status = 'pending'
+                          and (stream_seq is null or stream_seq <= $3)) as "pending!""#,
+        tx.tenant_id(),
+        chat_id,
+        up_to,
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 /// The last `limit` settled messages of the chat (the conversation memory), oldest first.
 pub async fn history(tx: &mut TenantTx<'_>, chat_id: Uuid, limit: i64) -> Result<Vec<Message>> {
     let tenant_id = tx.tenant_id();

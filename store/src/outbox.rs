@@ -19,15 +19,19 @@ pub struct Entry {
     pub payload: Value,
 }
 
+/// Queues an entry, published after commit. `chat_id`: the chat whose turn or message caused it, so the
+/// worker can publish the chat's entries in order right after its commit (see [`unpublished_of_chat`]).
 pub async fn push(
     tx: &mut TenantTx<'_>,
+    chat_id: Option<Uuid>,
     subject: &str,
     msg_id: &str,
     payload: &Value,
 ) -> Result<()> {
     sqlx::query!(
-        "insert into outbox (tenant_id, subject, msg_id, payload) values ($1, $2, $3, $4)",
+        "insert into outbox (tenant_id, chat_id, subject, msg_id, payload) values ($1, $2, $3, $4, $5)",
         tx.tenant_id(),
+        chat_id,
         subject,
         msg_id,
         payload,
@@ -38,7 +42,12 @@ pub async fn push(
 }
 
 /// Writes a domain event of the transaction's tenant to the outbox; it is published after commit.
-pub async fn push_event(tx: &mut TenantTx<'_>, subjects: &Subjects, data: EventData) -> Result<()> {
+pub async fn push_event(
+    tx: &mut TenantTx<'_>,
+    subjects: &Subjects,
+    chat_id: Option<Uuid>,
+    data: EventData,
+) -> Result<()> {
     let event = Event {
         event_id: Uuid::new_v4(),
         tenant_id: tx.tenant_id(),
@@ -47,7 +56,37 @@ pub async fn push_event(tx: &mut TenantTx<'_>, subjects: &Subjects, data: EventD
     };
     let subject = subjects.event(tx.tenant_id(), event.data.kind());
     let payload = serde_json::to_value(&event).map_err(|e| crate::Error::Internal(e.into()))?;
-    push(tx, &subject, &event.event_id.to_string(), &payload).await
+    push(tx, chat_id, &subject, &event.event_id.to_string(), &payload).await
+}
+
+/// The chat's unpublished entries, oldest first: what the transaction queued for it, after any earlier one
+/// not published yet (its worker died between commit and publish), which must reach NATS first.
+pub async fn unpublished_of_chat(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<Vec<Entry>> {
+    Ok(sqlx::query_as!(
+        Entry,
+        "select tenant_id, outbox_id, subject, msg_id, payload from outbox
+         where tenant_id = $1 and chat_id = $2 and published_at is null
+         order by outbox_id limit 100",
+        tx.tenant_id(),
+        chat_id,
+    )
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// Marks entries of any shops published, in one statement (the workers batch their marks).
+pub async fn mark_published_batch(tx: &mut PlatformTx, entries: &[(Uuid, i64)]) -> Result<u64> {
+    let (tenants, ids): (Vec<Uuid>, Vec<i64>) = entries.iter().copied().unzip();
+    Ok(sqlx::query!(
+        "update outbox set published_at = now()
+         where (tenant_id, outbox_id) in (select * from unnest($1::uuid[], $2::bigint[]))
+           and published_at is null",
+        &tenants,
+        &ids,
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 /// Unpublished entries of the transaction's tenant, oldest first. One publisher per shop at a time (a

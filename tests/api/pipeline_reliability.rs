@@ -20,6 +20,7 @@ use crate::bot_support::*;
 use crate::helpers::{Shop, TestApp, spawn_app};
 
 const CUSTOMER: &str = "2250700000031";
+const WHATSAPP_CUSTOMER: &str = "2250700000031@s.whatsapp.net";
 
 fn gemini(config: &GeminiConfig) -> Arc<Gemini> {
     Arc::new(Gemini::new(FAKE_API_KEY.into(), config).expect("provider"))
@@ -493,4 +494,84 @@ async fn work_the_database_keeps_refusing_is_dead_lettered_at_the_poison_limit(p
         Some(1),
         "stored before the ack"
     );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_reply_a_dead_worker_left_unpublished_leaves_before_the_chats_next_one(pool: PgPool) {
+    // Arrange: a chat answered once; then a reply committed by a worker that died before publishing it.
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    crate::ingress_support::activate_subscription(&app, shop.tenant_id).await;
+    let pipeline = pipeline(&app, Arc::new(Offline::new()));
+    let (subject, payload) = whatsapp_inbound(&app, &shop, WHATSAPP_CUSTOMER, "bonjour");
+    assert_eq!(
+        pipeline.process_delivery(&subject, &payload, 1).await,
+        Outcome::Ack
+    );
+    let first = stored_replies(&app).await.pop().expect("the first reply");
+    let stranded = schemas::OutboundReply {
+        outbound_id: "stranded-reply".into(),
+        text: "Réponse restée en attente".into(),
+        ..first.clone()
+    };
+    sqlx::query(
+        "insert into outbox (tenant_id, chat_id, subject, msg_id, payload) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(shop.tenant_id)
+    .bind(first.chat_id)
+    .bind(app.subjects.outbound(shop.tenant_id))
+    .bind(&stranded.outbound_id)
+    .bind(serde_json::to_value(&stranded).expect("json"))
+    .execute(&app.admin_db)
+    .await
+    .expect("stranded entry");
+
+    // Act: the customer writes again.
+    let (subject, payload) =
+        whatsapp_inbound(&app, &shop, WHATSAPP_CUSTOMER, "vous êtes ouverts ?");
+    assert_eq!(
+        pipeline.process_delivery(&subject, &payload, 1).await,
+        Outcome::Ack
+    );
+
+    // Assert: in the stream the ingress sends from, the stranded reply comes first, then the new one, each
+    // once; every entry is marked published soon after, without a transaction per publish.
+    let replies = stored_replies(&app).await;
+    let ids: Vec<&str> = replies.iter().map(|r| r.outbound_id.as_str()).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(ids[0], first.outbound_id);
+    assert_eq!(ids[1], "stranded-reply");
+    assert_eq!(replies[2].chat_id, first.chat_id);
+    testkit::poll::eventually(
+        Duration::from_secs(3),
+        "every published entry marked",
+        || async {
+            let unpublished: i64 = sqlx::query_scalar(
+                "select count(*) from outbox where tenant_id = $1 and published_at is null",
+            )
+            .bind(shop.tenant_id)
+            .fetch_one(&app.admin_db)
+            .await
+            .expect("count");
+            unpublished == 0
+        },
+    )
+    .await;
+}
+
+/// The replies in the outbound stream, in stream order (JetStream's dedup applied).
+async fn stored_replies(app: &TestApp) -> Vec<schemas::OutboundReply> {
+    let js = async_nats::jetstream::new(app.nats.clone());
+    let mut stream = js
+        .get_stream(app.subjects.outbound_stream())
+        .await
+        .expect("outbound stream");
+    let last = stream.info().await.expect("info").state.last_sequence;
+    let mut replies = Vec::new();
+    for seq in 1..=last {
+        if let Ok(message) = stream.get_raw_message(seq).await {
+            replies.push(serde_json::from_slice(&message.payload).expect("reply"));
+        }
+    }
+    replies
 }

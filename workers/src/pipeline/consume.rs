@@ -10,6 +10,7 @@ use store::TenantCtx;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::claim::Start;
 use super::{Failure, Pipeline, ingest};
 use crate::{Error, Result};
 
@@ -166,9 +167,9 @@ impl Pipeline {
         outcome
     }
 
-    /// Ingests the message, then answers its chat (not for a message the owner typed on the phone: it
-    /// pauses the bot instead). A chat this worker cannot take now (held, backing off, its shop at its turn
-    /// cap) stays pending for whoever can.
+    /// Ingests the message, claiming its chat in the same transaction, then answers the chat (not for a
+    /// message the owner typed on the phone: it pauses the bot instead). A chat this worker cannot take now
+    /// (held, backing off, its shop at its turn cap) stays pending for whoever can.
     async fn ingest_and_answer(
         &self,
         subject: &str,
@@ -177,11 +178,23 @@ impl Pipeline {
     ) -> Result<(), Failure> {
         let inbound = ingest::read_inbound(&self.inner.subjects, subject, payload)?;
         let ctx = TenantCtx::new(inbound.tenant_id);
-        let chat_id = self.ingest(ctx, &inbound, subject, stream_seq).await?;
         if inbound.from_owner {
+            self.ingest(ctx, &inbound, subject, stream_seq, None)
+                .await?;
             return Ok(());
         }
-        self.answer_chat(ctx, chat_id).await
+        let claim = self.claim_token();
+        let ingested = self
+            .ingest(ctx, &inbound, subject, stream_seq, Some(&claim))
+            .await?;
+        if !ingested.claimed {
+            return Ok(());
+        }
+        let start = Start::Claimed {
+            claim,
+            advance_to: ingested.advance_to,
+        };
+        self.answer_chat(ctx, ingested.chat_id, start).await
     }
 }
 

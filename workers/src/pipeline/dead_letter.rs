@@ -99,6 +99,7 @@ impl Pipeline {
         }
         self.queue_event(
             tx,
+            None,
             EventData::MessageDeadLettered {
                 wa_message_id,
                 reason: reason.to_owned(),

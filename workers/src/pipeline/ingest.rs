@@ -56,32 +56,74 @@ pub(super) fn tenant_of(subjects: &Subjects, subject: &str) -> Option<Uuid> {
     rest.split('.').next()?.parse().ok()
 }
 
+/// What storing a delivery did.
+pub(super) struct Ingested {
+    pub chat_id: Uuid,
+    /// The delivery claimed the chat (only when asked to, for a customer's message).
+    pub claimed: bool,
+    /// With the claim: the stream sequence the chat's turn advances its ingested sequence to (everything up
+    /// to it is stored), in the turn's first transaction rather than one of its own.
+    pub advance_to: Option<i64>,
+}
+
 impl Pipeline {
     /// Stores the message and, when its stream sequence is known, the earlier ones of its subject still in
-    /// flight; returns its chat.
+    /// flight. With `claim`, the chat is claimed in the transaction that stores the message; failing that (it
+    /// is held, backing off or its shop busy), again once its sequence is advanced.
     pub(super) async fn ingest(
         &self,
         ctx: TenantCtx,
         inbound: &InboundMessage,
         subject: &str,
         stream_seq: Option<u64>,
-    ) -> Result<Uuid, Failure> {
+        claim: Option<&str>,
+    ) -> Result<Ingested, Failure> {
         let seq = stream_seq.and_then(|s| i64::try_from(s).ok());
-        let chat_id = self.ingest_message(ctx, inbound, seq).await?;
-        if let Some(seq) = stream_seq {
-            self.catch_up(ctx, chat_id, subject, seq).await?;
+        let stored = self.ingest_message(ctx, inbound, seq, claim).await?;
+        let chat_id = stored.chat_id;
+        let Some(stream_seq) = stream_seq else {
+            return Ok(Ingested {
+                chat_id,
+                claimed: stored.claimed,
+                advance_to: None,
+            });
+        };
+        self.catch_up(ctx, subject, stream_seq, stored.ingested_seq)
+            .await?;
+        // Only now is everything up to `seq` stored.
+        let seq = i64::try_from(stream_seq).unwrap_or(i64::MAX);
+        if stored.claimed {
+            return Ok(Ingested {
+                chat_id,
+                claimed: true,
+                advance_to: Some(seq),
+            });
         }
-        Ok(chat_id)
+        let claimed = match claim {
+            Some(claim) => self.claim(ctx, chat_id, claim, Some(seq)).await?,
+            None => {
+                let mut tx = self.inner.db.tenant(ctx).await?;
+                chats::advance_ingested(&mut tx, chat_id, seq).await?;
+                tx.commit().await?;
+                false
+            }
+        };
+        Ok(Ingested {
+            chat_id,
+            claimed,
+            advance_to: None,
+        })
     }
 
-    /// Stores one message in its chat (a redelivery is a no-op), queues its event and publishes it; returns
-    /// the chat.
+    /// Stores one message in its chat (a redelivery is a no-op), queues its event, with `claim` claims the
+    /// chat for a customer's message, and publishes the event: one transaction.
     async fn ingest_message(
         &self,
         ctx: TenantCtx,
         inbound: &InboundMessage,
         stream_seq: Option<i64>,
-    ) -> Result<Uuid, Failure> {
+        claim: Option<&str>,
+    ) -> Result<Stored, Failure> {
         let mut tx = self.inner.db.tenant(ctx).await?;
         let chat = chats::upsert(
             &mut tx,
@@ -98,9 +140,21 @@ impl Pipeline {
                 .await?;
         }
         chats::touch(&mut tx, chat.chat_id, inbound.timestamp).await?;
+        let ingested_seq = chats::ingested_seq(&mut tx, chat.chat_id).await?;
+        let claimed = match claim {
+            Some(claim) if !inbound.from_owner => {
+                self.try_claim_in(&mut tx, chat.chat_id, claim).await?
+            }
+            _ => false,
+        };
+        let queued = store::outbox::unpublished_of_chat(&mut tx, chat.chat_id).await?;
         tx.commit().await?;
-        self.publish_outbox(ctx).await;
-        Ok(chat.chat_id)
+        self.publish_chat(queued).await;
+        Ok(Stored {
+            chat_id: chat.chat_id,
+            ingested_seq,
+            claimed,
+        })
     }
 
     /// The owner answered by hand from the phone: keep it in the conversation and let the bot be quiet.
@@ -130,6 +184,7 @@ impl Pipeline {
             let with_text = store::bot_settings::events_include_text(tx).await?;
             self.queue_event(
                 tx,
+                Some(chat_id),
                 EventData::MessageSent {
                     chat_id,
                     message_id: message.message_id,
@@ -169,6 +224,7 @@ impl Pipeline {
         let with_text = store::bot_settings::events_include_text(tx).await?;
         self.queue_event(
             tx,
+            Some(chat_id),
             EventData::MessageReceived {
                 chat_id,
                 message_id,
@@ -183,54 +239,57 @@ impl Pipeline {
 
     /// Stores every earlier message of the chat's subject that is still in flight (delivered to another task or
     /// worker but not stored yet), so the turn answers a contiguous prefix in the customer's order. Idempotent.
+    /// `ingested` is the chat's ingested sequence when the message was stored.
     async fn catch_up(
         &self,
         ctx: TenantCtx,
-        chat_id: Uuid,
         subject: &str,
         seq: u64,
+        ingested: i64,
     ) -> Result<(), Failure> {
-        let mut tx = self.inner.db.tenant(ctx).await?;
-        let ingested = chats::ingested_seq(&mut tx, chat_id).await?;
-        tx.commit().await?;
         let mut from = u64::try_from(ingested).unwrap_or(0) + 1;
-        if from < seq {
-            let js = jetstream::new(self.inner.nats.clone());
-            let stream = js
-                .get_stream_no_info(self.inner.subjects.inbound_stream())
-                .await
-                .map_err(|e| Failure::Nats(format!("inbound stream unavailable: {e}")))?;
-            for _ in 0..MAX_CATCH_UP {
-                // "Not found" means nothing more on this subject (or expired): the prefix is complete. Any
-                // other error says nothing about the prefix: retry rather than answer around a gap.
-                let earlier = match stream
-                    .direct_get_next_for_subject(subject, Some(from))
-                    .await
-                {
-                    Ok(earlier) => earlier,
-                    Err(e) if e.kind() == DirectGetErrorKind::NotFound => break,
-                    Err(e) => {
-                        return Err(Failure::Nats(format!("catching up {subject}: {e}")));
-                    }
-                };
-                if earlier.sequence >= seq {
-                    break;
-                }
-                if let Ok(message) = serde_json::from_slice::<InboundMessage>(&earlier.payload)
-                    && message.tenant_id == ctx.tenant_id
-                {
-                    self.ingest_message(ctx, &message, i64::try_from(earlier.sequence).ok())
-                        .await?;
-                }
-                from = earlier.sequence + 1;
-            }
+        if from >= seq {
+            return Ok(());
         }
-        // Only now is everything up to `seq` stored.
-        let mut tx = self.inner.db.tenant(ctx).await?;
-        chats::advance_ingested(&mut tx, chat_id, i64::try_from(seq).unwrap_or(i64::MAX)).await?;
-        tx.commit().await?;
+        let js = jetstream::new(self.inner.nats.clone());
+        let stream = js
+            .get_stream_no_info(self.inner.subjects.inbound_stream())
+            .await
+            .map_err(|e| Failure::Nats(format!("inbound stream unavailable: {e}")))?;
+        for _ in 0..MAX_CATCH_UP {
+            // "Not found" means nothing more on this subject (or expired): the prefix is complete. Any
+            // other error says nothing about the prefix: retry rather than answer around a gap.
+            let earlier = match stream
+                .direct_get_next_for_subject(subject, Some(from))
+                .await
+            {
+                Ok(earlier) => earlier,
+                Err(e) if e.kind() == DirectGetErrorKind::NotFound => break,
+                Err(e) => {
+                    return Err(Failure::Nats(format!("catching up {subject}: {e}")));
+                }
+            };
+            if earlier.sequence >= seq {
+                break;
+            }
+            if let Ok(message) = serde_json::from_slice::<InboundMessage>(&earlier.payload)
+                && message.tenant_id == ctx.tenant_id
+            {
+                self.ingest_message(ctx, &message, i64::try_from(earlier.sequence).ok(), None)
+                    .await?;
+            }
+            from = earlier.sequence + 1;
+        }
         Ok(())
     }
+}
+
+/// What storing one message found.
+struct Stored {
+    chat_id: Uuid,
+    /// The chat's ingested sequence before this message.
+    ingested_seq: i64,
+    claimed: bool,
 }
 
 #[cfg(test)]

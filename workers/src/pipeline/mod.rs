@@ -98,6 +98,8 @@ struct Inner {
     config: WorkerConfig,
     /// Identifies this process's claims.
     worker_id: String,
+    /// Marks what this process published from the outbox, in batches.
+    marks: tdj_nats::PublishedMarks,
 }
 
 impl Pipeline {
@@ -109,6 +111,7 @@ impl Pipeline {
         config: WorkerConfig,
     ) -> Self {
         let worker_id = format!("worker-{}", Uuid::new_v4().simple());
+        let marks = tdj_nats::PublishedMarks::new(db.clone());
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -117,6 +120,7 @@ impl Pipeline {
                 provider,
                 config,
                 worker_id,
+                marks,
             }),
         }
     }

@@ -6,18 +6,22 @@
 use schemas::{EventData, OutboundReply};
 use serde_json::json;
 use store::orders::Order;
+use store::outbox::Entry;
 use store::{TenantCtx, TenantTx};
+use uuid::Uuid;
 
 use super::Pipeline;
 
 impl Pipeline {
-    /// Queues a domain event in the transaction.
+    /// Queues a domain event in the transaction; `chat_id`, the chat it concerns, lets the chat's turn
+    /// publish it right after commit.
     pub(super) async fn queue_event(
         &self,
         tx: &mut TenantTx<'_>,
+        chat_id: Option<Uuid>,
         event: EventData,
     ) -> store::Result<()> {
-        store::outbox::push_event(tx, &self.inner.subjects, event).await
+        store::outbox::push_event(tx, &self.inner.subjects, chat_id, event).await
     }
 
     /// Queues a reply for the ingress node holding the shop, deduplicated by its `outbound_id`.
@@ -28,6 +32,7 @@ impl Pipeline {
     ) -> store::Result<()> {
         store::outbox::push(
             tx,
+            Some(reply.chat_id),
             &self.inner.subjects.outbound(reply.tenant_id),
             &reply.outbound_id,
             &json!(reply),
@@ -35,9 +40,16 @@ impl Pipeline {
         .await
     }
 
-    /// Publishes what committed transactions queued for the shop.
+    /// Publishes what committed transactions queued for the shop (the shop-wide path, under its publisher
+    /// lock: dead letters, the sweeper).
     pub(super) async fn publish_outbox(&self, ctx: TenantCtx) {
         tdj_nats::publish_outbox(&self.inner.db, &self.inner.nats, ctx).await;
+    }
+
+    /// Publishes a chat's entries read in the transaction that just committed (the hot path: no transaction
+    /// of its own; the marks are batched).
+    pub(super) async fn publish_chat(&self, entries: Vec<Entry>) {
+        tdj_nats::publish_entries(&self.inner.nats, &self.inner.marks, entries).await;
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::Pipeline;
+use super::claim::Start;
 
 /// Chats taken per sweep: the oldest waiting one of each shop first, then each shop's next (see
 /// `store::chats::stranded`).
@@ -82,7 +83,7 @@ impl Pipeline {
             turns.spawn(async move {
                 metrics::counter!("pipeline_swept_chats_total").increment(1);
                 if let Err(e) = pipeline
-                    .answer_chat(TenantCtx::new(tenant_id), chat_id)
+                    .answer_chat(TenantCtx::new(tenant_id), chat_id, Start::ToClaim)
                     .await
                 {
                     tracing::warn!(%tenant_id, %chat_id, error = ?e, "sweeper could not answer a stranded chat");

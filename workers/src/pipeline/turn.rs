@@ -17,6 +17,7 @@ use store::{
 };
 use uuid::Uuid;
 
+use super::claim::TurnEnd;
 use super::customer_limits::{self, Budget};
 use super::sales_tools::{OrderIntent, SalesTools};
 use super::{Failure, Pipeline, outbox};
@@ -55,12 +56,10 @@ impl Snapshot {
 
 /// What reading the snapshot found.
 enum Prepared {
-    /// No message is waiting: the chat is done.
-    NothingPending,
+    /// Nothing to answer now (see [`TurnEnd`]).
+    Ended(TurnEnd),
     /// The pending messages were settled without an answer (bot paused, shop not allowed to answer).
     Skipped,
-    /// The customer's reply budget is spent for now: the chat waits until its retry time.
-    Deferred,
     ToAnswer(Box<Snapshot>),
 }
 
@@ -108,23 +107,25 @@ enum Committed {
     ClaimLost,
     /// Another turn answered these messages first: nothing was written.
     AlreadyAnswered,
-    Written,
+    /// Written, with the chat's outbox entries to publish.
+    Written(TurnEnd, Vec<store::outbox::Entry>),
 }
 
 impl Pipeline {
-    /// Answers the pending messages of a claimed chat. `Ok(false)` when there is nothing (more) for this
-    /// worker to answer.
+    /// Answers the pending messages of a claimed chat, after advancing its ingested sequence to
+    /// `advance_to`. In steady state a turn is two transactions: the snapshot, and the commit that also
+    /// releases the chat when nothing is left.
     pub(super) async fn run_turn(
         &self,
         ctx: TenantCtx,
         chat_id: Uuid,
         claim: &str,
-    ) -> Result<bool, Failure> {
+        advance_to: Option<i64>,
+    ) -> Result<TurnEnd, Failure> {
         let started = Instant::now();
-        let snapshot = match self.take_snapshot(ctx, chat_id).await? {
-            Prepared::NothingPending => return Ok(false),
-            Prepared::Skipped => return Ok(true),
-            Prepared::Deferred => return Ok(false),
+        let snapshot = match self.take_snapshot(ctx, chat_id, claim, advance_to).await? {
+            Prepared::Ended(end) => return Ok(end),
+            Prepared::Skipped => return Ok(TurnEnd::Again),
             Prepared::ToAnswer(snapshot) => snapshot,
         };
         let deadline = self.inner.config.turn_deadline();
@@ -139,10 +140,10 @@ impl Pipeline {
                 return self.turn_failed(ctx, claim, &snapshot, failure).await;
             }
         };
-        match self.commit_turn(ctx, claim, &snapshot, &response).await {
-            Ok(Committed::ClaimLost) => return Ok(false),
-            Ok(Committed::AlreadyAnswered) => return Ok(true),
-            Ok(Committed::Written) => {}
+        let (end, queued) = match self.commit_turn(ctx, claim, &snapshot, &response).await {
+            Ok(Committed::ClaimLost) => return Ok(TurnEnd::Left),
+            Ok(Committed::AlreadyAnswered) => return Ok(TurnEnd::Again),
+            Ok(Committed::Written(end, queued)) => (end, queued),
             Err(failure @ (Failure::Retry { .. } | Failure::Permanent(_))) => {
                 return self.turn_failed(ctx, claim, &snapshot, failure).await;
             }
@@ -154,8 +155,8 @@ impl Pipeline {
                 return self.turn_failed(ctx, claim, &snapshot, failure).await;
             }
             Err(infrastructure) => return Err(infrastructure),
-        }
-        self.publish_outbox(ctx).await;
+        };
+        self.publish_chat(queued).await;
 
         let inner = &self.inner;
         metrics::histogram!("pipeline_turn_seconds", "provider" => inner.provider.name())
@@ -164,20 +165,37 @@ impl Pipeline {
             .increment(response.usage.prompt_tokens);
         metrics::counter!("llm_tokens_total", "kind" => "output")
             .increment(response.usage.output_tokens);
-        Ok(true)
+        Ok(end)
     }
 
-    /// Step 1: the pending messages and everything the model may know, in one short transaction. Messages the
-    /// bot must not answer are settled as skipped, with the reason, here.
-    async fn take_snapshot(&self, ctx: TenantCtx, chat_id: Uuid) -> Result<Prepared, Failure> {
+    /// Step 1: the pending messages and everything the model may know, in one short transaction, under the
+    /// chat's row lock while this worker holds its claim. Messages the bot must not answer are settled as
+    /// skipped, with the reason, here; with nothing to answer, the claim is released here.
+    async fn take_snapshot(
+        &self,
+        ctx: TenantCtx,
+        chat_id: Uuid,
+        claim: &str,
+        advance_to: Option<i64>,
+    ) -> Result<Prepared, Failure> {
         let mut tx = self.inner.db.tenant(ctx).await?;
-        let chat = chats::get(&mut tx, chat_id).await?;
-        let ingested = chats::ingested_seq(&mut tx, chat_id).await?;
-        let mut pending = messages::pending(&mut tx, chat_id, ingested).await?;
-        if pending.is_empty() {
-            tx.commit().await?;
-            return Ok(Prepared::NothingPending);
+        if let Some(seq) = advance_to {
+            chats::advance_ingested(&mut tx, chat_id, seq).await?;
         }
+        let Some(ingested) = chats::lock_claimed(&mut tx, chat_id, claim).await? else {
+            tx.commit().await?;
+            return Ok(Prepared::Ended(TurnEnd::Left));
+        };
+        let chat = chats::get(&mut tx, chat_id).await?;
+        let mut pending = messages::pending(&mut tx, chat_id, ingested).await?;
+        // A backlog (a burst, or messages that waited out an outage) is answered oldest first, a bounded
+        // number per turn, so the prompt stays small and no message is dropped; the next turn takes the rest.
+        pending.truncate(customer_limits::MAX_PENDING_PER_TURN);
+        let Some(last_message_id) = pending.last().map(|m| m.message_id) else {
+            let next = self.release_in(&mut tx, chat_id, claim).await?;
+            tx.commit().await?;
+            return Ok(Prepared::Ended(TurnEnd::Released { next }));
+        };
         let channel = chat.channel;
         if let Some(unanswered) = skip_unanswerable(&mut tx, &chat, channel, &pending).await? {
             tx.commit().await?;
@@ -193,9 +211,10 @@ impl Pipeline {
                 Budget::Answer { credit_left: left } => credit_left = Some(left),
                 Budget::WaitUntil(until) => {
                     chats::record_retry_at(&mut tx, chat_id, until).await?;
+                    chats::release(&mut tx, chat_id, claim).await?;
                     tx.commit().await?;
                     metrics::counter!("pipeline_customer_throttled_total").increment(1);
-                    return Ok(Prepared::Deferred);
+                    return Ok(Prepared::Ended(TurnEnd::Left));
                 }
                 Budget::DailyCapReached { cap } => {
                     let ids: Vec<Uuid> = pending.iter().map(|m| m.message_id).collect();
@@ -210,13 +229,6 @@ impl Pipeline {
                 }
             }
         }
-        // A backlog (a burst, or messages that waited out an outage) is answered oldest first, a bounded
-        // number per turn, so the prompt stays small and no message is dropped; the next turn takes the rest.
-        pending.truncate(customer_limits::MAX_PENDING_PER_TURN);
-        let Some(last_message_id) = pending.last().map(|m| m.message_id) else {
-            tx.commit().await?;
-            return Ok(Prepared::NothingPending);
-        };
         let turn = self.read_turn(&mut tx, &chat, &pending).await?;
         let past_orders = orders::list(&mut tx, None, Some(chat_id), PAST_ORDERS, 0).await?;
         let model_allowed = if channel == Channel::Simulator {
@@ -334,7 +346,8 @@ impl Pipeline {
     }
 
     /// Step 3: the outcome, in one transaction, if this worker still holds the chat's claim: the messages
-    /// answered, the orders placed (priced and stock-checked by the database), the reply stored and queued.
+    /// answered, the orders placed (priced and stock-checked by the database), the reply stored and queued;
+    /// then, under the chat's row lock, the claim released if nothing more is pending.
     async fn commit_turn(
         &self,
         ctx: TenantCtx,
@@ -344,10 +357,10 @@ impl Pipeline {
     ) -> Result<Committed, Failure> {
         let chat_id = snapshot.chat.chat_id;
         let mut tx = self.inner.db.tenant(ctx).await?;
-        if !chats::holds_claim(&mut tx, chat_id, claim).await? {
+        let Some(ingested) = chats::lock_claimed(&mut tx, chat_id, claim).await? else {
             tracing::warn!(%chat_id, "claim lost during the turn; the answer is discarded");
             return Ok(Committed::ClaimLost);
-        }
+        };
         let pending_ids = snapshot.pending_ids();
         let settled = messages::settle(&mut tx, &pending_ids, MessageStatus::Answered, "").await?;
         if settled != pending_ids.len() as u64 {
@@ -355,7 +368,8 @@ impl Pipeline {
         }
         self.place_orders(&mut tx, snapshot, &response.intents)
             .await?;
-        self.cancel_orders(&mut tx, &response.cancellations).await?;
+        self.cancel_orders(&mut tx, chat_id, &response.cancellations)
+            .await?;
         let now = Utc::now();
         self.store_reply(&mut tx, ctx, snapshot, response, now)
             .await?;
@@ -367,8 +381,16 @@ impl Pipeline {
             chats::record_reply(&mut tx, chat_id, credit_left, now).await?;
         }
         chats::clear_failures(&mut tx, chat_id).await?;
+        let end = if messages::any_pending(&mut tx, chat_id, ingested).await? {
+            TurnEnd::Again
+        } else {
+            TurnEnd::Released {
+                next: self.release_in(&mut tx, chat_id, claim).await?,
+            }
+        };
+        let queued = store::outbox::unpublished_of_chat(&mut tx, chat_id).await?;
         tx.commit().await?;
-        Ok(Committed::Written)
+        Ok(Committed::Written(end, queued))
     }
 
     /// A turn that failed (model error or timeout, an order refused at write time): counted on the chat,
@@ -382,7 +404,7 @@ impl Pipeline {
         claim: &str,
         snapshot: &Snapshot,
         failure: Failure,
-    ) -> Result<bool, Failure> {
+    ) -> Result<TurnEnd, Failure> {
         let (delay, reason, permanent) = match failure {
             Failure::Retry { delay, reason } => (delay, reason, false),
             Failure::Permanent(reason) => (None, reason, true),
@@ -391,7 +413,7 @@ impl Pipeline {
         let chat_id = snapshot.chat.chat_id;
         let mut tx = self.inner.db.tenant(ctx).await?;
         if !chats::holds_claim(&mut tx, chat_id, claim).await? {
-            return Ok(false);
+            return Ok(TurnEnd::Left);
         }
         let failed_turns = chats::record_failed_turn(&mut tx, chat_id).await?;
         let retry_in = delay.unwrap_or_else(|| super::consume::backoff(i64::from(failed_turns)));
@@ -433,7 +455,7 @@ impl Pipeline {
         tx.commit().await?;
         tracing::warn!(%chat_id, %reason, "turn given up: messages dead-lettered");
         self.publish_outbox(ctx).await;
-        Ok(true)
+        Ok(TurnEnd::Again)
     }
 
     /// Places the orders the model took, one idempotency key each per turn. Stock that moved since the
@@ -465,7 +487,8 @@ impl Pipeline {
             };
             match orders::place(tx, &new).await? {
                 orders::Placed::Created(order) => {
-                    self.queue_event(tx, outbox::order_created(&order)).await?;
+                    self.queue_event(tx, Some(chat.chat_id), outbox::order_created(&order))
+                        .await?;
                 }
                 orders::Placed::Existing(_) => {}
                 orders::Placed::Refused(refusal) => {
@@ -488,6 +511,7 @@ impl Pipeline {
     async fn cancel_orders(
         &self,
         tx: &mut TenantTx<'_>,
+        chat_id: Uuid,
         cancellations: &[Uuid],
     ) -> Result<(), Failure> {
         for &order_id in cancellations {
@@ -495,6 +519,7 @@ impl Pipeline {
                 Ok((order, from)) => {
                     self.queue_event(
                         tx,
+                        Some(chat_id),
                         EventData::OrderStatusChanged {
                             order_id,
                             order_ref: order.order_ref,
@@ -619,6 +644,7 @@ impl Pipeline {
         let with_text = bot_settings::events_include_text(tx).await?;
         self.queue_event(
             tx,
+            Some(chat.chat_id),
             EventData::MessageSent {
                 chat_id: chat.chat_id,
                 message_id: sent.message_id,
