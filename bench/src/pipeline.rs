@@ -176,6 +176,7 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         received
     });
     let js = async_nats::jetstream::new(nats.clone());
+    let statements_on = statements::enable(&owner).await;
     let transactions_before = transactions(&owner, db_name).await?;
     let mut sent_at: HashMap<String, Instant> = HashMap::with_capacity(args.messages);
     let started = Instant::now();
@@ -251,6 +252,13 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         "database transactions: {transactions_run} ({:.1} per message, the sweeper's included)",
         transactions_run as f64 / args.messages as f64
     );
+    if statements_on {
+        statements::report(&owner, db_name, args.messages).await?;
+    } else {
+        println!(
+            "statements: not counted (load pg_stat_statements: shared_preload_libraries, then restart PostgreSQL)"
+        );
+    }
     println!(
         "latency publish → reply: p50 {:.1?}  p90 {:.1?}  p99 {:.1?}  max {:.1?}",
         pct(0.5),
@@ -280,4 +288,51 @@ async fn transactions(pool: &sqlx::PgPool, db_name: &str) -> anyhow::Result<i64>
     .bind(db_name)
     .fetch_one(pool)
     .await?)
+}
+
+/// Statements per message, from `pg_stat_statements` when the server loads it.
+mod statements {
+    use sqlx::PgPool;
+
+    /// Creates the extension in the scratch database and clears its counters; false when unavailable.
+    pub async fn enable(pool: &PgPool) -> bool {
+        sqlx::query("create extension if not exists pg_stat_statements")
+            .execute(pool)
+            .await
+            .is_ok()
+            && sqlx::query("select pg_stat_statements_reset()")
+                .execute(pool)
+                .await
+                .is_ok()
+    }
+
+    /// Prints the statements per message and the ten that took the most database time.
+    pub async fn report(pool: &PgPool, db_name: &str, messages: usize) -> anyhow::Result<()> {
+        let rows: Vec<(String, i64, f64)> = sqlx::query_as(
+            "select regexp_replace(query, '\\s+', ' ', 'g'), calls, total_exec_time
+             from pg_stat_statements
+             where dbid = (select oid from pg_database where datname = $1)
+               and query not like '%pg_stat_%'
+             order by total_exec_time desc",
+        )
+        .bind(db_name)
+        .fetch_all(pool)
+        .await?;
+        let calls: i64 = rows.iter().map(|(_, calls, _)| calls).sum();
+        let time: f64 = rows.iter().map(|(_, _, ms)| ms).sum();
+        println!(
+            "statements: {calls} ({:.1} per message), {:.0} ms of execution in all",
+            calls as f64 / messages as f64,
+            time
+        );
+        println!("  {:>6} {:>9} {:>6}  statement", "calls", "ms", "share");
+        for (query, calls, ms) in rows.iter().take(12) {
+            let query: String = query.chars().take(110).collect();
+            println!(
+                "  {calls:>6} {ms:>9.0} {:>5.1}%  {query}",
+                100.0 * ms / time.max(1e-9)
+            );
+        }
+        Ok(())
+    }
 }

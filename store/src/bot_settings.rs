@@ -87,10 +87,21 @@ pub async fn set_events_include_text(tx: &mut TenantTx<'_>, include: bool) -> Re
     Ok(())
 }
 
-/// The settings, created with defaults if the shop has none yet.
+/// The settings, created with defaults if the shop has none yet (read first: every turn reads them, and
+/// the row nearly always exists).
 pub async fn get(tx: &mut TenantTx<'_>) -> Result<BotSettings> {
-    ensure_row(tx).await?;
     let tenant_id = tx.tenant_id();
+    if let Some(settings) = settings_row!(
+        "select ",
+        " from bot_setting where tenant_id = $1",
+        tenant_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    {
+        return Ok(settings);
+    }
+    ensure_row(tx).await?;
     Ok(settings_row!(
         "select ",
         " from bot_setting where tenant_id = $1",

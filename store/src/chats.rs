@@ -62,31 +62,6 @@ macro_rules! chat_row {
     };
 }
 
-/// The chat of this customer on this channel, created on first contact. A non-empty display name refreshes
-/// the stored one.
-pub async fn upsert(
-    tx: &mut TenantTx<'_>,
-    channel: Channel,
-    customer_jid: &str,
-    customer_name: &str,
-) -> Result<Chat> {
-    let tenant_id = tx.tenant_id();
-    Ok(chat_row!(
-        "insert into chat (tenant_id, channel, customer_jid, customer_name) values ($1, $2, $3, $4)
-         on conflict (tenant_id, channel, customer_jid) do update
-           set customer_name = case when excluded.customer_name <> '' then excluded.customer_name
-                                    else chat.customer_name end
-         returning ",
-        "",
-        tenant_id,
-        channel.as_str(),
-        customer_jid,
-        customer_name,
-    )
-    .fetch_one(&mut **tx)
-    .await?)
-}
-
 pub async fn get(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<Chat> {
     let tenant_id = tx.tenant_id();
     chat_row!(
@@ -198,22 +173,57 @@ pub async fn clear_attention(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<()>
     Ok(())
 }
 
-/// Records one reply to the customer: the bucket's credit left as of `at`, and the count of `at`'s day.
-pub async fn record_reply(
+/// The chat of this customer on this channel for an incoming message at `at`: created on first contact, its
+/// last activity moved to `at`, a non-empty display name refreshing the stored one; returns the chat and its
+/// ingested sequence before this message (one statement on the hot path).
+pub async fn upsert_for_message(
+    tx: &mut TenantTx<'_>,
+    channel: Channel,
+    customer_jid: &str,
+    customer_name: &str,
+    at: DateTime<Utc>,
+) -> Result<(Uuid, i64)> {
+    let row = sqlx::query!(
+        "insert into chat (tenant_id, channel, customer_jid, customer_name, last_message_at)
+         values ($1, $2, $3, $4, $5)
+         on conflict (tenant_id, channel, customer_jid) do update
+           set customer_name = case when excluded.customer_name <> '' then excluded.customer_name
+                                    else chat.customer_name end,
+               last_message_at = greatest(coalesce(chat.last_message_at, excluded.last_message_at),
+                                          excluded.last_message_at)
+         returning chat_id, ingested_seq",
+        tx.tenant_id(),
+        channel.as_str(),
+        customer_jid,
+        customer_name,
+        at,
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((row.chat_id, row.ingested_seq))
+}
+
+/// What a turn's commit records on its chat, in one statement: the last activity, the turn failures
+/// cleared, and for a WhatsApp customer the reply budget left after this reply and the day's count.
+pub async fn record_turn(
     tx: &mut TenantTx<'_>,
     chat_id: Uuid,
-    credit_left: f32,
     at: DateTime<Utc>,
+    credit_left: Option<f32>,
 ) -> Result<()> {
     sqlx::query!(
-        "update chat set reply_credit = $3, credit_at = $4,
-                replies_on_day = case when replies_day = $5 then replies_on_day + 1 else 1 end,
-                replies_day = $5
+        "update chat set last_message_at = greatest(coalesce(last_message_at, $3), $3),
+                failed_turns = 0, retry_at = null,
+                reply_credit = coalesce($4, reply_credit),
+                credit_at = case when $4::real is null then credit_at else $3 end,
+                replies_on_day = case when $4::real is null then replies_on_day
+                                      when replies_day = $5 then replies_on_day + 1 else 1 end,
+                replies_day = case when $4::real is null then replies_day else $5 end
          where tenant_id = $1 and chat_id = $2",
         tx.tenant_id(),
         chat_id,
-        credit_left,
         at,
+        credit_left,
         at.date_naive(),
     )
     .execute(&mut **tx)
@@ -405,7 +415,6 @@ pub async fn clear_failures(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<()> 
     Ok(())
 }
 
-/// Whether `worker` still holds the claim (it may have expired during a slow turn and been taken over).
 /// Locks the chat until the transaction ends if `worker` still holds its claim, and returns its ingested
 /// sequence (`None`: the claim is lost). A turn's snapshot and commit start here: a delivery that advances the
 /// chat's sequence meanwhile is either seen by what follows or waits for this transaction, then finds the
@@ -427,6 +436,7 @@ pub async fn lock_claimed(
     .await?)
 }
 
+/// Whether `worker` still holds the claim (it may have expired during a slow turn and been taken over).
 pub async fn holds_claim(tx: &mut TenantTx<'_>, chat_id: Uuid, worker: &str) -> Result<bool> {
     Ok(sqlx::query_scalar!(
         r#"select exists (select 1 from chat where tenant_id = $1 and chat_id = $2 and claimed_by = $3

@@ -125,33 +125,31 @@ impl Pipeline {
         claim: Option<&str>,
     ) -> Result<Stored, Failure> {
         let mut tx = self.inner.db.tenant(ctx).await?;
-        let chat = chats::upsert(
+        let (chat_id, ingested_seq) = chats::upsert_for_message(
             &mut tx,
             inbound.channel,
             &inbound.customer_jid,
             &inbound.customer_name,
+            inbound.timestamp,
         )
         .await?;
         if inbound.from_owner {
-            self.store_owner_message(&mut tx, chat.chat_id, inbound)
-                .await?;
+            self.store_owner_message(&mut tx, chat_id, inbound).await?;
         } else {
-            self.store_customer_message(&mut tx, chat.chat_id, inbound, stream_seq)
+            self.store_customer_message(&mut tx, chat_id, inbound, stream_seq)
                 .await?;
         }
-        chats::touch(&mut tx, chat.chat_id, inbound.timestamp).await?;
-        let ingested_seq = chats::ingested_seq(&mut tx, chat.chat_id).await?;
         let claimed = match claim {
             Some(claim) if !inbound.from_owner => {
-                self.try_claim_in(&mut tx, chat.chat_id, claim).await?
+                self.try_claim_in(&mut tx, chat_id, claim).await?
             }
             _ => false,
         };
-        let queued = store::outbox::unpublished_of_chat(&mut tx, chat.chat_id).await?;
+        let queued = store::outbox::unpublished_of_chat(&mut tx, chat_id).await?;
         tx.commit().await?;
         self.publish_chat(queued).await;
         Ok(Stored {
-            chat_id: chat.chat_id,
+            chat_id,
             ingested_seq,
             claimed,
         })

@@ -376,11 +376,7 @@ impl Pipeline {
         if let Some(reason) = &response.handover {
             self.hand_over(&mut tx, ctx, snapshot, reason, now).await?;
         }
-        chats::touch(&mut tx, chat_id, now).await?;
-        if let Some(credit_left) = snapshot.credit_left {
-            chats::record_reply(&mut tx, chat_id, credit_left, now).await?;
-        }
-        chats::clear_failures(&mut tx, chat_id).await?;
+        chats::record_turn(&mut tx, chat_id, now, snapshot.credit_left).await?;
         let end = if messages::any_pending(&mut tx, chat_id, ingested).await? {
             TurnEnd::Again
         } else {
