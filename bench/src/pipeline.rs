@@ -3,8 +3,12 @@
 //! message → reply on `tdj.out`), p50/p99.
 //!
 //! Run on purpose, on an otherwise idle machine, in release mode:
-//! `cargo run --release -p tdjaasa-bench --bin pipeline -- --messages 2000 --chats 200`
-//! It creates a scratch database and NATS namespace and removes them at the end.
+//! `cargo run --release -p tdjaasa-bench --bin pipeline -- --messages 3000 --chats 300`
+//! Concurrency (many chats waiting on a slow model in one worker process):
+//! `cargo run --release -p tdjaasa-bench --bin pipeline -- --messages 5000 --chats 5000 --tenants 50 \
+//!   --workers 1 --concurrency 5000 --model-latency-ms 2000`
+//! It creates a scratch database and NATS namespace and removes them at the end. With `pg_stat_statements`
+//! loaded by the server it also prints the statements per message and the costliest ones.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,9 +44,18 @@ struct Args {
     /// below it measures the latency the pipeline adds rather than queueing).
     #[arg(long, default_value_t = 0)]
     rate: u32,
-    /// Concurrency per worker.
+    /// Concurrency per worker (turns in flight).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// How long the fake model takes to answer (0: at once).
+    #[arg(long, default_value_t = 0)]
+    model_latency_ms: u64,
+    /// Database connections shared by the workers (a turn holds none while the model answers).
+    #[arg(long, default_value_t = 40)]
+    pool: u32,
+    /// Turns of one shop at a time (`WORKER_TENANT_CONCURRENT_TURNS`); 0: no cap.
+    #[arg(long, default_value_t = 0)]
+    tenant_turns: u32,
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -53,16 +66,20 @@ struct Args {
     nats_url: String,
 }
 
-/// Answers at once, without tools: the benchmark measures the pipeline, not a model.
-struct Instant0;
+/// Answers after a fixed delay (none by default), without tools: the benchmark measures the pipeline, not a
+/// model.
+struct FixedLatency(Duration);
 
 #[async_trait]
-impl LlmProvider for Instant0 {
+impl LlmProvider for FixedLatency {
     fn name(&self) -> &'static str {
-        "zero-latency"
+        "fixed-latency"
     }
 
     async fn respond(&self, turn: &Turn, _tools: &mut dyn ToolExecutor) -> Result<Reply, LlmError> {
+        if !self.0.is_zero() {
+            tokio::time::sleep(self.0).await;
+        }
         Ok(Reply {
             text: format!("Bien reçu ({} message(s)).", turn.incoming.len()),
             ..Reply::default()
@@ -106,21 +123,27 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     let platform_options = owner_options
         .database(db_name)
         .username(store::db::PLATFORM_ROLE);
-    let pool_size = u32::try_from(args.workers * args.concurrency + 4).unwrap_or(40);
-    let db = store::Db::from_pools(
-        PgPoolOptions::new()
-            .max_connections(pool_size)
-            .connect_with(app_options)
-            .await?,
-        PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(platform_options)
-            .await?,
-    );
+    let pool_size = args.pool.max(4);
+    let app_pool = PgPoolOptions::new()
+        .max_connections(pool_size)
+        .connect_with(app_options)
+        .await?;
+    let platform_pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(platform_options)
+        .await?;
+    let db = store::Db::from_pools(app_pool.clone(), platform_pool.clone());
 
     let subjects = Subjects::with_prefix(&format!("bench{}", &run_id[..8])).context("prefix")?;
     let nats = async_nats::connect(&args.nats_url).await?;
-    tdj_nats::provision(&nats, &subjects, &tdj_nats::StreamLayout::DEFAULT).await?;
+    // Limits a benchmark run cannot reach, small enough not to crowd a shared development server.
+    let layout = tdj_nats::StreamLayout {
+        replicas: 1,
+        inbound_max_bytes: 512 << 20,
+        outbound_max_bytes: 256 << 20,
+        events_max_bytes: 512 << 20,
+    };
+    tdj_nats::provision(&nats, &subjects, &layout).await?;
 
     let mut tenant_ids = Vec::new();
     for i in 0..args.tenants {
@@ -144,14 +167,18 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     for _ in 0..args.workers {
         let config = WorkerConfig {
             concurrency: args.concurrency,
-            tenant_concurrent_turns: 100_000,
+            tenant_concurrent_turns: if args.tenant_turns == 0 {
+                100_000
+            } else {
+                args.tenant_turns
+            },
             ..WorkerConfig::for_tests()
         };
         let pipeline = Pipeline::new(
             db.clone(),
             nats.clone(),
             subjects.clone(),
-            Arc::new(Instant0),
+            Arc::new(FixedLatency(Duration::from_millis(args.model_latency_ms))),
             config,
         );
         tokio::spawn(pipeline.run(stop.clone()));
@@ -178,16 +205,19 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     let js = async_nats::jetstream::new(nats.clone());
     let statements_on = statements::enable(&owner).await;
     let transactions_before = transactions(&owner, db_name).await?;
-    let mut sent_at: HashMap<String, Instant> = HashMap::with_capacity(args.messages);
+    // When each message was published, and to which shop.
+    let mut sent_at: HashMap<String, (Instant, usize)> = HashMap::with_capacity(args.messages);
     let started = Instant::now();
     let mut pace = (args.rate > 0)
         .then(|| tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate))));
+    let mut acks = Vec::with_capacity(256);
     for n in 0..args.messages {
         if let Some(pace) = pace.as_mut() {
             pace.tick().await;
         }
         let chat = n % args.chats;
-        let tenant_id = tenant_ids[chat % tenant_ids.len()];
+        let shop = chat % tenant_ids.len();
+        let tenant_id = tenant_ids[shop];
         let message = InboundMessage {
             tenant_id,
             channel: Channel::Whatsapp,
@@ -201,18 +231,29 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         let subject = subjects.inbound(tenant_id, message.chat_key());
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", message.msg_id().as_str());
-        sent_at.insert(message.wa_message_id.clone(), Instant::now());
-        js.publish_with_headers(subject, headers, serde_json::to_vec(&message)?.into())
-            .await?
-            .await?;
+        sent_at.insert(message.wa_message_id.clone(), (Instant::now(), shop));
+        // Acks are awaited in batches: a publisher waiting for each one would pace the run itself.
+        acks.push(
+            js.publish_with_headers(subject, headers, serde_json::to_vec(&message)?.into())
+                .await?,
+        );
+        if acks.len() >= 256 {
+            for ack in acks.drain(..) {
+                ack.await?;
+            }
+        }
+    }
+    for ack in acks.drain(..) {
+        ack.await?;
     }
     let published = started.elapsed();
 
     let received = receiver.await.context("reply receiver")?;
-    let mut latencies: Vec<Duration> = received
+    let answered: Vec<(Duration, usize)> = received
         .iter()
-        .filter_map(|(id, at)| sent_at.get(id).map(|sent| *at - *sent))
+        .filter_map(|(id, at)| sent_at.get(id).map(|(sent, shop)| (*at - *sent, *shop)))
         .collect();
+    let mut latencies: Vec<Duration> = answered.iter().map(|(latency, _)| *latency).collect();
     anyhow::ensure!(
         latencies.len() == args.messages,
         "only {} of {} answered",
@@ -221,8 +262,11 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
     );
     let total = started.elapsed();
     stop.cancel();
-    // PostgreSQL's statistics reach pg_stat_database within a second of a backend going idle.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A backend reports its statistics when it exits: the workers stop, then their connections close.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app_pool.close().await;
+    platform_pool.close().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let transactions_run = transactions(&owner, db_name).await? - transactions_before;
 
     latencies.sort();
@@ -266,6 +310,28 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         pct(0.99),
         pct(1.0)
     );
+    // Starvation shows as one shop's messages waiting much longer than another's.
+    let mut per_shop: Vec<Vec<Duration>> = vec![Vec::new(); tenant_ids.len()];
+    for (latency, shop) in &answered {
+        per_shop[*shop].push(*latency);
+    }
+    let shop_p99: Vec<Duration> = per_shop
+        .iter_mut()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.sort();
+            l[((l.len() as f64 - 1.0) * 0.99).round() as usize]
+        })
+        .collect();
+    if let (Some(best), Some(worst)) = (shop_p99.iter().min(), shop_p99.iter().max()) {
+        println!("per-shop p99: best {best:.1?}  worst {worst:.1?}");
+    }
+    if let Some(peak) = peak_memory_kib() {
+        println!(
+            "peak resident memory of this process (workers included): {:.0} MiB",
+            peak as f64 / 1024.0
+        );
+    }
 
     for stream in [
         subjects.inbound_stream(),
@@ -276,7 +342,6 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         let _ = js.delete_stream(&stream).await;
     }
     owner.close().await;
-    db.pool().close().await;
     Ok(())
 }
 
@@ -335,4 +400,13 @@ mod statements {
         }
         Ok(())
     }
+}
+
+/// The process's peak resident set size (`VmHWM`), in KiB.
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
