@@ -319,12 +319,34 @@ pub async fn list(
     )
     .fetch_all(&mut **tx)
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let items = items(tx, row.order_id).await?;
-        out.push(row.with_items(items));
+    // The items of the whole page in one query, not one per order.
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.order_id).collect();
+    let mut items_of: std::collections::HashMap<Uuid, Vec<OrderItem>> =
+        std::collections::HashMap::with_capacity(ids.len());
+    for line in sqlx::query!(
+        r#"select order_id, line_no, product_id, product_name, unit_price_xof as "unit_price_xof: Xof", quantity
+         from order_item where tenant_id = $1 and order_id = any($2) order by order_id, line_no"#,
+        tenant_id,
+        &ids,
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        items_of.entry(line.order_id).or_default().push(OrderItem {
+            line_no: line.line_no,
+            product_id: line.product_id,
+            product_name: line.product_name,
+            unit_price_xof: line.unit_price_xof,
+            quantity: line.quantity,
+        });
     }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let items = items_of.remove(&row.order_id).unwrap_or_default();
+            row.with_items(items)
+        })
+        .collect())
 }
 
 /// Moves an order to `to` if [`OrderStatus::can_become`] allows it; cancelling puts its items back in stock.
