@@ -13,11 +13,13 @@ use anyhow::Context;
 use clap::Parser;
 use schemas::Subjects;
 use serde_json::{Value, json};
-use sqlx::postgres::PgPoolOptions;
 use store::TenantCtx;
 use store::orders::{self, NewOrder};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+mod scratch;
+use scratch::{Scratch, with_scratch};
 
 #[derive(Parser)]
 struct Args {
@@ -40,53 +42,23 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let run_id = Uuid::new_v4().simple().to_string();
-    let db_name = format!("tdjaasa_bench_{}", &run_id[..12]);
-    let admin = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&args.database_url)
-        .await
-        .context("PostgreSQL")?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db_name}")))
-        .execute(&admin)
-        .await?;
-    let result = run(&args, &db_name, &run_id).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {db_name} with (force)"
-    )))
-    .execute(&admin)
-    .await?;
-    result
+    let connections = u32::try_from(args.connections).unwrap_or(16) + 4;
+    with_scratch(&args.database_url, connections, |scratch| {
+        run(&args, scratch)
+    })
+    .await
 }
 
-async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
-    let owner_options: sqlx::postgres::PgConnectOptions = args.database_url.parse()?;
-    let owner = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(owner_options.clone().database(db_name))
-        .await?;
-    store::MIGRATOR.run(&owner).await?;
-    let pool_size = u32::try_from(args.connections).unwrap_or(16) + 4;
-    let db = store::Db::from_pools(
-        PgPoolOptions::new()
-            .max_connections(pool_size)
-            .connect_with(
-                owner_options
-                    .clone()
-                    .database(db_name)
-                    .username(store::db::APP_ROLE),
-            )
-            .await?,
-        PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(
-                owner_options
-                    .clone()
-                    .database(db_name)
-                    .username(store::db::PLATFORM_ROLE),
-            )
-            .await?,
-    );
+async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
+    let Scratch {
+        run_id,
+        db_name,
+        owner,
+        app_pool,
+        platform_pool,
+        db,
+    } = scratch;
+    let db_name = db_name.as_str();
     let subjects = Subjects::with_prefix(&format!("bench{}", &run_id[..8])).context("prefix")?;
     let nats = async_nats::connect(&args.nats_url).await?;
 
@@ -153,6 +125,8 @@ async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
         }
     }
     stop.cancel();
+    app_pool.close().await;
+    platform_pool.close().await;
     Ok(())
 }
 

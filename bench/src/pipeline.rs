@@ -19,12 +19,14 @@ use async_trait::async_trait;
 use clap::Parser;
 use futures::StreamExt;
 use schemas::{Channel, InboundMessage, OutboundReply, Subjects};
-use sqlx::postgres::PgPoolOptions;
 use store::{TenantCtx, tenants};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use workers::llm::{LlmError, LlmProvider, Reply, ToolExecutor, Turn};
 use workers::{Pipeline, WorkerConfig};
+
+mod scratch;
+use scratch::{Scratch, with_scratch};
 
 #[derive(Parser)]
 struct Args {
@@ -90,50 +92,19 @@ impl LlmProvider for FixedLatency {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let run_id = Uuid::new_v4().simple().to_string();
-    let db_name = format!("tdjaasa_bench_{}", &run_id[..12]);
-    let admin = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&args.database_url)
-        .await
-        .context("PostgreSQL")?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db_name}")))
-        .execute(&admin)
-        .await?;
-    let result = run(&args, &db_name, &run_id).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {db_name} with (force)"
-    )))
-    .execute(&admin)
-    .await?;
-    result
+    with_scratch(&args.database_url, args.pool, |scratch| run(&args, scratch)).await
 }
 
-async fn run(args: &Args, db_name: &str, run_id: &str) -> anyhow::Result<()> {
-    let owner_options: sqlx::postgres::PgConnectOptions = args.database_url.parse()?;
-    let owner = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(owner_options.clone().database(db_name))
-        .await?;
-    store::MIGRATOR.run(&owner).await?;
-    let app_options = owner_options
-        .clone()
-        .database(db_name)
-        .username(store::db::APP_ROLE);
-    let platform_options = owner_options
-        .database(db_name)
-        .username(store::db::PLATFORM_ROLE);
-    let pool_size = args.pool.max(4);
-    let app_pool = PgPoolOptions::new()
-        .max_connections(pool_size)
-        .connect_with(app_options)
-        .await?;
-    let platform_pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(platform_options)
-        .await?;
-    let db = store::Db::from_pools(app_pool.clone(), platform_pool.clone());
-
+async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
+    let Scratch {
+        run_id,
+        db_name,
+        owner,
+        app_pool,
+        platform_pool,
+        db,
+    } = scratch;
+    let db_name = db_name.as_str();
     let subjects = Subjects::with_prefix(&format!("bench{}", &run_id[..8])).context("prefix")?;
     let nats = async_nats::connect(&args.nats_url).await?;
     // Limits a benchmark run cannot reach, small enough not to crowd a shared development server.

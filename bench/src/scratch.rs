@@ -1,0 +1,87 @@
+//! A scratch database for one benchmark run: created, migrated, and dropped at the end, whatever the run's
+//! outcome.
+
+use std::future::Future;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use uuid::Uuid;
+
+/// The run's database: its name, an owner pool (statistics, seeding) and the services' pools.
+pub struct Scratch {
+    /// Unique per run; also names the run's NATS namespace.
+    pub run_id: String,
+    pub db_name: String,
+    pub owner: PgPool,
+    pub app_pool: PgPool,
+    pub platform_pool: PgPool,
+    pub db: store::Db,
+}
+
+/// Creates and migrates a scratch database on the server of `database_url`, runs `bench` on it with an app
+/// pool of `app_connections`, then drops it.
+pub async fn with_scratch<F, Fut>(
+    database_url: &str,
+    app_connections: u32,
+    bench: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(Scratch) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let run_id = Uuid::new_v4().simple().to_string();
+    let db_name = format!("tdjaasa_bench_{}", &run_id[..12]);
+    let admin = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(database_url)
+        .await
+        .context("PostgreSQL")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db_name}")))
+        .execute(&admin)
+        .await?;
+    let result = async {
+        let options: PgConnectOptions = database_url.parse()?;
+        let owner = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.clone().database(&db_name))
+            .await?;
+        store::MIGRATOR.run(&owner).await?;
+        let app_pool = PgPoolOptions::new()
+            .max_connections(app_connections.max(4))
+            .connect_with(
+                options
+                    .clone()
+                    .database(&db_name)
+                    .username(store::db::APP_ROLE),
+            )
+            .await?;
+        let platform_pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(
+                options
+                    .database(&db_name)
+                    .username(store::db::PLATFORM_ROLE),
+            )
+            .await?;
+        let db = store::Db::from_pools(app_pool.clone(), platform_pool.clone());
+        bench(Scratch {
+            run_id,
+            db_name: db_name.clone(),
+            owner: owner.clone(),
+            app_pool,
+            platform_pool,
+            db,
+        })
+        .await?;
+        owner.close().await;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {db_name} with (force)"
+    )))
+    .execute(&admin)
+    .await?;
+    result
+}
