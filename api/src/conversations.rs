@@ -276,8 +276,7 @@ pub(crate) async fn reply_by_hand(
         Some(id) => format!("own-{}-{id}", chat.chat_id.simple()),
         None => format!("own-{}", Uuid::new_v4().simple()),
     };
-    let ingested = chats::ingested_seq(&mut tx, chat.chat_id).await?;
-    let waiting = messages::pending(&mut tx, chat.chat_id, ingested).await?;
+    let waiting = messages::pending(&mut tx, chat.chat_id, chat.ingested_seq).await?;
     let now = Utc::now();
     let (message, created) = send_to_customer(
         &mut tx,

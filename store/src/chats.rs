@@ -33,6 +33,9 @@ pub struct Chat {
     pub replies_day: Option<NaiveDate>,
     #[serde(skip)]
     pub replies_on_day: i32,
+    /// Every inbound message of the chat up to this stream sequence is stored (internal).
+    #[serde(skip)]
+    pub ingested_seq: i64,
 }
 
 /// A chat in the conversation list, with its latest message.
@@ -55,7 +58,8 @@ macro_rules! chat_row {
             Chat,
             $head
                 + r#"chat_id, channel as "channel: Channel", customer_jid, customer_name, bot_paused_until,
-                     last_message_at, created_at, reply_credit, credit_at, replies_day, replies_on_day"#
+                     last_message_at, created_at, reply_credit, credit_at, replies_day, replies_on_day,
+                     ingested_seq"#
                 + $tail
             $(, $arg)*
         )
@@ -98,7 +102,7 @@ pub async fn find_by_key(tx: &mut TenantTx<'_>, channel: Channel, key_user: &str
 pub async fn list(tx: &mut TenantTx<'_>, limit: i64, offset: i64) -> Result<Vec<ChatSummary>> {
     let rows = sqlx::query!(
         r#"select c.chat_id, c.channel as "channel: Channel", c.customer_jid, c.customer_name,
-                c.bot_paused_until, c.last_message_at, c.created_at,
+                c.bot_paused_until, c.last_message_at, c.created_at, c.ingested_seq,
                 (select m.body from message m where m.tenant_id = c.tenant_id and m.chat_id = c.chat_id
                  order by m.sent_at desc, m.created_at desc limit 1) as last_message,
                 (select count(*) from message m where m.tenant_id = c.tenant_id and m.chat_id = c.chat_id
@@ -129,6 +133,7 @@ pub async fn list(tx: &mut TenantTx<'_>, limit: i64, offset: i64) -> Result<Vec<
                 credit_at: None,
                 replies_day: None,
                 replies_on_day: 0,
+                ingested_seq: row.ingested_seq,
             },
             last_message: row.last_message,
             pending_count: row.pending_count,
@@ -242,18 +247,6 @@ pub async fn touch(tx: &mut TenantTx<'_>, chat_id: Uuid, at: DateTime<Utc>) -> R
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// The chat's ingested stream sequence: every inbound message of the chat up to it is stored.
-pub async fn ingested_seq(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<i64> {
-    sqlx::query_scalar!(
-        "select ingested_seq from chat where tenant_id = $1 and chat_id = $2",
-        tx.tenant_id(),
-        chat_id,
-    )
-    .fetch_optional(&mut **tx)
-    .await?
-    .or_not_found()
 }
 
 /// Raises the ingested stream sequence to `seq`, once every earlier message of the chat is stored.
@@ -415,20 +408,22 @@ pub async fn clear_failures(tx: &mut TenantTx<'_>, chat_id: Uuid) -> Result<()> 
     Ok(())
 }
 
-/// Locks the chat until the transaction ends if `worker` still holds its claim, and returns its ingested
-/// sequence (`None`: the claim is lost). A turn's snapshot and commit start here: a delivery that advances the
-/// chat's sequence meanwhile is either seen by what follows or waits for this transaction, then finds the
-/// claim released and claims the chat itself, so no message is left behind by a release.
+/// The chat, locked until the transaction ends, if `worker` still holds its claim (`None`: the claim is
+/// lost). A turn's snapshot and commit start here: a delivery that advances the chat's sequence meanwhile is
+/// either seen by what follows or waits for this transaction, then finds the claim released and claims the chat
+/// itself, so no message is left behind by a release.
 pub async fn lock_claimed(
     tx: &mut TenantTx<'_>,
     chat_id: Uuid,
     worker: &str,
-) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar!(
-        "select ingested_seq from chat
+) -> Result<Option<Chat>> {
+    let tenant_id = tx.tenant_id();
+    Ok(chat_row!(
+        "select ",
+        " from chat
          where tenant_id = $1 and chat_id = $2 and claimed_by = $3 and claim_expires_at > now()
          for update",
-        tx.tenant_id(),
+        tenant_id,
         chat_id,
         worker,
     )

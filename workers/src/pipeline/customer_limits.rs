@@ -74,6 +74,7 @@ mod tests {
             credit_at: at,
             replies_day: Some(now.date_naive()),
             replies_on_day: on_day,
+            ingested_seq: 0,
         }
     }
 

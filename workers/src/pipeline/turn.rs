@@ -182,12 +182,11 @@ impl Pipeline {
         if let Some(seq) = advance_to {
             chats::advance_ingested(&mut tx, chat_id, seq).await?;
         }
-        let Some(ingested) = chats::lock_claimed(&mut tx, chat_id, claim).await? else {
+        let Some(chat) = chats::lock_claimed(&mut tx, chat_id, claim).await? else {
             tx.commit().await?;
             return Ok(Prepared::Ended(TurnEnd::Left));
         };
-        let chat = chats::get(&mut tx, chat_id).await?;
-        let mut pending = messages::pending(&mut tx, chat_id, ingested).await?;
+        let mut pending = messages::pending(&mut tx, chat_id, chat.ingested_seq).await?;
         // A backlog (a burst, or messages that waited out an outage) is answered oldest first, a bounded
         // number per turn, so the prompt stays small and no message is dropped; the next turn takes the rest.
         pending.truncate(customer_limits::MAX_PENDING_PER_TURN);
@@ -357,7 +356,7 @@ impl Pipeline {
     ) -> Result<Committed, Failure> {
         let chat_id = snapshot.chat.chat_id;
         let mut tx = self.inner.db.tenant(ctx).await?;
-        let Some(ingested) = chats::lock_claimed(&mut tx, chat_id, claim).await? else {
+        let Some(locked) = chats::lock_claimed(&mut tx, chat_id, claim).await? else {
             tracing::warn!(%chat_id, "claim lost during the turn; the answer is discarded");
             return Ok(Committed::ClaimLost);
         };
@@ -377,7 +376,7 @@ impl Pipeline {
             self.hand_over(&mut tx, ctx, snapshot, reason, now).await?;
         }
         chats::record_turn(&mut tx, chat_id, now, snapshot.credit_left).await?;
-        let end = if messages::any_pending(&mut tx, chat_id, ingested).await? {
+        let end = if messages::any_pending(&mut tx, chat_id, locked.ingested_seq).await? {
             TurnEnd::Again
         } else {
             TurnEnd::Released {
