@@ -43,7 +43,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let connections = u32::try_from(args.connections).unwrap_or(16) + 4;
-    with_scratch(&args.database_url, connections, |scratch| {
+    with_scratch(&args.database_url, connections, false, |scratch| {
         run(&args, scratch)
     })
     .await

@@ -9,6 +9,8 @@
 //!   --workers 1 --concurrency 5000 --model-latency-ms 2000`
 //! It creates a scratch database and NATS namespace and removes them at the end. With `pg_stat_statements`
 //! loaded by the server it also prints the statements per message and the costliest ones.
+//! The limit the pipeline's own SQL sets (`--replay`, needs the server's log readable, see [`replay`]):
+//! `cargo run --release -p tdjaasa-bench --bin pipeline -- --messages 3000 --chats 300 --replay`
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use uuid::Uuid;
 use workers::llm::{LlmError, LlmProvider, Reply, ToolExecutor, Turn};
 use workers::{Pipeline, WorkerConfig};
 
+mod replay;
 mod scratch;
 use scratch::{Scratch, with_scratch};
 
@@ -66,6 +69,13 @@ struct Args {
     database_url: String,
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+    /// After the timed run, run the same load again with every statement logged by PostgreSQL, and replay
+    /// that SQL on a twin database at the same concurrency: the limit the pipeline's database work sets.
+    #[arg(long)]
+    replay: bool,
+    /// The PostgreSQL server's log file (default: Debian's, for the server's major version).
+    #[arg(long)]
+    pg_log: Option<std::path::PathBuf>,
 }
 
 /// Answers after a fixed delay (none by default), without tools: the benchmark measures the pipeline, not a
@@ -91,11 +101,142 @@ impl LlmProvider for FixedLatency {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    with_scratch(&args.database_url, args.pool, |scratch| run(&args, scratch)).await
+    let args = &Args::parse();
+    let url = args.database_url.as_str();
+    let throughput = with_scratch(url, args.pool, false, |scratch| async move {
+        let tenant_ids = seed(&scratch.db, &new_tenant_ids(args.tenants)).await?;
+        run(args, scratch, &tenant_ids).await
+    })
+    .await?;
+    if args.replay {
+        compare_with_replay(args, throughput).await?;
+    }
+    Ok(())
 }
 
-async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
+fn new_tenant_ids(n: usize) -> Vec<Uuid> {
+    (0..n).map(|_| Uuid::new_v4()).collect()
+}
+
+/// Creates the shops, each with a paid subscription (the bot answers real WhatsApp customers only then).
+async fn seed(db: &store::Db, tenant_ids: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
+    for (i, tenant_id) in tenant_ids.iter().enumerate() {
+        // A shop and its subscription are billing state: written on the platform path.
+        let mut tx = db.billing(TenantCtx::new(*tenant_id)).await?;
+        tenants::create(&mut tx, &format!("Boutique {i}"), "business").await?;
+        sqlx::query(
+            "insert into subscription (tenant_id, plan_code, status, expires_at)
+             values ($1, 'business', 'active', now() + interval '30 days')",
+        )
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(tenant_ids.to_vec())
+}
+
+/// Runs the load a second time with every statement logged, replays that SQL on a twin database seeded with
+/// the same shops, and prints the timed run's throughput against the replay's.
+async fn compare_with_replay(args: &Args, throughput: f64) -> anyhow::Result<()> {
+    let url = args.database_url.as_str();
+    let tenant_ids = &new_tenant_ids(args.tenants);
+    println!();
+    println!(
+        "capture: the same load again, every statement logged by PostgreSQL (slower than the timed run)"
+    );
+    with_scratch(url, args.pool, true, |capture| async move {
+        with_scratch(url, 4, false, |twin| async move {
+            seed(&capture.db, tenant_ids).await?;
+            seed(&twin.db, tenant_ids).await?;
+            let log = match &args.pg_log {
+                Some(path) => path.clone(),
+                None => {
+                    let version: String = sqlx::query_scalar("show server_version")
+                        .fetch_one(&capture.owner)
+                        .await?;
+                    replay::debian_log_path(&version).into()
+                }
+            };
+            let from = replay::log_len(&log)?;
+            let capture_db = capture.db_name.clone();
+            let capture_owner = capture.owner.clone();
+            run(args, capture, tenant_ids).await?;
+            copy_chats(&capture_owner, &twin.owner).await?;
+            // The last backends log as they finish.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let to = replay::log_len(&log)?;
+            let sessions = replay::read_sessions(
+                &log,
+                from,
+                to,
+                &capture_db,
+                &[store::db::APP_ROLE, store::db::PLATFORM_ROLE],
+            )?;
+            let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+            let replayed = replay::replay(&options.database(&twin.db_name), sessions).await?;
+            let seconds = replayed.elapsed.as_secs_f64();
+            let equivalent = args.messages as f64 / seconds;
+            println!();
+            println!(
+                "replay: {} statements ({:.1} per message), {} transactions over {} connections in {:.2?}: \
+                 {:.0} statements/s, {:.0} transactions/s",
+                replayed.statements,
+                replayed.statements as f64 / args.messages as f64,
+                replayed.transactions,
+                replayed.connections,
+                replayed.elapsed,
+                replayed.statements as f64 / seconds,
+                replayed.transactions as f64 / seconds
+            );
+            if replayed.inlined > 0 {
+                println!(
+                    "  {} statements ran with inlined values (the server could not prepare them untyped)",
+                    replayed.inlined
+                );
+            }
+            if replayed.errors > 0 {
+                println!(
+                    "  {} statements failed on the twin (a different interleaving), e.g.: {:?}",
+                    replayed.errors, replayed.first_errors
+                );
+            }
+            println!(
+                "pipeline {throughput:.0} messages/s (timed run) vs its SQL alone {equivalent:.0} messages/s: {:.0} %",
+                100.0 * throughput / equivalent
+            );
+            Ok(())
+        })
+        .await
+    })
+    .await
+}
+
+/// Gives the twin the capture's chats, as they were when created: their ids come from the server, and the
+/// replayed statements refer to them.
+async fn copy_chats(from: &sqlx::PgPool, to: &sqlx::PgPool) -> anyhow::Result<()> {
+    let chats: serde_json::Value = sqlx::query_scalar(
+        "select coalesce(jsonb_agg(jsonb_build_object(
+                  'tenant_id', tenant_id, 'chat_id', chat_id, 'channel', channel,
+                  'customer_jid', customer_jid, 'customer_name', customer_name)), '[]')
+         from chat",
+    )
+    .fetch_one(from)
+    .await?;
+    sqlx::query(
+        "insert into chat (tenant_id, chat_id, channel, customer_jid, customer_name)
+         select tenant_id, chat_id, channel, customer_jid, customer_name
+         from jsonb_to_recordset($1)
+           as c(tenant_id uuid, chat_id uuid, channel text, customer_jid text, customer_name text)",
+    )
+    .bind(chats)
+    .execute(to)
+    .await?;
+    Ok(())
+}
+
+/// Pushes the messages through the workers and prints what it measured; returns the throughput.
+async fn run(args: &Args, scratch: Scratch, tenant_ids: &[Uuid]) -> anyhow::Result<f64> {
     let Scratch {
         run_id,
         db_name,
@@ -115,24 +256,6 @@ async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
         events_max_bytes: 512 << 20,
     };
     tdj_nats::provision(&nats, &subjects, &layout).await?;
-
-    let mut tenant_ids = Vec::new();
-    for i in 0..args.tenants {
-        let tenant_id = Uuid::new_v4();
-        // A shop and its subscription are billing state: written on the platform path.
-        let mut tx = db.billing(TenantCtx::new(tenant_id)).await?;
-        tenants::create(&mut tx, &format!("Boutique {i}"), "business").await?;
-        // A paid subscription: the bot answers real (WhatsApp) customers only then.
-        sqlx::query(
-            "insert into subscription (tenant_id, plan_code, status, expires_at)
-             values ($1, 'business', 'active', now() + interval '30 days')",
-        )
-        .bind(tenant_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        tenant_ids.push(tenant_id);
-    }
 
     let stop = CancellationToken::new();
     for _ in 0..args.workers {
@@ -312,8 +435,7 @@ async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
     ] {
         let _ = js.delete_stream(&stream).await;
     }
-    owner.close().await;
-    Ok(())
+    Ok(args.messages as f64 / total.as_secs_f64())
 }
 
 /// Transactions committed or rolled back in the database so far (every connection's).

@@ -20,15 +20,17 @@ pub struct Scratch {
 }
 
 /// Creates and migrates a scratch database on the server of `database_url`, runs `bench` on it with an app
-/// pool of `app_connections`, then drops it.
-pub async fn with_scratch<F, Fut>(
+/// pool of `app_connections`, then drops it. With `log_statements`, the server logs every statement the
+/// services' pools run in it (the owner's own statements are not logged).
+pub async fn with_scratch<F, Fut, T>(
     database_url: &str,
     app_connections: u32,
+    log_statements: bool,
     bench: F,
-) -> anyhow::Result<()>
+) -> anyhow::Result<T>
 where
     F: FnOnce(Scratch) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
+    Fut: Future<Output = anyhow::Result<T>>,
 {
     let run_id = Uuid::new_v4().simple().to_string();
     let db_name = format!("tdjaasa_bench_{}", &run_id[..12]);
@@ -47,6 +49,14 @@ where
             .connect_with(options.clone().database(&db_name))
             .await?;
         store::MIGRATOR.run(&owner).await?;
+        if log_statements {
+            // Applies to the connections opened from now on: the services' pools below.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "alter database {db_name} set log_statement = 'all'"
+            )))
+            .execute(&owner)
+            .await?;
+        }
         let app_pool = PgPoolOptions::new()
             .max_connections(app_connections.max(4))
             .connect_with(
@@ -65,7 +75,7 @@ where
             )
             .await?;
         let db = store::Db::from_pools(app_pool.clone(), platform_pool.clone());
-        bench(Scratch {
+        let result = bench(Scratch {
             run_id,
             db_name: db_name.clone(),
             owner: owner.clone(),
@@ -75,7 +85,7 @@ where
         })
         .await?;
         owner.close().await;
-        Ok::<_, anyhow::Error>(())
+        Ok::<_, anyhow::Error>(result)
     }
     .await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
