@@ -71,7 +71,8 @@ async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
     let stopped = stop.clone();
     tokio::spawn(app.run_until_stopped(async move { stopped.cancelled().await }));
 
-    let (token, tenant_id) = seed_shop(&base, &db).await?;
+    let (token, tenant_id, email) = seed_shop(&base, &db).await?;
+    let session = web_session(&base, &email).await?;
     let statements_on = sqlx::query("create extension if not exists pg_stat_statements")
         .execute(&owner)
         .await
@@ -102,7 +103,11 @@ async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
                 .execute(&owner)
                 .await?;
         }
-        let load = oha(&format!("{base}{path}"), &token, args)?;
+        let load = oha(
+            &format!("{base}{path}"),
+            &format!("Authorization: Bearer {token}"),
+            args,
+        )?;
         let issued = if statements_on {
             issued_statements(&owner, db_name, load.requests).await?
         } else {
@@ -124,21 +129,34 @@ async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
             println!("      {per_request:>4.2} × {query}");
         }
     }
+    // The shop owner's dashboard home: every figure and alert of the shop, rendered as HTML.
+    let load = oha(
+        &format!("{base}/app"),
+        &format!("Cookie: {}={session}", api::web::SESSION_COOKIE),
+        args,
+    )?;
+    println!(
+        "  {:<34} {:>10.0} {:>10.2} {:>10.2}",
+        "GET /app (dashboard home, HTML)", load.rps, load.p50_ms, load.p99_ms
+    );
     stop.cancel();
     app_pool.close().await;
     platform_pool.close().await;
     Ok(())
 }
 
-/// A shop with 20 products and 20 orders; its owner's bearer token.
-async fn seed_shop(base: &str, db: &store::Db) -> anyhow::Result<(String, Uuid)> {
+const PASSWORD: &str = "motdepasse-solide-du-bench";
+
+/// A shop with 20 products and 20 orders; its owner's bearer token, the shop's id and the owner's e-mail.
+async fn seed_shop(base: &str, db: &store::Db) -> anyhow::Result<(String, Uuid, String)> {
     let http = reqwest::Client::new();
+    let email = format!("{}@bench.example", Uuid::new_v4().simple());
     let signup: Value = http
         .post(format!("{base}/api/v1/auth/signup"))
         .json(&json!({
             "business_name": "Boutique Bench",
-            "email": format!("{}@bench.example", Uuid::new_v4().simple()),
-            "password": "motdepasse-solide-du-bench",
+            "email": email,
+            "password": PASSWORD,
             "plan": "business",
         }))
         .send()
@@ -192,7 +210,37 @@ async fn seed_shop(base: &str, db: &store::Db) -> anyhow::Result<(String, Uuid)>
         .await?;
     }
     tx.commit().await?;
-    Ok((token, tenant_id))
+    Ok((token, tenant_id, email))
+}
+
+/// Signs the owner in on the web sign-in form, as a browser does; the session cookie's value.
+async fn web_session(base: &str, email: &str) -> anyhow::Result<String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    // The sign-in form's token only has to match its cookie.
+    let csrf = Uuid::new_v4().simple().to_string();
+    let response = http
+        .post(format!("{base}/login"))
+        .header("Cookie", format!("tdj_csrf={csrf}"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await?;
+    let prefix = format!("{}=", api::web::SESSION_COOKIE);
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|cookie| cookie.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(';').next())
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+        .with_context(|| format!("no session from the sign-in form ({})", response.status()))
 }
 
 struct Load {
@@ -202,13 +250,13 @@ struct Load {
     p99_ms: f64,
 }
 
-/// Runs `oha` against `url` and reads its JSON summary.
-fn oha(url: &str, token: &str, args: &Args) -> anyhow::Result<Load> {
+/// Runs `oha` against `url` with one request `header` and reads its JSON summary.
+fn oha(url: &str, header: &str, args: &Args) -> anyhow::Result<Load> {
     let output = Command::new("oha")
         .args(["--no-tui", "--json", "-z"])
         .arg(format!("{}s", args.seconds))
         .args(["-c", &args.connections.to_string()])
-        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .args(["-H", header])
         .arg(url)
         .output()
         .context("oha (cargo install oha --locked)")?;
