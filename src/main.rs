@@ -186,6 +186,10 @@ impl Services {
 
 /// Runs the requested services until Ctrl-C or SIGTERM, then lets in-flight work finish.
 async fn run(config: Config, services: Services) -> anyhow::Result<()> {
+    // The process's recorder before any service records, with the help lines of every service's metrics.
+    api::metrics::handle();
+    workers::metrics::describe();
+    ingress::metrics::describe();
     let production = config.env != Some(Environment::Development);
     anyhow::ensure!(
         !(production && config.ingress.gateway == ingress::GatewayKind::Sandbox),

@@ -375,6 +375,7 @@ pub(crate) async fn send_to_customer(
                 .map(|m| m.wa_message_id.clone())
                 .collect(),
             created_at: now,
+            received_at: None,
         };
         let payload = serde_json::to_value(&outbound).map_err(anyhow::Error::from)?;
         outbox::push(

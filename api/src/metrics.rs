@@ -7,20 +7,60 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tdj_nats::telemetry::MetricDoc;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// Installs the recorder on first use (one per process: every service in `tdjaasa up` shares it).
+/// The API's metrics and their help lines (the README's "Metrics" table lists every service's).
+pub const CATALOGUE: &[MetricDoc] = &[
+    (
+        "http_requests_total",
+        "HTTP requests answered, by method, route template (path) and status.",
+    ),
+    (
+        "http_request_duration_seconds",
+        "Time to answer an HTTP request, by method, route template (path) and status.",
+    ),
+    (
+        "payments_total",
+        "Payments settled by their provider's notification, by provider and outcome (paid, failed).",
+    ),
+    (
+        "payment_webhooks_total",
+        "Payment provider notifications received, by provider and verdict.",
+    ),
+    (
+        "subscriptions",
+        "Shops' subscriptions by status, sampled at each expiry pass (trial: not paid yet, within the free trial).",
+    ),
+    (
+        "subscription_renewals_failed_total",
+        "Paid subscriptions that reached their expiry without a renewal payment and went past due.",
+    ),
+];
+
+/// Latency buckets of the `_seconds` histograms: 5 ms to 30 s.
+const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The reply latency includes the model and WhatsApp's pacing: 0.5 s to 2 minutes.
+const REPLY_LATENCY_BUCKETS: [f64; 10] = [0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 120.0];
+
+/// Installs the recorder on first use (one per process: every service in `tdjaasa up` shares it), with the
+/// help lines of the API's metrics; the other services describe theirs once it is installed.
 pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
+            // The full-name match wins over the suffix for the reply latency.
             let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Suffix("_seconds".into()),
-                    &[
-                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-                    ],
-                )
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("pipeline_reply_latency_seconds".into()),
+                        &REPLY_LATENCY_BUCKETS,
+                    )
+                })
                 .unwrap_or_else(|_| PrometheusBuilder::new())
                 .build_recorder();
             let handle = recorder.handle();
@@ -28,6 +68,8 @@ pub fn handle() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed");
             }
+            tdj_nats::telemetry::describe(CATALOGUE);
+            tdj_nats::telemetry::describe(tdj_nats::telemetry::CATALOGUE);
             handle
         })
         .clone()

@@ -11,6 +11,7 @@ mod error;
 pub mod gateway;
 mod inbound;
 pub mod lease;
+pub mod metrics;
 pub mod names;
 pub mod node;
 mod node_state;

@@ -313,6 +313,11 @@ async fn send_reply(
                 )
                 .await;
                 count("sent");
+                if let Some(received) = reply.received_at {
+                    let latency = (Utc::now() - received).to_std().unwrap_or_default();
+                    metrics::histogram!("pipeline_reply_latency_seconds", "channel" => "whatsapp")
+                        .record(latency.as_secs_f64());
+                }
                 return OutboundOutcome::Sent;
             }
             Err(GatewayError::Permanent(e)) => {

@@ -345,6 +345,7 @@ impl TenantSession {
             GatewayEvent::Disconnected { reason } => {
                 // Transient: the library reconnects by itself; the watchdog bounds how long that may take.
                 tracing::info!(tenant_id = %self.tenant_id, reason, "WhatsApp connection dropped");
+                metrics::counter!("whatsapp_reconnects_total").increment(1);
                 self.connection_tx.send_replace(None);
                 connecting_since.get_or_insert_with(Instant::now);
                 self.set_connecting(status::RECONNECTING).await;
@@ -366,6 +367,7 @@ impl TenantSession {
             }
             GatewayEvent::LoggedOut { reason } => {
                 tracing::info!(tenant_id = %self.tenant_id, reason, "WhatsApp session logged out");
+                terminal_reached("logged_out");
                 self.connection_tx.send_replace(None);
                 // The stored session is useless now: have the gateway forget it.
                 let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, connection.logout()).await;
@@ -376,6 +378,7 @@ impl TenantSession {
             }
             GatewayEvent::Replaced => {
                 tracing::warn!(tenant_id = %self.tenant_id, "WhatsApp session replaced by another client");
+                terminal_reached("replaced");
                 return Flow::End(
                     self.terminal(connection, WaStatus::Disconnected, status::REPLACED)
                         .await,
@@ -383,6 +386,7 @@ impl TenantSession {
             }
             GatewayEvent::TemporaryBan { until, reason } => {
                 tracing::warn!(tenant_id = %self.tenant_id, reason, ?until, "WhatsApp number temporarily banned");
+                terminal_reached("banned");
                 let detail = status::banned(until);
                 return Flow::End(self.terminal(connection, WaStatus::Banned, &detail).await);
             }
@@ -594,4 +598,9 @@ impl TenantSession {
             tracing::warn!(tenant_id = %self.tenant_id, error = %e, "cannot publish a WhatsApp event");
         }
     }
+}
+
+/// A shop's session ended for good and needs its owner (`whatsapp_terminal_total`).
+fn terminal_reached(reason: &'static str) {
+    metrics::counter!("whatsapp_terminal_total", "reason" => reason).increment(1);
 }

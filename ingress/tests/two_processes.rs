@@ -202,6 +202,7 @@ impl Env {
             outbound_id: format!("out-{}", Uuid::new_v4().simple()),
             in_reply_to: Vec::new(),
             created_at: chrono::Utc::now(),
+            received_at: None,
         };
         let js = jetstream::new(self.nats.clone());
         let mut headers = async_nats::HeaderMap::new();

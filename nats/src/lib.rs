@@ -7,6 +7,7 @@
 pub mod inbound;
 pub mod outbox;
 pub mod progress;
+pub mod telemetry;
 
 use std::time::Duration;
 

@@ -110,6 +110,10 @@ pub struct OutboundReply {
     /// WhatsApp ids of the customer messages this answers.
     pub in_reply_to: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// When the oldest customer message this answers was received: the ingress measures the reply latency
+    /// from it once the reply is sent. Absent for messages that answer no customer message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

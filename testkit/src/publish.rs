@@ -47,6 +47,7 @@ pub fn reply(tenant_id: Uuid, to: &str, text: &str) -> OutboundReply {
         outbound_id: format!("out-{}", Uuid::new_v4().simple()),
         in_reply_to: Vec::new(),
         created_at: Utc::now(),
+        received_at: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Provider webhooks: verified on the raw body, idempotent, amount and currency checked, and activation
 //! stacking renewals; anything forged, stale or unknown changes nothing.
 
+use crate::metrics_catalogue::series_value;
 use api::billing::signature::{self, Scheme};
 use chrono::{DateTime, Months, Utc};
 use serde_json::{Value, json};
@@ -273,6 +274,8 @@ async fn forged_unsigned_stale_and_unknown_webhooks_change_nothing(pool: PgPool)
     let (payment_id, body) = paid_wave_session(&app, &fakes, &shop, "AE_ci_1").await;
     let secret = WAVE_WEBHOOK_SECRET.as_bytes();
     let t = now();
+    let refused = r#"payment_webhooks_total{provider="wave",verdict="bad_signature"}"#;
+    let refused_before = series_value(refused);
     let tampered = String::from_utf8(body.clone())
         .expect("utf8")
         .replace("10000", "1")
@@ -346,6 +349,7 @@ async fn forged_unsigned_stale_and_unknown_webhooks_change_nothing(pool: PgPool)
         ),
     ];
 
+    let signature_refusals = cases.iter().filter(|case| case.3 == 401).count() as f64;
     for (why, headers, payload, expected) in cases {
         // Act
         let response = app
@@ -367,6 +371,10 @@ async fn forged_unsigned_stale_and_unknown_webhooks_change_nothing(pool: PgPool)
     assert_eq!(app.count("billing_event", shop.tenant_id).await, 0);
     let sandbox = app.post_raw("/api/v1/webhooks/sandbox", &[], b"{}").await;
     assert_eq!(sandbox.status(), 401, "the sandbox webhook is signed too");
+    assert!(
+        series_value(refused) - refused_before >= signature_refusals,
+        "each refused signature is counted for the operator's alert"
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]

@@ -40,6 +40,10 @@ async fn metrics_count_requests_by_route_template(pool: PgPool) {
         "route templates, not raw ids:\n{metrics}"
     );
     assert!(metrics.contains("http_request_duration_seconds_bucket"));
+    assert!(
+        metrics.contains("# HELP http_requests_total "),
+        "every metric has a help line:\n{metrics}"
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]

@@ -26,6 +26,7 @@ mod ingress_support;
 mod isolation;
 mod jwt;
 mod knowledge;
+mod metrics_catalogue;
 mod openapi;
 mod order_notices;
 mod orders;

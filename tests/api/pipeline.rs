@@ -1,5 +1,6 @@
 //! The sales bot end to end: simulator → NATS → worker → reply, order and stock.
 
+use crate::metrics_catalogue::series_value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,6 +40,14 @@ async fn a_customer_asks_prices_and_stock_then_orders_with_the_offline_assistant
     let app = spawn_app(pool).await;
     let (shop, _robe, pagne) = friperie(&app).await;
     let _worker = start_offline_worker(&app);
+    let counted = [
+        r#"pipeline_inbound_total{channel="simulator"}"#,
+        r#"pipeline_replies_total{channel="simulator"}"#,
+        r#"pipeline_reply_latency_seconds_count{channel="simulator"}"#,
+        "orders_created_total",
+        "orders_value_xof_total",
+    ];
+    let before = counted.map(series_value);
 
     let price = ask(
         &app,
@@ -67,6 +76,20 @@ async fn a_customer_asks_prices_and_stock_then_orders_with_the_offline_assistant
         stock_of(&app, pagne["product_id"].as_str().expect("id")).await,
         Some(8),
         "stock decremented"
+    );
+    // The operator sees the same conversation in the metrics (other tests may add to the shared counters).
+    let added: Vec<f64> = counted
+        .iter()
+        .zip(before)
+        .map(|(series, before)| series_value(series) - before)
+        .collect();
+    assert!(
+        added[0] >= 4.0 && added[1] >= 4.0 && added[2] >= 4.0,
+        "{counted:?}: {added:?}"
+    );
+    assert!(
+        added[3] >= 1.0 && added[4] >= 15_000.0,
+        "{counted:?}: {added:?}"
     );
 }
 

@@ -5,6 +5,7 @@ pub mod config;
 pub mod knowledge;
 pub mod lang;
 pub mod llm;
+pub mod metrics;
 pub mod pipeline;
 
 pub use config::{MAX_FAILED_TURNS, WorkerConfig};

@@ -8,6 +8,9 @@ use store::billing::ExpiryReport;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// The values of the `subscriptions` gauge's `status` label.
+const SUBSCRIPTION_STATUSES: [&str; 5] = ["pending", "trial", "active", "past_due", "suspended"];
+
 /// One pass at `now` (injected so tests control the clock).
 pub async fn run_expiry_once(
     db: &store::Db,
@@ -16,7 +19,18 @@ pub async fn run_expiry_once(
 ) -> store::Result<ExpiryReport> {
     let mut tx = db.platform().await?;
     let report = store::billing::run_expiry(&mut tx, now, grace).await?;
+    let counts = store::billing::status_counts(&mut tx, now).await?;
     tx.commit().await?;
+    // Every API instance samples the same figures (dashboards take the max); each expiry is counted once,
+    // by the instance whose pass moved it.
+    for status in SUBSCRIPTION_STATUSES {
+        let count = counts
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, count)| *count);
+        metrics::gauge!("subscriptions", "status" => status).set(count as f64);
+    }
+    metrics::counter!("subscription_renewals_failed_total").increment(report.past_due.len() as u64);
     if !report.past_due.is_empty() || !report.suspended.is_empty() {
         tracing::info!(
             past_due = report.past_due.len(),

@@ -16,7 +16,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use store::billing::{self, Outcome, OutcomeStatus, PaymentOwner, Provider};
+use store::billing::{self, Outcome, OutcomeStatus, PaymentOwner, Provider, WebhookDecision};
 use store::{TenantCtx, audit};
 use uuid::Uuid;
 
@@ -36,7 +36,14 @@ pub fn router() -> Router<AppState> {
 
 const NOT_CONFIGURED: Error = Error::NotFound("Ce moyen de paiement n'est pas configuré.");
 
+/// Counts a provider notification by verdict (`payment_webhooks_total`).
+fn verdict(provider: Provider, verdict: &'static str) {
+    metrics::counter!("payment_webhooks_total", "provider" => provider.as_str(), "verdict" => verdict)
+        .increment(1);
+}
+
 fn unknown_payment(provider: Provider) -> Error {
+    verdict(provider, "unknown_payment");
     tracing::warn!(
         provider = provider.as_str(),
         "verified webhook for an unknown payment"
@@ -45,6 +52,7 @@ fn unknown_payment(provider: Provider) -> Error {
 }
 
 fn unreadable(provider: Provider) -> Error {
+    verdict(provider, "invalid");
     tracing::warn!(
         provider = provider.as_str(),
         "verified webhook with an unreadable body"
@@ -61,6 +69,7 @@ fn check_signature(
     scheme: Scheme,
 ) -> Result<()> {
     let Some(secret) = secret else {
+        verdict(provider, "bad_signature");
         tracing::warn!(
             provider = provider.as_str(),
             "webhook received but no signing secret is configured"
@@ -69,6 +78,7 @@ fn check_signature(
     };
     let header = headers.get(header_name).and_then(|v| v.to_str().ok());
     signature::verify(header, body, secret, scheme, Utc::now().timestamp()).map_err(|e| {
+        verdict(provider, "bad_signature");
         tracing::warn!(provider = provider.as_str(), reason = %e, "webhook signature refused");
         Error::InvalidSignature
     })
@@ -96,8 +106,30 @@ async fn settle(state: &AppState, owner: &PaymentOwner, outcome: Outcome) -> Res
     let mut tx = state.db.billing(TenantCtx::new(owner.tenant_id)).await?;
     let decision = billing::apply_outcome(&mut tx, owner.payment_id, &outcome, Utc::now()).await?;
     tx.commit().await?;
+    let provider = outcome.provider;
+    match &decision {
+        WebhookDecision::Activated { .. } => {
+            verdict(provider, "accepted");
+            paid_or_failed(provider, "paid");
+        }
+        WebhookDecision::Failed => {
+            verdict(provider, "accepted");
+            paid_or_failed(provider, "failed");
+        }
+        // Amount or currency differ from the payment: nothing granted.
+        WebhookDecision::Flagged => verdict(provider, "invalid"),
+        WebhookDecision::Duplicate | WebhookDecision::AlreadySettled { .. } => {
+            verdict(provider, "duplicate");
+        }
+    }
     tracing::info!(provider = %outcome.provider, payment_id = %owner.payment_id, ?decision, "webhook processed");
     Ok(Json(json!({ "received": true, "result": decision })))
+}
+
+/// Counts a payment that reached a final state (`payments_total`).
+fn paid_or_failed(provider: Provider, outcome: &'static str) {
+    metrics::counter!("payments_total", "provider" => provider.as_str(), "outcome" => outcome)
+        .increment(1);
 }
 
 /// Records a decision that changes nothing (e.g. not yet paid) and answers 200.
@@ -107,6 +139,7 @@ async fn note(
     action: &str,
     detail: Value,
 ) -> Result<Json<Value>> {
+    verdict(owner.provider, "accepted");
     let mut tx = state.db.tenant(TenantCtx::new(owner.tenant_id)).await?;
     audit::record(&mut tx, None, action, detail).await?;
     tx.commit().await?;

@@ -19,6 +19,21 @@ pub struct ExpiryReport {
     pub suspended: Vec<Uuid>,
 }
 
+/// Subscriptions by status across tenants, for the operator's gauge: `trial` is a pending subscription within
+/// its free trial (the bot answers), `pending` one that never paid after it.
+pub async fn status_counts(tx: &mut PlatformTx, now: DateTime<Utc>) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query!(
+        r#"select case when status = 'pending' and trial_ends_at > $1 then 'trial' else status end
+                    as "status!",
+                  count(*) as "count!"
+           from subscription group by 1"#,
+        now,
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.status, r.count)).collect())
+}
+
 /// Applies every transition due at `now`. `grace` is how long a past-due subscription keeps its bot; the
 /// end of the grace period is stored (`grace_until`) so the worker's check needs no configuration.
 #[tracing::instrument(skip_all, fields(%now))]

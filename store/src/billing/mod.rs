@@ -9,7 +9,7 @@ mod expiry;
 mod payments;
 mod permission;
 
-pub use expiry::{ExpiryReport, run_expiry};
+pub use expiry::{ExpiryReport, run_expiry, status_counts};
 pub use payments::{
     NewPayment, Outcome, OutcomeStatus, Payment, PaymentOwner, Subscription, WebhookDecision,
     apply_outcome, attach_checkout, create_pending, find_by_key, get_payment, list_payments,

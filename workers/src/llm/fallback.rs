@@ -107,6 +107,19 @@ impl Fallback {
         false
     }
 
+    /// The secondary answers because the primary is unavailable (counted; a refusal is counted apart).
+    async fn answer_instead(
+        &self,
+        turn: &Turn,
+        tools: &mut dyn ToolExecutor,
+    ) -> Result<Reply, LlmError> {
+        let reply = self.secondary.respond(turn, tools).await;
+        if reply.is_ok() {
+            metrics::counter!("llm_fallback_replies_total").increment(1);
+        }
+        reply
+    }
+
     fn succeeded(&self, tenant_id: Uuid) {
         let mut breakers = self.breakers();
         for kind in Kind::ALL {
@@ -124,7 +137,7 @@ impl LlmProvider for Fallback {
     async fn respond(&self, turn: &Turn, tools: &mut dyn ToolExecutor) -> Result<Reply, LlmError> {
         let shop = turn.tenant_id;
         if self.is_open(shop) {
-            return self.secondary.respond(turn, tools).await;
+            return self.answer_instead(turn, tools).await;
         }
         match self.primary.respond(turn, tools).await {
             Ok(reply) => {
@@ -142,7 +155,7 @@ impl LlmProvider for Fallback {
                 tracing::error!(provider = self.primary.name(), %message, "model provider refused the request");
                 self.failed(shop, Kind::Permanent);
                 tools.discard_attempt();
-                self.secondary.respond(turn, tools).await
+                self.answer_instead(turn, tools).await
             }
             Err(e) => {
                 let kind = match e {
@@ -152,7 +165,7 @@ impl LlmProvider for Fallback {
                 };
                 if self.failed(shop, kind) {
                     tools.discard_attempt();
-                    self.secondary.respond(turn, tools).await
+                    self.answer_instead(turn, tools).await
                 } else {
                     Err(e)
                 }

@@ -44,6 +44,12 @@ impl Pipeline {
         let concurrency = self.inner.config.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let sweeper = tokio::spawn(self.clone().sweep_forever(slots.clone(), shutdown.clone()));
+        // The operator's view of the backlog: every worker samples the same consumer (dashboards take the max).
+        let sampler = tokio::spawn(tdj_nats::telemetry::sample_consumer(
+            js.clone(),
+            self.inner.subjects.inbound_stream(),
+            self.inner.subjects.workers_consumer(),
+        ));
         tracing::info!(worker = %self.inner.worker_id, concurrency, "worker consuming inbound messages");
         'pull: loop {
             let first = tokio::select! {
@@ -103,6 +109,7 @@ impl Pipeline {
         let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(Duration::from_secs(30), slots.acquire_many(all)).await;
         sweeper.abort();
+        sampler.abort();
         tracing::info!("worker stopped");
         Ok(())
     }

@@ -22,7 +22,7 @@ impl Pipeline {
     ) -> store::Result<()> {
         let Some(tenant_id) = ingest::tenant_of(&self.inner.subjects, subject) else {
             tracing::error!(%subject, %reason, "dead letter without a tenant: dropped after logging");
-            metrics::counter!("pipeline_dead_letters_total").increment(1);
+            metrics::counter!("pipeline_dead_letters_total", "reason" => "invalid").increment(1);
             return Ok(());
         };
         let raw = String::from_utf8_lossy(payload).into_owned();
@@ -81,7 +81,13 @@ impl Pipeline {
         reason: &str,
         attempts: i32,
     ) -> store::Result<()> {
-        metrics::counter!("pipeline_dead_letters_total").increment(1);
+        // Given up at once (unreadable, or retrying cannot help) or after every retry failed.
+        let why = if attempts <= 1 {
+            "invalid"
+        } else {
+            "exhausted"
+        };
+        metrics::counter!("pipeline_dead_letters_total", "reason" => why).increment(1);
         let wa_message_id = payload["wa_message_id"]
             .as_str()
             .unwrap_or_default()

@@ -133,10 +133,12 @@ impl Pipeline {
             inbound.timestamp,
         )
         .await?;
+        let mut new_customer_message = false;
         if inbound.from_owner {
             self.store_owner_message(&mut tx, chat_id, inbound).await?;
         } else {
-            self.store_customer_message(&mut tx, chat_id, inbound, stream_seq)
+            new_customer_message = self
+                .store_customer_message(&mut tx, chat_id, inbound, stream_seq)
                 .await?;
         }
         let claimed = match claim {
@@ -147,6 +149,10 @@ impl Pipeline {
         };
         let queued = store::outbox::unpublished_of_chat(&mut tx, chat_id).await?;
         tx.commit().await?;
+        if new_customer_message {
+            metrics::counter!("pipeline_inbound_total", "channel" => inbound.channel.as_str())
+                .increment(1);
+        }
         self.publish_chat(queued).await;
         Ok(Stored {
             chat_id,
@@ -196,14 +202,15 @@ impl Pipeline {
         Ok(())
     }
 
-    /// A customer's message, pending until a turn answers it; counted (WhatsApp only) the first time.
+    /// A customer's message, pending until a turn answers it; counted (WhatsApp only) the first time. False
+    /// when it was stored before (a redelivery).
     async fn store_customer_message(
         &self,
         tx: &mut TenantTx<'_>,
         chat_id: Uuid,
         inbound: &InboundMessage,
         stream_seq: Option<i64>,
-    ) -> Result<(), Failure> {
+    ) -> Result<bool, Failure> {
         let Some(message_id) = messages::insert_inbound(
             tx,
             chat_id,
@@ -214,7 +221,7 @@ impl Pipeline {
         )
         .await?
         else {
-            return Ok(());
+            return Ok(false);
         };
         if inbound.channel == schemas::Channel::Whatsapp {
             store::billing::record_inbound(tx, Utc::now()).await?;
@@ -232,7 +239,7 @@ impl Pipeline {
             },
         )
         .await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Stores every earlier message of the chat's subject that is still in flight (delivered to another task or

@@ -49,6 +49,11 @@ struct Snapshot {
 }
 
 impl Snapshot {
+    /// When the oldest message this turn answers was received.
+    fn received_at(&self) -> Option<chrono::DateTime<Utc>> {
+        self.pending.iter().map(|m| m.sent_at).min()
+    }
+
     fn pending_ids(&self) -> Vec<Uuid> {
         self.pending.iter().map(|m| m.message_id).collect()
     }
@@ -107,8 +112,15 @@ enum Committed {
     ClaimLost,
     /// Another turn answered these messages first: nothing was written.
     AlreadyAnswered,
-    /// Written, with the chat's outbox entries to publish.
-    Written(TurnEnd, Vec<store::outbox::Entry>),
+    /// Written, with the chat's outbox entries to publish and the orders it created.
+    Written(TurnEnd, Vec<store::outbox::Entry>, OrdersCreated),
+}
+
+/// The orders a turn created: counted once its transaction committed.
+#[derive(Debug, Default, Clone, Copy)]
+struct OrdersCreated {
+    count: u64,
+    value_xof: u64,
 }
 
 impl Pipeline {
@@ -143,7 +155,10 @@ impl Pipeline {
         let (end, queued) = match self.commit_turn(ctx, claim, &snapshot, &response).await {
             Ok(Committed::ClaimLost) => return Ok(TurnEnd::Left),
             Ok(Committed::AlreadyAnswered) => return Ok(TurnEnd::Again),
-            Ok(Committed::Written(end, queued)) => (end, queued),
+            Ok(Committed::Written(end, queued, created)) => {
+                record_committed(&snapshot, created);
+                (end, queued)
+            }
             Err(failure @ (Failure::Retry { .. } | Failure::Permanent(_))) => {
                 return self.turn_failed(ctx, claim, &snapshot, failure).await;
             }
@@ -161,10 +176,6 @@ impl Pipeline {
         let inner = &self.inner;
         metrics::histogram!("pipeline_turn_seconds", "provider" => inner.provider.name())
             .record(started.elapsed().as_secs_f64());
-        metrics::counter!("llm_tokens_total", "kind" => "prompt")
-            .increment(response.usage.prompt_tokens);
-        metrics::counter!("llm_tokens_total", "kind" => "output")
-            .increment(response.usage.output_tokens);
         Ok(end)
     }
 
@@ -198,9 +209,12 @@ impl Pipeline {
         let channel = chat.channel;
         if let Some(unanswered) = skip_unanswerable(&mut tx, &chat, channel, &pending).await? {
             tx.commit().await?;
-            if unanswered == Unanswered::NotAllowed {
-                metrics::counter!("pipeline_not_answered_total").increment(1);
-            }
+            let reason = match unanswered {
+                Unanswered::Paused => "paused",
+                Unanswered::NotAllowed => "not_allowed",
+            };
+            metrics::counter!("pipeline_not_answered_total", "reason" => reason)
+                .increment(pending.len() as u64);
             return Ok(Prepared::Skipped);
         }
         let mut credit_left = None;
@@ -223,7 +237,8 @@ impl Pipeline {
                     );
                     messages::settle(&mut tx, &ids, MessageStatus::Skipped, &detail).await?;
                     tx.commit().await?;
-                    metrics::counter!("pipeline_not_answered_total").increment(1);
+                    metrics::counter!("pipeline_not_answered_total", "reason" => "daily_cap")
+                        .increment(ids.len() as u64);
                     return Ok(Prepared::Skipped);
                 }
             }
@@ -365,7 +380,8 @@ impl Pipeline {
         if settled != pending_ids.len() as u64 {
             return Ok(Committed::AlreadyAnswered);
         }
-        self.place_orders(&mut tx, snapshot, &response.intents)
+        let created = self
+            .place_orders(&mut tx, snapshot, &response.intents)
             .await?;
         self.cancel_orders(&mut tx, chat_id, &response.cancellations)
             .await?;
@@ -385,7 +401,7 @@ impl Pipeline {
         };
         let queued = store::outbox::unpublished_of_chat(&mut tx, chat_id).await?;
         tx.commit().await?;
-        Ok(Committed::Written(end, queued))
+        Ok(Committed::Written(end, queued, created))
     }
 
     /// A turn that failed (model error or timeout, an order refused at write time): counted on the chat,
@@ -460,8 +476,9 @@ impl Pipeline {
         tx: &mut TenantTx<'_>,
         snapshot: &Snapshot,
         intents: &[OrderIntent],
-    ) -> Result<(), Failure> {
+    ) -> Result<OrdersCreated, Failure> {
         let chat = &snapshot.chat;
+        let mut created = OrdersCreated::default();
         for (index, intent) in intents.iter().enumerate() {
             let new = orders::NewOrder {
                 order_id: intent.order_id,
@@ -484,6 +501,8 @@ impl Pipeline {
                 orders::Placed::Created(order) => {
                     self.queue_event(tx, Some(chat.chat_id), outbox::order_created(&order))
                         .await?;
+                    created.count += 1;
+                    created.value_xof += u64::try_from(order.total_xof.get()).unwrap_or(0);
                 }
                 orders::Placed::Existing(_) => {}
                 orders::Placed::Refused(refusal) => {
@@ -495,7 +514,7 @@ impl Pipeline {
                 }
             }
         }
-        Ok(())
+        Ok(created)
     }
 
     /// Stores the bot's reply under its deterministic `outbound_id` and, the first time only, queues it for
@@ -573,6 +592,7 @@ impl Pipeline {
             outbound_id: format!("alert-{}", snapshot.last_message_id.simple()),
             in_reply_to: Vec::new(),
             created_at: now,
+            received_at: None,
         };
         self.queue_reply(tx, &alert).await?;
         Ok(())
@@ -633,6 +653,7 @@ impl Pipeline {
                     .map(|m| m.wa_message_id.clone())
                     .collect(),
                 created_at: now,
+                received_at: snapshot.received_at(),
             };
             self.queue_reply(tx, &reply).await?;
         }
@@ -709,6 +730,24 @@ async fn skip_unanswerable(
         return Ok(Some(Unanswered::NotAllowed));
     }
     Ok(None)
+}
+
+/// Counts a committed turn: its reply, the orders it took and, for the simulator (whose reply is shown as
+/// soon as it is written), the reply latency. A WhatsApp reply's latency is measured by the ingress once sent.
+fn record_committed(snapshot: &Snapshot, created: OrdersCreated) {
+    let channel = snapshot.channel.as_str();
+    metrics::counter!("pipeline_replies_total", "channel" => channel).increment(1);
+    if created.count > 0 {
+        metrics::counter!("orders_created_total").increment(created.count);
+        metrics::counter!("orders_value_xof_total").increment(created.value_xof);
+    }
+    if snapshot.channel == Channel::Simulator
+        && let Some(received) = snapshot.received_at()
+    {
+        let latency = (Utc::now() - received).to_std().unwrap_or_default();
+        metrics::histogram!("pipeline_reply_latency_seconds", "channel" => channel)
+            .record(latency.as_secs_f64());
+    }
 }
 
 /// The phone number of a WhatsApp JID (`2250700000000@s.whatsapp.net` → `+2250700000000`).

@@ -4,7 +4,10 @@
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake;
+mod meter;
 mod wire;
+
+pub use meter::Prices;
 
 use std::time::{Duration, Instant};
 
@@ -75,7 +78,28 @@ pub struct GeminiConfig {
         default_value_t = 1024
     )]
     pub max_output_tokens: u32,
+    /// The model's price for prompt tokens, in XOF per million tokens: only for the estimated-cost metric.
+    #[arg(
+        long = "gemini-price-prompt-xof",
+        env = "GEMINI_PRICE_PROMPT_XOF",
+        default_value_t = DEFAULT_PRICES.prompt_xof_per_million
+    )]
+    pub price_prompt_xof: u64,
+    /// The model's price for output tokens, in XOF per million tokens: only for the estimated-cost metric.
+    #[arg(
+        long = "gemini-price-output-xof",
+        env = "GEMINI_PRICE_OUTPUT_XOF",
+        default_value_t = DEFAULT_PRICES.output_xof_per_million
+    )]
+    pub price_output_xof: u64,
 }
+
+/// A flash-class model's list price (USD 0.30 and 2.50 per million prompt and output tokens) at 600 XOF to the
+/// dollar. Set `GEMINI_PRICE_*` to the configured model's.
+const DEFAULT_PRICES: Prices = Prices {
+    prompt_xof_per_million: 180,
+    output_xof_per_million: 1_500,
+};
 
 fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s.to_owned()))
@@ -91,6 +115,8 @@ impl Default for GeminiConfig {
             max_tool_rounds: 5,
             temperature: 0.3,
             max_output_tokens: 1024,
+            price_prompt_xof: DEFAULT_PRICES.prompt_xof_per_million,
+            price_output_xof: DEFAULT_PRICES.output_xof_per_million,
         }
     }
 }
@@ -116,6 +142,12 @@ pub struct Gemini {
     max_tool_rounds: u32,
     /// `generationConfig` of every request.
     generation: wire::Generation,
+    meter: meter::Meter,
+}
+
+/// Counts a failed request by kind (`llm_errors_total`).
+fn count_error(kind: &'static str) {
+    metrics::counter!("llm_errors_total", "provider" => PROVIDER, "kind" => kind).increment(1);
 }
 
 impl Gemini {
@@ -172,7 +204,15 @@ impl Gemini {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| LlmError::Permanent(format!("cannot build the HTTP client: {e}")))?;
+        let meter = meter::Meter::new(
+            model,
+            Prices {
+                prompt_xof_per_million: config.price_prompt_xof,
+                output_xof_per_million: config.price_output_xof,
+            },
+        );
         Ok(Self {
+            meter,
             http,
             endpoint,
             model: model.to_owned(),
@@ -203,12 +243,25 @@ impl Gemini {
         let sent = self.send(body).await;
         metrics::histogram!("llm_request_duration_seconds", "provider" => PROVIDER)
             .record(started.elapsed().as_secs_f64());
+        let before = *usage;
         let (result, outcome) = match sent {
-            Ok(response) => match wire::parse_response(&response, usage) {
-                Ok(answer) => (Ok(answer), "ok"),
-                // A 200 whose answer cannot be used: blocked, empty or a malformed call.
-                Err(e) => (Err(e), "invalid_answer"),
-            },
+            Ok(response) => {
+                let parsed = wire::parse_response(&response, usage);
+                self.meter.record(Usage {
+                    prompt_tokens: usage.prompt_tokens.saturating_sub(before.prompt_tokens),
+                    output_tokens: usage.output_tokens.saturating_sub(before.output_tokens),
+                });
+                match parsed {
+                    Ok(answer) => (Ok(answer), "ok"),
+                    // A refusal is the model's verdict on the prompt, not a failure of the provider.
+                    Err(e @ LlmError::Refused(_)) => (Err(e), "refused"),
+                    // A 200 whose answer cannot be used: blocked, empty or a malformed call.
+                    Err(e) => {
+                        count_error("invalid_response");
+                        (Err(e), "invalid_answer")
+                    }
+                }
+            }
             Err(e @ LlmError::RateLimited { .. }) => (Err(e), "rate_limited"),
             Err(e @ LlmError::Transient(_)) => (Err(e), "transient"),
             Err(e @ LlmError::Permanent(_)) => (Err(e), "permanent"),
@@ -248,9 +301,16 @@ impl Gemini {
 
         if status.is_success() {
             return json.ok_or_else(|| {
+                count_error("invalid_response");
                 LlmError::Transient(format!("Gemini sent an unreadable {status} response"))
             });
         }
+        count_error(match status {
+            StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+            StatusCode::REQUEST_TIMEOUT => "timeout",
+            s if s.is_client_error() || s.is_redirection() => "client",
+            _ => "server",
+        });
         let detail = json
             .as_ref()
             .and_then(wire::error_summary)
@@ -269,6 +329,7 @@ impl Gemini {
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> LlmError {
+        count_error(if e.is_timeout() { "timeout" } else { "network" });
         let what = if e.is_timeout() {
             format!("no answer within {}s", self.timeout.as_secs())
         } else if e.is_connect() {
