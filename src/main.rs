@@ -1,6 +1,7 @@
 //! `tdjaasa`: one binary for every Tdjaasa process. It parses configuration, starts logging and dispatches
 //! to the library crates; nothing else lives here.
 
+mod doctor;
 mod telemetry;
 
 use anyhow::Context;
@@ -81,6 +82,9 @@ enum Command {
     /// Print the REST API's OpenAPI document (JSON) and exit; the server serves the same at
     /// `/api/v1/openapi.json`.
     Openapi,
+    /// Check the installation (PostgreSQL and its roles, the schema, row-level security, NATS and its
+    /// streams, the master key, the providers) and say what is wrong; exits with 1 when something is.
+    Doctor,
     /// Platform administration.
     Admin {
         #[command(subcommand)]
@@ -142,6 +146,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Openapi => {
             println!("{}", api::openapi::pretty_json()?);
+            Ok(())
+        }
+        Command::Doctor => {
+            if doctor::run(&cli.config).await > 0 {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Migrate => {

@@ -5,6 +5,7 @@
 //! transactional outbox ([`publish_outbox`]).
 
 pub mod inbound;
+pub mod inspect;
 pub mod outbox;
 pub mod progress;
 pub mod telemetry;

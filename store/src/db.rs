@@ -59,7 +59,8 @@ fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
 }
 
 impl DbConfig {
-    fn owner_options(&self) -> anyhow::Result<PgConnectOptions> {
+    /// Connection options of the schema owner (`DATABASE_URL`): migrations only.
+    pub fn owner_options(&self) -> anyhow::Result<PgConnectOptions> {
         self.database_url
             .expose_secret()
             .parse()

@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod db;
 pub mod dead_letters;
 mod error;
+pub mod inspect;
 pub mod invitations;
 pub mod knowledge;
 pub mod messages;

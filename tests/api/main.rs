@@ -13,6 +13,7 @@ mod bot_support;
 mod browser;
 mod conversations;
 mod cors;
+mod doctor;
 mod handover;
 mod hardening;
 mod health;
