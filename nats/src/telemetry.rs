@@ -71,11 +71,7 @@ async fn consumer_info(
         .get_consumer(consumer)
         .await
         .map_err(|e| e.to_string())?;
-    consumer
-        .info()
-        .await
-        .cloned()
-        .map_err(|e| e.to_string())
+    consumer.info().await.cloned().map_err(|e| e.to_string())
 }
 
 fn record(stream: &str, consumer: &str, info: &jetstream::consumer::Info) {
