@@ -22,7 +22,7 @@ pub use progress::while_in_progress;
 /// NATS settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NatsConfig {
-    /// NATS server URL (JetStream must be enabled).
+    /// NATS server URL (JetStream must be enabled); a cluster as a comma-separated list of its servers.
     #[arg(
         long = "nats-url",
         env = "NATS_URL",
@@ -103,12 +103,27 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// (`nats://worker:secret@nats:4222`) log in, and that user's requests use the inbox prefix `_INBOX_<user>`,
 /// the only one its permissions let it read (`nats/nats-server.conf`).
 pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client> {
-    let shown = redacted(&config.url);
+    // A cluster is given as a comma-separated list of its servers' URLs; the client also learns the others
+    // from the one it reaches first.
+    let urls: Vec<&str> = config
+        .url
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .collect();
+    let shown = urls
+        .iter()
+        .map(|url| redacted(url))
+        .collect::<Vec<_>>()
+        .join(",");
     let mut options = async_nats::ConnectOptions::new()
         .name("tdjaasa")
         .connection_timeout(Duration::from_secs(5));
-    // An unparsable URL is left to `connect`, which reports it.
-    let addr = config.url.parse::<async_nats::ServerAddr>().ok();
+    // An unparsable URL is left to `connect`, which reports it. The first URL with credentials gives them.
+    let addr = urls
+        .iter()
+        .filter_map(|url| url.parse::<async_nats::ServerAddr>().ok())
+        .find(|addr| addr.username().is_some());
     if let Some(user) = addr.as_ref().and_then(|addr| addr.username()) {
         let user = percent_decode(user);
         let password = addr
@@ -121,7 +136,7 @@ pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client> {
             .user_and_password(user, password);
     }
     options
-        .connect(config.url.as_str())
+        .connect(urls)
         .await
         .map_err(|source| Error::Unreachable { url: shown, source })
 }
@@ -253,6 +268,30 @@ pub async fn provision(
     subjects: &Subjects,
     layout: &StreamLayout,
 ) -> Result<()> {
+    // A cluster that just formed, or is electing a leader, times its JetStream requests out for a while: every
+    // step is idempotent, so the whole provisioning is tried again rather than failing the service's start.
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match provision_once(client, subjects, layout).await {
+            Err(e) if e.is_transient() && started.elapsed() < PROVISION_PATIENCE => {
+                tracing::warn!(error = %e, retry_in = ?wait, "JetStream not ready, provisioning again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// How long provisioning keeps trying while JetStream answers with timeouts or "temporarily unavailable".
+const PROVISION_PATIENCE: Duration = Duration::from_secs(60);
+
+async fn provision_once(
+    client: &async_nats::Client,
+    subjects: &Subjects,
+    layout: &StreamLayout,
+) -> Result<()> {
     let js = jetstream::new(client.clone());
     for config in [
         inbound_stream(subjects, layout),
@@ -360,11 +399,62 @@ fn differs(current: &stream::Config, wanted: &stream::Config) -> bool {
 /// JetStream's error code when a stream's reserved size does not fit the server's storage.
 const INSUFFICIENT_STORAGE: &str = "error code 10047";
 
+impl Error {
+    /// A JetStream that is not ready yet (timeout, no leader, temporarily unavailable), not a refusal.
+    fn is_transient(&self) -> bool {
+        match self {
+            Error::Provision { message, .. } => {
+                let message = message.to_lowercase();
+                [
+                    "timed out",
+                    "no responders",
+                    "temporarily unavailable",
+                    "leader",
+                ]
+                .iter()
+                .any(|sign| message.contains(sign))
+            }
+            _ => false,
+        }
+    }
+}
+
 fn provision_error(what: &str, e: impl std::fmt::Display) -> Error {
     let (what, message) = (what.to_owned(), e.to_string());
     if message.contains(INSUFFICIENT_STORAGE) {
         Error::NoStorage { what, message }
     } else {
         Error::Provision { what, message }
+    }
+}
+
+#[cfg(test)]
+mod transient_tests {
+    use super::{Error, provision_error};
+
+    #[test]
+    fn a_jetstream_not_ready_is_tried_again_and_a_refusal_is_not() {
+        assert!(provision_error("stream X", "jetstream request timed out").is_transient());
+        assert!(
+            provision_error(
+                "stream X",
+                "JetStream system temporarily unavailable (code 503)"
+            )
+            .is_transient()
+        );
+        assert!(
+            !provision_error(
+                "stream X",
+                "stream name already in use with a different configuration"
+            )
+            .is_transient()
+        );
+        assert!(
+            !Error::NoStorage {
+                what: "stream X".into(),
+                message: "insufficient storage resources".into()
+            }
+            .is_transient()
+        );
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod db;
 pub mod nats;
+pub mod nats_cluster;
 pub mod nats_server;
 #[cfg(feature = "ingress")]
 pub mod node;

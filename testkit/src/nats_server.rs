@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The Debian package's binary; `NATS_SERVER_BIN` overrides it.
-fn binary() -> String {
+pub(crate) fn binary() -> String {
     std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "/usr/sbin/nats-server".into())
 }
 

@@ -1,4 +1,4 @@
-//! What a fault case runs on: a throwaway nats-server, a database of its own reached through a proxy that can
+//! What a fault case runs on: a throwaway nats-server (or three-node cluster), a database of its own reached through a proxy that can
 //! refuse it, the fake model, three paid shops with a linked (sandbox) number, and the product's own
 //! processes — two `tdjaasa worker` and two `tdjaasa ingress` — started, killed and restarted like a
 //! supervisor would.
@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use schemas::Subjects;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use testkit::nats_cluster::NatsCluster;
 use testkit::nats_server::NatsServer;
 use uuid::Uuid;
 
@@ -33,9 +34,33 @@ pub struct Process {
     child: Option<Child>,
 }
 
+/// The NATS the processes run on.
+pub enum Nats {
+    Single(NatsServer),
+    /// Three clustered nodes; the streams are replicated on all three (`NATS_REPLICAS=3`).
+    Three(NatsCluster),
+}
+
+impl Nats {
+    fn url(&self) -> String {
+        match self {
+            Nats::Single(server) => server.url(),
+            Nats::Three(cluster) => cluster.url(),
+        }
+    }
+
+    fn replicas(&self) -> usize {
+        match self {
+            Nats::Single(_) => 1,
+            Nats::Three(_) => 3,
+        }
+    }
+}
+
 pub struct Cluster {
     nats_url: String,
-    pub nats_server: tokio::sync::Mutex<NatsServer>,
+    nats_replicas: usize,
+    pub nats_server: tokio::sync::Mutex<Nats>,
     pub nats: async_nats::Client,
     pub subjects: Subjects,
     pub db: PgPool,
@@ -49,11 +74,16 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// On one throwaway nats-server.
     pub async fn start() -> Self {
-        let nats_server = NatsServer::start().await;
+        Self::start_on(Nats::Single(NatsServer::start().await)).await
+    }
+
+    pub async fn start_on(nats_server: Nats) -> Self {
+        let nats_url = nats_server.url();
         let nats = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
-            .connect(nats_server.url())
+            .connect(nats_url.split(',').collect::<Vec<_>>())
             .await
             .expect("nats");
         let subjects = Subjects::with_prefix("faults").expect("prefix");
@@ -91,9 +121,9 @@ impl Cluster {
         let shops = create_shops(&db).await;
         let proxy = PgProxy::start(POSTGRES).await;
         let model = Model::start().await;
-        let nats_url = nats_server.url();
         let cluster = Self {
             nats_url,
+            nats_replicas: nats_server.replicas(),
             nats_server: tokio::sync::Mutex::new(nats_server),
             nats,
             subjects,
@@ -163,6 +193,11 @@ impl Cluster {
             ),
             ("DATABASE_STATEMENT_TIMEOUT_SECS", "5".into()),
             ("NATS_URL", self.nats_url.clone()),
+            ("NATS_REPLICAS", self.nats_replicas.to_string()),
+            // Streams sized for a test server, not a production disk.
+            ("NATS_INBOUND_MAX_BYTES", (64u64 << 20).to_string()),
+            ("NATS_OUTBOUND_MAX_BYTES", (16u64 << 20).to_string()),
+            ("NATS_EVENTS_MAX_BYTES", (32u64 << 20).to_string()),
             ("NATS_PREFIX", "faults".into()),
             ("TDJ_MASTER_KEY", MASTER_KEY.into()),
             // The sandbox gateway is refused in production.
@@ -232,9 +267,26 @@ impl Cluster {
             .then(|| String::from_utf8_lossy(&entry.value).into_owned())
     }
 
-    /// Restarts nats-server on the same port and store.
+    /// Restarts nats-server on the same port and store (one node of a cluster: the first).
     pub async fn restart_nats(&self) {
-        self.nats_server.lock().await.restart().await;
+        match &mut *self.nats_server.lock().await {
+            Nats::Single(server) => server.restart().await,
+            Nats::Three(cluster) => cluster.restart(0).await,
+        }
+    }
+
+    /// Kills node `i` of a three-node NATS (SIGKILL); nothing on a single server.
+    pub async fn kill_nats_node(&self, i: usize) {
+        if let Nats::Three(cluster) = &mut *self.nats_server.lock().await {
+            cluster.kill(i);
+        }
+    }
+
+    /// Starts node `i` of a three-node NATS again.
+    pub async fn restart_nats_node(&self, i: usize) {
+        if let Nats::Three(cluster) = &mut *self.nats_server.lock().await {
+            cluster.restart(i).await;
+        }
     }
 
     /// Every process still running: none exited on its own (recovery needs no restart).

@@ -18,7 +18,7 @@ mod traffic;
 use std::future::Future;
 use std::time::Duration;
 
-use cluster::Cluster;
+use cluster::{Cluster, Nats};
 use model::Mode;
 use traffic::{Report, Traffic};
 
@@ -91,10 +91,11 @@ async fn run_case<F: Future<Output = ()>>(
     (line, report)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_message_is_answered_once_and_every_order_taken_once_through_faults() {
-    let cluster = Cluster::start().await;
-    let header = format!(
+/// One suite at a time: each runs its own processes, and two at once would starve a small machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn header() -> String {
+    format!(
         "{:<34} {:>5} {:>7} {:>6} {:>9} {:>9} {:>5} {:>10} {:>12} {:>7} {:>7}",
         "case",
         "sent",
@@ -107,7 +108,33 @@ async fn every_message_is_answered_once_and_every_order_taken_once_through_fault
         "redelivered",
         "verdict",
         "settle s"
+    )
+}
+
+/// Stops the cluster and fails with the cases that did not pass.
+async fn conclude(cluster: Cluster, results: Vec<(String, Report)>) {
+    let exited = cluster.exited();
+    let logs = cluster.logs.clone();
+    cluster.stop().await;
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|(_, report)| !report.passed())
+        .map(|(line, _)| line.as_str())
+        .collect();
+    assert!(
+        failed.is_empty() && exited.is_empty(),
+        "fault suite failed (logs in {}):\n{}\n{}\nprocesses that exited by themselves: {exited:?}",
+        logs.display(),
+        header(),
+        failed.join("\n")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_message_is_answered_once_and_every_order_taken_once_through_faults() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let cluster = Cluster::start().await;
+    let header = header();
     println!(
         "fault suite ({} form), logs in {}",
         if long() { "long" } else { "short" },
@@ -238,18 +265,57 @@ async fn every_message_is_answered_once_and_every_order_taken_once_through_fault
         .await,
     );
 
-    let exited = cluster.exited();
-    let logs = cluster.logs.clone();
-    cluster.stop().await;
-    let failed: Vec<&str> = results
-        .iter()
-        .filter(|(_, report)| !report.passed())
-        .map(|(line, _)| line.as_str())
-        .collect();
-    assert!(
-        failed.is_empty() && exited.is_empty(),
-        "fault suite failed (logs in {}):\n{header}\n{}\nprocesses that exited by themselves: {exited:?}",
-        logs.display(),
-        failed.join("\n")
+    conclude(cluster, results).await;
+}
+
+/// The growing-past-one-machine layout: three clustered NATS nodes with every stream replicated on all three.
+/// One node is killed while messages flow and comes back later; the others keep the quorum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nats_node_lost_in_a_three_node_cluster_loses_nothing_and_doubles_nothing() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    if !selected(8) {
+        return;
+    }
+    let cluster = Cluster::start_on(Nats::Three(
+        testkit::nats_cluster::NatsCluster::start().await,
+    ))
+    .await;
+    println!(
+        "three-node NATS cluster, R3 streams, logs in {}",
+        cluster.logs.display()
     );
+    println!("{}", header());
+    let span = span();
+    let results = vec![
+        run_case(
+            &cluster,
+            8,
+            "NATS node SIGKILL, back later (R3)",
+            traffic(),
+            async {
+                tokio::time::sleep(span / 4).await;
+                cluster.kill_nats_node(1).await;
+                tokio::time::sleep(span / 3).await;
+                cluster.restart_nats_node(1).await;
+                tokio::time::sleep(span / 6).await;
+                // And the first node, which the clients knew first.
+                cluster.kill_nats_node(0).await;
+                tokio::time::sleep(span / 6).await;
+                cluster.restart_nats_node(0).await;
+            },
+        )
+        .await,
+    ];
+    let mut inbound = async_nats::jetstream::new(cluster.nats.clone())
+        .get_stream(cluster.subjects.inbound_stream())
+        .await
+        .expect("the inbound stream");
+    let replicas = inbound
+        .info()
+        .await
+        .expect("stream info")
+        .config
+        .num_replicas;
+    assert_eq!(replicas, 3, "the services created the streams replicated");
+    conclude(cluster, results).await;
 }
