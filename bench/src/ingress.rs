@@ -23,7 +23,7 @@ use uuid::Uuid;
 // Shared by the benchmarks; this one needs only the database handle.
 #[allow(dead_code)]
 mod scratch;
-use scratch::{Scratch, with_scratch};
+use scratch::{Scratch, Servers, with_scratch};
 
 #[derive(Parser)]
 struct Args {
@@ -36,26 +36,23 @@ struct Args {
     /// Messages awaiting their acknowledgement at once (as many customers writing at the same time).
     #[arg(long, default_value_t = 64)]
     senders: usize,
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    nats_url: String,
+    #[command(flatten)]
+    servers: Servers,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = &Args::parse();
-    with_scratch(&args.database_url, 8, false, |scratch| run(args, scratch)).await
+    with_scratch(&args.servers.database_url, 8, false, |scratch| {
+        run(args, scratch)
+    })
+    .await
 }
 
 async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
     let subjects =
         Subjects::with_prefix(&format!("bench{}", &scratch.run_id[..8])).context("prefix")?;
-    let nats = async_nats::connect(&args.nats_url).await?;
+    let nats = async_nats::connect(&args.servers.nats_url).await?;
     let layout = tdj_nats::StreamLayout {
         replicas: 1,
         inbound_max_bytes: 512 << 20,
@@ -64,15 +61,7 @@ async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
     };
     tdj_nats::provision(&nats, &subjects, &layout).await?;
     let result = load(args, &scratch, &nats, &subjects).await;
-    let js = async_nats::jetstream::new(nats.clone());
-    for stream in [
-        subjects.inbound_stream(),
-        subjects.outbound_stream(),
-        subjects.events_stream(),
-        format!("KV_{}", subjects.lease_bucket()),
-    ] {
-        let _ = js.delete_stream(&stream).await;
-    }
+    scratch::delete_namespace(&nats, &subjects).await;
     result
 }
 

@@ -29,7 +29,7 @@ use workers::{Pipeline, WorkerConfig};
 
 mod replay;
 mod scratch;
-use scratch::{Scratch, with_scratch};
+use scratch::{Scratch, Servers, with_scratch};
 
 #[derive(Parser)]
 struct Args {
@@ -61,14 +61,8 @@ struct Args {
     /// Turns of one shop at a time (`WORKER_TENANT_CONCURRENT_TURNS`); 0: no cap.
     #[arg(long, default_value_t = 0)]
     tenant_turns: u32,
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    nats_url: String,
+    #[command(flatten)]
+    servers: Servers,
     /// After the timed run, run the same load again with every statement logged by PostgreSQL, and replay
     /// that SQL on a twin database at the same concurrency: the limit the pipeline's database work sets.
     #[arg(long)]
@@ -102,7 +96,7 @@ impl LlmProvider for FixedLatency {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = &Args::parse();
-    let url = args.database_url.as_str();
+    let url = args.servers.database_url.as_str();
     let throughput = with_scratch(url, args.pool, false, |scratch| async move {
         let tenant_ids = seed(&scratch.db, &new_tenant_ids(args.tenants)).await?;
         run(args, scratch, &tenant_ids).await
@@ -139,7 +133,7 @@ async fn seed(db: &store::Db, tenant_ids: &[Uuid]) -> anyhow::Result<Vec<Uuid>> 
 /// Runs the load a second time with every statement logged, replays that SQL on a twin database seeded with
 /// the same shops, and prints the timed run's throughput against the replay's.
 async fn compare_with_replay(args: &Args, throughput: f64) -> anyhow::Result<()> {
-    let url = args.database_url.as_str();
+    let url = args.servers.database_url.as_str();
     let tenant_ids = &new_tenant_ids(args.tenants);
     println!();
     println!(
@@ -247,7 +241,7 @@ async fn run(args: &Args, scratch: Scratch, tenant_ids: &[Uuid]) -> anyhow::Resu
     } = scratch;
     let db_name = db_name.as_str();
     let subjects = Subjects::with_prefix(&format!("bench{}", &run_id[..8])).context("prefix")?;
-    let nats = async_nats::connect(&args.nats_url).await?;
+    let nats = async_nats::connect(&args.servers.nats_url).await?;
     // Limits a benchmark run cannot reach, small enough not to crowd a shared development server.
     let layout = tdj_nats::StreamLayout {
         replicas: 1,
@@ -427,14 +421,7 @@ async fn run(args: &Args, scratch: Scratch, tenant_ids: &[Uuid]) -> anyhow::Resu
         );
     }
 
-    for stream in [
-        subjects.inbound_stream(),
-        subjects.outbound_stream(),
-        subjects.events_stream(),
-        format!("KV_{}", subjects.lease_bucket()),
-    ] {
-        let _ = js.delete_stream(&stream).await;
-    }
+    scratch::delete_namespace(&nats, &subjects).await;
     Ok(args.messages as f64 / total.as_secs_f64())
 }
 

@@ -8,6 +8,32 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
 
+/// Where the benchmark's PostgreSQL and NATS are.
+#[derive(clap::Args)]
+pub struct Servers {
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub database_url: String,
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+}
+
+/// Deletes a run's NATS namespace: its three streams and its lease bucket.
+pub async fn delete_namespace(nats: &async_nats::Client, subjects: &schemas::Subjects) {
+    let js = async_nats::jetstream::new(nats.clone());
+    for stream in [
+        subjects.inbound_stream(),
+        subjects.outbound_stream(),
+        subjects.events_stream(),
+        format!("KV_{}", subjects.lease_bucket()),
+    ] {
+        let _ = js.delete_stream(&stream).await;
+    }
+}
+
 /// The run's database: its name, an owner pool (statistics, seeding) and the services' pools.
 pub struct Scratch {
     /// Unique per run; also names the run's NATS namespace.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::nats_server::binary;
+use crate::nats_server::{binary, wait_for_port};
 
 struct Node {
     port: u16,
@@ -88,16 +88,7 @@ impl NatsCluster {
             .spawn()
             .expect("nats-server (apt: nats-server) is installed");
         node.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", node.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("nats-server node {i} did not start");
+        wait_for_port(node.port).await;
     }
 
     /// Kills node `i` (SIGKILL), keeping its store.

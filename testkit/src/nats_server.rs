@@ -54,16 +54,7 @@ impl NatsServer {
     async fn launch(&mut self) {
         let child = spawn(self.port, self.store.path(), self.max_file_store);
         self.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("nats-server did not start on port {}", self.port);
+        wait_for_port(self.port).await;
     }
 
     /// Kills it (SIGKILL), keeping its store.
@@ -99,6 +90,20 @@ impl NatsServer {
             assert!(status.success(), "kill {signal}");
         }
     }
+}
+
+/// Waits (5 s at most) until a server accepts connections on `port` of the loopback.
+pub(crate) async fn wait_for_port(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nats-server did not start on port {port}");
 }
 
 fn spawn(port: u16, store: &Path, max_file_store: Option<u64>) -> Child {
