@@ -107,7 +107,7 @@ enum AdminCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut cli = Cli::parse();
-    telemetry::init(cli.config.log_format == LogFormat::Json);
+    let _telemetry = telemetry::init(cli.config.log_format == LogFormat::Json);
     cli.config.env.get_or_insert(match cli.command {
         Command::Up => Environment::Development,
         _ => Environment::Production,

@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use async_nats::jetstream::{AckKind, consumer};
 use chrono::Utc;
@@ -145,7 +146,16 @@ pub(crate) async fn run(
                 &recent,
                 &message.payload,
             );
-            let outcome = tdj_nats::while_in_progress(&message, OUTBOUND_ACK_WAIT, work).await;
+            // The reply's send ends the customer message's trace (context from the worker's headers).
+            let span = tracing::info_span!(
+                "send_reply",
+                tenant_id = %tenant_id,
+                trace_id = tracing::field::Empty
+            );
+            tdj_nats::trace::continue_trace(&span, message.headers.as_ref());
+            let outcome = tdj_nats::while_in_progress(&message, OUTBOUND_ACK_WAIT, work)
+                .instrument(span)
+                .await;
             let acked = match outcome {
                 OutboundOutcome::Dropped(_) => {
                     message

@@ -31,6 +31,15 @@ pub async fn publish_inbound(
     let subject = subjects.inbound(inbound.tenant_id, inbound.chat_key());
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", inbound.msg_id().as_str());
+    // The customer message's trace starts here (or continues the caller's, e.g. a dashboard request).
+    let span = tracing::info_span!(
+        "customer_message",
+        tenant_id = %inbound.tenant_id,
+        channel = inbound.channel.as_str(),
+        trace_id = tracing::field::Empty
+    );
+    crate::trace::record_trace_id(&span);
+    span.in_scope(|| crate::trace::inject_current(&mut headers));
     let ack = js
         .publish_with_headers(subject, headers, payload.into())
         .await

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod outbox;
 pub mod progress;
 pub mod telemetry;
+pub mod trace;
 
 use std::time::Duration;
 

@@ -49,6 +49,8 @@ async fn publish_one(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", entry.msg_id.as_str());
+    // Published right after the turn's commit, inside its message span: the reply continues that trace.
+    crate::trace::inject_current(&mut headers);
     let payload = serde_json::to_vec(&entry.payload)?;
     js.publish_with_headers(entry.subject.clone(), headers, payload.into())
         .await?

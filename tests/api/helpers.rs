@@ -42,18 +42,29 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, |_| {}).await
 }
 
-/// Logs to the test output when `TEST_LOG` is set (quiet otherwise).
+/// Traces every span as the binary does (so trace context crosses the queue), and logs to the test output when
+/// `TEST_LOG` is set (quiet otherwise).
 fn init_test_logging() {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let traces = tracing_opentelemetry::layer().with_tracer(provider.tracer("tests"));
+        let logs = std::env::var_os("TEST_LOG").is_some().then(|| {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
+            tracing_subscriber::fmt::layer()
                 .with_test_writer()
-                .try_init();
-        }
+                .with_filter(filter)
+        });
+        let _ = tracing_subscriber::registry()
+            .with(traces)
+            .with(logs)
+            .try_init();
     });
 }
 

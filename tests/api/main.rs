@@ -41,6 +41,7 @@ mod rls;
 mod security;
 mod security_support;
 mod team;
+mod trace_context;
 mod web_pages;
 mod web_support;
 mod whatsapp_api;

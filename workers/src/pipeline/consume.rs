@@ -9,6 +9,7 @@ use futures::StreamExt;
 use store::TenantCtx;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::claim::Start;
 use super::{Failure, Pipeline, ingest};
@@ -126,8 +127,21 @@ impl Pipeline {
                 (1, None)
             }
         };
+        // The customer message's trace, continued from the headers the ingress (or simulator) set: every log
+        // line of this delivery carries the trace id and the shop.
+        let span = tracing::info_span!(
+            "message",
+            tenant_id = tracing::field::Empty,
+            trace_id = tracing::field::Empty
+        );
+        if let Some(tenant_id) = ingest::tenant_of(&self.inner.subjects, &message.subject) {
+            span.record("tenant_id", tracing::field::display(tenant_id));
+        }
+        tdj_nats::trace::continue_trace(&span, message.headers.as_ref());
         let work = self.process(&message.subject, &message.payload, delivered, stream_seq);
-        let outcome = tdj_nats::while_in_progress(&message, tdj_nats::WORKERS_ACK_WAIT, work).await;
+        let outcome = tdj_nats::while_in_progress(&message, tdj_nats::WORKERS_ACK_WAIT, work)
+            .instrument(span)
+            .await;
         let ack = match &outcome {
             Outcome::Ack | Outcome::DeadLetter(_) => message.ack().await,
             Outcome::Retry(delay) => message.ack_with(AckKind::Nak(Some(*delay))).await,
@@ -171,6 +185,13 @@ impl Pipeline {
         };
         metrics::counter!("pipeline_messages_total", "outcome" => label).increment(1);
         metrics::histogram!("pipeline_message_seconds").record(started.elapsed().as_secs_f64());
+        // One line per delivery, inside its span: the trace id and the shop come with it.
+        tracing::info!(
+            outcome = label,
+            delivered,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "inbound message processed"
+        );
         outcome
     }
 
