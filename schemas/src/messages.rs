@@ -97,9 +97,10 @@ impl InboundMessage {
     }
 }
 
-/// A reply for the ingress to send on WhatsApp. Published with `Nats-Msg-Id: <outbound_id>`.
+/// A reply for the ingress to send on WhatsApp. Published with `Nats-Msg-Id: <outbound_id>`. Readers ignore the
+/// fields they do not know: during a rolling upgrade a newer worker may add one, and an ingress that refused it
+/// would drop the reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct OutboundReply {
     pub tenant_id: Uuid,
     pub chat_id: Uuid,
@@ -119,6 +120,24 @@ pub struct OutboundReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_with_a_field_this_version_does_not_know_is_still_read() {
+        let reply = serde_json::json!({
+            "tenant_id": "6f1d5b9e-2c1a-4d3e-9b7a-0c2d4e6f8a1b",
+            "chat_id": "0b7e2a4c-6d8f-4a1b-9c3d-5e7f9a1b3c5d",
+            "customer_jid": "2250700000000@s.whatsapp.net",
+            "text": "Bonjour",
+            "outbound_id": "out-1",
+            "in_reply_to": ["wa-1"],
+            "created_at": "2026-12-05T10:00:00Z",
+            "received_at": "2026-12-05T09:59:58Z",
+            "added_by_a_newer_worker": true
+        });
+        let read: OutboundReply = serde_json::from_value(reply).expect("read");
+        assert_eq!(read.outbound_id, "out-1");
+        assert!(read.received_at.is_some());
+    }
 
     #[test]
     fn chat_keys_are_valid_subject_tokens() {
