@@ -11,7 +11,6 @@ use std::process::Command;
 
 use anyhow::Context;
 use clap::Parser;
-use schemas::Subjects;
 use serde_json::{Value, json};
 use store::TenantCtx;
 use store::orders::{self, NewOrder};
@@ -46,8 +45,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
+    let subjects = scratch.subjects()?;
     let Scratch {
-        run_id,
+        run_id: _,
         db_name,
         owner,
         app_pool,
@@ -55,7 +55,6 @@ async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
         db,
     } = scratch;
     let db_name = db_name.as_str();
-    let subjects = Subjects::with_prefix(&format!("bench{}", &run_id[..8])).context("prefix")?;
     let nats = async_nats::connect(&args.servers.nats_url).await?;
 
     let config = api::ApiConfig::for_tests();

@@ -50,8 +50,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: &Args, scratch: Scratch) -> anyhow::Result<()> {
-    let subjects =
-        Subjects::with_prefix(&format!("bench{}", &scratch.run_id[..8])).context("prefix")?;
+    let subjects = scratch.subjects()?;
     let nats = async_nats::connect(&args.servers.nats_url).await?;
     let layout = tdj_nats::StreamLayout {
         replicas: 1,

@@ -20,7 +20,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use clap::Parser;
 use futures::StreamExt;
-use schemas::{Channel, InboundMessage, OutboundReply, Subjects};
+use schemas::{Channel, InboundMessage, OutboundReply};
 use store::{TenantCtx, tenants};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -231,8 +231,9 @@ async fn copy_chats(from: &sqlx::PgPool, to: &sqlx::PgPool) -> anyhow::Result<()
 
 /// Pushes the messages through the workers and prints what it measured; returns the throughput.
 async fn run(args: &Args, scratch: Scratch, tenant_ids: &[Uuid]) -> anyhow::Result<f64> {
+    let subjects = scratch.subjects()?;
     let Scratch {
-        run_id,
+        run_id: _,
         db_name,
         owner,
         app_pool,
@@ -240,7 +241,6 @@ async fn run(args: &Args, scratch: Scratch, tenant_ids: &[Uuid]) -> anyhow::Resu
         db,
     } = scratch;
     let db_name = db_name.as_str();
-    let subjects = Subjects::with_prefix(&format!("bench{}", &run_id[..8])).context("prefix")?;
     let nats = async_nats::connect(&args.servers.nats_url).await?;
     // Limits a benchmark run cannot reach, small enough not to crowd a shared development server.
     let layout = tdj_nats::StreamLayout {

@@ -45,6 +45,14 @@ pub struct Scratch {
     pub db: store::Db,
 }
 
+impl Scratch {
+    /// The run's NATS namespace (its prefix comes from the run id).
+    pub fn subjects(&self) -> anyhow::Result<schemas::Subjects> {
+        schemas::Subjects::with_prefix(&format!("bench{}", &self.run_id[..8]))
+            .context("a benchmark NATS prefix")
+    }
+}
+
 /// Creates and migrates a scratch database on the server of `database_url`, runs `bench` on it with an app
 /// pool of `app_connections`, then drops it. With `log_statements`, the server logs every statement the
 /// services' pools run in it (the owner's own statements are not logged).

@@ -35,17 +35,7 @@ pub async fn check(
         "consommateur {consumer} (flux {})",
         subjects.inbound_stream()
     );
-    let found = async {
-        let mut consumer: jetstream::consumer::PullConsumer = js
-            .get_stream(subjects.inbound_stream())
-            .await
-            .map_err(|e| e.to_string())?
-            .get_consumer(&consumer)
-            .await
-            .map_err(|e| e.to_string())?;
-        consumer.info().await.cloned().map_err(|e| e.to_string())
-    }
-    .await;
+    let found = crate::telemetry::consumer_info(&js, &subjects.inbound_stream(), &consumer).await;
     findings.push(match found {
         Ok(info) => Finding {
             what,

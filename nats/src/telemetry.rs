@@ -59,7 +59,8 @@ pub async fn sample_consumer(js: jetstream::Context, stream: String, consumer: S
     }
 }
 
-async fn consumer_info(
+/// What the server says of `consumer` on `stream` (also read by [`crate::inspect`]).
+pub(crate) async fn consumer_info(
     js: &jetstream::Context,
     stream: &str,
     consumer: &str,
