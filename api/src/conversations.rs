@@ -355,6 +355,7 @@ pub(crate) async fn send_to_customer(
             in_reply_to: message.in_reply_to.last().map(|m| m.message_id),
             sent_at: now,
             turn: None,
+            attachment: None,
         },
     )
     .await?;
@@ -376,6 +377,7 @@ pub(crate) async fn send_to_customer(
                 .collect(),
             created_at: now,
             received_at: None,
+            image: None,
         };
         let payload = serde_json::to_value(&outbound).map_err(anyhow::Error::from)?;
         outbox::push(

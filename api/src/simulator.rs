@@ -106,6 +106,8 @@ pub(crate) async fn send_simulated(
         text,
         timestamp: Utc::now(),
         from_owner: false,
+        attachment: None,
+        location: None,
     };
     let chat_key = inbound.chat_key();
     let js = async_nats::jetstream::new(state.nats.clone());

@@ -315,6 +315,8 @@ async fn run(args: &Args, scratch: Scratch, tenant_ids: &[Uuid]) -> anyhow::Resu
             text: format!("message {n}"),
             timestamp: chrono::Utc::now(),
             from_owner: false,
+            attachment: None,
+            location: None,
         };
         let subject = subjects.inbound(tenant_id, message.chat_key());
         let mut headers = async_nats::HeaderMap::new();

@@ -78,6 +78,8 @@ async fn publish(
         text,
         timestamp: message.timestamp,
         from_owner: message.from_me,
+        attachment: None,
+        location: None,
     };
     let mut wait = Duration::from_millis(200);
     let mut attempt = 0u32;

@@ -203,6 +203,7 @@ impl Env {
             in_reply_to: Vec::new(),
             created_at: chrono::Utc::now(),
             received_at: None,
+            image: None,
         };
         let js = jetstream::new(self.nats.clone());
         let mut headers = async_nats::HeaderMap::new();

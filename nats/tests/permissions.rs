@@ -280,6 +280,8 @@ fn customer_message(tenant_id: Uuid, text: &str) -> InboundMessage {
         text: text.into(),
         timestamp: Utc::now(),
         from_owner: false,
+        attachment: None,
+        location: None,
     }
 }
 

@@ -13,7 +13,10 @@ pub mod subjects;
 pub mod whatsapp;
 
 pub use events::{Event, EventData};
-pub use messages::{Channel, InboundMessage, MAX_CUSTOMER_TEXT_CHARS, OutboundReply};
+pub use messages::{
+    Attachment, Channel, InboundMessage, Location, MAX_CUSTOMER_TEXT_CHARS, MediaKind,
+    MediaRefusal, OutboundImage, OutboundReply,
+};
 pub use subjects::Subjects;
 
 /// Every published JSON Schema: file name and schema.

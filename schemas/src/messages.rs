@@ -63,10 +63,141 @@ impl Channel {
     }
 }
 
-/// A customer message (or a message the shop owner typed on the linked phone), as published by the ingress
-/// or the simulator. Published with `Nats-Msg-Id: <tenant_id>:<wa_message_id>`.
+/// What kind of media a customer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum MediaKind {
+    /// A voice note or an audio file: understood by the model, its transcript stored.
+    Audio,
+    /// A photo (its caption is the message's text): understood by the model.
+    Image,
+    /// Not understood: the bot says so and the shop is alerted.
+    Video,
+    Document,
+    /// Answered with nothing: a sticker is a reaction, not a question.
+    Sticker,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Audio => "audio",
+            MediaKind::Image => "image",
+            MediaKind::Video => "video",
+            MediaKind::Document => "document",
+            MediaKind::Sticker => "sticker",
+        }
+    }
+
+    /// Whether the bytes are kept and shown to the model (voice notes and photos).
+    pub fn is_understood(self) -> bool {
+        matches!(self, MediaKind::Audio | MediaKind::Image)
+    }
+}
+
+/// Why a customer's media was not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum MediaRefusal {
+    /// Larger than `MEDIA_MAX_BYTES`.
+    TooLarge,
+    /// The shop's plan allows no more media this month.
+    QuotaReached,
+    /// A kind the bot does not read (video, document, sticker).
+    Unsupported,
+    /// WhatsApp could not deliver the bytes (expired or deleted on its servers).
+    Unavailable,
+}
+
+impl MediaRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaRefusal::TooLarge => "too_large",
+            MediaRefusal::QuotaReached => "quota_reached",
+            MediaRefusal::Unsupported => "unsupported",
+            MediaRefusal::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Media attached to a customer message. The bytes are never in the message: `media_id` names them in the
+/// shop's encrypted media store (`GET /api/v1/media/{media_id}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attachment {
+    pub kind: MediaKind,
+    /// The stored bytes; absent when they were not kept (`refused`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<Uuid>,
+    /// As the sender declared it, e.g. `audio/ogg; codecs=opus`, `image/jpeg`.
+    #[serde(default)]
+    pub mime: String,
+    /// Size in bytes as declared by WhatsApp (0 when unknown).
+    #[serde(default)]
+    pub size_bytes: u64,
+    /// A recorded voice note (push-to-talk) rather than an audio file.
+    #[serde(default)]
+    pub voice: bool,
+    /// Length of an audio or video, in seconds, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
+    /// A document's file name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// Why the bytes were not kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<MediaRefusal>,
+}
+
+/// A location the customer shared: a delivery address candidate for the shop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// The place's name, when the customer picked one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Location {
+    /// Whether the coordinates are on Earth.
+    pub fn is_valid(&self) -> bool {
+        self.latitude.is_finite()
+            && self.longitude.is_finite()
+            && (-90.0..=90.0).contains(&self.latitude)
+            && (-180.0..=180.0).contains(&self.longitude)
+    }
+
+    /// A link that opens the place on a map.
+    pub fn map_url(&self) -> String {
+        format!(
+            "https://www.google.com/maps/search/?api=1&query={:.6},{:.6}",
+            self.latitude, self.longitude
+        )
+    }
+
+    /// One line for the model and the shop: name, address and coordinates.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = [&self.name, &self.address]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        parts.push(format!("{:.6}, {:.6}", self.latitude, self.longitude));
+        parts.join(" — ")
+    }
+}
+
+/// A customer message (or a message the shop owner typed on the linked phone), as published by the ingress
+/// or the simulator. Published with `Nats-Msg-Id: <tenant_id>:<wa_message_id>`. Readers ignore fields they do
+/// not know, so an ingress upgraded first can add one without its messages being refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct InboundMessage {
     pub tenant_id: Uuid,
     pub channel: Channel,
@@ -77,7 +208,14 @@ pub struct InboundMessage {
     pub customer_name: String,
     /// WhatsApp's message id (unique per shop); the simulator makes its own.
     pub wa_message_id: String,
+    /// The text, or a photo's caption (may be empty when an attachment or a location says it all).
     pub text: String,
+    /// A voice note, photo or other media the message carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Attachment>,
+    /// A location the customer shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
     /// When the message was sent.
     pub timestamp: DateTime<Utc>,
     /// True when the shop owner wrote it by hand from the linked phone: the bot then stays silent in this chat
@@ -115,6 +253,17 @@ pub struct OutboundReply {
     /// from it once the reply is sent. Absent for messages that answer no customer message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_at: Option<DateTime<Utc>>,
+    /// A photo to send, with `text` as its caption (a product's photo with its name and price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<OutboundImage>,
+}
+
+/// A photo of the shop's media store to send with a reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OutboundImage {
+    pub media_id: Uuid,
+    /// `image/jpeg`, `image/png` or `image/webp`.
+    pub mime: String,
 }
 
 #[cfg(test)]

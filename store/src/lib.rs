@@ -14,6 +14,7 @@ mod error;
 pub mod inspect;
 pub mod invitations;
 pub mod knowledge;
+pub mod media;
 pub mod messages;
 pub mod orders;
 pub mod outbox;

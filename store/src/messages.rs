@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use schemas::commerce::{Author, Direction, MessageStatus};
+use schemas::{Attachment, Location};
 use serde::Serialize;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::{Result, TenantTx};
@@ -26,6 +28,14 @@ pub struct Message {
     /// For a bot reply, what the bot did to write it (engine, tools, orders, hand-over, tokens).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub turn: Option<serde_json::Value>,
+    /// A voice note, photo or other media the customer sent (`GET /api/v1/media/{media_id}` for the bytes).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schemas::Attachment>))]
+    pub attachment: Option<Json<Attachment>>,
+    /// A location the customer shared: a delivery address candidate.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schemas::Location>))]
+    pub location: Option<Json<Location>>,
+    /// What the customer said in a voice note, as the model heard it.
+    pub transcript: Option<String>,
 }
 
 /// A compile-checked query returning [`Message`]s: `$head`, the columns of `message`, then `$tail`.
@@ -36,33 +46,41 @@ macro_rules! message_row {
             $head
                 + r#"message_id, chat_id, direction as "direction: Direction", author as "author: Author",
                      wa_message_id, body, status as "status: MessageStatus", status_detail, in_reply_to, sent_at,
-                     turn"#
+                     turn, attachment as "attachment: Json<Attachment>", location as "location: Json<Location>",
+                     transcript"#
                 + $tail
             $(, $arg)*
         )
     };
 }
 
+/// A customer message to store.
+pub struct NewInbound<'a> {
+    pub chat_id: Uuid,
+    pub wa_message_id: &'a str,
+    pub body: &'a str,
+    pub attachment: Option<&'a Attachment>,
+    pub location: Option<&'a Location>,
+    pub sent_at: DateTime<Utc>,
+    pub stream_seq: Option<i64>,
+}
+
 /// Stores a customer message once: a second delivery of the same WhatsApp id is a no-op (`None`).
-pub async fn insert_inbound(
-    tx: &mut TenantTx<'_>,
-    chat_id: Uuid,
-    wa_message_id: &str,
-    body: &str,
-    sent_at: DateTime<Utc>,
-    stream_seq: Option<i64>,
-) -> Result<Option<Uuid>> {
+pub async fn insert_inbound(tx: &mut TenantTx<'_>, new: &NewInbound<'_>) -> Result<Option<Uuid>> {
     Ok(sqlx::query_scalar!(
-        "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, sent_at, stream_seq)
-         values ($1, $2, 'inbound', 'customer', $3, $4, 'pending', $5, $6)
+        r#"insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, sent_at, stream_seq,
+                              attachment, location)
+         values ($1, $2, 'inbound', 'customer', $3, $4, 'pending', $5, $6, $7, $8)
          on conflict (tenant_id, wa_message_id) do nothing
-         returning message_id",
+         returning message_id"#,
         tx.tenant_id(),
-        chat_id,
-        wa_message_id,
-        body,
-        sent_at,
-        stream_seq,
+        new.chat_id,
+        new.wa_message_id,
+        new.body,
+        new.sent_at,
+        new.stream_seq,
+        new.attachment.map(Json) as Option<Json<&Attachment>>,
+        new.location.map(Json) as Option<Json<&Location>>,
     )
     .fetch_optional(&mut **tx)
     .await?)
@@ -80,6 +98,8 @@ pub struct NewOutbound<'a> {
     pub sent_at: DateTime<Utc>,
     /// What the bot did to write it (bot replies only).
     pub turn: Option<&'a serde_json::Value>,
+    /// A photo sent with it (its body is the caption).
+    pub attachment: Option<&'a Attachment>,
 }
 
 /// Stores an outbound message; returns the stored row (the existing one if this id was stored before).
@@ -90,8 +110,8 @@ pub async fn insert_outbound(
     let tenant_id = tx.tenant_id();
     let inserted = message_row!(
         "insert into message (tenant_id, chat_id, direction, author, wa_message_id, body, status, in_reply_to,
-                              sent_at, turn)
-         values ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9)
+                              sent_at, turn, attachment)
+         values ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9, $10)
          on conflict (tenant_id, wa_message_id) do nothing
          returning ",
         "",
@@ -104,6 +124,7 @@ pub async fn insert_outbound(
         new.in_reply_to,
         new.sent_at,
         new.turn,
+        new.attachment.map(Json) as Option<Json<&Attachment>>,
     )
     .fetch_optional(&mut **tx)
     .await?;
@@ -245,4 +266,22 @@ pub async fn latest(tx: &mut TenantTx<'_>, chat_id: Uuid, limit: i64) -> Result<
     .await?;
     messages.reverse();
     Ok(messages)
+}
+
+/// Records what the model heard in a voice note.
+pub async fn set_transcript(
+    tx: &mut TenantTx<'_>,
+    message_id: Uuid,
+    transcript: &str,
+) -> Result<()> {
+    let transcript: String = transcript.chars().take(8000).collect();
+    sqlx::query!(
+        "update message set transcript = $3 where tenant_id = $1 and message_id = $2",
+        tx.tenant_id(),
+        message_id,
+        transcript,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

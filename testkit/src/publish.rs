@@ -21,6 +21,8 @@ pub fn customer_message(
         text: text.to_owned(),
         timestamp: Utc::now(),
         from_owner: false,
+        attachment: None,
+        location: None,
     }
 }
 
@@ -48,6 +50,7 @@ pub fn reply(tenant_id: Uuid, to: &str, text: &str) -> OutboundReply {
         in_reply_to: Vec::new(),
         created_at: Utc::now(),
         received_at: None,
+        image: None,
     }
 }
 

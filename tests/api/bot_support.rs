@@ -66,6 +66,8 @@ pub fn whatsapp_inbound(app: &TestApp, shop: &Shop, jid: &str, text: &str) -> (S
         text: text.to_owned(),
         timestamp: chrono::Utc::now(),
         from_owner: false,
+        attachment: None,
+        location: None,
     };
     let subject = app.subjects.inbound(shop.tenant_id, message.chat_key());
     (subject, serde_json::to_vec(&message).expect("json"))
@@ -82,6 +84,8 @@ pub fn inbound(app: &TestApp, shop: &Shop, from: &str, text: &str) -> (String, I
         text: text.to_owned(),
         timestamp: Utc::now(),
         from_owner: false,
+        attachment: None,
+        location: None,
     };
     (
         app.subjects.inbound(shop.tenant_id, message.chat_key()),

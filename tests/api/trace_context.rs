@@ -33,6 +33,8 @@ async fn a_customer_message_and_its_reply_are_one_trace(pool: PgPool) {
         text: "Bonjour, vous êtes ouverts ?".into(),
         timestamp: chrono::Utc::now(),
         from_owner: false,
+        attachment: None,
+        location: None,
     };
     let js = async_nats::jetstream::new(app.nats.clone());
 

@@ -179,6 +179,7 @@ impl Pipeline {
                 in_reply_to: None,
                 sent_at: inbound.timestamp,
                 turn: None,
+                attachment: None,
             },
         )
         .await?;
@@ -211,16 +212,16 @@ impl Pipeline {
         inbound: &InboundMessage,
         stream_seq: Option<i64>,
     ) -> Result<bool, Failure> {
-        let Some(message_id) = messages::insert_inbound(
-            tx,
+        let new = messages::NewInbound {
             chat_id,
-            &inbound.wa_message_id,
-            &inbound.text,
-            inbound.timestamp,
+            wa_message_id: &inbound.wa_message_id,
+            body: &inbound.text,
+            attachment: inbound.attachment.as_ref(),
+            location: inbound.location.as_ref().filter(|l| l.is_valid()),
+            sent_at: inbound.timestamp,
             stream_seq,
-        )
-        .await?
-        else {
+        };
+        let Some(message_id) = messages::insert_inbound(tx, &new).await? else {
             return Ok(false);
         };
         if inbound.channel == schemas::Channel::Whatsapp {
@@ -330,6 +331,8 @@ mod tests {
             text: "é".repeat(schemas::MAX_CUSTOMER_TEXT_CHARS * 3),
             timestamp: chrono::Utc::now(),
             from_owner: false,
+            attachment: None,
+            location: None,
         };
         let payload = serde_json::to_vec(&message).expect("json");
         let read = read_inbound(&subjects, &subjects.inbound(tenant_id, "wa_225"), &payload)

@@ -454,6 +454,8 @@ impl Pipeline {
                 text: message.body.clone(),
                 timestamp: message.sent_at,
                 from_owner: false,
+                attachment: None,
+                location: None,
             };
             let subject = self
                 .inner
@@ -593,6 +595,7 @@ impl Pipeline {
             in_reply_to: Vec::new(),
             created_at: now,
             received_at: None,
+            image: None,
         };
         self.queue_reply(tx, &alert).await?;
         Ok(())
@@ -634,6 +637,7 @@ impl Pipeline {
                 in_reply_to: Some(last_message_id),
                 sent_at: now,
                 turn: Some(&record),
+                attachment: None,
             },
         )
         .await?;
@@ -654,6 +658,7 @@ impl Pipeline {
                     .collect(),
                 created_at: now,
                 received_at: snapshot.received_at(),
+                image: None,
             };
             self.queue_reply(tx, &reply).await?;
         }
