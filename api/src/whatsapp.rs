@@ -277,6 +277,8 @@ pub(crate) async fn simulate_customer_message(
         from: format!("{digits}@s.whatsapp.net"),
         name,
         text,
+        media: None,
+        location: None,
     };
     audited_command(state, user, &command, "whatsapp.sandbox.message").await
 }

@@ -398,7 +398,9 @@ impl IngressNode {
             WaCommand::SandboxScan { phone_number } => Simulation::Scan {
                 phone_number: phone_number.clone(),
             },
-            WaCommand::SandboxMessage { from, name, text } => Simulation::CustomerMessage {
+            WaCommand::SandboxMessage {
+                from, name, text, ..
+            } => Simulation::CustomerMessage {
                 from_jid: from.clone(),
                 name: name.clone(),
                 text: text.clone(),

@@ -32,8 +32,39 @@ pub enum WaCommand {
         from: String,
         /// The customer's WhatsApp display name.
         name: String,
+        /// The text, or the media's caption (may be empty with media or a location).
         text: String,
+        /// A voice note, photo or other media the customer sends.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media: Option<SandboxMedia>,
+        /// A location the customer shares.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<crate::Location>,
     },
+}
+
+/// Media in a sandbox customer message: what WhatsApp would announce (kind, type, size) and the bytes a
+/// download would return. Commands travel on core NATS (1 MiB per message by default), so sandbox media stay
+/// small; `declared_size` announces a larger file without sending it, as WhatsApp announces a size before
+/// any download.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SandboxMedia {
+    pub kind: crate::MediaKind,
+    /// As the sender's phone declares it, e.g. `audio/ogg; codecs=opus`.
+    pub mime: String,
+    /// Base64 of the bytes.
+    #[serde(default)]
+    pub data_base64: String,
+    /// A recorded voice note (push-to-talk).
+    #[serde(default)]
+    pub voice: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// The size WhatsApp announces; the bytes' length when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
