@@ -222,8 +222,9 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
             .await
             .context("database preparation failed")?;
     }
-    // Only the API (tokens, sealed secrets) and the ingress (WhatsApp sessions) hold the master key.
-    let master = if services.api || services.ingress {
+    // Only the API (tokens, sealed secrets, media), the ingress (WhatsApp sessions, media) and the workers
+    // (customers' voice notes and photos for the model, product photos) hold the master key.
+    let master = if services.api || services.ingress || services.worker {
         Some(store::crypto::MasterKey::load(&config.crypto, production)?)
     } else {
         None
@@ -231,7 +232,7 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
     let master_key = || {
         master
             .clone()
-            .context("the master key is loaded for the api and the ingress")
+            .context("the master key is loaded for the api, the ingress and the workers")
     };
     let db = store::Db::connect(&config.db).await?;
     let subjects = config.nats.subjects()?;
@@ -251,6 +252,7 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
             subjects.clone(),
             provider,
             config.worker,
+            master_key()?,
         );
         let stop = shutdown.clone();
         tasks.spawn(async move { pipeline.run(stop).await.context("worker failed") });

@@ -268,6 +268,7 @@ async fn run(args: &Args, scratch: Scratch, tenant_ids: &[Uuid]) -> anyhow::Resu
             subjects.clone(),
             Arc::new(FixedLatency(Duration::from_millis(args.model_latency_ms))),
             config,
+            store::crypto::MasterKey::generate(),
         );
         tokio::spawn(pipeline.run(stop.clone()));
     }

@@ -27,6 +27,7 @@ pub fn pipeline_with(
         app.subjects.clone(),
         provider,
         config,
+        app.master_key.clone(),
     )
 }
 

@@ -53,6 +53,7 @@ async fn a_database_outage_is_retried_however_long_and_never_dead_lettered(pool:
         app.subjects.clone(),
         Arc::new(Offline::new()),
         WorkerConfig::for_tests(),
+        app.master_key.clone(),
     );
     let (subject, payload) = payload_of(&app, &shop, CUSTOMER, "bonjour").await;
 

@@ -94,6 +94,17 @@ pub struct WorkerConfig {
     /// and the stock put back.
     #[arg(long, env = "ORDER_HOLD_HOURS", default_value_t = 48)]
     pub order_hold_hours: u32,
+    /// Largest product photo the bot fetches from a product's image address and sends, in bytes.
+    #[arg(long, env = "PRODUCT_PHOTO_MAX_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub product_photo_max_bytes: u64,
+    /// Let the bot fetch product photos from private and loopback addresses (a local demo's image server).
+    /// Off in production: a product's image address must not reach the platform's own network.
+    #[arg(
+        long,
+        env = "PRODUCT_PHOTO_ALLOW_PRIVATE_HOSTS",
+        default_value_t = false
+    )]
+    pub product_photo_allow_private_hosts: bool,
     #[command(flatten)]
     pub gemini: GeminiConfig,
 }
@@ -150,6 +161,8 @@ impl WorkerConfig {
             customer_replies_per_minute: 2,
             customer_replies_per_day: 100,
             order_hold_hours: 48,
+            product_photo_max_bytes: 5 * 1024 * 1024,
+            product_photo_allow_private_hosts: true,
             gemini: GeminiConfig {
                 timeout_secs: 10,
                 ..GeminiConfig::default()

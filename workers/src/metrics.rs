@@ -69,6 +69,18 @@ pub const CATALOGUE: &[MetricDoc] = &[
         "Tokens billed by the model provider, by provider, model and kind (prompt, output).",
     ),
     (
+        "llm_media_tokens_total",
+        "Of the prompt tokens, those of customers' voice notes and photos, by provider and model.",
+    ),
+    (
+        "pipeline_media_answers_total",
+        "Customer voice notes, photos and other media answered, by kind and how (model, offline, refused).",
+    ),
+    (
+        "pipeline_photos_sent_total",
+        "Product photos the bot sent, by outcome (sent, refused: the shop's image could not be used).",
+    ),
+    (
         "llm_cost_xof_total",
         "Estimated cost of the model's tokens in XOF, by provider and model.",
     ),

@@ -83,6 +83,7 @@ fn awa_turn() -> Turn {
             },
         ],
         incoming: vec!["Vous avez la robe wax rouge en taille M ?".to_owned()],
+        media: vec![],
         now: chrono::Utc::now(),
     }
 }
@@ -332,7 +333,8 @@ async fn usage_is_summed_across_rounds() {
         reply.usage,
         Usage {
             prompt_tokens: 280,
-            output_tokens: 85
+            output_tokens: 85,
+            media_tokens: 0,
         },
         "output counts candidate and thinking tokens"
     );
@@ -659,4 +661,135 @@ async fn the_fake_rejects_a_history_that_drops_the_thought_signature() {
             .contains("missing a thought_signature"),
         "{body}"
     );
+}
+
+/// Bytes that start like an Ogg Opus voice note; the fake "hears" them by their content.
+const VOICE_NOTE: &[u8] = b"OggS\0\x02voice-note:combien la robe wax rouge";
+const PHOTO: &[u8] = b"\xFF\xD8\xFF\xE0photo-of-a-red-wax-dress";
+
+fn with_media(kind: schemas::MediaKind, mime: &str, bytes: &[u8], text: &str) -> Turn {
+    Turn {
+        incoming: vec![text.to_owned()],
+        media: vec![workers::llm::TurnMedia {
+            message: 0,
+            kind,
+            mime: mime.to_owned(),
+            bytes: bytes.to_vec(),
+        }],
+        ..awa_turn()
+    }
+}
+
+#[tokio::test]
+async fn a_voice_note_is_transcribed_then_answered_with_its_audio_and_words() {
+    let fake = FakeGemini::start(|request| {
+        let media = workers::llm::gemini::fake::inline_media(&request.body);
+        if workers::llm::gemini::fake::is_transcription(&request.body) {
+            assert_eq!(media, vec![("audio/ogg".to_owned(), VOICE_NOTE.to_vec())]);
+            return FakeResponse::text("C'est combien la robe wax rouge ?").with_usage(120, 9, 0);
+        }
+        FakeResponse::text("La robe wax rouge est à 15 000 FCFA.")
+    })
+    .await
+    .unwrap();
+    let turn = with_media(schemas::MediaKind::Audio, "audio/ogg", VOICE_NOTE, "");
+
+    let reply = gemini(&fake.config())
+        .respond(&turn, &mut RecordingTools::answering(json!({})))
+        .await
+        .unwrap();
+
+    assert_eq!(reply.text, "La robe wax rouge est à 15 000 FCFA.");
+    assert_eq!(
+        reply.transcripts,
+        vec![(0, "C'est combien la robe wax rouge ?".to_owned())]
+    );
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "a transcription, then the turn");
+    let turn_request = &requests[1];
+    let last = turn_request["contents"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["role"], "user");
+    let parts = last["parts"].as_array().unwrap();
+    let audio = parts
+        .iter()
+        .position(|p| p["inline_data"]["mime_type"] == "audio/ogg")
+        .expect("the voice note goes inline");
+    let words = parts[audio + 1]["text"].as_str().unwrap();
+    assert!(
+        words.contains("« C'est combien la robe wax rouge ? »"),
+        "{words}"
+    );
+    assert!(
+        turn_request.get("tools").is_some(),
+        "the same tools as a typed message"
+    );
+}
+
+#[tokio::test]
+async fn an_inaudible_voice_note_has_no_transcript_and_the_model_is_told() {
+    let fake = FakeGemini::start(|request| {
+        if workers::llm::gemini::fake::is_transcription(&request.body) {
+            return FakeResponse::text("[inaudible]");
+        }
+        FakeResponse::text("Je n'ai pas bien entendu, pouvez-vous répéter ou écrire ?")
+    })
+    .await
+    .unwrap();
+    let turn = with_media(schemas::MediaKind::Audio, "audio/ogg", VOICE_NOTE, "");
+
+    let reply = gemini(&fake.config())
+        .respond(&turn, &mut RecordingTools::answering(json!({})))
+        .await
+        .unwrap();
+
+    assert!(reply.transcripts.is_empty());
+    let turn_request = &fake.requests()[1];
+    assert!(turn_request.to_string().contains("inaudible"));
+}
+
+#[tokio::test]
+async fn a_photo_goes_to_the_model_inline_with_its_caption_and_no_transcription() {
+    let fake = FakeGemini::scripted(vec![FakeResponse::text("C'est notre robe wax rouge.")])
+        .await
+        .unwrap();
+    let turn = with_media(
+        schemas::MediaKind::Image,
+        "image/jpeg",
+        PHOTO,
+        "c'est combien ça ?",
+    );
+
+    gemini(&fake.config())
+        .respond(&turn, &mut RecordingTools::answering(json!({})))
+        .await
+        .unwrap();
+
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        workers::llm::gemini::fake::inline_media(&requests[0]),
+        vec![("image/jpeg".to_owned(), PHOTO.to_vec())]
+    );
+    assert!(requests[0].to_string().contains("c'est combien ça ?"));
+}
+
+#[tokio::test]
+async fn media_tokens_are_counted_apart_from_the_prompt() {
+    let mut body = text_response("Oui");
+    body["usageMetadata"] = json!({
+        "promptTokenCount": 900, "candidatesTokenCount": 10,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 640}, {"modality": "IMAGE", "tokenCount": 258}, {"modality": "AUDIO", "tokenCount": 2}]
+    });
+    let fake = FakeGemini::scripted(vec![FakeResponse::ok(body)])
+        .await
+        .unwrap();
+    let turn = with_media(schemas::MediaKind::Image, "image/jpeg", PHOTO, "");
+
+    let reply = gemini(&fake.config())
+        .respond(&turn, &mut RecordingTools::answering(json!({})))
+        .await
+        .unwrap();
+
+    assert_eq!(reply.usage.prompt_tokens, 900);
+    assert_eq!(reply.usage.media_tokens, 260);
 }

@@ -265,6 +265,7 @@ impl Chat {
             customer_name: "Koffi Yao".into(),
             history: self.history.clone(),
             incoming: incoming.iter().map(|s| (*s).to_owned()).collect(),
+            media: vec![],
             now: chrono::Utc::now(),
         }
     }
@@ -1283,4 +1284,111 @@ async fn everyday_request_words_are_never_taken_for_product_names() {
         assert!(reply.contains(expected), "{message:?} → {reply}");
         assert!(!reply.contains("je ne trouve pas"), "{message:?} → {reply}");
     }
+}
+
+fn voice_note(message: usize) -> workers::llm::TurnMedia {
+    workers::llm::TurnMedia {
+        message,
+        kind: schemas::MediaKind::Audio,
+        mime: "audio/ogg".into(),
+        bytes: b"OggS\0voice".to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn a_voice_note_gets_an_honest_answer_asking_to_write_and_the_shop_is_alerted() {
+    let mut chat = Chat::ongoing();
+    let mut turn = chat.turn(&[""]);
+    turn.media = vec![voice_note(0)];
+
+    let reply = Offline::new()
+        .respond(&turn, &mut chat.tools)
+        .await
+        .unwrap();
+
+    assert!(
+        reply
+            .text
+            .contains("je ne peux pas écouter les messages vocaux"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.text.contains("écrire votre demande"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.transcripts.is_empty());
+    let handed_over: Vec<&Value> = chat
+        .tools
+        .calls
+        .iter()
+        .filter(|(name, _)| name == workers::llm::tools::HAND_OVER)
+        .map(|(_, args)| args)
+        .collect();
+    assert_eq!(handed_over.len(), 1, "the shop is alerted once");
+    assert!(
+        handed_over[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("message vocal")
+    );
+    assert!(
+        !chat
+            .tools
+            .calls
+            .iter()
+            .any(|(name, _)| name == "create_order"),
+        "no guess at what was said"
+    );
+}
+
+#[tokio::test]
+async fn a_photo_with_a_caption_is_not_guessed_at_but_a_typed_question_beside_it_is_answered() {
+    let mut chat = Chat::ongoing();
+    let mut turn = chat.turn(&["c'est combien ça ?", "vous livrez à Cocody ?"]);
+    turn.media = vec![workers::llm::TurnMedia {
+        message: 0,
+        kind: schemas::MediaKind::Image,
+        mime: "image/jpeg".into(),
+        bytes: b"\xFF\xD8\xFFphoto".to_vec(),
+    }];
+
+    let reply = Offline::new()
+        .respond(&turn, &mut chat.tools)
+        .await
+        .unwrap();
+
+    assert!(
+        reply
+            .text
+            .starts_with("Désolé, je ne peux pas voir les photos."),
+        "{}",
+        reply.text
+    );
+    assert!(
+        !reply.text.contains("FCFA"),
+        "no price quoted for a photo it cannot see: {}",
+        reply.text
+    );
+}
+
+#[tokio::test]
+async fn english_shops_get_the_honest_answer_in_english() {
+    let mut chat = Chat::english();
+    let mut turn = chat.turn(&[""]);
+    turn.media = vec![voice_note(0)];
+
+    let reply = Offline::new()
+        .respond(&turn, &mut chat.tools)
+        .await
+        .unwrap();
+
+    assert!(
+        reply
+            .text
+            .starts_with("Sorry, I cannot listen to voice notes."),
+        "{}",
+        reply.text
+    );
 }

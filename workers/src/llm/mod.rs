@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use schemas::MediaKind;
 use schemas::commerce::Sku;
 use serde::{Deserialize, Serialize};
 use store::knowledge::{DeliveryZone, FaqEntry};
@@ -36,8 +37,11 @@ pub struct Turn {
     pub customer_name: String,
     /// Earlier messages of this chat, oldest first (the last N).
     pub history: Vec<ChatMessage>,
-    /// The customer messages to answer now, oldest first (at least one).
+    /// The customer messages to answer now, oldest first (at least one; a voice note's text may be empty).
     pub incoming: Vec<String>,
+    /// The voice notes and photos of those messages, for a provider that can hear and see.
+    #[serde(default)]
+    pub media: Vec<TurnMedia>,
     /// When the turn runs: opening hours are judged at this moment.
     #[serde(default = "Utc::now")]
     pub now: DateTime<Utc>,
@@ -94,6 +98,30 @@ impl<'a> From<&'a CatalogItem> for ProductText<'a> {
     }
 }
 
+/// A voice note or a photo the customer sent in this turn.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct TurnMedia {
+    /// Which of [`Turn::incoming`] it came with.
+    pub message: usize,
+    pub kind: MediaKind,
+    /// The type the bytes were recognised as (`audio/ogg`, `image/jpeg`…).
+    pub mime: String,
+    /// Never serialized: a turn's record must not carry the customer's voice.
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for TurnMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnMedia")
+            .field("message", &self.message)
+            .field("kind", &self.kind)
+            .field("mime", &self.mime)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -116,6 +144,8 @@ pub struct Reply {
     pub usage: Usage,
     /// The engine that wrote it (`gemini`, `offline`), recorded with the reply for the shop.
     pub engine: &'static str,
+    /// What the customer said in each voice note, by index into [`Turn::incoming`].
+    pub transcripts: Vec<(usize, String)>,
 }
 
 /// Tokens consumed by the turn (all rounds), recorded per tenant per month.
@@ -123,6 +153,8 @@ pub struct Reply {
 pub struct Usage {
     pub prompt_tokens: u64,
     pub output_tokens: u64,
+    /// Of the prompt tokens, those of audio and images.
+    pub media_tokens: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

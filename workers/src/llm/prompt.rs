@@ -279,6 +279,7 @@ mod tests {
                 text: "bonjour".to_owned(),
             }],
             incoming: vec!["Vous avez des robes ?".to_owned()],
+            media: vec![],
             now: chrono::Utc::now(),
         }
     }

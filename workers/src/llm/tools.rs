@@ -12,6 +12,13 @@ pub const ORDER_STATUS: &str = "order_status";
 pub const SHOP_INFO: &str = "shop_info";
 pub const HAND_OVER: &str = "hand_over";
 pub const CANCEL_ORDER: &str = "cancel_order";
+pub const SEND_PRODUCT_PHOTO: &str = "send_product_photo";
+
+/// Arguments of `send_product_photo`: the product whose photo goes with the reply.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SendProductPhoto {
+    pub product_id: Uuid,
+}
 
 /// Arguments of `cancel_order`: one of this customer's orders not yet confirmed by the shop (the latest
 /// such order when no reference is given).
@@ -166,6 +173,15 @@ pub fn declarations() -> Value {
                 "type": "object",
                 "properties": { "reason": { "type": "string", "description": "Ce dont le client a besoin, en quelques mots." } },
                 "required": ["reason"]
+            }
+        },
+        {
+            "name": SEND_PRODUCT_PHOTO,
+            "description": "Envoie au client la photo d'un produit, avec son nom et son prix en légende, juste avant ta réponse : quand il demande à voir un article, ou pour confirmer celui qu'il a montré en photo. Ne mets jamais de lien d'image dans ta réponse.",
+            "parameters": {
+                "type": "object",
+                "properties": { "product_id": { "type": "string", "description": "L'identifiant du produit (product_id de search_products ou get_product)." } },
+                "required": ["product_id"]
             }
         },
         {

@@ -13,13 +13,17 @@
 //! - `dead_letter`: messages the pipeline gives up on, kept with the reason.
 //! - `sweep`: the safety net for stranded chats and unpublished outbox entries.
 //! - `sales_tools`: the sales tools the model calls, run on the turn's snapshot.
+//! - `media`: the voice notes and photos a turn reads, and its notices for media it cannot read.
+//! - `photos`: product photos fetched once, checked and cached, sent before a reply.
 
 mod claim;
 mod consume;
 mod customer_limits;
 mod dead_letter;
 mod ingest;
+mod media;
 mod outbox;
+mod photos;
 pub mod sales_tools;
 mod sweep;
 mod turn;
@@ -29,6 +33,7 @@ use std::time::Duration;
 
 use schemas::Subjects;
 use store::Db;
+use store::crypto::MasterKey;
 use uuid::Uuid;
 
 use crate::config::WorkerConfig;
@@ -100,6 +105,8 @@ struct Inner {
     worker_id: String,
     /// Marks what this process published from the outbox, in batches.
     marks: tdj_nats::PublishedMarks,
+    /// Opens the shops' media (voice notes and photos for the model, product photos to send).
+    master: MasterKey,
 }
 
 impl Pipeline {
@@ -109,6 +116,7 @@ impl Pipeline {
         subjects: Subjects,
         provider: Arc<dyn LlmProvider>,
         config: WorkerConfig,
+        master: MasterKey,
     ) -> Self {
         let worker_id = format!("worker-{}", Uuid::new_v4().simple());
         let marks = tdj_nats::PublishedMarks::new(db.clone());
@@ -121,6 +129,7 @@ impl Pipeline {
                 config,
                 worker_id,
                 marks,
+                master,
             }),
         }
     }

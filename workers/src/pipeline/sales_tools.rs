@@ -54,6 +54,8 @@ pub struct SalesTools<'a> {
     pub cancellations: Vec<Uuid>,
     /// The tools called, in order (known names only), for the turn's record.
     pub called: Vec<&'static str>,
+    /// Products whose photo goes with the reply, in the order asked.
+    pub photos: Vec<Uuid>,
 }
 
 impl<'a> SalesTools<'a> {
@@ -68,7 +70,36 @@ impl<'a> SalesTools<'a> {
             handover: None,
             cancellations: Vec::new(),
             called: Vec::new(),
+            photos: Vec::new(),
         }
+    }
+
+    /// At most this many photos go with one reply.
+    const MAX_PHOTOS: usize = 3;
+
+    fn send_photo(&mut self, args: tools::SendProductPhoto) -> Value {
+        let Some(product) = self
+            .catalog
+            .iter()
+            .find(|p| p.product_id == args.product_id)
+        else {
+            return json!({ "error": "Produit inconnu : utilise un product_id de search_products." });
+        };
+        if product
+            .fields
+            .image_url
+            .as_deref()
+            .is_none_or(|u| u.trim().is_empty())
+        {
+            return json!({ "error": "Ce produit n'a pas de photo : décris-le au client." });
+        }
+        if !self.photos.contains(&args.product_id) {
+            if self.photos.len() >= Self::MAX_PHOTOS {
+                return json!({ "error": "Trois photos au plus par réponse." });
+            }
+            self.photos.push(args.product_id);
+        }
+        json!({ "ok": true, "note": "La photo part juste avant ta réponse, avec le nom et le prix en légende : n'ajoute pas de lien." })
     }
 
     /// Lets `shop_info` answer from the shop's knowledge, as of `now`.
@@ -344,6 +375,7 @@ impl ToolExecutor for SalesTools<'_> {
             tools::SHOP_INFO,
             tools::HAND_OVER,
             tools::CANCEL_ORDER,
+            tools::SEND_PRODUCT_PHOTO,
         ]
         .into_iter()
         .find(|known| *known == name);
@@ -369,6 +401,8 @@ impl ToolExecutor for SalesTools<'_> {
             tools::CANCEL_ORDER => {
                 serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.cancel(a))
             }
+            tools::SEND_PRODUCT_PHOTO => serde_json::from_value(args)
+                .map_or_else(|e| invalid(name, e), |a| self.send_photo(a)),
             tools::HAND_OVER => match serde_json::from_value::<tools::HandOver>(args) {
                 Ok(a) => {
                     self.handover = Some(clip(&a.reason, 300));

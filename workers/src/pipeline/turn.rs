@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use schemas::commerce::{Author, Direction, MessageStatus, OrderStatus};
-use schemas::{Channel, EventData, InboundMessage, OutboundReply};
+use schemas::{
+    Attachment, Channel, EventData, InboundMessage, MediaKind, OutboundImage, OutboundReply,
+};
 use serde_json::json;
 use store::billing::{AnswerPermission, OperatorSuspension, SuspendReason};
 use store::orders::Order;
@@ -19,6 +21,8 @@ use uuid::Uuid;
 
 use super::claim::TurnEnd;
 use super::customer_limits::{self, Budget};
+use super::media::{self, MediaPlan};
+use super::photos::Photo;
 use super::sales_tools::{OrderIntent, SalesTools};
 use super::{Failure, Pipeline, outbox};
 use crate::knowledge::{Opening, OpeningHours};
@@ -46,6 +50,8 @@ struct Snapshot {
     model_allowed: bool,
     /// A WhatsApp customer's reply budget after this turn's reply, recorded with it.
     credit_left: Option<f32>,
+    /// What the pending messages' media ask of the turn (their bytes are in `turn.media`).
+    media: MediaPlan,
 }
 
 impl Snapshot {
@@ -104,6 +110,10 @@ struct Response {
     /// The engine that answered and the tools it called, recorded with the reply.
     engine: &'static str,
     called: Vec<&'static str>,
+    /// What the customer said in each voice note, by message.
+    transcripts: Vec<(Uuid, String)>,
+    /// Product photos to send before the text, each with its caption.
+    photos: Vec<Photo>,
 }
 
 /// What committing the turn did.
@@ -243,7 +253,31 @@ impl Pipeline {
                 }
             }
         }
-        let turn = self.read_turn(&mut tx, &chat, &pending).await?;
+        let english = bot_settings::get(&mut tx).await?.language == "en";
+        let key = if pending
+            .iter()
+            .any(|m| m.attachment.as_ref().is_some_and(|a| a.media_id.is_some()))
+        {
+            Some(self.inner.master.data_key(&mut tx).await?)
+        } else {
+            None
+        };
+        let mut plan = media::plan(&mut tx, key.as_ref(), &pending, english).await?;
+        if plan.stickers_only {
+            let ids: Vec<Uuid> = pending.iter().map(|m| m.message_id).collect();
+            messages::settle(
+                &mut tx,
+                &ids,
+                MessageStatus::Skipped,
+                "Autocollant : le bot n'y répond pas.",
+            )
+            .await?;
+            tx.commit().await?;
+            media::count(&plan.kinds, "offline");
+            return Ok(Prepared::Skipped);
+        }
+        let mut turn = self.read_turn(&mut tx, &chat, &pending, &plan).await?;
+        turn.media = std::mem::take(&mut plan.media);
         let past_orders = orders::list(&mut tx, None, Some(chat_id), PAST_ORDERS, 0).await?;
         let model_allowed = if channel == Channel::Simulator {
             let (used, limit) = store::billing::test_allowance(&mut tx, Utc::now()).await?;
@@ -261,6 +295,7 @@ impl Pipeline {
             past_orders,
             model_allowed,
             credit_left,
+            media: plan,
         })))
     }
 
@@ -270,6 +305,7 @@ impl Pipeline {
         tx: &mut TenantTx<'_>,
         chat: &chats::Chat,
         pending: &[messages::Message],
+        plan: &MediaPlan,
     ) -> Result<Turn, Failure> {
         let settings = bot_settings::get(tx).await?;
         let knowledge = knowledge::get(tx).await?;
@@ -312,7 +348,12 @@ impl Pipeline {
                     text: m.body,
                 })
                 .collect(),
-            incoming: pending.iter().map(|m| m.body.clone()).collect(),
+            incoming: pending
+                .iter()
+                .enumerate()
+                .map(|(i, m)| media::incoming_text(m, plan.unreadable.contains(&i)))
+                .collect(),
+            media: Vec::new(),
             now: Utc::now(),
         })
     }
@@ -330,12 +371,32 @@ impl Pipeline {
         } else {
             &crate::llm::offline::Offline
         };
-        let reply = provider.respond(&snapshot.turn, &mut tools).await?;
-        let mut text = if reply.text.trim().is_empty() {
-            "Merci pour votre message, nous revenons vers vous très vite.".to_owned()
+        let plan = &snapshot.media;
+        let reply = if plan.leaves_something_to_answer(snapshot.pending.len()) {
+            provider.respond(&snapshot.turn, &mut tools).await?
         } else {
-            reply.text.trim().to_owned()
+            // Only media the bot cannot read: the notices are the whole answer, no model is asked.
+            crate::llm::Reply {
+                engine: "notice",
+                ..Default::default()
+            }
         };
+        let answer = reply.text.trim();
+        let mut text = match (plan.notices.is_empty(), answer.is_empty()) {
+            (true, true) => {
+                "Merci pour votre message, nous revenons vers vous très vite.".to_owned()
+            }
+            (true, false) => answer.to_owned(),
+            (false, true) => plan.notices.join(" "),
+            (false, false) => format!("{}\n\n{answer}", plan.notices.join(" ")),
+        };
+        let handover = tools.handover.take().or_else(|| plan.alert.clone());
+        let transcripts = reply
+            .transcripts
+            .iter()
+            .filter_map(|(i, heard)| Some((snapshot.pending.get(*i)?.message_id, heard.clone())))
+            .collect();
+        media::count(&plan.kinds, reply.engine);
         if let Some(notice) = out_of_hours_notice(&snapshot.turn) {
             text = format!("{notice}\n\n{text}");
         }
@@ -348,10 +409,17 @@ impl Pipeline {
                  l'assistant hors ligne répond ici. Vos clients WhatsApp ne sont pas concernés.)"
             });
         }
+        let requested = std::mem::take(&mut tools.photos);
+        let ctx = TenantCtx::new(snapshot.turn.tenant_id);
+        let photos = self
+            .product_photos(ctx, &snapshot.turn.catalog, &requested)
+            .await;
         Ok(Response {
             text,
+            transcripts,
+            photos,
             intents: tools.intents,
-            handover: tools.handover,
+            handover,
             cancellations: tools.cancellations,
             engine: reply.engine,
             called: tools.called,
@@ -379,6 +447,9 @@ impl Pipeline {
         let settled = messages::settle(&mut tx, &pending_ids, MessageStatus::Answered, "").await?;
         if settled != pending_ids.len() as u64 {
             return Ok(Committed::AlreadyAnswered);
+        }
+        for (message_id, heard) in &response.transcripts {
+            messages::set_transcript(&mut tx, *message_id, heard).await?;
         }
         let created = self
             .place_orders(&mut tx, snapshot, &response.intents)
@@ -601,6 +672,70 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Stores a product photo sent before the turn's reply and, the first time only, queues it for the
+    /// ingress; its id derives from the turn's, so a retried turn sends it once.
+    async fn store_photo(
+        &self,
+        tx: &mut TenantTx<'_>,
+        ctx: TenantCtx,
+        snapshot: &Snapshot,
+        photo: &Photo,
+        index: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), Failure> {
+        let chat = &snapshot.chat;
+        let outbound_id = format!("out-{}-photo{index}", snapshot.last_message_id.simple());
+        let attachment = Attachment {
+            kind: MediaKind::Image,
+            media_id: Some(photo.media_id),
+            mime: photo.mime.clone(),
+            size_bytes: photo.size_bytes,
+            voice: false,
+            seconds: None,
+            file_name: None,
+            refused: None,
+        };
+        let status = if snapshot.channel == Channel::Simulator {
+            MessageStatus::Sent
+        } else {
+            MessageStatus::Queued
+        };
+        let (_, inserted) = messages::insert_outbound(
+            tx,
+            &messages::NewOutbound {
+                chat_id: chat.chat_id,
+                outbound_id: &outbound_id,
+                body: &photo.caption,
+                author: Author::Bot,
+                status,
+                in_reply_to: Some(snapshot.last_message_id),
+                sent_at: now,
+                turn: None,
+                attachment: Some(&attachment),
+            },
+        )
+        .await?;
+        metrics::counter!("pipeline_photos_sent_total", "outcome" => "sent").increment(1);
+        if inserted && snapshot.channel == Channel::Whatsapp {
+            let reply = OutboundReply {
+                tenant_id: ctx.tenant_id,
+                chat_id: chat.chat_id,
+                customer_jid: chat.customer_jid.clone(),
+                text: photo.caption.clone(),
+                outbound_id,
+                in_reply_to: Vec::new(),
+                created_at: now,
+                received_at: None,
+                image: Some(OutboundImage {
+                    media_id: photo.media_id,
+                    mime: photo.mime.clone(),
+                }),
+            };
+            self.queue_reply(tx, &reply).await?;
+        }
+        Ok(())
+    }
+
     async fn store_reply(
         &self,
         tx: &mut TenantTx<'_>,
@@ -618,13 +753,22 @@ impl Pipeline {
         } else {
             MessageStatus::Queued
         };
+        for (index, photo) in response.photos.iter().enumerate() {
+            self.store_photo(tx, ctx, snapshot, photo, index, now)
+                .await?;
+        }
         let record = json!({
             "engine": response.engine,
+            "photos": response.photos.len(),
             "tools": response.called,
             "orders": response.intents.iter().map(|i| orders::order_ref(i.order_id)).collect::<Vec<_>>(),
             "cancelled": response.cancellations.len(),
             "handover": response.handover,
-            "tokens": { "prompt": response.usage.prompt_tokens, "output": response.usage.output_tokens },
+            "tokens": {
+                "prompt": response.usage.prompt_tokens,
+                "output": response.usage.output_tokens,
+                "media": response.usage.media_tokens,
+            },
         });
         let (sent, inserted) = messages::insert_outbound(
             tx,

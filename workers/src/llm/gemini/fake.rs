@@ -18,6 +18,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -455,6 +457,9 @@ fn check_body(shared: &Shared, body: &Value) -> Result<(), String> {
         }) {
             return Err(format!("contents[{i}] has an empty text part"));
         }
+        for part in parts {
+            check_inline_data(i, part)?;
+        }
         if !has_function_call(content) {
             continue;
         }
@@ -480,6 +485,56 @@ fn check_body(shared: &Shared, body: &Value) -> Result<(), String> {
         check_responses(i, parts, contents.get(i + 1))?;
     }
     Ok(())
+}
+
+/// An `inline_data` (or `inlineData`) part needs a `mime_type` (or `mimeType`) of a kind the model reads and
+/// base64 `data`, as Gemini checks them.
+fn check_inline_data(i: usize, part: &Value) -> Result<(), String> {
+    let Some(inline) = part.get("inline_data").or_else(|| part.get("inlineData")) else {
+        return Ok(());
+    };
+    let mime = inline
+        .get("mime_type")
+        .or_else(|| inline.get("mimeType"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !(mime.starts_with("audio/") || mime.starts_with("image/")) {
+        return Err(format!("contents[{i}]: Unsupported MIME type: {mime:?}"));
+    }
+    let data = inline["data"].as_str().unwrap_or("");
+    if data.is_empty() || BASE64.decode(data).is_err() {
+        return Err(format!(
+            "contents[{i}]: Invalid value at inline_data.data (TYPE_BYTES), Base64 decoding failed"
+        ));
+    }
+    Ok(())
+}
+
+/// The media of a request, in order: (mime type, bytes) of every inline part. For handlers that "hear" or
+/// "see" by recognising the bytes a test sent.
+pub fn inline_media(body: &Value) -> Vec<(String, Vec<u8>)> {
+    let parts = body["contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["parts"].as_array())
+        .flatten();
+    parts
+        .filter_map(|p| p.get("inline_data").or_else(|| p.get("inlineData")))
+        .filter_map(|inline| {
+            let mime = inline
+                .get("mime_type")
+                .or_else(|| inline.get("mimeType"))?
+                .as_str()?;
+            let bytes = BASE64.decode(inline["data"].as_str()?).ok()?;
+            Some((mime.to_owned(), bytes))
+        })
+        .collect()
+}
+
+/// Whether a request asks for a transcription (no tools declared) rather than a sales turn.
+pub fn is_transcription(body: &Value) -> bool {
+    body.get("tools").is_none()
 }
 
 /// The content after a model content with calls must be `user` with one matching `functionResponse` per call.

@@ -54,6 +54,8 @@ impl Meter {
             .increment(usage.prompt_tokens);
         metrics::counter!("llm_tokens_total", "provider" => PROVIDER, "model" => model.clone(), "kind" => "output")
             .increment(usage.output_tokens);
+        metrics::counter!("llm_media_tokens_total", "provider" => PROVIDER, "model" => model.clone())
+            .increment(usage.media_tokens);
         let cost = self.prices.micro_xof(usage);
         let before = self.spent.fetch_add(cost, Ordering::Relaxed);
         let francs = (before.saturating_add(cost)) / 1_000_000 - before / 1_000_000;
@@ -80,6 +82,7 @@ mod tests {
         let usage = Usage {
             prompt_tokens: 1_000,
             output_tokens: 100,
+            media_tokens: 0,
         };
         let francs: u64 = (0..100).map(|_| meter.record(usage)).sum();
         // 100 answers × 0.33 XOF = 33 XOF exactly.

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use schemas::MediaKind;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tracing::instrument;
@@ -231,6 +232,38 @@ impl Gemini {
         &self.model
     }
 
+    /// What the customer says in each voice note of the turn, one request per note, before the turn's
+    /// request: the shop sees the words, and the model gets them beside the audio. A note that cannot be
+    /// heard gets no transcript (the model then asks the customer to write).
+    async fn transcribe_voice_notes(
+        &self,
+        turn: &Turn,
+        usage: &mut Usage,
+    ) -> Result<Vec<(usize, String)>, LlmError> {
+        let mut transcripts = Vec::new();
+        for media in turn.media.iter().filter(|m| m.kind == MediaKind::Audio) {
+            let body = wire::transcription_body(
+                &media.mime,
+                &media.bytes,
+                self.generation.max_output_tokens,
+            );
+            match self.generate(&body, 0, usage).await? {
+                Answer::Text(heard) => {
+                    let heard = heard.trim();
+                    if !heard.is_empty() && heard != wire::INAUDIBLE {
+                        transcripts.push((media.message, heard.to_owned()));
+                    }
+                }
+                Answer::Calls { .. } => {
+                    return Err(LlmError::Transient(
+                        "Gemini called a tool instead of transcribing a voice note".to_owned(),
+                    ));
+                }
+            }
+        }
+        Ok(transcripts)
+    }
+
     /// One `generateContent` round: the model's answer (its token counts added to `usage`), or the mapped error.
     #[instrument(skip_all, fields(round = round))]
     async fn generate(
@@ -250,6 +283,7 @@ impl Gemini {
                 self.meter.record(Usage {
                     prompt_tokens: usage.prompt_tokens.saturating_sub(before.prompt_tokens),
                     output_tokens: usage.output_tokens.saturating_sub(before.output_tokens),
+                    media_tokens: usage.media_tokens.saturating_sub(before.media_tokens),
                 });
                 match parsed {
                     Ok(answer) => (Ok(answer), "ok"),
@@ -370,8 +404,9 @@ impl LlmProvider for Gemini {
     #[instrument(skip_all, fields(provider = PROVIDER, model = %self.model))]
     async fn respond(&self, turn: &Turn, tools: &mut dyn ToolExecutor) -> Result<Reply, LlmError> {
         let system = prompt::system_instruction(turn);
-        let mut contents = wire::initial_contents(turn)?;
         let mut usage = Usage::default();
+        let transcripts = self.transcribe_voice_notes(turn, &mut usage).await?;
+        let mut contents = wire::initial_contents(turn, &transcripts)?;
 
         for round in 0..=self.max_tool_rounds {
             let mode = if round < self.max_tool_rounds {
@@ -387,6 +422,7 @@ impl LlmProvider for Gemini {
                         text,
                         usage,
                         engine: "gemini",
+                        transcripts,
                     });
                 }
                 Answer::Calls { .. } if mode == CallingMode::None => break,

@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use schemas::MediaKind;
 use serde_json::{Map, Value, json};
 
 use crate::llm::{ChatMessage, LlmError, Role, Turn, Usage, tools};
@@ -27,47 +30,102 @@ impl CallingMode {
 }
 
 /// The conversation sent on the first round: history then the incoming customer messages, with
-/// consecutive messages of one side merged into one content so roles alternate.
-pub(crate) fn initial_contents(turn: &Turn) -> Result<Vec<Value>, LlmError> {
+/// consecutive messages of one side merged into one content so roles alternate. A voice note or photo goes
+/// in as inline data beside its message's text, a voice note's transcript (`transcripts`, by message) as text.
+pub(crate) fn initial_contents(
+    turn: &Turn,
+    transcripts: &[(usize, String)],
+) -> Result<Vec<Value>, LlmError> {
     let mut contents: Vec<Value> = Vec::with_capacity(turn.history.len() + 1);
     let history = turn.history.iter().map(|m: &ChatMessage| {
         let role = match m.role {
             Role::Customer => "user",
             Role::Shop => "model",
         };
-        (role, m.text.as_str())
+        (role, vec![json!({ "text": m.text })])
     });
-    let mut incoming: Vec<&str> = turn
-        .incoming
-        .iter()
-        .map(String::as_str)
-        .filter(|t| !t.trim().is_empty())
-        .collect();
-    let name_note = crate::llm::prompt::customer_name_note(turn);
+    let mut incoming: Vec<Vec<Value>> = Vec::with_capacity(turn.incoming.len() + 1);
+    for (index, text) in turn.incoming.iter().enumerate() {
+        let mut parts: Vec<Value> = Vec::new();
+        for media in turn.media.iter().filter(|m| m.message == index) {
+            parts.push(inline_data(&media.mime, &media.bytes));
+            let note = match media.kind {
+                MediaKind::Audio => match transcripts.iter().find(|(i, _)| *i == index) {
+                    Some((_, heard)) => {
+                        format!("(Message vocal du client. Transcription : « {heard} »)")
+                    }
+                    None => "(Message vocal du client, inaudible.)".to_owned(),
+                },
+                _ if text.trim().is_empty() => {
+                    "(Photo envoyée par le client, sans texte.)".to_owned()
+                }
+                _ => "(Photo envoyée par le client.)".to_owned(),
+            };
+            parts.push(json!({ "text": note }));
+        }
+        if !text.trim().is_empty() {
+            parts.push(json!({ "text": text }));
+        }
+        if !parts.is_empty() {
+            incoming.push(parts);
+        }
+    }
     if incoming.is_empty() {
         // An empty text part is a 400 from the API; nothing here is worth a model call.
         return Err(LlmError::Permanent(
             "the turn has no customer text to answer".to_owned(),
         ));
     }
-    if let Some(note) = name_note.as_deref() {
-        incoming.insert(0, note);
+    if let Some(note) = crate::llm::prompt::customer_name_note(turn) {
+        incoming.insert(0, vec![json!({ "text": note })]);
     }
-    for (role, text) in history.chain(incoming.into_iter().map(|t| ("user", t))) {
-        if text.trim().is_empty() {
+    for (role, parts) in history.chain(incoming.into_iter().map(|p| ("user", p))) {
+        let parts: Vec<Value> = parts
+            .into_iter()
+            .filter(|p| {
+                p.get("text")
+                    .is_none_or(|t| !t.as_str().unwrap_or("").trim().is_empty())
+            })
+            .collect();
+        if parts.is_empty() {
             continue;
         }
-        let part = json!({ "text": text });
         match contents.last_mut() {
             Some(last) if last["role"] == role => {
-                if let Some(parts) = last["parts"].as_array_mut() {
-                    parts.push(part);
+                if let Some(existing) = last["parts"].as_array_mut() {
+                    existing.extend(parts);
                 }
             }
-            _ => contents.push(json!({ "role": role, "parts": [part] })),
+            _ => contents.push(json!({ "role": role, "parts": parts })),
         }
     }
     Ok(contents)
+}
+
+/// A media part: the bytes inline, base64-encoded, as in Google's REST examples for audio and images.
+pub(crate) fn inline_data(mime: &str, bytes: &[u8]) -> Value {
+    json!({ "inline_data": { "mime_type": mime, "data": BASE64.encode(bytes) } })
+}
+
+/// What the transcription request asks: the words only, so they can be stored and shown as they are.
+const TRANSCRIBE_INSTRUCTION: &str = "Tu transcris les messages vocaux que des clients envoient à une boutique \
+    (souvent en Côte d'Ivoire : français, nouchi, anglais ou langues locales). Écris exactement ce qui est dit, \
+    dans la langue parlée, sans traduire, sans commentaire et sans guillemets. Si l'audio est vide ou \
+    inaudible, réponds exactement : [inaudible]";
+
+/// The answer meaning "nothing could be heard".
+pub(crate) const INAUDIBLE: &str = "[inaudible]";
+
+/// The request that turns a voice note into text: no tools, deterministic sampling.
+pub(crate) fn transcription_body(mime: &str, bytes: &[u8], max_output_tokens: u32) -> Value {
+    json!({
+        "systemInstruction": { "parts": [{ "text": TRANSCRIBE_INSTRUCTION }] },
+        "contents": [{ "role": "user", "parts": [
+            inline_data(mime, bytes),
+            { "text": "Transcris ce message vocal." }
+        ]}],
+        "generationConfig": { "temperature": 0.0, "maxOutputTokens": max_output_tokens },
+    })
 }
 
 /// The sampling parameters of every request (`generationConfig`), from the configuration.
@@ -265,6 +323,21 @@ fn add_usage(body: &Value, usage: &mut Usage) {
     let count = |field: &str| meta[field].as_u64().unwrap_or(0);
     usage.prompt_tokens += count("promptTokenCount");
     usage.output_tokens += count("candidatesTokenCount") + count("thoughtsTokenCount");
+    usage.media_tokens += media_tokens(meta);
+}
+
+/// The prompt tokens of audio, images and video (`promptTokensDetails` by modality).
+fn media_tokens(meta: &Value) -> u64 {
+    meta["promptTokensDetails"]
+        .as_array()
+        .map(|details| {
+            details
+                .iter()
+                .filter(|d| matches!(d["modality"].as_str(), Some("AUDIO" | "IMAGE" | "VIDEO")))
+                .filter_map(|d| d["tokenCount"].as_u64())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// The error's `status` and `message` (e.g. `INVALID_ARGUMENT: API key not valid`), or `None` when the body
@@ -371,10 +444,11 @@ mod tests {
                 },
             ],
             incoming: vec!["la robe ?".into(), " ".into(), "taille M".into()],
+            media: vec![],
             now: chrono::Utc::now(),
         };
 
-        let contents = initial_contents(&turn).map_err(|e| e.to_string());
+        let contents = initial_contents(&turn, &[]).map_err(|e| e.to_string());
 
         assert_eq!(
             contents,

@@ -13,6 +13,9 @@ mod recap;
 mod replies;
 
 use async_trait::async_trait;
+use schemas::MediaKind;
+
+pub use replies::money;
 
 use super::{LlmError, LlmProvider, Reply, ToolExecutor, Turn, Usage};
 
@@ -32,12 +35,81 @@ impl LlmProvider for Offline {
         "offline"
     }
 
+    /// Voice notes and photos are beyond it: it says so, asks the customer to write, and alerts the shop —
+    /// never a guess at what was said or shown. Messages of the turn without media are answered as usual.
     async fn respond(&self, turn: &Turn, tools: &mut dyn ToolExecutor) -> Result<Reply, LlmError> {
-        let text = dialogue::answer(turn, tools).await;
+        let text = if turn.media.is_empty() {
+            dialogue::answer(turn, tools).await
+        } else {
+            answer_around_media(turn, tools).await
+        };
         Ok(Reply {
             text,
             usage: Usage::default(),
             engine: "offline",
+            transcripts: Vec::new(),
         })
     }
+}
+
+async fn answer_around_media(turn: &Turn, tools: &mut dyn ToolExecutor) -> String {
+    let heard = |kind| turn.media.iter().any(|m| m.kind == kind);
+    let (audio, image) = (heard(MediaKind::Audio), heard(MediaKind::Image));
+    let english = turn.shop.language == "en";
+    let what = match (audio, image, english) {
+        (true, true, false) => "un message vocal et une photo",
+        (true, false, false) => "un message vocal",
+        (_, _, false) => "une photo",
+        (true, true, true) => "a voice note and a photo",
+        (true, false, true) => "a voice note",
+        (_, _, true) => "a photo",
+    };
+    let reason = format!(
+        "Le client a envoyé {what} : sans IA, le bot ne peut ni écouter ni regarder. Consultez la conversation \
+         et répondez-lui."
+    );
+    tools
+        .call(
+            crate::llm::tools::HAND_OVER,
+            serde_json::json!({ "reason": reason }),
+        )
+        .await;
+    let notice = match (audio, image, english) {
+        (true, true, false) => {
+            "Désolé, je ne peux pas écouter les messages vocaux ni regarder les photos."
+        }
+        (true, false, false) => "Désolé, je ne peux pas écouter les messages vocaux.",
+        (_, _, false) => "Désolé, je ne peux pas voir les photos.",
+        (true, true, true) => "Sorry, I cannot listen to voice notes or look at photos.",
+        (true, false, true) => "Sorry, I cannot listen to voice notes.",
+        (_, _, true) => "Sorry, I cannot see photos.",
+    };
+    let ask = if english {
+        "Could you write your request, for example the name of the product you want? I have also told the \
+         shop's team, who will answer you."
+    } else {
+        "Pouvez-vous m'écrire votre demande, par exemple le nom du produit qui vous intéresse ? J'ai aussi \
+         prévenu l'équipe de la boutique, qui va vous répondre."
+    };
+    // A photo's caption ("c'est combien ça ?") means nothing without the photo: only messages that came
+    // without media are answered.
+    let with_media: std::collections::HashSet<usize> =
+        turn.media.iter().map(|m| m.message).collect();
+    let rest: Vec<String> = turn
+        .incoming
+        .iter()
+        .enumerate()
+        .filter(|(i, text)| !with_media.contains(i) && !text.trim().is_empty())
+        .map(|(_, text)| text.clone())
+        .collect();
+    if rest.is_empty() {
+        return format!("{notice} {ask}");
+    }
+    let text_turn = Turn {
+        incoming: rest,
+        media: Vec::new(),
+        ..turn.clone()
+    };
+    let answer = dialogue::answer(&text_turn, tools).await;
+    format!("{notice} {ask}\n\n{answer}")
 }

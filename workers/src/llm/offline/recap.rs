@@ -218,6 +218,7 @@ mod tests {
                 },
             ],
             incoming: vec!["oui".into()],
+            media: vec![],
             now: chrono::Utc::now(),
         }
     }
