@@ -132,6 +132,12 @@ impl ToolExecutor for FakeTools {
             },
             "create_order" => self.create_order(&args),
             "order_status" => self.orders.clone(),
+            // Only the robe wax has a photo in this shop.
+            "send_product_photo" => match self.by_id(&args["product_id"]) {
+                Some(p) if p.item.fields.name == "Robe wax" => json!({"ok": true}),
+                Some(_) => json!({"error": "Ce produit n'a pas de photo."}),
+                None => json!({"error": "unknown_product"}),
+            },
             _ => json!({"error": "unknown_tool"}),
         }
     }
@@ -1304,7 +1310,7 @@ async fn a_voice_note_gets_an_honest_answer_asking_to_write_and_the_shop_is_aler
     let reply = Offline::new()
         .respond(&turn, &mut chat.tools)
         .await
-        .unwrap();
+        .expect("offline answers");
 
     assert!(
         reply
@@ -1330,7 +1336,7 @@ async fn a_voice_note_gets_an_honest_answer_asking_to_write_and_the_shop_is_aler
     assert!(
         handed_over[0]["reason"]
             .as_str()
-            .unwrap()
+            .expect("present")
             .contains("message vocal")
     );
     assert!(
@@ -1357,7 +1363,7 @@ async fn a_photo_with_a_caption_is_not_guessed_at_but_a_typed_question_beside_it
     let reply = Offline::new()
         .respond(&turn, &mut chat.tools)
         .await
-        .unwrap();
+        .expect("offline answers");
 
     assert!(
         reply
@@ -1382,7 +1388,7 @@ async fn english_shops_get_the_honest_answer_in_english() {
     let reply = Offline::new()
         .respond(&turn, &mut chat.tools)
         .await
-        .unwrap();
+        .expect("offline answers");
 
     assert!(
         reply
@@ -1391,4 +1397,28 @@ async fn english_shops_get_the_honest_answer_in_english() {
         "{}",
         reply.text
     );
+}
+
+#[tokio::test]
+async fn asked_to_see_a_product_the_offline_assistant_sends_its_photo_or_says_it_has_none() {
+    let mut chat = Chat::ongoing();
+
+    let reply = chat
+        .say_all(&["montrez-moi la photo de la robe wax svp"])
+        .await;
+
+    let asked = chat.tools.called("send_product_photo");
+    assert_eq!(asked.len(), 1, "{reply}");
+    let robe = chat
+        .tools
+        .products
+        .iter()
+        .find(|p| p.item.fields.name == "Robe wax")
+        .map(|p| p.item.product_id)
+        .expect("present");
+    assert_eq!(asked[0]["product_id"], json!(robe));
+    assert!(reply.contains("15 000 FCFA"), "{reply}");
+
+    let reply = chat.say_all(&["une photo de la chemise lin ?"]).await;
+    assert!(reply.contains("pas encore de photo"), "{reply}");
 }

@@ -1,6 +1,7 @@
 //! The safety net: chats whose pending messages nobody is answering (a worker died, a turn failed and its
 //! backoff passed, a shop was at its turn cap) are picked up again, outbox entries left unpublished are
-//! published, and published ones are pruned; the shops' usage deltas are folded into their monthly rows.
+//! published, and published ones are pruned; the shops' usage deltas are folded into their monthly rows, and
+//! customer media past their retention lose their bytes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,8 @@ const OUTBOX_RETENTION: Duration = Duration::from_secs(24 * 3600);
 const PRUNE_BATCH: i64 = 5_000;
 /// Usage deltas folded per sweep at most (the rest at the next one; readers count them either way).
 const FOLD_BATCH: i64 = 20_000;
+/// Customer media expired per sweep at most.
+const EXPIRE_BATCH: i64 = 1_000;
 
 impl Pipeline {
     /// Sweeps every `sweep_secs` until `shutdown`, its turns taking the same slots as the consumer's, so a
@@ -94,6 +97,24 @@ impl Pipeline {
         while turns.join_next().await.is_some() {}
         self.prune_outbox().await;
         self.fold_usage().await;
+        self.expire_media().await;
+    }
+
+    /// Drops the bytes of customer media past their retention (the row stays, so the conversation says a
+    /// voice note or photo was there and shows its transcript).
+    async fn expire_media(&self) {
+        let expired = async {
+            let mut tx = self.inner.db.platform().await?;
+            let expired = store::media::expire(&mut tx, chrono::Utc::now(), EXPIRE_BATCH).await?;
+            tx.commit().await?;
+            Ok::<_, store::Error>(expired)
+        }
+        .await;
+        match expired {
+            Ok(0) => {}
+            Ok(expired) => tracing::debug!(expired, "expired customer media"),
+            Err(e) => tracing::warn!(error = %e, "expiring customer media failed"),
+        }
     }
 
     async fn fold_usage(&self) {

@@ -145,6 +145,17 @@ pub enum Cancelled {
     NoSuchOrder,
 }
 
+/// Asks for the product's photo to go with the reply; `false` when the product has none.
+pub async fn send_photo(tools: &mut dyn ToolExecutor, product_id: Uuid) -> bool {
+    let result = tools
+        .call(
+            crate::llm::tools::SEND_PRODUCT_PHOTO,
+            to_args(&crate::llm::tools::SendProductPhoto { product_id }),
+        )
+        .await;
+    result.get("ok").and_then(Value::as_bool) == Some(true)
+}
+
 pub async fn cancel_order(tools: &mut dyn ToolExecutor, order_ref: Option<String>) -> Cancelled {
     let result = tools
         .call(CANCEL_ORDER, to_args(&CancelOrder { order_ref }))

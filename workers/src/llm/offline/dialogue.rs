@@ -129,6 +129,10 @@ impl<'a> Dialogue<'a> {
                 Ask::Price | Ask::Availability | Ask::Mention => {
                     self.about_products(&messages, i, tools).await
                 }
+                // "montrez-moi la photo de la robe wax" names a product: its photo and price, not a listing.
+                Ask::Catalogue if a.wants_photo && self.names_product(a) => {
+                    self.about_products(&messages, i, tools).await
+                }
                 Ask::Catalogue => Some(self.browse(a, tools).await),
                 Ask::Order => Some(
                     self.order(&messages, i, Vec::new(), Basis::Fresh, tools)
@@ -414,7 +418,17 @@ impl<'a> Dialogue<'a> {
         }
         let mut parts = Vec::new();
         for (quantity, words) in queries.iter().take(MAX_SEGMENTS) {
-            let part = match self.lookup(words, tools).await {
+            let found = self.lookup(words, tools).await;
+            // "montrez-moi la robe": its photo goes before the answer, when the product is clear.
+            let mut no_photo = false;
+            if a.wants_photo
+                && let Found::Products { list, decisive } = &found
+                && let [p, ..] = list.as_slice()
+                && (*decisive || list.len() == 1)
+            {
+                no_photo = !calls::send_photo(tools, p.product_id).await;
+            }
+            let part = match found {
                 Found::Nothing if a.ask == Ask::Mention => continue,
                 Found::Nothing => self
                     .voice
@@ -437,6 +451,11 @@ impl<'a> Dialogue<'a> {
                     }
                     several => self.voice.several(several),
                 },
+            };
+            let part = if no_photo {
+                format!("{}\n{part}", self.voice.no_photo())
+            } else {
+                part
             };
             parts.push(part);
         }

@@ -60,6 +60,8 @@ pub struct Analysis {
     pub sort: Option<PriceSort>,
     /// "la suite", "d'autres": the next page of the last listing.
     pub more: bool,
+    /// "montrez-moi", "une photo": the customer wants to see the product.
+    pub wants_photo: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +114,10 @@ enum Flag {
     /// "finalement", "plutôt": what follows replaces what was said.
     Instead,
     Adds,
+    /// "photo", "image": the customer wants to see the product.
+    Photo,
+    /// "montrez-moi": the catalogue (a photo only when asked for: "montrez-moi la photo").
+    Show,
     Filler,
     Separator,
 }
@@ -260,9 +266,13 @@ const VOCABULARY: &[(&str, Flag)] = &[
     ("ce que vous avez", Flag::Catalogue),
     ("qu est ce que vous avez", Flag::Catalogue),
     ("vous avez quoi", Flag::Catalogue),
-    ("montrez moi", Flag::Catalogue),
-    ("montre moi", Flag::Catalogue),
-    ("montrez", Flag::Catalogue),
+    ("montrez moi", Flag::Show),
+    ("montre moi", Flag::Show),
+    ("montrez", Flag::Show),
+    ("montre", Flag::Show),
+    ("fais voir", Flag::Show),
+    ("faites voir", Flag::Show),
+    ("show me", Flag::Show),
     ("voir", Flag::Catalogue),
     ("menu", Flag::Catalogue),
     ("liste", Flag::Catalogue),
@@ -439,6 +449,13 @@ const VOCABULARY: &[(&str, Flag)] = &[
     ("delivery", Flag::ShopInfo),
     ("payment", Flag::ShopInfo),
     // Fillers: politeness, forms of address, small talk.
+    ("photo", Flag::Photo),
+    ("photos", Flag::Photo),
+    ("foto", Flag::Photo),
+    ("image", Flag::Photo),
+    ("images", Flag::Photo),
+    ("picture", Flag::Photo),
+    ("pictures", Flag::Photo),
     ("svp", Flag::Filler),
     ("stp", Flag::Filler),
     ("svpl", Flag::Filler),
@@ -478,10 +495,6 @@ const VOCABULARY: &[(&str, Flag)] = &[
     ("bon", Flag::Filler),
     ("voila", Flag::Filler),
     ("bref", Flag::Filler),
-    ("photo", Flag::Filler),
-    ("photos", Flag::Filler),
-    ("image", Flag::Filler),
-    ("images", Flag::Filler),
     ("beaucoup", Flag::Filler),
     ("savoir", Flag::Filler),
     ("et", Flag::Separator),
@@ -550,9 +563,11 @@ pub fn analyze(message: &str) -> Analysis {
             None
         },
         more: has(Flag::More),
+        wants_photo: false,
     };
     let words = analysis.has_words();
     let any_content = !analysis.content.is_empty();
+    analysis.wants_photo = words && has(Flag::Photo);
     let browsing = analysis.listing.bounds.any()
         || analysis.listing.page.is_some()
         || analysis.sort.is_some()
@@ -567,7 +582,10 @@ pub fn analyze(message: &str) -> Analysis {
         Ask::CancelOrder
     } else if analysis.order_ref.is_some() {
         Ask::OrderStatus
-    } else if (has(Flag::Catalogue) || browsing) && !has(Flag::OrderVerb) && !has(Flag::ShopInfo) {
+    } else if (has(Flag::Catalogue) || has(Flag::Show) || browsing)
+        && !has(Flag::OrderVerb)
+        && !has(Flag::ShopInfo)
+    {
         Ask::Catalogue
     } else if has(Flag::ShopInfo) && !has(Flag::OrderVerb) {
         Ask::ShopInfo

@@ -601,6 +601,14 @@ impl Voice {
         )
     }
 
+    /// The customer asked to see a product that has no photo.
+    pub fn no_photo(&self) -> String {
+        self.pick(
+            "Je n'ai pas encore de photo de cet article.".into(),
+            "I don't have a photo of this item yet.".into(),
+        )
+    }
+
     pub fn order_what(&self) -> String {
         self.pick(
             "Quel article voulez-vous commander, et combien ? Par exemple : « je prends 2 … »."
