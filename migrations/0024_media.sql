@@ -34,3 +34,25 @@ alter table message
 -- Customer media (voice notes, photos) a shop may receive per month; null means unlimited.
 alter table plan add column max_media_per_month integer check (max_media_per_month >= 0);
 update plan set max_media_per_month = case plan_code when 'starter' then 300 when 'pro' then 2000 else null end;
+
+-- The model's tokens for customers' voice notes and photos (a part of llm_prompt_tokens), per shop and month.
+alter table usage_delta add column llm_media_tokens bigint not null default 0;
+alter table tenant_usage add column llm_media_tokens bigint not null default 0;
+create or replace view tenant_usage_now with (security_invoker = true) as
+select tenant_id, month,
+       sum(bot_replies)::integer as bot_replies,
+       sum(inbound_messages)::integer as inbound_messages,
+       sum(test_model_turns)::integer as test_model_turns,
+       sum(llm_prompt_tokens)::bigint as llm_prompt_tokens,
+       sum(llm_output_tokens)::bigint as llm_output_tokens,
+       sum(llm_media_tokens)::bigint as llm_media_tokens
+from (
+  select tenant_id, month, bot_replies, inbound_messages, test_model_turns, llm_prompt_tokens, llm_output_tokens,
+         llm_media_tokens
+  from tenant_usage
+  union all
+  select tenant_id, month, bot_replies, inbound_messages, test_model_turns, llm_prompt_tokens, llm_output_tokens,
+         llm_media_tokens
+  from usage_delta
+) counts
+group by tenant_id, month;

@@ -45,6 +45,9 @@ struct Config {
     worker: workers::WorkerConfig,
     #[command(flatten)]
     ingress: ingress::IngressConfig,
+    /// Customer voice notes and photos: `MEDIA_MAX_BYTES`, `MEDIA_RETENTION_DAYS`.
+    #[command(flatten)]
+    media: store::media::MediaConfig,
     /// Where every process exposes `/metrics` for Prometheus (never on the public API port).
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9100")]
     metrics_addr: String,
@@ -282,10 +285,20 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
         let (db, nats, subjects, stop) =
             (db.clone(), nats.clone(), subjects.clone(), shutdown.clone());
         let ingress_config = config.ingress.clone();
+        let (master, media) = (master_key()?, config.media.clone());
         tasks.spawn(async move {
-            ingress::run_node(db, nats, subjects, gateway, ingress_config, stop)
-                .await
-                .context("ingress failed")
+            ingress::run_node(
+                db,
+                nats,
+                subjects,
+                gateway,
+                ingress_config,
+                master,
+                media,
+                stop,
+            )
+            .await
+            .context("ingress failed")
         });
     }
     if services.api {
@@ -305,6 +318,8 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
         api_config.whatsapp_sandbox = config.ingress.gateway == ingress::GatewayKind::Sandbox;
         let state = api::AppState::new(db, nats, subjects, api_config, tokens)
             .with_billing(billing)
+            .with_master_key(master.clone())
+            .with_media(config.media.clone())
             .with_mailer(mailer.context("the mailer is built for the API")?);
         let app = api::Application::build(state).await?;
         tracing::info!("Tdjaasa API listening on http://{}", app.local_addr()?);

@@ -67,12 +67,18 @@
     if (question && !window.confirm(question)) { e.preventDefault(); return; }
     if (!form.hasAttribute("data-async") || !window.fetch) return;
     e.preventDefault();
-    var body = new URLSearchParams(new FormData(form));
+    // A form that may carry a file (test chat) posts as multipart; the others as a plain form.
+    var data = new FormData(form);
+    var body = form.enctype === "multipart/form-data" ? data : new URLSearchParams(data);
     var button = form.querySelector("button");
     if (button) button.disabled = true;
     fetch(form.action, { method: "POST", body: body, credentials: "same-origin", headers: { "X-Async": "1" } })
       .then(function (r) {
-        if (r.ok) { var t = form.querySelector("[name=text]"); if (t) { t.value = ""; t.focus(); } refresh(); }
+        if (r.ok) {
+          form.querySelectorAll("input[type=file]").forEach(function (f) { f.value = ""; });
+          var t = form.querySelector("[name=text]"); if (t) { t.value = ""; t.focus(); }
+          refresh();
+        }
         else { form.submit(); }
       })
       .catch(function () { form.submit(); })

@@ -39,6 +39,9 @@ pub enum Error {
     /// 404: no such resource for this tenant (another tenant's ids answer the same).
     #[error("not found")]
     NotFound(&'static str),
+    /// 410: the resource existed but is kept no more (expired media); the French message says why.
+    #[error("gone")]
+    Gone(String),
     /// 409: the request conflicts with existing data.
     #[error("conflict: {code}")]
     Conflict { code: &'static str, message: String },
@@ -135,6 +138,7 @@ impl Error {
             Error::Unauthenticated | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Error::Forbidden | Error::ShopSuspended(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Gone(_) => StatusCode::GONE,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::PlanLimit(_) => StatusCode::PAYMENT_REQUIRED,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -156,6 +160,7 @@ impl Error {
             Error::Forbidden => "forbidden",
             Error::ShopSuspended(_) => "shop_suspended",
             Error::NotFound(_) => "not_found",
+            Error::Gone(_) => "gone",
             Error::Conflict { code, .. } | Error::Rejected { code, .. } => code,
             Error::PlanLimit(_) => "plan_limit_reached",
             Error::PayloadTooLarge => "payload_too_large",
@@ -182,7 +187,9 @@ impl Error {
             Error::Forbidden => "Vous n'avez pas les droits pour cette action.".into(),
             Error::NotFound(message) => (*message).into(),
             Error::Conflict { message, .. } | Error::Rejected { message, .. } => message.clone(),
-            Error::PlanLimit(message) | Error::ShopSuspended(message) => message.clone(),
+            Error::PlanLimit(message) | Error::ShopSuspended(message) | Error::Gone(message) => {
+                message.clone()
+            }
             Error::PayloadTooLarge => "La requête est trop volumineuse.".into(),
             Error::UnsupportedMediaType(expected) => {
                 format!("Type de contenu non pris en charge : envoyez {expected}.")

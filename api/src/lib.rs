@@ -20,6 +20,7 @@ pub mod housekeeping;
 mod knowledge;
 pub mod live;
 pub mod mail;
+mod media;
 pub mod metrics;
 pub mod openapi;
 mod order_notices;

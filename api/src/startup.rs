@@ -15,7 +15,7 @@ use crate::cors::Cors;
 
 use crate::{
     AppState, account, admin, alert_phone, auth, billing, bot, conversations, dead_letters, health,
-    knowledge, openapi, order_notices, orders, products, simulator, team, web, whatsapp,
+    knowledge, media, openapi, order_notices, orders, products, simulator, team, web, whatsapp,
 };
 
 /// Largest JSON body accepted (the CSV import route allows more).
@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(knowledge::router())
         .merge(simulator::router())
         .merge(conversations::router())
+        .merge(media::router())
         .merge(orders::router())
         .merge(order_notices::router())
         .merge(alert_phone::router())

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use schemas::Subjects;
+use store::crypto::MasterKey;
+use store::media::MediaConfig;
 
 use crate::ApiConfig;
 use crate::auth::TokenKeys;
@@ -39,6 +41,11 @@ pub struct AppState {
     pub(crate) urls: Arc<PublicUrls>,
     /// Open Server-Sent Event streams per shop.
     pub(crate) live_streams: Arc<crate::live::LiveStreams>,
+    /// Opens the shops' data keys, which seal their media; set by [`AppState::with_master_key`]. No default:
+    /// a key made up here would wrap a new shop's data key with a key no other process has.
+    pub(crate) master_key: Option<MasterKey>,
+    /// Limits on customer media (upload size, retention); the defaults unless [`AppState::with_media`] is used.
+    pub(crate) media: Arc<MediaConfig>,
 }
 
 /// Public base URLs, without a trailing `/`.
@@ -97,6 +104,8 @@ impl AppState {
             mailer: Arc::new(DevMailer::default()),
             token_versions: Arc::new(TokenVersions::default()),
             live_streams: Arc::default(),
+            master_key: None,
+            media: Arc::new(MediaConfig::default()),
             urls: Arc::new(PublicUrls::resolve(
                 config_links.as_deref(),
                 None,
@@ -115,5 +124,26 @@ impl AppState {
     pub fn with_billing(mut self, billing: Billing) -> Self {
         self.billing = Arc::new(billing);
         self
+    }
+
+    /// The platform master key (`TDJ_MASTER_KEY`), needed to store and read the shops' media.
+    pub fn with_master_key(mut self, master_key: MasterKey) -> Self {
+        self.master_key = Some(master_key);
+        self
+    }
+
+    /// Limits on customer media (`MEDIA_MAX_BYTES`, `MEDIA_RETENTION_DAYS`).
+    pub fn with_media(mut self, media: MediaConfig) -> Self {
+        self.media = Arc::new(media);
+        self
+    }
+
+    /// The master key, or an internal error when the process was built without one.
+    pub(crate) fn master_key(&self) -> crate::Result<&MasterKey> {
+        self.master_key.as_ref().ok_or_else(|| {
+            crate::Error::Internal(anyhow::anyhow!(
+                "the API was started without the master key (AppState::with_master_key)"
+            ))
+        })
     }
 }

@@ -12,13 +12,16 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use async_nats::Subject;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::{Stream, StreamExt, stream};
-use schemas::whatsapp::{WaCommand, WaCommandReply, WaEvent, WaStatus};
+use schemas::whatsapp::{SandboxMedia, WaCommand, WaCommandReply, WaEvent, WaStatus};
+use schemas::{Location, MediaKind};
 use serde::{Deserialize, Serialize};
 use store::{TenantCtx, audit, whatsapp_sessions};
 use uuid::Uuid;
@@ -35,8 +38,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/whatsapp/logout", post(logout))
         .route("/api/v1/whatsapp/events", get(events))
         .route("/api/v1/whatsapp/sandbox/scan", post(sandbox_scan))
-        .route("/api/v1/whatsapp/sandbox/messages", post(sandbox_message))
+        .route(
+            "/api/v1/whatsapp/sandbox/messages",
+            post(sandbox_message).layer(DefaultBodyLimit::max(SANDBOX_MESSAGE_BODY_BYTES)),
+        )
 }
+
+/// Largest media a sandbox message carries, decoded: the command travels on core NATS (1 MiB a message by
+/// default), base64 and all. A larger file is announced with `declared_size` instead.
+const SANDBOX_MEDIA_MAX_BYTES: usize = 700_000;
+
+/// Largest sandbox message body: the media's base64 and the JSON around it.
+const SANDBOX_MESSAGE_BODY_BYTES: usize = 1024 * 1024;
 
 /// How long the api waits for an ingress node to take a command.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,7 +88,56 @@ pub struct SandboxMessageRequest {
     /// The customer's WhatsApp name.
     #[serde(default)]
     pub name: String,
+    /// The text, or the media's caption; optional with media or a location.
+    #[serde(default)]
     pub text: String,
+    /// A voice note, photo or other media the customer sends.
+    #[serde(default)]
+    pub media: Option<SandboxMediaRequest>,
+    /// A location the customer shares.
+    #[serde(default)]
+    pub location: Option<SandboxLocationRequest>,
+}
+
+/// Media in a sandbox customer message: what WhatsApp would announce, and the bytes a download would return.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxMediaRequest {
+    pub kind: MediaKind,
+    /// As the customer's phone would declare it, e.g. `audio/ogg; codecs=opus`, `image/jpeg`.
+    pub mime: String,
+    /// Base64 (standard alphabet) of the bytes, at most 700 000 bytes once decoded: sandbox commands travel
+    /// on core NATS. May be empty for the kinds the bot does not read (video, document, sticker).
+    #[serde(default)]
+    pub data_base64: String,
+    /// A recorded voice note (push-to-talk) rather than an audio file.
+    #[serde(default)]
+    pub voice: bool,
+    /// Length of an audio or video, in seconds.
+    #[serde(default)]
+    pub seconds: Option<u32>,
+    /// A document's file name.
+    #[serde(default)]
+    pub file_name: Option<String>,
+    /// The size WhatsApp announces (larger than the bytes sent, to try the size limit); the bytes' length
+    /// when absent.
+    #[serde(default)]
+    pub declared_size: Option<u64>,
+}
+
+/// A location a sandbox customer shares.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxLocationRequest {
+    /// -90 to 90.
+    pub latitude: f64,
+    /// -180 to 180.
+    pub longitude: f64,
+    /// The place's name, when the customer picked one.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 impl WaConnection {
@@ -226,8 +288,9 @@ async fn sandbox_scan(
 
 /// Sandbox mode only: a customer writes to the shop's linked number. The message takes the real inbound
 /// path (ingress, `tdj.in.<tenant>.<chat>`, workers), so the bot's answer is sent back through the sandbox
-/// and appears in the conversation. Refused with 409 on the real WhatsApp gateway or before the number is
-/// connected.
+/// and appears in the conversation. It may carry media (base64, at most 700 000 bytes decoded) or a shared
+/// location, the text then being optional. Refused with 409 on the real WhatsApp gateway or before the
+/// number is connected.
 #[utoipa::path(post, path = "/api/v1/whatsapp/sandbox/messages", operation_id = "simulateWhatsappMessage",
     tag = "whatsapp",
     request_body = SandboxMessageRequest, security(("bearer" = [])),
@@ -239,8 +302,16 @@ async fn sandbox_message(
     user: AuthUser,
     ApiJson(req): ApiJson<SandboxMessageRequest>,
 ) -> Result<(StatusCode, Json<CommandAccepted>)> {
-    let accepted =
-        simulate_customer_message(&state, &user, &req.from, &req.name, &req.text).await?;
+    let accepted = simulate_customer_message(
+        &state,
+        &user,
+        &req.from,
+        &req.name,
+        &req.text,
+        req.media.as_ref(),
+        req.location.as_ref(),
+    )
+    .await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
@@ -254,14 +325,17 @@ pub(crate) async fn simulate_scan(state: &AppState, user: &AuthUser) -> Result<C
 }
 
 /// Sandbox: customer `from` (a phone number in international format) named `name` writes `text` to the
-/// shop's number (`POST /api/v1/whatsapp/sandbox/messages`). Owner only, audited (without the text).
-/// Errors: 403, 422 (fields `from`, `name`, `text`), 409 (real gateway, not connected), 503.
+/// shop's number, with `media` or a `location` if given (`POST /api/v1/whatsapp/sandbox/messages`). Owner
+/// only, audited (without the text). Errors: 403, 422 (fields `from`, `name`, `text`, `media.*`,
+/// `location.*`), 409 (real gateway, not connected), 503.
 pub(crate) async fn simulate_customer_message(
     state: &AppState,
     user: &AuthUser,
     from: &str,
     name: &str,
     text: &str,
+    media: Option<&SandboxMediaRequest>,
+    location: Option<&SandboxLocationRequest>,
 ) -> Result<CommandAccepted> {
     user.require_owner()?;
     let mut check = Check::default();
@@ -270,17 +344,76 @@ pub(crate) async fn simulate_customer_message(
         check.fail("from", crate::phone::PhoneNumber::MESSAGE);
     }
     let name = check.text("name", name, 0, 60);
-    let text = check.text("text", text, 1, schemas::MAX_CUSTOMER_TEXT_CHARS);
+    // Media or a location say it all: the text is then a caption, optional.
+    let min_text = usize::from(media.is_none() && location.is_none());
+    let text = check.text("text", text, min_text, schemas::MAX_CUSTOMER_TEXT_CHARS);
+    let media = media.map(|m| Box::new(sandbox_media(&mut check, m)));
+    let location = location.map(|l| sandbox_location(&mut check, l));
     check.finish()?;
     let digits = phone.map(|p| p.digits().to_owned()).unwrap_or_default();
     let command = WaCommand::SandboxMessage {
         from: format!("{digits}@s.whatsapp.net"),
         name,
         text,
-        media: None,
-        location: None,
+        media,
+        location,
     };
     audited_command(state, user, &command, "whatsapp.sandbox.message").await
+}
+
+/// The checked media of a sandbox message, its bytes re-encoded as read.
+fn sandbox_media(check: &mut Check, media: &SandboxMediaRequest) -> SandboxMedia {
+    let mime = media.mime.trim();
+    if mime.is_empty()
+        || mime.len() > 100
+        || !mime.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+    {
+        check.fail(
+            "media.mime",
+            "Type invalide : par exemple audio/ogg ou image/jpeg.",
+        );
+    }
+    let bytes = match BASE64.decode(media.data_base64.trim()) {
+        Ok(bytes) if bytes.len() > SANDBOX_MEDIA_MAX_BYTES => {
+            check.fail(
+                "media.data_base64",
+                "Au plus 700 000 octets une fois décodés : annoncez un fichier plus gros avec declared_size.",
+            );
+            Vec::new()
+        }
+        Ok(bytes) => bytes,
+        Err(_) => {
+            check.fail("media.data_base64", "Base64 invalide.");
+            Vec::new()
+        }
+    };
+    let file_name = check.optional_text("media.file_name", media.file_name.as_deref(), 255);
+    SandboxMedia {
+        kind: media.kind,
+        mime: mime.to_owned(),
+        data_base64: BASE64.encode(&bytes),
+        voice: media.voice,
+        seconds: media.seconds,
+        file_name,
+        declared_size: media.declared_size,
+    }
+}
+
+/// The checked location of a sandbox message.
+fn sandbox_location(check: &mut Check, location: &SandboxLocationRequest) -> Location {
+    let checked = Location {
+        latitude: location.latitude,
+        longitude: location.longitude,
+        name: check.optional_text("location.name", location.name.as_deref(), 200),
+        address: check.optional_text("location.address", location.address.as_deref(), 300),
+    };
+    if !checked.is_valid() {
+        check.fail(
+            "location",
+            "Coordonnées invalides : latitude entre -90 et 90, longitude entre -180 et 180.",
+        );
+    }
+    checked
 }
 
 /// Live connection events as Server-Sent Events: `status` first (the stored state), then the `qr` or

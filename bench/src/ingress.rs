@@ -98,8 +98,16 @@ async fn load(
         config.sandbox_qr_interval,
         config.sandbox_qr_count,
     ));
-    let node =
-        IngressNode::new(db.clone(), nats.clone(), subjects.clone(), gateway, config).await?;
+    let node = IngressNode::new(
+        db.clone(),
+        nats.clone(),
+        subjects.clone(),
+        gateway,
+        config,
+        store::crypto::MasterKey::generate(),
+        store::media::MediaConfig::default(),
+    )
+    .await?;
     let stop = CancellationToken::new();
     let running = tokio::spawn(node.clone().run(stop.clone()));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -216,6 +224,7 @@ async fn send(
         text: Some(format!("Bonjour, le pagne {id} est disponible ?")),
         kind: "direct".into(),
         from_me: false,
+        ..Default::default()
     };
     let request = nats.request(
         names::sandbox_inbound(subjects, tenant_id),

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use schemas::whatsapp::SandboxMedia;
+use schemas::{Location, MediaKind};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -38,11 +40,82 @@ pub struct IncomingMessage {
     pub kind: ChatKind,
     /// The customer's display name.
     pub push_name: String,
-    /// The text, or an image's caption; `None` for media without caption, reactions, etc.
+    /// The text, or a media's caption; `None` for media without caption, reactions, etc.
     pub text: Option<String>,
+    /// A voice note, photo or other media, announced but not downloaded.
+    pub media: Option<IncomingMedia>,
+    /// A shared location (or the current point of a live location).
+    pub location: Option<Location>,
     /// Sent from the shop's own phone (the owner answering by hand).
     pub from_me: bool,
     pub timestamp: DateTime<Utc>,
+}
+
+/// Media as WhatsApp announces it: what it is and how large it claims to be. The bytes are fetched only
+/// if the ingress decides to keep them ([`MediaDownload::fetch`]), so a file too large or of a kind the bot
+/// does not read costs no traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingMedia {
+    pub kind: MediaKind,
+    /// As the sender's phone declares it (not trusted: the bytes are checked once downloaded).
+    pub mime: String,
+    /// As the sender declares it, in bytes (0 when unknown).
+    pub declared_size: u64,
+    /// A recorded voice note (push-to-talk) rather than an audio file.
+    pub voice: bool,
+    pub seconds: Option<u32>,
+    /// A document's file name.
+    pub file_name: Option<String>,
+    pub download: MediaDownload,
+}
+
+/// Where a media's bytes come from: WhatsApp's media servers, or the sandbox's message itself.
+#[async_trait]
+pub trait MediaSource: Send + Sync {
+    /// The decrypted bytes. `Permanent` when retrying cannot help (expired or deleted on the server).
+    async fn fetch(&self) -> Result<Vec<u8>, GatewayError>;
+}
+
+/// A handle that downloads one message's media when asked. Clones share the source. It compares equal to
+/// any other and prints nothing (like [`Delivery`]): it holds media keys and addresses, never for logs.
+#[derive(Clone)]
+pub struct MediaDownload(Arc<dyn MediaSource>);
+
+impl MediaDownload {
+    pub fn new(source: impl MediaSource + 'static) -> Self {
+        Self(Arc::new(source))
+    }
+
+    /// Media whose bytes are already in hand (the sandbox, tests).
+    pub fn ready(bytes: Vec<u8>) -> Self {
+        Self::new(Ready(bytes))
+    }
+
+    pub async fn fetch(&self) -> Result<Vec<u8>, GatewayError> {
+        self.0.fetch().await
+    }
+}
+
+struct Ready(Vec<u8>);
+
+#[async_trait]
+impl MediaSource for Ready {
+    async fn fetch(&self) -> Result<Vec<u8>, GatewayError> {
+        Ok(self.0.clone())
+    }
+}
+
+impl std::fmt::Debug for MediaDownload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MediaDownload(..)")
+    }
+}
+
+/// Download handles say nothing about the message: events compare by their content.
+impl PartialEq for MediaDownload {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
 }
 
 /// Lifecycle and traffic of one tenant's connection, in order.
@@ -84,8 +157,9 @@ pub enum GatewayEvent {
         until: Option<DateTime<Utc>>,
         reason: String,
     },
-    /// A message, with the handle that acknowledges it to WhatsApp once it is stored.
-    Message(IncomingMessage, Delivery),
+    /// A message, with the handle that acknowledges it to WhatsApp once it is stored. Boxed: with its media
+    /// and location it is many times the size of every other event.
+    Message(Box<IncomingMessage>, Delivery),
 }
 
 /// The acknowledgement of one customer message to WhatsApp. The gateway sends WhatsApp its receipt only once
@@ -143,16 +217,20 @@ pub enum GatewayError {
 }
 
 /// What the sandbox gateway can play on a running connection, for demos and tests without a phone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Simulation {
     /// The shop's phone scans the QR code shown (or types the pairing code) and links `phone_number`
     /// (the sandbox's default number when `None`).
     Scan { phone_number: Option<String> },
-    /// A customer writes to the shop's linked number.
+    /// A customer writes to the shop's linked number: a text, media (with `text` as its caption) or a
+    /// location; `text` may be empty with either.
     CustomerMessage {
         from_jid: String,
         name: String,
         text: String,
+        /// Boxed like `WaCommand::SandboxMessage`'s: media make this variant many times the other's size.
+        media: Option<Box<SandboxMedia>>,
+        location: Option<Location>,
     },
 }
 
@@ -161,6 +239,14 @@ pub enum Simulation {
 pub trait Connection: Send + Sync {
     /// Sends a text; returns WhatsApp's id of the sent message.
     async fn send_text(&self, to_jid: &str, text: &str) -> Result<String, GatewayError>;
+    /// Sends a photo with `caption` (may be empty); returns WhatsApp's id of the sent message.
+    async fn send_image(
+        &self,
+        to_jid: &str,
+        bytes: Vec<u8>,
+        mime: &str,
+        caption: &str,
+    ) -> Result<String, GatewayError>;
     /// Shows (or clears) "typing…" in the chat.
     async fn typing(&self, to_jid: &str, on: bool) -> Result<(), GatewayError>;
     /// Unlinks the device from the phone and deletes the stored session.

@@ -36,6 +36,10 @@ pub const CATALOGUE: &[MetricDoc] = &[
         "Messages received from WhatsApp, by what the ingress did with them (outcome, reason).",
     ),
     (
+        "media_inbound_total",
+        "Customer voice notes, photos and other media, by kind and by what the ingress did with them (stored, too_large, quota_reached, unsupported, unavailable).",
+    ),
+    (
         "whatsapp_sends_total",
         "Replies the ingress took from the outbound stream, by result.",
     ),

@@ -16,6 +16,8 @@ use rand::seq::SliceRandom;
 use schemas::Subjects;
 use schemas::whatsapp::{WaCommand, WaCommandReply};
 use serde::{Deserialize, Serialize};
+use store::crypto::MasterKey;
+use store::media::MediaConfig;
 use store::{Db, whatsapp_sessions};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -55,12 +57,16 @@ pub struct IngressNode {
 }
 
 impl IngressNode {
+    /// `master` unwraps the shops' data keys, which seal the customer media the node keeps within `media`'s
+    /// limits (and open the product photos it sends).
     pub async fn new(
         db: Db,
         nats: async_nats::Client,
         subjects: Subjects,
         gateway: Arc<dyn WhatsAppGateway>,
         config: IngressConfig,
+        master: MasterKey,
+        media: MediaConfig,
     ) -> Result<Self> {
         config.validate()?;
         let node_id = config.node_id();
@@ -83,6 +89,8 @@ impl IngressNode {
                 subjects,
                 gateway,
                 config,
+                master,
+                media,
                 leases,
                 limiter,
                 tenants: Mutex::new(HashMap::new()),
@@ -399,11 +407,17 @@ impl IngressNode {
                 phone_number: phone_number.clone(),
             },
             WaCommand::SandboxMessage {
-                from, name, text, ..
+                from,
+                name,
+                text,
+                media,
+                location,
             } => Simulation::CustomerMessage {
                 from_jid: from.clone(),
                 name: name.clone(),
                 text: text.clone(),
+                media: media.clone(),
+                location: location.clone(),
             },
             WaCommand::Connect { .. } | WaCommand::Logout => return None,
         };
@@ -503,16 +517,20 @@ fn unavailable() -> WaCommandReply {
 }
 
 /// Runs an ingress node until `shutdown` (the `tdjaasa ingress` subcommand). The caller connects to
-/// PostgreSQL and NATS, provisions NATS, and builds the gateway (see [`crate::build_gateway`]).
+/// PostgreSQL and NATS, provisions NATS, and builds the gateway (see [`crate::build_gateway`]); `master` and
+/// `media` as for [`IngressNode::new`].
+#[allow(clippy::too_many_arguments)] // Each is a separately configured service the node is given.
 pub async fn run_node(
     db: Db,
     nats: async_nats::Client,
     subjects: Subjects,
     gateway: Arc<dyn WhatsAppGateway>,
     config: IngressConfig,
+    master: MasterKey,
+    media: MediaConfig,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    IngressNode::new(db, nats, subjects, gateway, config)
+    IngressNode::new(db, nats, subjects, gateway, config, master, media)
         .await?
         .run(shutdown)
         .await

@@ -1,5 +1,6 @@
 //! [`NodeState`]: what every task of one ingress node shares — connections to PostgreSQL and NATS, the
-//! gateway, the lease store, the send rate limiter and the [`TenantSlot`]s of the tenants it runs.
+//! gateway, the master key and media limits, the lease store, the send rate limiter and the [`TenantSlot`]s
+//! of the tenants it runs.
 //!
 //! A leaf of the ingress like [`crate::tenant_slot`]: the node creates it, the tenant sessions and both message
 //! directions read it, and it calls none of them.
@@ -12,6 +13,8 @@ use governor::DefaultKeyedRateLimiter;
 use schemas::Subjects;
 use schemas::whatsapp::WaEvent;
 use store::Db;
+use store::crypto::MasterKey;
+use store::media::MediaConfig;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -30,6 +33,10 @@ pub(crate) struct NodeState {
     pub subjects: Subjects,
     pub gateway: Arc<dyn WhatsAppGateway>,
     pub config: IngressConfig,
+    /// Unwraps each shop's data key, which seals its media.
+    pub master: MasterKey,
+    /// The largest customer media kept, and for how long.
+    pub media: MediaConfig,
     pub leases: LeaseStore,
     pub limiter: DefaultKeyedRateLimiter<Uuid>,
     pub tenants: Mutex<HashMap<Uuid, TenantSlot>>,

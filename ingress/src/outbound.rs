@@ -9,8 +9,9 @@
 //! **Each delivery**, stamped with the lease epoch it was consumed under: the epoch must still be the
 //! tenant's current one and the lease valid (otherwise the work is dropped and the message nacked for the
 //! owner); replies already sent (a recent-id set, then `message.status` in the database) are acked and
-//! skipped; then "typing…", a human-like pause, the per-tenant rate limit, a last lease check against the
-//! bucket, the send, and "typing" off. Transient failures are retried with backoff; after the last attempt the
+//! skipped; a reply with a photo loads it from the shop's media store (gone or expired: the text goes alone);
+//! then "typing…", a human-like pause, the per-tenant rate limit, a last lease check against the bucket, the
+//! send, and "typing" off. Transient failures are retried with backoff; after the last attempt the
 //! reply is marked `failed` with a French reason — never silently dropped.
 //!
 //! Delivery is at-least-once across a crash between the send and the `sent` mark; the lease makes that window
@@ -284,6 +285,25 @@ async fn send_reply(
         count("failed");
         return OutboundOutcome::Failed(TOO_OLD.into());
     }
+    let photo = match &reply.image {
+        Some(image) => match load_photo(shared, tenant_id, image.media_id).await {
+            Ok(Some(photo)) => Some(photo),
+            Ok(None) => {
+                tracing::warn!(%tenant_id, outbound_id = %reply.outbound_id, media_id = %image.media_id, "the reply's photo is missing or expired; sending its text alone");
+                None
+            }
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(%tenant_id, error = %e, "cannot read the reply's photo");
+                return OutboundOutcome::Dropped("database unavailable");
+            }
+            // Retrying cannot open it (wrong key, damaged row): the customer still gets the answer.
+            Err(e) => {
+                tracing::error!(%tenant_id, outbound_id = %reply.outbound_id, error.cause_chain = ?e, error.message = %e, "the reply's photo cannot be opened; sending its text alone");
+                None
+            }
+        },
+        None => None,
+    };
     let Some(mut live) = current_connection(connection, lease).await else {
         return OutboundOutcome::Dropped("not connected");
     };
@@ -308,7 +328,14 @@ async fn send_reply(
             count("dropped");
             return OutboundOutcome::Dropped("lease lost before sending");
         }
-        match live.send_text(&reply.customer_jid, &reply.text).await {
+        let sent = match &photo {
+            Some((bytes, mime)) => {
+                live.send_image(&reply.customer_jid, bytes.clone(), mime, &reply.text)
+                    .await
+            }
+            None => live.send_text(&reply.customer_jid, &reply.text).await,
+        };
+        match sent {
             Ok(whatsapp_id) => {
                 recent.insert(&reply.outbound_id);
                 recent.insert(&whatsapp_id);
@@ -378,6 +405,23 @@ async fn current_connection(
             found.ok().and_then(Result::ok).and_then(|c| c.clone())
         }
     }
+}
+
+/// The photo's bytes and type, or `None` when it is not (or no longer) in the shop's media store.
+async fn load_photo(
+    shared: &NodeState,
+    tenant_id: Uuid,
+    media_id: Uuid,
+) -> Result<Option<(Vec<u8>, String)>, store::Error> {
+    let mut tx = shared.db.tenant(TenantCtx::new(tenant_id)).await?;
+    let key = shared.master.data_key(&mut tx).await?;
+    let found = match store::media::get(&mut tx, &key, media_id).await {
+        Ok(media) => media.bytes.map(|bytes| (bytes, media.mime)),
+        Err(store::Error::NotFound) => None,
+        Err(e) => return Err(e),
+    };
+    tx.commit().await?;
+    Ok(found)
 }
 
 async fn delivery_status(

@@ -7,14 +7,17 @@
 //! - a core NATS message on `…wa.sandbox.<tenant>.scan` scans it: `Connecting`, then `Connected`;
 //! - a tenant linked before (its `whatsapp_session` row keeps a phone number) resumes connected at once, on
 //!   any node — the number is the sandbox's whole "stored session", forgotten on logout;
-//! - JSON [`SandboxInbound`] messages on `…wa.sandbox.<tenant>.inbound` arrive as customer messages. Like
+//! - JSON [`SandboxInbound`] messages on `…wa.sandbox.<tenant>.inbound` arrive as customer messages, with
+//!   media ([`SandboxMedia`]: announced with its kind, type and size like WhatsApp does; "downloading" it
+//!   decodes the base64 it carries) or a location. Like
 //!   WhatsApp's server, the sandbox holds a message until the ingress acknowledges it: a message sent as a
 //!   request (with a reply subject) is answered `{"accepted": true, "id": …}` only once the ingress stored it
 //!   in JetStream (or deliberately ignored it); no answer means not stored, and the sender sends it again with
 //!   the same `id`, as WhatsApp redelivers an unacknowledged message. A message arriving while the number is
 //!   not linked is not accepted either;
-//! - every text sent is published as a [`SandboxSent`] on `…wa.sandbox.<tenant>.sent`, so a demo or a test in
-//!   another process sees exactly what went out;
+//! - every text or photo sent is published as a [`SandboxSent`] on `…wa.sandbox.<tenant>.sent` (a photo as
+//!   [`SandboxSentImage`]: its type, size and SHA-256, not its bytes), so a demo or a test in another process
+//!   sees exactly what went out;
 //! - a new connection of a tenant ends the older ones with `Replaced`, as WhatsApp does.
 
 use std::sync::Arc;
@@ -22,19 +25,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::Utc;
 use futures::StreamExt;
-use schemas::Subjects;
-use schemas::whatsapp::WaStatus;
+use schemas::whatsapp::{SandboxMedia, WaStatus};
+use schemas::{Location, Subjects};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use store::{Db, TenantCtx, whatsapp_sessions};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
 use crate::gateway::{
-    ChatKind, Connection, Delivery, GatewayError, GatewayEvent, IncomingMessage, Simulation,
-    StartOptions, WhatsAppGateway,
+    ChatKind, Connection, Delivery, GatewayError, GatewayEvent, IncomingMedia, IncomingMessage,
+    MediaDownload, MediaSource, Simulation, StartOptions, WhatsAppGateway,
 };
 use crate::names;
 
@@ -65,20 +71,53 @@ pub struct SandboxInbound {
     pub kind: String,
     #[serde(default)]
     pub from_me: bool,
+    /// A voice note, photo or other media (with `text` as its caption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<SandboxMedia>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// An empty direct message, to build others with `..Default::default()`.
+impl Default for SandboxInbound {
+    fn default() -> Self {
+        Self {
+            id: None,
+            from: String::new(),
+            name: String::new(),
+            text: None,
+            kind: direct(),
+            from_me: false,
+            media: None,
+            location: None,
+        }
+    }
 }
 
 fn direct() -> String {
     "direct".into()
 }
 
-/// A text the sandbox "sent on WhatsApp".
+/// A text, or a photo with its caption, the sandbox "sent on WhatsApp".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SandboxSent {
     pub id: String,
     pub to: String,
+    /// The text, or the photo's caption.
     pub text: String,
     /// Which connection sent it (tells nodes apart in fail-over tests).
     pub connection: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<SandboxSentImage>,
+}
+
+/// A photo the sandbox sent: enough to tell which one, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxSentImage {
+    pub mime: String,
+    pub size_bytes: u64,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
 }
 
 /// The sandbox's acknowledgement of a [`SandboxInbound`] sent as a request: the ingress stored it.
@@ -256,7 +295,7 @@ impl Run {
         if !self.connected.load(Ordering::SeqCst) {
             return true;
         }
-        let message = incoming(message);
+        let message = Box::new(incoming(message));
         let Some(reply) = reply else {
             return self
                 .emit(GatewayEvent::Message(message, Delivery::untracked()))
@@ -336,14 +375,14 @@ impl Run {
                 Some(simulation) = simulations.recv() => {
                     let alive = match simulation {
                         Simulation::Scan { phone_number } => self.scan(phone_number).await,
-                        Simulation::CustomerMessage { from_jid, name, text } => {
+                        Simulation::CustomerMessage { from_jid, name, text, media, location } => {
                             self.inject(SandboxInbound {
-                                id: None,
                                 from: from_jid,
                                 name,
                                 text: Some(text),
-                                kind: direct(),
-                                from_me: false,
+                                media: media.map(|media| *media),
+                                location,
+                                ..SandboxInbound::default()
                             }, None)
                             .await
                         }
@@ -381,8 +420,40 @@ fn incoming(message: SandboxInbound) -> IncomingMessage {
         kind,
         push_name: message.name,
         text: message.text,
+        media: message.media.map(announced),
+        location: message.location,
         from_me: message.from_me,
         timestamp: Utc::now(),
+    }
+}
+
+/// Sandbox media as WhatsApp would announce it: the declared size, else the bytes' length.
+fn announced(media: SandboxMedia) -> IncomingMedia {
+    let bytes = BASE64.decode(media.data_base64.trim()).ok();
+    let length = bytes.as_ref().map_or(0, |b| b.len() as u64);
+    IncomingMedia {
+        kind: media.kind,
+        mime: media.mime,
+        declared_size: media.declared_size.unwrap_or(length),
+        voice: media.voice,
+        seconds: media.seconds,
+        file_name: media.file_name,
+        download: match bytes {
+            Some(bytes) => MediaDownload::ready(bytes),
+            None => MediaDownload::new(Undecodable),
+        },
+    }
+}
+
+/// Media whose base64 does not decode: a download WhatsApp could not serve.
+struct Undecodable;
+
+#[async_trait]
+impl MediaSource for Undecodable {
+    async fn fetch(&self) -> Result<Vec<u8>, GatewayError> {
+        Err(GatewayError::Permanent(
+            "sandbox media: invalid base64".into(),
+        ))
     }
 }
 
@@ -398,9 +469,14 @@ struct SandboxConnection {
     _guard: DropGuard,
 }
 
-#[async_trait]
-impl Connection for SandboxConnection {
-    async fn send_text(&self, to_jid: &str, text: &str) -> Result<String, GatewayError> {
+impl SandboxConnection {
+    /// "Sends" on WhatsApp: publishes what went out on the `sent` subject.
+    async fn send(
+        &self,
+        to_jid: &str,
+        text: &str,
+        image: Option<SandboxSentImage>,
+    ) -> Result<String, GatewayError> {
         if self.stop.is_cancelled() || !self.connected.load(Ordering::SeqCst) {
             return Err(GatewayError::NotConnected(
                 "sandbox connection not linked".into(),
@@ -411,6 +487,7 @@ impl Connection for SandboxConnection {
             to: to_jid.to_owned(),
             text: text.to_owned(),
             connection: self.connection_id.clone(),
+            image,
         };
         let payload = serde_json::to_vec(&sent).map_err(transient)?;
         self.nats
@@ -419,6 +496,28 @@ impl Connection for SandboxConnection {
             .map_err(transient)?;
         self.nats.flush().await.map_err(transient)?;
         Ok(sent.id)
+    }
+}
+
+#[async_trait]
+impl Connection for SandboxConnection {
+    async fn send_text(&self, to_jid: &str, text: &str) -> Result<String, GatewayError> {
+        self.send(to_jid, text, None).await
+    }
+
+    async fn send_image(
+        &self,
+        to_jid: &str,
+        bytes: Vec<u8>,
+        mime: &str,
+        caption: &str,
+    ) -> Result<String, GatewayError> {
+        let image = SandboxSentImage {
+            mime: mime.to_owned(),
+            size_bytes: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        };
+        self.send(to_jid, caption, Some(image)).await
     }
 
     async fn typing(&self, _to_jid: &str, _on: bool) -> Result<(), GatewayError> {

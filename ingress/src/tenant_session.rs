@@ -396,7 +396,7 @@ impl TenantSession {
                     &self.lease,
                     &self.recent,
                     &self.stop,
-                    message,
+                    *message,
                     delivery,
                 )
                 .await;

@@ -20,6 +20,8 @@ use ingress::whatsapp::{Network, SessionBackend, WaConfig, start_session};
 use ingress::{IngressConfig, IngressNode, SandboxGateway};
 use schemas::Subjects;
 use sqlx::PgPool;
+use store::crypto::MasterKey;
+use store::media::MediaConfig;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -74,6 +76,8 @@ impl SandboxNode {
             subjects.clone(),
             Arc::new(gateway),
             config,
+            MasterKey::generate(),
+            MediaConfig::default(),
         )
         .await
         .expect("ingress node");
@@ -163,7 +167,7 @@ fn message(id: &str, from: &str, kind: &str) -> SandboxInbound {
         name: "Awa".into(),
         text: Some("Bonjour, le pagne bleu est dispo ?".into()),
         kind: kind.into(),
-        from_me: false,
+        ..SandboxInbound::default()
     }
 }
 
@@ -314,7 +318,7 @@ async fn next_message(
     tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match events.recv().await.expect("the connection runs") {
-                GatewayEvent::Message(message, delivery) => return (message, delivery),
+                GatewayEvent::Message(message, delivery) => return (*message, delivery),
                 _ => continue,
             }
         }

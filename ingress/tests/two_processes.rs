@@ -18,6 +18,9 @@ const CUSTOMER: &str = "2250709090909@s.whatsapp.net";
 /// How long an outbound fetch waits on the server (`expires` in `ingress::outbound`), with some slack.
 const OUTBOUND_FETCH_EXPIRY: Duration = Duration::from_millis(5500);
 
+/// Base64 of 32 bytes, the nodes' shared master key.
+const TEST_MASTER_KEY: &str = "dGRqYWFzYS10d28tcHJvY2Vzc2VzLXRlc3Qta2V5ISE=";
+
 /// A node process, killed when dropped.
 struct NodeProcess {
     id: String,
@@ -36,6 +39,8 @@ impl NodeProcess {
                 "DATABASE_APP_URL",
                 format!("postgres://tdjaasa_app@127.0.0.1:5432/{database}"),
             )
+            // One key for every process: a shop's media sealed by one node open on the next.
+            .env("TDJ_MASTER_KEY", TEST_MASTER_KEY)
             .env("NATS_URL", testkit::nats::nats_url())
             .env("NATS_PREFIX", subjects.prefix())
             .env("INGRESS_NODE_ID", id)

@@ -17,6 +17,7 @@ use schemas::Subjects;
 use schemas::whatsapp::{WaCommand, WaCommandReply, WaEvent, WaStatus};
 use sqlx::PgPool;
 use store::crypto::MasterKey;
+use store::media::MediaConfig;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 use whatsapp_rust::anyhow;
@@ -516,7 +517,8 @@ impl OfflineNode {
         tdj_nats::provision(&nats, &subjects, &testkit::nats::TEST_STREAMS)
             .await
             .expect("provision NATS");
-        let gateway = WhatsAppRustGateway::new(db.clone(), MasterKey::generate(), offline_config())
+        let master = MasterKey::generate();
+        let gateway = WhatsAppRustGateway::new(db.clone(), master.clone(), offline_config())
             .with_network(network);
         let node = IngressNode::new(
             db,
@@ -524,6 +526,8 @@ impl OfflineNode {
             subjects.clone(),
             Arc::new(gateway),
             config,
+            master,
+            MediaConfig::default(),
         )
         .await
         .expect("ingress node");

@@ -36,7 +36,7 @@ pub enum WaCommand {
         text: String,
         /// A voice note, photo or other media the customer sends.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        media: Option<SandboxMedia>,
+        media: Option<Box<SandboxMedia>>,
         /// A location the customer shares.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         location: Option<crate::Location>,

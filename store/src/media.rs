@@ -250,8 +250,8 @@ pub fn sniff(bytes: &[u8]) -> Option<(MediaKind, &'static str)> {
     let mime = found.mime_type();
     let kind = match mime {
         "image/jpeg" | "image/png" | "image/webp" => MediaKind::Image,
-        "audio/ogg" | "audio/mpeg" | "audio/x-wav" | "audio/aac" | "audio/amr" | "audio/x-flac"
-        | "audio/m4a" | "video/mp4" | "video/webm" => MediaKind::Audio,
+        "audio/ogg" | "audio/opus" | "audio/mpeg" | "audio/x-wav" | "audio/aac" | "audio/amr"
+        | "audio/x-flac" | "audio/m4a" | "video/mp4" | "video/webm" => MediaKind::Audio,
         _ => return None,
     };
     // Voice notes recorded by browsers and phones come in MP4 or WebM containers; they are heard as audio.
@@ -259,6 +259,8 @@ pub fn sniff(bytes: &[u8]) -> Option<(MediaKind, &'static str)> {
         "video/mp4" | "audio/m4a" => "audio/mp4",
         "video/webm" => "audio/webm",
         "audio/x-wav" => "audio/wav",
+        // WhatsApp's voice notes are Opus in an Ogg container: `audio/ogg` is what models accept.
+        "audio/opus" => "audio/ogg",
         "audio/x-flac" => "audio/flac",
         other => other,
     };
@@ -283,6 +285,10 @@ mod tests {
             sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
             Some((MediaKind::Image, "image/png"))
         );
+        let mut voice_note = b"OggS\0\x02".to_vec();
+        voice_note.resize(28, 0);
+        voice_note.extend_from_slice(b"OpusHead\x01\x01");
+        assert_eq!(sniff(&voice_note), Some((MediaKind::Audio, "audio/ogg")));
         assert_eq!(sniff(b"%PDF-1.7\n"), None);
         assert_eq!(sniff(b"<svg xmlns='http://www.w3.org/2000/svg'/>"), None);
         assert_eq!(sniff(b"hello"), None);

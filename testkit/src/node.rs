@@ -18,6 +18,9 @@ pub struct NodeEnv {
     pub db: store::Db,
     pub nats: async_nats::Client,
     pub subjects: Subjects,
+    /// Opens the shops' media; the same key as the API and workers of the test.
+    pub master: store::crypto::MasterKey,
+    pub media: store::media::MediaConfig,
 }
 
 impl NodeEnv {
@@ -81,6 +84,8 @@ pub async fn start_node_with(
         env.subjects.clone(),
         gateway,
         config,
+        env.master.clone(),
+        env.media.clone(),
     )
     .await
     .expect("ingress node");

@@ -170,7 +170,7 @@ async fn bot_replies_count_toward_the_monthly_limit(pool: PgPool) {
     let mut tx = app.db.tenant(ctx).await.expect("tx");
     let before = answer_permission(&mut tx, now).await.expect("permission");
     record_inbound(&mut tx, now).await.expect("inbound");
-    record_bot_reply(&mut tx, now, 120, 30)
+    record_bot_reply(&mut tx, now, tokens(120, 30))
         .await
         .expect("reply");
     let after = answer_permission(&mut tx, now).await.expect("permission");
@@ -178,7 +178,7 @@ async fn bot_replies_count_toward_the_monthly_limit(pool: PgPool) {
     let next = answer_permission(&mut tx, next_month)
         .await
         .expect("permission");
-    record_bot_reply(&mut tx, next_month, 10, 5)
+    record_bot_reply(&mut tx, next_month, tokens(10, 5))
         .await
         .expect("reply");
     tx.commit().await.expect("commit");
@@ -222,7 +222,7 @@ async fn two_chats_of_one_shop_count_usage_without_waiting_for_each_other_and_fo
     let ctx = TenantCtx::new(shop.tenant_id);
     let now = Utc::now();
     let mut slow_turn = app.db.tenant(ctx).await.expect("tx");
-    record_bot_reply(&mut slow_turn, now, 100, 10)
+    record_bot_reply(&mut slow_turn, now, tokens(100, 10))
         .await
         .expect("reply");
 
@@ -230,7 +230,9 @@ async fn two_chats_of_one_shop_count_usage_without_waiting_for_each_other_and_fo
     let other_turn = async {
         let mut tx = app.db.tenant(ctx).await.expect("tx");
         record_inbound(&mut tx, now).await.expect("inbound");
-        record_bot_reply(&mut tx, now, 50, 5).await.expect("reply");
+        record_bot_reply(&mut tx, now, tokens(50, 5))
+            .await
+            .expect("reply");
         tx.commit().await.expect("commit");
     };
     let waited = tokio::time::timeout(std::time::Duration::from_secs(3), other_turn).await;
@@ -265,4 +267,12 @@ async fn two_chats_of_one_shop_count_usage_without_waiting_for_each_other_and_fo
     assert_eq!(totals().await, (2, 1, 150, 15), "after folding");
     assert_eq!(app.count("usage_delta", shop.tenant_id).await, 0);
     assert_eq!(app.count("tenant_usage", shop.tenant_id).await, 1);
+}
+
+fn tokens(prompt: i64, output: i64) -> store::billing::Tokens {
+    store::billing::Tokens {
+        prompt,
+        output,
+        media: 0,
+    }
 }

@@ -149,29 +149,6 @@ async fn from_whatsapp(app: &crate::helpers::TestApp, shop: &crate::helpers::Sho
     assert_eq!(outcome, workers::Outcome::Ack, "{text}");
 }
 
-/// Every reply published for the ingress on the shop's outbound subject.
-async fn outbound_replies(
-    app: &crate::helpers::TestApp,
-    shop: &crate::helpers::Shop,
-) -> Vec<schemas::OutboundReply> {
-    let js = async_nats::jetstream::new(app.nats.clone());
-    let mut stream = js
-        .get_stream(app.subjects.outbound_stream())
-        .await
-        .expect("stream");
-    let state = stream.info().await.expect("info").state.clone();
-    let mut replies = Vec::new();
-    for seq in state.first_sequence..=state.last_sequence {
-        let Ok(message) = stream.get_raw_message(seq).await else {
-            continue;
-        };
-        if message.subject.as_str() == app.subjects.outbound(shop.tenant_id) {
-            replies.push(serde_json::from_slice(&message.payload).expect("OutboundReply"));
-        }
-    }
-    replies
-}
-
 async fn messages_of(
     app: &crate::helpers::TestApp,
     shop: &crate::helpers::Shop,

@@ -91,7 +91,8 @@ async fn spawn(
     let billing = api::billing::Billing::from_config(&billing_config, &master_key, false)
         .expect("billing config");
     let state = AppState::new(db.clone(), nats.clone(), subjects.clone(), config, tokens)
-        .with_billing(billing);
+        .with_billing(billing)
+        .with_master_key(master_key.clone());
     let app = Application::build(state).await.expect("bind");
     let address = format!("http://127.0.0.1:{}", app.port());
     let shutdown = CancellationToken::new();

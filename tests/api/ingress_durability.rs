@@ -35,6 +35,7 @@ async fn a_message_is_acknowledged_only_once_jetstream_stored_it_even_after_an_o
         text: Some("Bonjour, vous livrez à Yopougon ?".into()),
         kind: "direct".into(),
         from_me: false,
+        ..Default::default()
     };
     let subject = names::sandbox_inbound(&app.subjects, shop.tenant_id);
     let payload = serde_json::to_vec(&message).expect("json");
@@ -122,6 +123,8 @@ async fn a_reply_sent_while_the_database_is_down_is_recorded_as_sent_once_it_is_
         db: db_through(&pool, &proxy).await,
         nats: app.nats.clone(),
         subjects: app.subjects.clone(),
+        master: app.master_key.clone(),
+        media: store::media::MediaConfig::default(),
     };
     let config = ingress::IngressConfig {
         typing_delay_min: Duration::from_secs(2),

@@ -173,6 +173,7 @@ async fn group_status_and_captionless_messages_are_not_published(pool: PgPool) {
             text: text.map(str::to_owned),
             kind: kind.into(),
             from_me: false,
+            ..Default::default()
         };
         app.nats
             .publish(
@@ -212,6 +213,16 @@ impl Connection for Idle {
     async fn send_text(&self, _: &str, _: &str) -> Result<String, GatewayError> {
         Err(GatewayError::NotConnected("scripted".into()))
     }
+    async fn send_image(
+        &self,
+        _: &str,
+        _: Vec<u8>,
+        _: &str,
+        _: &str,
+    ) -> Result<String, GatewayError> {
+        Err(GatewayError::NotConnected("idle".into()))
+    }
+
     async fn typing(&self, _: &str, _: bool) -> Result<(), GatewayError> {
         Ok(())
     }

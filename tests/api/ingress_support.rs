@@ -22,6 +22,8 @@ pub fn node_env(app: &TestApp) -> NodeEnv {
         db: app.db.clone(),
         nats: app.nats.clone(),
         subjects: app.subjects.clone(),
+        master: app.master_key.clone(),
+        media: store::media::MediaConfig::default(),
     }
 }
 
@@ -77,6 +79,7 @@ pub async fn customer_writes(app: &TestApp, tenant_id: Uuid, from: &str, id: &st
         text: Some(text.to_owned()),
         kind: "direct".into(),
         from_me: false,
+        ..Default::default()
     };
     app.nats
         .publish(

@@ -508,9 +508,35 @@ pub async fn arrange(app: &TestApp) -> Victim {
         .await
         .expect("slug");
 
+    // A voice note in the shop's media store, its bytes carrying the customer's words.
+    let media_id = Uuid::new_v4();
+    let mut tx = app
+        .db
+        .tenant(store::TenantCtx::new(owner.tenant_id))
+        .await
+        .expect("tenant tx");
+    let key = app.master_key.data_key(&mut tx).await.expect("data key");
+    let voice = [b"OggS\0\x02".as_slice(), SECRET_WORDS.as_bytes()].concat();
+    store::media::put(
+        &mut tx,
+        &key,
+        &store::media::NewMedia {
+            media_id,
+            kind: schemas::MediaKind::Audio,
+            mime: "audio/ogg",
+            bytes: &voice,
+            expires_at: None,
+            product: None,
+        },
+    )
+    .await
+    .expect("media");
+    tx.commit().await.expect("commit");
+
     let tenant = owner.tenant_id.to_string();
     let owned = [
         ("products/{id}", product_id.clone()),
+        ("media/{media_id}", media_id.to_string()),
         ("orders/{id}", order_id.to_string()),
         ("conversations/{chat}", chat_id.clone()),
         ("dead-letters/{id}", dead_letter.to_string()),

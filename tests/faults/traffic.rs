@@ -111,6 +111,7 @@ pub async fn drive(cluster: &Cluster, chats: &[Chat], traffic: Traffic) -> Sent 
                     text: Some(text),
                     kind: "direct".into(),
                     from_me: false,
+                    ..Default::default()
                 };
                 for _ in 0..traffic.copies {
                     retries += deliver(&nats, &subject, &message).await;

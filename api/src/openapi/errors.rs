@@ -83,6 +83,7 @@ fn standard_description(status: &str) -> Option<&'static str> {
         }
         "404" => "No such resource in this shop (`not_found`)",
         "409" => "Conflicts with existing data (the code says which)",
+        "410" => "Kept no more (`gone`), e.g. expired media",
         "413" => "The body is too large (`payload_too_large`)",
         "415" => "Wrong Content-Type (`unsupported_media_type`)",
         "422" => "Invalid fields (`validation_failed`, with `fields`) or a refused request",

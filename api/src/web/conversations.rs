@@ -8,10 +8,11 @@ use axum::http::{HeaderMap, StatusCode};
 
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::{Duration, Utc};
-use schemas::Channel;
-use schemas::commerce::MessageStatus;
+use chrono::{DateTime, Duration, Utc};
+use schemas::commerce::{Author, MessageStatus};
+use schemas::{Attachment, Channel, Location, MediaKind, MediaRefusal};
 use serde::Deserialize;
+use store::media::MediaConfig;
 use store::messages::Message;
 use store::{dead_letters, messages};
 
@@ -54,9 +55,33 @@ pub struct MessageView {
     pub failed: bool,
     /// For a bot reply: the engine, the tools it used, the orders it took ("Gemini · recherche, commande").
     pub turn: String,
+    /// A voice note or photo the message carried, or why it is not shown.
+    pub media: Option<MediaView>,
+    /// What the customer said in a voice note, as the model heard it (empty when unknown).
+    pub transcript: String,
+    /// A location the customer shared.
+    pub location: Option<LocationView>,
 }
 
-pub fn message_views(lang: Lang, list: &[Message]) -> Vec<MessageView> {
+/// A message's media as the transcript shows it.
+pub struct MediaView {
+    /// `audio` (a player), `image` (a thumbnail) or `note` (not shown: `note` says why).
+    pub show: &'static str,
+    /// Where the dashboard serves the bytes.
+    pub src: String,
+    /// "Message vocal (0:12)", or the photo's alternative text.
+    pub label: String,
+    pub note: String,
+}
+
+/// A shared location: its description and a map link.
+pub struct LocationView {
+    pub text: String,
+    pub url: String,
+}
+
+pub fn message_views(lang: Lang, media: &MediaConfig, list: &[Message]) -> Vec<MessageView> {
+    let now = Utc::now();
     list.iter()
         .map(|m| MessageView {
             id: m.message_id.to_string(),
@@ -76,8 +101,113 @@ pub fn message_views(lang: Lang, list: &[Message]) -> Vec<MessageView> {
                 .as_ref()
                 .map(|t| turn_summary(lang, t))
                 .unwrap_or_default(),
+            media: m
+                .attachment
+                .as_ref()
+                .map(|a| media_view(lang, media, now, m, a)),
+            transcript: m.transcript.clone().unwrap_or_default(),
+            location: m.location.as_ref().map(|l| location_view(l)),
         })
         .collect()
+}
+
+/// How a message's attachment shows. Customer media expire after the retention period; the transcript
+/// tells from the message's age, without opening the media store for every message.
+fn media_view(
+    lang: Lang,
+    config: &MediaConfig,
+    now: DateTime<Utc>,
+    message: &Message,
+    attachment: &Attachment,
+) -> MediaView {
+    let note = |note: String| MediaView {
+        show: "note",
+        src: String::new(),
+        label: String::new(),
+        note,
+    };
+    let kept = attachment.kind.is_understood() && attachment.refused.is_none();
+    let Some(media_id) = attachment.media_id.filter(|_| kept) else {
+        return note(refusal_note(lang, config, attachment));
+    };
+    // Product photos the bot sends are kept; customer media go after the retention period.
+    if message.author == Author::Customer && config.expires_at(message.sent_at) <= now {
+        return note(lang.t("chat.media.expired").into_owned());
+    }
+    let src = crate::media::page_url(media_id);
+    match attachment.kind {
+        MediaKind::Audio => {
+            let what = if attachment.voice {
+                lang.t("chat.media.voice")
+            } else {
+                lang.t("chat.media.audio")
+            };
+            let label = match attachment.seconds {
+                Some(seconds) => format!("{what} ({}:{:02})", seconds / 60, seconds % 60),
+                None => what.into_owned(),
+            };
+            MediaView {
+                show: "audio",
+                src,
+                label,
+                note: String::new(),
+            }
+        }
+        _ => MediaView {
+            show: "image",
+            src,
+            label: if message.author == Author::Customer {
+                lang.t("chat.media.customer_photo").into_owned()
+            } else {
+                lang.t("chat.media.bot_photo").into_owned()
+            },
+            note: String::new(),
+        },
+    }
+}
+
+/// Why a customer's media is not shown: a kind the bot does not read, or a voice note or photo not kept.
+fn refusal_note(lang: Lang, config: &MediaConfig, attachment: &Attachment) -> String {
+    match attachment.kind {
+        MediaKind::Video => return lang.t("chat.media.video").into_owned(),
+        MediaKind::Sticker => return lang.t("chat.media.sticker").into_owned(),
+        MediaKind::Document => {
+            return match attachment.file_name.as_deref().map(str::trim) {
+                Some(name) if !name.is_empty() => lang.tf("chat.media.document", &[("name", name)]),
+                _ => lang.t("chat.media.document_unnamed").into_owned(),
+            };
+        }
+        MediaKind::Audio | MediaKind::Image => {}
+    }
+    let what = match attachment.kind {
+        MediaKind::Image => lang.t("chat.media.not_kept.image"),
+        _ if attachment.voice => lang.t("chat.media.not_kept.voice"),
+        _ => lang.t("chat.media.not_kept.audio"),
+    };
+    let why = match attachment.refused {
+        Some(MediaRefusal::TooLarge) if attachment.size_bytes > 0 => lang.tf(
+            "chat.media.too_large",
+            &[
+                ("size", &lang.file_size(attachment.size_bytes)),
+                ("max", &lang.file_size(config.media_max_bytes)),
+            ],
+        ),
+        Some(MediaRefusal::TooLarge) => lang.tf(
+            "chat.media.too_large_unknown",
+            &[("max", &lang.file_size(config.media_max_bytes))],
+        ),
+        Some(MediaRefusal::QuotaReached) => lang.t("chat.media.quota").into_owned(),
+        Some(MediaRefusal::Unsupported) => lang.t("chat.media.unsupported").into_owned(),
+        Some(MediaRefusal::Unavailable) | None => lang.t("chat.media.unavailable").into_owned(),
+    };
+    lang.tf("chat.media.because", &[("what", &what), ("why", &why)])
+}
+
+fn location_view(location: &Location) -> LocationView {
+    LocationView {
+        text: location.describe(),
+        url: location.map_url(),
+    }
 }
 
 /// "IA Gemini · search_products, create_order · CMD-1A2B3C4D · transmis à l'équipe".
@@ -320,7 +450,7 @@ async fn transcript_page(
     chrome.title = display_name(&chat);
     render(&TranscriptTemplate {
         chat_id: chat.chat_id.to_string(),
-        messages: message_views(lang, &list),
+        messages: message_views(lang, &state.media, &list),
         paused_until: chat
             .bot_paused_until
             .filter(|u| *u > Utc::now())

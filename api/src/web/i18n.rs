@@ -69,6 +69,28 @@ impl Lang {
     pub fn datetime(self, at: DateTime<Utc>) -> String {
         format!("{}, {}", self.date(at), at.format("%H:%M"))
     }
+
+    /// A file's size: "12,4 Mo", "850 Ko" / "12.4 MB", "850 KB" (binary units, so 10 MiB reads "10 Mo").
+    pub fn file_size(self, bytes: u64) -> String {
+        const KIB: f64 = 1024.0;
+        const MIB: f64 = 1024.0 * 1024.0;
+        let (kb, mb, decimal) = match self {
+            Lang::Fr => ("Ko", "Mo", ","),
+            Lang::En => ("KB", "MB", "."),
+        };
+        // Precision beyond 2^53 bytes does not matter for one decimal place.
+        let bytes = bytes as f64;
+        if bytes < MIB {
+            return format!("{} {kb}", (bytes / KIB).ceil());
+        }
+        let tenths = (bytes / MIB * 10.0).round() / 10.0;
+        let number = if tenths.fract() == 0.0 {
+            format!("{tenths:.0}")
+        } else {
+            format!("{tenths:.1}").replace('.', decimal)
+        };
+        format!("{number} {mb}")
+    }
 }
 
 /// 1500000 → "1 500 000" with no-break spaces.
@@ -117,6 +139,15 @@ mod tests {
         );
         assert_eq!(Lang::from_accept_language(Some("de-DE")), Lang::Fr);
         assert_eq!(Lang::from_accept_language(None), Lang::Fr);
+    }
+
+    #[test]
+    fn file_sizes_are_written_in_the_users_language() {
+        assert_eq!(Lang::Fr.file_size(10 * 1024 * 1024), "10 Mo");
+        assert_eq!(Lang::Fr.file_size(13_002_342), "12,4 Mo");
+        assert_eq!(Lang::En.file_size(13_002_342), "12.4 MB");
+        assert_eq!(Lang::Fr.file_size(850 * 1024), "850 Ko");
+        assert_eq!(Lang::Fr.file_size(1), "1 Ko");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub(crate) mod home;
 pub mod i18n;
 mod knowledge_form;
 pub(crate) mod live;
+pub(crate) mod media;
 pub(crate) mod onboarding;
 pub(crate) mod orders;
 pub(crate) mod products;
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .merge(orders::router())
         .merge(conversations::router())
         .merge(test_chat::router())
+        .merge(media::router())
         .merge(live::router())
         .merge(admin::router())
         .merge(team::router().merge(account::router()))

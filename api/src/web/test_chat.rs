@@ -1,8 +1,9 @@
 //! "Test your bot": a chat box that talks to the bot through the simulator channel, so the owner sees exactly
-//! what customers would get (same pipeline, same catalogue, same assistant), before or after paying.
+//! what customers would get (same pipeline, same catalogue, same assistant), before or after paying. The
+//! owner may send a voice note or a photo too (a multipart form; the plain form still posts text).
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -11,12 +12,13 @@ use serde::Deserialize;
 use store::{chats, messages};
 
 use super::conversations::{MessageView, message_views};
-use super::error::WebResult;
-use super::form::Posted;
+use super::error::{WebError, WebResult};
+use super::form::{Posted, verify};
 use super::session::Session;
 use super::view::{Chrome, Flash, render};
 use crate::AppState;
-use crate::simulator::SimulatedMessage;
+use crate::media::{Upload, limit_body, read_form, upload_body_limit};
+use crate::simulator::{SimulatedMessage, declared_length, is_multipart};
 
 /// The pretend customer of the test chat (one per shop, shared by its users).
 const TEST_NUMBER: &str = "+225 07 00 00 00 00";
@@ -25,7 +27,11 @@ const TEST_NUMBER: &str = "+225 07 00 00 00 00";
 const SHOWN: i64 = 60;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/app/test", get(page).post(send))
+    // Uploads are limited by the media configuration, in the handler.
+    Router::new().route(
+        "/app/test",
+        get(page).post(send).layer(DefaultBodyLimit::disable()),
+    )
 }
 
 #[derive(askama::Template)]
@@ -49,7 +55,7 @@ async fn transcript(state: &AppState, session: &Session) -> WebResult<Vec<Messag
         None => Vec::new(),
     };
     tx.commit().await?;
-    Ok(message_views(session.lang, &list))
+    Ok(message_views(session.lang, &state.media, &list))
 }
 
 /// The simulator: talk to the shop's bot as a customer would.
@@ -80,36 +86,72 @@ struct SendForm {
     text: String,
 }
 
+/// Posts the owner's test message: a plain form (text), or a multipart one that may carry a voice note or
+/// a photo.
 async fn send(
     State(state): State<AppState>,
     headers: HeaderMap,
-    posted: Posted<SendForm>,
+    request: Request,
 ) -> WebResult<Response> {
-    let Posted { session, form } = posted;
+    let (session, text, file) = if is_multipart(&request) {
+        let declared = declared_length(&request);
+        let (mut parts, body) = limit_body(request, upload_body_limit(&state.media)).into_parts();
+        let session = Session::from_request_parts(&mut parts, &state).await?;
+        let multipart = Multipart::from_request(Request::from_parts(parts, body), &state)
+            .await
+            .map_err(|_| crate::Error::BadRequest("Formulaire illisible.".into()))?;
+        // The token comes first in the form: a forged upload is refused before its file is read.
+        let check_token = |fields: &[(String, String)]| {
+            let token = fields
+                .iter()
+                .find(|(name, _)| name == "_csrf")
+                .map_or("", |(_, value)| value.as_str());
+            verify(&session, token)
+        };
+        let form = read_form::<WebError>(multipart, &state.media, declared, check_token).await?;
+        verify(&session, &form.text("_csrf"))?;
+        (session, form.text("text"), form.file)
+    } else {
+        let Posted { session, form } = Posted::<SendForm>::from_request(request, &state).await?;
+        (session, form.text, None)
+    };
+    send_as_customer(&state, &headers, &session, text, file).await
+}
+
+async fn send_as_customer(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &Session,
+    text: String,
+    file: Option<Upload>,
+) -> WebResult<Response> {
     let message = SimulatedMessage {
         from: TEST_NUMBER.into(),
         // No name: the bot greets a nameless customer plainly instead of "Bonjour Client".
         name: String::new(),
-        text: form.text.clone(),
+        text: text.clone(),
         client_message_id: None,
     };
-    match crate::simulator::send_simulated(&state, &session.user, message).await {
-        Ok(_) if headers.contains_key("x-async") => Ok(StatusCode::ACCEPTED.into_response()),
-        Ok(_) => Ok(Redirect::to("/app/test").into_response()),
-        Err(crate::Error::Validation(errors)) => {
-            let chrome =
-                Chrome::load(&state, &session, "test", "test.title", Flash::default()).await?;
-            let page = render(&TestTemplate {
-                messages: transcript(&state, &session).await?,
-                error: errors
-                    .first()
-                    .map(|e| e.message.clone())
-                    .unwrap_or_default(),
-                text: form.text,
-                chrome,
-            })?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    let error = match crate::simulator::send_simulated(state, &session.user, message, file).await {
+        Ok(_) if headers.contains_key("x-async") => {
+            return Ok(StatusCode::ACCEPTED.into_response());
         }
-        Err(other) => Err(other.into()),
-    }
+        Ok(_) => return Ok(Redirect::to("/app/test").into_response()),
+        // Shown next to the form: a mistake in the message or the file, or the month's media used up.
+        Err(crate::Error::Validation(errors)) => errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(crate::Error::PlanLimit(message)) => message,
+        Err(other) => return Err(other.into()),
+    };
+    let chrome = Chrome::load(state, session, "test", "test.title", Flash::default()).await?;
+    let page = render(&TestTemplate {
+        messages: transcript(state, session).await?,
+        error,
+        text,
+        chrome,
+    })?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }

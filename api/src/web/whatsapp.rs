@@ -202,6 +202,8 @@ async fn simulate_customer(
         &form.phone,
         &name,
         &form.text,
+        None,
+        None,
     )
     .await?;
     let to = if form.from == "onboarding" {

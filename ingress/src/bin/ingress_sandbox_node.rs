@@ -16,6 +16,11 @@ struct Args {
     nats: tdj_nats::NatsConfig,
     #[command(flatten)]
     ingress: IngressConfig,
+    /// `TDJ_MASTER_KEY`, shared by every node (else a development key file).
+    #[command(flatten)]
+    crypto: store::crypto::CryptoConfig,
+    #[command(flatten)]
+    media: store::media::MediaConfig,
 }
 
 #[tokio::main]
@@ -27,6 +32,8 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // A sandbox is never production: without TDJ_MASTER_KEY, the development key file is used.
+    let master = store::crypto::MasterKey::load(&args.crypto, false)?;
     let db = store::Db::connect(&args.db).await?;
     let nats = tdj_nats::connect(&args.nats).await?;
     let subjects = args.nats.subjects()?;
@@ -51,8 +58,17 @@ async fn main() -> anyhow::Result<()> {
         }
         stop.cancel();
     });
-    ingress::run_node(db, nats, subjects, gateway, args.ingress, shutdown)
-        .await
-        .context("ingress node")?;
+    ingress::run_node(
+        db,
+        nats,
+        subjects,
+        gateway,
+        args.ingress,
+        master,
+        args.media,
+        shutdown,
+    )
+    .await
+    .context("ingress node")?;
     Ok(())
 }

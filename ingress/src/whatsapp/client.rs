@@ -22,14 +22,20 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use whatsapp_rust::bot::{Bot, BotBuilderError, BotHandle};
 use whatsapp_rust::client::Client;
+use whatsapp_rust::download::MediaType;
 use whatsapp_rust::http::{HttpClient, HttpRequest, HttpResponse};
 use whatsapp_rust::pair_code::PairCodeOptions;
+use whatsapp_rust::prelude::MessageField;
 use whatsapp_rust::transport::{Transport, TransportEvent, TransportFactory};
 use whatsapp_rust::types::events::{Event, EventHandler, EventInterest, EventKind};
+use whatsapp_rust::upload::UploadResponse;
 use whatsapp_rust::wacore::net::{StreamingHttpResponse, UploadBody};
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 use whatsapp_rust::wacore::store::traits::Backend;
-use whatsapp_rust::{ClientError, InboundDurabilityHook, IqError, SendError};
+use whatsapp_rust::waproto::whatsapp as wa;
+use whatsapp_rust::{
+    ClientError, ErrorChainExt, InboundDurabilityHook, IqError, SendError, UploadOptions,
+};
 
 use super::events::{Mapped, incoming_message, map_event};
 use super::jid::parse_recipient;
@@ -245,7 +251,7 @@ impl WaConnection {
         &self,
         batch: &[whatsapp_rust::types::events::InboundMessage],
     ) -> anyhow::Result<()> {
-        hand_over(&self.hook.signals, &self.hook.closed, batch).await
+        hand_over(&self.hook.signals, &self.hook.closed, &self.client, batch).await
     }
 
     /// The client, if it is connected to WhatsApp right now.
@@ -307,6 +313,24 @@ impl Connection for WaConnection {
         Ok(sent.message_id)
     }
 
+    async fn send_image(
+        &self,
+        to_jid: &str,
+        bytes: Vec<u8>,
+        mime: &str,
+        caption: &str,
+    ) -> Result<String, GatewayError> {
+        let to = parse_recipient(to_jid).map_err(GatewayError::Permanent)?;
+        let client = self.connected_client()?;
+        let uploaded = client
+            .upload(bytes, MediaType::Image, UploadOptions::new())
+            .await
+            .map_err(upload_error)?;
+        let message = image_message(uploaded, mime, caption);
+        let sent = client.send_message(to, message).await.map_err(send_error)?;
+        Ok(sent.message_id)
+    }
+
     async fn typing(&self, to_jid: &str, on: bool) -> Result<(), GatewayError> {
         let to = parse_recipient(to_jid).map_err(GatewayError::Permanent)?;
         let client = self.connected_client()?;
@@ -352,6 +376,35 @@ impl WaConnection {
             tracing::error!(tenant_id = %self.tenant_id, error.message = %e, "wiping the WhatsApp session failed");
             GatewayError::Transient(format!("logged out, but the stored session was not deleted: {e}"))
         })
+    }
+}
+
+/// The message announcing an uploaded photo: WhatsApp's CDN address, its keys and hashes, and the caption.
+fn image_message(uploaded: UploadResponse, mime: &str, caption: &str) -> wa::Message {
+    wa::Message {
+        image_message: MessageField::some(wa::message::ImageMessage {
+            url: Some(uploaded.url),
+            direct_path: Some(uploaded.direct_path),
+            media_key: Some(uploaded.media_key.to_vec()),
+            file_enc_sha256: Some(uploaded.file_enc_sha256.to_vec()),
+            file_sha256: Some(uploaded.file_sha256.to_vec()),
+            file_length: Some(uploaded.file_length),
+            mimetype: Some(mime.to_owned()),
+            caption: (!caption.is_empty()).then(|| caption.to_owned()),
+            media_key_timestamp: Some(uploaded.media_key_timestamp),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// An upload that failed: the media connection or the CDN, which may recover; never the recipient. Only the
+/// status is kept, as the crate's errors may quote upload addresses and their auth tokens.
+fn upload_error(error: anyhow::Error) -> GatewayError {
+    let chain: &(dyn std::error::Error + Send + Sync + 'static) = error.as_ref();
+    match chain.http_status() {
+        Some(status) => GatewayError::Transient(format!("photo upload failed (HTTP {status})")),
+        None => GatewayError::Transient("photo upload failed before any answer".into()),
     }
 }
 
@@ -641,27 +694,36 @@ struct StoreBeforeReceipt {
 impl InboundDurabilityHook for StoreBeforeReceipt {
     async fn on_messages(
         &self,
-        _client: Arc<Client>,
+        client: Arc<Client>,
         batch: &[whatsapp_rust::types::events::InboundMessage],
     ) -> anyhow::Result<()> {
-        hand_over(&self.signals, &self.closed, batch).await
+        hand_over(&self.signals, &self.closed, &Arc::downgrade(&client), batch).await
     }
 }
 
 /// Hands every message of `batch` to the session and waits until it accepted them all, or until `closed`.
+/// Their media download through `client`: the session downloads what it keeps before accepting, so a
+/// message whose media could not be stored yet is redelivered like any other.
 pub(crate) async fn hand_over(
     signals: &mpsc::UnboundedSender<Mapped>,
     closed: &CancellationToken,
+    client: &Weak<Client>,
     batch: &[whatsapp_rust::types::events::InboundMessage],
 ) -> anyhow::Result<()> {
     let mut accepted = Vec::with_capacity(batch.len());
-    for message in batch.iter().filter_map(incoming_message) {
+    for message in batch
+        .iter()
+        .filter_map(|message| incoming_message(message, client))
+    {
         if closed.is_cancelled() {
             anyhow::bail!("the connection is stopping: WhatsApp will redeliver");
         }
         let (delivery, accepting) = Delivery::new();
         signals
-            .send(Mapped::Event(GatewayEvent::Message(message, delivery)))
+            .send(Mapped::Event(GatewayEvent::Message(
+                Box::new(message),
+                delivery,
+            )))
             .map_err(|_| anyhow::anyhow!("the session has stopped: WhatsApp will redeliver"))?;
         accepted.push(accepting);
     }
@@ -795,7 +857,7 @@ mod tests {
         let (signals, received) = mpsc::unbounded_channel();
         let accepting = tokio::spawn(session(received, true));
 
-        let committed = hand_over(&signals, &CancellationToken::new(), &batch).await;
+        let committed = hand_over(&signals, &CancellationToken::new(), &Weak::new(), &batch).await;
         drop(signals);
 
         assert!(committed.is_ok(), "{committed:?}");
@@ -818,7 +880,7 @@ mod tests {
 
         let committed = tokio::time::timeout(
             Duration::from_secs(5),
-            hand_over(&signals, &CancellationToken::new(), &batch),
+            hand_over(&signals, &CancellationToken::new(), &Weak::new(), &batch),
         )
         .await
         .expect("answered");
@@ -835,6 +897,7 @@ mod tests {
         )];
         let (signals, mut received) = mpsc::unbounded_channel();
         let closed = CancellationToken::new();
+        let no_client = Weak::new();
         let stopping = async {
             // The session holds the message (publishing, say) when the connection is stopped.
             let held = received.recv().await;
@@ -843,7 +906,7 @@ mod tests {
         };
 
         let (committed, _held) = tokio::time::timeout(Duration::from_secs(5), async {
-            tokio::join!(hand_over(&signals, &closed, &batch), stopping)
+            tokio::join!(hand_over(&signals, &closed, &no_client, &batch), stopping)
         })
         .await
         .expect("not held up by the pending message");
@@ -862,7 +925,7 @@ mod tests {
         drop(received);
 
         assert!(
-            hand_over(&signals, &CancellationToken::new(), &batch)
+            hand_over(&signals, &CancellationToken::new(), &Weak::new(), &batch)
                 .await
                 .is_err()
         );

@@ -2,13 +2,22 @@
 //! our own phone-number JID), so every mapping is tested without a live client; the session supervisor in
 //! [`super::client`] only acts on the result.
 
-use whatsapp_rust::Jid;
+use std::sync::Weak;
+
+use async_trait::async_trait;
+use schemas::{Location, MediaKind};
 use whatsapp_rust::chrono::Utc;
+use whatsapp_rust::client::Client;
+use whatsapp_rust::download::Downloadable;
 use whatsapp_rust::prelude::MessageExt;
 use whatsapp_rust::types::events::{ConnectFailureReason, Event, InboundMessage};
+use whatsapp_rust::waproto::whatsapp as wa;
+use whatsapp_rust::{ErrorChainExt, Jid};
 
 use super::jid::{classify_jid, phone_number};
-use crate::gateway::{GatewayEvent, IncomingMessage};
+use crate::gateway::{
+    GatewayError, GatewayEvent, IncomingMedia, IncomingMessage, MediaDownload, MediaSource,
+};
 
 /// What the supervisor does with one translated event.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,15 +104,22 @@ pub fn map_event(event: &Event, own_pn: Option<&Jid>) -> Vec<Mapped> {
     }
 }
 
-/// One inbound message as the ingress sees it; `None` for chats the sales bot has no business with.
-pub fn incoming_message(inbound: &InboundMessage) -> Option<IncomingMessage> {
+/// One inbound message as the ingress sees it; `None` for chats the sales bot has no business with. Media
+/// are only announced: their download handle fetches the bytes through `client` if the ingress keeps them.
+pub fn incoming_message(
+    inbound: &InboundMessage,
+    client: &Weak<Client>,
+) -> Option<IncomingMessage> {
     let info = &inbound.info;
     let kind = classify_jid(&info.source.chat)?;
-    // `text_content` and `get_caption` both look through the ephemeral / view-once / device-sent wrappers.
+    // The ephemeral / view-once / device-sent / document-with-caption wrappers hold the real message.
+    let base = inbound.message.get_base_message();
+    let live = base.live_location_message.as_option();
     let text = inbound
         .message
         .text_content()
         .or_else(|| inbound.message.get_caption())
+        .or_else(|| live.and_then(|l| l.caption.as_deref()))
         .map(str::to_owned);
     Some(IncomingMessage {
         id: info.id.to_string(),
@@ -111,9 +127,143 @@ pub fn incoming_message(inbound: &InboundMessage) -> Option<IncomingMessage> {
         kind,
         push_name: info.push_name.clone(),
         text,
+        media: media_of(base, client),
+        location: location_of(base),
         from_me: info.source.is_from_me,
         timestamp: info.timestamp,
     })
+}
+
+/// The message's media, if it carries one the ingress knows.
+fn media_of(base: &wa::Message, client: &Weak<Client>) -> Option<IncomingMedia> {
+    let announce =
+        |kind, mime: &Option<String>, size: Option<u64>, media: Box<dyn Downloadable>| {
+            IncomingMedia {
+                kind,
+                mime: mime.clone().unwrap_or_default(),
+                declared_size: size.unwrap_or(0),
+                voice: false,
+                seconds: None,
+                file_name: None,
+                download: MediaDownload::new(FromWhatsApp {
+                    client: client.clone(),
+                    media,
+                }),
+            }
+        };
+    if let Some(audio) = base.audio_message.as_option() {
+        return Some(IncomingMedia {
+            voice: audio.ptt.unwrap_or(false),
+            seconds: audio.seconds,
+            ..announce(
+                MediaKind::Audio,
+                &audio.mimetype,
+                audio.file_length,
+                Box::new(audio.clone()),
+            )
+        });
+    }
+    if let Some(image) = base.image_message.as_option() {
+        return Some(announce(
+            MediaKind::Image,
+            &image.mimetype,
+            image.file_length,
+            Box::new(image.clone()),
+        ));
+    }
+    // A round video note (`ptv`) is a video too.
+    if let Some(video) = base
+        .video_message
+        .as_option()
+        .or_else(|| base.ptv_message.as_option())
+    {
+        return Some(IncomingMedia {
+            seconds: video.seconds,
+            ..announce(
+                MediaKind::Video,
+                &video.mimetype,
+                video.file_length,
+                Box::new(video.clone()),
+            )
+        });
+    }
+    if let Some(document) = base.document_message.as_option() {
+        return Some(IncomingMedia {
+            file_name: document.file_name.clone().filter(|n| !n.trim().is_empty()),
+            ..announce(
+                MediaKind::Document,
+                &document.mimetype,
+                document.file_length,
+                Box::new(document.clone()),
+            )
+        });
+    }
+    if let Some(sticker) = base.sticker_message.as_option() {
+        return Some(announce(
+            MediaKind::Sticker,
+            &sticker.mimetype,
+            sticker.file_length,
+            Box::new(sticker.clone()),
+        ));
+    }
+    None
+}
+
+/// A shared location, or the latest point of a live one; `None` without both coordinates.
+fn location_of(base: &wa::Message) -> Option<Location> {
+    let named = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+    if let Some(pin) = base.location_message.as_option() {
+        return Some(Location {
+            latitude: pin.degrees_latitude?,
+            longitude: pin.degrees_longitude?,
+            name: named(&pin.name),
+            address: named(&pin.address),
+        });
+    }
+    let live = base.live_location_message.as_option()?;
+    Some(Location {
+        latitude: live.degrees_latitude?,
+        longitude: live.degrees_longitude?,
+        name: None,
+        address: None,
+    })
+}
+
+fn refused_status(error: &whatsapp_rust::anyhow::Error) -> Option<u16> {
+    let chain: &(dyn std::error::Error + Send + Sync + 'static) = error.as_ref();
+    chain.http_status()
+}
+
+/// Downloads one media through the client that received it. Weak: a handle kept after the connection
+/// stopped must not keep the client alive, and then simply fails.
+struct FromWhatsApp {
+    client: Weak<Client>,
+    /// The media's proto message: its direct path, keys and hashes.
+    media: Box<dyn Downloadable>,
+}
+
+#[async_trait]
+impl MediaSource for FromWhatsApp {
+    async fn fetch(&self) -> Result<Vec<u8>, GatewayError> {
+        let client = self
+            .client
+            .upgrade()
+            .ok_or_else(|| GatewayError::NotConnected("the WhatsApp client has stopped".into()))?;
+        // Only the status is kept: the crate's errors may quote media addresses and their auth tokens.
+        client
+            .download(self.media.as_ref())
+            .await
+            .map_err(|e| match refused_status(&e) {
+                // The CDN refuses the reference itself (expired, deleted): another attempt gets the same.
+                Some(status @ (401 | 403 | 404 | 410)) => {
+                    GatewayError::Permanent(format!("media refused by WhatsApp (HTTP {status})"))
+                }
+                Some(status) => {
+                    GatewayError::Transient(format!("media download failed (HTTP {status})"))
+                }
+                None => GatewayError::Transient("media download failed before any answer".into()),
+            })
+    }
 }
 
 fn terminal(event: GatewayEvent, wipe_session: bool) -> Vec<Mapped> {
@@ -142,13 +292,13 @@ pub(crate) mod tests {
     use std::time::Duration;
 
     use whatsapp_rust::chrono::{self, TimeZone};
+    use whatsapp_rust::prelude::MessageField;
     use whatsapp_rust::transport::DisconnectReason;
     use whatsapp_rust::types::events::{
         ClientOutdated, ConnectFailure, Connected, Disconnected, LoggedOut, PairingCode,
         PairingQrCode, PairingQrCodesExhausted, StreamReplaced, TempBanReason, TemporaryBan,
     };
     use whatsapp_rust::types::message::MessageInfo;
-    use whatsapp_rust::waproto::whatsapp as wa;
 
     use super::*;
     use crate::gateway::ChatKind;
@@ -178,6 +328,15 @@ pub(crate) mod tests {
             .message(Arc::new(message))
             .info(Arc::new(info))
             .build()
+    }
+
+    /// A message in a direct chat, as the ingress sees it (no client: nothing can be downloaded).
+    fn direct(message: wa::Message) -> IncomingMessage {
+        incoming_message(
+            &inbound("2250700000001@s.whatsapp.net", false, message),
+            &Weak::new(),
+        )
+        .expect("a direct chat")
     }
 
     pub(crate) fn text(body: &str) -> wa::Message {
@@ -360,7 +519,10 @@ pub(crate) mod tests {
             inbound("120363021033254949@g.us", true, text("Promo")),
             inbound("867051314767696@bot", false, text("ignored")),
         ];
-        let messages: Vec<IncomingMessage> = batch.iter().filter_map(incoming_message).collect();
+        let messages: Vec<IncomingMessage> = batch
+            .iter()
+            .filter_map(|m| incoming_message(m, &Weak::new()))
+            .collect();
         assert_eq!(messages.len(), 2, "the bot chat is dropped");
         assert_eq!(
             messages[0],
@@ -370,6 +532,8 @@ pub(crate) mod tests {
                 kind: ChatKind::Direct,
                 push_name: "Awa".into(),
                 text: Some("Bonjour".into()),
+                media: None,
+                location: None,
                 from_me: false,
                 timestamp: chrono::Utc
                     .timestamp_opt(1_760_000_000, 0)
@@ -423,13 +587,238 @@ pub(crate) mod tests {
             (bare_image, None, "image without caption"),
         ];
         for (message, expected, case) in cases {
-            let m = incoming_message(&inbound("2250700000001@s.whatsapp.net", false, message))
-                .expect("a direct chat");
+            let m = direct(message);
             assert_eq!(m.text.as_deref(), expected, "{case}");
         }
-        let status = incoming_message(&inbound("status@broadcast", false, text("story")))
-            .expect("status is classified");
+        let status = incoming_message(
+            &inbound("status@broadcast", false, text("story")),
+            &Weak::new(),
+        )
+        .expect("status is classified");
         assert_eq!(status.kind, ChatKind::Status);
+    }
+
+    #[test]
+    fn voice_notes_are_announced_with_their_type_size_and_length_without_download() {
+        let voice = wa::Message {
+            audio_message: MessageField::some(wa::message::AudioMessage {
+                ptt: Some(true),
+                seconds: Some(7),
+                mimetype: Some("audio/ogg; codecs=opus".into()),
+                file_length: Some(12_345),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let audio_file = wa::Message {
+            audio_message: MessageField::some(wa::message::AudioMessage {
+                mimetype: Some("audio/mpeg".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+
+        let voice = direct(voice);
+        let audio_file = direct(audio_file);
+
+        assert_eq!(voice.text, None, "a voice note has no text");
+        let media = voice.media.expect("announced");
+        assert_eq!(
+            (media.kind, media.mime.as_str(), media.declared_size),
+            (MediaKind::Audio, "audio/ogg; codecs=opus", 12_345)
+        );
+        assert!(media.voice, "push-to-talk is a voice note");
+        assert_eq!(media.seconds, Some(7));
+        let file = audio_file.media.expect("announced");
+        assert!(!file.voice, "an audio file is not a voice note");
+        assert_eq!(file.declared_size, 0, "unknown size");
+    }
+
+    #[test]
+    fn a_photo_carries_its_caption_as_text() {
+        let photo = wa::Message {
+            image_message: MessageField::some(wa::message::ImageMessage {
+                caption: Some("Vous l'avez en 42 ?".into()),
+                mimetype: Some("image/jpeg".into()),
+                file_length: Some(204_800),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+
+        let m = direct(photo);
+
+        assert_eq!(m.text.as_deref(), Some("Vous l'avez en 42 ?"));
+        let media = m.media.expect("announced");
+        assert_eq!(
+            (media.kind, media.mime.as_str(), media.declared_size),
+            (MediaKind::Image, "image/jpeg", 204_800)
+        );
+        assert!(!media.voice);
+    }
+
+    #[test]
+    fn videos_documents_and_stickers_are_announced_with_their_kind() {
+        let video = wa::Message {
+            video_message: MessageField::some(wa::message::VideoMessage {
+                seconds: Some(12),
+                mimetype: Some("video/mp4".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let video_note = wa::Message {
+            ptv_message: MessageField::some(wa::message::VideoMessage::default()),
+            ..Default::default()
+        };
+        let document = wa::Message {
+            document_message: MessageField::some(wa::message::DocumentMessage {
+                file_name: Some("bon-de-commande.pdf".into()),
+                mimetype: Some("application/pdf".into()),
+                file_length: Some(90_000),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let sticker = wa::Message {
+            sticker_message: MessageField::some(wa::message::StickerMessage {
+                mimetype: Some("image/webp".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let cases = [
+            (video, MediaKind::Video, Some(12), None, "video"),
+            (video_note, MediaKind::Video, None, None, "round video note"),
+            (
+                document,
+                MediaKind::Document,
+                None,
+                Some("bon-de-commande.pdf"),
+                "document",
+            ),
+            (sticker, MediaKind::Sticker, None, None, "sticker"),
+        ];
+        for (message, kind, seconds, file_name, case) in cases {
+            let media = direct(message).media.expect(case);
+            assert_eq!(media.kind, kind, "{case}");
+            assert_eq!(media.seconds, seconds, "{case}");
+            assert_eq!(media.file_name.as_deref(), file_name, "{case}");
+        }
+    }
+
+    #[test]
+    fn media_inside_ephemeral_and_view_once_wrappers_are_found() {
+        let voice = wa::message::AudioMessage {
+            ptt: Some(true),
+            ..Default::default()
+        };
+        let ephemeral = wa::Message {
+            ephemeral_message: MessageField::some(wa::message::FutureProofMessage {
+                message: MessageField::some(wa::Message {
+                    audio_message: MessageField::some(voice),
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        };
+        let view_once = wa::Message {
+            view_once_message: MessageField::some(wa::message::FutureProofMessage {
+                message: MessageField::some(wa::Message {
+                    image_message: MessageField::some(wa::message::ImageMessage::default()),
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        };
+
+        assert_eq!(
+            direct(ephemeral).media.map(|m| (m.kind, m.voice)),
+            Some((MediaKind::Audio, true)),
+            "disappearing messages"
+        );
+        assert_eq!(
+            direct(view_once).media.map(|m| m.kind),
+            Some(MediaKind::Image),
+            "view once"
+        );
+    }
+
+    #[test]
+    fn shared_and_live_locations_carry_their_coordinates() {
+        let pin = wa::Message {
+            location_message: MessageField::some(wa::message::LocationMessage {
+                degrees_latitude: Some(5.3599),
+                degrees_longitude: Some(-4.0083),
+                name: Some("Marché de Cocody".into()),
+                address: Some("  ".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let live = wa::Message {
+            live_location_message: MessageField::some(wa::message::LiveLocationMessage {
+                degrees_latitude: Some(5.3),
+                degrees_longitude: Some(-4.0),
+                caption: Some("Je suis ici".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let without_coordinates = wa::Message {
+            location_message: MessageField::some(wa::message::LocationMessage {
+                name: Some("Quelque part".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+
+        let pin = direct(pin);
+        let live = direct(live);
+        let nowhere = direct(without_coordinates);
+
+        assert_eq!(
+            pin.location,
+            Some(Location {
+                latitude: 5.3599,
+                longitude: -4.0083,
+                name: Some("Marché de Cocody".into()),
+                address: None,
+            }),
+            "a blank address is no address"
+        );
+        assert_eq!((pin.text, pin.media), (None, None));
+        assert_eq!(
+            live.location.map(|l| (l.latitude, l.longitude)),
+            Some((5.3, -4.0))
+        );
+        assert_eq!(
+            live.text.as_deref(),
+            Some("Je suis ici"),
+            "the live location's caption"
+        );
+        assert_eq!(nowhere.location, None, "no coordinates, no location");
+    }
+
+    #[tokio::test]
+    async fn a_download_handle_outliving_its_client_fails_as_not_connected() {
+        let photo = wa::Message {
+            image_message: MessageField::some(wa::message::ImageMessage::default()),
+            ..Default::default()
+        };
+        let media = direct(photo).media.expect("announced");
+
+        let fetched = media.download.fetch().await;
+
+        assert!(
+            matches!(fetched, Err(GatewayError::NotConnected(_))),
+            "{fetched:?}"
+        );
+        assert_eq!(
+            format!("{:?}", media.download),
+            "MediaDownload(..)",
+            "keys and addresses never reach a log"
+        );
     }
 
     #[test]

@@ -212,6 +212,10 @@ pub struct MonthlyUsage {
     pub bot_replies: i64,
     pub llm_prompt_tokens: i64,
     pub llm_output_tokens: i64,
+    /// Of the prompt tokens, those of customers' voice notes and photos.
+    pub llm_media_tokens: i64,
+    /// Customer voice notes and photos received (the plan's monthly media allowance counts these).
+    pub media_received: i64,
 }
 
 /// The shop's usage, latest `months` months first.
@@ -224,8 +228,11 @@ pub async fn tenant_usage(
         MonthlyUsage,
         r#"select month as "month!", inbound_messages::bigint as "inbound_messages!",
                   bot_replies::bigint as "bot_replies!", llm_prompt_tokens as "llm_prompt_tokens!",
-                  llm_output_tokens as "llm_output_tokens!"
-           from tenant_usage_now where tenant_id = $1 order by month desc limit $2"#,
+                  llm_output_tokens as "llm_output_tokens!", llm_media_tokens as "llm_media_tokens!",
+                  (select count(*) from media m
+                   where m.tenant_id = u.tenant_id and m.product_id is null
+                     and m.created_at >= u.month and m.created_at < u.month + interval '1 month') as "media_received!"
+           from tenant_usage_now u where tenant_id = $1 order by month desc limit $2"#,
         tenant_id,
         months,
     )

@@ -16,7 +16,7 @@ pub use payments::{
     mark_failed, open_subscription, owner_by_notif_token_hash, owner_of_payment, subscription,
 };
 pub use permission::{
-    AnswerPermission, OperatorSuspension, SuspendReason, answer_permission, fold_usage,
+    AnswerPermission, OperatorSuspension, SuspendReason, Tokens, answer_permission, fold_usage,
     month_start, operator_suspension, record_bot_reply, record_inbound, record_test_turn,
     test_allowance,
 };

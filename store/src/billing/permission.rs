@@ -152,10 +152,9 @@ pub async fn operator_suspension(tx: &mut TenantTx<'_>) -> Result<Option<Operato
 pub async fn record_bot_reply(
     tx: &mut TenantTx<'_>,
     now: DateTime<Utc>,
-    prompt_tokens: i64,
-    output_tokens: i64,
+    tokens: Tokens,
 ) -> Result<()> {
-    record_usage(tx, now, 1, prompt_tokens, output_tokens).await
+    record_usage(tx, now, 1, 0, tokens).await
 }
 
 /// Counts a test-chat turn's language-model tokens, and the turn against the plan's test allowance when
@@ -163,11 +162,10 @@ pub async fn record_bot_reply(
 pub async fn record_test_turn(
     tx: &mut TenantTx<'_>,
     now: DateTime<Utc>,
-    prompt_tokens: i64,
-    output_tokens: i64,
+    tokens: Tokens,
 ) -> Result<()> {
-    let model_turns = i32::from(prompt_tokens > 0 || output_tokens > 0);
-    record_usage_with(tx, now, 0, model_turns, prompt_tokens, output_tokens).await
+    let model_turns = i32::from(tokens.prompt > 0 || tokens.output > 0);
+    record_usage(tx, now, 0, model_turns, tokens).await
 }
 
 /// This month's test-chat turns answered by the model, and the plan's allowance (`None`: unlimited).
@@ -190,34 +188,33 @@ pub async fn test_allowance(
     Ok((row.used, row.max_test_turns_per_month))
 }
 
+/// A turn's language-model tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub prompt: i64,
+    pub output: i64,
+    /// Of the prompt tokens, those of customers' voice notes and photos.
+    pub media: i64,
+}
+
 async fn record_usage(
     tx: &mut TenantTx<'_>,
     now: DateTime<Utc>,
     replies: i32,
-    prompt_tokens: i64,
-    output_tokens: i64,
-) -> Result<()> {
-    record_usage_with(tx, now, replies, 0, prompt_tokens, output_tokens).await
-}
-
-async fn record_usage_with(
-    tx: &mut TenantTx<'_>,
-    now: DateTime<Utc>,
-    replies: i32,
     test_model_turns: i32,
-    prompt_tokens: i64,
-    output_tokens: i64,
+    tokens: Tokens,
 ) -> Result<()> {
     sqlx::query!(
         "insert into usage_delta (tenant_id, month, bot_replies, test_model_turns, llm_prompt_tokens,
-                                  llm_output_tokens)
-         values ($1, $2, $3, $4, $5, $6)",
+                                  llm_output_tokens, llm_media_tokens)
+         values ($1, $2, $3, $4, $5, $6, $7)",
         tx.tenant_id(),
         month_start(now),
         replies,
         test_model_turns,
-        prompt_tokens.max(0),
-        output_tokens.max(0),
+        tokens.prompt.max(0),
+        tokens.output.max(0),
+        tokens.media.max(0),
     )
     .execute(&mut **tx)
     .await?;
@@ -247,16 +244,17 @@ pub async fn fold_usage(tx: &mut PlatformTx, limit: i64) -> Result<u64> {
              returning *
            ), summed as (
              insert into tenant_usage (tenant_id, month, bot_replies, inbound_messages, test_model_turns,
-                                       llm_prompt_tokens, llm_output_tokens)
+                                       llm_prompt_tokens, llm_output_tokens, llm_media_tokens)
              select tenant_id, month, sum(bot_replies), sum(inbound_messages), sum(test_model_turns),
-                    sum(llm_prompt_tokens), sum(llm_output_tokens)
+                    sum(llm_prompt_tokens), sum(llm_output_tokens), sum(llm_media_tokens)
              from folded group by tenant_id, month
              on conflict (tenant_id, month) do update set
                bot_replies = tenant_usage.bot_replies + excluded.bot_replies,
                inbound_messages = tenant_usage.inbound_messages + excluded.inbound_messages,
                test_model_turns = tenant_usage.test_model_turns + excluded.test_model_turns,
                llm_prompt_tokens = tenant_usage.llm_prompt_tokens + excluded.llm_prompt_tokens,
-               llm_output_tokens = tenant_usage.llm_output_tokens + excluded.llm_output_tokens
+               llm_output_tokens = tenant_usage.llm_output_tokens + excluded.llm_output_tokens,
+               llm_media_tokens = tenant_usage.llm_media_tokens + excluded.llm_media_tokens
            )
            select count(*) as "folded!" from folded"#,
         limit,

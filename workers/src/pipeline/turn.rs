@@ -820,12 +820,16 @@ impl Pipeline {
         )
         .await?;
         // Tokens are counted for every turn; only replies to real customers count toward the plan.
-        let prompt = i64::try_from(response.usage.prompt_tokens).unwrap_or(i64::MAX);
-        let output = i64::try_from(response.usage.output_tokens).unwrap_or(i64::MAX);
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let tokens = store::billing::Tokens {
+            prompt: count(response.usage.prompt_tokens),
+            output: count(response.usage.output_tokens),
+            media: count(response.usage.media_tokens),
+        };
         if channel == Channel::Whatsapp {
-            store::billing::record_bot_reply(tx, now, prompt, output).await?;
+            store::billing::record_bot_reply(tx, now, tokens).await?;
         } else {
-            store::billing::record_test_turn(tx, now, prompt, output).await?;
+            store::billing::record_test_turn(tx, now, tokens).await?;
         }
         Ok(())
     }

@@ -591,6 +591,9 @@ pub fn analyze(message: &str) -> Analysis {
         Ask::ShopInfo
     } else if has(Flag::Price) {
         Ask::Price
+    } else if has(Flag::Photo) && words {
+        // "envoie-moi une photo de la robe" asks to see it, not to order it.
+        Ask::Mention
     } else if has(Flag::OrderVerb) {
         Ask::Order
     } else if has(Flag::Status) {
