@@ -107,7 +107,7 @@ pub(crate) async fn shop_selling_pagnes(app: &TestApp) -> Shop {
 }
 
 /// Stores `bytes` in the shop's media store as the ingress does, and returns the message's attachment.
-async fn stored(
+pub(crate) async fn stored(
     app: &TestApp,
     shop: &Shop,
     wa_id: &str,
@@ -150,7 +150,7 @@ async fn stored(
 }
 
 /// A WhatsApp customer's message with `attachment`, published as the ingress does.
-async fn customer_sends(
+pub(crate) async fn customer_sends(
     app: &TestApp,
     shop: &Shop,
     wa_id: &str,

@@ -1422,3 +1422,30 @@ async fn asked_to_see_a_product_the_offline_assistant_sends_its_photo_or_says_it
     let reply = chat.say_all(&["une photo de la chemise lin ?"]).await;
     assert!(reply.contains("pas encore de photo"), "{reply}");
 }
+
+#[tokio::test]
+async fn a_shared_location_is_acknowledged_for_the_delivery_not_handed_over() {
+    let mut chat = Chat::ongoing();
+    let location = format!(
+        "{} (adresse de livraison possible) : Carrefour Riviera 2 — 5.359900, -4.008300 (https://www.google.com/maps/search/?api=1&query=5.359900,-4.008300)",
+        workers::llm::LOCATION_PREFIX
+    );
+
+    let reply = chat.say_all(&[location.as_str()]).await;
+
+    assert!(
+        reply.starts_with(
+            "Merci, j'ai bien noté votre position (Carrefour Riviera 2 — 5.359900, -4.008300)"
+        ),
+        "{reply}"
+    );
+    assert!(chat.tools.called("hand_over").is_empty(), "{reply}");
+
+    let reply = chat
+        .say_all(&[&format!("c'est combien le pagne ?\n{location}")])
+        .await;
+    assert!(
+        reply.contains("5 000 FCFA"),
+        "the question beside it is answered: {reply}"
+    );
+}

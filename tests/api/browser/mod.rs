@@ -14,6 +14,7 @@ mod admin;
 mod dashboard;
 mod driver;
 mod harness;
+mod media;
 mod pages;
 mod sandbox_payment;
 mod team;

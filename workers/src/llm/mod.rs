@@ -98,6 +98,10 @@ impl<'a> From<&'a CatalogItem> for ProductText<'a> {
     }
 }
 
+/// How a shared location starts its line in a customer message's text (`pipeline::media`), so the offline
+/// assistant can acknowledge it rather than read it as a question.
+pub const LOCATION_PREFIX: &str = "📍 Position partagée par le client";
+
 /// A voice note or a photo the customer sent in this turn.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct TurnMedia {

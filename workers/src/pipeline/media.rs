@@ -179,7 +179,8 @@ pub(super) fn incoming_text(message: &messages::Message, unreadable: bool) -> St
     let mut text = message.body.trim().to_owned();
     if let Some(location) = message.location.as_ref().map(|l| &l.0) {
         let line = format!(
-            "📍 Position partagée par le client (adresse de livraison possible) : {} ({})",
+            "{} (adresse de livraison possible) : {} ({})",
+            crate::llm::LOCATION_PREFIX,
             location.describe(),
             location.map_url()
         );
@@ -187,6 +188,30 @@ pub(super) fn incoming_text(message: &messages::Message, unreadable: bool) -> St
             line
         } else {
             format!("{text}\n{line}")
+        };
+    }
+    text
+}
+
+/// How an earlier customer message reads in the conversation's memory: its text, what a voice note said, that a
+/// photo was sent, and a shared location.
+pub(super) fn history_text(message: &messages::Message) -> String {
+    let mut text = incoming_text(message, false);
+    let kind = message.attachment.as_ref().map(|a| a.0.kind);
+    let said = match (&message.transcript, kind) {
+        (Some(heard), _) => Some(format!("(Message vocal : « {heard} »)")),
+        (None, Some(MediaKind::Audio)) => Some("(Message vocal)".to_owned()),
+        (None, Some(MediaKind::Image)) => Some("(Photo)".to_owned()),
+        (None, Some(MediaKind::Video)) => Some("(Vidéo)".to_owned()),
+        (None, Some(MediaKind::Document)) => Some("(Document)".to_owned()),
+        (None, Some(MediaKind::Sticker)) => Some("(Autocollant)".to_owned()),
+        (None, None) => None,
+    };
+    if let Some(said) = said {
+        text = if text.is_empty() {
+            said
+        } else {
+            format!("{said} {text}")
         };
     }
     text

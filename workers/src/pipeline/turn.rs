@@ -339,13 +339,18 @@ impl Pipeline {
             customer_name: chat.customer_name.clone(),
             history: history
                 .into_iter()
-                .map(|m| ChatMessage {
-                    role: if m.direction == Direction::Inbound {
-                        Role::Customer
+                .map(|m| {
+                    if m.direction == Direction::Inbound {
+                        ChatMessage {
+                            role: Role::Customer,
+                            text: media::history_text(&m),
+                        }
                     } else {
-                        Role::Shop
-                    },
-                    text: m.body,
+                        ChatMessage {
+                            role: Role::Shop,
+                            text: m.body,
+                        }
+                    }
                 })
                 .collect(),
             incoming: pending

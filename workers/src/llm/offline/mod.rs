@@ -38,10 +38,19 @@ impl LlmProvider for Offline {
     /// Voice notes and photos are beyond it: it says so, asks the customer to write, and alerts the shop —
     /// never a guess at what was said or shown. Messages of the turn without media are answered as usual.
     async fn respond(&self, turn: &Turn, tools: &mut dyn ToolExecutor) -> Result<Reply, LlmError> {
-        let text = if turn.media.is_empty() {
-            dialogue::answer(turn, tools).await
+        let (noted, turn) = take_locations(turn);
+        let asks = turn.incoming.iter().any(|t| !t.trim().is_empty());
+        let answer = if !turn.media.is_empty() {
+            Some(answer_around_media(&turn, tools).await)
+        } else if asks || noted.is_none() {
+            Some(dialogue::answer(&turn, tools).await)
         } else {
-            answer_around_media(turn, tools).await
+            None
+        };
+        let text = match (noted, answer) {
+            (Some(noted), Some(answer)) => format!("{noted}\n\n{answer}"),
+            (Some(noted), None) => noted,
+            (None, answer) => answer.unwrap_or_default(),
         };
         Ok(Reply {
             text,
@@ -50,6 +59,47 @@ impl LlmProvider for Offline {
             transcripts: Vec::new(),
         })
     }
+}
+
+/// A shared location is acknowledged (it is the delivery address the shop will see), not read as a question:
+/// the acknowledgement, and the turn without the location lines.
+fn take_locations(turn: &Turn) -> (Option<String>, Turn) {
+    let mut places = Vec::new();
+    let incoming = turn
+        .incoming
+        .iter()
+        .map(|text| {
+            let (located, rest): (Vec<&str>, Vec<&str>) = text
+                .lines()
+                .partition(|line| line.starts_with(crate::llm::LOCATION_PREFIX));
+            for line in located {
+                // "<prefix> (…) : <place> (<map link>)"
+                let place = line.split_once(" : ").map_or("", |(_, p)| p);
+                let place = place.rsplit_once(" (").map_or(place, |(p, _)| p);
+                places.push(place.trim().to_owned());
+            }
+            rest.join("\n")
+        })
+        .collect();
+    let turn = Turn {
+        incoming,
+        ..turn.clone()
+    };
+    if places.is_empty() {
+        return (None, turn);
+    }
+    let noted = if turn.shop.language == "en" {
+        format!(
+            "Thank you, I have noted your location ({}) for the delivery; the shop will see it.",
+            places.join("; ")
+        )
+    } else {
+        format!(
+            "Merci, j'ai bien noté votre position ({}) pour la livraison ; la boutique la verra.",
+            places.join(" ; ")
+        )
+    };
+    (Some(noted), turn)
 }
 
 async fn answer_around_media(turn: &Turn, tools: &mut dyn ToolExecutor) -> String {
