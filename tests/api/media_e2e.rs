@@ -3,6 +3,7 @@
 //! downloads them), the ingress (which stores them sealed and publishes a reference), the workers and the
 //! fake Gemini (real `inline_data` wire format), and back out through the sandbox.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -13,9 +14,15 @@ use sqlx::PgPool;
 use uuid::Uuid;
 use workers::llm::gemini::fake::{FakeGemini, inline_media, is_transcription};
 
-use crate::bot_support::{chat_messages, conversation, start_offline_worker, start_worker};
-use crate::helpers::{TestApp, spawn_app};
-use crate::ingress_support::{eventually, sent_box, sent_within, set_linked, start_node_owning};
+use workers::llm::LlmProvider;
+
+use crate::bot_support::{
+    RunningWorker, chat_messages, conversation, start_offline_worker, start_worker,
+};
+use crate::helpers::{Shop, TestApp, spawn_app};
+use crate::ingress_support::{
+    RunningNode, eventually, sent_box, sent_within, set_linked, start_node_owning,
+};
 use crate::media_pipeline::{
     BAZIN_PHOTO, PAGNE_VOICE_NOTE, gemini, photo_server, sales_model, shop_selling_pagnes,
 };
@@ -58,6 +65,20 @@ fn photo(bytes: &[u8]) -> Value {
     json!({ "kind": "image", "mime": "image/jpeg", "data_base64": BASE64.encode(bytes) })
 }
 
+/// A shop selling pagnes with its number linked through the sandbox, a worker answering with `provider`, the
+/// ingress node holding the shop, and what the sandbox sends from now on.
+async fn linked_shop(
+    app: &TestApp,
+    provider: Arc<dyn LlmProvider>,
+) -> (Shop, RunningWorker, RunningNode, async_nats::Subscriber) {
+    let shop = shop_selling_pagnes(app).await;
+    set_linked(app, shop.tenant_id).await;
+    let worker = start_worker(app, provider);
+    let node = start_node_owning(app, shop.tenant_id).await;
+    let sent = sent_box(app, shop.tenant_id).await;
+    (shop, worker, node, sent)
+}
+
 /// Texts (and photos) the sandbox sent to the customer within `wait`, once there are `count`.
 async fn sent_to_customer(
     sent: &mut async_nats::Subscriber,
@@ -79,12 +100,8 @@ async fn a_customer_asks_a_price_by_voice_note_and_gets_it_with_the_transcript_s
     pool: PgPool,
 ) {
     let app = spawn_app(pool).await;
-    let shop = shop_selling_pagnes(&app).await;
-    set_linked(&app, shop.tenant_id).await;
     let fake = FakeGemini::start(sales_model).await.expect("fake");
-    let _worker = start_worker(&app, gemini(&fake));
-    let _node = start_node_owning(&app, shop.tenant_id).await;
-    let mut sent = sent_box(&app, shop.tenant_id).await;
+    let (shop, _worker, _node, mut sent) = linked_shop(&app, gemini(&fake)).await;
 
     customer_sends(
         &app,
@@ -121,12 +138,8 @@ async fn a_customer_asks_a_price_by_voice_note_and_gets_it_with_the_transcript_s
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_customer_shows_a_photo_and_gets_the_matching_product_and_price(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let shop = shop_selling_pagnes(&app).await;
-    set_linked(&app, shop.tenant_id).await;
     let fake = FakeGemini::start(sales_model).await.expect("fake");
-    let _worker = start_worker(&app, gemini(&fake));
-    let _node = start_node_owning(&app, shop.tenant_id).await;
-    let mut sent = sent_box(&app, shop.tenant_id).await;
+    let (shop, _worker, _node, mut sent) = linked_shop(&app, gemini(&fake)).await;
 
     customer_sends(
         &app,
@@ -145,12 +158,8 @@ async fn a_customer_shows_a_photo_and_gets_the_matching_product_and_price(pool: 
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_file_larger_than_the_limit_is_not_downloaded_and_gets_a_polite_refusal(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let shop = shop_selling_pagnes(&app).await;
-    set_linked(&app, shop.tenant_id).await;
     let fake = FakeGemini::start(sales_model).await.expect("fake");
-    let _worker = start_worker(&app, gemini(&fake));
-    let _node = start_node_owning(&app, shop.tenant_id).await;
-    let mut sent = sent_box(&app, shop.tenant_id).await;
+    let (shop, _worker, _node, mut sent) = linked_shop(&app, gemini(&fake)).await;
     let mut huge = photo(BAZIN_PHOTO);
     huge["declared_size"] = json!(20 * 1024 * 1024);
 
@@ -181,11 +190,8 @@ async fn with_no_model_key_a_voice_note_gets_an_honest_answer_and_the_shop_is_al
     pool: PgPool,
 ) {
     let app = spawn_app(pool).await;
-    let shop = shop_selling_pagnes(&app).await;
-    set_linked(&app, shop.tenant_id).await;
-    let _worker = start_offline_worker(&app);
-    let _node = start_node_owning(&app, shop.tenant_id).await;
-    let mut sent = sent_box(&app, shop.tenant_id).await;
+    let (shop, _worker, _node, mut sent) =
+        linked_shop(&app, Arc::new(workers::llm::offline::Offline::new())).await;
 
     customer_sends(
         &app,
