@@ -6,11 +6,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use schemas::MediaKind;
-use store::TenantCtx;
+use chrono::{DateTime, Utc};
+use schemas::commerce::{Author, MessageStatus};
+use schemas::{Attachment, Channel, MediaKind, OutboundImage, OutboundReply};
+use store::{TenantCtx, TenantTx, messages};
 use uuid::Uuid;
 
-use super::Pipeline;
+use super::{Failure, Pipeline};
 use crate::llm::CatalogItem;
 use crate::llm::offline::money;
 
@@ -45,7 +47,78 @@ pub(crate) enum PhotoError {
     NotAPhoto,
 }
 
+/// Where a product photo goes: the chat, before the reply to its message `answered`, `index`-th of the turn.
+pub(super) struct SentPhoto<'a> {
+    pub chat: &'a store::chats::Chat,
+    pub channel: Channel,
+    pub answered: Uuid,
+    pub index: usize,
+    pub at: DateTime<Utc>,
+}
+
 impl Pipeline {
+    /// Stores a product photo sent before the turn's reply and, the first time only, queues it for the
+    /// ingress; its id derives from the turn's, so a retried turn sends it once.
+    pub(super) async fn store_photo(
+        &self,
+        tx: &mut TenantTx<'_>,
+        ctx: TenantCtx,
+        photo: &Photo,
+        sent: SentPhoto<'_>,
+    ) -> Result<(), Failure> {
+        let chat = sent.chat;
+        let outbound_id = format!("out-{}-photo{}", sent.answered.simple(), sent.index);
+        let attachment = Attachment {
+            kind: MediaKind::Image,
+            media_id: Some(photo.media_id),
+            mime: photo.mime.clone(),
+            size_bytes: photo.size_bytes,
+            voice: false,
+            seconds: None,
+            file_name: None,
+            refused: None,
+        };
+        let status = if sent.channel == Channel::Simulator {
+            MessageStatus::Sent
+        } else {
+            MessageStatus::Queued
+        };
+        let (_, inserted) = messages::insert_outbound(
+            tx,
+            &messages::NewOutbound {
+                chat_id: chat.chat_id,
+                outbound_id: &outbound_id,
+                body: &photo.caption,
+                author: Author::Bot,
+                status,
+                in_reply_to: Some(sent.answered),
+                sent_at: sent.at,
+                turn: None,
+                attachment: Some(&attachment),
+            },
+        )
+        .await?;
+        metrics::counter!("pipeline_photos_sent_total", "outcome" => "sent").increment(1);
+        if inserted && sent.channel == Channel::Whatsapp {
+            let reply = OutboundReply {
+                tenant_id: ctx.tenant_id,
+                chat_id: chat.chat_id,
+                customer_jid: chat.customer_jid.clone(),
+                text: photo.caption.clone(),
+                outbound_id,
+                in_reply_to: Vec::new(),
+                created_at: sent.at,
+                received_at: None,
+                image: Some(OutboundImage {
+                    media_id: photo.media_id,
+                    mime: photo.mime.clone(),
+                }),
+            };
+            self.queue_reply(tx, &reply).await?;
+        }
+        Ok(())
+    }
+
     /// The photos of `requested` products (in the order asked, each once), from the cache or fetched now.
     /// Runs between the model's answer and the commit, with no transaction held during a fetch.
     pub(super) async fn product_photos(

@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use schemas::commerce::{Author, Direction, MessageStatus, OrderStatus};
-use schemas::{
-    Attachment, Channel, EventData, InboundMessage, MediaKind, OutboundImage, OutboundReply,
-};
+use schemas::{Channel, EventData, InboundMessage, OutboundReply};
 use serde_json::json;
 use store::billing::{AnswerPermission, OperatorSuspension, SuspendReason};
 use store::orders::Order;
@@ -22,7 +20,7 @@ use uuid::Uuid;
 use super::claim::TurnEnd;
 use super::customer_limits::{self, Budget};
 use super::media::{self, MediaPlan};
-use super::photos::Photo;
+use super::photos::{Photo, SentPhoto};
 use super::sales_tools::{OrderIntent, SalesTools};
 use super::{Failure, Pipeline, outbox};
 use crate::knowledge::{Opening, OpeningHours};
@@ -677,70 +675,6 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Stores a product photo sent before the turn's reply and, the first time only, queues it for the
-    /// ingress; its id derives from the turn's, so a retried turn sends it once.
-    async fn store_photo(
-        &self,
-        tx: &mut TenantTx<'_>,
-        ctx: TenantCtx,
-        snapshot: &Snapshot,
-        photo: &Photo,
-        index: usize,
-        now: DateTime<Utc>,
-    ) -> Result<(), Failure> {
-        let chat = &snapshot.chat;
-        let outbound_id = format!("out-{}-photo{index}", snapshot.last_message_id.simple());
-        let attachment = Attachment {
-            kind: MediaKind::Image,
-            media_id: Some(photo.media_id),
-            mime: photo.mime.clone(),
-            size_bytes: photo.size_bytes,
-            voice: false,
-            seconds: None,
-            file_name: None,
-            refused: None,
-        };
-        let status = if snapshot.channel == Channel::Simulator {
-            MessageStatus::Sent
-        } else {
-            MessageStatus::Queued
-        };
-        let (_, inserted) = messages::insert_outbound(
-            tx,
-            &messages::NewOutbound {
-                chat_id: chat.chat_id,
-                outbound_id: &outbound_id,
-                body: &photo.caption,
-                author: Author::Bot,
-                status,
-                in_reply_to: Some(snapshot.last_message_id),
-                sent_at: now,
-                turn: None,
-                attachment: Some(&attachment),
-            },
-        )
-        .await?;
-        metrics::counter!("pipeline_photos_sent_total", "outcome" => "sent").increment(1);
-        if inserted && snapshot.channel == Channel::Whatsapp {
-            let reply = OutboundReply {
-                tenant_id: ctx.tenant_id,
-                chat_id: chat.chat_id,
-                customer_jid: chat.customer_jid.clone(),
-                text: photo.caption.clone(),
-                outbound_id,
-                in_reply_to: Vec::new(),
-                created_at: now,
-                received_at: None,
-                image: Some(OutboundImage {
-                    media_id: photo.media_id,
-                    mime: photo.mime.clone(),
-                }),
-            };
-            self.queue_reply(tx, &reply).await?;
-        }
-        Ok(())
-    }
-
     async fn store_reply(
         &self,
         tx: &mut TenantTx<'_>,
@@ -759,8 +693,14 @@ impl Pipeline {
             MessageStatus::Queued
         };
         for (index, photo) in response.photos.iter().enumerate() {
-            self.store_photo(tx, ctx, snapshot, photo, index, now)
-                .await?;
+            let sent = SentPhoto {
+                chat,
+                channel,
+                answered: last_message_id,
+                index,
+                at: now,
+            };
+            self.store_photo(tx, ctx, photo, sent).await?;
         }
         let record = json!({
             "engine": response.engine,
