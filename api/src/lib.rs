@@ -26,6 +26,7 @@ pub mod openapi;
 mod order_notices;
 mod orders;
 mod pagination;
+mod payment_settings;
 pub mod phone;
 mod products;
 mod rate_limit;

@@ -24,6 +24,9 @@ use errors::ErrorResponses;
         crate::bot::read, crate::bot::replace, crate::bot::patch, crate::bot::set_event_texts,
         crate::knowledge::read, crate::knowledge::replace, crate::order_notices::read,
         crate::order_notices::replace, crate::alert_phone::read, crate::alert_phone::replace,
+        crate::payment_settings::read, crate::payment_settings::replace_wave,
+        crate::payment_settings::replace_orange_money, crate::payment_settings::remove_wave,
+        crate::payment_settings::remove_orange_money, crate::payment_settings::replace_cash_on_delivery,
         crate::simulator::send, crate::media::read, crate::conversations::list, crate::conversations::chat_messages,
         crate::conversations::reply,
         crate::conversations::set_bot, crate::orders::list, crate::orders::read, crate::orders::update,
@@ -50,7 +53,7 @@ use errors::ErrorResponses;
         crate::web::products::new_page, crate::web::products::import_page, crate::web::products::export,
         crate::web::products::edit_page, crate::web::orders::list, crate::web::orders::detail,
         crate::web::conversations::list, crate::web::conversations::transcript, crate::web::test_chat::page, crate::web::media::serve,
-        crate::web::settings::page, crate::web::whatsapp::page, crate::web::whatsapp::events,
+        crate::web::settings::page, crate::web::payments::page, crate::web::whatsapp::page, crate::web::whatsapp::events,
         crate::web::billing::page, crate::web::billing::returned, crate::web::billing::receipt,
         crate::web::team::page, crate::web::account::change_page, crate::web::account::outbox,
         crate::web::live::events, crate::web::admin::overview::page, crate::web::admin::tenants::list,
@@ -62,7 +65,10 @@ use errors::ErrorResponses;
     modifiers(&BearerAuth, &ErrorResponses),
     tags(
         (name = "auth"), (name = "products"), (name = "bot"), (name = "conversations"), (name = "orders"),
-        (name = "team"), (name = "billing"), (name = "whatsapp"), (name = "webhooks"), (name = "admin"),
+        (name = "team"), (name = "billing"),
+        (name = "payments", description = "How the shop's customers pay their orders: its own Wave and Orange \
+            Money merchant accounts (owner only; secrets are write-only) and payment on delivery."),
+        (name = "whatsapp"), (name = "webhooks"), (name = "admin"),
         (name = "ops"),
         (name = "pages", description = "The server-rendered dashboard (HTML). Pages under `/app` and `/admin` \
             need the session cookie `tdj_session` that signing in at `/login` sets; without it they redirect \

@@ -84,10 +84,13 @@ pub struct SimulatedAccepted {
 }
 
 /// Sends a message to the shop's bot as a customer would; the reply arrives in the conversation. JSON for
-/// text, `multipart/form-data` to send a voice note or a photo (field `file`) with an optional caption.
+/// text; `multipart/form-data` to send a voice note or a photo: fields `from`, `name`, `text` (the caption),
+/// `client_message_id` and `file` (OGG, MP3, M4A, WAV or WebM audio, or a JPEG, PNG or WebP photo, told by its
+/// bytes, at most `MEDIA_MAX_BYTES`). The document declares the JSON body only: generated clients do not handle
+/// one operation with two body types.
 #[utoipa::path(post, path = "/api/v1/simulator/messages", operation_id = "sendSimulatedMessage",
     tag = "conversations",
-    request_body(content((SimulatedMessage = "application/json"), (SimulatedUpload = "multipart/form-data"))),
+    request_body = SimulatedMessage,
     security(("bearer" = [])),
     responses((status = 202, body = SimulatedAccepted),
               (status = 402, description = "The plan's monthly media allowance is used up (`plan_limit_reached`)"),

@@ -102,3 +102,43 @@ mod tests {
         assert_eq!(Provider::parse("paypal"), None);
     }
 }
+
+/// Where a customer's payment of an order stands (`order_payment.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum OrderPaymentStatus {
+    /// The link is out; nothing paid yet.
+    Pending,
+    /// The provider confirmed exactly the order's total.
+    Paid,
+    /// The link expired unpaid.
+    Expired,
+    /// The provider reported a failure, or paid another amount (the shop must look).
+    Failed,
+}
+
+words!(OrderPaymentStatus {
+    Pending => "pending",
+    Paid => "paid",
+    Expired => "expired",
+    Failed => "failed",
+});
+
+/// A paid order that was cancelled: its refund, for the shop to do (or done by the provider).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RefundStatus {
+    ToDo,
+    Done,
+}
+
+words!(RefundStatus {
+    ToDo => "to_do",
+    Done => "done",
+});

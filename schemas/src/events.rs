@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::commerce::{Author, OrderStatus};
-use crate::messages::Channel;
+use crate::messages::{Channel, MediaKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
@@ -33,6 +33,13 @@ pub enum EventData {
         /// The message's text: only for shops that opted in (`PUT /api/v1/bot/events`); absent otherwise.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        /// What the message carried besides text: a voice note, photo or other media (`GET
+        /// /api/v1/media/{media_id}` for a kept one's bytes); absent for text only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media: Option<MediaKind>,
+        /// The customer shared a location (a delivery address candidate).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        location: bool,
     },
     /// The bot (or the owner) answered in a chat.
     #[serde(rename = "message.sent")]

@@ -1,6 +1,7 @@
 //! Orders: priced from the catalogue, stock checked and decremented atomically, idempotent per bot turn.
 
 use chrono::{DateTime, Utc};
+use schemas::billing::{Provider, RefundStatus};
 use schemas::commerce::{OrderStatus, Stock, Xof};
 use serde::Serialize;
 use sqlx::Acquire;
@@ -29,6 +30,11 @@ pub struct Order {
     pub total_xof: Xof,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the customer paid it in the chat, and how (absent: not paid that way).
+    pub paid_at: Option<DateTime<Utc>>,
+    pub paid_with: Option<Provider>,
+    /// A paid order that was cancelled: the refund the shop owes.
+    pub refund_status: Option<RefundStatus>,
     pub items: Vec<OrderItem>,
 }
 
@@ -59,6 +65,9 @@ struct OrderRow {
     total_xof: Xof,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    paid_at: Option<DateTime<Utc>>,
+    paid_with: Option<Provider>,
+    refund_status: Option<RefundStatus>,
 }
 
 impl OrderRow {
@@ -77,6 +86,9 @@ impl OrderRow {
             total_xof: self.total_xof,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            paid_at: self.paid_at,
+            paid_with: self.paid_with,
+            refund_status: self.refund_status,
             items,
         }
     }
@@ -132,7 +144,8 @@ macro_rules! order_row {
             $head
                 + r#"order_id, order_ref, chat_id, customer_name, customer_phone, delivery_address,
                      delivery_zone, delivery_fee_xof as "delivery_fee_xof: Xof", note,
-                     status as "status: OrderStatus", total_xof as "total_xof: Xof", created_at, updated_at"#
+                     status as "status: OrderStatus", total_xof as "total_xof: Xof", created_at, updated_at,
+                     paid_at, paid_with as "paid_with: Provider", refund_status as "refund_status: RefundStatus""#
                 + $tail
             $(, $arg)*
         )
@@ -381,7 +394,11 @@ pub async fn set_status(
         .await?;
     }
     sqlx::query!(
-        "update customer_order set status = $3, updated_at = now() where tenant_id = $1 and order_id = $2",
+        "update customer_order
+            set status = $3, updated_at = now(),
+                -- A paid order cancelled: the shop owes the customer a refund.
+                refund_status = case when $3 = 'cancelled' and paid_at is not null then 'to_do' else refund_status end
+          where tenant_id = $1 and order_id = $2",
         tx.tenant_id(),
         order_id,
         to.as_str(),

@@ -12,6 +12,8 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -74,6 +76,8 @@ struct Shared {
     tokens_issued: AtomicU64,
     wave_sessions: Mutex<HashMap<String, Value>>,
     om_orders: Mutex<HashMap<String, OmOrder>>,
+    /// Set by [`FakeProvider::accept_only`]: the one credential answered without a 401.
+    accepted: Mutex<Option<String>>,
 }
 
 /// A fake provider listening on 127.0.0.1; stopped when dropped.
@@ -143,6 +147,13 @@ impl FakeProvider {
     /// Makes every answer wait (to trigger client timeouts).
     pub fn set_delay(&self, delay: Duration) {
         *self.shared.delay.lock().unwrap() = delay;
+    }
+
+    /// Refuses every credential but `credential` with a 401, as the real providers do with a wrong key:
+    /// Wave's bearer API key, or Orange Money's `client_id:client_secret` at the token endpoint. By default
+    /// any well-formed credential is accepted.
+    pub fn accept_only(&self, credential: &str) {
+        *self.shared.accepted.lock().unwrap() = Some(credential.to_owned());
     }
 
     /// Wave: the payer paid this session.
@@ -229,7 +240,7 @@ async fn handle(
     }
     let n = shared.counter.fetch_add(1, Ordering::SeqCst);
     match kind {
-        Kind::Wave => wave(&shared, &method, uri.path(), &headers, &body, n),
+        Kind::Wave => wave(&shared, &method, &uri, &headers, &body, n),
         Kind::OrangeMoney => orange(&shared, uri.path(), &headers, &body, n),
         Kind::Stripe => stripe(&headers, &body, uri.path(), n),
     }
@@ -238,16 +249,43 @@ async fn handle(
 fn wave(
     shared: &Shared,
     method: &Method,
-    path: &str,
+    uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
     n: u64,
 ) -> Response {
-    if bearer(headers).is_none() {
+    let path = uri.path();
+    let Some(key) = bearer(headers) else {
         return error(
             StatusCode::UNAUTHORIZED,
             json!({"code": "missing-auth-header", "message": "Missing Authorization header"}),
         );
+    };
+    if shared
+        .accepted
+        .lock()
+        .unwrap()
+        .as_ref()
+        .is_some_and(|accepted| *accepted != key)
+    {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            json!({"code": "no-matching-api-key", "message": "Invalid API key"}),
+        );
+    }
+    if method == Method::GET && path == "/v1/checkout/sessions/search" {
+        let query: HashMap<String, String> =
+            serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+        let reference = query.get("client_reference").cloned().unwrap_or_default();
+        let found: Vec<Value> = shared
+            .wave_sessions
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|s| s["client_reference"] == reference.as_str())
+            .cloned()
+            .collect();
+        return axum::Json(json!({ "result": found })).into_response();
     }
     if method == Method::POST && path == "/v1/checkout/sessions" {
         let Ok(req) = serde_json::from_slice::<Value>(body) else {
@@ -313,7 +351,12 @@ fn orange(shared: &Shared, path: &str, headers: &HeaderMap, body: &[u8], n: u64)
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("Basic "));
-        if !basic || body != b"grant_type=client_credentials" {
+        let accepted = shared.accepted.lock().unwrap().clone();
+        let allowed = accepted.is_none_or(|credential| {
+            headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some(format!("Basic {}", BASE64.encode(credential)).as_str())
+        });
+        if !basic || !allowed || body != b"grant_type=client_credentials" {
             return error(StatusCode::UNAUTHORIZED, json!({"error": "invalid_client"}));
         }
         shared.tokens_issued.fetch_add(1, Ordering::SeqCst);

@@ -22,7 +22,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use rand::RngCore;
-use secrecy::SecretBox;
+use secrecy::{SecretBox, SecretString};
 use store::billing::Provider;
 use store::crypto::MasterKey;
 use tokio::sync::Mutex;
@@ -47,6 +47,29 @@ pub struct Billing {
     pub(crate) orange_money: Option<OrangeMoney>,
     pub(crate) stripe: Option<Stripe>,
     pub(crate) sandbox: Option<Sandbox>,
+    /// Where the shops' own merchant accounts are called (the same hosts as ours, so tests reach the fakes).
+    pub(crate) merchant: MerchantEndpoints,
+}
+
+/// The provider URLs and settings used with a shop's own credentials (`crate::payment_settings`).
+pub(crate) struct MerchantEndpoints {
+    pub(crate) wave_base_url: String,
+    pub(crate) orange_money_base_url: String,
+    pub(crate) orange_money_token_path: String,
+    pub(crate) orange_money_api_path: String,
+    pub(crate) orange_money_currency: String,
+}
+
+impl MerchantEndpoints {
+    fn of(config: &BillingConfig) -> Self {
+        Self {
+            wave_base_url: config.wave_base_url.clone(),
+            orange_money_base_url: config.orange_money_base_url.clone(),
+            orange_money_token_path: config.orange_money_token_path.clone(),
+            orange_money_api_path: config.orange_money_api_path.clone(),
+            orange_money_currency: config.orange_money_currency.clone(),
+        }
+    }
 }
 
 /// The name shown to shops for a provider, configured or not (each provider's `label()`).
@@ -91,6 +114,7 @@ impl Billing {
             sandbox: Some(Sandbox {
                 secret: SecretBox::new(Box::new(secret)),
             }),
+            merchant: MerchantEndpoints::of(&BillingConfig::for_tests()),
         }
     }
 
@@ -174,6 +198,7 @@ impl Billing {
             orange_money,
             stripe,
             sandbox,
+            merchant: MerchantEndpoints::of(config),
         })
     }
 
@@ -235,6 +260,42 @@ impl Billing {
             .into_iter()
             .filter(|&provider| self.provider(provider).is_some())
             .collect()
+    }
+
+    /// A Wave client speaking with a shop's own key.
+    pub(crate) fn merchant_wave(
+        &self,
+        api_key: SecretString,
+        webhook_secret: SecretString,
+    ) -> Wave {
+        Wave {
+            http: self.http.clone(),
+            base_url: self.merchant.wave_base_url.clone(),
+            api_key,
+            webhook_secret: Some(webhook_secret),
+            timeout: self.timeout,
+        }
+    }
+
+    /// An Orange Money client speaking with a shop's own credentials (its token cache starts empty).
+    pub(crate) fn merchant_orange_money(
+        &self,
+        client_id: String,
+        client_secret: SecretString,
+        merchant_key: SecretString,
+    ) -> OrangeMoney {
+        OrangeMoney {
+            http: self.http.clone(),
+            base_url: self.merchant.orange_money_base_url.clone(),
+            token_path: self.merchant.orange_money_token_path.clone(),
+            api_path: self.merchant.orange_money_api_path.clone(),
+            currency: self.merchant.orange_money_currency.clone(),
+            client_id,
+            client_secret,
+            merchant_key,
+            timeout: self.timeout,
+            token: Mutex::new(None),
+        }
     }
 
     /// The grace period of past-due subscriptions.

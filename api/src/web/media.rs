@@ -20,8 +20,8 @@ pub fn router() -> Router<AppState> {
     params(("media_id" = String, Path, description = "The `media_id` of a message's `attachment`")),
     responses(
         (status = 200, description = "The bytes, with their stored type (audio or photo) and the headers of \
-            `GET /api/v1/media/{media_id}`", content((String = "audio/*"), (String = "image/*"))),
-        (status = 206, description = "The requested byte range", content((String = "audio/*"), (String = "image/*"))),
+            `GET /api/v1/media/{media_id}`", content_type = "application/octet-stream"),
+        (status = 206, description = "The requested byte range", content_type = "application/octet-stream"),
         (status = 303, description = "No live session: to `/login`"),
         (status = 404, body = String, content_type = "text/html", description = "The \"not found\" page: unknown media, or another shop's"),
         (status = 410, body = String, content_type = "text/html", description = "The media expired (the page says how long media are kept)")))]

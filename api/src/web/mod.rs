@@ -19,6 +19,7 @@ pub(crate) mod live;
 pub(crate) mod media;
 pub(crate) mod onboarding;
 pub(crate) mod orders;
+pub(crate) mod payments;
 pub(crate) mod products;
 mod session;
 pub(crate) mod settings;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .merge(billing::router())
         .merge(onboarding::router())
         .merge(settings::router())
+        .merge(payments::router())
         .merge(whatsapp::router())
         .merge(products::router())
         .merge(orders::router())

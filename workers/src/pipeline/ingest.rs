@@ -237,6 +237,8 @@ impl Pipeline {
                 channel: inbound.channel,
                 customer_jid: inbound.customer_jid.clone(),
                 text: with_text.then(|| inbound.text.clone()),
+                media: inbound.attachment.as_ref().map(|a| a.kind),
+                location: new.location.is_some(),
             },
         )
         .await?;

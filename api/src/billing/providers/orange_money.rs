@@ -100,6 +100,13 @@ impl OrangeMoney {
         Ok(token)
     }
 
+    /// Proves the client id and secret by obtaining a token (§2.2). The merchant key has no check of its own
+    /// short of opening a web payment.
+    pub async fn check_credentials(&self) -> Result<(), ProviderError> {
+        self.forget_token().await;
+        self.access_token().await.map(|_| ())
+    }
+
     async fn forget_token(&self) {
         *self.token.lock().await = None;
     }

@@ -46,6 +46,20 @@ impl Wave {
         self.webhook_secret.as_ref()
     }
 
+    /// Proves the key with a read that changes nothing: a search by a reference we never use (§1.2). Wave
+    /// authenticates before anything else (§1.6: 401 and 403 are its key errors), so a 404 from a search that
+    /// found nothing proves the key too; the search's answer itself is not relied on (its shape is unconfirmed).
+    pub async fn check_key(&self) -> Result<(), ProviderError> {
+        let request = self
+            .http
+            .get(self.url("/v1/checkout/sessions/search?client_reference=tdjaasa-check"))
+            .bearer_auth(self.api_key.expose_secret());
+        match send(request, self.timeout).await {
+            Ok(_) | Err(ProviderError::Status { status: 404 }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Re-reads a session server-to-server.
     pub async fn retrieve(&self, session_id: &str) -> Result<WaveSession, ProviderError> {
         if session_id.is_empty()
