@@ -198,7 +198,7 @@ impl Services {
 }
 
 /// Runs the requested services until Ctrl-C or SIGTERM, then lets in-flight work finish.
-async fn run(config: Config, services: Services) -> anyhow::Result<()> {
+async fn run(mut config: Config, services: Services) -> anyhow::Result<()> {
     // The process's recorder before any service records, with the help lines of every service's metrics.
     api::metrics::handle();
     workers::metrics::describe();
@@ -248,6 +248,15 @@ async fn run(config: Config, services: Services) -> anyhow::Result<()> {
 
     if services.worker {
         config.worker.check().map_err(anyhow::Error::msg)?;
+        // The payment links the bot sends point at the dashboard's public address; the sandbox payment only
+        // where the platform's payment sandbox is on (never in production).
+        config.worker.public_url = config
+            .api
+            .public_url
+            .clone()
+            .or_else(|| config.billing.public_url.clone())
+            .or_else(|| (!production).then(|| format!("http://{}", config.api.http_addr)));
+        config.worker.pay_sandbox = !production && config.billing.sandbox.unwrap_or(true);
         let provider = workers::provider_from_config(&config.worker)?;
         let pipeline = workers::Pipeline::new(
             db.clone(),

@@ -15,8 +15,8 @@ use crate::cors::Cors;
 
 use crate::{
     AppState, account, admin, alert_phone, auth, billing, bot, conversations, dead_letters, health,
-    knowledge, media, openapi, order_notices, orders, payment_settings, products, simulator, team,
-    web, whatsapp,
+    knowledge, media, openapi, order_notices, order_pay, orders, payment_settings, products,
+    simulator, team, web, whatsapp,
 };
 
 /// Largest JSON body accepted (the CSV import route allows more).
@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(media::router())
         .merge(orders::router())
         .merge(order_notices::router())
+        .merge(order_pay::router())
         .merge(alert_phone::router())
         .merge(payment_settings::router())
         .merge(dead_letters::router())

@@ -322,7 +322,9 @@ pub async fn settle_paid(
         return Ok(Settled::AlreadyPaid);
     }
     sqlx::query!(
-        "update customer_order set paid_at = $3, paid_with = $4, hold_until = null, updated_at = now()
+        // Paid after the shop cancelled it: the customer is owed a refund.
+        "update customer_order set paid_at = $3, paid_with = $4, hold_until = null, updated_at = now(),
+           refund_status = case when status = 'cancelled' then 'to_do' else refund_status end
          where tenant_id = $1 and order_id = $2",
         tx.tenant_id(),
         payment.order_id,

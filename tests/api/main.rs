@@ -37,6 +37,8 @@ mod order_notices;
 mod order_payments;
 mod orders;
 mod passwords;
+mod pay_in_chat;
+mod pay_links;
 mod payment_settings;
 mod phones;
 mod pipeline;

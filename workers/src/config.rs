@@ -105,6 +105,16 @@ pub struct WorkerConfig {
         default_value_t = false
     )]
     pub product_photo_allow_private_hosts: bool,
+    /// Minutes a payment link the bot sends stays valid; unpaid by then, the customer asks for a new one.
+    #[arg(long, env = "ORDER_PAY_LINK_MINUTES", default_value_t = 60)]
+    pub pay_link_minutes: u32,
+    /// The dashboard's public address, for the payment links the bot sends (`PUBLIC_URL`; set by the binary).
+    #[arg(skip)]
+    pub public_url: Option<String>,
+    /// Offer the local sandbox payment (no money moves) to shops without merchant credentials: only where the
+    /// platform's payment sandbox is on (development).
+    #[arg(skip)]
+    pub pay_sandbox: bool,
     #[command(flatten)]
     pub gemini: GeminiConfig,
 }
@@ -163,6 +173,9 @@ impl WorkerConfig {
             order_hold_hours: 48,
             product_photo_max_bytes: 5 * 1024 * 1024,
             product_photo_allow_private_hosts: true,
+            pay_link_minutes: 60,
+            public_url: Some("http://127.0.0.1:8080".to_owned()),
+            pay_sandbox: true,
             gemini: GeminiConfig {
                 timeout_secs: 10,
                 ..GeminiConfig::default()

@@ -132,6 +132,7 @@ impl ToolExecutor for FakeTools {
             },
             "create_order" => self.create_order(&args),
             "order_status" => self.orders.clone(),
+            "payment_link" => json!({"ok": true, "order_ref": "CMD-00000001"}),
             // Only the robe wax has a photo in this shop.
             "send_product_photo" => match self.by_id(&args["product_id"]) {
                 Some(p) if p.item.fields.name == "Robe wax" => json!({"ok": true}),
@@ -215,6 +216,7 @@ struct Chat {
     language: &'static str,
     tone: &'static str,
     history: Vec<ChatMessage>,
+    payments: workers::llm::PaymentOptions,
 }
 
 impl Chat {
@@ -225,6 +227,7 @@ impl Chat {
             language: "fr",
             tone: "friendly",
             history: Vec::new(),
+            payments: workers::llm::PaymentOptions::default(),
         }
     }
 
@@ -265,6 +268,7 @@ impl Chat {
             tenant_id: uuid::Uuid::nil(),
             shop: ShopProfile {
                 delivery_zones: self.zones.clone(),
+                payments: self.payments.clone(),
                 ..shop(self.language, self.tone)
             },
             catalog,
@@ -1448,4 +1452,41 @@ async fn a_shared_location_is_acknowledged_for_the_delivery_not_handed_over() {
         reply.contains("5 000 FCFA"),
         "the question beside it is answered: {reply}"
     );
+}
+
+#[tokio::test]
+async fn after_an_order_the_customer_is_offered_the_shops_payment_methods_and_gets_a_link() {
+    let mut chat = Chat::ongoing();
+    chat.payments = workers::llm::PaymentOptions {
+        links: vec![schemas::billing::Provider::Wave],
+        cash_on_delivery: true,
+    };
+    chat.say_all(&["je prends 2 pagnes"]).await;
+
+    let placed = chat.say_all(&["oui"]).await;
+    assert!(
+        placed.ends_with("Pour payer, répondez « Wave » ou « à la livraison »."),
+        "{placed}"
+    );
+
+    let link = chat.say_all(&["wave"]).await;
+    assert!(link.starts_with("Voici votre lien de paiement"), "{link}");
+    let asked = chat.tools.called("payment_link");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["method"], "wave");
+
+    let mut other = Chat::ongoing();
+    other.payments = chat.payments.clone();
+    other.say_all(&["je prends 2 pagnes"]).await;
+    other.say_all(&["oui"]).await;
+    let cash = other.say_all(&["à la livraison svp"]).await;
+    assert!(cash.contains("vous paierez à la livraison"), "{cash}");
+}
+
+#[tokio::test]
+async fn a_shop_without_payment_methods_offers_none() {
+    let mut chat = Chat::ongoing();
+    chat.say_all(&["je prends 2 pagnes"]).await;
+    let placed = chat.say_all(&["oui"]).await;
+    assert!(!placed.contains("Pour payer"), "{placed}");
 }

@@ -5,6 +5,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use schemas::billing::RefundStatus;
 use schemas::commerce::OrderStatus;
 use serde::Deserialize;
 use store::orders::Order;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/orders", get(list))
         .route("/app/orders/{id}", get(detail))
         .route("/app/orders/{id}/status", post(set_status))
+        .route("/app/orders/{id}/refund-done", post(refund_done))
 }
 
 struct OrderRow {
@@ -38,6 +40,16 @@ struct OrderRow {
     status_label: String,
     at: String,
     items: String,
+    /// "Payée (Wave) le 4 déc. 2026, 18:55", when the customer paid in the chat.
+    paid: Option<String>,
+    /// A cancelled paid order: the refund the shop owes, or made.
+    refund: Option<Refund>,
+}
+
+/// Where the refund of a cancelled paid order stands.
+struct Refund {
+    due: bool,
+    label: String,
 }
 
 fn order_row(lang: Lang, o: &Order) -> OrderRow {
@@ -59,6 +71,19 @@ fn order_row(lang: Lang, o: &Order) -> OrderRow {
             .map(|i| format!("{} × {}", i.quantity, i.product_name))
             .collect::<Vec<_>>()
             .join(", "),
+        paid: o.paid_at.map(|at| {
+            let method = o.paid_with.map_or_else(String::new, |p| {
+                lang.t(&format!("order.paid_with.{p}")).into_owned()
+            });
+            lang.tf(
+                "order.paid",
+                &[("method", &method), ("at", &lang.datetime(at))],
+            )
+        }),
+        refund: o.refund_status.map(|r| Refund {
+            due: r == RefundStatus::ToDo,
+            label: lang.t(&format!("order.refund.{r}")).into_owned(),
+        }),
     }
 }
 
@@ -220,3 +245,19 @@ async fn set_status(
     .await?;
     Ok(Redirect::to(&format!("/app/orders/{id}?done=order_status")).into_response())
 }
+
+/// "Marquer comme remboursée": the same as `POST /api/v1/orders/{id}/refund-done`.
+async fn refund_done(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted<RefundForm>,
+) -> WebResult<Response> {
+    let Posted { session, .. } = posted;
+    let id = crate::pagination::parse_id(&id, ORDER_NOT_FOUND)?;
+    crate::order_pay::refund::mark_refund_done(&state, &session.user, id).await?;
+    Ok(Redirect::to(&format!("/app/orders/{id}?done=order_refund")).into_response())
+}
+
+/// The refund form carries only its CSRF token.
+#[derive(Deserialize)]
+struct RefundForm {}

@@ -14,8 +14,9 @@ use super::session::Session;
 use crate::AppState;
 
 /// Flash messages a redirect may ask for; anything else in `done` is ignored.
-pub(super) const FLASHES: [&str; 16] = [
+pub(super) const FLASHES: [&str; 17] = [
     "saved",
+    "order_refund",
     "created",
     "deleted",
     "deactivated",

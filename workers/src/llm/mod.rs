@@ -68,6 +68,24 @@ pub struct ShopProfile {
     /// What the shop says to customers who write while it is closed (empty: nothing).
     #[serde(default)]
     pub out_of_hours_message: String,
+    /// How customers may pay their orders.
+    #[serde(default)]
+    pub payments: PaymentOptions,
+}
+
+/// How a shop's customers may pay: links for these methods (its own merchant accounts, or the sandbox in
+/// development), and cash on delivery.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PaymentOptions {
+    pub links: Vec<schemas::billing::Provider>,
+    pub cash_on_delivery: bool,
+}
+
+impl PaymentOptions {
+    /// Whether the customer has any choice to make.
+    pub fn any(&self) -> bool {
+        !self.links.is_empty() || self.cash_on_delivery
+    }
 }
 
 /// A product the bot may offer: the same field set the API and the store use.

@@ -80,9 +80,34 @@ pub fn system_instruction(turn: &Turn) -> String {
         out.push('\n');
     }
 
+    payments(&mut out, turn);
     knowledge(&mut out, turn);
     catalogue(&mut out, &turn.catalog);
     out
+}
+
+/// How the shop's customers may pay, and when to offer it.
+fn payments(out: &mut String, turn: &Turn) {
+    let options = &turn.shop.payments;
+    if !options.any() {
+        return;
+    }
+    let mut methods: Vec<String> = options
+        .links
+        .iter()
+        .map(|p| format!("{} (lien de paiement)", p.as_str()))
+        .collect();
+    if options.cash_on_delivery {
+        methods.push("cash_on_delivery (paiement à la livraison)".to_owned());
+    }
+    let _ = writeln!(
+        out,
+        "\nPaiement des commandes : {}. Une fois la commande créée, propose ces moyens au client ; quand il en \
+         choisit un, appelle {}. N'écris jamais de lien toi-même, ne dis jamais qu'une commande est payée : seule \
+         la boutique le confirme.",
+        methods.join(", "),
+        tools::PAYMENT_LINK
+    );
 }
 
 /// Questions and answers, delivery zones and opening hours (with whether the shop is open now): the shop's

@@ -13,6 +13,17 @@ pub const SHOP_INFO: &str = "shop_info";
 pub const HAND_OVER: &str = "hand_over";
 pub const CANCEL_ORDER: &str = "cancel_order";
 pub const SEND_PRODUCT_PHOTO: &str = "send_product_photo";
+pub const PAYMENT_LINK: &str = "payment_link";
+
+/// Arguments of `payment_link`: how the customer pays one of their orders.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PaymentLink {
+    /// `wave`, `orange_money`, `sandbox` or `cash_on_delivery`.
+    pub method: String,
+    /// The order (its latest unpaid one when absent).
+    #[serde(default)]
+    pub order_ref: Option<String>,
+}
 
 /// Arguments of `send_product_photo`: the product whose photo goes with the reply.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -173,6 +184,18 @@ pub fn declarations() -> Value {
                 "type": "object",
                 "properties": { "reason": { "type": "string", "description": "Ce dont le client a besoin, en quelques mots." } },
                 "required": ["reason"]
+            }
+        },
+        {
+            "name": PAYMENT_LINK,
+            "description": "Quand le client a choisi comment payer une commande : avec `wave`, `orange_money` ou `sandbox`, le lien de paiement (montant exact de la commande) est ajouté à la fin de ta réponse ; avec `cash_on_delivery`, il paiera à la livraison. Propose seulement les moyens indiqués par shop_info ou tes consignes de paiement.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "method": { "type": "string", "enum": ["wave", "orange_money", "sandbox", "cash_on_delivery"] },
+                    "order_ref": { "type": "string", "description": "Référence, ex. CMD-1A2B3C4D ; sans référence : sa dernière commande non payée." }
+                },
+                "required": ["method"]
             }
         },
         {

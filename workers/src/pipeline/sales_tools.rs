@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use schemas::commerce::Xof;
 use serde_json::{Value, json};
 use store::knowledge::DeliveryZone;
-use store::orders::Order;
+use store::orders::{self, Order};
 use uuid::Uuid;
 
 use crate::catalogue::{self, ProductText};
@@ -56,6 +56,15 @@ pub struct SalesTools<'a> {
     pub called: Vec<&'static str>,
     /// Products whose photo goes with the reply, in the order asked.
     pub photos: Vec<Uuid>,
+    /// Orders the customer chose to pay by link (the links are added to the reply at commit).
+    pub payments: Vec<PayRequest>,
+}
+
+/// A customer's choice of how to pay an order: a link for `provider`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PayRequest {
+    pub order_id: Uuid,
+    pub provider: schemas::billing::Provider,
 }
 
 impl<'a> SalesTools<'a> {
@@ -71,11 +80,74 @@ impl<'a> SalesTools<'a> {
             cancellations: Vec::new(),
             called: Vec::new(),
             photos: Vec::new(),
+            payments: Vec::new(),
         }
     }
 
     /// At most this many photos go with one reply.
     const MAX_PHOTOS: usize = 3;
+
+    /// The customer chose how to pay an order of theirs: a link (added to the reply at commit) or cash on
+    /// delivery, among the methods the shop offers.
+    fn payment_link(&mut self, args: tools::PaymentLink) -> Value {
+        use schemas::billing::Provider;
+        let Some((shop, _)) = self.shop else {
+            return json!({ "error": "Aucun moyen de paiement en ligne." });
+        };
+        let options = &shop.payments;
+        let provider = match args.method.trim() {
+            "cash_on_delivery" if options.cash_on_delivery => None,
+            method => match Provider::parse(method).filter(|p| options.links.contains(p)) {
+                Some(provider) => Some(provider),
+                None => {
+                    let mut offered: Vec<&str> = options.links.iter().map(|p| p.as_str()).collect();
+                    if options.cash_on_delivery {
+                        offered.push("cash_on_delivery");
+                    }
+                    return json!({ "error": "La boutique ne propose pas ce moyen de paiement.", "offered": offered });
+                }
+            },
+        };
+        let wanted = args.order_ref.as_deref().map(|r| r.trim().to_uppercase());
+        let this_turn = self
+            .intents
+            .iter()
+            .rev()
+            .map(|i| i.order_id)
+            .find(|id| wanted.as_ref().is_none_or(|r| *r == orders::order_ref(*id)));
+        let earlier = || {
+            self.orders
+                .iter()
+                .filter(|o| {
+                    wanted.as_ref().is_none_or(|r| *r == o.order_ref)
+                        && !matches!(
+                            o.status,
+                            schemas::commerce::OrderStatus::Cancelled
+                                | schemas::commerce::OrderStatus::Delivered
+                        )
+                })
+                .max_by_key(|o| o.created_at)
+        };
+        let order_id = match (this_turn, earlier()) {
+            (Some(id), _) => id,
+            (None, Some(order)) if order.paid_at.is_some() => {
+                return json!({ "error": "Cette commande est déjà payée.", "order_ref": order.order_ref });
+            }
+            (None, Some(order)) => order.order_id,
+            (None, None) => {
+                return json!({ "error": "Aucune commande à payer : crée d'abord la commande." });
+            }
+        };
+        let order_ref = orders::order_ref(order_id);
+        let Some(provider) = provider else {
+            return json!({ "ok": true, "order_ref": order_ref, "note": "Paiement à la livraison : dis-le au client." });
+        };
+        let request = PayRequest { order_id, provider };
+        if !self.payments.contains(&request) {
+            self.payments.push(request);
+        }
+        json!({ "ok": true, "order_ref": order_ref, "note": "Le lien de paiement (montant exact de la commande) est ajouté à la fin de ta réponse : ne l'écris pas toi-même." })
+    }
 
     fn send_photo(&mut self, args: tools::SendProductPhoto) -> Value {
         let Some(product) = self
@@ -376,6 +448,7 @@ impl ToolExecutor for SalesTools<'_> {
             tools::HAND_OVER,
             tools::CANCEL_ORDER,
             tools::SEND_PRODUCT_PHOTO,
+            tools::PAYMENT_LINK,
         ]
         .into_iter()
         .find(|known| *known == name);
@@ -401,6 +474,8 @@ impl ToolExecutor for SalesTools<'_> {
             tools::CANCEL_ORDER => {
                 serde_json::from_value(args).map_or_else(|e| invalid(name, e), |a| self.cancel(a))
             }
+            tools::PAYMENT_LINK => serde_json::from_value(args)
+                .map_or_else(|e| invalid(name, e), |a| self.payment_link(a)),
             tools::SEND_PRODUCT_PHOTO => serde_json::from_value(args)
                 .map_or_else(|e| invalid(name, e), |a| self.send_photo(a)),
             tools::HAND_OVER => match serde_json::from_value::<tools::HandOver>(args) {
@@ -438,6 +513,59 @@ mod tests {
                 ..ProductFields::new(name, Xof::price(price).expect("price"))
             },
         }
+    }
+
+    #[tokio::test]
+    async fn a_payment_link_is_for_an_order_of_the_customer_and_a_method_the_shop_offers() {
+        let catalog = vec![item("Pagne", 7_500, Some(10))];
+        let shop = crate::llm::ShopProfile {
+            payments: crate::llm::PaymentOptions {
+                links: vec![schemas::billing::Provider::Wave],
+                cash_on_delivery: false,
+            },
+            ..Default::default()
+        };
+        let mut tools = SalesTools::new(&catalog, &[], "Koffi").knowing(&shop, Utc::now());
+
+        let early = tools.call("payment_link", json!({"method": "wave"})).await;
+        assert!(
+            early["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("Aucune commande")),
+            "{early}"
+        );
+        let product_id = catalog[0].product_id;
+        let placed = tools
+            .call(
+                "create_order",
+                json!({"items": [{"product_id": product_id, "quantity": 2}]}),
+            )
+            .await;
+        assert!(placed.get("error").is_none(), "{placed}");
+        let om = tools
+            .call("payment_link", json!({"method": "orange_money"}))
+            .await;
+        assert_eq!(om["offered"], json!(["wave"]), "{om}");
+        let cash = tools
+            .call("payment_link", json!({"method": "cash_on_delivery"}))
+            .await;
+        assert!(
+            cash.get("error").is_some(),
+            "the shop does not take cash: {cash}"
+        );
+
+        let wave = tools.call("payment_link", json!({"method": "wave"})).await;
+        tools.call("payment_link", json!({"method": "wave"})).await;
+
+        assert_eq!(wave["ok"], true, "{wave}");
+        assert_eq!(
+            tools.payments,
+            vec![PayRequest {
+                order_id: tools.intents[0].order_id,
+                provider: schemas::billing::Provider::Wave
+            }],
+            "one link per order and method"
+        );
     }
 
     #[tokio::test]

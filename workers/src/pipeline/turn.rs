@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use schemas::billing::Provider;
 use schemas::commerce::{Author, Direction, MessageStatus, OrderStatus};
 use schemas::{Channel, EventData, InboundMessage, OutboundReply};
 use serde_json::json;
@@ -21,10 +22,10 @@ use super::claim::TurnEnd;
 use super::customer_limits::{self, Budget};
 use super::media::{self, MediaPlan};
 use super::photos::{Photo, SentPhoto};
-use super::sales_tools::{OrderIntent, SalesTools};
+use super::sales_tools::{OrderIntent, PayRequest, SalesTools};
 use super::{Failure, Pipeline, outbox};
 use crate::knowledge::{Opening, OpeningHours};
-use crate::llm::{CatalogItem, ChatMessage, Role, ShopProfile, Turn, Usage};
+use crate::llm::{CatalogItem, ChatMessage, PaymentOptions, Role, ShopProfile, Turn, Usage};
 
 /// Products offered to the model: the whole active catalogue of a shop, up to this many.
 const CATALOG_LIMIT: i64 = 1000;
@@ -112,6 +113,8 @@ struct Response {
     transcripts: Vec<(Uuid, String)>,
     /// Product photos to send before the text, each with its caption.
     photos: Vec<Photo>,
+    /// Orders the customer chose to pay by link.
+    payments: Vec<PayRequest>,
 }
 
 /// What committing the turn did.
@@ -307,6 +310,7 @@ impl Pipeline {
     ) -> Result<Turn, Failure> {
         let settings = bot_settings::get(tx).await?;
         let knowledge = knowledge::get(tx).await?;
+        let payments = self.payment_options(tx).await?;
         let tenant = tenants::get(tx).await?;
         let filter = ProductFilter {
             active: Some(true),
@@ -332,6 +336,7 @@ impl Pipeline {
                 delivery_zones: knowledge.delivery_zones,
                 hours: OpeningHours::from_settings(&settings.business_hours, &settings.time_zone),
                 out_of_hours_message: settings.out_of_hours_message,
+                payments,
             },
             catalog,
             customer_name: chat.customer_name.clone(),
@@ -358,6 +363,31 @@ impl Pipeline {
                 .collect(),
             media: Vec::new(),
             now: Utc::now(),
+        })
+    }
+
+    /// How the shop's customers may pay: links for its own merchant accounts that the pay page serves (Wave;
+    /// Orange Money is not served yet), else the sandbox where the platform's payment sandbox is on; and cash on
+    /// delivery if the shop takes it.
+    async fn payment_options(&self, tx: &mut TenantTx<'_>) -> Result<PaymentOptions, Failure> {
+        use store::shop_payments::MerchantProvider;
+        let settings = store::shop_payments::settings(tx).await?;
+        let mut links: Vec<Provider> = settings
+            .accounts
+            .iter()
+            .filter(|a| a.enabled && a.provider == MerchantProvider::Wave)
+            .map(|_| Provider::Wave)
+            .collect();
+        let config = &self.inner.config;
+        if links.is_empty() && config.pay_sandbox {
+            links.push(Provider::Sandbox);
+        }
+        if config.public_url.is_none() {
+            links.clear();
+        }
+        Ok(PaymentOptions {
+            links,
+            cash_on_delivery: settings.cash_on_delivery,
         })
     }
 
@@ -421,6 +451,7 @@ impl Pipeline {
             text,
             transcripts,
             photos,
+            payments: tools.payments,
             intents: tools.intents,
             handover,
             cancellations: tools.cancellations,
@@ -460,7 +491,10 @@ impl Pipeline {
         self.cancel_orders(&mut tx, chat_id, &response.cancellations)
             .await?;
         let now = Utc::now();
-        self.store_reply(&mut tx, ctx, snapshot, response, now)
+        let links = self
+            .open_pay_links(&mut tx, snapshot, &response.payments, now)
+            .await?;
+        self.store_reply(&mut tx, ctx, snapshot, response, &links, now)
             .await?;
         if let Some(reason) = &response.handover {
             self.hand_over(&mut tx, ctx, snapshot, reason, now).await?;
@@ -675,18 +709,74 @@ impl Pipeline {
         Ok(())
     }
 
+    /// The payment links the customer asked for, one per order and method (the same link when asked again), as
+    /// lines for the reply: "Payer 15 000 FCFA avec Wave : https://…/pay/…".
+    async fn open_pay_links(
+        &self,
+        tx: &mut TenantTx<'_>,
+        snapshot: &Snapshot,
+        requests: &[PayRequest],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, Failure> {
+        let config = &self.inner.config;
+        let Some(base) = config
+            .public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/'))
+        else {
+            return Ok(Vec::new());
+        };
+        let english = snapshot.turn.shop.language == "en";
+        let valid_for = chrono::Duration::minutes(i64::from(config.pay_link_minutes.max(1)));
+        let mut lines = Vec::new();
+        for request in requests {
+            let opened = store::order_payments::open_link(
+                tx,
+                request.order_id,
+                request.provider,
+                valid_for,
+                now,
+            )
+            .await?;
+            let Ok(link) = opened else {
+                continue;
+            };
+            let amount = crate::llm::offline::money(link.amount_xof.get());
+            let method = match request.provider {
+                Provider::Wave => "Wave",
+                Provider::OrangeMoney => "Orange Money",
+                Provider::Stripe => "carte",
+                Provider::Sandbox if english => "a test payment (no real money)",
+                Provider::Sandbox => "un paiement test (aucun argent réel)",
+            };
+            let url = format!("{base}/pay/{}", link.token);
+            lines.push(if english {
+                format!("Pay {amount} with {method}: {url}")
+            } else {
+                format!("Payer {amount} avec {method} : {url}")
+            });
+        }
+        Ok(lines)
+    }
+
     async fn store_reply(
         &self,
         tx: &mut TenantTx<'_>,
         ctx: TenantCtx,
         snapshot: &Snapshot,
         response: &Response,
+        links: &[String],
         now: DateTime<Utc>,
     ) -> Result<(), Failure> {
         let chat = &snapshot.chat;
         let channel = snapshot.channel;
         let last_message_id = snapshot.last_message_id;
         let outbound_id = format!("out-{}", last_message_id.simple());
+        let text = if links.is_empty() {
+            response.text.clone()
+        } else {
+            format!("{}\n\n{}", response.text, links.join("\n"))
+        };
         let status = if channel == Channel::Simulator {
             MessageStatus::Sent
         } else {
@@ -720,7 +810,7 @@ impl Pipeline {
             &messages::NewOutbound {
                 chat_id: chat.chat_id,
                 outbound_id: &outbound_id,
-                body: &response.text,
+                body: &text,
                 author: Author::Bot,
                 status,
                 in_reply_to: Some(last_message_id),
@@ -738,7 +828,7 @@ impl Pipeline {
                 tenant_id: ctx.tenant_id,
                 chat_id: chat.chat_id,
                 customer_jid: chat.customer_jid.clone(),
-                text: response.text.clone(),
+                text: text.clone(),
                 outbound_id: outbound_id.clone(),
                 in_reply_to: snapshot
                     .pending
@@ -759,7 +849,7 @@ impl Pipeline {
                 chat_id: chat.chat_id,
                 message_id: sent.message_id,
                 channel,
-                text: with_text.then(|| response.text.clone()),
+                text: with_text.then(|| text.clone()),
                 author: Author::Bot,
             },
         )

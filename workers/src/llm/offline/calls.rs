@@ -145,6 +145,37 @@ pub enum Cancelled {
     NoSuchOrder,
 }
 
+/// What asking for a payment link gave.
+pub enum PayLink {
+    /// The link follows the reply.
+    Link,
+    OnDelivery,
+    AlreadyPaid,
+    NoOrder,
+    NotOffered,
+}
+
+/// The customer pays their latest order with `method` (`wave`, `orange_money`, `sandbox`, `cash_on_delivery`).
+pub async fn payment_link(tools: &mut dyn ToolExecutor, method: &str) -> PayLink {
+    let result = tools
+        .call(
+            crate::llm::tools::PAYMENT_LINK,
+            to_args(&crate::llm::tools::PaymentLink {
+                method: method.to_owned(),
+                order_ref: None,
+            }),
+        )
+        .await;
+    let error = result.get("error").and_then(Value::as_str).unwrap_or("");
+    match (result.get("ok").and_then(Value::as_bool), error) {
+        (Some(true), _) if method == "cash_on_delivery" => PayLink::OnDelivery,
+        (Some(true), _) => PayLink::Link,
+        (_, e) if e.contains("déjà payée") => PayLink::AlreadyPaid,
+        (_, e) if e.contains("Aucune commande") => PayLink::NoOrder,
+        _ => PayLink::NotOffered,
+    }
+}
+
 /// Asks for the product's photo to go with the reply; `false` when the product has none.
 pub async fn send_photo(tools: &mut dyn ToolExecutor, product_id: Uuid) -> bool {
     let result = tools

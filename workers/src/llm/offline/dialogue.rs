@@ -6,7 +6,7 @@
 mod browse;
 
 use super::calls::{self, Placed, Product};
-use super::intent::{self, Analysis, Ask, Greeting, YesNo};
+use super::intent::{self, Analysis, Ask, Greeting, PayChoice, YesNo};
 use super::quantity;
 use super::recap::{self, Pending};
 use super::replies::Voice;
@@ -92,6 +92,9 @@ impl<'a> Dialogue<'a> {
     }
 
     async fn answer(&self, tools: &mut dyn ToolExecutor) -> String {
+        if let Some(choice) = self.pay_answer() {
+            return self.pay(choice, tools).await;
+        }
         let incoming = &self.turn.incoming;
         let start = incoming.len().saturating_sub(MAX_INCOMING);
         let messages: Vec<Analysis> = incoming[start..]
@@ -329,6 +332,43 @@ impl<'a> Dialogue<'a> {
         None
     }
 
+    /// The way to pay the customer names right after the bot offered them ("Pour payer, répondez …") or sent a
+    /// payment link.
+    fn pay_answer(&self) -> Option<PayChoice> {
+        let offered = self
+            .turn
+            .history
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::Shop)
+            .is_some_and(|m| m.text.contains(&self.voice.pay_prompt()) || m.text.contains("/pay/"));
+        let [message] = self.turn.incoming.as_slice() else {
+            return None;
+        };
+        offered.then(|| intent::pay_choice(message)).flatten()
+    }
+
+    /// "Wave", "Orange Money", "à la livraison": how the customer pays their latest order.
+    async fn pay(&self, choice: PayChoice, tools: &mut dyn ToolExecutor) -> String {
+        let method = match choice {
+            PayChoice::Wave => "wave",
+            PayChoice::OrangeMoney => "orange_money",
+            PayChoice::Cash => "cash_on_delivery",
+            // "le lien de paiement": the only link the shop offers, if there is one.
+            PayChoice::Link => match self.turn.shop.payments.links.as_slice() {
+                [only] => only.as_str(),
+                _ => return self.voice.pay_which(&self.turn.shop.payments),
+            },
+        };
+        match calls::payment_link(tools, method).await {
+            calls::PayLink::Link => self.voice.pay_link_follows(),
+            calls::PayLink::OnDelivery => self.voice.pay_on_delivery(),
+            calls::PayLink::AlreadyPaid => self.voice.already_paid(),
+            calls::PayLink::NoOrder => self.voice.nothing_to_pay(),
+            calls::PayLink::NotOffered => self.voice.pay_which(&self.turn.shop.payments),
+        }
+    }
+
     async fn place(&self, pending: &Pending, tools: &mut dyn ToolExecutor) -> String {
         if !pending.complete || pending.lines.is_empty() {
             return self.voice.order_unknown_product();
@@ -340,7 +380,13 @@ impl<'a> Dialogue<'a> {
                 order_ref,
                 total_xof,
                 items,
-            } => self.voice.placed(&order_ref, total_xof, &items),
+            } => {
+                let placed = self.voice.placed(&order_ref, total_xof, &items);
+                match self.voice.pay_offer(&self.turn.shop.payments) {
+                    Some(offer) => format!("{placed}\n\n{offer}"),
+                    None => placed,
+                }
+            }
             Placed::InsufficientStock { product, available } => {
                 self.voice.stock_changed(&product, available)
             }

@@ -24,6 +24,42 @@ pub enum Ask {
     ShopInfo,
 }
 
+/// The way to pay a message names, as an answer to the bot's "Pour payer, répondez « Wave »…": "wave",
+/// "par Orange Money", "OM", "à la livraison", "cash", "le lien". Only read right after that offer: elsewhere
+/// "vous prenez Wave ?" is a question about the shop.
+pub fn pay_choice(message: &str) -> Option<PayChoice> {
+    let folded = store::text::fold(message);
+    let words: Vec<&str> = folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    if words.len() > 8 {
+        return None;
+    }
+    if has("wave") {
+        Some(PayChoice::Wave)
+    } else if has("om") || has("orange") {
+        Some(PayChoice::OrangeMoney)
+    } else if has("livraison") || has("cash") || has("especes") || has("delivery") {
+        Some(PayChoice::Cash)
+    } else if has("lien") || has("link") || has("payer") || has("pay") {
+        Some(PayChoice::Link)
+    } else {
+        None
+    }
+}
+
+/// A way to pay an order the customer names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayChoice {
+    Wave,
+    OrangeMoney,
+    Cash,
+    /// "le lien de paiement", "je veux payer": whichever link the shop offers.
+    Link,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Greeting {
     Day,

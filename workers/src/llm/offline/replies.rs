@@ -601,6 +601,86 @@ impl Voice {
         )
     }
 
+    /// After an order: how the customer may pay, or `None` when the shop offers no choice.
+    pub fn pay_offer(&self, options: &crate::llm::PaymentOptions) -> Option<String> {
+        if !options.any() {
+            return None;
+        }
+        let choices = self.pay_choices(options);
+        Some(format!("{} {choices}.", self.pay_prompt()))
+    }
+
+    /// How the payment offer starts: the next message is read as the customer's choice.
+    pub fn pay_prompt(&self) -> String {
+        self.pick("Pour payer, répondez".into(), "To pay, reply".into())
+    }
+
+    /// « Wave », « Orange Money » ou « à la livraison ».
+    fn pay_choices(&self, options: &crate::llm::PaymentOptions) -> String {
+        use schemas::billing::Provider;
+        let mut choices: Vec<String> = options
+            .links
+            .iter()
+            .map(|p| match p {
+                Provider::Wave => "« Wave »".to_owned(),
+                Provider::OrangeMoney => "« Orange Money »".to_owned(),
+                _ => self.pick("« lien de paiement »".into(), "\"payment link\"".into()),
+            })
+            .collect();
+        if options.cash_on_delivery {
+            choices.push(self.pick("« à la livraison »".into(), "\"on delivery\"".into()));
+        }
+        match choices.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!(
+                "{} {} {last}",
+                rest.join(", "),
+                self.pick("ou".into(), "or".into())
+            ),
+            None => String::new(),
+        }
+    }
+
+    /// The customer named a method the shop does not offer, or several links are possible.
+    pub fn pay_which(&self, options: &crate::llm::PaymentOptions) -> String {
+        if !options.any() {
+            return self.pick(
+                "La boutique ne propose pas de paiement en ligne : elle vous contacte pour le règlement.".into(),
+                "The shop does not take online payments: it will contact you about payment.".into(),
+            );
+        }
+        let choices = self.pay_choices(options);
+        format!("{} {choices}.", self.pay_prompt())
+    }
+
+    pub fn pay_link_follows(&self) -> String {
+        self.pick(
+            "Voici votre lien de paiement, pour le montant exact de votre commande :".into(),
+            "Here is your payment link, for the exact amount of your order:".into(),
+        )
+    }
+
+    pub fn pay_on_delivery(&self) -> String {
+        self.pick(
+            "C'est noté : vous paierez à la livraison.".into(),
+            "Noted: you will pay on delivery.".into(),
+        )
+    }
+
+    pub fn already_paid(&self) -> String {
+        self.pick(
+            "Votre commande est déjà payée, merci !".into(),
+            "Your order is already paid, thank you!".into(),
+        )
+    }
+
+    pub fn nothing_to_pay(&self) -> String {
+        self.pick(
+            "Vous n'avez pas de commande à payer pour le moment.".into(),
+            "You have no order to pay at the moment.".into(),
+        )
+    }
+
     /// The customer asked to see a product that has no photo.
     pub fn no_photo(&self) -> String {
         self.pick(

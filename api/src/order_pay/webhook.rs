@@ -1,0 +1,155 @@
+//! The shops' own Wave notifications: `POST /api/v1/webhooks/shops/{tenant_id}/wave`, the URL each shop
+//! gives Wave for its merchant account (reference/external-apis.md §1.5).
+//!
+//! The raw body is checked against that shop's webhook secret (`Wave-Signature`, 5 minutes' tolerance) before
+//! anything is parsed: an unknown shop, a shop without a Wave account or a bad signature answer 401 and
+//! change nothing. A verified `checkout.session.completed` that `succeeded` settles the link its
+//! `client_reference` names within that shop only, once per event id, in one transaction with the thank-you
+//! to the customer ([`super::settle`]). Everything else verified answers 200, so Wave stops retrying.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Utc;
+use schemas::billing::Provider;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::order_payments::{self, Settled};
+use store::shop_payments::{self, Credentials, MerchantProvider};
+use store::{TenantCtx, tenants};
+use uuid::Uuid;
+
+use super::settle;
+use crate::billing::providers::parse_xof;
+use crate::billing::signature::{self, Scheme};
+use crate::{AppState, Error, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/webhooks/shops/{tenant_id}/wave", post(wave))
+}
+
+fn refused(tenant_id: &str, reason: &str) -> Error {
+    tracing::warn!(tenant_id, reason, "shop Wave webhook refused");
+    Error::InvalidSignature
+}
+
+#[derive(Deserialize)]
+struct Event {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    data: Value,
+}
+
+fn answer(result: &str) -> Json<Value> {
+    Json(json!({ "received": true, "result": result }))
+}
+
+/// A shop's Wave notification (its merchant account's webhook).
+#[utoipa::path(post, path = "/api/v1/webhooks/shops/{tenant_id}/wave", operation_id = "shopWaveWebhook",
+    tag = "webhooks",
+    params(("tenant_id" = Uuid, Path, description = "The shop whose Wave account sends the notification")),
+    request_body(content = String, content_type = "application/json",
+                 description = "Wave's raw notification, signed with the shop's webhook secret (`Wave-Signature`)"),
+    responses((status = 200, description = "Received (settled, replayed or ignored)"),
+              (status = 401, description = "Unknown shop, no Wave account, or a missing, stale or wrong signature")))]
+pub(crate) async fn wave(
+    State(state): State<AppState>,
+    Path(tenant_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>> {
+    let Ok(tenant) = tenant_id.parse::<Uuid>() else {
+        return Err(refused(&tenant_id, "not a shop id"));
+    };
+    let ctx = TenantCtx::new(tenant);
+    let mut tx = state.db.tenant(ctx).await?;
+    match tenants::get(&mut tx).await {
+        Ok(_) => {}
+        Err(store::Error::NotFound) => return Err(refused(&tenant_id, "unknown shop")),
+        Err(e) => return Err(e.into()),
+    }
+    // No data key is opened (or made) for a shop without a Wave account.
+    if shop_payments::settings(&mut tx)
+        .await?
+        .account(MerchantProvider::Wave)
+        .is_none()
+    {
+        return Err(refused(&tenant_id, "no Wave account"));
+    }
+    let key = state.master_key()?.data_key(&mut tx).await?;
+    let Some(Credentials::Wave(credentials)) =
+        shop_payments::credentials(&mut tx, &key, MerchantProvider::Wave).await?
+    else {
+        return Err(refused(&tenant_id, "no Wave account"));
+    };
+    let header = headers.get("wave-signature").and_then(|v| v.to_str().ok());
+    if let Err(e) = signature::verify(
+        header,
+        &body,
+        credentials.webhook_secret.expose_secret().as_bytes(),
+        Scheme::Concatenated,
+        Utc::now().timestamp(),
+    ) {
+        return Err(refused(&tenant_id, &e.to_string()));
+    }
+    let Ok(event) = serde_json::from_slice::<Event>(&body) else {
+        tracing::warn!(%tenant, "verified shop Wave webhook with an unreadable body");
+        return Ok(answer("ignored"));
+    };
+    let data = &event.data;
+    let succeeded = event.kind == "checkout.session.completed"
+        && data.get("payment_status").and_then(Value::as_str) == Some("succeeded");
+    if !succeeded {
+        tracing::info!(%tenant, kind = %event.kind, "shop Wave webhook ignored");
+        return Ok(answer("ignored"));
+    }
+    let link_id = data
+        .get("client_reference")
+        .and_then(Value::as_str)
+        .and_then(|r| r.parse::<Uuid>().ok());
+    let link = match link_id {
+        Some(id) => match order_payments::lock(&mut tx, id).await {
+            Ok(link) => Some(link),
+            Err(store::Error::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    // Another shop's link, a platform payment or an unknown reference: not this shop's to settle.
+    let Some(link) = link.filter(|l| l.provider == Provider::Wave) else {
+        tracing::warn!(%tenant, "verified shop Wave webhook for no link of this shop");
+        return Ok(answer("ignored"));
+    };
+    if !order_payments::first_event(&mut tx, Provider::Wave, &event.id).await? {
+        tx.commit().await?;
+        return Ok(answer("duplicate"));
+    }
+    let amount = data.get("amount").and_then(Value::as_str).unwrap_or("");
+    let currency = data.get("currency").and_then(Value::as_str).unwrap_or("");
+    // An unreadable amount is not the link's amount: settled as a mismatch (the link fails, nothing paid).
+    let paid_xof = parse_xof(amount).unwrap_or(-1);
+    let settled = settle(
+        &mut tx,
+        &state.subjects,
+        link.order_payment_id,
+        paid_xof,
+        currency,
+        "wave_webhook",
+        Utc::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    tdj_nats::publish_outbox(&state.db, &state.nats, ctx).await;
+    let result = match settled {
+        Settled::Paid(_) => "paid",
+        Settled::AlreadyPaid => "already_paid",
+        Settled::Mismatch { .. } => "mismatch",
+    };
+    tracing::info!(%tenant, order_payment_id = %link.order_payment_id, result, "shop Wave webhook processed");
+    Ok(answer(result))
+}
