@@ -6,6 +6,9 @@ create table shop_payment_setting (
   tenant_id uuid primary key references tenant on delete cascade,
   -- Payment in cash on delivery, the usual way in Côte d'Ivoire: on unless the shop turns it off.
   cash_on_delivery boolean not null default true,
+  -- When an unpaid payment link expires, cancel the order (if the shop has not confirmed it) so its stock is
+  -- sold again, instead of waiting for the order's confirmation hold to end.
+  release_on_link_expiry boolean not null default false,
   updated_at timestamptz not null default now()
 );
 select tdj_isolate_tenant_table('shop_payment_setting');

@@ -36,6 +36,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/payment-settings/cash-on-delivery",
             put(replace_cash_on_delivery),
         )
+        .route(
+            "/api/v1/payment-settings/release-on-link-expiry",
+            put(replace_release_on_link_expiry),
+        )
 }
 
 fn yes() -> bool {
@@ -79,6 +83,13 @@ pub struct OrangeMoneyInput {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CashOnDeliveryInput {
+    pub enabled: bool,
+}
+
+/// Cancelling unconfirmed orders whose payment link expired unpaid, on or off.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseOnLinkExpiryInput {
     pub enabled: bool,
 }
 
@@ -159,6 +170,21 @@ async fn replace_cash_on_delivery(
     ApiJson(input): ApiJson<CashOnDeliveryInput>,
 ) -> Result<Json<PaymentSettings>> {
     set_cash_on_delivery(&state, &user, input.enabled).await?;
+    Ok(Json(get_payment_settings(&state, &user).await?))
+}
+
+/// Cancels an unconfirmed order whose payment link expired unpaid (its stock is sold again), or lets it wait
+/// for its confirmation hold.
+#[utoipa::path(put, path = "/api/v1/payment-settings/release-on-link-expiry",
+    operation_id = "replaceReleaseOnLinkExpiry",
+    tag = "payments", request_body = ReleaseOnLinkExpiryInput, security(("bearer" = [])),
+    responses((status = 200, body = PaymentSettings), (status = 403, description = "Not an owner")))]
+async fn replace_release_on_link_expiry(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(input): ApiJson<ReleaseOnLinkExpiryInput>,
+) -> Result<Json<PaymentSettings>> {
+    set_release_on_link_expiry(&state, &user, input.enabled).await?;
     Ok(Json(get_payment_settings(&state, &user).await?))
 }
 
@@ -352,6 +378,25 @@ pub(crate) async fn remove_account(
         Some(user.user_id),
         "payments.account_removed",
         serde_json::json!({ "provider": provider }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn set_release_on_link_expiry(
+    state: &AppState,
+    user: &AuthUser,
+    enabled: bool,
+) -> Result<()> {
+    user.require_owner()?;
+    let mut tx = state.db.tenant(user.ctx()).await?;
+    shop_payments::set_release_on_link_expiry(&mut tx, enabled).await?;
+    audit::record(
+        &mut tx,
+        Some(user.user_id),
+        "payments.release_on_link_expiry",
+        serde_json::json!({ "enabled": enabled }),
     )
     .await?;
     tx.commit().await?;

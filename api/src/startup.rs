@@ -91,6 +91,8 @@ pub fn router(state: AppState) -> Router {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Subscribed in `build`, so a question asked once the API is up finds its responder.
+    pay_checks: order_pay::check::PayCheckResponder,
 }
 
 impl Application {
@@ -107,7 +109,12 @@ impl Application {
             state.billing.public_url.as_deref(),
             listening,
         ));
-        Ok(Self { listener, state })
+        let pay_checks = order_pay::check::PayCheckResponder::subscribe(&state).await?;
+        Ok(Self {
+            listener,
+            state,
+            pay_checks,
+        })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -141,11 +148,18 @@ impl Application {
                 crate::housekeeping::run(&db, &nats, &subjects).await;
             }
         });
+        let (stop_checks, checks_stopped) = tokio::sync::oneshot::channel();
+        let pay_checks = tokio::spawn(self.pay_checks.run(self.state.clone(), checks_stopped));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        // The receiver is gone only if the responder already stopped.
+        let _ = stop_checks.send(());
+        if let Err(e) = pay_checks.await {
+            tracing::error!(error = %e, "pay check responder failed");
+        }
         served.context("HTTP server failed")
     }
 }

@@ -142,3 +142,27 @@ words!(RefundStatus {
     ToDo => "to_do",
     Done => "done",
 });
+
+/// A worker's question on `tdj.pay.check.<tenant>` when a customer says they paid: the API asks the provider
+/// about the order's pending links (and settles one that is paid) before it answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayCheck {
+    pub order_id: uuid::Uuid,
+}
+
+/// The API's answer to a [`PayCheck`]: where the order's payment stands now, as the provider says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayCheckReply {
+    /// `paid` (the order is paid: now or before), `pending` (a link is open, the provider has no payment yet),
+    /// `none` (no open link: expired, failed or never asked), or `unknown` (the provider could not be asked).
+    pub status: PayCheckStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayCheckStatus {
+    Paid,
+    Pending,
+    None,
+    Unknown,
+}

@@ -105,6 +105,16 @@ impl Subjects {
         "workers".to_owned()
     }
 
+    /// Core NATS request/reply, workers → api (queue group `api`): "has this customer paid?" asked of the
+    /// provider before the bot answers ([`crate::billing::PayCheck`]).
+    pub fn pay_check(&self, tenant: impl Display) -> String {
+        self.subject(format!("pay.check.{tenant}"))
+    }
+
+    pub fn pay_check_all(&self) -> String {
+        self.subject("pay.check.*")
+    }
+
     /// The KV bucket holding per-tenant WhatsApp connection leases.
     pub fn lease_bucket(&self) -> String {
         self.stream("LEASES")

@@ -208,6 +208,9 @@ pub struct AccountSummary {
 pub struct PaymentSettings {
     /// Customers may pay in cash on delivery (on by default).
     pub cash_on_delivery: bool,
+    /// An unconfirmed order whose payment link expired unpaid is cancelled, its stock sold again (off by
+    /// default: the order then waits for its confirmation hold).
+    pub release_on_link_expiry: bool,
     /// The configured merchant accounts, Wave first.
     pub accounts: Vec<AccountSummary>,
 }
@@ -229,9 +232,10 @@ fn provider_from(stored: &str) -> Result<MerchantProvider> {
 /// The shop's settings: payment on delivery and each configured account's hint.
 pub async fn settings(tx: &mut TenantTx<'_>) -> Result<PaymentSettings> {
     let tenant_id = tx.tenant_id();
-    let cash_on_delivery = sqlx::query_scalar!(
-        r#"select coalesce((select cash_on_delivery from shop_payment_setting where tenant_id = $1), true)
-           as "cash_on_delivery!""#,
+    let switches = sqlx::query!(
+        r#"select coalesce(s.cash_on_delivery, true) as "cash_on_delivery!",
+                  coalesce(s.release_on_link_expiry, false) as "release_on_link_expiry!"
+           from (select 1) one left join shop_payment_setting s on s.tenant_id = $1"#,
         tenant_id,
     )
     .fetch_one(&mut **tx)
@@ -257,7 +261,8 @@ pub async fn settings(tx: &mut TenantTx<'_>) -> Result<PaymentSettings> {
         .collect::<Result<Vec<_>>>()?;
     accounts.sort_by_key(|a| MerchantProvider::ALL.iter().position(|p| *p == a.provider));
     Ok(PaymentSettings {
-        cash_on_delivery,
+        cash_on_delivery: switches.cash_on_delivery,
+        release_on_link_expiry: switches.release_on_link_expiry,
         accounts,
     })
 }
@@ -341,6 +346,19 @@ pub async fn remove_account(tx: &mut TenantTx<'_>, provider: MerchantProvider) -
 }
 
 /// Offers payment on delivery, or stops offering it.
+pub async fn set_release_on_link_expiry(tx: &mut TenantTx<'_>, enabled: bool) -> Result<()> {
+    sqlx::query!(
+        "insert into shop_payment_setting (tenant_id, release_on_link_expiry) values ($1, $2)
+         on conflict (tenant_id) do update
+           set release_on_link_expiry = excluded.release_on_link_expiry, updated_at = now()",
+        tx.tenant_id(),
+        enabled,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_cash_on_delivery(tx: &mut TenantTx<'_>, enabled: bool) -> Result<()> {
     sqlx::query!(
         "insert into shop_payment_setting (tenant_id, cash_on_delivery) values ($1, $2)

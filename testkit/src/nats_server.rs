@@ -92,9 +92,10 @@ impl NatsServer {
     }
 }
 
-/// Waits (5 s at most) until a server accepts connections on `port` of the loopback.
+/// Waits (20 s at most: a restarted cluster node on a loaded 2-core machine can take several seconds) until a
+/// server accepts connections on `port` of the loopback.
 pub(crate) async fn wait_for_port(port: u16) {
-    for _ in 0..100 {
+    for _ in 0..400 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()

@@ -37,6 +37,7 @@ mod order_notices;
 mod order_payments;
 mod orders;
 mod passwords;
+mod pay_check;
 mod pay_in_chat;
 mod pay_links;
 mod payment_settings;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::helpers::{Shop, TestApp, spawn_app};
 
 /// An order of 2 pagnes at 7 500 F (15 000 F), held for a day.
-async fn order_of(app: &TestApp, shop: &Shop) -> Uuid {
+pub(crate) async fn order_of(app: &TestApp, shop: &Shop) -> Uuid {
     let pagne = app
         .create_product_ok(
             shop,
@@ -58,7 +58,7 @@ async fn order_of(app: &TestApp, shop: &Shop) -> Uuid {
     }
 }
 
-async fn link(
+pub(crate) async fn link(
     app: &TestApp,
     shop: &Shop,
     order_id: Uuid,

@@ -109,12 +109,7 @@ async fn an_unpaid_link_expires_and_the_customer_gets_a_new_one(pool: PgPool) {
     .await
     .expect("aged");
 
-    pipeline(
-        &app,
-        std::sync::Arc::new(workers::llm::offline::Offline::new()),
-    )
-    .sweep_once()
-    .await;
+    api::housekeeping::run(&app.db, &app.nats, &app.subjects).await;
 
     let status: String =
         sqlx::query_scalar("select status from order_payment where tenant_id = $1")
@@ -203,4 +198,54 @@ async fn with_gemini_the_model_asks_for_the_link_and_the_pipeline_adds_it(pool: 
         prompt.contains("payment_link"),
         "the model is told how customers pay"
     );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_shop_that_wants_it_gets_an_unpaid_orders_stock_back_when_its_link_expires(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    let pagne = app
+        .create_product_ok(
+            &shop,
+            json!({"name": "Pagne", "price_xof": 7500, "stock": 10}),
+        )
+        .await;
+    let pagne_id = pagne["product_id"].as_str().expect("id").to_owned();
+    let _worker = start_offline_worker(&app);
+    let switched = app
+        .client
+        .put(format!(
+            "{}/api/v1/payment-settings/release-on-link-expiry",
+            app.address
+        ))
+        .bearer_auth(&shop.token)
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(switched.status(), 200);
+    ask(&app, &shop, CUSTOMER, "je prends 2 pagnes").await;
+    ask(&app, &shop, CUSTOMER, "oui").await;
+    ask(&app, &shop, CUSTOMER, "le lien de paiement").await;
+    let stock = || async {
+        sqlx::query_scalar::<_, i32>("select stock from product where product_id = $1::uuid")
+            .bind(&pagne_id)
+            .fetch_one(&app.admin_db)
+            .await
+            .expect("stock")
+    };
+    assert_eq!(stock().await, 8, "the order holds 2");
+    sqlx::query(
+        "update order_payment set expires_at = now() - interval '1 minute' where tenant_id = $1",
+    )
+    .bind(shop.tenant_id)
+    .execute(&app.admin_db)
+    .await
+    .expect("aged");
+
+    api::housekeeping::run(&app.db, &app.nats, &app.subjects).await;
+
+    assert_eq!(stock().await, 10, "the stock is on sale again");
+    let orders = orders_of(&app, &shop).await;
+    assert_eq!(orders[0]["status"], "cancelled");
 }

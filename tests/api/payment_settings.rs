@@ -408,7 +408,10 @@ async fn an_account_can_be_removed_and_payment_on_delivery_turned_off(pool: PgPo
     assert_eq!(again.status(), 404);
     assert_eq!(cash.status(), 200);
     let shown = settings(&app, &shop).await;
-    assert_eq!(shown, json!({"cash_on_delivery": false, "accounts": []}));
+    assert_eq!(
+        shown,
+        json!({"cash_on_delivery": false, "release_on_link_expiry": false, "accounts": []})
+    );
     let actions: Vec<String> = sqlx::query_scalar(
         "select action from audit_log where tenant_id = $1 and action like 'payments.%' order by created_at",
     )

@@ -26,6 +26,8 @@ struct FakeTools {
     orders: Value,
     calls: Vec<(String, Value)>,
     placed: u32,
+    /// What the provider says when the customer says they paid.
+    payment_status: Value,
 }
 
 impl FakeTools {
@@ -47,6 +49,7 @@ impl FakeTools {
             orders: json!({"orders": []}),
             calls: Vec::new(),
             placed: 0,
+            payment_status: json!({"status": "unknown"}),
         }
     }
 
@@ -133,6 +136,7 @@ impl ToolExecutor for FakeTools {
             "create_order" => self.create_order(&args),
             "order_status" => self.orders.clone(),
             "payment_link" => json!({"ok": true, "order_ref": "CMD-00000001"}),
+            "payment_status" => self.payment_status.clone(),
             // Only the robe wax has a photo in this shop.
             "send_product_photo" => match self.by_id(&args["product_id"]) {
                 Some(p) if p.item.fields.name == "Robe wax" => json!({"ok": true}),
@@ -1489,4 +1493,32 @@ async fn a_shop_without_payment_methods_offers_none() {
     chat.say_all(&["je prends 2 pagnes"]).await;
     let placed = chat.say_all(&["oui"]).await;
     assert!(!placed.contains("Pour payer"), "{placed}");
+}
+
+#[tokio::test]
+async fn i_paid_is_answered_from_the_provider_never_from_the_customers_word() {
+    let mut chat = Chat::ongoing();
+    chat.tools.payment_status = json!({"status": "pending", "order_ref": "CMD-00000001"});
+    let pending = chat.say_all(&["j'ai payé"]).await;
+    assert!(
+        pending.starts_with("Je ne vois pas encore votre paiement pour la commande *CMD-00000001*"),
+        "{pending}"
+    );
+
+    chat.tools.payment_status = json!({"status": "paid", "order_ref": "CMD-00000001"});
+    let paid = chat.say_all(&["c'est payé !"]).await;
+    assert!(paid.contains("*CMD-00000001* est payée"), "{paid}");
+
+    chat.tools.payment_status = json!({"status": "unknown"});
+    let unknown = chat.say_all(&["J'ai déjà payé par Wave"]).await;
+    assert!(
+        unknown.contains("l'équipe de la boutique va vérifier"),
+        "{unknown}"
+    );
+    assert_eq!(chat.tools.called("payment_status").len(), 3);
+    assert_eq!(
+        chat.tools.called("hand_over").len(),
+        1,
+        "the shop checks what the provider could not"
+    );
 }

@@ -39,6 +39,10 @@ pub fn router() -> Router<AppState> {
             "/app/settings/payments/cash-on-delivery",
             post(save_cash_on_delivery),
         )
+        .route(
+            "/app/settings/payments/release-on-link-expiry",
+            post(save_release_on_link_expiry),
+        )
 }
 
 /// One provider's card: its state, and the errors of its form after a refused post.
@@ -76,6 +80,7 @@ impl AccountCard {
 struct PaymentsTemplate {
     chrome: Chrome,
     cash_on_delivery: bool,
+    release_on_link_expiry: bool,
     wave: AccountCard,
     orange_money: AccountCard,
 }
@@ -87,6 +92,7 @@ async fn load(state: &AppState, session: &Session, flash: Flash) -> WebResult<Pa
     let lang = chrome.lang;
     Ok(PaymentsTemplate {
         cash_on_delivery: settings.cash_on_delivery,
+        release_on_link_expiry: settings.release_on_link_expiry,
         wave: AccountCard::of(lang, settings.account(MerchantProvider::Wave)),
         orange_money: AccountCard::of(lang, settings.account(MerchantProvider::OrangeMoney)),
         chrome,
@@ -216,6 +222,17 @@ async fn remove_orange_money(
     posted: Posted<HashMap<String, String>>,
 ) -> WebResult<Response> {
     remove(&state, &posted.session, MerchantProvider::OrangeMoney).await
+}
+
+async fn save_release_on_link_expiry(
+    State(state): State<AppState>,
+    posted: Posted<HashMap<String, String>>,
+) -> WebResult<Response> {
+    let Posted { session, form } = posted;
+    require_owner(&session)?;
+    payment_settings::set_release_on_link_expiry(&state, &session.user, checked(&form, "enabled"))
+        .await?;
+    Ok(Redirect::to("/app/settings/payments?done=saved#links").into_response())
 }
 
 async fn save_cash_on_delivery(

@@ -16,6 +16,7 @@ mod driver;
 mod harness;
 mod media;
 mod pages;
+mod payments;
 mod sandbox_payment;
 mod team;
 

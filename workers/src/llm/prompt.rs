@@ -103,10 +103,11 @@ fn payments(out: &mut String, turn: &Turn) {
     let _ = writeln!(
         out,
         "\nPaiement des commandes : {}. Une fois la commande créée, propose ces moyens au client ; quand il en \
-         choisit un, appelle {}. N'écris jamais de lien toi-même, ne dis jamais qu'une commande est payée : seule \
-         la boutique le confirme.",
+         choisit un, appelle {}. N'écris jamais de lien toi-même. Quand le client dit avoir payé, appelle {} et \
+         réponds d'après son résultat seulement : ne dis jamais qu'une commande est payée sans `paid`.",
         methods.join(", "),
-        tools::PAYMENT_LINK
+        tools::PAYMENT_LINK,
+        tools::PAYMENT_STATUS
     );
 }
 

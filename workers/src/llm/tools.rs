@@ -14,6 +14,14 @@ pub const HAND_OVER: &str = "hand_over";
 pub const CANCEL_ORDER: &str = "cancel_order";
 pub const SEND_PRODUCT_PHOTO: &str = "send_product_photo";
 pub const PAYMENT_LINK: &str = "payment_link";
+pub const PAYMENT_STATUS: &str = "payment_status";
+
+/// Arguments of `payment_status`: the order the customer says they paid (their latest one when absent).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PaymentStatus {
+    #[serde(default)]
+    pub order_ref: Option<String>,
+}
 
 /// Arguments of `payment_link`: how the customer pays one of their orders.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -196,6 +204,14 @@ pub fn declarations() -> Value {
                     "order_ref": { "type": "string", "description": "Référence, ex. CMD-1A2B3C4D ; sans référence : sa dernière commande non payée." }
                 },
                 "required": ["method"]
+            }
+        },
+        {
+            "name": PAYMENT_STATUS,
+            "description": "Quand le client dit avoir payé : demande au fournisseur de paiement où en est le paiement de sa commande (`paid`, `pending`, `none` ou `unknown`). Réponds uniquement d'après ce résultat : ne dis jamais qu'une commande est payée sans `paid`.",
+            "parameters": {
+                "type": "object",
+                "properties": { "order_ref": { "type": "string", "description": "Référence, ex. CMD-1A2B3C4D ; sans référence : sa dernière commande." } }
             }
         },
         {

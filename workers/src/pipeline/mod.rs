@@ -23,6 +23,7 @@ mod dead_letter;
 mod ingest;
 mod media;
 mod outbox;
+mod pay_check;
 mod photos;
 pub mod sales_tools;
 mod sweep;

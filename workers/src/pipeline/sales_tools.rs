@@ -58,6 +58,14 @@ pub struct SalesTools<'a> {
     pub photos: Vec<Uuid>,
     /// Orders the customer chose to pay by link (the links are added to the reply at commit).
     pub payments: Vec<PayRequest>,
+    /// Answers "j'ai payé" from the provider.
+    pay_checker: Option<&'a dyn PayChecker>,
+}
+
+/// Asks the payment provider (through the API) where an order's payment stands.
+#[async_trait]
+pub trait PayChecker: Send + Sync {
+    async fn check(&self, order_id: Uuid) -> schemas::billing::PayCheckStatus;
 }
 
 /// A customer's choice of how to pay an order: a link for `provider`.
@@ -81,6 +89,7 @@ impl<'a> SalesTools<'a> {
             called: Vec::new(),
             photos: Vec::new(),
             payments: Vec::new(),
+            pay_checker: None,
         }
     }
 
@@ -149,6 +158,33 @@ impl<'a> SalesTools<'a> {
         json!({ "ok": true, "order_ref": order_ref, "note": "Le lien de paiement (montant exact de la commande) est ajouté à la fin de ta réponse : ne l'écris pas toi-même." })
     }
 
+    /// "J'ai payé": the provider's answer, through the API, for the customer's order.
+    async fn payment_status(&mut self, args: tools::PaymentStatus) -> Value {
+        use schemas::billing::PayCheckStatus;
+        let wanted = args.order_ref.as_deref().map(|r| r.trim().to_uppercase());
+        let order = self
+            .orders
+            .iter()
+            .filter(|o| wanted.as_ref().is_none_or(|r| *r == o.order_ref))
+            .filter(|o| o.status != schemas::commerce::OrderStatus::Cancelled)
+            .max_by_key(|o| o.created_at);
+        let Some(order) = order else {
+            return json!({ "status": "none", "note": "Aucune commande de ce client." });
+        };
+        let status = match (order.paid_at, self.pay_checker) {
+            (Some(_), _) => PayCheckStatus::Paid,
+            (None, Some(checker)) => checker.check(order.order_id).await,
+            (None, None) => PayCheckStatus::Unknown,
+        };
+        let status = match status {
+            PayCheckStatus::Paid => "paid",
+            PayCheckStatus::Pending => "pending",
+            PayCheckStatus::None => "none",
+            PayCheckStatus::Unknown => "unknown",
+        };
+        json!({ "status": status, "order_ref": order.order_ref, "total_xof": order.total_xof })
+    }
+
     fn send_photo(&mut self, args: tools::SendProductPhoto) -> Value {
         let Some(product) = self
             .catalog
@@ -175,6 +211,12 @@ impl<'a> SalesTools<'a> {
     }
 
     /// Lets `shop_info` answer from the shop's knowledge, as of `now`.
+    /// Lets `payment_status` ask the provider.
+    pub fn checking_payments(mut self, checker: &'a dyn PayChecker) -> Self {
+        self.pay_checker = Some(checker);
+        self
+    }
+
     pub fn knowing(mut self, shop: &'a ShopProfile, now: DateTime<Utc>) -> Self {
         self.shop = Some((shop, now));
         self
@@ -449,6 +491,7 @@ impl ToolExecutor for SalesTools<'_> {
             tools::CANCEL_ORDER,
             tools::SEND_PRODUCT_PHOTO,
             tools::PAYMENT_LINK,
+            tools::PAYMENT_STATUS,
         ]
         .into_iter()
         .find(|known| *known == name);
@@ -476,6 +519,10 @@ impl ToolExecutor for SalesTools<'_> {
             }
             tools::PAYMENT_LINK => serde_json::from_value(args)
                 .map_or_else(|e| invalid(name, e), |a| self.payment_link(a)),
+            tools::PAYMENT_STATUS => match serde_json::from_value::<tools::PaymentStatus>(args) {
+                Ok(a) => self.payment_status(a).await,
+                Err(e) => invalid(name, e),
+            },
             tools::SEND_PRODUCT_PHOTO => serde_json::from_value(args)
                 .map_or_else(|e| invalid(name, e), |a| self.send_photo(a)),
             tools::HAND_OVER => match serde_json::from_value::<tools::HandOver>(args) {

@@ -1,7 +1,7 @@
 //! The safety net: chats whose pending messages nobody is answering (a worker died, a turn failed and its
 //! backoff passed, a shop was at its turn cap) are picked up again, outbox entries left unpublished are
 //! published, and published ones are pruned; the shops' usage deltas are folded into their monthly rows, and
-//! customer media past their retention lose their bytes, and unpaid payment links past their validity expire.
+//! customer media past their retention lose their bytes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,36 +98,6 @@ impl Pipeline {
         self.prune_outbox().await;
         self.fold_usage().await;
         self.expire_media().await;
-        self.expire_pay_links().await;
-    }
-
-    /// Marks unpaid payment links past their validity expired: the customer asks for a new one (a paid link
-    /// never expires; an unpaid order keeps its stock until the shop's confirmation hold ends).
-    async fn expire_pay_links(&self) {
-        let now = chrono::Utc::now();
-        let expired = async {
-            let mut tx = self.inner.db.platform().await?;
-            let due = store::order_payments::expired_links(&mut tx, now, EXPIRE_BATCH).await?;
-            tx.commit().await?;
-            let mut expired = 0u64;
-            for (tenant_id, payment_id) in due {
-                let mut tx = self.inner.db.tenant(TenantCtx::new(tenant_id)).await?;
-                if store::order_payments::expire(&mut tx, payment_id, now)
-                    .await?
-                    .is_some()
-                {
-                    expired += 1;
-                }
-                tx.commit().await?;
-            }
-            Ok::<_, store::Error>(expired)
-        }
-        .await;
-        match expired {
-            Ok(0) => {}
-            Ok(expired) => tracing::debug!(expired, "expired payment links"),
-            Err(e) => tracing::warn!(error = %e, "expiring payment links failed"),
-        }
     }
 
     /// Drops the bytes of customer media past their retention (the row stays, so the conversation says a

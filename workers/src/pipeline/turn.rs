@@ -393,12 +393,17 @@ impl Pipeline {
 
     /// Step 2: the model answers, calling the sales tools on the snapshot; no database connection is held.
     async fn respond(&self, snapshot: &Snapshot) -> Result<Response, Failure> {
+        let checker = super::pay_check::NatsPayChecker {
+            nats: self.inner.nats.clone(),
+            subject: self.inner.subjects.pay_check(snapshot.turn.tenant_id),
+        };
         let mut tools = SalesTools::new(
             &snapshot.turn.catalog,
             &snapshot.past_orders,
             &snapshot.chat.customer_name,
         )
-        .knowing(&snapshot.turn.shop, snapshot.turn.now);
+        .knowing(&snapshot.turn.shop, snapshot.turn.now)
+        .checking_payments(&checker);
         let provider: &dyn crate::llm::LlmProvider = if snapshot.model_allowed {
             self.inner.provider.as_ref()
         } else {

@@ -145,6 +145,34 @@ pub enum Cancelled {
     NoSuchOrder,
 }
 
+/// Where the customer's payment stands, as the provider says.
+pub enum PayState {
+    Paid(String),
+    Pending(String),
+    NoLink,
+    Unknown,
+}
+
+pub async fn payment_status(tools: &mut dyn ToolExecutor) -> PayState {
+    let result = tools
+        .call(
+            crate::llm::tools::PAYMENT_STATUS,
+            to_args(&crate::llm::tools::PaymentStatus::default()),
+        )
+        .await;
+    let order_ref = result
+        .get("order_ref")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    match result.get("status").and_then(Value::as_str) {
+        Some("paid") => PayState::Paid(order_ref),
+        Some("pending") => PayState::Pending(order_ref),
+        Some("none") => PayState::NoLink,
+        _ => PayState::Unknown,
+    }
+}
+
 /// What asking for a payment link gave.
 pub enum PayLink {
     /// The link follows the reply.

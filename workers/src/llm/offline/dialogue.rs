@@ -92,6 +92,11 @@ impl<'a> Dialogue<'a> {
     }
 
     async fn answer(&self, tools: &mut dyn ToolExecutor) -> String {
+        if let [message] = self.turn.incoming.as_slice()
+            && intent::says_paid(message)
+        {
+            return self.paid(tools).await;
+        }
         if let Some(choice) = self.pay_answer() {
             return self.pay(choice, tools).await;
         }
@@ -330,6 +335,24 @@ impl<'a> Dialogue<'a> {
             return Some(self.voice.order_unknown_product());
         }
         None
+    }
+
+    /// "J'ai payé": the answer comes from the payment provider, never from the customer's word.
+    async fn paid(&self, tools: &mut dyn ToolExecutor) -> String {
+        match calls::payment_status(tools).await {
+            calls::PayState::Paid(order_ref) => self.voice.payment_confirmed(&order_ref),
+            calls::PayState::Pending(order_ref) => self.voice.payment_not_seen(&order_ref),
+            calls::PayState::NoLink => self.voice.no_payment_open(&self.turn.shop.payments),
+            calls::PayState::Unknown => {
+                if let Ok(mut slot) = self.handed_over.lock() {
+                    *slot = Some(
+                        "Le client dit avoir payé ; le paiement n'a pas pu être vérifié auprès du fournisseur."
+                            .to_owned(),
+                    );
+                }
+                self.voice.payment_unverified()
+            }
+        }
     }
 
     /// The way to pay the customer names right after the bot offered them ("Pour payer, répondez …") or sent a

@@ -50,6 +50,36 @@ pub fn pay_choice(message: &str) -> Option<PayChoice> {
     }
 }
 
+/// "J'ai payé", "c'est payé", "paiement effectué": the customer says they paid.
+pub fn says_paid(message: &str) -> bool {
+    let folded = store::text::fold(message);
+    let text: String = folded
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect();
+    let text = format!(
+        " {} ",
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    [
+        " j ai paye ",
+        " jai paye ",
+        " j ai deja paye ",
+        " c est paye ",
+        " cest paye ",
+        " deja paye ",
+        " paiement effectue ",
+        " paiement fait ",
+        " j ai fait le paiement ",
+        " j ai envoye l argent ",
+        " i paid ",
+        " i have paid ",
+        " payment done ",
+    ]
+    .iter()
+    .any(|phrase| text.contains(phrase))
+}
+
 /// A way to pay an order the customer names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayChoice {

@@ -653,6 +653,45 @@ impl Voice {
         format!("{} {choices}.", self.pay_prompt())
     }
 
+    pub fn payment_confirmed(&self, order_ref: &str) -> String {
+        self.pick(
+            format!("C'est confirmé : votre commande *{order_ref}* est payée. Merci !"),
+            format!("Confirmed: your order *{order_ref}* is paid. Thank you!"),
+        )
+    }
+
+    pub fn payment_not_seen(&self, order_ref: &str) -> String {
+        self.pick(
+            format!(
+                "Je ne vois pas encore votre paiement pour la commande *{order_ref}*. Si vous venez de payer, \
+                 patientez une minute puis réécrivez-moi ; sinon, payez avec le lien envoyé plus haut."
+            ),
+            format!(
+                "I don't see your payment for order *{order_ref}* yet. If you just paid, wait a minute and write \
+                 again; otherwise, pay with the link sent above."
+            ),
+        )
+    }
+
+    pub fn no_payment_open(&self, options: &crate::llm::PaymentOptions) -> String {
+        let offer = self.pay_offer(options).unwrap_or_default();
+        self.pick(
+            format!("Je ne trouve pas de paiement en cours pour votre commande. {offer}"),
+            format!("I can't find a payment in progress for your order. {offer}"),
+        )
+        .trim()
+        .to_owned()
+    }
+
+    pub fn payment_unverified(&self) -> String {
+        self.pick(
+            "Je n'arrive pas à vérifier votre paiement pour le moment : l'équipe de la boutique va vérifier et vous \
+             répondre."
+                .into(),
+            "I can't check your payment right now: the shop's team will check and answer you.".into(),
+        )
+    }
+
     pub fn pay_link_follows(&self) -> String {
         self.pick(
             "Voici votre lien de paiement, pour le montant exact de votre commande :".into(),
