@@ -169,7 +169,7 @@ async fn replace_cash_on_delivery(
     user: AuthUser,
     ApiJson(input): ApiJson<CashOnDeliveryInput>,
 ) -> Result<Json<PaymentSettings>> {
-    set_cash_on_delivery(&state, &user, input.enabled).await?;
+    set_switch(&state, &user, Switch::CashOnDelivery, input.enabled).await?;
     Ok(Json(get_payment_settings(&state, &user).await?))
 }
 
@@ -184,7 +184,7 @@ async fn replace_release_on_link_expiry(
     user: AuthUser,
     ApiJson(input): ApiJson<ReleaseOnLinkExpiryInput>,
 ) -> Result<Json<PaymentSettings>> {
-    set_release_on_link_expiry(&state, &user, input.enabled).await?;
+    set_switch(&state, &user, Switch::ReleaseOnLinkExpiry, input.enabled).await?;
     Ok(Json(get_payment_settings(&state, &user).await?))
 }
 
@@ -384,37 +384,38 @@ pub(crate) async fn remove_account(
     Ok(())
 }
 
-pub(crate) async fn set_release_on_link_expiry(
-    state: &AppState,
-    user: &AuthUser,
-    enabled: bool,
-) -> Result<()> {
-    user.require_owner()?;
-    let mut tx = state.db.tenant(user.ctx()).await?;
-    shop_payments::set_release_on_link_expiry(&mut tx, enabled).await?;
-    audit::record(
-        &mut tx,
-        Some(user.user_id),
-        "payments.release_on_link_expiry",
-        serde_json::json!({ "enabled": enabled }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+/// A shop-wide payment switch, on or off.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Switch {
+    /// Customers may pay in cash on delivery.
+    CashOnDelivery,
+    /// An unconfirmed order whose payment link expired unpaid is cancelled, its stock sold again.
+    ReleaseOnLinkExpiry,
 }
 
-pub(crate) async fn set_cash_on_delivery(
+/// Turns `switch` on or off (owner only, audited).
+pub(crate) async fn set_switch(
     state: &AppState,
     user: &AuthUser,
+    switch: Switch,
     enabled: bool,
 ) -> Result<()> {
     user.require_owner()?;
     let mut tx = state.db.tenant(user.ctx()).await?;
-    shop_payments::set_cash_on_delivery(&mut tx, enabled).await?;
+    let action = match switch {
+        Switch::CashOnDelivery => {
+            shop_payments::set_cash_on_delivery(&mut tx, enabled).await?;
+            "payments.cash_on_delivery"
+        }
+        Switch::ReleaseOnLinkExpiry => {
+            shop_payments::set_release_on_link_expiry(&mut tx, enabled).await?;
+            "payments.release_on_link_expiry"
+        }
+    };
     audit::record(
         &mut tx,
         Some(user.user_id),
-        "payments.cash_on_delivery",
+        action,
         serde_json::json!({ "enabled": enabled }),
     )
     .await?;

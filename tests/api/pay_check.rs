@@ -5,26 +5,20 @@
 
 use api::billing::fakes::FakeProvider;
 use api::billing::signature::{self, Scheme};
-use chrono::{Duration, Utc};
-use schemas::Channel;
+use chrono::Utc;
 use schemas::billing::{PayCheck, PayCheckReply, PayCheckStatus, Provider};
-use schemas::commerce::Xof;
-use secrecy::SecretString;
 use serde_json::json;
 use sqlx::PgPool;
-use store::order_payments::{self, OrderPayment};
-use store::orders::{self, NewOrder, Placed};
-use store::shop_payments::{self, Credentials, WaveCredentials};
-use store::{TenantCtx, chats};
+use store::order_payments::OrderPayment;
 use uuid::Uuid;
 
 use crate::helpers::{Shop, TestApp, spawn_billing_app};
+use crate::pay_in_chat::{chat_order, link, wave_account};
 
 const KEY_A: &str = "wave_ci_prod_shopA_key_1111";
 const HOOK_A: &str = "wave_ci_WHS_shopA_secret";
 const KEY_B: &str = "wave_ci_prod_shopB_key_2222";
 const HOOK_B: &str = "wave_ci_WHS_shopB_secret";
-const CUSTOMER: &str = "2250701020304@s.whatsapp.net";
 
 /// The API calling a fake Wave for the shops' own accounts, with a billing timeout a loaded test machine
 /// meets (10 s).
@@ -40,83 +34,6 @@ async fn spawn_with_timeout(pool: PgPool, timeout_secs: u64) -> (TestApp, FakePr
     })
     .await;
     (app, wave)
-}
-
-async fn tx(app: &TestApp, shop: &Shop) -> store::TenantTx<'static> {
-    app.db
-        .tenant(TenantCtx::new(shop.tenant_id))
-        .await
-        .expect("tx")
-}
-
-/// Stores the shop's own Wave account (as the checked `PUT /api/v1/payment-settings/wave` does).
-async fn wave_account(app: &TestApp, shop: &Shop, api_key: &str, webhook_secret: &str) {
-    let mut tx = tx(app, shop).await;
-    let key = app.master_key.data_key(&mut tx).await.expect("key");
-    let credentials = Credentials::Wave(WaveCredentials {
-        api_key: SecretString::from(api_key),
-        webhook_secret: SecretString::from(webhook_secret),
-    });
-    shop_payments::save_account(&mut tx, &key, &credentials, true, Some(Utc::now()))
-        .await
-        .expect("saved");
-    tx.commit().await.expect("commit");
-}
-
-/// A customer's WhatsApp order of 2 pagnes at 7 500 F (15 000 F).
-async fn chat_order(app: &TestApp, shop: &Shop) -> Uuid {
-    let pagne = app
-        .create_product_ok(
-            shop,
-            json!({"name": "Pagne wax", "price_xof": 7500, "stock": 10}),
-        )
-        .await;
-    let product_id: Uuid = pagne["product_id"]
-        .as_str()
-        .expect("id")
-        .parse()
-        .expect("uuid");
-    let mut tx = tx(app, shop).await;
-    let (chat_id, _) =
-        chats::upsert_for_message(&mut tx, Channel::Whatsapp, CUSTOMER, "Koffi", Utc::now())
-            .await
-            .expect("chat");
-    let placed = orders::place(
-        &mut tx,
-        &NewOrder {
-            order_id: Uuid::new_v4(),
-            chat_id: Some(chat_id),
-            customer_name: "Koffi".into(),
-            customer_phone: "+2250701020304".into(),
-            customer_jid: CUSTOMER.into(),
-            delivery_address: String::new(),
-            delivery_zone: String::new(),
-            delivery_fee_xof: Xof::new(0).expect("zero"),
-            note: String::new(),
-            idempotency_key: format!("test:{}", Uuid::new_v4()),
-            lines: vec![(product_id, 2)],
-            hold_until: Some(Utc::now() + Duration::days(1)),
-        },
-    )
-    .await
-    .expect("placed");
-    tx.commit().await.expect("commit");
-    match placed {
-        Placed::Created(order) => order.order_id,
-        other => panic!("order not placed: {other:?}"),
-    }
-}
-
-/// The link the bot would send for `provider`.
-async fn link(app: &TestApp, shop: &Shop, order_id: Uuid, provider: Provider) -> OrderPayment {
-    let mut tx = tx(app, shop).await;
-    let link =
-        order_payments::open_link(&mut tx, order_id, provider, Duration::hours(1), Utc::now())
-            .await
-            .expect("open")
-            .expect("a link");
-    tx.commit().await.expect("commit");
-    link
 }
 
 /// The customer taps "Payer avec Wave" on the pay page: the Wave checkout session id the link records.
@@ -195,7 +112,7 @@ async fn a_customer_who_paid_on_wave_is_confirmed_by_wave_and_thanked_once(pool:
     let (app, wave) = spawn(pool).await;
     let shop = app.signup("Boutique Awa").await;
     wave_account(&app, &shop, KEY_A, HOOK_A).await;
-    let order_id = chat_order(&app, &shop).await;
+    let (order_id, _) = chat_order(&app, &shop).await;
     let link = link(&app, &shop, order_id, Provider::Wave).await;
     let session_id = open_wave_checkout(&app, &link).await;
 
@@ -236,7 +153,7 @@ async fn a_paid_order_is_confirmed_without_asking_wave(pool: PgPool) {
     let (app, wave) = spawn(pool).await;
     let shop = app.signup("Boutique Awa").await;
     wave_account(&app, &shop, KEY_A, HOOK_A).await;
-    let order_id = chat_order(&app, &shop).await;
+    let (order_id, _) = chat_order(&app, &shop).await;
     let link = link(&app, &shop, order_id, Provider::Wave).await;
     let session_id = open_wave_checkout(&app, &link).await;
     let body = json!({
@@ -293,7 +210,7 @@ async fn a_wave_that_does_not_answer_in_time_is_unknown_never_paid(pool: PgPool)
     let (app, wave) = spawn_with_timeout(pool, 2).await;
     let shop = app.signup("Boutique Awa").await;
     wave_account(&app, &shop, KEY_A, HOOK_A).await;
-    let order_id = chat_order(&app, &shop).await;
+    let (order_id, _) = chat_order(&app, &shop).await;
     let link = link(&app, &shop, order_id, Provider::Wave).await;
     let session_id = open_wave_checkout(&app, &link).await;
     wave.complete_wave_session(&session_id, "TCN-18");
@@ -316,7 +233,7 @@ async fn another_shops_order_is_not_seen_and_asks_no_provider(pool: PgPool) {
     let shop_b = app.signup("Boutique Binta").await;
     wave_account(&app, &shop_a, KEY_A, HOOK_A).await;
     wave_account(&app, &shop_b, KEY_B, HOOK_B).await;
-    let order_b = chat_order(&app, &shop_b).await;
+    let (order_b, _) = chat_order(&app, &shop_b).await;
     let link_b = link(&app, &shop_b, order_b, Provider::Wave).await;
     let session_id = open_wave_checkout(&app, &link_b).await;
     wave.complete_wave_session(&session_id, "TCN-B");
@@ -335,8 +252,8 @@ async fn orders_without_an_open_link_answer_none_and_sandbox_links_pending(pool:
     // Arrange
     let (app, wave) = spawn(pool).await;
     let shop = app.signup("Boutique Awa").await;
-    let without_link = chat_order(&app, &shop).await;
-    let with_sandbox = chat_order(&app, &shop).await;
+    let (without_link, _) = chat_order(&app, &shop).await;
+    let (with_sandbox, _) = chat_order(&app, &shop).await;
     link(&app, &shop, with_sandbox, Provider::Sandbox).await;
 
     // Act

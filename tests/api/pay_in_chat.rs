@@ -43,7 +43,7 @@ fn browser() -> reqwest::Client {
         .expect("client")
 }
 
-async fn tx(app: &TestApp, shop: &Shop) -> store::TenantTx<'static> {
+pub(crate) async fn tx(app: &TestApp, shop: &Shop) -> store::TenantTx<'static> {
     app.db
         .tenant(TenantCtx::new(shop.tenant_id))
         .await
@@ -51,7 +51,7 @@ async fn tx(app: &TestApp, shop: &Shop) -> store::TenantTx<'static> {
 }
 
 /// Stores the shop's own Wave account (as the checked `PUT /api/v1/payment-settings/wave` does).
-async fn wave_account(app: &TestApp, shop: &Shop, api_key: &str, webhook_secret: &str) {
+pub(crate) async fn wave_account(app: &TestApp, shop: &Shop, api_key: &str, webhook_secret: &str) {
     let mut tx = tx(app, shop).await;
     let key = app.master_key.data_key(&mut tx).await.expect("key");
     let credentials = Credentials::Wave(WaveCredentials {
@@ -65,7 +65,7 @@ async fn wave_account(app: &TestApp, shop: &Shop, api_key: &str, webhook_secret:
 }
 
 /// A customer's WhatsApp order of 2 pagnes at 7 500 F (15 000 F): its id and reference.
-async fn chat_order(app: &TestApp, shop: &Shop) -> (Uuid, String) {
+pub(crate) async fn chat_order(app: &TestApp, shop: &Shop) -> (Uuid, String) {
     let pagne = app
         .create_product_ok(
             shop,
@@ -109,7 +109,12 @@ async fn chat_order(app: &TestApp, shop: &Shop) -> (Uuid, String) {
 }
 
 /// The link the bot would send for `provider`.
-async fn link(app: &TestApp, shop: &Shop, order_id: Uuid, provider: Provider) -> OrderPayment {
+pub(crate) async fn link(
+    app: &TestApp,
+    shop: &Shop,
+    order_id: Uuid,
+    provider: Provider,
+) -> OrderPayment {
     let mut tx = tx(app, shop).await;
     let link =
         order_payments::open_link(&mut tx, order_id, provider, Duration::hours(1), Utc::now())

@@ -230,8 +230,13 @@ async fn save_release_on_link_expiry(
 ) -> WebResult<Response> {
     let Posted { session, form } = posted;
     require_owner(&session)?;
-    payment_settings::set_release_on_link_expiry(&state, &session.user, checked(&form, "enabled"))
-        .await?;
+    payment_settings::set_switch(
+        &state,
+        &session.user,
+        payment_settings::Switch::ReleaseOnLinkExpiry,
+        checked(&form, "enabled"),
+    )
+    .await?;
     Ok(Redirect::to("/app/settings/payments?done=saved#links").into_response())
 }
 
@@ -241,7 +246,12 @@ async fn save_cash_on_delivery(
 ) -> WebResult<Response> {
     let Posted { session, form } = posted;
     require_owner(&session)?;
-    payment_settings::set_cash_on_delivery(&state, &session.user, checked(&form, "enabled"))
-        .await?;
+    payment_settings::set_switch(
+        &state,
+        &session.user,
+        payment_settings::Switch::CashOnDelivery,
+        checked(&form, "enabled"),
+    )
+    .await?;
     Ok(Redirect::to("/app/settings/payments?done=saved#cash").into_response())
 }
