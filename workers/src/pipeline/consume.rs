@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::claim::Start;
 use super::{Failure, Pipeline, ingest};
-use crate::{Error, Result};
+use crate::Result;
 
 /// What to do with a delivered NATS message.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,15 +33,43 @@ impl Pipeline {
     ///
     /// Messages are pulled only for free slots (one pull asks for as many messages as there are free
     /// slots), so none waits in a client-side buffer while its ack wait runs out.
+    /// The workers' consumer, looked up until it answers: a worker starting while NATS elects a leader (a node of
+    /// the cluster lost, a restart) waits for it instead of exiting. `None` on shutdown.
+    async fn find_consumer(
+        &self,
+        js: &jetstream::Context,
+        shutdown: &CancellationToken,
+    ) -> Option<jetstream::consumer::PullConsumer> {
+        let mut wait = Duration::from_millis(200);
+        loop {
+            let found = async {
+                js.get_stream(self.inner.subjects.inbound_stream())
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .get_consumer(&self.inner.subjects.workers_consumer())
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            .await;
+            match found {
+                Ok(consumer) => return Some(consumer),
+                Err(e) => {
+                    tracing::warn!(error = %e, ?wait, "the workers' consumer is not reachable yet; retrying");
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return None,
+                () = tokio::time::sleep(wait) => {}
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         let js = jetstream::new(self.inner.nats.clone());
-        let consumer: jetstream::consumer::PullConsumer = js
-            .get_stream(self.inner.subjects.inbound_stream())
-            .await
-            .map_err(|e| Error::Nats(e.to_string()))?
-            .get_consumer(&self.inner.subjects.workers_consumer())
-            .await
-            .map_err(|e| Error::Nats(e.to_string()))?;
+        let Some(consumer) = self.find_consumer(&js, &shutdown).await else {
+            return Ok(());
+        };
         let concurrency = self.inner.config.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let sweeper = tokio::spawn(self.clone().sweep_forever(slots.clone(), shutdown.clone()));
