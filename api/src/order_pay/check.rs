@@ -207,7 +207,15 @@ pub(crate) async fn check(
         }
         states.push(link_state);
     }
-    let status = if states.contains(&LinkState::Unknown) {
+    // Another check or the webhook may have settled the order since it was read (its link then no longer
+    // pending): the order's own state has the last word.
+    let settled_meanwhile = {
+        let mut tx = state.db.tenant(ctx).await?;
+        orders::get(&mut tx, order_id).await?.paid_at.is_some()
+    };
+    let status = if settled_meanwhile {
+        PayCheckStatus::Paid
+    } else if states.contains(&LinkState::Unknown) {
         PayCheckStatus::Unknown
     } else if states.contains(&LinkState::Pending) {
         PayCheckStatus::Pending
