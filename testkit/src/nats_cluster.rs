@@ -114,7 +114,9 @@ impl NatsCluster {
             .expect("connect to the cluster");
         let js = async_nats::jetstream::new(client);
         let name = format!("READY_{}", uuid::Uuid::new_v4().simple());
-        for _ in 0..300 {
+        // A cluster forming on a loaded 2-core machine can take well over half a minute to elect its JetStream
+        // leader: wait up to 90 s.
+        for _ in 0..900 {
             let created = js
                 .create_stream(async_nats::jetstream::stream::Config {
                     name: name.clone(),
