@@ -83,27 +83,10 @@ async fn order_paid(app: &TestApp, order_id: Uuid) -> bool {
         .expect("order")
 }
 
-/// The thank-you messages stored for a link, and the WhatsApp replies queued for them.
+/// How many thank-you messages are stored for a link, and how many WhatsApp replies are queued for them.
 async fn thanks(app: &TestApp, shop: &Shop, link_id: Uuid) -> (i64, i64) {
-    let outbound_id = format!("paid-{}", link_id.simple());
-    let stored: i64 = sqlx::query_scalar(
-        "select count(*) from message where tenant_id = $1 and wa_message_id = $2 and direction = 'outbound'",
-    )
-    .bind(shop.tenant_id)
-    .bind(&outbound_id)
-    .fetch_one(&app.admin_db)
-    .await
-    .expect("messages");
-    let queued: i64 = sqlx::query_scalar(
-        "select count(*) from outbox where tenant_id = $1 and subject like '%.out.%'
-           and payload->>'outbound_id' = $2",
-    )
-    .bind(shop.tenant_id)
-    .bind(&outbound_id)
-    .fetch_one(&app.admin_db)
-    .await
-    .expect("outbox");
-    (stored, queued)
+    let (stored, queued) = crate::pay_in_chat::thanks(app, shop, link_id).await;
+    (stored.len() as i64, queued)
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]

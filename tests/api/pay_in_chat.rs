@@ -184,7 +184,7 @@ async fn deliver(app: &TestApp, tenant_id: Uuid, secret: &str, body: &str) -> St
 }
 
 /// The thank-you messages stored in the order's chat for a link, and the WhatsApp replies queued for them.
-async fn thanks(app: &TestApp, shop: &Shop, link_id: Uuid) -> (Vec<String>, i64) {
+pub(crate) async fn thanks(app: &TestApp, shop: &Shop, link_id: Uuid) -> (Vec<String>, i64) {
     let outbound_id = format!("paid-{}", link_id.simple());
     let stored: Vec<String> = sqlx::query_scalar(
         "select body from message where tenant_id = $1 and wa_message_id = $2 and direction = 'outbound'",
