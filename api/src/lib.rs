@@ -24,7 +24,7 @@ mod media;
 pub mod metrics;
 pub mod openapi;
 mod order_notices;
-mod order_pay;
+pub mod order_pay;
 mod orders;
 mod pagination;
 mod payment_settings;

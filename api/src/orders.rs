@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use schemas::EventData;
+use schemas::billing::{Provider, RefundStatus};
 use schemas::commerce::OrderStatus;
 use serde::Deserialize;
 use store::orders::{self, Order};
@@ -174,5 +175,22 @@ pub(crate) async fn change_order_status(
     .await?;
     tx.commit().await?;
     tdj_nats::publish_outbox(&state.db, &state.nats, user.ctx()).await;
+    // A cancelled order paid with Wave is refunded now (the periodic pass retries if Wave is unreachable).
+    if order.refund_status == Some(RefundStatus::ToDo) && order.paid_with == Some(Provider::Wave) {
+        let attempt = crate::order_pay::refunds::attempt(state, user.ctx(), order_id).await;
+        match attempt {
+            Ok(crate::order_pay::refunds::Attempt::NotDue) => {}
+            Ok(_) => {
+                let mut tx = state.db.tenant(user.ctx()).await?;
+                let order = orders::get(&mut tx, order_id).await?;
+                tx.commit().await?;
+                return Ok(order);
+            }
+            Err(e) => {
+                tracing::warn!(%order_id, error.cause_chain = ?e, error.message = %e,
+                    "refund attempt failed: the periodic pass retries");
+            }
+        }
+    }
     Ok(order)
 }

@@ -143,6 +143,24 @@ words!(RefundStatus {
     Done => "done",
 });
 
+/// Who made a done refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RefundedBy {
+    /// The payment provider, on the platform's request (Wave).
+    Provider,
+    /// The shop, by hand.
+    Shop,
+}
+
+words!(RefundedBy {
+    Provider => "provider",
+    Shop => "shop",
+});
+
 /// A worker's question on `tdj.pay.check.<tenant>` when a customer says they paid: the API asks the provider
 /// about the order's pending links (and settles one that is paid) before it answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

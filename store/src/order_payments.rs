@@ -228,19 +228,35 @@ pub async fn record_checkout(
     Ok(())
 }
 
-/// The SHA-256 of the Orange Money notification token recorded for the link.
-pub async fn notif_token_hash(
+/// The shop's link whose Orange Money notification token has SHA-256 `hash`.
+pub async fn by_notif_token_hash(
     tx: &mut TenantTx<'_>,
-    order_payment_id: Uuid,
-) -> Result<Option<Vec<u8>>> {
-    Ok(sqlx::query_scalar!(
-        "select notif_token_hash from order_payment where tenant_id = $1 and order_payment_id = $2",
+    hash: &[u8],
+) -> Result<Option<OrderPayment>> {
+    Ok(payment_row!(
+        "select ",
+        " from order_payment where tenant_id = $1 and notif_token_hash = $2",
+        tx.tenant_id(),
+        hash,
+    )
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Forgets the checkout of a still-pending link whose payment failed at the provider, so the customer's next
+/// tap opens a new one (an Orange Money web payment cannot be paid again once failed).
+pub async fn forget_checkout(tx: &mut TenantTx<'_>, order_payment_id: Uuid) -> Result<bool> {
+    let forgotten = sqlx::query!(
+        "update order_payment
+            set provider_ref = null, checkout_url = null, pay_token = null, notif_token_hash = null,
+                updated_at = now()
+          where tenant_id = $1 and order_payment_id = $2 and status = 'pending'",
         tx.tenant_id(),
         order_payment_id,
     )
-    .fetch_optional(&mut **tx)
-    .await?
-    .flatten())
+    .execute(&mut **tx)
+    .await?;
+    Ok(forgotten.rows_affected() == 1)
 }
 
 /// Records a provider notification once; `false` when it was seen before (a replay).
@@ -380,18 +396,127 @@ pub async fn expire(
     }))
 }
 
-/// Marks the refund of a cancelled paid order done (the shop refunded, or the provider did).
+/// Marks the refund of a cancelled paid order done by the shop. Refused (`refund_not_due`) when none is due,
+/// and (`refund_automatic`) while the provider is making it: the customer would be refunded twice.
 pub async fn refund_done(tx: &mut TenantTx<'_>, order_id: Uuid) -> Result<()> {
-    let done = sqlx::query!(
-        "update customer_order set refund_status = 'done', updated_at = now()
-         where tenant_id = $1 and order_id = $2 and refund_status = 'to_do'",
+    let due = sqlx::query!(
+        r#"select coalesce(refund_status = 'to_do', false) as "due!",
+                  coalesce(paid_with = 'wave' and refund_error is null, false) as "automatic!"
+           from customer_order where tenant_id = $1 and order_id = $2 for update"#,
+        tx.tenant_id(),
+        order_id,
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found()?;
+    if !due.due {
+        return Err(Error::Constraint("refund_not_due".into()));
+    }
+    if due.automatic {
+        return Err(Error::Constraint("refund_automatic".into()));
+    }
+    sqlx::query!(
+        "update customer_order set refund_status = 'done', refunded_by = 'shop', updated_at = now()
+         where tenant_id = $1 and order_id = $2",
         tx.tenant_id(),
         order_id,
     )
     .execute(&mut **tx)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::Constraint("refund_not_due".into()));
-    }
+    Ok(())
+}
+
+/// A refund the provider can make: the order, and the paid Wave checkout session to refund.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutomaticRefund {
+    pub order_id: Uuid,
+    pub order_payment_id: Uuid,
+    pub session_id: String,
+    pub amount_xof: Xof,
+    pub attempts: i32,
+}
+
+/// Refunds Wave can make, across shops, due now (never tried, or their retry time passed): (shop, order).
+pub async fn refunds_due(
+    tx: &mut PlatformTx,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    let rows = sqlx::query!(
+        "select tenant_id, order_id from customer_order
+         where refund_status = 'to_do' and paid_with = 'wave' and refund_error is null
+           and (refund_retry_at is null or refund_retry_at <= $1)
+         order by refund_retry_at nulls first limit $2",
+        now,
+        limit,
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.tenant_id, r.order_id))
+        .collect())
+}
+
+/// The order's automatic refund, locked for one attempt, if it is still due now.
+pub async fn lock_refund(
+    tx: &mut TenantTx<'_>,
+    order_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<AutomaticRefund>> {
+    Ok(sqlx::query_as!(
+        AutomaticRefund,
+        r#"select o.order_id, p.order_payment_id, p.provider_ref as "session_id!",
+                  p.amount_xof as "amount_xof: Xof", o.refund_attempts as attempts
+           from customer_order o
+           join order_payment p on p.tenant_id = o.tenant_id and p.order_id = o.order_id
+                and p.provider = 'wave' and p.status = 'paid' and p.provider_ref is not null
+           where o.tenant_id = $1 and o.order_id = $2 and o.refund_status = 'to_do'
+             and o.paid_with = 'wave' and o.refund_error is null
+             and (o.refund_retry_at is null or o.refund_retry_at <= $3)
+           for update of o"#,
+        tx.tenant_id(),
+        order_id,
+        now,
+    )
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// The provider refunded the order.
+pub async fn refunded_by_provider(tx: &mut TenantTx<'_>, order_id: Uuid) -> Result<()> {
+    sqlx::query!(
+        "update customer_order
+            set refund_status = 'done', refunded_by = 'provider', refund_attempts = refund_attempts + 1,
+                refund_retry_at = null, updated_at = now()
+          where tenant_id = $1 and order_id = $2 and refund_status = 'to_do'",
+        tx.tenant_id(),
+        order_id,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// An attempt that did not refund: retried at `retry_at`, or, with none, left to the shop with `error`.
+pub async fn refund_failed(
+    tx: &mut TenantTx<'_>,
+    order_id: Uuid,
+    retry_at: Option<DateTime<Utc>>,
+    error: &str,
+) -> Result<()> {
+    let error: String = error.chars().take(200).collect();
+    sqlx::query!(
+        "update customer_order
+            set refund_attempts = refund_attempts + 1, refund_retry_at = $3,
+                refund_error = case when $3::timestamptz is null then $4 else null end, updated_at = now()
+          where tenant_id = $1 and order_id = $2 and refund_status = 'to_do'",
+        tx.tenant_id(),
+        order_id,
+        retry_at,
+        error,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

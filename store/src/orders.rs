@@ -1,7 +1,7 @@
 //! Orders: priced from the catalogue, stock checked and decremented atomically, idempotent per bot turn.
 
 use chrono::{DateTime, Utc};
-use schemas::billing::{Provider, RefundStatus};
+use schemas::billing::{Provider, RefundStatus, RefundedBy};
 use schemas::commerce::{OrderStatus, Stock, Xof};
 use serde::Serialize;
 use sqlx::Acquire;
@@ -33,8 +33,11 @@ pub struct Order {
     /// When the customer paid it in the chat, and how (absent: not paid that way).
     pub paid_at: Option<DateTime<Utc>>,
     pub paid_with: Option<Provider>,
-    /// A paid order that was cancelled: the refund the shop owes.
+    /// A paid order that was cancelled: its refund, made by Wave on the platform's request or owed by the shop.
     pub refund_status: Option<RefundStatus>,
+    pub refunded_by: Option<RefundedBy>,
+    /// Why the provider did not refund (its error code): the shop refunds by hand.
+    pub refund_error: Option<String>,
     pub items: Vec<OrderItem>,
 }
 
@@ -68,6 +71,8 @@ struct OrderRow {
     paid_at: Option<DateTime<Utc>>,
     paid_with: Option<Provider>,
     refund_status: Option<RefundStatus>,
+    refunded_by: Option<RefundedBy>,
+    refund_error: Option<String>,
 }
 
 impl OrderRow {
@@ -89,6 +94,8 @@ impl OrderRow {
             paid_at: self.paid_at,
             paid_with: self.paid_with,
             refund_status: self.refund_status,
+            refunded_by: self.refunded_by,
+            refund_error: self.refund_error,
             items,
         }
     }
@@ -145,7 +152,8 @@ macro_rules! order_row {
                 + r#"order_id, order_ref, chat_id, customer_name, customer_phone, delivery_address,
                      delivery_zone, delivery_fee_xof as "delivery_fee_xof: Xof", note,
                      status as "status: OrderStatus", total_xof as "total_xof: Xof", created_at, updated_at,
-                     paid_at, paid_with as "paid_with: Provider", refund_status as "refund_status: RefundStatus""#
+                     paid_at, paid_with as "paid_with: Provider", refund_status as "refund_status: RefundStatus",
+                     refunded_by as "refunded_by: RefundedBy", refund_error"#
                 + $tail
             $(, $arg)*
         )

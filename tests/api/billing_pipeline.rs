@@ -141,13 +141,14 @@ async fn replies_to_customers_count_toward_the_monthly_limit(pool: PgPool) {
         .await
         .expect("usage");
 
-    whatsapp_message(&app, &shop, "bonjour").await;
-    whatsapp_message(&app, &shop, "allô ?").await;
+    // Each message is handled to the end before the next one arrives: two turns, two decisions.
+    assert_eq!(whatsapp_message(&app, &shop, "bonjour").await, Outcome::Ack);
+    assert_eq!(whatsapp_message(&app, &shop, "allô ?").await, Outcome::Ack);
 
     let (messages, replies) = whatsapp_chat(&app, &shop).await;
     assert_eq!(
         replies, 1,
-        "the 1000th reply of the Starter plan is sent, the next is not"
+        "the 1000th reply of the Starter plan is sent, the next is not: {messages:#?}"
     );
     let last = messages.last().expect("message");
     assert!(

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub master_key: MasterKey,
     pub nats: async_nats::Client,
     pub subjects: Subjects,
+    /// The running API's state: for driving its periodic passes (refunds) from a test.
+    pub state: AppState,
     shutdown: CancellationToken,
     /// This test's NATS streams, deleted when the app is dropped.
     _namespace: Namespace,
@@ -93,7 +95,7 @@ async fn spawn(
     let state = AppState::new(db.clone(), nats.clone(), subjects.clone(), config, tokens)
         .with_billing(billing)
         .with_master_key(master_key.clone());
-    let app = Application::build(state).await.expect("bind");
+    let app = Application::build(state.clone()).await.expect("bind");
     let address = format!("http://127.0.0.1:{}", app.port());
     let shutdown = CancellationToken::new();
     let stopped = shutdown.clone();
@@ -107,6 +109,7 @@ async fn spawn(
         master_key,
         nats,
         subjects,
+        state,
         shutdown,
         _namespace: namespace,
     }

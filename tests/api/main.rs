@@ -40,6 +40,8 @@ mod passwords;
 mod pay_check;
 mod pay_in_chat;
 mod pay_links;
+mod pay_orange_money;
+mod pay_refunds;
 mod payment_settings;
 mod phones;
 mod pipeline;

@@ -55,7 +55,7 @@ async fn open_wave_checkout(app: &TestApp, link: &OrderPayment) -> String {
 }
 
 /// What a worker asks when a customer of `tenant_id` says they paid order `order_id`.
-async fn ask(app: &TestApp, tenant_id: Uuid, order_id: Uuid) -> PayCheckStatus {
+pub(crate) async fn ask(app: &TestApp, tenant_id: Uuid, order_id: Uuid) -> PayCheckStatus {
     let body = serde_json::to_vec(&PayCheck { order_id }).expect("json");
     let reply = app
         .nats

@@ -89,6 +89,49 @@ async fn a_customer_who_pays_on_delivery_gets_no_link(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_shop_with_wave_and_orange_money_offers_both_and_the_customer_gets_the_one_picked(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let shop = app.signup("Friperie").await;
+    crate::pay_in_chat::wave_account(&app, &shop, "wave_ci_prod_key_1111", "wave_ci_WHS_secret")
+        .await;
+    crate::pay_orange_money::orange_account(&app, &shop, "om-client", "mk-1234").await;
+    app.create_product_ok(
+        &shop,
+        json!({"name": "Pagne", "price_xof": 7500, "stock": 10}),
+    )
+    .await;
+    let _worker = start_offline_worker(&app);
+
+    ask(&app, &shop, CUSTOMER, "je prends 2 pagnes").await;
+    let placed = ask(&app, &shop, CUSTOMER, "oui").await;
+    let link = ask(&app, &shop, CUSTOMER, "par orange money").await;
+
+    assert!(
+        placed.contains("Pour payer, répondez « Wave », « Orange Money » ou « à la livraison »."),
+        "{placed}"
+    );
+    assert!(
+        link.lines()
+            .any(|l| l
+                .starts_with("Payer 15 000 FCFA avec Orange Money : http://127.0.0.1:8080/pay/")),
+        "{link}"
+    );
+    let stored: Vec<String> =
+        sqlx::query_scalar("select provider from order_payment where tenant_id = $1")
+            .bind(shop.tenant_id)
+            .fetch_all(&app.admin_db)
+            .await
+            .expect("links");
+    assert_eq!(
+        stored,
+        ["orange_money"],
+        "no sandbox link for a shop with its own accounts"
+    );
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
 async fn an_unpaid_link_expires_and_the_customer_gets_a_new_one(pool: PgPool) {
     let app = spawn_app(pool).await;
     let shop = app.signup("Friperie").await;

@@ -78,6 +78,10 @@ struct Shared {
     om_orders: Mutex<HashMap<String, OmOrder>>,
     /// Set by [`FakeProvider::accept_only`]: the one credential answered without a 401.
     accepted: Mutex<Option<String>>,
+    /// Wave: refund transactions made per session (idempotent: at most one each).
+    wave_refunds: Mutex<HashMap<String, u32>>,
+    /// Wave: set by [`FakeProvider::fail_refunds`], what refunds answer instead.
+    refund_failure: Mutex<Option<(StatusCode, String)>>,
 }
 
 /// A fake provider listening on 127.0.0.1; stopped when dropped.
@@ -181,6 +185,35 @@ impl FakeProvider {
             .unwrap()
             .get(session_id)
             .cloned()
+    }
+
+    /// Wave: how many refund transactions were made for the session (refunding twice makes no second one).
+    pub fn wave_refunds(&self, session_id: &str) -> u32 {
+        self.shared
+            .wave_refunds
+            .lock()
+            .unwrap()
+            .get(session_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Wave: refunds answer HTTP `status` with error `code` (e.g. 503, or 400 `insufficient-funds`), until
+    /// called with `None`.
+    pub fn fail_refunds(&self, failure: Option<(u16, &str)>) {
+        *self.shared.refund_failure.lock().unwrap() =
+            failure.map(|(status, code)| (StatusCode::from_u16(status).unwrap(), code.to_owned()));
+    }
+
+    /// Orange Money: the order ids of the web payments opened, oldest first is not guaranteed.
+    pub fn om_order_ids(&self) -> Vec<String> {
+        self.shared
+            .om_orders
+            .lock()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Orange Money: what the transaction-status API will say for `order_id` (`SUCCESS`, `FAILED`, …).
@@ -331,6 +364,32 @@ fn wave(
             .insert(id, session.clone());
         return axum::Json(session).into_response();
     }
+    if method == Method::POST
+        && let Some(id) = path
+            .strip_prefix("/v1/checkout/sessions/")
+            .and_then(|rest| rest.strip_suffix("/refund"))
+    {
+        if let Some((status, code)) = shared.refund_failure.lock().unwrap().clone() {
+            return error(status, json!({"code": code, "message": "refund failed"}));
+        }
+        let sessions = shared.wave_sessions.lock().unwrap();
+        let Some(session) = sessions.get(id) else {
+            return error(
+                StatusCode::NOT_FOUND,
+                json!({"code": "checkout-session-not-found"}),
+            );
+        };
+        if session["payment_status"] != "succeeded" {
+            return error(
+                StatusCode::BAD_REQUEST,
+                json!({"code": "checkout-refund-failed", "message": "session not paid"}),
+            );
+        }
+        let mut refunds = shared.wave_refunds.lock().unwrap();
+        let made = refunds.entry(id.to_owned()).or_insert(0);
+        *made = (*made).max(1);
+        return axum::Json(json!({})).into_response();
+    }
     if method == Method::GET
         && let Some(id) = path.strip_prefix("/v1/checkout/sessions/")
     {
@@ -434,7 +493,12 @@ fn orange(shared: &Shared, path: &str, headers: &HeaderMap, body: &[u8], n: u64)
         }
         let mut answer = json!({ "status": order.status, "order_id": order_id });
         if order.status == "SUCCESS" || order.status == "FAILED" {
-            answer["txnid"] = json!(format!("MP{}.{}", order_id.get(..6).unwrap_or("000000"), n));
+            // One transaction per web payment: the same id however often it is asked.
+            answer["txnid"] = json!(format!(
+                "MP{}.{}",
+                order_id.get(..6).unwrap_or("000000"),
+                order.pay_token.get(..8).unwrap_or("00000000")
+            ));
         }
         return (StatusCode::CREATED, axum::Json(answer)).into_response();
     }

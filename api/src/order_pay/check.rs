@@ -20,7 +20,9 @@ use tokio::task::JoinSet;
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::orange::{self, Concluded};
 use super::settle;
+use crate::billing::providers::orange_money::OrangeMoney;
 use crate::billing::providers::parse_xof;
 use crate::billing::providers::wave::Wave;
 use crate::{AppState, Result};
@@ -179,6 +181,7 @@ pub(crate) async fn check(
         // The read transaction ends here: no transaction is held while a provider is asked.
     };
     let mut wave: Option<Option<Wave>> = None;
+    let mut orange: Option<Option<OrangeMoney>> = None;
     let mut states = Vec::with_capacity(open.len());
     for link in &open {
         let link_state = match (link.provider, link.provider_ref.as_deref()) {
@@ -197,10 +200,25 @@ pub(crate) async fn check(
                     }
                 }
             }
+            // No web payment opened: no payment can exist yet.
+            (Provider::OrangeMoney, None) => LinkState::Pending,
+            (Provider::OrangeMoney, Some(_)) => {
+                if orange.is_none() {
+                    orange = Some(orange::shop_client(state, ctx).await?);
+                }
+                match orange.as_ref().and_then(Option::as_ref) {
+                    Some(client) => ask_orange(state, ctx, client, link).await?,
+                    None => {
+                        tracing::warn!(order_payment_id = %link.order_payment_id,
+                            "Orange Money link of a shop without an Orange Money account: not asked");
+                        LinkState::Unknown
+                    }
+                }
+            }
             // No provider to ask: the stored status (pending, as filtered) is the truth.
             (Provider::Sandbox, _) => LinkState::Pending,
-            // No status check is built for these yet: saying "pending" would be assuming.
-            (Provider::OrangeMoney | Provider::Stripe, _) => LinkState::Unknown,
+            // Orders are never paid by card: nothing to ask.
+            (Provider::Stripe, _) => LinkState::Unknown,
         };
         if link_state == LinkState::Paid {
             return Ok(PayCheckStatus::Paid);
@@ -299,6 +317,26 @@ async fn ask_wave(
         Settled::Paid(_) | Settled::AlreadyPaid => LinkState::Paid,
         Settled::Mismatch { .. } => LinkState::Closed,
     })
+}
+
+/// Asks Orange about the link's web payment and applies the answer (settled once, or reopened if it failed).
+async fn ask_orange(
+    state: &AppState,
+    ctx: TenantCtx,
+    om: &OrangeMoney,
+    link: &OrderPayment,
+) -> Result<LinkState> {
+    let status = orange::status_of(state, om, link).await;
+    Ok(
+        match orange::conclude(state, ctx, link, status, "pay_check").await? {
+            Concluded::Settled(Settled::Paid(_) | Settled::AlreadyPaid) => LinkState::Paid,
+            // Concluded by an earlier notification or check: the order's state (read after) tells.
+            Concluded::Duplicate => LinkState::Pending,
+            Concluded::Settled(Settled::Mismatch { .. }) => LinkState::Closed,
+            Concluded::Reopened | Concluded::Open => LinkState::Pending,
+            Concluded::Unknown => LinkState::Unknown,
+        },
+    )
 }
 
 #[cfg(test)]

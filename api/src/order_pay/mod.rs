@@ -3,16 +3,20 @@
 //! - the public pay page `GET|POST /pay/{token}` ([`page`]): the token is the credential; it shows the order
 //!   and opens the provider's checkout once (Wave, with the shop's own key), or the local sandbox page;
 //! - the per-shop Wave webhook `POST /api/v1/webhooks/shops/{tenant_id}/wave` ([`webhook`]), signed with that
-//!   shop's webhook secret;
-//! - the shop marking the refund of a cancelled paid order done ([`refund`]);
+//!   shop's webhook secret, and the per-shop Orange Money notification, confirmed by Orange's status API
+//!   ([`orange`]);
+//! - refunds of cancelled orders paid with Wave, asked of Wave ([`refunds`]), and the shop marking the others
+//!   done ([`refund`]);
 //! - the bot's "j'ai payé" question to the provider, over NATS request/reply ([`check`]).
 //!
 //! Every confirmation goes through [`settle`]: the link settled once for the right amount, the thank-you
 //! queued to the customer and the audit entry, all in the caller's transaction.
 
 pub mod check;
+pub(crate) mod orange;
 pub(crate) mod page;
 pub(crate) mod refund;
+pub mod refunds;
 pub(crate) mod webhook;
 
 use axum::Router;

@@ -1,6 +1,7 @@
 //! The customer's pay page, public: `GET /pay/{token}` shows the shop, the order, its total and the method;
-//! `POST /pay/{token}` opens the provider's checkout once (a recorded checkout is reused, so a second tap or
-//! a reload leads to the same one) and sends the customer there. The sandbox's links show a local test page
+//! `POST /pay/{token}` opens the provider's checkout once — Wave Checkout or an Orange Money web payment, with
+//! the shop's own credentials — (a recorded checkout is reused, so a second tap or a reload leads to the same
+//! one) and sends the customer there. The sandbox's links show a local test page
 //! instead (`POST /pay/{token}/sandbox/{pay,refuse}`), settled like the Wave webhook settles a payment.
 //! The token is the only credential: no session, no CSRF token (nothing here acts for a signed-in user).
 
@@ -12,6 +13,8 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use schemas::billing::{OrderPaymentStatus, Provider};
 use schemas::commerce::OrderStatus;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 use store::order_payments::{self, Checkout, OrderPayment, Settled};
 use store::orders::{self, Order};
 use store::shop_payments::{self, Credentials, MerchantProvider};
@@ -20,7 +23,8 @@ use uuid::Uuid;
 
 use super::{francs, method_label, settle};
 use crate::AppState;
-use crate::billing::providers::{CheckoutRequest, PaymentProvider};
+use crate::billing::providers::orange_money::WebPayment;
+use crate::billing::providers::{CheckoutRequest, CheckoutSession, PaymentProvider, ProviderError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,7 +36,6 @@ pub fn router() -> Router<AppState> {
 const NOT_FOUND: &str = "Lien de paiement introuvable.";
 const ALREADY_PAID: &str = "Commande déjà payée, merci !";
 const EXPIRED: &str = "Ce lien a expiré : demandez un nouveau lien dans la conversation WhatsApp.";
-const WAVE_DOWN: &str = "Wave ne répond pas, réessayez dans un instant.";
 const TRY_AGAIN: &str = "Une erreur est survenue, réessayez dans un instant.";
 
 struct ItemView {
@@ -58,7 +61,7 @@ struct PayTemplate {
     order: Option<OrderView>,
     notice: Option<String>,
     error: Option<String>,
-    /// "Payer 15 000 F avec Wave", when the link can be paid with a provider.
+    /// "Payer 15 000 F avec Wave", when the link can be paid at a provider.
     pay_button: Option<String>,
     /// The sandbox's Pay / Refuse buttons.
     sandbox: bool,
@@ -106,7 +109,8 @@ struct Loaded {
     link: OrderPayment,
     order: Order,
     shop: String,
-    /// The shop still has an account at the link's provider (always true for the sandbox).
+    /// The shop still takes the link's method: an enabled account at its provider (always true for the
+    /// sandbox).
     has_account: bool,
 }
 
@@ -194,7 +198,7 @@ async fn load(state: &AppState, token: &str) -> crate::Result<Option<Loaded>> {
         Some(provider) => shop_payments::settings(&mut tx)
             .await?
             .account(provider)
-            .is_some(),
+            .is_some_and(|a| a.enabled),
         None => true,
     };
     tx.commit().await?;
@@ -236,10 +240,11 @@ fn page_of(state: &AppState, loaded: &Loaded, token: &str) -> (StatusCode, PayTe
         Standing::Expired => page.error = Some(EXPIRED.into()),
         Standing::Payable => match loaded.link.provider {
             Provider::Sandbox if state.billing.sandbox.is_some() => page.sandbox = true,
-            Provider::Wave if loaded.has_account => {
+            Provider::Wave | Provider::OrangeMoney if loaded.has_account => {
                 page.pay_button = Some(format!(
-                    "Payer {} avec Wave",
-                    francs(loaded.link.amount_xof.get())
+                    "Payer {} avec {}",
+                    francs(loaded.link.amount_xof.get()),
+                    method_label(loaded.link.provider)
                 ));
             }
             Provider::Wave | Provider::OrangeMoney => {
@@ -288,11 +293,12 @@ async fn pay(State(state): State<AppState>, Path(token): Path<String>) -> Respon
         Err(e) => return failed(e),
     };
     let (status, mut page) = page_of(&state, &loaded, &token);
-    if page.pay_button.is_none() || loaded.link.provider != Provider::Wave {
+    let method = method_label(loaded.link.provider);
+    if page.pay_button.is_none() {
         // Paid, expired, the sandbox's page, or no account: the page says it.
         return page.respond(status);
     }
-    match open_wave_checkout(&state, &loaded, &token).await {
+    match open_checkout(&state, &loaded, &token).await {
         Ok(Opened::Checkout(url)) => Redirect::to(&url).into_response(),
         Ok(Opened::Settled) => match load(&state, &token).await {
             Ok(Some(again)) => {
@@ -304,15 +310,16 @@ async fn pay(State(state): State<AppState>, Path(token): Path<String>) -> Respon
         },
         Ok(Opened::NoAccount) => {
             page.pay_button = None;
-            page.error = Some(
-                "La boutique n'accepte plus le paiement par Wave : demandez un autre moyen de paiement \
-                 dans la conversation WhatsApp."
-                    .into(),
-            );
+            page.error = Some(format!(
+                "La boutique n'accepte plus le paiement par {method} : demandez un autre moyen de \
+                 paiement dans la conversation WhatsApp."
+            ));
             page.respond(StatusCode::CONFLICT)
         }
         Ok(Opened::ProviderDown) => {
-            page.error = Some(WAVE_DOWN.into());
+            page.error = Some(format!(
+                "{method} ne répond pas, réessayez dans un instant."
+            ));
             page.respond(StatusCode::BAD_GATEWAY)
         }
         Err(e) => failed(e),
@@ -328,14 +335,10 @@ enum Opened {
     ProviderDown,
 }
 
-/// The link's Wave checkout: the recorded one, else a new one with the shop's own key, recorded. The link's
-/// row stays locked during the (time-limited) call, so two taps at once open one checkout, not two a customer
-/// could both pay.
-async fn open_wave_checkout(
-    state: &AppState,
-    loaded: &Loaded,
-    token: &str,
-) -> crate::Result<Opened> {
+/// The link's checkout: the recorded one, else a new one opened with the shop's own credentials, recorded.
+/// The link's row stays locked during the (time-limited) call, so two taps at once open one checkout, not two
+/// a customer could both pay.
+async fn open_checkout(state: &AppState, loaded: &Loaded, token: &str) -> crate::Result<Opened> {
     let id = loaded.link.order_payment_id;
     let mut tx = state.db.tenant(TenantCtx::new(loaded.tenant_id)).await?;
     let link = order_payments::lock(&mut tx, id).await?;
@@ -347,47 +350,93 @@ async fn open_wave_checkout(
         tx.commit().await?;
         return Ok(Opened::Checkout(url));
     }
-    let key = state.master_key()?.data_key(&mut tx).await?;
-    let Some(Credentials::Wave(credentials)) =
-        shop_payments::credentials(&mut tx, &key, MerchantProvider::Wave).await?
-    else {
+    let Some(provider) = merchant(link.provider) else {
         tx.commit().await?;
         return Ok(Opened::NoAccount);
     };
-    let wave = state
-        .billing
-        .merchant_wave(credentials.api_key, credentials.webhook_secret);
+    let key = state.master_key()?.data_key(&mut tx).await?;
+    let Some(credentials) = shop_payments::credentials(&mut tx, &key, provider).await? else {
+        tx.commit().await?;
+        return Ok(Opened::NoAccount);
+    };
     let base = &state.urls.billing;
     let back = format!("{base}/pay/{token}");
-    let request = CheckoutRequest {
-        payment_id: id,
-        amount_xof: link.amount_xof.get(),
-        description: format!("Commande {} · {}", loaded.order.order_ref, loaded.shop),
-        success_url: back.clone(),
-        error_url: back,
-        public_url: base.clone(),
+    let description = format!("Commande {} · {}", loaded.order.order_ref, loaded.shop);
+    let amount_xof = link.amount_xof.get();
+    // Orange Money's order id: unique per attempt (Orange refuses a reused one, even after a timeout), kept
+    // as the link's provider reference for its status API.
+    let om_order_id = orange_order_id(id);
+    let opened: Result<CheckoutSession, ProviderError> = match credentials {
+        Credentials::Wave(c) => {
+            let wave = state.billing.merchant_wave(c.api_key, c.webhook_secret);
+            let request = CheckoutRequest {
+                payment_id: id,
+                amount_xof,
+                description,
+                success_url: back.clone(),
+                error_url: back,
+                public_url: base.clone(),
+            };
+            wave.create_checkout(&request).await
+        }
+        Credentials::OrangeMoney(c) => {
+            let om = state.billing.merchant_orange_money(
+                c.client_id.expose_secret().to_owned(),
+                c.client_secret,
+                c.merchant_key,
+            );
+            let notif_url = format!(
+                "{base}/api/v1/webhooks/shops/{}/orange-money",
+                loaded.tenant_id
+            );
+            om.open_web_payment(&WebPayment {
+                order_id: &om_order_id,
+                amount_xof,
+                return_url: &back,
+                cancel_url: &back,
+                notif_url: &notif_url,
+                reference: &loaded.shop,
+            })
+            .await
+        }
     };
-    let session = match wave.create_checkout(&request).await {
+    let session = match opened {
         Ok(session) => session,
         Err(e) => {
-            tracing::warn!(order_payment_id = %id, reason = e.kind(), error.message = %e,
-                "the shop's Wave checkout could not be opened");
+            tracing::warn!(order_payment_id = %id, provider = %link.provider.as_str(), reason = e.kind(),
+                error.message = %e, "the shop's checkout could not be opened");
             return Ok(Opened::ProviderDown);
         }
+    };
+    let notif_token_hash = session
+        .notif_token
+        .as_ref()
+        .map(|t| Sha256::digest(t.expose_secret().as_bytes()).to_vec());
+    let provider_ref = match link.provider {
+        Provider::OrangeMoney => om_order_id.as_str(),
+        _ => session.provider_ref.as_deref().unwrap_or_default(),
     };
     order_payments::record_checkout(
         &mut tx,
         id,
         &Checkout {
-            provider_ref: session.provider_ref.as_deref().unwrap_or_default(),
+            provider_ref,
             checkout_url: &session.checkout_url,
-            pay_token: None,
-            notif_token_hash: None,
+            pay_token: session.pay_token.as_deref(),
+            notif_token_hash: notif_token_hash.as_deref(),
         },
     )
     .await?;
     tx.commit().await?;
     Ok(Opened::Checkout(session.checkout_url))
+}
+
+/// A fresh Orange Money order id for link `link_id`: 22 characters of the link's id, then 8 random ones
+/// (Orange allows 30).
+fn orange_order_id(link_id: Uuid) -> String {
+    let link = link_id.simple().to_string();
+    let attempt = Uuid::new_v4().simple().to_string();
+    format!("{}{}", &link[..22], &attempt[..8])
 }
 
 /// The sandbox link of `token`, when the platform's sandbox is on.

@@ -1,5 +1,6 @@
 //! `POST /api/v1/orders/{id}/refund-done`: the shop says it refunded a cancelled order its customer had paid
-//! in the chat (the dashboard's "Marquer comme remboursée" calls the same [`mark_refund_done`]).
+//! in the chat (the dashboard's "Marquer comme remboursée" calls the same [`mark_refund_done`]). Refused while
+//! Wave is making the refund ([`super::refunds`]).
 
 use axum::extract::{Path, State};
 use axum::routing::post;
@@ -22,7 +23,7 @@ const NOT_FOUND: Error = Error::NotFound("Commande introuvable.");
 #[utoipa::path(post, path = "/api/v1/orders/{id}/refund-done", operation_id = "markOrderRefunded",
     tag = "orders", params(("id" = uuid::Uuid, Path)), security(("bearer" = [])),
     responses((status = 200, body = Order), (status = 404),
-              (status = 409, description = "No refund is due: the order was not paid in the chat, is not cancelled, or was refunded already")))]
+              (status = 409, description = "No refund is due (the order was not paid in the chat, is not cancelled, or was refunded already), or Wave is making it")))]
 pub(crate) async fn refund_done(
     State(state): State<AppState>,
     user: AuthUser,
@@ -48,6 +49,13 @@ pub(crate) async fn mark_refund_done(
             store::Error::Constraint(c) if c == "refund_not_due" => Error::Conflict {
                 code: "refund_not_due",
                 message: "Aucun remboursement n'est dû pour cette commande.".into(),
+            },
+            store::Error::Constraint(c) if c == "refund_automatic" => Error::Conflict {
+                code: "refund_automatic",
+                message:
+                    "Wave est en train de rembourser ce paiement : ne remboursez pas le client \
+                          vous-même."
+                        .into(),
             },
             other => other.into(),
         })?;

@@ -1,11 +1,17 @@
-//! The shops' own Wave notifications: `POST /api/v1/webhooks/shops/{tenant_id}/wave`, the URL each shop
-//! gives Wave for its merchant account (reference/external-apis.md §1.5).
+//! The shops' own payment notifications: `POST /api/v1/webhooks/shops/{tenant_id}/wave`, the URL each shop
+//! gives Wave for its merchant account (reference/external-apis.md §1.5), and
+//! `POST /api/v1/webhooks/shops/{tenant_id}/orange-money`, the `notif_url` of its web payments (§2.4).
 //!
+//! Wave:
 //! The raw body is checked against that shop's webhook secret (`Wave-Signature`, 5 minutes' tolerance) before
 //! anything is parsed: an unknown shop, a shop without a Wave account or a bad signature answer 401 and
 //! change nothing. A verified `checkout.session.completed` that `succeeded` settles the link its
 //! `client_reference` names within that shop only, once per event id, in one transaction with the thank-you
 //! to the customer ([`super::settle`]). Everything else verified answers 200, so Wave stops retrying.
+//!
+//! Orange Money signs nothing: a notification whose `notif_token` is not one of that shop's links answers
+//! 401; a known one makes us ask Orange's status API with the shop's credentials ([`super::orange`]), whose
+//! answer alone settles the link.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -17,22 +23,34 @@ use schemas::billing::Provider;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use store::order_payments::{self, Settled};
 use store::shop_payments::{self, Credentials, MerchantProvider};
 use store::{TenantCtx, tenants};
 use uuid::Uuid;
 
+use super::orange::{self, Concluded, OrangeStatus};
 use super::settle;
 use crate::billing::providers::parse_xof;
 use crate::billing::signature::{self, Scheme};
 use crate::{AppState, Error, Result};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/webhooks/shops/{tenant_id}/wave", post(wave))
+    Router::new()
+        .route("/api/v1/webhooks/shops/{tenant_id}/wave", post(wave))
+        .route(
+            "/api/v1/webhooks/shops/{tenant_id}/orange-money",
+            post(orange_money),
+        )
 }
 
 fn refused(tenant_id: &str, reason: &str) -> Error {
     tracing::warn!(tenant_id, reason, "shop Wave webhook refused");
+    Error::InvalidSignature
+}
+
+fn om_refused(tenant_id: &str, reason: &str) -> Error {
+    tracing::warn!(tenant_id, reason, "shop Orange Money notification refused");
     Error::InvalidSignature
 }
 
@@ -151,5 +169,73 @@ pub(crate) async fn wave(
         Settled::Mismatch { .. } => "mismatch",
     };
     tracing::info!(%tenant, order_payment_id = %link.order_payment_id, result, "shop Wave webhook processed");
+    Ok(answer(result))
+}
+
+#[derive(Deserialize)]
+struct OrangeNotification {
+    status: String,
+    notif_token: String,
+}
+
+/// A shop's Orange Money notification (the `notif_url` of its web payments).
+#[utoipa::path(post, path = "/api/v1/webhooks/shops/{tenant_id}/orange-money",
+    operation_id = "shopOrangeMoneyWebhook", tag = "webhooks",
+    params(("tenant_id" = Uuid, Path, description = "The shop whose web payment is notified")),
+    request_body(content = String, content_type = "application/json",
+                 description = "Orange's notification: `status`, `notif_token`, `txnid`"),
+    responses((status = 200, description = "Received (settled, replayed, reopened or still open)"),
+              (status = 400, description = "Not a notification"),
+              (status = 401, description = "Unknown shop, no Orange Money account, or a token of no link of this shop"),
+              (status = 502, description = "Orange's status API could not confirm the payment")))]
+pub(crate) async fn orange_money(
+    State(state): State<AppState>,
+    Path(tenant_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>> {
+    let Ok(tenant) = tenant_id.parse::<Uuid>() else {
+        return Err(om_refused(&tenant_id, "not a shop id"));
+    };
+    let Ok(notification) = serde_json::from_slice::<OrangeNotification>(&body) else {
+        return Err(Error::BadRequest(
+            "Notification Orange Money illisible.".into(),
+        ));
+    };
+    let ctx = TenantCtx::new(tenant);
+    let link = {
+        let mut tx = state.db.tenant(ctx).await?;
+        match tenants::get(&mut tx).await {
+            Ok(_) => {}
+            Err(store::Error::NotFound) => return Err(om_refused(&tenant_id, "unknown shop")),
+            Err(e) => return Err(e.into()),
+        }
+        let hash = Sha256::digest(notification.notif_token.as_bytes());
+        let link = order_payments::by_notif_token_hash(&mut tx, &hash).await?;
+        tx.commit().await?;
+        link
+    };
+    let Some(link) = link.filter(|l| l.provider == Provider::OrangeMoney) else {
+        return Err(om_refused(&tenant_id, "no link has this notif_token"));
+    };
+    let Some(om) = orange::shop_client(&state, ctx).await? else {
+        return Err(om_refused(&tenant_id, "no Orange Money account"));
+    };
+    let status = orange::status_of(&state, &om, &link).await;
+    if status == OrangeStatus::Unknown {
+        return Err(Error::BadGateway(
+            "Orange Money n'a pas confirmé l'état du paiement.".into(),
+        ));
+    }
+    let concluded = orange::conclude(&state, ctx, &link, status, "orange_money_webhook").await?;
+    let result = match concluded {
+        Concluded::Settled(Settled::Paid(_)) => "paid",
+        Concluded::Settled(Settled::AlreadyPaid) => "already_paid",
+        Concluded::Settled(Settled::Mismatch { .. }) => "mismatch",
+        Concluded::Duplicate => "duplicate",
+        Concluded::Reopened => "reopened",
+        Concluded::Open | Concluded::Unknown => "open",
+    };
+    tracing::info!(%tenant, order_payment_id = %link.order_payment_id, notified = %notification.status,
+        result, "shop Orange Money notification processed");
     Ok(answer(result))
 }

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use schemas::billing::RefundStatus;
+use schemas::billing::{Provider, RefundStatus, RefundedBy};
 use schemas::commerce::OrderStatus;
 use serde::Deserialize;
 use store::orders::Order;
@@ -48,8 +48,43 @@ struct OrderRow {
 
 /// Where the refund of a cancelled paid order stands.
 struct Refund {
+    /// The shop owes it and may mark it done.
     due: bool,
+    /// The badge's status style: `cancelled` (to do), `confirmed` (Wave making it), `delivered` (done).
+    tone: &'static str,
     label: String,
+}
+
+/// Where a cancelled paid order's refund stands, for the shop.
+fn refund_view(lang: Lang, o: &Order) -> Option<Refund> {
+    let status = o.refund_status?;
+    Some(match (status, o.refunded_by, o.refund_error.as_deref()) {
+        (RefundStatus::Done, Some(RefundedBy::Provider), _) => Refund {
+            due: false,
+            tone: "delivered",
+            label: lang.t("order.refund.done_by_wave").into_owned(),
+        },
+        (RefundStatus::Done, _, _) => Refund {
+            due: false,
+            tone: "delivered",
+            label: lang.t("order.refund.done").into_owned(),
+        },
+        (RefundStatus::ToDo, _, Some(code)) => Refund {
+            due: true,
+            tone: "cancelled",
+            label: lang.tf("order.refund.refused", &[("code", code)]),
+        },
+        (RefundStatus::ToDo, _, None) if o.paid_with == Some(Provider::Wave) => Refund {
+            due: false,
+            tone: "confirmed",
+            label: lang.t("order.refund.by_wave").into_owned(),
+        },
+        (RefundStatus::ToDo, _, None) => Refund {
+            due: true,
+            tone: "cancelled",
+            label: lang.t("order.refund.to_do").into_owned(),
+        },
+    })
 }
 
 fn order_row(lang: Lang, o: &Order) -> OrderRow {
@@ -80,10 +115,7 @@ fn order_row(lang: Lang, o: &Order) -> OrderRow {
                 &[("method", &method), ("at", &lang.datetime(at))],
             )
         }),
-        refund: o.refund_status.map(|r| Refund {
-            due: r == RefundStatus::ToDo,
-            label: lang.t(&format!("order.refund.{r}")).into_owned(),
-        }),
+        refund: refund_view(lang, o),
     }
 }
 

@@ -366,18 +366,24 @@ impl Pipeline {
         })
     }
 
-    /// How the shop's customers may pay: links for its own merchant accounts that the pay page serves (Wave;
-    /// Orange Money is not served yet), else the sandbox where the platform's payment sandbox is on; and cash on
-    /// delivery if the shop takes it.
+    /// How the shop's customers may pay: links for its own merchant accounts (Wave, Orange Money), else the
+    /// sandbox where the platform's payment sandbox is on; and cash on delivery if the shop takes it.
     async fn payment_options(&self, tx: &mut TenantTx<'_>) -> Result<PaymentOptions, Failure> {
         use store::shop_payments::MerchantProvider;
         let settings = store::shop_payments::settings(tx).await?;
-        let mut links: Vec<Provider> = settings
-            .accounts
-            .iter()
-            .filter(|a| a.enabled && a.provider == MerchantProvider::Wave)
-            .map(|_| Provider::Wave)
-            .collect();
+        let mut links: Vec<Provider> = [
+            (MerchantProvider::Wave, Provider::Wave),
+            (MerchantProvider::OrangeMoney, Provider::OrangeMoney),
+        ]
+        .into_iter()
+        .filter(|(merchant, _)| {
+            settings
+                .accounts
+                .iter()
+                .any(|a| a.enabled && a.provider == *merchant)
+        })
+        .map(|(_, provider)| provider)
+        .collect();
         let config = &self.inner.config;
         if links.is_empty() && config.pay_sandbox {
             links.push(Provider::Sandbox);

@@ -37,6 +37,19 @@ pub fn order_id(payment_id: Uuid) -> String {
     payment_id.simple().to_string().chars().take(30).collect()
 }
 
+/// One web payment to open (§2.3). Orange limits each URL to 120 characters and the reference to 30.
+#[derive(Debug, Clone)]
+pub struct WebPayment<'a> {
+    /// Unique in Orange's system (≤ 30 characters): reusing one is refused.
+    pub order_id: &'a str,
+    pub amount_xof: i64,
+    pub return_url: &'a str,
+    pub cancel_url: &'a str,
+    pub notif_url: &'a str,
+    /// The merchant name shown on Orange's page.
+    pub reference: &'a str,
+}
+
 /// A transaction's state from the status API: `INITIATED`, `PENDING`, `EXPIRED`, `SUCCESS` or `FAILED`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TransactionStatus {
@@ -132,16 +145,27 @@ impl OrangeMoney {
         Err(ProviderError::Status { status: 401 })
     }
 
-    /// Confirms a payment server-to-server (§2.5). The amount is part of the query, so `SUCCESS` also
-    /// confirms the amount.
+    /// Confirms a subscription payment server-to-server (§2.5): see [`Self::transaction_status_of`].
     pub async fn transaction_status(
         &self,
         payment_id: Uuid,
         amount_xof: i64,
         pay_token: &str,
     ) -> Result<TransactionStatus, ProviderError> {
+        self.transaction_status_of(&order_id(payment_id), amount_xof, pay_token)
+            .await
+    }
+
+    /// Confirms web payment `order_id` server-to-server (§2.5). The amount is part of the query, so
+    /// `SUCCESS` also confirms the amount.
+    pub async fn transaction_status_of(
+        &self,
+        order_id: &str,
+        amount_xof: i64,
+        pay_token: &str,
+    ) -> Result<TransactionStatus, ProviderError> {
         let body = json!({
-            "order_id": order_id(payment_id),
+            "order_id": order_id,
             "amount": amount_xof,
             "pay_token": pay_token,
         });
@@ -165,16 +189,38 @@ impl PaymentProvider for OrangeMoney {
         &self,
         req: &CheckoutRequest,
     ) -> Result<CheckoutSession, ProviderError> {
+        let notif_url = format!(
+            "{}/api/v1/webhooks/orange-money",
+            req.public_url.trim_end_matches('/')
+        );
+        self.open_web_payment(&WebPayment {
+            order_id: &order_id(req.payment_id),
+            amount_xof: req.amount_xof,
+            return_url: &req.success_url,
+            cancel_url: &req.error_url,
+            notif_url: &notif_url,
+            reference: "Tdjaasa",
+        })
+        .await
+    }
+}
+
+impl OrangeMoney {
+    /// Opens a web payment (§2.3): where to send the payer, the pay token and the notification token.
+    pub async fn open_web_payment(
+        &self,
+        payment: &WebPayment<'_>,
+    ) -> Result<CheckoutSession, ProviderError> {
         let body = json!({
             "merchant_key": self.merchant_key.expose_secret(),
             "currency": self.currency,
-            "order_id": order_id(req.payment_id),
-            "amount": req.amount_xof,
-            "return_url": req.success_url,
-            "cancel_url": req.error_url,
-            "notif_url": format!("{}/api/v1/webhooks/orange-money", req.public_url.trim_end_matches('/')),
+            "order_id": payment.order_id,
+            "amount": payment.amount_xof,
+            "return_url": payment.return_url,
+            "cancel_url": payment.cancel_url,
+            "notif_url": payment.notif_url,
             "lang": "fr",
-            "reference": "Tdjaasa",
+            "reference": payment.reference.chars().take(30).collect::<String>(),
         });
         let value = self.post_json("/webpayment", &body).await?;
         // The official example has the fields at the top level; some integrations read them under `data`.

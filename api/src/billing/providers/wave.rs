@@ -77,6 +77,72 @@ impl Wave {
     }
 }
 
+/// Why Wave did not refund.
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    /// Wave answered and refused (`checkout-refund-failed`, `insufficient-funds`…): asking again will not help.
+    #[error("Wave refused the refund: HTTP {status} {code}")]
+    Refused { status: u16, code: String },
+    /// Wave could not be asked (timeout, network, 5xx, 429): ask again later.
+    #[error(transparent)]
+    Unavailable(ProviderError),
+}
+
+impl Wave {
+    /// Refunds a completed checkout session (§1.2, `POST /v1/checkout/sessions/:id/refund`). Wave documents
+    /// the call as idempotent: refunding twice makes no second transaction, so a retry after a lost answer
+    /// is safe.
+    pub async fn refund(&self, session_id: &str) -> Result<(), RefundError> {
+        if session_id.is_empty()
+            || !session_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(RefundError::Refused {
+                status: 0,
+                code: "bad-session-id".into(),
+            });
+        }
+        let request = self
+            .http
+            .post(self.url(&format!("/v1/checkout/sessions/{session_id}/refund")))
+            .bearer_auth(self.api_key.expose_secret())
+            .timeout(self.timeout);
+        let response = tokio::time::timeout(self.timeout, request.send())
+            .await
+            .map_err(|_| RefundError::Unavailable(ProviderError::Timeout(self.timeout)))?
+            .map_err(|e| RefundError::Unavailable(ProviderError::from_reqwest(e, self.timeout)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if status.is_server_error() || status.as_u16() == 429 {
+            return Err(RefundError::Unavailable(ProviderError::Status {
+                status: status.as_u16(),
+            }));
+        }
+        // §1.6: errors carry `{"code": …}`; the code is what the shop (and support) can act on.
+        let body = tokio::time::timeout(self.timeout, response.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let code = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+            .filter(|c| {
+                c.len() <= 60
+                    && c.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+            .unwrap_or_else(|| "unknown".into());
+        Err(RefundError::Refused {
+            status: status.as_u16(),
+            code,
+        })
+    }
+}
+
 #[async_trait]
 impl PaymentProvider for Wave {
     fn id(&self) -> Provider {
