@@ -137,7 +137,7 @@ impl Application {
         let db = self.state.db.clone();
         let nats = self.state.nats.clone();
         let subjects = self.state.subjects.clone();
-        let refunds = self.state.clone();
+        let payments = self.state.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(crate::rate_limit::SHRINK_EVERY);
             loop {
@@ -147,7 +147,7 @@ impl Application {
                 shops.shrink();
                 checkouts.shrink();
                 crate::housekeeping::run(&db, &nats, &subjects).await;
-                crate::order_pay::refunds::run(&refunds).await;
+                crate::order_pay::periodic(&payments).await;
             }
         });
         let (stop_checks, checks_stopped) = tokio::sync::oneshot::channel();

@@ -685,3 +685,35 @@ async fn a_payment_arriving_after_the_cancellation_is_owed_back_without_thanks(p
         "no thanks for an order that will not be prepared"
     );
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn an_expired_link_s_wave_session_is_expired_at_wave(pool: PgPool) {
+    let (app, wave) = spawn(pool).await;
+    let shop = app.signup("Boutique Awa").await;
+    wave_account(&app, &shop, KEY_A, HOOK_A).await;
+    let (order_id, _) = chat_order(&app, &shop).await;
+    let link = link(&app, &shop, order_id, Provider::Wave).await;
+    assert_eq!(
+        post(&app, &format!("/pay/{}", link.token)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let session: String =
+        sqlx::query_scalar("select provider_ref from order_payment where order_payment_id = $1")
+            .bind(link.order_payment_id)
+            .fetch_one(&app.admin_db)
+            .await
+            .expect("session");
+    sqlx::query("update order_payment set expires_at = now() - interval '1 minute' where order_payment_id = $1")
+        .bind(link.order_payment_id)
+        .execute(&app.admin_db)
+        .await
+        .expect("past");
+
+    api::order_pay::expiry::run(&app.state).await;
+
+    assert_eq!(link_status(&app, link.order_payment_id).await, "expired");
+    let at_wave = wave.wave_session(&session).expect("session");
+    assert_eq!(at_wave["checkout_status"], "expired", "no longer payable");
+    let asked = wave.requests_to(&format!("/v1/checkout/sessions/{session}"));
+    assert_eq!(asked.len(), 1, "Wave was asked before expiring: {asked:?}");
+}

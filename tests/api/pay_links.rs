@@ -152,7 +152,7 @@ async fn an_unpaid_link_expires_and_the_customer_gets_a_new_one(pool: PgPool) {
     .await
     .expect("aged");
 
-    api::housekeeping::run(&app.db, &app.nats, &app.subjects).await;
+    api::order_pay::expiry::run(&app.state).await;
 
     let status: String =
         sqlx::query_scalar("select status from order_payment where tenant_id = $1")
@@ -286,7 +286,7 @@ async fn a_shop_that_wants_it_gets_an_unpaid_orders_stock_back_when_its_link_exp
     .await
     .expect("aged");
 
-    api::housekeeping::run(&app.db, &app.nats, &app.subjects).await;
+    api::order_pay::expiry::run(&app.state).await;
 
     assert_eq!(stock().await, 10, "the stock is on sale again");
     let orders = orders_of(&app, &shop).await;

@@ -294,3 +294,75 @@ async fn j_ai_paye_asks_orange_money_before_answering(pool: PgPool) {
     let (_, queued) = thanks(&app, &shop, link.order_payment_id).await;
     assert_eq!(queued, 1, "thanked once however often asked");
 }
+
+/// Puts the link's expiry `minutes` in the past.
+async fn expire_minutes_ago(app: &TestApp, link: &OrderPayment, minutes: i64) {
+    sqlx::query(
+        "update order_payment set expires_at = now() - make_interval(mins => $2::int) where order_payment_id = $1",
+    )
+    .bind(link.order_payment_id)
+    .bind(minutes as i32)
+    .execute(&app.admin_db)
+    .await
+    .expect("expired");
+}
+
+async fn link_status(app: &TestApp, link: &OrderPayment) -> String {
+    sqlx::query_scalar("select status from order_payment where order_payment_id = $1")
+        .bind(link.order_payment_id)
+        .fetch_one(&app.admin_db)
+        .await
+        .expect("link")
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_lost_notification_is_caught_up_before_the_link_expires(pool: PgPool) {
+    // Arrange: paid at Orange, whose notification never arrived (Orange does not retry).
+    let (app, om) = spawn(pool, 10).await;
+    let shop = app.signup("Boutique Awa").await;
+    orange_account(&app, &shop, "omA-client", "mkA-1234").await;
+    let (order_id, _) = chat_order(&app, &shop).await;
+    let link = link(&app, &shop, order_id, Provider::OrangeMoney).await;
+    assert_eq!(tap_pay(&app, &link).await.status(), StatusCode::SEE_OTHER);
+    let orange_id = orange_order_id(&app, &link).await.expect("order id");
+    om.set_om_status(&orange_id, "SUCCESS");
+    expire_minutes_ago(&app, &link, 1).await;
+
+    // Act
+    api::order_pay::expiry::run(&app.state).await;
+
+    // Assert
+    assert_eq!(
+        link_status(&app, &link).await,
+        "paid",
+        "asked before expiring"
+    );
+    assert_eq!(
+        paid_with(&app, order_id).await.as_deref(),
+        Some("orange_money")
+    );
+    let (_, queued) = thanks(&app, &shop, link.order_payment_id).await;
+    assert_eq!(queued, 1);
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_link_whose_provider_cannot_be_asked_waits_then_expires(pool: PgPool) {
+    let (app, om) = spawn(pool, 1).await;
+    let shop = app.signup("Boutique Awa").await;
+    orange_account(&app, &shop, "omA-client", "mkA-1234").await;
+    let (order_id, _) = chat_order(&app, &shop).await;
+    let link = link(&app, &shop, order_id, Provider::OrangeMoney).await;
+    assert_eq!(tap_pay(&app, &link).await.status(), StatusCode::SEE_OTHER);
+    om.set_delay(std::time::Duration::from_secs(2));
+
+    expire_minutes_ago(&app, &link, 1).await;
+    api::order_pay::expiry::run(&app.state).await;
+    let while_unsure = link_status(&app, &link).await;
+    expire_minutes_ago(&app, &link, 61).await;
+    api::order_pay::expiry::run(&app.state).await;
+    let an_hour_later = link_status(&app, &link).await;
+
+    assert_eq!(while_unsure, "pending", "not expired on our clock alone");
+    assert_eq!(an_hour_later, "expired");
+    assert_eq!(paid_with(&app, order_id).await, None);
+}

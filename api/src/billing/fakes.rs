@@ -160,7 +160,7 @@ impl FakeProvider {
         *self.shared.accepted.lock().unwrap() = Some(credential.to_owned());
     }
 
-    /// Wave: the payer paid this session.
+    /// Wave: the payer paid this session (an expired session cannot be paid).
     pub fn complete_wave_session(&self, session_id: &str, transaction_id: &str) {
         assert!(self.kind == Kind::Wave);
         if let Some(session) = self
@@ -169,6 +169,7 @@ impl FakeProvider {
             .lock()
             .unwrap()
             .get_mut(session_id)
+            .filter(|s| s["checkout_status"] != "expired")
         {
             session["checkout_status"] = json!("complete");
             session["payment_status"] = json!("succeeded");
@@ -363,6 +364,28 @@ fn wave(
             .unwrap()
             .insert(id, session.clone());
         return axum::Json(session).into_response();
+    }
+    if method == Method::POST
+        && let Some(id) = path
+            .strip_prefix("/v1/checkout/sessions/")
+            .and_then(|rest| rest.strip_suffix("/expire"))
+    {
+        let mut sessions = shared.wave_sessions.lock().unwrap();
+        let Some(session) = sessions.get_mut(id) else {
+            return error(
+                StatusCode::NOT_FOUND,
+                json!({"code": "checkout-session-not-found"}),
+            );
+        };
+        if session["checkout_status"] != "open" {
+            return error(
+                StatusCode::CONFLICT,
+                json!({"code": "checkout-session-not-open", "message": "session not open"}),
+            );
+        }
+        session["checkout_status"] = json!("expired");
+        session["when_completed"] = json!(chrono::Utc::now().to_rfc3339());
+        return axum::Json(session.clone()).into_response();
     }
     if method == Method::POST
         && let Some(id) = path

@@ -146,7 +146,7 @@ async fn answer(state: &AppState, message: async_nats::Message) {
 
 /// What one link says about the payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LinkState {
+pub(crate) enum LinkState {
     Paid,
     Pending,
     /// Failed on another amount: no longer open.
@@ -180,46 +180,10 @@ pub(crate) async fn check(
             .collect()
         // The read transaction ends here: no transaction is held while a provider is asked.
     };
-    let mut wave: Option<Option<Wave>> = None;
-    let mut orange: Option<Option<OrangeMoney>> = None;
+    let mut asker = Asker::new(state, ctx);
     let mut states = Vec::with_capacity(open.len());
     for link in &open {
-        let link_state = match (link.provider, link.provider_ref.as_deref()) {
-            // The customer has not opened Wave's checkout: no payment can exist yet.
-            (Provider::Wave, None) => LinkState::Pending,
-            (Provider::Wave, Some(session_id)) => {
-                if wave.is_none() {
-                    wave = Some(shop_wave(state, ctx).await?);
-                }
-                match wave.as_ref().and_then(Option::as_ref) {
-                    Some(client) => ask_wave(state, ctx, client, link, session_id).await?,
-                    None => {
-                        tracing::warn!(order_payment_id = %link.order_payment_id,
-                            "Wave link of a shop without a Wave account: not asked");
-                        LinkState::Unknown
-                    }
-                }
-            }
-            // No web payment opened: no payment can exist yet.
-            (Provider::OrangeMoney, None) => LinkState::Pending,
-            (Provider::OrangeMoney, Some(_)) => {
-                if orange.is_none() {
-                    orange = Some(orange::shop_client(state, ctx).await?);
-                }
-                match orange.as_ref().and_then(Option::as_ref) {
-                    Some(client) => ask_orange(state, ctx, client, link).await?,
-                    None => {
-                        tracing::warn!(order_payment_id = %link.order_payment_id,
-                            "Orange Money link of a shop without an Orange Money account: not asked");
-                        LinkState::Unknown
-                    }
-                }
-            }
-            // No provider to ask: the stored status (pending, as filtered) is the truth.
-            (Provider::Sandbox, _) => LinkState::Pending,
-            // Orders are never paid by card: nothing to ask.
-            (Provider::Stripe, _) => LinkState::Unknown,
-        };
+        let link_state = asker.ask(link).await?;
         if link_state == LinkState::Paid {
             return Ok(PayCheckStatus::Paid);
         }
@@ -242,6 +206,76 @@ pub(crate) async fn check(
     };
     tracing::info!(status = ?status, links = open.len(), "pay check answered");
     Ok(status)
+}
+
+/// Asks the providers about one shop's links (settling a paid one), opening each provider's client once.
+pub(crate) struct Asker<'a> {
+    state: &'a AppState,
+    ctx: TenantCtx,
+    wave: Option<Option<Wave>>,
+    orange: Option<Option<OrangeMoney>>,
+}
+
+impl<'a> Asker<'a> {
+    pub(crate) fn new(state: &'a AppState, ctx: TenantCtx) -> Self {
+        Self {
+            state,
+            ctx,
+            wave: None,
+            orange: None,
+        }
+    }
+
+    /// Where `link` stands at its provider; a paid one is settled (once) on the way.
+    pub(crate) async fn ask(&mut self, link: &OrderPayment) -> Result<LinkState> {
+        let (state, ctx) = (self.state, self.ctx);
+        Ok(match (link.provider, link.provider_ref.as_deref()) {
+            // The customer has not opened the provider's checkout: no payment can exist yet.
+            (Provider::Wave | Provider::OrangeMoney, None) => LinkState::Pending,
+            (Provider::Wave, Some(session_id)) => {
+                if self.wave.is_none() {
+                    self.wave = Some(shop_wave(state, ctx).await?);
+                }
+                match self.wave.as_ref().and_then(Option::as_ref) {
+                    Some(client) => ask_wave(state, ctx, client, link, session_id).await?,
+                    None => {
+                        tracing::warn!(order_payment_id = %link.order_payment_id,
+                            "Wave link of a shop without a Wave account: not asked");
+                        LinkState::Unknown
+                    }
+                }
+            }
+            (Provider::OrangeMoney, Some(_)) => {
+                if self.orange.is_none() {
+                    self.orange = Some(orange::shop_client(state, ctx).await?);
+                }
+                match self.orange.as_ref().and_then(Option::as_ref) {
+                    Some(client) => ask_orange(state, ctx, client, link).await?,
+                    None => {
+                        tracing::warn!(order_payment_id = %link.order_payment_id,
+                            "Orange Money link of a shop without an Orange Money account: not asked");
+                        LinkState::Unknown
+                    }
+                }
+            }
+            // No provider to ask: the stored status is the truth.
+            (Provider::Sandbox, _) => match link.status {
+                OrderPaymentStatus::Paid => LinkState::Paid,
+                OrderPaymentStatus::Pending => LinkState::Pending,
+                OrderPaymentStatus::Expired | OrderPaymentStatus::Failed => LinkState::Closed,
+            },
+            // Orders are never paid by card: nothing to ask.
+            (Provider::Stripe, _) => LinkState::Unknown,
+        })
+    }
+
+    /// The shop's Wave client, if it has a Wave account.
+    pub(crate) async fn wave(&mut self) -> Result<Option<&Wave>> {
+        if self.wave.is_none() {
+            self.wave = Some(shop_wave(self.state, self.ctx).await?);
+        }
+        Ok(self.wave.as_ref().and_then(Option::as_ref))
+    }
 }
 
 /// A Wave client with the shop's own key, if it has a Wave account.

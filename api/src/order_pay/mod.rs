@@ -13,6 +13,7 @@
 //! queued to the customer and the audit entry, all in the caller's transaction.
 
 pub mod check;
+pub mod expiry;
 pub(crate) mod orange;
 pub(crate) mod page;
 pub(crate) mod refund;
@@ -31,6 +32,12 @@ use uuid::Uuid;
 use crate::conversations::{ToCustomer, send_to_customer};
 use crate::web::i18n::group_thousands;
 use crate::{AppState, Result};
+
+/// The periodic pass of every API process (safe concurrently): links past their validity, then refunds due.
+pub async fn periodic(state: &AppState) {
+    expiry::run(state).await;
+    refunds::run(state).await;
+}
 
 pub fn router() -> Router<AppState> {
     page::router()

@@ -89,6 +89,23 @@ pub enum RefundError {
 }
 
 impl Wave {
+    /// Expires an open checkout session (§1.2, `POST /v1/checkout/sessions/:id/expire`), so it can no longer be
+    /// paid.
+    pub async fn expire(&self, session_id: &str) -> Result<(), ProviderError> {
+        if session_id.is_empty()
+            || !session_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ProviderError::InvalidResponse("bad session id".into()));
+        }
+        let request = self
+            .http
+            .post(self.url(&format!("/v1/checkout/sessions/{session_id}/expire")))
+            .bearer_auth(self.api_key.expose_secret());
+        send(request, self.timeout).await.map(|_| ())
+    }
+
     /// Refunds a completed checkout session (§1.2, `POST /v1/checkout/sessions/:id/refund`). Wave documents
     /// the call as idempotent: refunding twice makes no second transaction, so a retry after a lost answer
     /// is safe.
