@@ -50,7 +50,7 @@ struct OrderRow {
 struct Refund {
     /// The shop owes it and may mark it done.
     due: bool,
-    /// The badge's status style: `cancelled` (to do), `confirmed` (Wave making it), `delivered` (done).
+    /// The badge's status style: `cancelled` (to do), `pending` (Wave making it), `delivered` (done).
     tone: &'static str,
     label: String,
 }
@@ -76,7 +76,7 @@ fn refund_view(lang: Lang, o: &Order) -> Option<Refund> {
         },
         (RefundStatus::ToDo, _, None) if o.paid_with == Some(Provider::Wave) => Refund {
             due: false,
-            tone: "confirmed",
+            tone: "pending",
             label: lang.t("order.refund.by_wave").into_owned(),
         },
         (RefundStatus::ToDo, _, None) => Refund {
