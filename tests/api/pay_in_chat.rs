@@ -143,20 +143,19 @@ async fn post(app: &TestApp, path: &str) -> reqwest::Response {
         .expect("post")
 }
 
-/// Wave's `checkout.session.completed` for a link.
-fn completed(event_id: &str, link_id: Uuid, amount: &str) -> String {
+/// The customer paid `amount` at Wave for a link: Wave's `checkout.session.completed` for that session (which
+/// the webhook re-reads from Wave).
+fn completed(wave: &FakeProvider, event_id: &str, link_id: Uuid, amount: &str) -> String {
+    let session_id = wave.paid_wave_session(amount, &link_id.to_string());
+    completed_event(wave, event_id, &session_id)
+}
+
+/// Wave's `checkout.session.completed` for a session it holds.
+fn completed_event(wave: &FakeProvider, event_id: &str, session_id: &str) -> String {
     json!({
         "id": event_id,
         "type": "checkout.session.completed",
-        "data": {
-            "id": "cos-18abc",
-            "amount": amount,
-            "currency": "XOF",
-            "checkout_status": "complete",
-            "payment_status": "succeeded",
-            "client_reference": link_id.to_string(),
-            "transaction_id": "TCN-1",
-        }
+        "data": wave.wave_session(session_id).expect("a Wave session"),
     })
     .to_string()
 }
@@ -319,12 +318,12 @@ async fn a_wave_that_does_not_answer_leaves_the_link_to_try_again(pool: PgPool) 
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn the_shops_signed_webhook_marks_the_order_paid_and_thanks_once_under_replays(pool: PgPool) {
     // Arrange
-    let (app, _wave) = spawn(pool).await;
+    let (app, wave) = spawn(pool).await;
     let shop = app.signup("Boutique Awa").await;
     wave_account(&app, &shop, KEY_A, HOOK_A).await;
     let (order_id, reference) = chat_order(&app, &shop).await;
     let link = link(&app, &shop, order_id, Provider::Wave).await;
-    let body = completed("EV_paid_1", link.order_payment_id, "15000");
+    let body = completed(&wave, "EV_paid_1", link.order_payment_id, "15000");
 
     // Act: Wave retries the same event five times.
     for _ in 0..5 {
@@ -357,15 +356,16 @@ async fn the_shops_signed_webhook_marks_the_order_paid_and_thanks_once_under_rep
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn concurrent_deliveries_pay_and_thank_once(pool: PgPool) {
     // Arrange
-    let (app, _wave) = spawn(pool).await;
+    let (app, wave) = spawn(pool).await;
     let shop = app.signup("Boutique Awa").await;
     wave_account(&app, &shop, KEY_A, HOOK_A).await;
     let (order_id, _) = chat_order(&app, &shop).await;
     let link = link(&app, &shop, order_id, Provider::Wave).await;
+    let session_id = wave.paid_wave_session("15000", &link.order_payment_id.to_string());
 
     // Act: ten deliveries at once, half of them distinct events for the same payment.
     let bodies: Vec<String> = (0..10)
-        .map(|i| completed(&format!("EV_c_{}", i % 2), link.order_payment_id, "15000"))
+        .map(|i| completed_event(&wave, &format!("EV_c_{}", i % 2), &session_id))
         .collect();
     let statuses = futures::future::join_all(
         bodies
@@ -395,7 +395,7 @@ async fn concurrent_deliveries_pay_and_thank_once(pool: PgPool) {
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_payment_of_another_amount_marks_nothing_paid(pool: PgPool) {
     // Arrange
-    let (app, _wave) = spawn(pool).await;
+    let (app, wave) = spawn(pool).await;
     let shop = app.signup("Boutique Awa").await;
     wave_account(&app, &shop, KEY_A, HOOK_A).await;
     let (order_id, _) = chat_order(&app, &shop).await;
@@ -406,7 +406,7 @@ async fn a_payment_of_another_amount_marks_nothing_paid(pool: PgPool) {
         &app,
         shop.tenant_id,
         HOOK_A,
-        &completed("EV_short", link.order_payment_id, "100"),
+        &completed(&wave, "EV_short", link.order_payment_id, "100"),
     )
     .await;
 
@@ -425,14 +425,14 @@ async fn a_payment_of_another_amount_marks_nothing_paid(pool: PgPool) {
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn another_shops_secret_or_webhook_url_changes_nothing(pool: PgPool) {
     // Arrange
-    let (app, _wave) = spawn(pool).await;
+    let (app, wave) = spawn(pool).await;
     let shop_a = app.signup("Boutique Awa").await;
     let shop_b = app.signup("Boutique Bintou").await;
     wave_account(&app, &shop_a, KEY_A, HOOK_A).await;
     wave_account(&app, &shop_b, KEY_B, HOOK_B).await;
     let (order_id, _) = chat_order(&app, &shop_a).await;
     let link = link(&app, &shop_a, order_id, Provider::Wave).await;
-    let body = completed("EV_cross", link.order_payment_id, "15000");
+    let body = completed(&wave, "EV_cross", link.order_payment_id, "15000");
 
     // Act
     let with_b_secret = deliver(&app, shop_a.tenant_id, HOOK_B, &body).await;
@@ -649,7 +649,7 @@ async fn a_cancelled_paid_order_shows_its_refund_until_the_shop_marks_it_done(po
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_payment_arriving_after_the_cancellation_is_owed_back_without_thanks(pool: PgPool) {
     // Arrange: the customer opened Wave, the shop cancelled meanwhile.
-    let (app, _wave) = spawn(pool).await;
+    let (app, wave) = spawn(pool).await;
     let shop = app.signup("Boutique Awa").await;
     wave_account(&app, &shop, KEY_A, HOOK_A).await;
     let (order_id, _) = chat_order(&app, &shop).await;
@@ -668,7 +668,7 @@ async fn a_payment_arriving_after_the_cancellation_is_owed_back_without_thanks(p
         &app,
         shop.tenant_id,
         HOOK_A,
-        &completed("EV_late", link.order_payment_id, "15000"),
+        &completed(&wave, "EV_late", link.order_payment_id, "15000"),
     )
     .await;
 
@@ -716,4 +716,43 @@ async fn an_expired_link_s_wave_session_is_expired_at_wave(pool: PgPool) {
     assert_eq!(at_wave["checkout_status"], "expired", "no longer payable");
     let asked = wave.requests_to(&format!("/v1/checkout/sessions/{session}"));
     assert_eq!(asked.len(), 1, "Wave was asked before expiring: {asked:?}");
+}
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_webhook_wave_does_not_confirm_pays_nothing(pool: PgPool) {
+    // Arrange: a signed notification claims a payment; Wave's session says otherwise.
+    let (app, wave) = spawn(pool).await;
+    let shop = app.signup("Boutique Awa").await;
+    wave_account(&app, &shop, KEY_A, HOOK_A).await;
+    let (order_id, _) = chat_order(&app, &shop).await;
+    let link = link(&app, &shop, order_id, Provider::Wave).await;
+    assert_eq!(
+        post(&app, &format!("/pay/{}", link.token)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let session_id: String =
+        sqlx::query_scalar("select provider_ref from order_payment where order_payment_id = $1")
+            .bind(link.order_payment_id)
+            .fetch_one(&app.admin_db)
+            .await
+            .expect("session");
+    let mut claimed: Value =
+        serde_json::from_str(&completed_event(&wave, "EV_claim", &session_id)).expect("json");
+    claimed["data"]["payment_status"] = json!("succeeded");
+    let claimed = claimed.to_string();
+
+    // Act: Wave's session is still open; then Wave cannot be reached; then the customer really pays.
+    let unconfirmed = deliver(&app, shop.tenant_id, HOOK_A, &claimed).await;
+    wave.set_delay(std::time::Duration::from_secs(3));
+    let unreachable = deliver(&app, shop.tenant_id, HOOK_A, &claimed).await;
+    wave.set_delay(std::time::Duration::ZERO);
+    wave.complete_wave_session(&session_id, "TCN-9");
+    let confirmed = deliver(&app, shop.tenant_id, HOOK_A, &claimed).await;
+
+    // Assert: only Wave's own answer pays, and the same event is checked again until it does.
+    assert_eq!(unconfirmed, StatusCode::OK);
+    assert_eq!(unreachable, StatusCode::BAD_GATEWAY, "Wave delivers again");
+    assert_eq!(confirmed, StatusCode::OK);
+    assert_eq!(link_status(&app, link.order_payment_id).await, "paid");
+    assert_eq!(thanks(&app, &shop, link.order_payment_id).await.1, 1);
 }

@@ -21,9 +21,15 @@ const HOOK_A: &str = "wave_ci_WHS_shopA_secret";
 const KEY_B: &str = "wave_ci_prod_shopB_key_2222";
 const HOOK_B: &str = "wave_ci_WHS_shopB_secret";
 
+/// The API calling a fake Wave for the shops' own accounts, with a billing timeout a loaded test machine
+/// meets (10 s).
 async fn spawn(pool: PgPool) -> (TestApp, FakeProvider) {
     let wave = FakeProvider::wave().await;
-    let app = spawn_billing_app(pool, |c| c.wave_base_url = wave.base_url.clone()).await;
+    let app = spawn_billing_app(pool, |c| {
+        c.wave_base_url = wave.base_url.clone();
+        c.provider_timeout_secs = 10;
+    })
+    .await;
     (app, wave)
 }
 

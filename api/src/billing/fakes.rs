@@ -178,6 +178,36 @@ impl FakeProvider {
         }
     }
 
+    /// Wave: a session for `amount` with `client_reference`, already paid (as if opened with the merchant's
+    /// key and paid by the customer); its id.
+    pub fn paid_wave_session(&self, amount: &str, client_reference: &str) -> String {
+        assert!(self.kind == Kind::Wave);
+        let n = self.shared.counter.fetch_add(1, Ordering::SeqCst);
+        let id = format!("cos-{n}{}", &Uuid::new_v4().simple().to_string()[..10]);
+        let now = chrono::Utc::now();
+        let session = json!({
+            "id": id,
+            "amount": amount,
+            "currency": "XOF",
+            "checkout_status": "complete",
+            "payment_status": "succeeded",
+            "client_reference": client_reference,
+            "business_name": "Boutique",
+            "transaction_id": format!("TCN-{n}"),
+            "wave_launch_url": format!("https://pay.wave.com/c/{id}"),
+            "when_created": now.to_rfc3339(),
+            "when_expires": (now + chrono::Duration::minutes(30)).to_rfc3339(),
+            "when_completed": now.to_rfc3339(),
+            "last_payment_error": null,
+        });
+        self.shared
+            .wave_sessions
+            .lock()
+            .unwrap()
+            .insert(id.clone(), session);
+        id
+    }
+
     /// Wave: the stored session, as `GET /v1/checkout/sessions/:id` returns it.
     pub fn wave_session(&self, session_id: &str) -> Option<Value> {
         self.shared

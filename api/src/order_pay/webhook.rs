@@ -2,12 +2,14 @@
 //! gives Wave for its merchant account (reference/external-apis.md §1.5), and
 //! `POST /api/v1/webhooks/shops/{tenant_id}/orange-money`, the `notif_url` of its web payments (§2.4).
 //!
-//! Wave:
-//! The raw body is checked against that shop's webhook secret (`Wave-Signature`, 5 minutes' tolerance) before
-//! anything is parsed: an unknown shop, a shop without a Wave account or a bad signature answer 401 and
-//! change nothing. A verified `checkout.session.completed` that `succeeded` settles the link its
-//! `client_reference` names within that shop only, once per event id, in one transaction with the thank-you
-//! to the customer ([`super::settle`]). Everything else verified answers 200, so Wave stops retrying.
+//! Wave: the raw body is checked against that shop's webhook secret (`Wave-Signature`, 5 minutes' tolerance)
+//! before anything is parsed: an unknown shop, a shop without a Wave account or a bad signature answer 401 and
+//! change nothing. A verified `checkout.session.completed` that `succeeded` names a link of that shop by its
+//! `client_reference`; the session is then re-read from Wave with the shop's key (§1.5: never grant value on
+//! a notification alone), and only Wave's own answer — succeeded, for that link, its amount and currency —
+//! settles the link, once per event id, in one transaction with the thank-you to the customer
+//! ([`super::settle`]). Wave unreachable answers 502, so Wave delivers again. Everything else verified
+//! answers 200, so Wave stops retrying.
 //!
 //! Orange Money signs nothing: a notification whose `notif_token` is not one of that shop's links answers
 //! 401; a known one makes us ask Orange's status API with the shop's credentials ([`super::orange`]), whose
@@ -31,7 +33,7 @@ use uuid::Uuid;
 
 use super::orange::{self, Concluded, OrangeStatus};
 use super::settle;
-use crate::billing::providers::parse_xof;
+use crate::billing::providers::{ProviderError, parse_xof};
 use crate::billing::signature::{self, Scheme};
 use crate::{AppState, Error, Result};
 
@@ -147,10 +149,37 @@ pub(crate) async fn wave(
         tx.commit().await?;
         return Ok(answer("duplicate"));
     }
-    let amount = data.get("amount").and_then(Value::as_str).unwrap_or("");
-    let currency = data.get("currency").and_then(Value::as_str).unwrap_or("");
+    // Wave's own word on the session, with the shop's key. Until the transaction commits the event is not
+    // recorded, so a failure here lets Wave's next delivery try again.
+    let session_id = data.get("id").and_then(Value::as_str).unwrap_or("");
+    let wave = state
+        .billing
+        .merchant_wave(credentials.api_key, credentials.webhook_secret);
+    let session = match wave.retrieve(session_id).await {
+        Ok(session) => session,
+        Err(ProviderError::Status { status: 404 }) => {
+            tracing::warn!(%tenant, order_payment_id = %link.order_payment_id,
+                "shop Wave webhook for a session Wave does not know: ignored");
+            return Ok(answer("ignored"));
+        }
+        Err(e) => {
+            tracing::warn!(%tenant, order_payment_id = %link.order_payment_id, reason = e.kind(),
+                error.message = %e, "shop Wave webhook: the session could not be re-read");
+            return Err(Error::BadGateway(
+                "Wave n'a pas confirmé la session de paiement.".into(),
+            ));
+        }
+    };
+    let ours = session.client_reference.as_deref() == Some(&link.order_payment_id.to_string());
+    if session.payment_status.as_deref() != Some("succeeded") || !ours {
+        tracing::warn!(%tenant, order_payment_id = %link.order_payment_id, ours,
+            "shop Wave webhook not confirmed by Wave: nothing settled");
+        // Not recorded (the transaction rolls back): a later delivery of the event is checked again.
+        return Ok(answer("unconfirmed"));
+    }
     // An unreadable amount is not the link's amount: settled as a mismatch (the link fails, nothing paid).
-    let paid_xof = parse_xof(amount).unwrap_or(-1);
+    let paid_xof = parse_xof(&session.amount).unwrap_or(-1);
+    let currency = session.currency.as_str();
     let settled = settle(
         &mut tx,
         &state.subjects,
