@@ -37,7 +37,7 @@ async fn spawn_with_timeout(pool: PgPool, timeout_secs: u64) -> (TestApp, FakePr
 }
 
 /// The customer taps "Payer avec Wave" on the pay page: the Wave checkout session id the link records.
-async fn open_wave_checkout(app: &TestApp, link: &OrderPayment) -> String {
+pub(crate) async fn open_wave_checkout(app: &TestApp, link: &OrderPayment) -> String {
     let response = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

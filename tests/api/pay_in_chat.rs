@@ -693,16 +693,7 @@ async fn an_expired_link_s_wave_session_is_expired_at_wave(pool: PgPool) {
     wave_account(&app, &shop, KEY_A, HOOK_A).await;
     let (order_id, _) = chat_order(&app, &shop).await;
     let link = link(&app, &shop, order_id, Provider::Wave).await;
-    assert_eq!(
-        post(&app, &format!("/pay/{}", link.token)).await.status(),
-        StatusCode::SEE_OTHER
-    );
-    let session: String =
-        sqlx::query_scalar("select provider_ref from order_payment where order_payment_id = $1")
-            .bind(link.order_payment_id)
-            .fetch_one(&app.admin_db)
-            .await
-            .expect("session");
+    let session = crate::pay_check::open_wave_checkout(&app, &link).await;
     sqlx::query("update order_payment set expires_at = now() - interval '1 minute' where order_payment_id = $1")
         .bind(link.order_payment_id)
         .execute(&app.admin_db)
@@ -726,16 +717,7 @@ async fn a_webhook_wave_does_not_confirm_pays_nothing(pool: PgPool) {
     wave_account(&app, &shop, KEY_A, HOOK_A).await;
     let (order_id, _) = chat_order(&app, &shop).await;
     let link = link(&app, &shop, order_id, Provider::Wave).await;
-    assert_eq!(
-        post(&app, &format!("/pay/{}", link.token)).await.status(),
-        StatusCode::SEE_OTHER
-    );
-    let session_id: String =
-        sqlx::query_scalar("select provider_ref from order_payment where order_payment_id = $1")
-            .bind(link.order_payment_id)
-            .fetch_one(&app.admin_db)
-            .await
-            .expect("session");
+    let session_id = crate::pay_check::open_wave_checkout(&app, &link).await;
     let mut claimed: Value =
         serde_json::from_str(&completed_event(&wave, "EV_claim", &session_id)).expect("json");
     claimed["data"]["payment_status"] = json!("succeeded");

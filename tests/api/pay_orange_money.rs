@@ -107,6 +107,36 @@ async fn paid_with(app: &TestApp, order_id: Uuid) -> Option<String> {
         .expect("order")
 }
 
+/// A shop with its Orange Money account, a customer's order and its link, and the web payment the customer
+/// opened from it.
+struct Opened {
+    app: TestApp,
+    om: FakeProvider,
+    shop: Shop,
+    order_id: Uuid,
+    link: OrderPayment,
+    /// Orange's order id of the web payment.
+    orange_id: String,
+}
+
+async fn opened(pool: PgPool, timeout_secs: u64) -> Opened {
+    let (app, om) = spawn(pool, timeout_secs).await;
+    let shop = app.signup("Boutique Awa").await;
+    orange_account(&app, &shop, "omA-client", "mkA-1234").await;
+    let (order_id, _) = chat_order(&app, &shop).await;
+    let link = link(&app, &shop, order_id, Provider::OrangeMoney).await;
+    assert_eq!(tap_pay(&app, &link).await.status(), StatusCode::SEE_OTHER);
+    let orange_id = orange_order_id(&app, &link).await.expect("order id");
+    Opened {
+        app,
+        om,
+        shop,
+        order_id,
+        link,
+        orange_id,
+    }
+}
+
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_customer_pays_with_orange_money_on_the_shops_account_and_is_thanked_once(pool: PgPool) {
     // Arrange: two shops with their own Orange Money accounts; Orange answers only shop A's credentials.
@@ -232,13 +262,14 @@ async fn a_customer_pays_with_orange_money_on_the_shops_account_and_is_thanked_o
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_failed_orange_money_payment_lets_the_customer_try_again(pool: PgPool) {
-    let (app, om) = spawn(pool, 10).await;
-    let shop = app.signup("Boutique Awa").await;
-    orange_account(&app, &shop, "omA-client", "mkA-1234").await;
-    let (order_id, _) = chat_order(&app, &shop).await;
-    let link = link(&app, &shop, order_id, Provider::OrangeMoney).await;
-    assert_eq!(tap_pay(&app, &link).await.status(), StatusCode::SEE_OTHER);
-    let first_id = orange_order_id(&app, &link).await.expect("order id");
+    let Opened {
+        app,
+        om,
+        shop,
+        order_id,
+        link,
+        orange_id: first_id,
+    } = opened(pool, 10).await;
     let notif_token = om.om_notif_token(&first_id).expect("token");
 
     om.set_om_status(&first_id, "FAILED");
@@ -318,13 +349,14 @@ async fn link_status(app: &TestApp, link: &OrderPayment) -> String {
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_lost_notification_is_caught_up_before_the_link_expires(pool: PgPool) {
     // Arrange: paid at Orange, whose notification never arrived (Orange does not retry).
-    let (app, om) = spawn(pool, 10).await;
-    let shop = app.signup("Boutique Awa").await;
-    orange_account(&app, &shop, "omA-client", "mkA-1234").await;
-    let (order_id, _) = chat_order(&app, &shop).await;
-    let link = link(&app, &shop, order_id, Provider::OrangeMoney).await;
-    assert_eq!(tap_pay(&app, &link).await.status(), StatusCode::SEE_OTHER);
-    let orange_id = orange_order_id(&app, &link).await.expect("order id");
+    let Opened {
+        app,
+        om,
+        shop,
+        order_id,
+        link,
+        orange_id,
+    } = opened(pool, 10).await;
     om.set_om_status(&orange_id, "SUCCESS");
     expire_minutes_ago(&app, &link, 1).await;
 
@@ -347,12 +379,13 @@ async fn a_lost_notification_is_caught_up_before_the_link_expires(pool: PgPool) 
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_link_whose_provider_cannot_be_asked_waits_then_expires(pool: PgPool) {
-    let (app, om) = spawn(pool, 1).await;
-    let shop = app.signup("Boutique Awa").await;
-    orange_account(&app, &shop, "omA-client", "mkA-1234").await;
-    let (order_id, _) = chat_order(&app, &shop).await;
-    let link = link(&app, &shop, order_id, Provider::OrangeMoney).await;
-    assert_eq!(tap_pay(&app, &link).await.status(), StatusCode::SEE_OTHER);
+    let Opened {
+        app,
+        om,
+        order_id,
+        link,
+        ..
+    } = opened(pool, 1).await;
     om.set_delay(std::time::Duration::from_secs(2));
 
     expire_minutes_ago(&app, &link, 1).await;

@@ -12,7 +12,7 @@ use store::TenantCtx;
 use uuid::Uuid;
 
 use crate::helpers::{Shop, TestApp, spawn_billing_app};
-use crate::pay_check::ask;
+use crate::pay_check::{ask, open_wave_checkout};
 use crate::pay_in_chat::{chat_order, link, wave_account};
 use crate::web_support::WebUser;
 
@@ -37,27 +37,22 @@ async fn spawn(pool: PgPool) -> (TestApp, FakeProvider) {
 async fn paid_with_wave(app: &TestApp, wave: &FakeProvider, shop: &Shop) -> (Uuid, String) {
     let (order_id, _) = chat_order(app, shop).await;
     let link = link(app, shop, order_id, Provider::Wave).await;
-    let opened = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-        .post(format!("{}/pay/{}", app.address, link.token))
-        .send()
-        .await
-        .expect("pay");
-    assert_eq!(opened.status(), StatusCode::SEE_OTHER);
-    let session: String =
-        sqlx::query_scalar("select provider_ref from order_payment where order_payment_id = $1")
-            .bind(link.order_payment_id)
-            .fetch_one(&app.admin_db)
-            .await
-            .expect("session");
+    let session = open_wave_checkout(app, &link).await;
     wave.complete_wave_session(&session, "TCN-REFUND-1");
     assert_eq!(
         ask(app, shop.tenant_id, order_id).await,
         PayCheckStatus::Paid
     );
     (order_id, session)
+}
+
+/// A shop with its Wave account and a customer's order it paid with Wave: the order and its session.
+async fn shop_with_a_wave_paid_order(pool: PgPool) -> (TestApp, FakeProvider, Shop, Uuid, String) {
+    let (app, wave) = spawn(pool).await;
+    let shop = app.signup("Boutique Awa").await;
+    wave_account(&app, &shop, KEY_A, HOOK_A).await;
+    let (order_id, session) = paid_with_wave(&app, &wave, &shop).await;
+    (app, wave, shop, order_id, session)
 }
 
 async fn cancel(app: &TestApp, shop: &Shop, order_id: Uuid) -> Value {
@@ -155,10 +150,7 @@ async fn cancelling_an_order_paid_with_wave_refunds_it_through_wave_once(pool: P
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_wave_that_cannot_answer_is_asked_again_later(pool: PgPool) {
-    let (app, wave) = spawn(pool).await;
-    let shop = app.signup("Boutique Awa").await;
-    wave_account(&app, &shop, KEY_A, HOOK_A).await;
-    let (order_id, session) = paid_with_wave(&app, &wave, &shop).await;
+    let (app, wave, shop, order_id, session) = shop_with_a_wave_paid_order(pool).await;
     wave.fail_refunds(Some((503, "internal-server-error")));
 
     let cancelled = cancel(&app, &shop, order_id).await;
@@ -212,10 +204,7 @@ async fn a_wave_that_cannot_answer_is_asked_again_later(pool: PgPool) {
 
 #[sqlx::test(migrator = "store::MIGRATOR")]
 async fn a_refund_wave_refuses_is_left_to_the_shop_with_waves_reason(pool: PgPool) {
-    let (app, wave) = spawn(pool).await;
-    let shop = app.signup("Boutique Awa").await;
-    wave_account(&app, &shop, KEY_A, HOOK_A).await;
-    let (order_id, session) = paid_with_wave(&app, &wave, &shop).await;
+    let (app, wave, shop, order_id, session) = shop_with_a_wave_paid_order(pool).await;
     wave.fail_refunds(Some((400, "insufficient-funds")));
 
     let cancelled = cancel(&app, &shop, order_id).await;

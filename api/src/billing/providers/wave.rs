@@ -37,6 +37,14 @@ pub struct WaveSession {
     pub wave_launch_url: Option<String>,
 }
 
+/// A Wave session id goes into a URL path: only `cos-…`-like ids are sent.
+fn plausible_session_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl Wave {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url.trim_end_matches('/'))
@@ -62,11 +70,7 @@ impl Wave {
 
     /// Re-reads a session server-to-server.
     pub async fn retrieve(&self, session_id: &str) -> Result<WaveSession, ProviderError> {
-        if session_id.is_empty()
-            || !session_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if !plausible_session_id(session_id) {
             return Err(ProviderError::InvalidResponse("bad session id".into()));
         }
         let request = self
@@ -92,11 +96,7 @@ impl Wave {
     /// Expires an open checkout session (§1.2, `POST /v1/checkout/sessions/:id/expire`), so it can no longer be
     /// paid.
     pub async fn expire(&self, session_id: &str) -> Result<(), ProviderError> {
-        if session_id.is_empty()
-            || !session_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if !plausible_session_id(session_id) {
             return Err(ProviderError::InvalidResponse("bad session id".into()));
         }
         let request = self
@@ -110,11 +110,7 @@ impl Wave {
     /// the call as idempotent: refunding twice makes no second transaction, so a retry after a lost answer
     /// is safe.
     pub async fn refund(&self, session_id: &str) -> Result<(), RefundError> {
-        if session_id.is_empty()
-            || !session_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if !plausible_session_id(session_id) {
             return Err(RefundError::Refused {
                 status: 0,
                 code: "bad-session-id".into(),
