@@ -258,6 +258,11 @@ async fn a_customer_pays_with_orange_money_on_the_shops_account_and_is_thanked_o
         statuses.iter().all(|r| r.json()["amount"] == 15_000),
         "the amount asked is the order's"
     );
+    assert_eq!(
+        om.tokens_issued(),
+        1,
+        "one access token for the shop, reused"
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]

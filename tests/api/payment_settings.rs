@@ -479,6 +479,13 @@ async fn the_owner_saves_a_wave_key_from_the_payments_page(pool: PgPool) {
     // Assert
     assert!(more.contains("/app/settings/payments"), "linked from Plus");
     assert!(empty.contains("Non configuré."));
+    assert!(
+        empty.contains(&format!(
+            "/api/v1/webhooks/shops/{}/wave</code>",
+            shop.tenant_id
+        )),
+        "the page gives the shop its own Wave webhook address: {empty}"
+    );
     assert!(empty.contains(r#"type="password""#) && empty.contains(r#"autocomplete="off""#));
     assert_eq!(refused_status, 422);
     assert!(

@@ -17,6 +17,7 @@ pub(crate) mod routes;
 pub mod signature;
 pub(crate) mod webhooks;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -25,13 +26,12 @@ use rand::RngCore;
 use secrecy::{SecretBox, SecretString};
 use store::billing::Provider;
 use store::crypto::MasterKey;
-use tokio::sync::Mutex;
 
 pub use config::BillingConfig;
 pub use expiry::{run_expiry_once, spawn_expiry_job};
 
 use self::providers::PaymentProvider;
-use self::providers::orange_money::OrangeMoney;
+use self::providers::orange_money::{OrangeMoney, TokenCache};
 use self::providers::sandbox::Sandbox;
 use self::providers::stripe::Stripe;
 use self::providers::wave::Wave;
@@ -49,6 +49,9 @@ pub struct Billing {
     pub(crate) sandbox: Option<Sandbox>,
     /// Where the shops' own merchant accounts are called (the same hosts as ours, so tests reach the fakes).
     pub(crate) merchant: MerchantEndpoints,
+    /// The shops' Orange Money access tokens, by the SHA-256 of their client id and secret (never the
+    /// credentials themselves): a shop's token serves all its web payments and status reads.
+    merchant_tokens: std::sync::Mutex<HashMap<[u8; 32], TokenCache>>,
 }
 
 /// The provider URLs and settings used with a shop's own credentials (`crate::payment_settings`).
@@ -115,6 +118,7 @@ impl Billing {
                 secret: SecretBox::new(Box::new(secret)),
             }),
             merchant: MerchantEndpoints::of(&BillingConfig::for_tests()),
+            merchant_tokens: Default::default(),
         }
     }
 
@@ -158,7 +162,7 @@ impl Billing {
                 client_secret: secret.clone(),
                 merchant_key: merchant.clone(),
                 timeout,
-                token: Mutex::new(None),
+                token: TokenCache::default(),
             }),
             (None, None, None) => None,
             _ => anyhow::bail!(
@@ -199,6 +203,7 @@ impl Billing {
             stripe,
             sandbox,
             merchant: MerchantEndpoints::of(config),
+            merchant_tokens: Default::default(),
         })
     }
 
@@ -277,13 +282,28 @@ impl Billing {
         }
     }
 
-    /// An Orange Money client speaking with a shop's own credentials (its token cache starts empty).
+    /// An Orange Money client speaking with a shop's own credentials, sharing their access token with every
+    /// other client of the same credentials.
     pub(crate) fn merchant_orange_money(
         &self,
         client_id: String,
         client_secret: SecretString,
         merchant_key: SecretString,
     ) -> OrangeMoney {
+        use secrecy::ExposeSecret;
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(client_id.as_bytes());
+        hasher.update([0]);
+        hasher.update(client_secret.expose_secret().as_bytes());
+        let key: [u8; 32] = hasher.finalize().into();
+        let token = self
+            .merchant_tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone();
         OrangeMoney {
             http: self.http.clone(),
             base_url: self.merchant.orange_money_base_url.clone(),
@@ -294,7 +314,7 @@ impl Billing {
             client_secret,
             merchant_key,
             timeout: self.timeout,
-            token: Mutex::new(None),
+            token,
         }
     }
 

@@ -83,6 +83,8 @@ struct PaymentsTemplate {
     release_on_link_expiry: bool,
     wave: AccountCard,
     orange_money: AccountCard,
+    /// Where the shop's Wave account must send its notifications (set in Wave's portal).
+    wave_webhook_url: String,
 }
 
 async fn load(state: &AppState, session: &Session, flash: Flash) -> WebResult<PaymentsTemplate> {
@@ -95,6 +97,10 @@ async fn load(state: &AppState, session: &Session, flash: Flash) -> WebResult<Pa
         release_on_link_expiry: settings.release_on_link_expiry,
         wave: AccountCard::of(lang, settings.account(MerchantProvider::Wave)),
         orange_money: AccountCard::of(lang, settings.account(MerchantProvider::OrangeMoney)),
+        wave_webhook_url: format!(
+            "{}/api/v1/webhooks/shops/{}/wave",
+            state.urls.billing, session.user.tenant_id
+        ),
         chrome,
     })
 }

@@ -2,6 +2,7 @@
 //! expires), `POST …/webpayment` with our `order_id` and `notif_url`, a per-payment `notif_token` that
 //! authenticates the notification, and `POST …/transactionstatus` to confirm server-to-server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,9 +29,13 @@ pub struct OrangeMoney {
     pub(crate) client_secret: SecretString,
     pub(crate) merchant_key: SecretString,
     pub(crate) timeout: Duration,
-    /// The access token and when to stop using it.
-    pub(crate) token: Mutex<Option<(SecretString, DateTime<Utc>)>>,
+    /// The access token and when to stop using it, shared by every client of the same credentials.
+    pub(crate) token: TokenCache,
 }
+
+/// An access token and when to stop using it. Orange's tokens live about 90 days (§2.2): one per credentials,
+/// not one per request.
+pub(crate) type TokenCache = Arc<Mutex<Option<(SecretString, DateTime<Utc>)>>>;
 
 /// Orange's `order_id` (≤ 30 characters, unique): derived from the payment id, so it needs no column.
 pub fn order_id(payment_id: Uuid) -> String {
