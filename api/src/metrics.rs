@@ -30,6 +30,14 @@ pub const CATALOGUE: &[MetricDoc] = &[
         "Payment provider notifications received, by provider and verdict.",
     ),
     (
+        "order_payment_notifications_total",
+        "Notifications from the shops' own Wave and Orange Money accounts about their customers' order payments, by provider and verdict.",
+    ),
+    (
+        "order_refunds_total",
+        "Refunds of cancelled paid orders asked of Wave, by outcome (refunded, retry, left_to_shop).",
+    ),
+    (
         "subscriptions",
         "Shops' subscriptions by status, sampled at each expiry pass (trial: not paid yet, within the free trial).",
     ),

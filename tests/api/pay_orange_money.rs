@@ -263,6 +263,13 @@ async fn a_customer_pays_with_orange_money_on_the_shops_account_and_is_thanked_o
         1,
         "one access token for the shop, reused"
     );
+    let metrics = api::metrics::handle().render();
+    assert!(
+        metrics.contains(
+            r#"order_payment_notifications_total{provider="orange_money",verdict="paid"}"#
+        ),
+        "counted for the operator"
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]

@@ -146,6 +146,12 @@ async fn cancelling_an_order_paid_with_wave_refunds_it_through_wave_once(pool: P
     let detail = web.page(&format!("/app/orders/{order_id}")).await;
     assert!(detail.contains("Remboursée par Wave"), "{detail}");
     assert!(!detail.contains("Marquer comme remboursée"), "{detail}");
+    assert!(
+        api::metrics::handle()
+            .render()
+            .contains(r#"order_refunds_total{outcome="refunded"}"#),
+        "counted for the operator"
+    );
 }
 
 #[sqlx::test(migrator = "store::MIGRATOR")]

@@ -71,6 +71,18 @@ pub async fn run(state: &AppState) {
 
 /// Asks Wave to refund order `order_id` of shop `ctx` if an automatic refund is due now.
 pub async fn attempt(state: &AppState, ctx: TenantCtx, order_id: Uuid) -> Result<Attempt> {
+    let outcome = attempt_now(state, ctx, order_id).await?;
+    let label = match &outcome {
+        Attempt::Refunded => "refunded",
+        Attempt::LeftToShop(_) => "left_to_shop",
+        Attempt::Retry(_) => "retry",
+        Attempt::NotDue => return Ok(outcome),
+    };
+    metrics::counter!("order_refunds_total", "outcome" => label).increment(1);
+    Ok(outcome)
+}
+
+async fn attempt_now(state: &AppState, ctx: TenantCtx, order_id: Uuid) -> Result<Attempt> {
     let now = Utc::now();
     let mut tx = state.db.tenant(ctx).await?;
     let Some(due) = order_payments::lock_refund(&mut tx, order_id, now).await? else {

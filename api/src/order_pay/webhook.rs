@@ -47,11 +47,13 @@ pub fn router() -> Router<AppState> {
 }
 
 fn refused(tenant_id: &str, reason: &str) -> Error {
+    count(Provider::Wave, "refused");
     tracing::warn!(tenant_id, reason, "shop Wave webhook refused");
     Error::InvalidSignature
 }
 
 fn om_refused(tenant_id: &str, reason: &str) -> Error {
+    count(Provider::OrangeMoney, "refused");
     tracing::warn!(tenant_id, reason, "shop Orange Money notification refused");
     Error::InvalidSignature
 }
@@ -65,7 +67,15 @@ struct Event {
     data: Value,
 }
 
-fn answer(result: &str) -> Json<Value> {
+/// Counts a shop's payment notification by verdict (`order_payment_notifications_total`).
+fn count(provider: Provider, verdict: &'static str) {
+    metrics::counter!("order_payment_notifications_total",
+        "provider" => provider.as_str(), "verdict" => verdict)
+    .increment(1);
+}
+
+fn answer(provider: Provider, result: &'static str) -> Json<Value> {
+    count(provider, result);
     Json(json!({ "received": true, "result": result }))
 }
 
@@ -119,14 +129,14 @@ pub(crate) async fn wave(
     }
     let Ok(event) = serde_json::from_slice::<Event>(&body) else {
         tracing::warn!(%tenant, "verified shop Wave webhook with an unreadable body");
-        return Ok(answer("ignored"));
+        return Ok(answer(Provider::Wave, "ignored"));
     };
     let data = &event.data;
     let succeeded = event.kind == "checkout.session.completed"
         && data.get("payment_status").and_then(Value::as_str) == Some("succeeded");
     if !succeeded {
         tracing::info!(%tenant, kind = %event.kind, "shop Wave webhook ignored");
-        return Ok(answer("ignored"));
+        return Ok(answer(Provider::Wave, "ignored"));
     }
     let link_id = data
         .get("client_reference")
@@ -143,11 +153,11 @@ pub(crate) async fn wave(
     // Another shop's link, a platform payment or an unknown reference: not this shop's to settle.
     let Some(link) = link.filter(|l| l.provider == Provider::Wave) else {
         tracing::warn!(%tenant, "verified shop Wave webhook for no link of this shop");
-        return Ok(answer("ignored"));
+        return Ok(answer(Provider::Wave, "ignored"));
     };
     if !order_payments::first_event(&mut tx, Provider::Wave, &event.id).await? {
         tx.commit().await?;
-        return Ok(answer("duplicate"));
+        return Ok(answer(Provider::Wave, "duplicate"));
     }
     // Wave's own word on the session, with the shop's key. Until the transaction commits the event is not
     // recorded, so a failure here lets Wave's next delivery try again.
@@ -160,11 +170,12 @@ pub(crate) async fn wave(
         Err(ProviderError::Status { status: 404 }) => {
             tracing::warn!(%tenant, order_payment_id = %link.order_payment_id,
                 "shop Wave webhook for a session Wave does not know: ignored");
-            return Ok(answer("ignored"));
+            return Ok(answer(Provider::Wave, "ignored"));
         }
         Err(e) => {
             tracing::warn!(%tenant, order_payment_id = %link.order_payment_id, reason = e.kind(),
                 error.message = %e, "shop Wave webhook: the session could not be re-read");
+            count(Provider::Wave, "unavailable");
             return Err(Error::BadGateway(
                 "Wave n'a pas confirmé la session de paiement.".into(),
             ));
@@ -175,7 +186,7 @@ pub(crate) async fn wave(
         tracing::warn!(%tenant, order_payment_id = %link.order_payment_id, ours,
             "shop Wave webhook not confirmed by Wave: nothing settled");
         // Not recorded (the transaction rolls back): a later delivery of the event is checked again.
-        return Ok(answer("unconfirmed"));
+        return Ok(answer(Provider::Wave, "unconfirmed"));
     }
     // An unreadable amount is not the link's amount: settled as a mismatch (the link fails, nothing paid).
     let paid_xof = parse_xof(&session.amount).unwrap_or(-1);
@@ -198,7 +209,7 @@ pub(crate) async fn wave(
         Settled::Mismatch { .. } => "mismatch",
     };
     tracing::info!(%tenant, order_payment_id = %link.order_payment_id, result, "shop Wave webhook processed");
-    Ok(answer(result))
+    Ok(answer(Provider::Wave, result))
 }
 
 #[derive(Deserialize)]
@@ -226,6 +237,7 @@ pub(crate) async fn orange_money(
         return Err(om_refused(&tenant_id, "not a shop id"));
     };
     let Ok(notification) = serde_json::from_slice::<OrangeNotification>(&body) else {
+        count(Provider::OrangeMoney, "invalid");
         return Err(Error::BadRequest(
             "Notification Orange Money illisible.".into(),
         ));
@@ -251,6 +263,7 @@ pub(crate) async fn orange_money(
     };
     let status = orange::status_of(&state, &om, &link).await;
     if status == OrangeStatus::Unknown {
+        count(Provider::OrangeMoney, "unavailable");
         return Err(Error::BadGateway(
             "Orange Money n'a pas confirmé l'état du paiement.".into(),
         ));
@@ -266,5 +279,5 @@ pub(crate) async fn orange_money(
     };
     tracing::info!(%tenant, order_payment_id = %link.order_payment_id, notified = %notification.status,
         result, "shop Orange Money notification processed");
-    Ok(answer(result))
+    Ok(answer(Provider::OrangeMoney, result))
 }
