@@ -411,3 +411,47 @@ async fn a_link_whose_provider_cannot_be_asked_waits_then_expires(pool: PgPool) 
     assert_eq!(an_hour_later, "expired");
     assert_eq!(paid_with(&app, order_id).await, None);
 }
+
+#[sqlx::test(migrator = "store::MIGRATOR")]
+async fn a_customer_back_from_orange_money_sees_the_order_paid_before_the_notification(
+    pool: PgPool,
+) {
+    let Opened {
+        app,
+        om,
+        shop,
+        order_id,
+        link,
+        orange_id,
+    } = opened(pool, 10).await;
+    let before = browser()
+        .get(format!("{}/pay/{}", app.address, link.token))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    om.set_om_status(&orange_id, "SUCCESS");
+
+    let back = browser()
+        .get(format!("{}/pay/{}", app.address, link.token))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+
+    assert!(
+        before.contains("Payer 15 000 F avec Orange Money"),
+        "{before}"
+    );
+    assert!(back.contains("Commande déjà payée, merci !"), "{back}");
+    assert!(!back.contains("Payer 15 000 F"), "{back}");
+    assert_eq!(
+        paid_with(&app, order_id).await.as_deref(),
+        Some("orange_money")
+    );
+    assert_eq!(thanks(&app, &shop, link.order_payment_id).await.1, 1);
+}

@@ -21,6 +21,7 @@ use store::shop_payments::{self, Credentials, MerchantProvider};
 use store::{TenantCtx, tenants};
 use uuid::Uuid;
 
+use super::check::{Asker, LinkState};
 use super::{francs, method_label, settle};
 use crate::AppState;
 use crate::billing::providers::orange_money::WebPayment;
@@ -275,14 +276,39 @@ fn page_of(state: &AppState, loaded: &Loaded, token: &str) -> (StatusCode, PayTe
               (status = 404, body = String, content_type = "text/html", description = "Unknown link"),
               (status = 409, body = String, content_type = "text/html", description = "The shop no longer takes this method")))]
 pub(crate) async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match load(&state, &token).await {
-        Ok(Some(loaded)) => {
-            let (status, page) = page_of(&state, &loaded, &token);
-            page.respond(status)
+    let loaded = match load(&state, &token).await {
+        Ok(Some(loaded)) => loaded,
+        Ok(None) => return not_found(),
+        Err(e) => return failed(e),
+    };
+    let loaded = match returned_from_checkout(&state, &loaded).await {
+        Ok(true) => match load(&state, &token).await {
+            Ok(Some(again)) => again,
+            Ok(None) => return not_found(),
+            Err(e) => return failed(e),
+        },
+        Ok(false) => loaded,
+        Err(e) => {
+            // The page still shows what is known; the provider's notification settles the link.
+            tracing::warn!(error.message = %e, "pay page could not ask the provider");
+            loaded
         }
-        Ok(None) => not_found(),
-        Err(e) => failed(e),
+    };
+    let (status, page) = page_of(&state, &loaded, &token);
+    page.respond(status)
+}
+
+/// The provider sends the customer back here after paying (`success_url`, `return_url`), usually before its
+/// notification arrives: for a payable link whose checkout was opened, the provider is asked (a payment found
+/// is settled), so the customer sees "déjà payée" rather than the pay button again. `true` when it settled.
+async fn returned_from_checkout(state: &AppState, loaded: &Loaded) -> crate::Result<bool> {
+    let opened = loaded.link.provider_ref.is_some()
+        && matches!(loaded.link.provider, Provider::Wave | Provider::OrangeMoney);
+    if !opened || loaded.standing() != Standing::Payable {
+        return Ok(false);
     }
+    let mut asker = Asker::new(state, TenantCtx::new(loaded.tenant_id));
+    Ok(asker.ask(&loaded.link).await? == LinkState::Paid)
 }
 
 /// Opens the provider's checkout once and sends the customer there.
