@@ -56,6 +56,18 @@ fn browser() -> reqwest::Client {
         .expect("client")
 }
 
+/// The customer's pay page.
+async fn pay_page(app: &TestApp, link: &OrderPayment) -> String {
+    browser()
+        .get(format!("{}/pay/{}", app.address, link.token))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body")
+}
+
 /// The customer taps "Payer avec Orange Money": where the browser is sent.
 async fn tap_pay(app: &TestApp, link: &OrderPayment) -> reqwest::Response {
     browser()
@@ -150,14 +162,7 @@ async fn a_customer_pays_with_orange_money_on_the_shops_account_and_is_thanked_o
     let link = link(&app, &shop, order_id, Provider::OrangeMoney).await;
 
     // Act 1: the page, then two taps.
-    let page = browser()
-        .get(format!("{}/pay/{}", app.address, link.token))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("body");
+    let page = pay_page(&app, &link).await;
     let first = tap_pay(&app, &link).await;
     let second = tap_pay(&app, &link).await;
 
@@ -424,24 +429,10 @@ async fn a_customer_back_from_orange_money_sees_the_order_paid_before_the_notifi
         link,
         orange_id,
     } = opened(pool, 10).await;
-    let before = browser()
-        .get(format!("{}/pay/{}", app.address, link.token))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("body");
+    let before = pay_page(&app, &link).await;
     om.set_om_status(&orange_id, "SUCCESS");
 
-    let back = browser()
-        .get(format!("{}/pay/{}", app.address, link.token))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("body");
+    let back = pay_page(&app, &link).await;
 
     assert!(
         before.contains("Payer 15 000 F avec Orange Money"),
