@@ -232,7 +232,10 @@ async fn a_refund_wave_refuses_is_left_to_the_shop_with_waves_reason(pool: PgPoo
         1,
         "a refusal is not retried"
     );
-    assert!(detail.contains("insufficient-funds"), "{detail}");
+    assert!(
+        detail.contains("pu rembourser automatiquement (insufficient-funds)"),
+        "{detail}"
+    );
     assert!(detail.contains("Marquer comme remboursée"), "{detail}");
     assert_eq!(by_hand.status(), StatusCode::SEE_OTHER);
     let order: Value = app

@@ -53,6 +53,8 @@ struct Refund {
     /// The badge's status style: `cancelled` (to do), `pending` (Wave making it), `delivered` (done).
     tone: &'static str,
     label: String,
+    /// Why it is the shop's to make, when Wave could not (order page only).
+    detail: Option<String>,
 }
 
 /// Where a cancelled paid order's refund stands, for the shop.
@@ -63,26 +65,31 @@ fn refund_view(lang: Lang, o: &Order) -> Option<Refund> {
             due: false,
             tone: "delivered",
             label: lang.t("order.refund.done_by_wave").into_owned(),
+            detail: None,
         },
         (RefundStatus::Done, _, _) => Refund {
             due: false,
             tone: "delivered",
             label: lang.t("order.refund.done").into_owned(),
+            detail: None,
         },
         (RefundStatus::ToDo, _, Some(code)) => Refund {
             due: true,
             tone: "cancelled",
-            label: lang.tf("order.refund.refused", &[("code", code)]),
+            label: lang.t("order.refund.to_do").into_owned(),
+            detail: Some(lang.tf("order.refund.refused", &[("code", code)])),
         },
         (RefundStatus::ToDo, _, None) if o.paid_with == Some(Provider::Wave) => Refund {
             due: false,
             tone: "pending",
             label: lang.t("order.refund.by_wave").into_owned(),
+            detail: None,
         },
         (RefundStatus::ToDo, _, None) => Refund {
             due: true,
             tone: "cancelled",
             label: lang.t("order.refund.to_do").into_owned(),
+            detail: None,
         },
     })
 }

@@ -1,5 +1,5 @@
 //! Payments on a phone: the owner's "Paiements" settings, and the page a customer opens from the payment link
-//! the bot sent (no login), in its sandbox form.
+//! the bot sent (no login), in its sandbox form; a paid order cancelled shows the refund the shop owes.
 
 use schemas::billing::Provider;
 use sqlx::PgPool;
@@ -42,5 +42,33 @@ async fn the_owner_sets_payments_and_a_customer_pays_a_link_on_a_phone(pool: PgP
     assert!(
         page.to_lowercase().contains("aucun argent"),
         "a test payment says so: {page}"
+    );
+
+    // The customer pays; the shop cancels the order and sees the refund it owes.
+    customer.submit("#pay-sandbox-pay").await;
+    customer.wait_for_text("main", "Paiement reçu", WAIT).await;
+    let cancelled = app
+        .patch(
+            &format!("/api/v1/orders/{order_id}"),
+            &shop.token,
+            serde_json::json!({"status": "cancelled"}),
+        )
+        .await;
+    assert_eq!(cancelled.status(), reqwest::StatusCode::OK);
+    owner.goto(&format!("/app/orders/{order_id}")).await;
+    owner
+        .wait_for_text("main", "Remboursement à faire", WAIT)
+        .await;
+    owner.screenshot("order-refund-to-do").await;
+    assert!(
+        !owner.has_horizontal_scroll().await,
+        "the order fits a phone"
+    );
+    assert!(
+        owner
+            .text("main")
+            .await
+            .contains("Marquer comme remboursée"),
+        "the shop can say it refunded"
     );
 }
