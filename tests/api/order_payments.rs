@@ -14,15 +14,20 @@ use uuid::Uuid;
 
 use crate::helpers::{Shop, TestApp, spawn_app};
 
-/// An order of 2 pagnes at 7 500 F (15 000 F), held for a day.
-pub(crate) async fn order_of(app: &TestApp, shop: &Shop) -> Uuid {
-    let pagne = app
+/// A customer's order of 2 `product` at 7 500 F (15 000 F), held for a day, in conversation `chat_id` if any.
+pub(crate) async fn place_order(
+    app: &TestApp,
+    shop: &Shop,
+    product: &str,
+    chat_id: Option<Uuid>,
+) -> orders::Order {
+    let created = app
         .create_product_ok(
             shop,
-            json!({"name": "Pagne", "price_xof": 7500, "stock": 10}),
+            json!({"name": product, "price_xof": 7500, "stock": 10}),
         )
         .await;
-    let product_id: Uuid = pagne["product_id"]
+    let product_id: Uuid = created["product_id"]
         .as_str()
         .expect("id")
         .parse()
@@ -36,7 +41,7 @@ pub(crate) async fn order_of(app: &TestApp, shop: &Shop) -> Uuid {
         &mut tx,
         &NewOrder {
             order_id: Uuid::new_v4(),
-            chat_id: None,
+            chat_id,
             customer_name: "Koffi".into(),
             customer_phone: "+2250701020304".into(),
             customer_jid: "2250701020304@s.whatsapp.net".into(),
@@ -53,11 +58,17 @@ pub(crate) async fn order_of(app: &TestApp, shop: &Shop) -> Uuid {
     .expect("placed");
     tx.commit().await.expect("commit");
     match placed {
-        Placed::Created(order) => order.order_id,
+        Placed::Created(order) => order,
         other => panic!("order not placed: {other:?}"),
     }
 }
 
+/// An order of 2 pagnes at 7 500 F (15 000 F), held for a day.
+pub(crate) async fn order_of(app: &TestApp, shop: &Shop) -> Uuid {
+    place_order(app, shop, "Pagne", None).await.order_id
+}
+
+/// The link the bot would send for `provider`.
 pub(crate) async fn link(
     app: &TestApp,
     shop: &Shop,

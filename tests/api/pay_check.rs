@@ -13,7 +13,8 @@ use store::order_payments::OrderPayment;
 use uuid::Uuid;
 
 use crate::helpers::{Shop, TestApp, spawn_billing_app};
-use crate::pay_in_chat::{chat_order, link, wave_account};
+use crate::order_payments::link;
+use crate::pay_in_chat::{chat_order, wave_account};
 
 const KEY_A: &str = "wave_ci_prod_shopA_key_1111";
 const HOOK_A: &str = "wave_ci_WHS_shopA_secret";

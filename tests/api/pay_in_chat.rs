@@ -5,21 +5,19 @@
 
 use api::billing::fakes::FakeProvider;
 use api::billing::signature::{self, Scheme};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use reqwest::StatusCode;
 use schemas::Channel;
 use schemas::billing::Provider;
-use schemas::commerce::Xof;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use store::order_payments::{self, OrderPayment};
-use store::orders::{self, NewOrder, Placed};
 use store::shop_payments::{self, Credentials, WaveCredentials};
 use store::{TenantCtx, chats};
 use uuid::Uuid;
 
 use crate::helpers::{Shop, TestApp, spawn_billing_app};
+use crate::order_payments::{link, place_order};
 use crate::web_support::WebUser;
 
 const KEY_A: &str = "wave_ci_prod_shopA_key_1111";
@@ -66,63 +64,14 @@ pub(crate) async fn wave_account(app: &TestApp, shop: &Shop, api_key: &str, webh
 
 /// A customer's WhatsApp order of 2 pagnes at 7 500 F (15 000 F): its id and reference.
 pub(crate) async fn chat_order(app: &TestApp, shop: &Shop) -> (Uuid, String) {
-    let pagne = app
-        .create_product_ok(
-            shop,
-            json!({"name": "Pagne wax", "price_xof": 7500, "stock": 10}),
-        )
-        .await;
-    let product_id: Uuid = pagne["product_id"]
-        .as_str()
-        .expect("id")
-        .parse()
-        .expect("uuid");
     let mut tx = tx(app, shop).await;
     let (chat_id, _) =
         chats::upsert_for_message(&mut tx, Channel::Whatsapp, CUSTOMER, "Koffi", Utc::now())
             .await
             .expect("chat");
-    let placed = orders::place(
-        &mut tx,
-        &NewOrder {
-            order_id: Uuid::new_v4(),
-            chat_id: Some(chat_id),
-            customer_name: "Koffi".into(),
-            customer_phone: "+2250701020304".into(),
-            customer_jid: CUSTOMER.into(),
-            delivery_address: String::new(),
-            delivery_zone: String::new(),
-            delivery_fee_xof: Xof::new(0).expect("zero"),
-            note: String::new(),
-            idempotency_key: format!("test:{}", Uuid::new_v4()),
-            lines: vec![(product_id, 2)],
-            hold_until: Some(Utc::now() + Duration::days(1)),
-        },
-    )
-    .await
-    .expect("placed");
     tx.commit().await.expect("commit");
-    match placed {
-        Placed::Created(order) => (order.order_id, order.order_ref),
-        other => panic!("order not placed: {other:?}"),
-    }
-}
-
-/// The link the bot would send for `provider`.
-pub(crate) async fn link(
-    app: &TestApp,
-    shop: &Shop,
-    order_id: Uuid,
-    provider: Provider,
-) -> OrderPayment {
-    let mut tx = tx(app, shop).await;
-    let link =
-        order_payments::open_link(&mut tx, order_id, provider, Duration::hours(1), Utc::now())
-            .await
-            .expect("open")
-            .expect("a link");
-    tx.commit().await.expect("commit");
-    link
+    let order = place_order(app, shop, "Pagne wax", Some(chat_id)).await;
+    (order.order_id, order.order_ref)
 }
 
 async fn page(app: &TestApp, path: &str) -> (StatusCode, String) {

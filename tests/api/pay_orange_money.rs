@@ -15,8 +15,9 @@ use store::shop_payments::{self, Credentials, OrangeMoneyCredentials};
 use uuid::Uuid;
 
 use crate::helpers::{Shop, TestApp, spawn_billing_app};
+use crate::order_payments::link;
 use crate::pay_check::ask;
-use crate::pay_in_chat::{chat_order, link, thanks, tx};
+use crate::pay_in_chat::{chat_order, thanks, tx};
 
 /// The API calling a fake Orange Money for the shops' own accounts.
 async fn spawn(pool: PgPool, timeout_secs: u64) -> (TestApp, FakeProvider) {

@@ -12,8 +12,9 @@ use store::TenantCtx;
 use uuid::Uuid;
 
 use crate::helpers::{Shop, TestApp, spawn_billing_app};
+use crate::order_payments::link;
 use crate::pay_check::{ask, open_wave_checkout};
-use crate::pay_in_chat::{chat_order, link, wave_account};
+use crate::pay_in_chat::{chat_order, wave_account};
 use crate::web_support::WebUser;
 
 const KEY_A: &str = "wave_ci_prod_shopA_key_1111";

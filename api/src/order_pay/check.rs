@@ -13,13 +13,13 @@ use chrono::Utc;
 use futures::StreamExt;
 use schemas::billing::{OrderPaymentStatus, PayCheck, PayCheckReply, PayCheckStatus, Provider};
 use store::order_payments::{self, OrderPayment, Settled};
-use store::shop_payments::{self, Credentials, MerchantProvider};
 use store::{TenantCtx, orders};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::clients;
 use super::orange::{self, Concluded};
 use super::settle;
 use crate::billing::providers::orange_money::OrangeMoney;
@@ -229,35 +229,26 @@ impl<'a> Asker<'a> {
     /// Where `link` stands at its provider; a paid one is settled (once) on the way.
     pub(crate) async fn ask(&mut self, link: &OrderPayment) -> Result<LinkState> {
         let (state, ctx) = (self.state, self.ctx);
+        let order_payment_id = link.order_payment_id;
         Ok(match (link.provider, link.provider_ref.as_deref()) {
             // The customer has not opened the provider's checkout: no payment can exist yet.
             (Provider::Wave | Provider::OrangeMoney, None) => LinkState::Pending,
-            (Provider::Wave, Some(session_id)) => {
-                if self.wave.is_none() {
-                    self.wave = Some(shop_wave(state, ctx).await?);
+            (Provider::Wave, Some(session_id)) => match self.wave().await? {
+                Some(client) => ask_wave(state, ctx, client, link, session_id).await?,
+                None => {
+                    tracing::warn!(%order_payment_id,
+                        "Wave link of a shop without a Wave account: not asked");
+                    LinkState::Unknown
                 }
-                match self.wave.as_ref().and_then(Option::as_ref) {
-                    Some(client) => ask_wave(state, ctx, client, link, session_id).await?,
-                    None => {
-                        tracing::warn!(order_payment_id = %link.order_payment_id,
-                            "Wave link of a shop without a Wave account: not asked");
-                        LinkState::Unknown
-                    }
+            },
+            (Provider::OrangeMoney, Some(_)) => match self.orange_money().await? {
+                Some(client) => ask_orange(state, ctx, client, link).await?,
+                None => {
+                    tracing::warn!(%order_payment_id,
+                        "Orange Money link of a shop without an Orange Money account: not asked");
+                    LinkState::Unknown
                 }
-            }
-            (Provider::OrangeMoney, Some(_)) => {
-                if self.orange.is_none() {
-                    self.orange = Some(orange::shop_client(state, ctx).await?);
-                }
-                match self.orange.as_ref().and_then(Option::as_ref) {
-                    Some(client) => ask_orange(state, ctx, client, link).await?,
-                    None => {
-                        tracing::warn!(order_payment_id = %link.order_payment_id,
-                            "Orange Money link of a shop without an Orange Money account: not asked");
-                        LinkState::Unknown
-                    }
-                }
-            }
+            },
             // No provider to ask: the stored status is the truth.
             (Provider::Sandbox, _) => match link.status {
                 OrderPaymentStatus::Paid => LinkState::Paid,
@@ -269,34 +260,21 @@ impl<'a> Asker<'a> {
         })
     }
 
-    /// The shop's Wave client, if it has a Wave account.
+    /// The shop's Wave client (made once), if it has a Wave account.
     pub(crate) async fn wave(&mut self) -> Result<Option<&Wave>> {
         if self.wave.is_none() {
-            self.wave = Some(shop_wave(self.state, self.ctx).await?);
+            self.wave = Some(clients::wave(self.state, self.ctx).await?);
         }
         Ok(self.wave.as_ref().and_then(Option::as_ref))
     }
-}
 
-/// A Wave client with the shop's own key, if it has a Wave account.
-async fn shop_wave(state: &AppState, ctx: TenantCtx) -> Result<Option<Wave>> {
-    let mut tx = state.db.tenant(ctx).await?;
-    if shop_payments::settings(&mut tx)
-        .await?
-        .account(MerchantProvider::Wave)
-        .is_none()
-    {
-        return Ok(None);
-    }
-    let key = state.master_key()?.data_key(&mut tx).await?;
-    let credentials = shop_payments::credentials(&mut tx, &key, MerchantProvider::Wave).await?;
-    tx.commit().await?;
-    Ok(match credentials {
-        Some(Credentials::Wave(c)) => {
-            Some(state.billing.merchant_wave(c.api_key, c.webhook_secret))
+    /// The shop's Orange Money client (made once), if it has an Orange Money account.
+    async fn orange_money(&mut self) -> Result<Option<&OrangeMoney>> {
+        if self.orange.is_none() {
+            self.orange = Some(clients::orange_money(self.state, self.ctx).await?);
         }
-        _ => None,
-    })
+        Ok(self.orange.as_ref().and_then(Option::as_ref))
+    }
 }
 
 /// Reads the link's Wave session (bounded by the billing timeout) and settles it if Wave says it succeeded.

@@ -13,6 +13,7 @@
 //! queued to the customer and the audit entry, all in the caller's transaction.
 
 pub mod check;
+mod clients;
 pub mod expiry;
 pub(crate) mod orange;
 pub(crate) mod page;

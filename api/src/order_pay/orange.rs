@@ -6,11 +6,9 @@
 
 use chrono::Utc;
 use schemas::billing::Provider;
-use secrecy::ExposeSecret;
 use serde_json::Value;
 use store::TenantCtx;
 use store::order_payments::{self, OrderPayment, Settled};
-use store::shop_payments::{self, Credentials, MerchantProvider};
 
 use super::settle;
 use crate::billing::providers::orange_money::OrangeMoney;
@@ -43,30 +41,6 @@ pub(crate) enum Concluded {
     Reopened,
     Open,
     Unknown,
-}
-
-/// An Orange Money client with the shop's own credentials, if it has an Orange Money account.
-pub(crate) async fn shop_client(state: &AppState, ctx: TenantCtx) -> Result<Option<OrangeMoney>> {
-    let mut tx = state.db.tenant(ctx).await?;
-    if shop_payments::settings(&mut tx)
-        .await?
-        .account(MerchantProvider::OrangeMoney)
-        .is_none()
-    {
-        return Ok(None);
-    }
-    let key = state.master_key()?.data_key(&mut tx).await?;
-    let credentials =
-        shop_payments::credentials(&mut tx, &key, MerchantProvider::OrangeMoney).await?;
-    tx.commit().await?;
-    Ok(match credentials {
-        Some(Credentials::OrangeMoney(c)) => Some(state.billing.merchant_orange_money(
-            c.client_id.expose_secret().to_owned(),
-            c.client_secret,
-            c.merchant_key,
-        )),
-        _ => None,
-    })
 }
 
 /// An amount as Orange writes it: a number or a numeric string.

@@ -11,7 +11,6 @@
 use chrono::{DateTime, Utc};
 use schemas::commerce::Author;
 use store::order_payments::{self, AutomaticRefund};
-use store::shop_payments::{self, Credentials, MerchantProvider};
 use store::{TenantCtx, TenantTx, audit, chats, orders};
 use uuid::Uuid;
 
@@ -89,16 +88,11 @@ async fn attempt_now(state: &AppState, ctx: TenantCtx, order_id: Uuid) -> Result
         tx.commit().await?;
         return Ok(Attempt::NotDue);
     };
-    let key = state.master_key()?.data_key(&mut tx).await?;
-    let credentials = shop_payments::credentials(&mut tx, &key, MerchantProvider::Wave).await?;
-    let Some(Credentials::Wave(credentials)) = credentials else {
+    let Some(wave) = super::clients::wave(state, ctx).await? else {
         let outcome = left_to_shop(&mut tx, &due, "no-wave-account").await?;
         tx.commit().await?;
         return Ok(outcome);
     };
-    let wave = state
-        .billing
-        .merchant_wave(credentials.api_key, credentials.webhook_secret);
     let outcome = match wave.refund(&due.session_id).await {
         Ok(()) => {
             order_payments::refunded_by_provider(&mut tx, order_id).await?;

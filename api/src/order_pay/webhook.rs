@@ -31,6 +31,7 @@ use store::shop_payments::{self, Credentials, MerchantProvider};
 use store::{TenantCtx, tenants};
 use uuid::Uuid;
 
+use super::clients;
 use super::orange::{self, Concluded, OrangeStatus};
 use super::settle;
 use crate::billing::providers::{ProviderError, parse_xof};
@@ -258,7 +259,7 @@ pub(crate) async fn orange_money(
     let Some(link) = link.filter(|l| l.provider == Provider::OrangeMoney) else {
         return Err(om_refused(&tenant_id, "no link has this notif_token"));
     };
-    let Some(om) = orange::shop_client(&state, ctx).await? else {
+    let Some(om) = clients::orange_money(&state, ctx).await? else {
         return Err(om_refused(&tenant_id, "no Orange Money account"));
     };
     let status = orange::status_of(&state, &om, &link).await;
