@@ -401,7 +401,9 @@ fn differs(current: &stream::Config, wanted: &stream::Config) -> bool {
 const INSUFFICIENT_STORAGE: &str = "error code 10047";
 
 impl Error {
-    /// A JetStream that is not ready yet (timeout, no leader, temporarily unavailable), not a refusal.
+    /// A JetStream that is not ready yet (timeout, no leader, temporarily unavailable), or a stream store the
+    /// server failed to create (10049: nats-server removes an account's empty stream directory when its last
+    /// stream goes, racing a stream created at that moment — seen in CI), not a refusal.
     fn is_transient(&self) -> bool {
         match self {
             Error::Provision { message, .. } => {
@@ -411,6 +413,7 @@ impl Error {
                     "no responders",
                     "temporarily unavailable",
                     "leader",
+                    "error creating store for stream",
                 ]
                 .iter()
                 .any(|sign| message.contains(sign))
@@ -440,6 +443,13 @@ mod transient_tests {
             provision_error(
                 "stream X",
                 "JetStream system temporarily unavailable (code 503)"
+            )
+            .is_transient()
+        );
+        assert!(
+            provision_error(
+                "stream X",
+                "jetstream error: error creating store for stream (code 500, error code 10049)"
             )
             .is_transient()
         );
